@@ -1,0 +1,121 @@
+/**
+ * The syscall seam. Everything above this file speaks bpf() in terms of byte buffers; the
+ * backend below it is dumb: it knows how to make a system call and how to hand memory to the
+ * kernel, nothing about what the bytes mean.
+ *
+ * Three implementations exist:
+ * - `native` (native/ebpf_ts.cc, a Node-API addon): the fast path, ~0.1 µs per call.
+ * - `ffi-rs` (src/sys/backend-ffi.ts): fallback when the addon cannot load; ~3.6 µs per call,
+ *   readiness by timer polling.
+ * - `fake` (src/sys/backend-fake.ts): scripted results for unit tests, no kernel.
+ *
+ * Conventions: calls return the syscall's non-negative result, or `-errno` on failure. They do
+ * not throw for kernel errors so that the errno-to-error mapping lives in one place
+ * (src/sys/errors.ts) and the hot paths allocate no exception objects.
+ *
+ * @module
+ */
+
+/**
+ * A flat list of pointer fields: `[attrOffset, buffer, attrOffset, buffer, ...]`. Before the
+ * call the backend writes the address of each buffer's first byte, as a native-endian u64, at
+ * `attrOffset` in the attr. `null` writes address 0. Each buffer stays valid (and writable by
+ * the kernel) for the duration of the call; anything the kernel writes is visible in the
+ * buffer afterwards.
+ */
+export type PointerList = ReadonlyArray<number | Uint8Array | null>;
+
+/** A memory mapping returned by {@link Backend.mmap}: the mapped pages as an ArrayBuffer. */
+export interface Mapping {
+  /** The mapped bytes. Detached (byteLength 0) after {@link Backend.munmap}. */
+  readonly buffer: ArrayBuffer;
+  /** Length of the mapping in bytes. */
+  readonly length: number;
+}
+
+/** A registration made with {@link Backend.watch}. */
+export interface Watcher {
+  /** Stops watching; the callback is not called after this returns. Idempotent. */
+  stop(): void;
+}
+
+/** `poll(2)` event bits used with {@link Backend.watch}. */
+export const POLLIN = 0x1;
+/** Error condition (always reported). */
+export const POLLERR = 0x8;
+/** Hang up (always reported). */
+export const POLLHUP = 0x10;
+
+/** The syscall seam every kernel-facing module goes through. */
+export interface Backend {
+  /** Which implementation this is. */
+  readonly kind: 'native' | 'ffi-rs' | 'fake';
+
+  /**
+   * `bpf(cmd, attr, attr.byteLength)`. The attr's size is its byteLength: callers allocate
+   * exactly the bytes the command uses. Returns the result (often an fd) or `-errno`.
+   */
+  bpf(cmd: number, attr: Uint8Array, pointers?: PointerList): number;
+
+  /**
+   * `perf_event_open(attr, pid, cpu, group_fd, flags)`; `attr` is a full `struct
+   * perf_event_attr` whose size field the caller has set. Pointer fields (e.g. `config1`
+   * holding a kprobe's function name) are patched like {@link Backend.bpf}'s.
+   */
+  perfEventOpen(
+    attr: Uint8Array,
+    pid: number,
+    cpu: number,
+    groupFd: number,
+    flags: number,
+    pointers?: PointerList,
+  ): number;
+
+  /**
+   * `ioctl(fd, request, arg)`. A number or bigint is passed as the integer argument; a
+   * Uint8Array is passed by address (for requests that read or fill a struct).
+   */
+  ioctl(fd: number, request: number, arg: number | bigint | Uint8Array): number;
+
+  /** `close(fd)`. Returns 0 or `-errno`. */
+  close(fd: number): number;
+
+  /** `fcntl(fd, F_DUPFD_CLOEXEC, minFd)`: a duplicate at or above `minFd`, or `-errno`. */
+  dupAbove(fd: number, minFd: number): number;
+
+  /**
+   * `mmap(NULL, length, prot, flags, fd, offset)`. Returns the mapping, or `-errno`. The
+   * ArrayBuffer aliases the pages: reads see what the kernel writes.
+   */
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): Mapping | number;
+
+  /** `munmap` of a mapping from {@link Backend.mmap}; detaches its ArrayBuffer. Idempotent. */
+  munmap(mapping: Mapping): number;
+
+  /** 64-bit load with acquire ordering (`smp_load_acquire`), e.g. a perf ring's `data_head`. */
+  loadAcquire64(mapping: Mapping, offset: number): bigint;
+
+  /** 64-bit store with release ordering (`smp_store_release`), e.g. `data_tail`. */
+  storeRelease64(mapping: Mapping, offset: number, value: bigint): void;
+
+  /** 32-bit load with acquire ordering (ring buffer record headers). */
+  loadAcquire32(mapping: Mapping, offset: number): number;
+
+  /**
+   * Calls `callback(revents)` from the event loop whenever `fd` is ready for `events`
+   * (POLLIN). Never blocks the thread; the native backend uses libuv's poll handle, the
+   * ffi-rs backend polls with a timer.
+   */
+  watch(fd: number, events: number, callback: (revents: number) => void): Watcher;
+
+  /** `getrlimit(resource)` as `[soft, hard]`; `RLIM_INFINITY` is `2n ** 64n - 1n`. */
+  getrlimit(resource: number): [bigint, bigint] | number;
+
+  /** `setrlimit(resource, soft, hard)`. Returns 0 or `-errno`. */
+  setrlimit(resource: number, soft: bigint, hard: bigint): number;
+}
+
+/** `RLIMIT_MEMLOCK` from `<sys/resource.h>`. */
+export const RLIMIT_MEMLOCK = 8;
+/** `RLIM_INFINITY` on 64-bit Linux. */
+export const RLIM_INFINITY = (1n << 64n) - 1n;
