@@ -24,6 +24,10 @@
  * buffer afterwards.
  */
 export type PointerList = ReadonlyArray<number | Uint8Array | null>;
+// An offset may reach past `attr.byteLength` into the rest of the attr's ArrayBuffer (bounded
+// by the ArrayBuffer's end): a struct the attr points to, such as `bpf_prog_info` with its
+// `map_ids` array, is laid out right after the attr in one ArrayBuffer so that its own pointer
+// fields are patched the same way. Only `attr.byteLength` bytes are passed as the attr size.
 
 /** A memory mapping returned by {@link Backend.mmap}: the mapped pages as an ArrayBuffer. */
 export interface Mapping {
