@@ -1,0 +1,698 @@
+/**
+ * The ffi-rs syscall backend: the fallback used when the native addon cannot load (no prebuilt
+ * binary for the platform and no compiler), or when `EBPF_TS_BACKEND=ffi-rs` forces it. It
+ * calls glibc through ffi-rs (https://github.com/zhangyuang/node-ffi-rs) and needs nothing
+ * built on the user's machine.
+ *
+ * What ffi-rs gives us, measured with ffi-rs 1.3.7 on Node 20 / x86-64:
+ *
+ * - Every foreign call costs ~1.7 µs plus ~0.4 µs per scalar argument plus ~1.2 µs per
+ *   `U8Array` argument (argument descriptors are re-parsed on every call). `syscall(nr, a, b,
+ *   c)` with four integers is ~3.3 µs. So the aim is exactly one foreign call per syscall.
+ * - A `U8Array` argument is passed by the address of the JS bytes (napi_get_buffer_info, no
+ *   copy), and a Uint8Array is accepted as well as a Buffer; `memmove(buf, buf, 0)` therefore
+ *   tells us a buffer's address.
+ * - `createExternalBuffer(pointer, length)` returns a Buffer that aliases native memory. Node
+ *   marks such buffers untransferable, so JS cannot detach them (structuredClone with a
+ *   transfer list silently copies instead). On runtimes that forbid external buffers
+ *   (Electron) ffi-rs silently copies; we detect that by comparing addresses at load time.
+ *
+ * How a `bpf()` call is made: the attr and every pointed-to buffer up to {@link COPY_LIMIT}
+ * bytes are copied into one native scratch arena (malloc'd once, grown on demand, aliased by an
+ * external buffer so the copies are plain JS `TypedArray.set`), their arena addresses are
+ * patched into the staged attr, one `syscall(SYS_bpf, cmd, arenaAttr, size)` is made, and
+ * everything is copied back so the caller sees what the kernel wrote. Bigger buffers are not
+ * copied: the kernel gets the JS buffer's own address, found with one extra call and cached
+ * per ArrayBuffer (a backing store never moves once V8 has externalised it, which
+ * napi_get_buffer_info does). Views of the same ArrayBuffer are staged as one span, so a
+ * kernel that reads and writes overlapping views sees the same aliasing as with the addon.
+ *
+ * errno: glibc's `syscall()` returns -1 and sets the thread's errno. We read it without a
+ * foreign call, through an Int32Array aliasing the int that `__errno_location()` points to
+ * (the address is per thread and fixed; each worker thread loads its own backend). Between the
+ * libc call and our read, ffi-rs only frees its argument boxes (glibc >= 2.33 `free` preserves
+ * errno) and creates the JS number for the result; no other libc call runs on the thread. The
+ * kernel test checks thousands of alternating failures for the right errno.
+ *
+ * Limitations compared with the addon:
+ * - Readiness ({@link Backend.watch}) is timer polling: one `poll(2)` with timeout 0 over all
+ *   watched fds every {@link WATCH_INTERVAL_MS} ms, not libuv integration.
+ * - {@link Backend.munmap} cannot detach the ArrayBuffer. It replaces the pages with anonymous
+ *   zero-filled memory (`MAP_FIXED`), which releases the kernel object and makes stray reads see
+ *   zeros instead of crashing; the placeholder is unmapped when the ArrayBuffer is
+ *   garbage-collected. `buffer.byteLength` therefore stays unchanged after munmap.
+ * - Where external buffers are copies (Electron), mmap returns `-EOPNOTSUPP` and every buffer
+ *   goes by address (one extra call per buffer not seen before).
+ * - ffi-rs keeps its library and symbol tables in an unsynchronised process-global map. We
+ *   resolve every symbol while loading, so later calls only read that map; two worker threads
+ *   loading this backend for the first time at the same instant could still race inside it.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { POLLERR, POLLHUP, type Backend, type Mapping, type PointerList, type Watcher } from './backend.js';
+
+/** The parts of ffi-rs this file uses, typed locally so that ffi-rs stays optional. */
+interface FfiRs {
+  open(params: { library: string; path: string }): void;
+  load(params: FfiCall): unknown;
+  createExternalBuffer(external: unknown, length: number): Buffer;
+  arrayConstructor(options: { type: number; length: number }): object;
+  DataType: { I32: number; I64: number; BigInt: number; U8Array: number; External: number };
+}
+
+/** One prepared ffi-rs call; `paramsValue` is replaced for each call. */
+interface FfiCall {
+  library: string;
+  funcName: string;
+  retType: number | object;
+  paramsType: Array<number | object>;
+  paramsValue: unknown[];
+  freeResultMemory: boolean;
+}
+
+/** System call numbers differ per architecture (arch/x86/entry/syscalls, asm-generic/unistd.h). */
+const SYSCALLS: Record<string, { bpf: number; perfEventOpen: number; getpid: number }> = {
+  x64: { bpf: 321, perfEventOpen: 298, getpid: 39 },
+  arm64: { bpf: 280, perfEventOpen: 241, getpid: 172 },
+};
+
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+const F_DUPFD_CLOEXEC = 1030;
+const PROT_READ = 0x1;
+const PROT_WRITE = 0x2;
+const MAP_PRIVATE = 0x02;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+/** `POLLNVAL`: the watched fd is not open. */
+const POLLNVAL = 0x20;
+
+/**
+ * Buffers (more exactly: spans of one ArrayBuffer) up to this size are copied through the
+ * arena; bigger ones are passed by address. Copying 64 KiB in and out costs ~2 µs, less than
+ * the ~4 µs foreign call that finds an unseen buffer's address.
+ */
+export const COPY_LIMIT = 64 * 1024;
+
+/**
+ * How often the ffi-rs backend polls watched fds. 5 ms bounds the added latency of a perf or
+ * ring buffer reader; one `poll()` for all fds costs ~5 µs, i.e. 0.1% of a core while anything
+ * is watched and nothing when nothing is.
+ */
+export const WATCH_INTERVAL_MS = 5;
+
+/** The key under which we open libc in ffi-rs's global table; unique so users' keys don't clash. */
+const LIB = 'ebpf-ts:libc';
+
+/**
+ * A mapping made by the ffi-rs backend. `buffer` aliases the pages through an ffi-rs external
+ * buffer. After {@link Backend.munmap} the pages are anonymous zero-filled memory (see the module
+ * comment: the ArrayBuffer cannot be detached from JS).
+ */
+class FfiMapping implements Mapping {
+  readonly buffer: ArrayBuffer;
+  readonly length: number;
+  /** Native address of the first byte. */
+  readonly address: number;
+  /** Set by munmap; the pages are then a zero-filled placeholder. */
+  unmapped = false;
+  private u64: BigUint64Array | undefined;
+  private u32: Uint32Array | undefined;
+
+  constructor(buffer: ArrayBuffer, length: number, address: number) {
+    this.buffer = buffer;
+    this.length = length;
+    this.address = address;
+  }
+
+  /** A 64-bit view for Atomics, made on first use (most mappings never need one). */
+  words64(): BigUint64Array {
+    return (this.u64 ??= new BigUint64Array(this.buffer, 0, Math.floor(this.length / 8)));
+  }
+
+  /** A 32-bit view for Atomics. */
+  words32(): Uint32Array {
+    return (this.u32 ??= new Uint32Array(this.buffer, 0, Math.floor(this.length / 4)));
+  }
+}
+
+/** What the FinalizationRegistry needs to unmap pages whose ArrayBuffer was collected. */
+interface MappingRange {
+  address: number;
+  length: number;
+}
+
+/** One fd watched by {@link Backend.watch}. */
+interface WatchEntry {
+  fd: number;
+  events: number;
+  callback: (revents: number) => void;
+  active: boolean;
+}
+
+/**
+ * Loads the ffi-rs backend. ffi-rs is an optional dependency and is required lazily here (no
+ * top-level await, so `require('ebpf-ts')` keeps working); a missing ffi-rs, an unsupported
+ * architecture or a libc without the needed symbols is a thrown Error that says which.
+ *
+ * Each worker thread must load its own instance: errno and the scratch arena are per thread.
+ *
+ * @example
+ * ```ts
+ * const b = loadFfiBackend();
+ * const fd = b.bpf(0, mapCreateAttr); // BPF_MAP_CREATE; fd or -errno
+ * ```
+ */
+export function loadFfiBackend(): Backend {
+  if (process.platform !== 'linux') {
+    throw new Error(`the ffi-rs backend supports Linux only, not ${process.platform}`);
+  }
+  const nr = SYSCALLS[process.arch];
+  if (nr === undefined) {
+    throw new Error(`the ffi-rs backend knows no syscall numbers for ${process.arch}`);
+  }
+  let ffi: FfiRs;
+  try {
+    ffi = createRequire(import.meta.url)('ffi-rs') as FfiRs;
+  } catch (err) {
+    throw new Error(
+      'the ffi-rs backend needs the optional dependency "ffi-rs" (npm install ffi-rs), ' +
+        'which is not installed or has no prebuilt binary for ' +
+        `${process.platform}-${process.arch}`,
+      { cause: err },
+    );
+  }
+  return new FfiBackend(ffi, nr);
+}
+
+/** The Backend implementation; see the module comment for how each part works. */
+class FfiBackend implements Backend {
+  readonly kind = 'ffi-rs' as const;
+
+  private readonly ffi: FfiRs;
+  private readonly nr: { bpf: number; perfEventOpen: number; getpid: number };
+
+  // Prepared calls. Descriptors are built once; only paramsValue changes per call.
+  private readonly cSyscall4: FfiCall;
+  private readonly cSyscall6: FfiCall;
+  private readonly cIoctl: FfiCall;
+  private readonly cIoctlBig: FfiCall;
+  private readonly cClose: FfiCall;
+  private readonly cFcntl: FfiCall;
+  private readonly cMmap: FfiCall;
+  private readonly cMunmap: FfiCall;
+  private readonly cGetrlimit: FfiCall;
+  private readonly cSetrlimit: FfiCall;
+  private readonly cPoll: FfiCall;
+  private readonly cAddrOf: FfiCall;
+  private readonly cToExternal: FfiCall;
+  private readonly cPeek: FfiCall;
+  private readonly cMalloc: FfiCall;
+  private readonly cFree: FfiCall;
+
+  /** The thread's errno, aliased; undefined where external buffers are copies. */
+  private readonly errnoView: Int32Array | undefined;
+  private readonly errnoAddress: number;
+  /** Whether createExternalBuffer really aliases native memory (false in Electron). */
+  private readonly aliasing: boolean;
+
+  // The scratch arena (only when aliasing).
+  private arenaAddress = 0;
+  private arena: Uint8Array = new Uint8Array(0);
+  private arenaView: DataView = new DataView(new ArrayBuffer(0));
+
+  /** Address of {@link spare}: where empty buffers point when there is no arena. */
+  private spareAddress = 0;
+  private readonly spare = new Uint8Array(8);
+
+  /** ArrayBuffer → address of its first byte, for buffers passed by address. */
+  private readonly addresses = new WeakMap<ArrayBufferLike, number>();
+
+  // Per-call staging state, reused: calls are synchronous and never nest.
+  private readonly groupBuffers: ArrayBufferLike[] = [];
+  private readonly groupStart: number[] = [];
+  private readonly groupEnd: number[] = [];
+  private readonly groupBase: number[] = [];
+  private readonly groupArena: number[] = []; // arena offset, or -1 when passed by address
+  private readonly itemGroup: number[] = [];
+
+  private readonly rlimitBuf = new Uint8Array(16);
+  private readonly rlimitView = new DataView(this.rlimitBuf.buffer);
+
+  private readonly watches: WatchEntry[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private pollFds = new Uint8Array(0);
+
+  private readonly registry: FinalizationRegistry<MappingRange>;
+
+  constructor(ffi: FfiRs, nr: { bpf: number; perfEventOpen: number; getpid: number }) {
+    this.ffi = ffi;
+    this.nr = nr;
+    const T = ffi.DataType;
+    // processParamsTypeForArray in ffi-rs's JS wrapper turns a bare U8Array into this form on
+    // every call; passing it ready-made skips that work (the length is ignored for arguments).
+    const U8 = ffi.arrayConstructor({ type: T.U8Array, length: 0 });
+    const I64 = T.I64;
+    const I32 = T.I32;
+
+    try {
+      ffi.open({ library: LIB, path: 'libc.so.6' });
+    } catch (err) {
+      // Not glibc (musl): the process's own global scope still resolves libc symbols.
+      try {
+        ffi.open({ library: LIB, path: '' });
+      } catch {
+        throw new Error('the ffi-rs backend could not open libc.so.6', { cause: err });
+      }
+    }
+    const call = (name: string, ret: number | object, params: Array<number | object>): FfiCall => ({
+      library: LIB,
+      funcName: name,
+      retType: ret,
+      paramsType: params,
+      paramsValue: [],
+      freeResultMemory: false,
+    });
+    // syscall(), ioctl() and fcntl() are variadic; glibc reads every variadic argument as a
+    // long, so all are passed as 64-bit integers (libffi sign-extends, x86-64 sets %al).
+    this.cSyscall4 = call('syscall', I64, [I64, I64, I64, I64]);
+    this.cSyscall6 = call('syscall', I64, [I64, I64, I64, I64, I64, I64]);
+    this.cIoctl = call('ioctl', I32, [I32, I64, I64]);
+    this.cIoctlBig = call('ioctl', I32, [I32, I64, T.BigInt]);
+    this.cClose = call('close', I32, [I32]);
+    this.cFcntl = call('fcntl', I32, [I32, I32, I64]);
+    this.cMmap = call('mmap', I64, [I64, I64, I32, I32, I32, I64]);
+    this.cMunmap = call('munmap', I32, [I64, I64]);
+    this.cGetrlimit = call('getrlimit', I32, [I32, U8]);
+    this.cSetrlimit = call('setrlimit', I32, [I32, U8]);
+    this.cPoll = call('poll', I32, [U8, I64, I32]);
+    // memmove(p, p, 0) touches no memory and returns p: the address of a JS buffer as a
+    // number, or a number turned into an ffi-rs External.
+    this.cAddrOf = call('memmove', I64, [U8, U8, I64]);
+    this.cToExternal = call('memmove', T.External, [I64, I64, I64]);
+    this.cPeek = call('memmove', I64, [U8, I64, I64]);
+    this.cMalloc = call('malloc', I64, [I64]);
+    this.cFree = call('free', I32, [I64]);
+
+    // Resolve every symbol now: a libc lacking one fails here with a clear message, and later
+    // calls only read ffi-rs's (unsynchronised) symbol table.
+    try {
+      this.invoke(this.cSyscall4, [nr.getpid, 0, 0, 0]);
+      this.invoke(this.cSyscall6, [nr.getpid, 0, 0, 0, 0, 0]);
+      this.invoke(this.cIoctl, [-1, 0, 0]);
+      this.invoke(this.cIoctlBig, [-1, 0, 0n]);
+      this.invoke(this.cClose, [-1]);
+      this.invoke(this.cFcntl, [-1, F_DUPFD_CLOEXEC, 0]);
+      this.invoke(this.cMmap, [0, 0, 0, 0, -1, 0]); // length 0: EINVAL, maps nothing
+      this.invoke(this.cMunmap, [0, 0]);
+      this.invoke(this.cGetrlimit, [8, this.rlimitBuf]);
+      this.invoke(this.cSetrlimit, [-1, this.rlimitBuf]); // bad resource: EINVAL, changes nothing
+      this.invoke(this.cPoll, [this.rlimitBuf, 0, 0]);
+      this.invoke(this.cAddrOf, [this.rlimitBuf, this.rlimitBuf, 0]);
+      this.invoke(this.cToExternal, [0, 0, 0]);
+      this.invoke(this.cPeek, [this.rlimitBuf, 0, 0]);
+      this.invoke(this.cFree, [0]);
+      this.errnoAddress = this.invoke(
+        call('__errno_location', I64, []),
+        [],
+      ) as number;
+    } catch (err) {
+      throw new Error('the ffi-rs backend could not resolve a libc function', { cause: err });
+    }
+
+    // Does an external buffer alias native memory? Compare the address ffi-rs hands the
+    // callee for the buffer with the address we wrapped.
+    const errnoBytes = this.externalBuffer(this.errnoAddress, 4);
+    this.aliasing = this.addressOf(errnoBytes) === this.errnoAddress;
+    this.errnoView = this.aliasing
+      ? new Int32Array(errnoBytes.buffer, errnoBytes.byteOffset, 1)
+      : undefined;
+    if (this.aliasing) this.growArena(64 * 1024);
+    else this.spareAddress = this.addressOf(this.spare);
+
+    this.registry = new FinalizationRegistry((range: MappingRange) => {
+      // The ArrayBuffer is unreachable, so no JS can touch the pages: unmap them, whether
+      // they are still the kernel's (the user never called munmap) or our placeholder.
+      this.invoke(this.cMunmap, [range.address, range.length]);
+    });
+  }
+
+  private invoke(c: FfiCall, values: unknown[]): unknown {
+    c.paramsValue = values;
+    return this.ffi.load(c);
+  }
+
+  /** The current thread's errno, read right after a failed call. */
+  private errno(): number {
+    if (this.errnoView !== undefined) return this.errnoView[0]!;
+    // Copying external buffers (Electron): copy the int out with one more call. Nothing
+    // between the failed call and this one calls into libc except ffi-rs's `free`s.
+    const out = new Uint8Array(4);
+    this.invoke(this.cPeek, [out, this.errnoAddress, 4]);
+    return new DataView(out.buffer).getInt32(0, true);
+  }
+
+  /** Result of a libc call returning -1/errno, as the seam's non-negative or -errno. */
+  private result(r: number): number {
+    return r === -1 ? -this.errno() : r;
+  }
+
+  /** The address of a buffer's first byte (one foreign call). */
+  private addressOf(b: Uint8Array): number {
+    return this.invoke(this.cAddrOf, [b, b, 0]) as number;
+  }
+
+  /** An ffi-rs external buffer over `length` bytes at `address`. */
+  private externalBuffer(address: number, length: number): Buffer {
+    const ext = this.invoke(this.cToExternal, [address, address, 0]);
+    return this.ffi.createExternalBuffer(ext, length);
+  }
+
+  /** Replaces the arena with one of at least `size` bytes. */
+  private growArena(size: number): void {
+    let n = Math.max(this.arena.length * 2, 64 * 1024);
+    while (n < size) n *= 2;
+    const address = this.invoke(this.cMalloc, [n]) as number;
+    if (address === 0) throw new Error(`the ffi-rs backend could not allocate ${n} bytes`);
+    const bytes = this.externalBuffer(address, n);
+    if (this.arenaAddress !== 0) this.invoke(this.cFree, [this.arenaAddress]);
+    this.arenaAddress = address;
+    this.arena = new Uint8Array(bytes.buffer, bytes.byteOffset, n);
+    this.arenaView = new DataView(bytes.buffer, bytes.byteOffset, n);
+  }
+
+  /**
+   * The address of `buffer`'s ArrayBuffer's first byte, cached. `view` must be non-empty so
+   * that napi_get_buffer_info returns a real pointer (a zero-length store may have none).
+   */
+  private baseAddress(view: Uint8Array): number {
+    const ab = view.buffer;
+    let base = this.addresses.get(ab);
+    if (base === undefined) {
+      base = this.addressOf(view) - view.byteOffset;
+      this.addresses.set(ab, base);
+    }
+    return base;
+  }
+
+  /**
+   * Stages `attr` and the pointer list: groups views by ArrayBuffer, copies small groups into
+   * the arena, finds the address of large ones, and writes every pointer into the staged attr.
+   * Returns the attr's address for the syscall. {@link unstage} copies results back.
+   */
+  private stage(attr: Uint8Array, pointers: PointerList | undefined): number {
+    const gb = this.groupBuffers;
+    const gs = this.groupStart;
+    const ge = this.groupEnd;
+    const ig = this.itemGroup;
+    gb.length = 0;
+    gs.length = 0;
+    ge.length = 0;
+    ig.length = 0;
+    const np = pointers === undefined ? 0 : pointers.length;
+    if (np % 2 !== 0) throw new TypeError('pointer list must be [offset, buffer, ...] pairs');
+    // Item 0 is the attr, item k (k >= 1) is pointers[2k - 1].
+    for (let i = -1; i < np; i += 2) {
+      const item = i < 0 ? attr : (pointers![i] as Uint8Array | null);
+      if (item === null) {
+        ig.push(-1);
+        continue;
+      }
+      if (!(item instanceof Uint8Array)) throw new TypeError('pointer list buffers must be Uint8Arrays');
+      const ab = item.buffer;
+      const start = item.byteOffset;
+      const end = start + item.byteLength;
+      let g = gb.indexOf(ab);
+      if (g < 0) {
+        g = gb.length;
+        gb.push(ab);
+        gs.push(start);
+        ge.push(end);
+      } else {
+        if (start < gs[g]!) gs[g] = start;
+        if (end > ge[g]!) ge[g] = end;
+      }
+      ig.push(g);
+    }
+
+    // Lay out: 8-byte aligned spans in the arena, or the buffer's own address.
+    const base = this.groupBase;
+    const arenaOff = this.groupArena;
+    base.length = gb.length;
+    arenaOff.length = gb.length;
+    let need = 0;
+    for (let g = 0; g < gb.length; g++) {
+      const len = ge[g]! - gs[g]!;
+      if (this.aliasing && len <= COPY_LIMIT) {
+        arenaOff[g] = need;
+        need += (len + 7) & ~7;
+        if (len === 0) need += 8; // a distinct, non-null address even for empty buffers
+      } else {
+        arenaOff[g] = -1;
+      }
+    }
+    if (need > this.arena.length) this.growArena(need);
+    for (let g = 0; g < gb.length; g++) {
+      const off = arenaOff[g]!;
+      if (off >= 0) {
+        base[g] = this.arenaAddress + off - gs[g]!;
+      } else {
+        // Any non-empty view of this ArrayBuffer will do to find its address.
+        let view: Uint8Array | undefined;
+        for (let k = 0; k < ig.length; k++) {
+          if (ig[k] !== g) continue;
+          const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array);
+          if (item.byteLength > 0) {
+            view = item;
+            break;
+          }
+        }
+        // Only empty views: any valid address will do, the kernel reads no bytes there.
+        base[g] = view === undefined ? this.spareAddress - gs[g]! : this.baseAddress(view);
+      }
+    }
+    // Copy in. Items of one group share the copy of their span.
+    for (let k = 0; k < ig.length; k++) {
+      const g = ig[k]!;
+      if (g < 0 || arenaOff[g]! < 0) continue;
+      const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array);
+      this.arena.set(item, base[g]! - this.arenaAddress + item.byteOffset);
+    }
+    // Patch pointers into the staged attr (in the arena, or the caller's own attr bytes).
+    const attrGroup = ig[0]!;
+    const attrInArena = arenaOff[attrGroup]! >= 0;
+    const attrAddress = base[attrGroup]! + attr.byteOffset;
+    const attrView = attrInArena ? this.arenaView : new DataView(attr.buffer, attr.byteOffset);
+    const attrViewOff = attrInArena ? attrAddress - this.arenaAddress : 0;
+    for (let i = 0, k = 1; i < np; i += 2, k++) {
+      const off = pointers![i] as number;
+      if (!Number.isInteger(off) || off < 0 || off + 8 > attr.byteLength) {
+        throw new RangeError(`pointer field at ${off} is outside the ${attr.byteLength}-byte attr`);
+      }
+      const g = ig[k]!;
+      const address = g < 0 ? 0 : base[g]! + (pointers![i + 1] as Uint8Array).byteOffset;
+      attrView.setBigUint64(attrViewOff + off, BigInt(address), true);
+    }
+    return attrAddress;
+  }
+
+  /** Copies what the kernel may have written from the arena back into the caller's buffers. */
+  private unstage(attr: Uint8Array, pointers: PointerList | undefined): void {
+    const ig = this.itemGroup;
+    for (let k = 0; k < ig.length; k++) {
+      const g = ig[k]!;
+      if (g < 0 || this.groupArena[g]! < 0) continue;
+      const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array);
+      if (item.byteLength === 0) continue;
+      const from = this.groupBase[g]! - this.arenaAddress + item.byteOffset;
+      item.set(this.arena.subarray(from, from + item.byteLength));
+    }
+  }
+
+  bpf(cmd: number, attr: Uint8Array, pointers?: PointerList): number {
+    const address = this.stage(attr, pointers);
+    const r = this.invoke(this.cSyscall4, [this.nr.bpf, cmd, address, attr.byteLength]) as number;
+    const out = this.result(r); // errno first, before anything else can run
+    this.unstage(attr, pointers);
+    return out;
+  }
+
+  perfEventOpen(
+    attr: Uint8Array,
+    pid: number,
+    cpu: number,
+    groupFd: number,
+    flags: number,
+    pointers?: PointerList,
+  ): number {
+    const address = this.stage(attr, pointers);
+    const r = this.invoke(this.cSyscall6, [
+      this.nr.perfEventOpen,
+      address,
+      pid,
+      cpu,
+      groupFd,
+      flags,
+    ]) as number;
+    const out = this.result(r);
+    this.unstage(attr, pointers);
+    return out;
+  }
+
+  ioctl(fd: number, request: number, arg: number | bigint | Uint8Array): number {
+    if (typeof arg === 'number') return this.result(this.invoke(this.cIoctl, [fd, request, arg]) as number);
+    if (typeof arg === 'bigint') {
+      return this.result(this.invoke(this.cIoctlBig, [fd, request, BigInt.asIntN(64, arg)]) as number);
+    }
+    // A struct argument is staged like an attr so the kernel can fill it.
+    const address = this.stage(arg, undefined);
+    const r = this.invoke(this.cIoctl, [fd, request, address]) as number;
+    const out = this.result(r);
+    this.unstage(arg, undefined);
+    return out;
+  }
+
+  close(fd: number): number {
+    return this.result(this.invoke(this.cClose, [fd]) as number);
+  }
+
+  dupAbove(fd: number, minFd: number): number {
+    return this.result(this.invoke(this.cFcntl, [fd, F_DUPFD_CLOEXEC, minFd]) as number);
+  }
+
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): Mapping | number {
+    // Without aliasing external buffers the pages cannot be shown to JS at all.
+    if (!this.aliasing) return -EOPNOTSUPP;
+    const address = this.invoke(this.cMmap, [0, length, prot, flags, fd, offset]) as number;
+    if (address === -1) return -this.errno();
+    const bytes = this.externalBuffer(address, length);
+    if (bytes.byteOffset !== 0 || bytes.buffer.byteLength !== length) {
+      this.invoke(this.cMunmap, [address, length]);
+      return -EOPNOTSUPP;
+    }
+    const mapping = new FfiMapping(bytes.buffer as ArrayBuffer, length, address);
+    this.registry.register(mapping.buffer, { address, length });
+    return mapping;
+  }
+
+  munmap(mapping: Mapping): number {
+    if (!(mapping instanceof FfiMapping)) return -EINVAL;
+    if (mapping.unmapped) return 0;
+    // Swap in anonymous zero pages atomically: the kernel object's pages are released now,
+    // while JS that still holds the ArrayBuffer reads zeros instead of faulting. The
+    // FinalizationRegistry unmaps the placeholder once the ArrayBuffer is collected.
+    const r = this.invoke(this.cMmap, [
+      mapping.address,
+      mapping.length,
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+      -1,
+      0,
+    ]) as number;
+    if (r === -1) return -this.errno();
+    mapping.unmapped = true;
+    return 0;
+  }
+
+  // Ordering: these use Atomics on the aliased pages. Atomics.load/store are sequentially
+  // consistent, which is at least acquire/release: V8 emits a plain MOV for the load and
+  // XCHG for the store on x86-64 (TSO), and LDAR/STLR on arm64, and never moves ordinary
+  // loads or stores across them. So a reader that loads data_head with loadAcquire64 sees
+  // every record the kernel published before its smp_store_release of data_head, and the
+  // kernel sees our reads finished before the storeRelease64 of data_tail. Offsets must be
+  // naturally aligned (Atomics requires it; RangeError otherwise).
+
+  loadAcquire64(mapping: Mapping, offset: number): bigint {
+    return Atomics.load(asFfi(mapping).words64(), wordIndex(offset, 8));
+  }
+
+  storeRelease64(mapping: Mapping, offset: number, value: bigint): void {
+    Atomics.store(asFfi(mapping).words64(), wordIndex(offset, 8), BigInt.asUintN(64, value));
+  }
+
+  loadAcquire32(mapping: Mapping, offset: number): number {
+    return Atomics.load(asFfi(mapping).words32(), wordIndex(offset, 4));
+  }
+
+  /**
+   * Timer polling (the fallback's substitute for libuv's poll handle): every
+   * {@link WATCH_INTERVAL_MS} ms one `poll(2)` with timeout 0 covers all watched fds, and each
+   * ready fd's callback gets its revents. Level-triggered like libuv: a callback fires on
+   * every tick while its fd stays ready. The timer is ref'd, so a pending watch keeps the
+   * process alive the way a socket does; it stops when the last watcher stops. A POLLNVAL
+   * (fd closed while watched) is delivered once and ends that watch.
+   */
+  watch(fd: number, events: number, callback: (revents: number) => void): Watcher {
+    const entry: WatchEntry = { fd, events, callback, active: true };
+    this.watches.push(entry);
+    if (this.timer === undefined) this.timer = setInterval(() => this.pollWatches(), WATCH_INTERVAL_MS);
+    return {
+      stop: () => this.unwatch(entry),
+    };
+  }
+
+  private unwatch(entry: WatchEntry): void {
+    if (!entry.active) return;
+    entry.active = false;
+    const i = this.watches.indexOf(entry);
+    if (i >= 0) this.watches.splice(i, 1);
+    if (this.watches.length === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private pollWatches(): void {
+    const list = this.watches.slice();
+    const n = list.length;
+    if (n === 0) return;
+    // struct pollfd { int fd; short events; short revents; } = 8 bytes each.
+    if (this.pollFds.length < n * 8) this.pollFds = new Uint8Array(n * 8 * 2);
+    const view = new DataView(this.pollFds.buffer);
+    for (let i = 0; i < n; i++) {
+      view.setInt32(i * 8, list[i]!.fd, true);
+      view.setInt16(i * 8 + 4, list[i]!.events, true);
+      view.setInt16(i * 8 + 6, 0, true);
+    }
+    const r = this.invoke(this.cPoll, [this.pollFds, n, 0]) as number;
+    if (r <= 0) return; // nothing ready, or EINTR/ENOMEM: try again next tick
+    let firstError: unknown;
+    for (let i = 0; i < n; i++) {
+      const entry = list[i]!;
+      const revents = view.getUint16(i * 8 + 6, true);
+      if (revents === 0 || !entry.active) continue;
+      if (revents & POLLNVAL) this.unwatch(entry);
+      try {
+        entry.callback(revents & (entry.events | POLLERR | POLLHUP | POLLNVAL));
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    // One throwing callback must not starve the others; rethrow as an uncaught exception
+    // like a libuv callback would.
+    if (firstError !== undefined) throw firstError;
+  }
+
+  getrlimit(resource: number): [bigint, bigint] | number {
+    const r = this.invoke(this.cGetrlimit, [resource, this.rlimitBuf]) as number;
+    if (r === -1) return -this.errno();
+    return [this.rlimitView.getBigUint64(0, true), this.rlimitView.getBigUint64(8, true)];
+  }
+
+  setrlimit(resource: number, soft: bigint, hard: bigint): number {
+    this.rlimitView.setBigUint64(0, BigInt.asUintN(64, soft), true);
+    this.rlimitView.setBigUint64(8, BigInt.asUintN(64, hard), true);
+    return this.result(this.invoke(this.cSetrlimit, [resource, this.rlimitBuf]) as number);
+  }
+}
+
+function asFfi(mapping: Mapping): FfiMapping {
+  if (!(mapping instanceof FfiMapping)) throw new TypeError('not a mapping made by the ffi-rs backend');
+  return mapping;
+}
+
+function wordIndex(offset: number, size: number): number {
+  if (offset % size !== 0) throw new RangeError(`offset ${offset} is not ${size}-byte aligned`);
+  return offset / size;
+}
