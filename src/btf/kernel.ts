@@ -1,0 +1,152 @@
+/**
+ * Finding and caching the running kernel's BTF. `/sys/kernel/btf/vmlinux` (Linux 5.4+ with
+ * `CONFIG_DEBUG_INFO_BTF`) is read once per process and indexed lazily; without it, the vmlinux
+ * images libbpf also searches are tried (`btf__load_vmlinux_btf` in libbpf's btf.c). Module BTF
+ * (`/sys/kernel/btf/<module>`, split BTF on top of vmlinux) is read only when asked for.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { ArgumentError, ParseError } from '../errors.js';
+import { findELFSection, isELF } from './elf-section.js';
+import { BTFNotFoundError } from './errors.js';
+import { detectByteOrder } from './parse.js';
+import { parseSpec, type Spec } from './spec.js';
+
+/** Where the kernel exposes its own BTF. */
+export const kernelBTFPath = '/sys/kernel/btf/vmlinux';
+
+/**
+ * vmlinux ELF images that may carry a `.BTF` section, in libbpf's search order, for kernel
+ * release `rel` (default: the running kernel's `uname -r`).
+ */
+export function vmlinuxSearchPaths(rel: string = release()): string[] {
+  return [
+    `/boot/vmlinux-${rel}`,
+    `/lib/modules/${rel}/vmlinux-${rel}`,
+    `/lib/modules/${rel}/build/vmlinux`,
+    `/usr/lib/modules/${rel}/kernel/vmlinux`,
+    `/usr/lib/debug/boot/vmlinux-${rel}`,
+    `/usr/lib/debug/boot/vmlinux-${rel}.debug`,
+    `/usr/lib/debug/lib/modules/${rel}/vmlinux`,
+  ];
+}
+
+/**
+ * Parses bytes that hold BTF either raw (as in /sys/kernel/btf/vmlinux or a `.btf` file) or as
+ * the `.BTF` section of an ELF file (a vmlinux image, a BTFHub archive's content, a BPF object).
+ * `base` makes it split BTF. Throws {@link ParseError} when neither applies.
+ */
+export function parseBTFOrELF(bytes: Uint8Array, base?: Spec): Spec {
+  if (detectByteOrder(bytes) !== undefined) return parseSpec(bytes, { base });
+  if (isELF(bytes)) {
+    const section = findELFSection(bytes, '.BTF');
+    if (section === undefined) throw new ParseError('ELF file has no .BTF section');
+    return parseSpec(section.data, { base });
+  }
+  throw new ParseError('neither raw BTF (magic 0xeB9F) nor an ELF file', 0);
+}
+
+const specCache = new Map<string, Spec>();
+const moduleCache = new Map<string, Spec>();
+
+/**
+ * The BTF of the running kernel, or of the file / bytes given. Results for paths are cached
+ * per process and shared: do not edit the returned spec's types; {@link Spec.copy} it first.
+ *
+ * - no argument: `/sys/kernel/btf/vmlinux`, else the first readable vmlinux image of
+ *   {@link vmlinuxSearchPaths} that has a `.BTF` section;
+ * - a path: raw BTF or an ELF file with `.BTF` (libbpf's `btf_custom_path`, the `kernelBTF`
+ *   option of `loadCollection`);
+ * - a Uint8Array: raw BTF or ELF bytes (not cached).
+ *
+ * Throws {@link BTFNotFoundError} when no kernel BTF exists, {@link ParseError} when a file is
+ * malformed.
+ *
+ * @example
+ * ```ts
+ * const spec = loadKernelSpec();
+ * const task = spec.typeByName('task_struct', Struct);
+ * ```
+ */
+export function loadKernelSpec(source?: string | Uint8Array): Spec {
+  if (source instanceof Uint8Array) return parseBTFOrELF(source);
+  const key = source ?? '';
+  const cached = specCache.get(key);
+  if (cached !== undefined) return cached;
+  const spec = source === undefined ? findKernelSpec() : loadFile(source);
+  specCache.set(key, spec);
+  return spec;
+}
+
+/**
+ * The BTF of a kernel module, from `/sys/kernel/btf/<name>`, as split BTF on top of `base`
+ * (default: {@link loadKernelSpec}()). Cached per process like the kernel spec. Throws
+ * {@link BTFNotFoundError} if the module is not loaded or has no BTF.
+ */
+export function loadKernelModuleSpec(name: string, base?: Spec): Spec {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === 'vmlinux' || name === '.' || name === '..') {
+    throw new ArgumentError(`invalid kernel module name ${JSON.stringify(name)}`);
+  }
+  const baseSpec = base ?? loadKernelSpec();
+  const useCache = base === undefined;
+  const cached = useCache ? moduleCache.get(name) : undefined;
+  if (cached !== undefined) return cached;
+  const path = `/sys/kernel/btf/${name}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new BTFNotFoundError([path], err);
+  }
+  const spec = parseSpec(bytes, { base: baseSpec });
+  if (useCache) moduleCache.set(name, spec);
+  return spec;
+}
+
+/** Forgets cached kernel and module specs (e.g. after a test swapped files). */
+export function flushKernelSpecCache(): void {
+  specCache.clear();
+  moduleCache.clear();
+}
+
+function findKernelSpec(): Spec {
+  const searched = [kernelBTFPath];
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = readFileSync(kernelBTFPath);
+  } catch (err) {
+    if (!isMissing(err)) throw new BTFNotFoundError(searched, err);
+  }
+  if (bytes !== undefined) return parseSpec(bytes);
+  for (const path of vmlinuxSearchPaths()) {
+    searched.push(path);
+    let image: Uint8Array;
+    try {
+      image = readFileSync(path);
+    } catch {
+      continue;
+    }
+    if (!isELF(image)) continue;
+    const section = findELFSection(image, '.BTF');
+    // A vmlinux without .BTF (built without CONFIG_DEBUG_INFO_BTF) is no use; keep looking.
+    if (section !== undefined) return parseSpec(section.data);
+  }
+  throw new BTFNotFoundError(searched);
+}
+
+function loadFile(path: string): Spec {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new BTFNotFoundError([path], err);
+  }
+  return parseBTFOrELF(bytes);
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,94 @@
+/**
+ * A compact index from essential type names to type IDs, built straight from the string
+ * table's bytes: names are hashed without being decoded into JS strings, which is what makes
+ * indexing the kernel's ~126k types cost milliseconds instead of a hundred. Collisions are
+ * resolved by comparing the candidate's bytes with the query on lookup.
+ *
+ * @module
+ */
+import type { StringTable } from './strings.js';
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * Length of the essential part of a NUL-terminated name starting at `start`: up to the last
+ * `___` if there is one after the first byte (libbpf's `bpf_core_essential_name_len`).
+ */
+function essentialLength(bytes: Uint8Array, start: number): number {
+  let end = start;
+  let cut = -1;
+  while (end < bytes.length && bytes[end] !== 0) {
+    if (bytes[end] === 0x5f && bytes[end + 1] === 0x5f && bytes[end + 2] === 0x5f && end > start) cut = end;
+    end++;
+  }
+  return cut < 0 ? end - start : cut - start;
+}
+
+function hashBytes(bytes: Uint8Array, start: number, length: number): number {
+  let h = FNV_OFFSET;
+  for (let i = start, e = start + length; i < e; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return h >>> 0;
+}
+
+/** Hash chains over the name offsets of one parsed blob's types. */
+export class NameIndex {
+  private readonly heads: Int32Array;
+  private readonly next: Int32Array;
+  private readonly hashes: Uint32Array;
+  private readonly mask: number;
+
+  /**
+   * Indexes `nameOffsets` (one per type, index `i` is type `firstId + i`) whose strings live
+   * in `strings`. Anonymous types (offset 0) are skipped.
+   */
+  constructor(
+    private readonly strings: StringTable,
+    private readonly nameOffsets: Uint32Array,
+    private readonly firstId: number,
+  ) {
+    const n = nameOffsets.length;
+    let size = 1024;
+    while (size < n * 2) size *= 2;
+    this.mask = size - 1;
+    this.heads = new Int32Array(size).fill(-1);
+    this.next = new Int32Array(n);
+    this.hashes = new Uint32Array(n);
+    let lastOff = -1;
+    let lastHash = 0;
+    // Walk backwards so each chain lists IDs in ascending order.
+    for (let i = n - 1; i >= 0; i--) {
+      const off = nameOffsets[i]!;
+      if (off === 0) continue;
+      let h: number;
+      if (off === lastOff) {
+        h = lastHash;
+      } else {
+        const [bytes, start] = strings.locate(off);
+        h = hashBytes(bytes, start, essentialLength(bytes, start));
+        lastOff = off;
+        lastHash = h;
+      }
+      this.hashes[i] = h;
+      const bucket = h & this.mask;
+      this.next[i] = this.heads[bucket]!;
+      this.heads[bucket] = i;
+    }
+  }
+
+  /** IDs of types whose essential name is `essential` (which must already be essential). */
+  lookup(essential: string): number[] {
+    const query = new TextEncoder().encode(essential);
+    const h = hashBytes(query, 0, query.length);
+    const out: number[] = [];
+    for (let i = this.heads[h & this.mask]!; i >= 0; i = this.next[i]!) {
+      if (this.hashes[i] !== h) continue;
+      const [bytes, start] = this.strings.locate(this.nameOffsets[i]!);
+      if (essentialLength(bytes, start) !== query.length) continue;
+      let same = true;
+      for (let k = 0; same && k < query.length; k++) same = bytes[start + k] === query[k];
+      if (same) out.push(this.firstId + i);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,485 @@
+/**
+ * Reading raw BTF: the header, one validating pass over the type section that records where
+ * each type starts, and a decoder that turns type records into {@link Type} objects on demand.
+ *
+ * The index pass checks everything a later decode relies on (record bounds, kinds, string
+ * offsets, referenced type IDs), so decoding never fails and corrupt input is reported once,
+ * up front, as a {@link ParseError} naming the type ID and byte offset.
+ *
+ * Layout (include/uapi/linux/btf.h):
+ * ```
+ * struct btf_header { u16 magic=0xeB9F; u8 version=1; u8 flags; u32 hdr_len;
+ *                     u32 type_off, type_len, str_off, str_len; }   // offsets after hdr_len
+ * struct btf_type   { u32 name_off; u32 info; u32 size_or_type; }   // + kind-specific tail
+ * info: vlen bits 0-15, kind bits 24-28, kind_flag bit 31
+ * ```
+ *
+ * @module
+ */
+import { ParseError } from '../errors.js';
+import { StringTable } from './strings.js';
+import {
+  Array as ArrayType,
+  Const,
+  Datasec,
+  DeclTag,
+  Enum,
+  Enum64,
+  Float,
+  Func,
+  FuncProto,
+  Fwd,
+  Int,
+  Kind,
+  Member,
+  Pointer,
+  Restrict,
+  Struct,
+  Type,
+  TypeTag,
+  Typedef,
+  Union,
+  Var,
+  VarSecinfo,
+  Volatile,
+  VOID,
+  kindName,
+  mapChildren,
+  type FuncLinkage,
+  type VarLinkage,
+} from './types.js';
+
+/** `BTF_MAGIC`. */
+export const btfMagic = 0xeb9f;
+/** Size of the version-1 header; `hdr_len` may be larger for future fields. */
+export const btfHeaderSize = 24;
+/** Size of `struct btf_type` without its kind-specific tail. */
+export const btfTypeSize = 12;
+/** The highest kind number this library understands (`BTF_KIND_ENUM64`). */
+export const maxKind = Kind.Enum64;
+
+/** Byte order of a BTF blob or ELF file. */
+export type ByteOrder = 'little' | 'big';
+
+/** The decoded `struct btf_header`. */
+export interface BTFHeader {
+  /** Format version (1). */
+  version: number;
+  /** Header flags (unused by the kernel so far, kept for round trips). */
+  flags: number;
+  /** Header length in bytes. */
+  headerLength: number;
+  /** Type section offset, relative to the end of the header. */
+  typeOffset: number;
+  /** Type section length. */
+  typeLength: number;
+  /** String section offset, relative to the end of the header. */
+  stringOffset: number;
+  /** String section length. */
+  stringLength: number;
+}
+
+/** Detects the byte order from the magic number; undefined if it is not BTF. */
+export function detectByteOrder(bytes: Uint8Array): ByteOrder | undefined {
+  if (bytes.length < 2) return undefined;
+  if (bytes[0] === 0x9f && bytes[1] === 0xeb) return 'little';
+  if (bytes[0] === 0xeb && bytes[1] === 0x9f) return 'big';
+  return undefined;
+}
+
+/** Reads and checks the header. Throws {@link ParseError} for anything inconsistent. */
+export function parseHeader(bytes: Uint8Array): { header: BTFHeader; byteOrder: ByteOrder } {
+  if (bytes.length < btfHeaderSize) {
+    throw new ParseError(`BTF header truncated: ${bytes.length} bytes, need ${btfHeaderSize}`, 0);
+  }
+  const byteOrder = detectByteOrder(bytes);
+  if (byteOrder === undefined) {
+    throw new ParseError(`not BTF: bad magic 0x${((bytes[0]! << 8) | bytes[1]!).toString(16)}`, 0);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = byteOrder === 'little';
+  const header: BTFHeader = {
+    version: bytes[2]!,
+    flags: bytes[3]!,
+    headerLength: view.getUint32(4, le),
+    typeOffset: view.getUint32(8, le),
+    typeLength: view.getUint32(12, le),
+    stringOffset: view.getUint32(16, le),
+    stringLength: view.getUint32(20, le),
+  };
+  if (header.version !== 1) throw new ParseError(`unsupported BTF version ${header.version}`, 2);
+  if (header.headerLength < btfHeaderSize || header.headerLength > bytes.length) {
+    throw new ParseError(`BTF hdr_len ${header.headerLength} out of range (file is ${bytes.length} bytes)`, 4);
+  }
+  const body = bytes.length - header.headerLength;
+  if (header.typeOffset % 4 !== 0) throw new ParseError(`BTF type_off ${header.typeOffset} is not 4-byte aligned`, 8);
+  if (header.typeOffset + header.typeLength > body) {
+    throw new ParseError(
+      `BTF type section [${header.typeOffset}, +${header.typeLength}) runs past the end of the data (${body} bytes after the header)`,
+      8,
+    );
+  }
+  if (header.stringOffset + header.stringLength > body) {
+    throw new ParseError(
+      `BTF string section [${header.stringOffset}, +${header.stringLength}) runs past the end of the data (${body} bytes after the header)`,
+      16,
+    );
+  }
+  const t0 = header.typeOffset;
+  const t1 = t0 + header.typeLength;
+  const s0 = header.stringOffset;
+  const s1 = s0 + header.stringLength;
+  if (header.typeLength > 0 && header.stringLength > 0 && t0 < s1 && s0 < t1) {
+    throw new ParseError('BTF type and string sections overlap', 8);
+  }
+  return { header, byteOrder };
+}
+
+/**
+ * The result of the index pass over one BTF blob: where every type starts, its name offset,
+ * and a decoder for on-demand materialisation. Type IDs of this blob are `firstId ..
+ * firstId + count - 1`; for split BTF, `firstId` continues the base's numbering.
+ */
+export class RawTypes {
+  /** The whole input blob. */
+  readonly bytes: Uint8Array;
+  /** Byte order of the blob. */
+  readonly byteOrder: ByteOrder;
+  /** The parsed header. */
+  readonly header: BTFHeader;
+  /** The exact header bytes, re-emitted by marshal for a byte-identical round trip. */
+  readonly headerBytes: Uint8Array;
+  /** The string table (chained to the base table for split BTF). */
+  readonly strings: StringTable;
+  /** The ID of the first type of this blob (1, or the base's type count for split BTF). */
+  readonly firstId: number;
+  /** Absolute byte offset of each type record, indexed by `id - firstId`. */
+  readonly offsets: Uint32Array;
+  /** `name_off` of each type, indexed by `id - firstId`. */
+  readonly nameOffsets: Uint32Array;
+  private readonly view: DataView;
+  private readonly le: boolean;
+
+  /**
+   * Parses and validates `bytes`. `base` is the decoder of the base blob for split BTF; its
+   * types and strings are referenced, not copied.
+   */
+  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }) {
+    const { header, byteOrder } = parseHeader(bytes);
+    this.bytes = bytes;
+    this.byteOrder = byteOrder;
+    this.header = header;
+    this.headerBytes = bytes.slice(0, header.headerLength);
+    this.le = byteOrder === 'little';
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const strStart = header.headerLength + header.stringOffset;
+    this.strings = new StringTable(bytes.subarray(strStart, strStart + header.stringLength), base?.strings, strStart);
+    this.firstId = base === undefined ? 1 : base.typeCount;
+    const { offsets, names } = this.index();
+    this.offsets = offsets;
+    this.nameOffsets = names;
+  }
+
+  /** Number of types in this blob (not counting void or base types). */
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  /** One past the largest type ID of this blob. */
+  get endId(): number {
+    return this.firstId + this.offsets.length;
+  }
+
+  /** The kind of type `id` (which must belong to this blob). */
+  kindOf(id: number): Kind {
+    return ((this.view.getUint32(this.offsets[id - this.firstId]! + 4, this.le) >>> 24) & 0x1f) as Kind;
+  }
+
+  /** The name of type `id` (which must belong to this blob). */
+  nameOf(id: number): string {
+    return this.strings.get(this.nameOffsets[id - this.firstId]!);
+  }
+
+  private index(): { offsets: Uint32Array; names: Uint32Array } {
+    const { view, le, bytes } = this;
+    const start = this.header.headerLength + this.header.typeOffset;
+    const end = start + this.header.typeLength;
+    const strLen = this.strings.length;
+    const maxTypes = Math.floor(this.header.typeLength / btfTypeSize);
+    const offsets = new Uint32Array(maxTypes);
+    const names = new Uint32Array(maxTypes);
+    let n = 0;
+    let at = start;
+    // The largest referenced type ID and where it was seen; checked once the count is known.
+    let maxRef = 0;
+    let maxRefFrom = 0;
+    let maxRefAt = 0;
+    const ref = (id: number, from: number, where: number): void => {
+      if (id > maxRef) {
+        maxRef = id;
+        maxRefFrom = from;
+        maxRefAt = where;
+      }
+    };
+    const checkName = (off: number, id: number, where: number, what: string): void => {
+      if (off >= strLen) {
+        throw new ParseError(`BTF type ${id}: ${what} name offset ${off} is past the end of the string table (${strLen} bytes)`, where);
+      }
+    };
+    while (at < end) {
+      const id = this.firstId + n;
+      if (at + btfTypeSize > end) {
+        throw new ParseError(`BTF type ${id} truncated: ${end - at} bytes left, need ${btfTypeSize}`, at);
+      }
+      const nameOff = view.getUint32(at, le);
+      const info = view.getUint32(at + 4, le);
+      const sizeType = view.getUint32(at + 8, le);
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      checkName(nameOff, id, at, 'type');
+      let tail: number;
+      switch (kind) {
+        case Kind.Int:
+          tail = 4;
+          break;
+        case Kind.Pointer:
+        case Kind.Typedef:
+        case Kind.Volatile:
+        case Kind.Const:
+        case Kind.Restrict:
+        case Kind.Func:
+        case Kind.TypeTag:
+          tail = 0;
+          ref(sizeType, id, at + 8);
+          break;
+        case Kind.Var:
+        case Kind.DeclTag:
+          tail = 4;
+          ref(sizeType, id, at + 8);
+          break;
+        case Kind.Array:
+          tail = 12;
+          break;
+        case Kind.Struct:
+        case Kind.Union:
+        case Kind.Enum64:
+        case Kind.Datasec:
+          tail = vlen * 12;
+          break;
+        case Kind.Enum:
+        case Kind.FuncProto:
+          tail = vlen * 8;
+          if (kind === Kind.FuncProto) ref(sizeType, id, at + 8);
+          break;
+        case Kind.Fwd:
+        case Kind.Float:
+          tail = 0;
+          break;
+        default:
+          throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
+      }
+      const body = at + btfTypeSize;
+      if (body + tail > end) {
+        throw new ParseError(
+          `BTF type ${id} (${kindName(kind)}, vlen ${vlen}) runs past the end of the type section: needs ${tail} more bytes, ${end - body} left`,
+          at,
+        );
+      }
+      switch (kind) {
+        case Kind.Int: {
+          const v = view.getUint32(body, le);
+          const bits = v & 0xff;
+          const offset = (v >>> 16) & 0xff;
+          if (bits > 128 || bits + offset > sizeType * 8) {
+            throw new ParseError(`BTF type ${id}: int with ${bits} bits at bit offset ${offset} does not fit ${sizeType} bytes`, body);
+          }
+          break;
+        }
+        case Kind.Array:
+          ref(view.getUint32(body, le), id, body);
+          ref(view.getUint32(body + 4, le), id, body + 4);
+          break;
+        case Kind.Struct:
+        case Kind.Union:
+          for (let i = 0, p = body; i < vlen; i++, p += 12) {
+            checkName(view.getUint32(p, le), id, p, `member ${i}`);
+            ref(view.getUint32(p + 4, le), id, p + 4);
+          }
+          break;
+        case Kind.Enum:
+          for (let i = 0, p = body; i < vlen; i++, p += 8) checkName(view.getUint32(p, le), id, p, `enumerator ${i}`);
+          break;
+        case Kind.Enum64:
+          for (let i = 0, p = body; i < vlen; i++, p += 12) checkName(view.getUint32(p, le), id, p, `enumerator ${i}`);
+          break;
+        case Kind.FuncProto:
+          for (let i = 0, p = body; i < vlen; i++, p += 8) {
+            checkName(view.getUint32(p, le), id, p, `parameter ${i}`);
+            ref(view.getUint32(p + 4, le), id, p + 4);
+          }
+          break;
+        case Kind.Datasec:
+          for (let i = 0, p = body; i < vlen; i++, p += 12) ref(view.getUint32(p, le), id, p);
+          break;
+      }
+      offsets[n] = at;
+      names[n] = nameOff;
+      n++;
+      at = body + tail;
+    }
+    const endId = this.firstId + n;
+    if (maxRef >= endId) {
+      throw new ParseError(`BTF type ${maxRefFrom} references type ID ${maxRef}, but the last type ID is ${endId - 1}`, maxRefAt);
+    }
+    return { offsets: offsets.slice(0, n), names: names.slice(0, n) };
+  }
+
+  /**
+   * Decodes type `id` and everything it references into objects, reusing `cache` so shared
+   * types and cycles map to one object each. Work is iterative (a queue of types whose
+   * references are not filled in yet), so deep graphs such as `struct task_struct` cannot
+   * overflow the stack. `lookup` resolves IDs outside this blob (void and base types).
+   */
+  decode(id: number, cache: (Type | undefined)[], lookup: (id: number) => Type, onNew: (id: number, t: Type) => void): Type {
+    const pending: { type: Type; refs: number[] }[] = [];
+    const get = (ref: number): Type => {
+      if (ref < this.firstId) return ref === 0 ? VOID : lookup(ref);
+      const known = cache[ref];
+      if (known !== undefined) return known;
+      const refs: number[] = [];
+      const t = this.shell(ref, refs);
+      cache[ref] = t;
+      onNew(ref, t);
+      if (refs.length > 0) pending.push({ type: t, refs });
+      return t;
+    };
+    const root = get(id);
+    while (pending.length > 0) {
+      const { type, refs } = pending.pop()!;
+      let i = 0;
+      mapChildren(type, () => get(refs[i++]!));
+    }
+    return root;
+  }
+
+  /**
+   * Creates the object for one type record with void placeholders for its references and
+   * appends the referenced IDs to `refs`, in the order {@link mapChildren} visits them.
+   */
+  private shell(id: number, refs: number[]): Type {
+    const { view, le } = this;
+    const at = this.offsets[id - this.firstId]!;
+    const name = this.strings.get(this.nameOffsets[id - this.firstId]!);
+    const info = view.getUint32(at + 4, le);
+    const sizeType = view.getUint32(at + 8, le);
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const kindFlag = info >>> 31 === 1;
+    const body = at + btfTypeSize;
+    switch (kind) {
+      case Kind.Int: {
+        const v = view.getUint32(body, le);
+        return new Int(name, sizeType, (v >>> 24) & 0x0f, v & 0xff, (v >>> 16) & 0xff);
+      }
+      case Kind.Pointer:
+        refs.push(sizeType);
+        return named(new Pointer(VOID), name);
+      case Kind.Array:
+        refs.push(view.getUint32(body, le), view.getUint32(body + 4, le));
+        return named(new ArrayType(VOID, VOID, view.getUint32(body + 8, le)), name);
+      case Kind.Struct:
+      case Kind.Union: {
+        const members: Member[] = new Array<Member>(vlen);
+        for (let i = 0, p = body; i < vlen; i++, p += 12) {
+          const off = view.getUint32(p + 8, le);
+          refs.push(view.getUint32(p + 4, le));
+          members[i] = kindFlag
+            ? new Member(this.strings.get(view.getUint32(p, le)), VOID, off & 0xffffff, off >>> 24)
+            : new Member(this.strings.get(view.getUint32(p, le)), VOID, off, 0);
+        }
+        return kind === Kind.Struct ? new Struct(name, sizeType, members, kindFlag) : new Union(name, sizeType, members, kindFlag);
+      }
+      case Kind.Enum: {
+        const values = new Array<{ name: string; value: number }>(vlen);
+        for (let i = 0, p = body; i < vlen; i++, p += 8) {
+          values[i] = {
+            name: this.strings.get(view.getUint32(p, le)),
+            value: kindFlag ? view.getInt32(p + 4, le) : view.getUint32(p + 4, le),
+          };
+        }
+        return new Enum(name, sizeType, values, kindFlag);
+      }
+      case Kind.Enum64: {
+        const values = new Array<{ name: string; value: bigint }>(vlen);
+        for (let i = 0, p = body; i < vlen; i++, p += 12) {
+          const raw = (BigInt(view.getUint32(p + 8, le)) << 32n) | BigInt(view.getUint32(p + 4, le));
+          values[i] = { name: this.strings.get(view.getUint32(p, le)), value: kindFlag ? BigInt.asIntN(64, raw) : raw };
+        }
+        return new Enum64(name, sizeType, values, kindFlag);
+      }
+      case Kind.Fwd:
+        return new Fwd(name, kindFlag ? 'union' : 'struct');
+      case Kind.Typedef:
+        refs.push(sizeType);
+        return new Typedef(name, VOID);
+      case Kind.Volatile:
+        refs.push(sizeType);
+        return named(new Volatile(VOID), name);
+      case Kind.Const:
+        refs.push(sizeType);
+        return named(new Const(VOID), name);
+      case Kind.Restrict:
+        refs.push(sizeType);
+        return named(new Restrict(VOID), name);
+      case Kind.Func:
+        refs.push(sizeType);
+        return new Func(name, VOID, vlen as FuncLinkage);
+      case Kind.FuncProto: {
+        refs.push(sizeType);
+        const params: { name: string; type: Type }[] = [];
+        let variadic = false;
+        for (let i = 0, p = body; i < vlen; i++, p += 8) {
+          const pname = view.getUint32(p, le);
+          const ptype = view.getUint32(p + 4, le);
+          // btf.rst: a trailing parameter with name_off 0 and type 0 marks `...`.
+          if (i === vlen - 1 && pname === 0 && ptype === 0) {
+            variadic = true;
+            break;
+          }
+          refs.push(ptype);
+          params.push({ name: this.strings.get(pname), type: VOID });
+        }
+        return named(new FuncProto(VOID, params, variadic), name);
+      }
+      case Kind.Var:
+        refs.push(sizeType);
+        return new Var(name, VOID, view.getUint32(body, le) as VarLinkage);
+      case Kind.Datasec: {
+        const vars: VarSecinfo[] = new Array<VarSecinfo>(vlen);
+        for (let i = 0, p = body; i < vlen; i++, p += 12) {
+          refs.push(view.getUint32(p, le));
+          vars[i] = new VarSecinfo(VOID, view.getUint32(p + 4, le), view.getUint32(p + 8, le));
+        }
+        return new Datasec(name, sizeType, vars);
+      }
+      case Kind.Float:
+        return new Float(name, sizeType);
+      case Kind.DeclTag:
+        refs.push(sizeType);
+        return new DeclTag(name, VOID, view.getInt32(body, le), kindFlag);
+      case Kind.TypeTag:
+        refs.push(sizeType);
+        return new TypeTag(name, VOID, kindFlag);
+      default:
+        // The index pass rejected unknown kinds already.
+        throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
+    }
+  }
+}
+
+// Kinds that are anonymous in valid BTF may still carry a name in odd input; keep it so the
+// round trip stays exact.
+function named<T extends Type>(t: T, name: string): T {
+  if (name !== '') t.name = name;
+  return t;
+}

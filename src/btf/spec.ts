@@ -1,0 +1,263 @@
+/**
+ * {@link Spec}: a set of BTF types with IDs, name lookups and iteration. A spec parsed from
+ * bytes keeps the raw blob and decodes types only when asked (the kernel's BTF has >100k
+ * types; a program typically needs a few hundred). Specs built in code start empty and grow
+ * with {@link Spec.add}.
+ *
+ * @module
+ */
+import { ArgumentError } from '../errors.js';
+import { AmbiguousTypeError, TypeNotFoundError } from './errors.js';
+import { NameIndex } from './name-index.js';
+import { RawTypes, type ByteOrder } from './parse.js';
+import { StringTable } from './strings.js';
+import { Type, VOID, children, copyTypes, essentialName, kindByName, type KindName, type TypeClass } from './types.js';
+
+/** Options of {@link parseSpec}. */
+export interface ParseOptions {
+  /** The base spec for split BTF (kernel module BTF continues vmlinux's IDs and strings). */
+  base?: Spec;
+}
+
+/**
+ * Parses a raw BTF blob (the contents of a `.BTF` section or of `/sys/kernel/btf/*`). Only
+ * the index is built; types are decoded on first use. Throws {@link ParseError} on malformed
+ * input.
+ */
+export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
+  const base = options.base;
+  if (base !== undefined && base.raw === undefined && base.typeCount > 1) {
+    // Split BTF string offsets continue the base's *encoded* string table, which only a
+    // parsed base has.
+    throw new ArgumentError('the base of split BTF must be a spec parsed from bytes');
+  }
+  const raw = new RawTypes(
+    bytes,
+    base === undefined ? undefined : { strings: base.strings ?? new StringTable(new Uint8Array(1)), typeCount: base.typeCount },
+  );
+  return new Spec({ raw, base });
+}
+
+/** A kind filter for lookups: a type class (`Struct`) or a kind name (`"struct"`). */
+export type KindFilter<T extends Type = Type> = TypeClass<T> | KindName;
+
+/**
+ * A collection of BTF types addressed by ID (void is always ID 0). Lookups by name use
+ * essential names (CO-RE flavors stripped) in their index.
+ *
+ * Specs returned by `loadKernelSpec` are shared per process: treat them as read-only and
+ * {@link Spec.copy} before editing types.
+ */
+export class Spec {
+  /** The raw blob this spec was parsed from, if any. */
+  readonly raw: RawTypes | undefined;
+  /** The base spec of split BTF (module BTF on top of vmlinux). */
+  readonly base: Spec | undefined;
+  /** Byte order used when marshalling (the input's, or the host's for built specs). */
+  byteOrder: ByteOrder;
+  /** Types by ID (own IDs only; base IDs resolve through {@link Spec.base}). Holes are undecoded. */
+  private readonly cache: (Type | undefined)[];
+  private readonly ids = new Map<Type, number>();
+  private nextId: number;
+  // Names of types added in code (parsed types are found through rawNames).
+  private names: Map<string, number | number[]> | undefined;
+  private rawNames: NameIndex | undefined;
+
+  /** Creates an empty spec, or one over a parsed blob (use {@link parseSpec} for that). */
+  constructor(options: { raw?: RawTypes; base?: Spec; byteOrder?: ByteOrder } = {}) {
+    this.raw = options.raw;
+    this.base = options.base;
+    this.byteOrder = options.raw?.byteOrder ?? options.base?.byteOrder ?? options.byteOrder ?? 'little';
+    this.nextId = options.raw?.endId ?? options.base?.typeCount ?? 1;
+    this.cache = [];
+    if (this.base === undefined) this.ids.set(VOID, 0);
+  }
+
+  /** The first type ID that belongs to this spec rather than its base (1 without a base). */
+  get firstTypeId(): number {
+    return this.raw?.firstId ?? this.base?.typeCount ?? 1;
+  }
+
+  /** One past the largest type ID, counting void and the base's types. */
+  get typeCount(): number {
+    return this.nextId;
+  }
+
+  /** The string table of the parsed blob (used as the base for split BTF). */
+  get strings(): StringTable | undefined {
+    return this.raw?.strings;
+  }
+
+  /** The type with this ID. Throws {@link TypeNotFoundError} if there is none. */
+  typeById(id: number): Type {
+    if (id === 0) return VOID;
+    if (!Number.isInteger(id) || id < 0 || id >= this.nextId) throw new TypeNotFoundError(`with ID ${id}`);
+    if (id < this.firstTypeId) {
+      if (this.base === undefined) throw new TypeNotFoundError(`with ID ${id}`);
+      return this.base.typeById(id);
+    }
+    const known = this.cache[id];
+    if (known !== undefined) return known;
+    // Only raw IDs can be undecoded: added types are stored when added.
+    return this.raw!.decode(id, this.cache, (ref) => this.typeById(ref), (newId, t) => this.ids.set(t, newId));
+  }
+
+  /** The ID of a type of this spec (or its base). Throws {@link TypeNotFoundError} otherwise. */
+  typeId(type: Type): number {
+    const id = this.ids.get(type);
+    if (id !== undefined) return id;
+    if (this.base !== undefined) return this.base.typeId(type);
+    throw new TypeNotFoundError(`${type} (not part of this spec)`);
+  }
+
+  /** True if the type belongs to this spec or its base. */
+  has(type: Type): boolean {
+    return this.ids.has(type) || (this.base?.has(type) ?? false);
+  }
+
+  /**
+   * The one type called exactly `name` (optionally of one kind). Throws
+   * {@link TypeNotFoundError} when there is none and {@link AmbiguousTypeError} when several
+   * match (vmlinux has a few same-named types from different compilation units).
+   */
+  typeByName<T extends Type = Type>(name: string, kind?: KindFilter<T>): T {
+    const matches = this.idsByName(name).filter((id) => this.typeById(id).name === name && matchesKind(this.typeById(id), kind));
+    const label = kind === undefined ? undefined : typeof kind === 'string' ? kind : kind.name.toLowerCase();
+    if (matches.length === 0) throw new TypeNotFoundError(name, label);
+    if (matches.length > 1) {
+      throw new AmbiguousTypeError(
+        name,
+        matches,
+        matches.map((id) => String(this.typeById(id))),
+      );
+    }
+    return this.typeById(matches[0]!) as T;
+  }
+
+  /**
+   * Every type whose essential name equals `name`'s (`foo`, `foo___v1`, `foo___v2` all
+   * match `foo` and each other): the candidate set of a CO-RE relocation. Empty if none.
+   */
+  anyTypesByName(name: string): Type[] {
+    return this.idsByName(name).map((id) => this.typeById(id));
+  }
+
+  /** IDs with the same essential name as `name`, base spec first. */
+  idsByName(name: string): number[] {
+    const essential = essentialName(name);
+    const mine: number[] = [];
+    if (this.raw !== undefined) {
+      this.rawNames ??= new NameIndex(this.raw.strings, this.raw.nameOffsets, this.raw.firstId);
+      mine.push(...this.rawNames.lookup(essential));
+    }
+    const added = this.nameIndex().get(essential);
+    if (added !== undefined) {
+      if (typeof added === 'number') mine.push(added);
+      else mine.push(...added);
+    }
+    return this.base === undefined ? mine.slice() : [...this.base.idsByName(essential), ...mine];
+  }
+
+  /** All types including the base's, in ID order, void excluded. Decodes every type. */
+  *[Symbol.iterator](): IterableIterator<Type> {
+    for (let id = 1; id < this.nextId; id++) yield this.typeById(id);
+  }
+
+  /** Same as iterating the spec: all types in ID order (void excluded). */
+  types(): IterableIterator<Type> {
+    return this[Symbol.iterator]();
+  }
+
+  /** `[id, type]` pairs of this spec's own types (not the base's), in ID order. */
+  *entries(): IterableIterator<[number, Type]> {
+    for (let id = this.firstTypeId; id < this.nextId; id++) yield [id, this.typeById(id)];
+  }
+
+  /**
+   * Adds a type and everything it references that is not in the spec (or its base) yet, and
+   * returns the type's ID. Adding a type that is already present returns its ID.
+   */
+  add(type: Type): number {
+    const existing = this.ids.get(type) ?? (this.base?.has(type) === true ? this.base.typeId(type) : undefined);
+    if (existing !== undefined) return existing;
+    const stack: Type[] = [type];
+    let rootId = -1;
+    while (stack.length > 0) {
+      const t = stack.pop()!;
+      if (this.has(t)) continue;
+      const id = this.nextId++;
+      if (rootId < 0) rootId = id;
+      this.cache[id] = t;
+      this.ids.set(t, id);
+      if (this.names !== undefined && t.name !== '') addName(this.names, essentialName(t.name), id);
+      const kids = children(t);
+      for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+    }
+    return rootId;
+  }
+
+  /**
+   * A deep copy: editing the copy's types never affects this spec. Parsed specs share the
+   * immutable raw blob, so copying is cheap; types already decoded (and possibly edited) are
+   * copied with their edits. The base of split BTF is shared, not copied.
+   */
+  copy(): Spec {
+    const out = new Spec({ raw: this.raw, base: this.base, byteOrder: this.byteOrder });
+    out.rawNames = this.rawNames;
+    const decoded: Type[] = [];
+    for (let id = this.firstTypeId; id < this.nextId; id++) {
+      const t = this.cache[id];
+      if (t !== undefined) decoded.push(t);
+    }
+    // Types from the base map to themselves: they are shared.
+    const known = new Map<Type, Type>();
+    if (this.base !== undefined) {
+      for (const t of decoded) for (const c of children(t)) if (!this.ids.has(c)) known.set(c, c);
+    }
+    const mapping = copyTypes(decoded, known);
+    for (let id = this.firstTypeId; id < this.nextId; id++) {
+      const t = this.cache[id];
+      if (t === undefined) continue;
+      const c = mapping.get(t)!;
+      out.cache[id] = c;
+      out.ids.set(c, id);
+    }
+    out.nextId = this.nextId;
+    return out;
+  }
+
+  /** Number of types decoded so far (own types only): a measure of laziness. */
+  get decodedCount(): number {
+    let n = 0;
+    for (const t of this.cache) if (t !== undefined) n++;
+    return n;
+  }
+
+  private nameIndex(): Map<string, number | number[]> {
+    if (this.names !== undefined) return this.names;
+    const names = new Map<string, number | number[]>();
+    for (let id = this.raw?.endId ?? this.firstTypeId; id < this.nextId; id++) {
+      const t = this.cache[id];
+      if (t !== undefined && t.name !== '') addName(names, essentialName(t.name), id);
+    }
+    this.names = names;
+    return names;
+  }
+}
+
+function addName(names: Map<string, number | number[]>, name: string, id: number): void {
+  const prev = names.get(name);
+  if (prev === undefined) names.set(name, id);
+  else if (typeof prev === 'number') names.set(name, [prev, id]);
+  else prev.push(id);
+}
+
+function matchesKind(type: Type, kind: KindFilter | undefined): boolean {
+  if (kind === undefined) return true;
+  if (typeof kind === 'string') {
+    const k = kindByName(kind);
+    if (k === undefined) throw new ArgumentError(`unknown BTF kind name ${JSON.stringify(kind)}`);
+    return type.kind === k;
+  }
+  return type instanceof kind;
+}
