@@ -8,10 +8,12 @@
  */
 import { constants as osConstants } from 'node:os';
 
-const errnoNames: Map<number, string> = new Map(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
+// Aliases share numbers (EWOULDBLOCK = EAGAIN, ENOTSUP = EOPNOTSUPP): the first name wins,
+// which in Node's table is the conventional one.
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(osConstants.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
 // ENOTSUPP (524) is kernel-internal but leaks out of bpf(); libc has no name for it.
+errnoNames.set(95, 'EOPNOTSUPP'); // what strace and the kernel sources call it
 errnoNames.set(524, 'ENOTSUPP');
 
 /** The symbolic name of an errno (`1` → `"EPERM"`), or `"E<n>"` when unknown. */
