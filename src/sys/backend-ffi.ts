@@ -229,13 +229,19 @@ class FfiBackend implements Backend {
   /** ArrayBuffer → address of its first byte, for buffers passed by address. */
   private readonly addresses = new WeakMap<ArrayBufferLike, number>();
 
-  // Per-call staging state, reused: calls are synchronous and never nest.
-  private readonly groupBuffers: ArrayBufferLike[] = [];
-  private readonly groupStart: number[] = [];
-  private readonly groupEnd: number[] = [];
-  private readonly groupBase: number[] = [];
-  private readonly groupArena: number[] = []; // arena offset, or -1 when passed by address
-  private readonly itemGroup: number[] = [];
+  // Per-call staging state, reused: calls are synchronous and never nest. Typed arrays with
+  // explicit counts, because resizing JS arrays per call cost more than the copies.
+  private items: Array<Uint8Array | null> = [];
+  private itemGroup = new Int32Array(16);
+  private itemCount = 0;
+  private groupBuffers: Array<ArrayBufferLike | undefined> = [];
+  private groupStart = new Float64Array(16);
+  private groupEnd = new Float64Array(16);
+  /** Address that byte 0 of the group's ArrayBuffer has for the kernel during this call. */
+  private groupBase = new Float64Array(16);
+  /** Arena offset of the group's span, or -1 when the kernel gets the buffer's own address. */
+  private groupArena = new Float64Array(16);
+  private groupCount = 0;
 
   private readonly rlimitBuf = new Uint8Array(16);
   private readonly rlimitView = new DataView(this.rlimitBuf.buffer);
@@ -396,125 +402,158 @@ class FfiBackend implements Backend {
     return base;
   }
 
+  /** Makes room for `n` items (the attr plus pointers) in the staging state. */
+  private reserve(n: number): void {
+    if (n <= this.itemGroup.length) return;
+    const size = n * 2;
+    this.itemGroup = new Int32Array(size);
+    this.groupStart = new Float64Array(size);
+    this.groupEnd = new Float64Array(size);
+    this.groupBase = new Float64Array(size);
+    this.groupArena = new Float64Array(size);
+  }
+
   /**
    * Stages `attr` and the pointer list: groups views by ArrayBuffer, copies small groups into
    * the arena, finds the address of large ones, and writes every pointer into the staged attr.
    * Returns the attr's address for the syscall. {@link unstage} copies results back.
    */
   private stage(attr: Uint8Array, pointers: PointerList | undefined): number {
+    const np = pointers === undefined ? 0 : pointers.length;
+    if (np % 2 !== 0) throw new TypeError('pointer list must be [offset, buffer, ...] pairs');
+    const nItems = 1 + np / 2;
+    this.reserve(nItems);
+    const items = this.items;
+    const ig = this.itemGroup;
     const gb = this.groupBuffers;
     const gs = this.groupStart;
     const ge = this.groupEnd;
-    const ig = this.itemGroup;
-    gb.length = 0;
-    gs.length = 0;
-    ge.length = 0;
-    ig.length = 0;
-    const np = pointers === undefined ? 0 : pointers.length;
-    if (np % 2 !== 0) throw new TypeError('pointer list must be [offset, buffer, ...] pairs');
+    let groups = 0;
     // Item 0 is the attr, item k (k >= 1) is pointers[2k - 1].
-    for (let i = -1; i < np; i += 2) {
-      const item = i < 0 ? attr : (pointers![i] as Uint8Array | null);
+    for (let k = 0; k < nItems; k++) {
+      const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array | null);
+      items[k] = item;
       if (item === null) {
-        ig.push(-1);
+        ig[k] = -1;
         continue;
       }
-      if (!(item instanceof Uint8Array)) throw new TypeError('pointer list buffers must be Uint8Arrays');
+      if (!(item instanceof Uint8Array)) {
+        throw new TypeError('pointer list buffers must be Uint8Arrays');
+      }
       const ab = item.buffer;
       const start = item.byteOffset;
       const end = start + item.byteLength;
-      let g = gb.indexOf(ab);
-      if (g < 0) {
-        g = gb.length;
-        gb.push(ab);
-        gs.push(start);
-        ge.push(end);
+      let g = 0;
+      while (g < groups && gb[g] !== ab) g++;
+      if (g === groups) {
+        groups++;
+        gb[g] = ab;
+        gs[g] = start;
+        ge[g] = end;
       } else {
         if (start < gs[g]!) gs[g] = start;
         if (end > ge[g]!) ge[g] = end;
       }
-      ig.push(g);
+      ig[k] = g;
     }
+    this.itemCount = nItems;
+    this.groupCount = groups;
 
     // Lay out: 8-byte aligned spans in the arena, or the buffer's own address.
     const base = this.groupBase;
     const arenaOff = this.groupArena;
-    base.length = gb.length;
-    arenaOff.length = gb.length;
     let need = 0;
-    for (let g = 0; g < gb.length; g++) {
+    for (let g = 0; g < groups; g++) {
       const len = ge[g]! - gs[g]!;
       if (this.aliasing && len <= COPY_LIMIT) {
         arenaOff[g] = need;
-        need += (len + 7) & ~7;
-        if (len === 0) need += 8; // a distinct, non-null address even for empty buffers
+        // A distinct, non-null address even for an empty buffer.
+        need += len === 0 ? 8 : (len + 7) & ~7;
       } else {
         arenaOff[g] = -1;
       }
     }
     if (need > this.arena.length) this.growArena(need);
-    for (let g = 0; g < gb.length; g++) {
+    for (let g = 0; g < groups; g++) {
       const off = arenaOff[g]!;
       if (off >= 0) {
         base[g] = this.arenaAddress + off - gs[g]!;
-      } else {
-        // Any non-empty view of this ArrayBuffer will do to find its address.
-        let view: Uint8Array | undefined;
-        for (let k = 0; k < ig.length; k++) {
-          if (ig[k] !== g) continue;
-          const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array);
-          if (item.byteLength > 0) {
-            view = item;
-            break;
-          }
-        }
-        // Only empty views: any valid address will do, the kernel reads no bytes there.
-        base[g] = view === undefined ? this.spareAddress - gs[g]! : this.baseAddress(view);
+        continue;
       }
+      // Any non-empty view of this ArrayBuffer will do to find its address.
+      let view: Uint8Array | undefined;
+      for (let k = 0; k < nItems; k++) {
+        const item = items[k];
+        if (ig[k] === g && item !== null && item!.byteLength > 0) {
+          view = item!;
+          break;
+        }
+      }
+      // Only empty views: any valid address will do, the kernel reads no bytes there.
+      base[g] = view === undefined ? this.spareAddress - gs[g]! : this.baseAddress(view);
     }
     // Copy in. Items of one group share the copy of their span.
-    for (let k = 0; k < ig.length; k++) {
+    const arena = this.arena;
+    for (let k = 0; k < nItems; k++) {
       const g = ig[k]!;
       if (g < 0 || arenaOff[g]! < 0) continue;
-      const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array);
-      this.arena.set(item, base[g]! - this.arenaAddress + item.byteOffset);
+      const item = items[k]!;
+      arena.set(item, base[g]! - this.arenaAddress + item.byteOffset);
     }
     // Patch pointers into the staged attr (in the arena, or the caller's own attr bytes).
     const attrGroup = ig[0]!;
     const attrInArena = arenaOff[attrGroup]! >= 0;
     const attrAddress = base[attrGroup]! + attr.byteOffset;
+    if (np === 0) return attrAddress;
     const attrView = attrInArena ? this.arenaView : new DataView(attr.buffer, attr.byteOffset);
     const attrViewOff = attrInArena ? attrAddress - this.arenaAddress : 0;
-    for (let i = 0, k = 1; i < np; i += 2, k++) {
-      const off = pointers![i] as number;
+    for (let k = 1; k < nItems; k++) {
+      const off = pointers![2 * k - 2] as number;
       if (!Number.isInteger(off) || off < 0 || off + 8 > attr.byteLength) {
         throw new RangeError(`pointer field at ${off} is outside the ${attr.byteLength}-byte attr`);
       }
       const g = ig[k]!;
-      const address = g < 0 ? 0 : base[g]! + (pointers![i + 1] as Uint8Array).byteOffset;
-      attrView.setBigUint64(attrViewOff + off, BigInt(address), true);
+      const address = g < 0 ? 0 : base[g]! + items[k]!.byteOffset;
+      // Two u32 halves: user addresses are below 2^53 (47/48-bit VAs, 52 at most on arm64),
+      // and this avoids allocating a BigInt per pointer.
+      attrView.setUint32(attrViewOff + off, address >>> 0, true);
+      attrView.setUint32(attrViewOff + off + 4, Math.floor(address / 0x1_0000_0000), true);
     }
     return attrAddress;
   }
 
-  /** Copies what the kernel may have written from the arena back into the caller's buffers. */
-  private unstage(attr: Uint8Array, pointers: PointerList | undefined): void {
+  /**
+   * Copies what the kernel may have written from the arena back into the caller's buffers,
+   * then drops the staging state's references so it keeps no buffer alive.
+   */
+  private unstage(): void {
+    const items = this.items;
     const ig = this.itemGroup;
-    for (let k = 0; k < ig.length; k++) {
+    const arena = this.arena;
+    for (let k = 0; k < this.itemCount; k++) {
       const g = ig[k]!;
+      const item = items[k]!;
+      items[k] = null;
       if (g < 0 || this.groupArena[g]! < 0) continue;
-      const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array);
-      if (item.byteLength === 0) continue;
+      const n = item.byteLength;
       const from = this.groupBase[g]! - this.arenaAddress + item.byteOffset;
-      item.set(this.arena.subarray(from, from + item.byteLength));
+      if (n <= 32) {
+        // Small keys and values: a loop beats allocating a subarray for TypedArray.set.
+        for (let j = 0; j < n; j++) item[j] = arena[from + j]!;
+      } else {
+        item.set(arena.subarray(from, from + n));
+      }
     }
+    for (let g = 0; g < this.groupCount; g++) this.groupBuffers[g] = undefined;
+    this.itemCount = 0;
+    this.groupCount = 0;
   }
 
   bpf(cmd: number, attr: Uint8Array, pointers?: PointerList): number {
     const address = this.stage(attr, pointers);
     const r = this.invoke(this.cSyscall4, [this.nr.bpf, cmd, address, attr.byteLength]) as number;
     const out = this.result(r); // errno first, before anything else can run
-    this.unstage(attr, pointers);
+    this.unstage();
     return out;
   }
 
@@ -536,7 +575,7 @@ class FfiBackend implements Backend {
       flags,
     ]) as number;
     const out = this.result(r);
-    this.unstage(attr, pointers);
+    this.unstage();
     return out;
   }
 
@@ -549,7 +588,7 @@ class FfiBackend implements Backend {
     const address = this.stage(arg, undefined);
     const r = this.invoke(this.cIoctl, [fd, request, address]) as number;
     const out = this.result(r);
-    this.unstage(arg, undefined);
+    this.unstage();
     return out;
   }
 

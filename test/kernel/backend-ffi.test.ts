@@ -315,28 +315,35 @@ describe.skipIf(skipReason !== '')('ffi-rs backend against the kernel', () => {
     expect(fdCount()).toBe(before);
   });
 
-  it('measures ns per map lookup', () => {
+  it('measures ns per map lookup (best of 7 rounds: the CI host is shared)', () => {
     const fd = mapCreate(BPF_MAP_TYPE_HASH, 4, 8, 1024);
     for (let i = 0; i < 1024; i++) update(fd, u32(i), u64(BigInt(i)));
-    const n = 20_000;
+    const n = 5_000;
+    const attr = elemAttr(fd);
     const key = new Uint8Array(4);
     const keyView = new DataView(key.buffer);
     const value = new Uint8Array(8);
-    for (let i = 0; i < 2000; i++) lookup(fd, key, value); // warm up
-    let t = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) {
+    const pointers = [8, key, 16, value];
+    const best = (body: (i: number) => void): number => {
+      let min = Infinity;
+      for (let round = 0; round < 7; round++) {
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) body(i);
+        min = Math.min(min, Number(process.hrtime.bigint() - t) / n);
+      }
+      return min;
+    };
+    const reused = best((i) => {
       keyView.setUint32(0, i & 1023, true);
-      if (lookup(fd, key, value) !== 0) throw new Error('lookup failed');
-    }
-    const reused = Number(process.hrtime.bigint() - t) / n;
-    t = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) {
+      if (be().bpf(BPF_MAP_LOOKUP_ELEM, attr, pointers) !== 0) throw new Error('lookup failed');
+    });
+    const fresh = best((i) => {
       if (lookup(fd, u32(i & 1023), new Uint8Array(8)) !== 0) throw new Error('lookup failed');
-    }
-    const fresh = Number(process.hrtime.bigint() - t) / n;
+    });
+    const bare = best(() => be().bpf(9999, attr)); // fails at the command check: call cost only
     console.log(
-      `ffi-rs backend: ${reused.toFixed(0)} ns per lookup (reused buffers), ` +
-        `${fresh.toFixed(0)} ns (fresh key/value buffers each call)`,
+      `ffi-rs backend: ${reused.toFixed(0)} ns per lookup (reused attr/key/value), ` +
+        `${fresh.toFixed(0)} ns (fresh buffers each call), ${bare.toFixed(0)} ns per bare bpf()`,
     );
     expect(readU64(value)).toBe(BigInt((n - 1) & 1023));
     be().close(fd);
