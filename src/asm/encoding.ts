@@ -26,7 +26,7 @@ export const SlotSize = 8;
  *
  * Unknown opcodes are kept, not rejected: the kernel decides what it accepts, and keeping them
  * lets a decode→encode round-trip reproduce any well-formed input byte for byte. What cannot
- * be an instruction stream at all throws a {@link ParseError} naming the instruction index and
+ * be an instruction stream at all throws a `ParseError` naming the instruction index and
  * byte offset: a length that is not a multiple of 8, an `ld_imm64` cut off at the end, or an
  * `ld_imm64` whose second slot has non-zero reserved fields (which the verifier rejects as
  * "invalid bpf_ld_imm64 insn").

@@ -77,6 +77,7 @@ export class Instruction {
   line: SourceLine | undefined;
   #constant: number | bigint = 0;
 
+  /** Build an instruction; missing fields are zero, the constant is normalised (see {@link Instruction.constant}). */
   constructor(fields: InstructionFields) {
     this.opcode = fields.opcode & 0xff;
     this.dst = (fields.dst ?? 0) as Register;
@@ -97,6 +98,7 @@ export class Instruction {
     return this.#constant;
   }
 
+  /** Store a constant, wrapped to the width this instruction's encoding has. */
   set constant(value: number | bigint) {
     if (this.isLoadImm64) {
       this.#constant = BigInt.asIntN(64, typeof value === 'bigint' ? value : BigInt(Math.trunc(value)));
@@ -186,6 +188,7 @@ export class Instruction {
     return this.isLongJump ? this.imm : this.offset;
   }
 
+  /** Set the jump distance in slots (into the immediate for `gotol`, else the offset). */
   set jumpOffset(value: number) {
     if (this.isLongJump) this.constant = value;
     else this.offset = value;
