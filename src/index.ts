@@ -1,0 +1,24 @@
+/**
+ * ebpf-ts: an eBPF loader for Node.js.
+ *
+ * Spec-level modules (`asm`, `btf`) parse and build without touching the kernel; kernel-level
+ * classes ({@link BpfMap}, {@link Program}) own one file descriptor each and need CAP_BPF or
+ * CAP_SYS_ADMIN.
+ *
+ * @example
+ * ```ts
+ * import { BpfMap, MapType } from 'ebpf-ts';
+ * using counts = BpfMap.create({ name: 'counts', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 1024 });
+ * ```
+ *
+ * @module ebpf-ts
+ */
+export * from './errors.js';
+export * from './types.js';
+export * as asm from './asm/index.js';
+export * as btf from './btf/index.js';
+export { KernelVersion, kernelVersion } from './sys/kernel-version.js';
+export { backend, setBackend, type BackendName } from './sys/select.js';
+export type { Backend, Mapping, PointerList, Watcher } from './sys/backend.js';
+export { FakeBackend, type FakeBpfCall, type FakeBpfHandler } from './sys/backend-fake.js';
+export { Feature, type FeatureResult } from './features/feature.js';
