@@ -106,9 +106,11 @@ describe.each(objects)('%s', (object) => {
 describe('bpfel and bpfeb objects decode to the same instructions', () => {
   // Same source, same compiler: only the byte order differs, except that a host-order swap
   // (`__builtin_bswap32`) compiles to `be32` on a little-endian target and `le32` on a
-  // big-endian one; those END instructions differ exactly in the TO_BE source bit.
+  // big-endian one; those END instructions differ exactly in the TO_BE source bit. Limited to
+  // the asm objects, written to be byte-order neutral: other testdata (bitfields, CO-RE)
+  // legitimately compiles to different shifts and offsets per byte order.
   const isEnd = (i: Instruction): boolean => opClass(i.opcode) === Class.ALU && (i.opcode & 0xf0) === ALUOp.End;
-  const pairs = objects.filter((o) => o.includes('.bpfel.'));
+  const pairs = ['asm_coverage.bpfel.o', 'minimal.bpfel.o'];
   it.each(pairs)('%s', (el) => {
     const little = readElf(join(testdata, el));
     const big = readElf(join(testdata, el.replace('.bpfel.', '.bpfeb.')));
