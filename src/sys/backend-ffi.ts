@@ -151,6 +151,16 @@ interface WatchEntry {
   active: boolean;
 }
 
+/** Options for {@link loadFfiBackend}; for tests, the defaults are what users get. */
+export interface FfiBackendOptions {
+  /**
+   * Behave as on a runtime whose external buffers are copies (Electron): no scratch arena,
+   * every buffer passed by its own address, errno read with a call, mmap unsupported. Lets the
+   * tests prove that path on plain Node.
+   */
+  assumeCopyingExternalBuffers?: boolean;
+}
+
 /**
  * Loads the ffi-rs backend. ffi-rs is an optional dependency and is required lazily here (no
  * top-level await, so `require('ebpf-ts')` keeps working); a missing ffi-rs, an unsupported
@@ -164,7 +174,7 @@ interface WatchEntry {
  * const fd = b.bpf(0, mapCreateAttr); // BPF_MAP_CREATE; fd or -errno
  * ```
  */
-export function loadFfiBackend(): Backend {
+export function loadFfiBackend(options: FfiBackendOptions = {}): Backend {
   if (process.platform !== 'linux') {
     throw new Error(`the ffi-rs backend supports Linux only, not ${process.platform}`);
   }
@@ -183,7 +193,7 @@ export function loadFfiBackend(): Backend {
       { cause: err },
     );
   }
-  return new FfiBackend(ffi, nr);
+  return new FfiBackend(ffi, nr, options.assumeCopyingExternalBuffers === true);
 }
 
 /** The Backend implementation; see the module comment for how each part works. */
@@ -252,7 +262,11 @@ class FfiBackend implements Backend {
 
   private readonly registry: FinalizationRegistry<MappingRange>;
 
-  constructor(ffi: FfiRs, nr: { bpf: number; perfEventOpen: number; getpid: number }) {
+  constructor(
+    ffi: FfiRs,
+    nr: { bpf: number; perfEventOpen: number; getpid: number },
+    assumeCopying: boolean,
+  ) {
     this.ffi = ffi;
     this.nr = nr;
     const T = ffi.DataType;
@@ -330,7 +344,7 @@ class FfiBackend implements Backend {
     // Does an external buffer alias native memory? Compare the address ffi-rs hands the
     // callee for the buffer with the address we wrapped.
     const errnoBytes = this.externalBuffer(this.errnoAddress, 4);
-    this.aliasing = this.addressOf(errnoBytes) === this.errnoAddress;
+    this.aliasing = !assumeCopying && this.addressOf(errnoBytes) === this.errnoAddress;
     this.errnoView = this.aliasing
       ? new Int32Array(errnoBytes.buffer, errnoBytes.byteOffset, 1)
       : undefined;

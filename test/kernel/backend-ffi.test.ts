@@ -34,8 +34,10 @@ try {
 }
 if (skipReason !== '') console.warn(`skipping ffi-rs kernel tests: ${skipReason}`);
 
+let current: Backend | undefined;
+
 function be(): Backend {
-  return b!;
+  return current ?? b!;
 }
 
 function mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): number {
@@ -346,6 +348,52 @@ describe.skipIf(skipReason !== '')('ffi-rs backend against the kernel', () => {
         `${fresh.toFixed(0)} ns (fresh buffers each call), ${bare.toFixed(0)} ns per bare bpf()`,
     );
     expect(readU64(value)).toBe(BigInt((n - 1) & 1023));
+    be().close(fd);
+  });
+});
+
+describe.skipIf(skipReason !== '')('ffi-rs backend where external buffers are copies (Electron)', () => {
+  beforeAll(() => {
+    current = loadFfiBackend({ assumeCopyingExternalBuffers: true });
+  });
+  afterAll(() => {
+    current = undefined;
+  });
+
+  it('passes every buffer by its own address and still round-trips values', () => {
+    const fd = mapCreate(BPF_MAP_TYPE_ARRAY, 4, 8, 4);
+    expect(fd).toBeGreaterThan(2);
+    expect(update(fd, u32(2), u64(0x0102030405060708n))).toBe(0);
+    const value = new Uint8Array(8);
+    expect(lookup(fd, u32(2), value)).toBe(0);
+    expect(readU64(value)).toBe(0x0102030405060708n);
+    const both = new Uint8Array(16);
+    both.set(u32(2), 0);
+    expect(lookup(fd, both.subarray(0, 4), both.subarray(8, 16))).toBe(0);
+    expect(readU64(both, 8)).toBe(0x0102030405060708n);
+    be().close(fd);
+  });
+
+  it('reads errno with a call', () => {
+    const fd = mapCreate(BPF_MAP_TYPE_HASH, 4, 8, 4);
+    for (let i = 0; i < 200; i++) {
+      expect(lookup(fd, u32(i), new Uint8Array(8))).toBe(-ENOENT);
+      expect(be().close(-1)).toBe(-EBADF);
+    }
+    be().close(fd);
+  });
+
+  it('lets the kernel write a log buffer', () => {
+    const bad = new Uint8Array(8);
+    bad[0] = 0x95;
+    const log = new Uint8Array(4096);
+    expect(progLoad(bad, log)).toBe(-EACCES);
+    expect(new TextDecoder().decode(log.subarray(0, log.indexOf(0)))).toContain('R0 !read_ok');
+  });
+
+  it('refuses mmap with -EOPNOTSUPP', () => {
+    const fd = mapCreate(BPF_MAP_TYPE_ARRAY, 4, 8, 512, BPF_F_MMAPABLE);
+    expect(be().mmap(fd, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0)).toBe(-95);
     be().close(fd);
   });
 });
