@@ -29,10 +29,14 @@
  *
  * errno: glibc's `syscall()` returns -1 and sets the thread's errno. We read it without a
  * foreign call, through an Int32Array aliasing the int that `__errno_location()` points to
- * (the address is per thread and fixed; each worker thread loads its own backend). Between the
- * libc call and our read, ffi-rs only frees its argument boxes (glibc >= 2.33 `free` preserves
- * errno) and creates the JS number for the result; no other libc call runs on the thread. The
- * kernel test checks thousands of alternating failures for the right errno.
+ * (the address is per thread and fixed; each worker thread loads its own backend). What runs
+ * on the thread between the libc call returning and our read (ffi-rs 1.3.7, src/lib.rs
+ * `load`): freeing its boxed argument pointers (glibc >= 2.33 `free` preserves errno; the host
+ * has 2.36) and napi_create_int64 for the result, which for -1 is a Smi and allocates nothing,
+ * so no GC and no syscall can run in between; then our JS reads the slot before doing anything
+ * else. ffi-rs's own `errno: true` option reads errno at the same point but builds an object
+ * and a message string per call, so we don't use it. The kernel test checks thousands of
+ * alternating EBADF/EINVAL failures, in the main thread; a worker thread was checked by hand.
  *
  * Limitations compared with the addon:
  * - Readiness ({@link Backend.watch}) is timer polling: one `poll(2)` with timeout 0 over all
@@ -41,8 +45,11 @@
  *   zero-filled memory (`MAP_FIXED`), which releases the kernel object and makes stray reads see
  *   zeros instead of crashing; the placeholder is unmapped when the ArrayBuffer is
  *   garbage-collected. `buffer.byteLength` therefore stays unchanged after munmap.
- * - Where external buffers are copies (Electron), mmap returns `-EOPNOTSUPP` and every buffer
- *   goes by address (one extra call per buffer not seen before).
+ * - Where external buffers are copies (Electron), mmap returns `-EOPNOTSUPP` (so perf and ring
+ *   buffer readers cannot work; the addon is the answer there, and Electron loads Node-API
+ *   addons), errno costs one more call on failure, and every buffer goes by its own address:
+ *   one extra call per ArrayBuffer not seen before (a lookup with fresh key and value buffers
+ *   is then ~4 calls instead of 1).
  * - ffi-rs keeps its library and symbol tables in an unsynchronised process-global map. We
  *   resolve every symbol while loading, so later calls only read that map; two worker threads
  *   loading this backend for the first time at the same instant could still race inside it.
@@ -654,7 +661,11 @@ class FfiBackend implements Backend {
   // loads or stores across them. So a reader that loads data_head with loadAcquire64 sees
   // every record the kernel published before its smp_store_release of data_head, and the
   // kernel sees our reads finished before the storeRelease64 of data_tail. Offsets must be
-  // naturally aligned (Atomics requires it; RangeError otherwise).
+  // naturally aligned (Atomics requires it; RangeError otherwise). The arm64 claim rests on
+  // V8's code generation (Atomics on non-shared buffers use the same LDAR/STLR lowering as on
+  // SharedArrayBuffers); only x86-64 was run here. No libc call is needed: glibc exports no
+  // barrier function (__sync_synchronize is a compiler builtin), and an ffi call boundary is
+  // only a compiler barrier, not a CPU one on arm64.
 
   loadAcquire64(mapping: Mapping, offset: number): bigint {
     return Atomics.load(asFfi(mapping).words64(), wordIndex(offset, 8));
