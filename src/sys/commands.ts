@@ -81,7 +81,8 @@ function writeU32(bytes: Uint8Array, offset: number, value: number): void {
 
 /**
  * BPF_OBJ_GET_INFO_BY_FD into a zeroed struct of `size` bytes. `infoPointers` are
- * `[offsetInInfo, buffer, ...]` for the struct's own output arrays (e.g. `map_ids`). Fields the
+ * `[offsetInInfo, buffer, ...]` for the struct's own output arrays (e.g. `map_ids`); `input` is
+ * copied into the struct first, for the count fields that say how big those arrays are. Fields the
  * running kernel does not know stay zero, so callers can read every field by offset.
  *
  * The attr and the info struct share one ArrayBuffer (attr first) so the backend can patch
@@ -92,11 +93,15 @@ export function objGetInfoByFd(
   size: number,
   infoPointers: ReadonlyArray<number | Uint8Array | null> = [],
   ctx?: ErrorContext,
+  input?: Uint8Array,
 ): Uint8Array {
   const attrSize = ObjGetInfoByFd.size;
   const whole = new Uint8Array(attrSize + size);
   const attr = whole.subarray(0, attrSize);
   const info = whole.subarray(attrSize);
+  // Some info fields are inputs too: the capacity of an output array (`nr_map_ids` for
+  // `map_ids`) is read from the caller's struct by bpf_prog_get_info_by_fd().
+  if (input !== undefined) info.set(input.subarray(0, size));
   const view = new DataView(whole.buffer);
   view.setUint32(0, fd, hostLittleEndian);
   view.setUint32(4, size, hostLittleEndian);
