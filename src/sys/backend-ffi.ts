@@ -528,10 +528,14 @@ class FfiBackend implements Backend {
     if (np === 0) return attrAddress;
     const attrView = attrInArena ? this.arenaView : new DataView(attr.buffer, attr.byteOffset);
     const attrViewOff = attrInArena ? attrAddress - this.arenaAddress : 0;
+    // A pointer field may lie past the attr in the same ArrayBuffer (an info struct laid out
+    // after the attr, see PointerList): bounded by the staged span of the attr's group, or by
+    // the ArrayBuffer when the attr is patched in place.
+    const limit = attrInArena ? ge[attrGroup]! - attr.byteOffset : attr.buffer.byteLength - attr.byteOffset;
     for (let k = 1; k < nItems; k++) {
       const off = pointers![2 * k - 2] as number;
-      if (!Number.isInteger(off) || off < 0 || off + 8 > attr.byteLength) {
-        throw new RangeError(`pointer field at ${off} is outside the ${attr.byteLength}-byte attr`);
+      if (!Number.isInteger(off) || off < 0 || off + 8 > limit) {
+        throw new RangeError(`pointer field at ${off} is outside the attr and the structs staged after it`);
       }
       const g = ig[k]!;
       const address = g < 0 ? 0 : base[g]! + items[k]!.byteOffset;

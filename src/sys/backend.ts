@@ -31,7 +31,11 @@ export type PointerList = ReadonlyArray<number | Uint8Array | null>;
 
 /** A memory mapping returned by {@link Backend.mmap}: the mapped pages as an ArrayBuffer. */
 export interface Mapping {
-  /** The mapped bytes. Detached (byteLength 0) after {@link Backend.munmap}. */
+  /**
+   * The mapped bytes. After {@link Backend.munmap} the native backend detaches it (byteLength
+   * 0); the ffi-rs backend cannot detach and swaps the pages for zeros instead, so owners track
+   * "unmapped" themselves rather than testing byteLength.
+   */
   readonly buffer: ArrayBuffer;
   /** Length of the mapping in bytes. */
   readonly length: number;
