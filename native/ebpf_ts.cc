@@ -108,15 +108,43 @@ bool BigUint64Arg(napi_env env, napi_value v, uint64_t* out) {
 // Writes one buffer address (or 0 for null/undefined) as a native-endian u64 at attr[off].
 // memcpy rather than a store through uint64_t*: attr offsets are 8-aligned in every UAPI
 // struct we know, but the Uint8Array itself may start anywhere.
-bool PatchPointer(napi_env env, uint8_t* attr, size_t attr_len, napi_value off_v,
-                  napi_value buf_v) {
+//
+// An offset may reach past the attr's byteLength into the rest of its ArrayBuffer: a struct
+// the attr points to (bpf_prog_info and its map_ids array, say) can sit right after the attr
+// in one allocation and have its own pointer fields patched in the same call. Only the attr's
+// byteLength is passed to the kernel as the size.
+struct AttrRef {
+  napi_value value;
+  uint8_t* data;
+  size_t length;  // attr.byteLength
+  size_t extent;  // bytes from data to the end of the ArrayBuffer; 0 until first needed
+};
+
+size_t AttrExtent(napi_env env, AttrRef* a) {
+  if (a->extent != 0) return a->extent;
+  napi_value ab;
+  size_t byte_offset = 0, ab_len = 0;
+  void* ab_data;
+  a->extent = a->length;
+  if (napi_get_typedarray_info(env, a->value, nullptr, nullptr, nullptr, &ab, &byte_offset) ==
+          napi_ok &&
+      napi_get_arraybuffer_info(env, ab, &ab_data, &ab_len) == napi_ok &&
+      ab_len >= byte_offset) {
+    a->extent = ab_len - byte_offset;
+  }
+  return a->extent;
+}
+
+bool PatchPointer(napi_env env, AttrRef* a, napi_value off_v, napi_value buf_v) {
   uint32_t off;
   if (napi_get_value_uint32(env, off_v, &off) != napi_ok) {
     return ThrowType(env, "pointer offset must be a number");
   }
-  if (static_cast<size_t>(off) + 8 > attr_len) {
-    return ThrowRange(env, "pointer offset outside the attr");
+  if (static_cast<size_t>(off) + 8 > a->length &&
+      static_cast<size_t>(off) + 8 > AttrExtent(env, a)) {
+    return ThrowRange(env, "pointer offset outside the attr's ArrayBuffer");
   }
+  uint8_t* attr = a->data;
   napi_valuetype t;
   napi_typeof(env, buf_v, &t);
   uint64_t addr = 0;
@@ -133,8 +161,9 @@ bool PatchPointer(napi_env env, uint8_t* attr, size_t attr_len, napi_value off_v
 // Patches pointers given either as trailing positional pairs (argv[first..argc)) or, when a
 // single array follows, as a flat [off, buf, off, buf, ...] array. Positional pairs avoid one
 // napi_get_element per item, which dominated the cost of a map lookup in measurements.
-bool PatchPointers(napi_env env, uint8_t* attr, size_t attr_len, napi_value* argv,
-                   size_t first, size_t argc) {
+bool PatchPointers(napi_env env, napi_value attr_v, uint8_t* attr, size_t attr_len,
+                   napi_value* argv, size_t first, size_t argc) {
+  AttrRef a{attr_v, attr, attr_len, 0};
   if (argc <= first) return true;
   if (argc == first + 1) {
     napi_valuetype t;
@@ -150,13 +179,13 @@ bool PatchPointers(napi_env env, uint8_t* attr, size_t attr_len, napi_value* arg
       napi_value off_v, buf_v;
       napi_get_element(env, argv[first], i, &off_v);
       napi_get_element(env, argv[first], i + 1, &buf_v);
-      if (!PatchPointer(env, attr, attr_len, off_v, buf_v)) return false;
+      if (!PatchPointer(env, &a, off_v, buf_v)) return false;
     }
     return true;
   }
   if ((argc - first) % 2 != 0) return ThrowType(env, "pointer arguments must come in pairs");
   for (size_t i = first; i < argc; i += 2) {
-    if (!PatchPointer(env, attr, attr_len, argv[i], argv[i + 1])) return false;
+    if (!PatchPointer(env, &a, argv[i], argv[i + 1])) return false;
   }
   return true;
 }
@@ -220,7 +249,7 @@ napi_value Bpf(napi_env env, napi_callback_info cbinfo) {
   uint8_t* attr;
   size_t attr_len;
   if (!TypedArrayBytes(env, argv[1], &attr, &attr_len)) return nullptr;
-  if (!PatchPointers(env, attr, attr_len, argv, 2, argc)) return nullptr;
+  if (!PatchPointers(env, argv[1], attr, attr_len, argv, 2, argc)) return nullptr;
   long rc = syscall(__NR_bpf, cmd, attr, static_cast<unsigned int>(attr_len));
   return Int(env, Result(rc));
 }
@@ -318,7 +347,7 @@ class Addon : public Napi::Addon<Addon> {
         !Int64Arg(env, argv[4], &flags)) {
       return Napi::Value();
     }
-    if (!PatchPointers(env, attr, attr_len, argv, 5, argc)) return Napi::Value();
+    if (!PatchPointers(env, argv[0], attr, attr_len, argv, 5, argc)) return Napi::Value();
     long rc = syscall(__NR_perf_event_open, attr, pid, cpu, group_fd,
                       static_cast<unsigned long>(flags));
     return IntV(env, Result(rc));
@@ -610,7 +639,7 @@ class Addon : public Napi::Addon<Addon> {
     if (napi_open_handle_scope(env, &scope) != napi_ok) return;
     napi_value cb, recv, arg, result;
     napi_get_reference_value(env, w->callback, &cb);
-    napi_get_undefined(env, &recv);
+    napi_get_global(env, &recv);  // make_callback needs an object receiver
     napi_create_int32(env, FromUvEvents(status, uv_events), &arg);
     // make_callback (not call_function): runs process.nextTick and microtask queues after the
     // callback and attributes it to our async resource, like any other libuv-driven callback.
