@@ -125,6 +125,9 @@ export abstract class Type {
 
   /** Kind-specific facts for {@link Type.toString}. */
   protected describe(): string {
+    // One level of the referenced type, never more: the graph may be cyclic.
+    const target = (this as unknown as Partial<Referrer>).type;
+    if (target instanceof Type) return `-> ${target.kindName}${target.name === '' ? '' : ` ${target.name}`}`;
     return '';
   }
 }
@@ -231,7 +234,7 @@ export class Array extends Type {
   }
 
   protected override describe(): string {
-    return `[${this.nelems}]`;
+    return `[${this.nelems}] of ${this.type.kindName}${this.type.name === '' ? '' : ` ${this.type.name}`}`;
   }
 }
 
@@ -464,7 +467,7 @@ export class Func extends Type implements Referrer {
   }
 
   protected override describe(): string {
-    return ['static', 'global', 'extern'][this.linkage] ?? `linkage=${this.linkage}`;
+    return `${['static', 'global', 'extern'][this.linkage] ?? `linkage=${this.linkage}`} ${super.describe()}`;
   }
 }
 
@@ -532,7 +535,7 @@ export class Var extends Type implements Referrer {
   }
 
   protected override describe(): string {
-    return ['static', 'global', 'extern'][this.linkage] ?? `linkage=${this.linkage}`;
+    return `${['static', 'global', 'extern'][this.linkage] ?? `linkage=${this.linkage}`} ${super.describe()}`;
   }
 }
 
@@ -623,7 +626,7 @@ export class DeclTag extends Type implements Referrer {
   }
 
   protected override describe(): string {
-    return `component=${this.componentIndex}${this.attribute ? ' attribute' : ''}`;
+    return `component=${this.componentIndex}${this.attribute ? ' attribute' : ''} ${super.describe()}`;
   }
 }
 
@@ -652,7 +655,7 @@ export class TypeTag extends Type implements Referrer {
   }
 
   protected override describe(): string {
-    return this.attribute ? 'attribute' : '';
+    return `${this.attribute ? 'attribute ' : ''}${super.describe()}`;
   }
 }
 
