@@ -182,7 +182,7 @@ const typeFeatures = new Map<ProgramType, Feature>();
 export function programTypeFeature(type: ProgramType): Feature {
   let f = typeFeatures.get(type);
   if (f === undefined) {
-    f = new Feature(`program type ${programTypeName(type)}`, programTypeSince[type], () => probeProgramType(type));
+    f = new Feature(type in ProgramType ? `program type ${programTypeName(type)}` : `program type #${type}`, programTypeSince[type], () => probeProgramType(type));
     typeFeatures.set(type, f);
   }
   return f;
