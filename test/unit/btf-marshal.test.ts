@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   Array as BtfArray,
   Enum64,
+  Func,
   FuncProto,
   Int,
   IntEncoding,
@@ -71,12 +72,12 @@ describe('specs built or edited in code', () => {
     const spec = parseSpec(objectBTF('btf_kinds.bpfel.o').btf).copy();
     const bits = spec.typeByName('bits', Struct);
     bits.members[0]!.name = 'renamed_member';
-    const proto = spec.typeByName('global_func').type as FuncProto;
+    const proto = spec.typeByName('global_func', Func).type as FuncProto;
     proto.params[0]!.name = 'y';
     spec.add(new Typedef('brand_new', bits));
     const back = parseSpec(marshalSpec(spec));
     expect(back.typeByName('bits', Struct).members[0]!.name).toBe('renamed_member');
-    expect((back.typeByName('global_func').type as FuncProto).params[0]!.name).toBe('y');
+    expect((back.typeByName('global_func', Func).type as FuncProto).params[0]!.name).toBe('y');
     expect(back.typeByName('brand_new', Typedef).type).toBe(back.typeByName('bits', Struct));
   });
 
