@@ -9,7 +9,7 @@ import type { Instruction } from './asm/instruction.js';
 import type { AttachType, ProgramType } from './types.js';
 
 /**
- * A program ready to load with {@link Program.load}.
+ * A program ready to load with `Program.load`.
  *
  * Only `type`, `instructions` and `license` are needed for a minimal program; the other fields
  * are filled by the ELF loader (section name, attach target) or the BTF/CO-RE stage
@@ -48,7 +48,7 @@ export interface ProgramSpec {
   /**
    * `kern_version`: LINUX_VERSION_CODE the program was built for. Kernels before 5.0 refuse a
    * kprobe program whose value differs from the running kernel's; when this is absent or 0,
-   * {@link Program.load} fills in the running kernel's code for kprobe programs.
+   * `Program.load` fills in the running kernel's code for kprobe programs.
    */
   kernelVersion?: number;
   /** `prog_flags` (BPF_F_STRICT_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, …). */

@@ -5,9 +5,9 @@
  * kernel/bpf/verifier.c distinguishes the two ways of saying no:
  * - `invalid func <name>#<id>`: the id is beyond `__BPF_FUNC_MAX_ID`, the kernel has never
  *   heard of the helper (not supported; the table below gives the version that added it);
- * - `program of this type cannot use helper <name>#<id>` (`unknown func <name>#<id>` before
- *   5.11, which older kernels also printed without the `#id`): the helper exists but the
- *   program type's `get_func_proto()` does not offer it.
+ * - `program of this type cannot use helper <name>#<id>` (`unknown func <name>#<id>` on older
+ *   kernels, 4.9 even without the `#id`): the helper exists but the program type's
+ *   `get_func_proto()` does not offer it.
  * Any other outcome (the program loads, or the verifier complains about the helper's
  * arguments, R1 !read_ok and the like) means the helper was found.
  *
@@ -148,7 +148,7 @@ const helperFeatures = new Map<string, Feature>();
  * }
  * ```
  *
- * @throws nothing from `check()`; `require()` throws {@link NotSupportedError}.
+ * @throws nothing from `check()`; `require()` throws `NotSupportedError`.
  */
 export function helperFeature(type: ProgramType, helper: Helper | number): Feature {
   const key = `${type}:${helper}`;

@@ -1,5 +1,5 @@
 /**
- * Program-type probes, and the probes for BPF_PROG_LOAD's name field that {@link Program.load}
+ * Program-type probes, and the probes for BPF_PROG_LOAD's name field that `Program.load`
  * consults before it sends a name.
  *
  * A program type is probed by loading the smallest valid program of that type (`r0 = 0; exit`)
@@ -36,7 +36,7 @@ export interface ProbeLoadOptions {
   type: ProgramType;
   /** Instructions; default `r0 = 0; exit`. */
   instructions?: readonly Instruction[];
-  /** `expected_attach_type`; default: what {@link probeAttrsFor} says the type needs. */
+  /** `expected_attach_type`; default: what {@link probeAttachType} says the type needs. */
   attachType?: AttachType;
   /** `attach_btf_id`. */
   attachBtfId?: number;
@@ -77,7 +77,7 @@ export function probeAttachType(type: ProgramType): AttachType {
 }
 
 /**
- * Loads a tiny program for a probe and closes it again. Goes through {@link bpfRaw}: for a probe
+ * Loads a tiny program for a probe and closes it again. Goes through `bpfRaw`: for a probe
  * an errno is an answer, not a failure, so nothing is thrown.
  */
 export function probeLoad(options: ProbeLoadOptions): ProbeLoadResult {
@@ -177,7 +177,7 @@ const typeFeatures = new Map<ProgramType, Feature>();
  * programTypeFeature(ProgramType.XDP).require(); // throws NotSupportedError before 4.8
  * ```
  *
- * @throws nothing from `check()`; `require()` throws {@link NotSupportedError}.
+ * @throws nothing from `check()`; `require()` throws `NotSupportedError`.
  */
 export function programTypeFeature(type: ProgramType): Feature {
   let f = typeFeatures.get(type);
