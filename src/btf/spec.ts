@@ -46,7 +46,8 @@ export type KindFilter<T extends Type = Type> = TypeClass<T> | KindName;
  * essential names (CO-RE flavors stripped) in their index.
  *
  * Specs returned by `loadKernelSpec` are shared per process: treat them as read-only and
- * {@link Spec.copy} before editing types.
+ * {@link Spec.copy} before editing types. Name lookups see the names types had when they were
+ * parsed or added: renaming a type in place does not move it in the index.
  */
 export class Spec {
   /** The raw blob this spec was parsed from, if any. */
@@ -62,6 +63,7 @@ export class Spec {
   // Names of types added in code (parsed types are found through rawNames).
   private names: Map<string, number | number[]> | undefined;
   private rawNames: NameIndex | undefined;
+  private readonly rawLookups = new Map<string, number[]>();
 
   /** Creates an empty spec, or one over a parsed blob (use {@link parseSpec} for that). */
   constructor(options: { raw?: RawTypes; base?: Spec; byteOrder?: ByteOrder } = {}) {
@@ -121,7 +123,10 @@ export class Spec {
    * match (vmlinux has a few same-named types from different compilation units).
    */
   typeByName<T extends Type = Type>(name: string, kind?: KindFilter<T>): T {
-    const matches = this.idsByName(name).filter((id) => this.typeById(id).name === name && matchesKind(this.typeById(id), kind));
+    const matches = this.idsByName(name).filter((id) => {
+      const t = this.typeById(id);
+      return t.name === name && matchesKind(t, kind);
+    });
     const label = kind === undefined ? undefined : typeof kind === 'string' ? kind : kind.name.toLowerCase();
     if (matches.length === 0) throw new TypeNotFoundError(name, label);
     if (matches.length > 1) {
@@ -148,7 +153,14 @@ export class Spec {
     const mine: number[] = [];
     if (this.raw !== undefined) {
       this.rawNames ??= new NameIndex(this.raw.strings, this.raw.nameOffsets, this.raw.firstId);
-      mine.push(...this.rawNames.lookup(essential));
+      // The raw blob never changes, so its answers can be remembered (repeat lookups are
+      // the common case: CO-RE asks for the same kernel types again and again).
+      let ids = this.rawLookups.get(essential);
+      if (ids === undefined) {
+        ids = this.rawNames.lookup(essential);
+        this.rawLookups.set(essential, ids);
+      }
+      mine.push(...ids);
     }
     const added = this.nameIndex().get(essential);
     if (added !== undefined) {
