@@ -13,7 +13,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
@@ -161,6 +161,25 @@ export function nativeAddonCandidates(root: string = packageRoot()): string[] {
 let loadedPath: string | undefined;
 
 /**
+ * In a git checkout, a source build older than native/ebpf_ts.cc means the tests would exercise
+ * yesterday's C++: say so once (npm install or npm run build:native rebuilds it).
+ */
+function warnIfStale(root: string, addonPath: string): void {
+  if (!existsSync(join(root, '.git'))) return;
+  try {
+    const src = statSync(join(root, 'native', 'ebpf_ts.cc')).mtimeMs;
+    if (src > statSync(addonPath).mtimeMs) {
+      process.emitWarning(
+        `${addonPath} is older than native/ebpf_ts.cc; run \`npm run build:native\` to rebuild it`,
+        { code: 'EBPF_TS_STALE_ADDON' },
+      );
+    }
+  } catch {
+    // No source next to the binary (a packed install): nothing to compare.
+  }
+}
+
+/**
  * Loads the raw addon, or throws an Error that lists every path tried and why each failed.
  * `require()` of the same `.node` file from several worker threads is fine: the addon is
  * context-aware and keeps its state per environment.
@@ -188,6 +207,7 @@ export function loadNativeAddon(): { addon: NativeAddon; path: string } {
         continue;
       }
       loadedPath = path;
+      warnIfStale(root, path);
       return { addon, path };
     } catch (err) {
       tried.push(`${path}: ${(err as Error).message}`);

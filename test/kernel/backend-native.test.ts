@@ -457,6 +457,38 @@ describe('native backend: context awareness', () => {
     }
   });
 
+  it('survives worker.terminate() with a watcher and a mapping still open', async () => {
+    const code = `
+      const { parentPort, workerData } = require('worker_threads');
+      const a = require(workerData.addon);
+      const fs = require('fs');
+      const attr = new Uint8Array(20); const dv = new DataView(attr.buffer);
+      dv.setUint32(0, 2, true); dv.setUint32(4, 4, true); dv.setUint32(8, 8, true); dv.setUint32(12, 512, true); dv.setUint32(16, 1024, true);
+      const fd = a.bpf(0, attr);
+      globalThis.keep = a.mmap(fd, 4096, 3, 1, 0);
+      const r = fs.openSync(workerData.fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      a.watch(r, 1, () => {});
+      parentPort.postMessage('ready');
+    `;
+    const dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-worker-'));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const worker = new Worker(code, { eval: true, workerData: { addon: nb.addonPath, fifo } });
+        await new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        });
+        // terminate() resolves once the worker's environment, and its cleanup hooks, are gone.
+        await worker.terminate();
+      }
+      expect(nb.addon.activeWatchers()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is reachable from CommonJS: require() of the built ESM loader (require(esm))', () => {
     // Lay out a miniature package as `npm run build` would (dist/ + package.json + the built
     // addon), transpiling just the seam's modules, then require() it from a .cjs file.
