@@ -17,6 +17,8 @@ import { mapElem } from '../../src/sys/commands.js';
 import { MapCreate, MapUpdateElem } from '../../src/sys/layouts.js';
 import { backend } from '../../src/sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../../src/types.js';
+import { loadKernelSpec } from '../../src/btf/kernel.js';
+import { Kind } from '../../src/btf/types.js';
 
 const R = asm.Register;
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
@@ -200,6 +202,38 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
     expect(() => Program.load({ type: 999 as ProgramType, license: 'GPL', instructions: [asm.mov64Imm(R.R0, 0), asm.exit()] })).toThrow(
       NotSupportedError,
     );
+  });
+
+  it('fentry with a real BTF target: loads, or on this lockdown host EPERM as a SyscallError (never a VerifierError)', () => {
+    const btf = loadKernelSpec();
+    const id = btf.idsByName('bpf_fentry_test1').find((i) => btf.typeById(i).kind === Kind.Func);
+    expect(id).toBeDefined();
+    const fentry: ProgramSpec = {
+      name: 'fentry_test',
+      type: ProgramType.Tracing,
+      attachType: AttachType.TraceFentry,
+      attachBtfId: id,
+      license: 'GPL',
+      instructions: [asm.mov64Imm(R.R0, 0), asm.exit()],
+    };
+    const lockdown = /^CONFIG_LOCK_DOWN_KERNEL_FORCE_(INTEGRITY|CONFIDENTIALITY)=y/m.test(kernelConfig());
+    if (!lockdown) {
+      Program.load(fentry).close();
+      return;
+    }
+    // Stated reason: this host forces kernel lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_*), and
+    // the kernel refuses BTF-attached tracing loads with EPERM without writing a verifier log.
+    const err = (() => {
+      try {
+        Program.load(fentry);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(SyscallError);
+    expect(err).not.toBeInstanceOf(VerifierError);
+    expect((err as SyscallError).errno).toBe(1);
   });
 
   it('info() reports tag, name, type, lengths and load time', () => {
