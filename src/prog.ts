@@ -166,6 +166,9 @@ export function explainVerifierLog(lines: readonly string[], type: ProgramType, 
   if ((m = /(?:program of this type cannot use helper|unknown func) (\S+?)#(\d+)/.exec(text)) !== null) {
     return `helper ${helperDisplayName(Number(m[2]))} cannot be called from ${typeName} programs on this kernel`;
   }
+  if (/cannot call GPL-restricted function from non-GPL compatible program/.test(text)) {
+    return 'the program calls a GPL-only helper: declare a GPL-compatible license (e.g. char LICENSE[] SEC("license") = "GPL")';
+  }
   if (/unbounded memory access|min value is negative|min value is outside of the allowed memory range/.test(text)) {
     return 'an index or offset used for memory access has no proven bounds: check it against the buffer size (and >= 0) right before the access';
   }

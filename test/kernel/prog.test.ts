@@ -7,13 +7,13 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { Helper } from '../../src/asm/helper.js';
-import { NotSupportedError, SyscallError, VerifierError, ClosedError } from '../../src/errors.js';
+import { ArgumentError, ClosedError, NotSupportedError, SyscallError, VerifierError } from '../../src/errors.js';
 import { helperFeature } from '../../src/features/helpers.js';
 import { programTypeFeature } from '../../src/features/prog-types.js';
 import { listPrograms, Program } from '../../src/prog.js';
 import type { ProgramSpec } from '../../src/prog-spec.js';
 import { bpfCall } from '../../src/sys/bpf.js';
-import { mapElem } from '../../src/sys/commands.js';
+import { mapElem, objPin } from '../../src/sys/commands.js';
 import { MapCreate, MapUpdateElem } from '../../src/sys/layouts.js';
 import { backend } from '../../src/sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../../src/types.js';
@@ -288,6 +288,20 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       expect(again.type).toBe(ProgramType.SocketFilter);
       expect(again.testRun({ data: new Uint8Array(64) }).retval).toBe(5);
       rmSync(path);
+    });
+
+    it('fromPin of a pinned map is an ArgumentError and leaks no fd', () => {
+      const mapFd = bpfCall(MapCreate, { map_type: 2, key_size: 4, value_size: 4, max_entries: 1 });
+      const path = `${dir}/a_map`;
+      try {
+        objPin(mapFd, path);
+        const before = openFds();
+        expect(() => Program.fromPin(path)).toThrow(ArgumentError);
+        expect(openFds()).toBe(before);
+      } finally {
+        backend().close(mapFd);
+        rmSync(path, { force: true });
+      }
     });
 
     it('fromPin of a missing path is ENOENT', () => {

@@ -334,6 +334,7 @@ describe('explainVerifierLog', () => {
     ["R1 invalid mem access 'scalar'", /plain number/],
     ["R1 invalid mem access 'inv'", /plain number/],
     ["R0 invalid mem access 'map_value_or_null'", /NULL check/],
+    ['cannot call GPL-restricted function from non-GPL compatible program', /GPL-compatible license/],
   ])('%s', (line, expected) => {
     expect(explainVerifierLog(['0: (85) call', line], t)).toMatch(expected);
   });
