@@ -250,6 +250,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   readonly #kernelValueSize: number;
   #pinnedPath: string | undefined;
   readonly #label: string;
+  // Scratch buffers for the element hot path. User buffers are copied in rather than handed to
+  // the addon: a typed array crossing into native code is moved off the V8 heap on first use
+  // (napi_get_typedarray_info()), which costs more than copying a few bytes; these are moved
+  // once. Results are copied out, so callers never see them.
+  readonly #scratchKey: Uint8Array | null;
+  readonly #scratchValue: Uint8Array | null;
 
   private constructor(fd: number, type: MapType, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string) {
     this.#fd = fd;
@@ -264,6 +270,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     this.#cpus = this.perCPU ? possibleCPUs() : 1;
     this.#kernelValueSize = this.perCPU ? round8(valueSize) * this.#cpus : valueSize;
     this.#label = name === '' ? `map (fd ${fd}, ${mapTypeName(type)})` : `map ${name}`;
+    this.#scratchKey = keySize > 0 ? new Uint8Array(keySize) : null;
+    this.#scratchValue = this.#kernelValueSize > 0 ? new Uint8Array(this.#kernelValueSize) : null;
     leaks.register(this, { fd, name: name === '' ? mapTypeName(type) : name }, this);
   }
 
@@ -562,8 +570,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   lookup(key: Uint8Array, flags: number = 0): V | undefined {
     const fd = this.fd;
     this.#checkKey(key, 'lookup');
-    const value = new Uint8Array(this.#kernelValueSize);
-    const r = mapElem(MapLookupElem, fd, key, value, flags);
+    const k = this.#scratchKey!;
+    k.set(key);
+    const value = this.#scratchValue;
+    const r = mapElem(MapLookupElem, fd, k, value, flags);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
     return this.#fail(MapLookupElem, -r, 'lookup', key, value, flags);
@@ -581,8 +591,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
     const fd = this.fd;
     this.#checkKey(key, 'update');
-    const kernelValue = this.#toKernel(value, 'update');
-    const r = mapElem(MapUpdateElem, fd, key, kernelValue, flags);
+    const kernelValue = this.#toKernel(value, 'update', this.#scratchValue ?? undefined);
+    const k = this.#scratchKey!;
+    k.set(key);
+    const r = mapElem(MapUpdateElem, fd, k, kernelValue, flags);
     if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, kernelValue, flags);
   }
 
@@ -595,7 +607,9 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   delete(key: Uint8Array): boolean {
     const fd = this.fd;
     this.#checkKey(key, 'delete');
-    const r = mapElem(MapDeleteElem, fd, key, null);
+    const k = this.#scratchKey!;
+    k.set(key);
+    const r = mapElem(MapDeleteElem, fd, k, null);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     return this.#fail(MapDeleteElem, -r, 'delete', key, null, 0);
@@ -608,8 +622,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   lookupAndDelete(key: Uint8Array, flags: number = 0): V | undefined {
     const fd = this.fd;
     this.#checkKey(key, 'lookupAndDelete');
-    const value = new Uint8Array(this.#kernelValueSize);
-    const r = mapElem(MapLookupAndDeleteElem, fd, key, value, flags);
+    const k = this.#scratchKey!;
+    k.set(key);
+    const value = this.#scratchValue;
+    const r = mapElem(MapLookupAndDeleteElem, fd, k, value, flags);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
     return this.#fail(MapLookupAndDeleteElem, -r, 'lookupAndDelete', key, value, flags);
@@ -625,7 +641,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   push(value: V, flags: number = UpdateFlags.Any): void {
     const fd = this.fd;
     this.#checkNoKey('push');
-    const kernelValue = this.#toKernel(value, 'push');
+    const kernelValue = this.#toKernel(value, 'push', this.#scratchValue ?? undefined);
     const r = mapElem(MapUpdateElem, fd, null, kernelValue, flags);
     if (r !== 0) this.#fail(MapUpdateElem, -r, 'push', null, kernelValue, flags);
   }
@@ -637,7 +653,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   pop(): V | undefined {
     const fd = this.fd;
     this.#checkNoKey('pop');
-    const value = new Uint8Array(this.#kernelValueSize);
+    const value = this.#scratchValue;
     const r = mapElem(MapLookupAndDeleteElem, fd, null, value);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
@@ -648,7 +664,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   peek(): V | undefined {
     const fd = this.fd;
     this.#checkNoKey('peek');
-    const value = new Uint8Array(this.#kernelValueSize);
+    const value = this.#scratchValue;
     const r = mapElem(MapLookupElem, fd, null, value);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
@@ -664,7 +680,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   mayContain(value: Uint8Array): boolean {
     const fd = this.fd;
     this.#checkNoKey('mayContain');
-    const input = this.#toKernel(value as V, 'mayContain');
+    const input = this.#toKernel(value as V, 'mayContain', this.#scratchValue ?? undefined);
     const r = mapElem(MapLookupElem, fd, null, input);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
@@ -887,6 +903,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     }
     const buf = out ?? new Uint8Array(this.#kernelValueSize);
     const stride = round8(this.valueSize);
+    // Zero the padding between CPUs' values: a scratch buffer may hold an earlier lookup's bytes.
+    if (out !== undefined && stride !== this.valueSize) buf.fill(0, offset, offset + this.#kernelValueSize);
     for (let cpu = 0; cpu < cpus; cpu++) {
       const v = value[cpu];
       if (!(v instanceof Uint8Array) || v.byteLength !== this.valueSize) {
@@ -899,7 +917,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   }
 
   /** Turns the kernel's value bytes into the caller's shape: per-CPU maps split per CPU. */
-  #fromKernel(bytes: Uint8Array): V {
+  #fromKernel(scratch: Uint8Array | null): V {
+    const bytes = scratch === null ? new Uint8Array(0) : scratch.slice();
     if (!this.perCPU) return bytes as V;
     return splitPerCPU(bytes, 0, this.valueSize, this.#cpus) as V;
   }

@@ -36,6 +36,14 @@ export type ElemLayout =
   | typeof MapGetNextKey
   | typeof MapLookupAndDeleteElem;
 
+// Reused attrs, one per size. A fresh typed array handed to the native addon must first be
+// moved off the V8 heap (napi_get_typedarray_info() materialises its backing store), which
+// costs about as much as the syscall itself; these are materialised once. Safe to share:
+// calls are synchronous and the kernel only reads element-op attrs.
+const elemAttr16 = new Uint8Array(16);
+const elemAttr24 = new Uint8Array(24);
+const elemAttr32 = new Uint8Array(32);
+
 /**
  * One element operation, returning the raw result (0 or `-errno`) so callers can treat ENOENT
  * as "absent" without an exception. Hand-encoded (not via {@link encodeAttr}) because it is
@@ -52,7 +60,8 @@ export function mapElem(
   flags: number | bigint = 0,
 ): number {
   const size = layout === MapDeleteElem ? 16 : layout === MapGetNextKey ? 24 : 32;
-  const attr = new Uint8Array(size);
+  const attr = size === 16 ? elemAttr16 : size === 24 ? elemAttr24 : elemAttr32;
+  attr.fill(0);
   writeU32(attr, 0, fd);
   if (size === 32 && flags !== 0) {
     const f = BigInt(flags);
