@@ -22,3 +22,14 @@ export { backend, setBackend, type BackendName } from './sys/select.js';
 export type { Backend, Mapping, PointerList, Watcher } from './sys/backend.js';
 export { FakeBackend, type FakeBpfCall, type FakeBpfHandler } from './sys/backend-fake.js';
 export { Feature, type FeatureResult } from './features/feature.js';
+export {
+  Program,
+  listPrograms,
+  type ProgramLoadOptions,
+  type TestRunOptions,
+  type TestRunResult,
+  type ProgramInfo,
+} from './prog.js';
+export type { ProgramSpec } from './prog-spec.js';
+export { programTypeFeature } from './features/prog-types.js';
+export { helperFeature, helperSince } from './features/helpers.js';
