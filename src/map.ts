@@ -836,7 +836,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
           this.#markBatch(MapDeleteBatch, true);
           continue;
         }
-        if (start === 0 && r.count === 0 && this.#batchFallback(MapDeleteBatch, r.result, 0, r.count)) break;
+        if (start === 0 && this.#batchFallback(MapDeleteBatch, r.result, 0, r.count)) break;
         this.#batchFail(MapDeleteBatch, r, 'deleteBatch', `${deleted + r.count} of ${n} keys deleted`);
       }
       if (start >= n) return deleted;
@@ -990,15 +990,17 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * and if so caches that and returns true. The kernel says so with ENOTSUPP from
    * `BPF_DO_BATCH()` when the map's ops lack the callback, EOPNOTSUPP on some types, and EINVAL
    * from kernels before 5.6 that do not know the command. EINVAL is only taken as that answer
-   * on the first call for the map type with no element flags and nothing processed (later, or
-   * with flags, it is a real argument error).
+   * on the first call for the map type with no element flags (later, or with flags, it is a
+   * real argument error).
    */
   #batchFallback(layout: Layout, result: number, elemFlags: number, count: number): boolean {
     const errno = -result;
     const known = this.#batchSupported(layout);
     if (known === true) return false;
-    const unsupported =
-      errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP || (errno === Errno.EINVAL && elemFlags === 0 && count === 0);
+    // `count` is not evidence either way: a kernel without the command or the callback leaves
+    // the attr untouched, so it still holds what was asked for.
+    void count;
+    const unsupported = errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP || (errno === Errno.EINVAL && elemFlags === 0);
     if (unsupported) this.#markBatch(layout, false);
     return unsupported;
   }

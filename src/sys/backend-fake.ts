@@ -22,6 +22,11 @@ export interface FakeBpfCall {
   readonly attr: Uint8Array;
   /** The pointer fields as `offset → buffer` (live buffers, not copies). */
   readonly pointers: ReadonlyMap<number, Uint8Array | null>;
+  /**
+   * The caller's attr itself, for handlers that write results back into it as the kernel
+   * does (e.g. `batch.count`, `next_id`). Read it during the call only: callers may reuse it.
+   */
+  readonly liveAttr: Uint8Array;
 }
 
 /** A scripted answer: the syscall's result (`-errno` for failure), computed from the call. */
@@ -74,7 +79,7 @@ export class FakeBackend implements Backend {
     if (pointers !== undefined) {
       for (let i = 0; i < pointers.length; i += 2) ptrs.set(pointers[i] as number, pointers[i + 1] as Uint8Array | null);
     }
-    const call: FakeBpfCall = { cmd, attr: attr.slice(), pointers: ptrs };
+    const call: FakeBpfCall = { cmd, attr: attr.slice(), pointers: ptrs, liveAttr: attr };
     this.calls.push(call);
     const queued = this.handlers.get(cmd);
     const handler = queued !== undefined && queued.length > 0 ? queued.shift() : this.defaults.get(cmd);
