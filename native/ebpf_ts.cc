@@ -21,6 +21,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -31,6 +32,16 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+// GCC >= 11 makes every `new T[n]` (node-addon-api's CallbackInfo has one) reference
+// std::__throw_bad_array_new_length, which only libstdc++ >= GCC 11 (GLIBCXX_3.4.29) exports.
+// Defining it here keeps the prebuilt binaries loadable on older distributions (Ubuntu 20.04,
+// RHEL 8: the ones Node 20 itself supports). Built without exceptions, aborting is what a throw
+// would have amounted to anyway. (Linking libstdc++ statically instead drags in newer glibc
+// symbol versions, which is worse.)
+namespace std {
+[[noreturn]] void __throw_bad_array_new_length() { std::abort(); }
+}  // namespace std
 
 namespace {
 

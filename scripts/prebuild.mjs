@@ -38,6 +38,37 @@ function describe(path) {
   return r.status === 0 ? r.stdout.trim() : `(file failed: ${r.stderr || r.error?.message})`;
 }
 
+/**
+ * The newest symbol versions a prebuilt may need: glibc 2.28 and GCC 8's libstdc++ are what
+ * Node 20 itself requires (RHEL 8), so a prebuilt that loads Node loads there too.
+ */
+const MAX_VERSIONS = { GLIBC: '2.28', GLIBCXX: '3.4.25', CXXABI: '1.3.11' };
+
+function newer(a, b) {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  }
+  return false;
+}
+
+/** Fails when the binary references symbol versions newer than {@link MAX_VERSIONS}. */
+function checkSymbolVersions(path, objdump) {
+  if (!has(objdump)) {
+    log(`${objdump} not found: symbol versions of ${path} not checked`);
+    return;
+  }
+  const r = spawnSync(objdump, ['-T', path], { encoding: 'utf8' });
+  const tooNew = new Set();
+  for (const m of r.stdout.matchAll(/\((GLIBC|GLIBCXX|CXXABI)_([0-9.]+)\)/g)) {
+    if (newer(m[2], MAX_VERSIONS[m[1]])) tooNew.add(`${m[1]}_${m[2]}`);
+  }
+  if (tooNew.size > 0) {
+    throw new Error(`${path} needs ${[...tooNew].join(', ')}: newer than Node 20's own floor`);
+  }
+}
+
 function buildFor(arch) {
   const { triplet, fileSays } = TARGETS[arch];
   const host = arch === process.arch;
@@ -66,6 +97,7 @@ function buildFor(arch) {
   // Debug info is a third of the binary and of no use to users.
   const strip = host ? 'strip' : `${triplet}-strip`;
   if (has(strip)) spawnSync(strip, ['--strip-unneeded', built], { stdio: 'inherit' });
+  checkSymbolVersions(built, host ? 'objdump' : `${triplet}-objdump`);
   if (host) {
     const why = tryLoad(built);
     if (why !== null) throw new Error(`linux-${arch}: built addon does not load: ${why}`);
