@@ -10,6 +10,21 @@
  *   {@link PointerList} for the common lengths.
  * - `watch()` returns a numeric id; the adapter wraps it in a {@link NativeWatcher}.
  *
+ * Behaviour worth knowing:
+ * - A watcher is a libuv poll handle on a duplicate of the fd. Like a socket it keeps the event
+ *   loop alive while active; `unref()` lets the process exit anyway. Watchers still open when a
+ *   worker thread exits are closed by the addon's environment cleanup hook.
+ * - Under a V8 sandbox (Electron 21+), ArrayBuffers over foreign memory are forbidden, so
+ *   `mmap()` returns `-EOPNOTSUPP`. No copying fallback is offered: the mapping exists to see
+ *   the kernel's writes as they happen, which a copy cannot do. Callers (perf/ring buffer
+ *   readers, mmapable array maps) must use syscall-based access there.
+ * - A mapping's ArrayBuffer is unmapped by `munmap()`, or by a finalizer if it becomes garbage
+ *   first. Transferring it to another thread (postMessage transfer list) detaches it here, and
+ *   `munmap()` then returns 0 without unmapping: the pages are released when the receiver's
+ *   copy is collected.
+ * - The prebuilt binaries need glibc 2.28 and libstdc++ from GCC 5 or newer (what Node 20
+ *   needs itself); elsewhere the install script builds from source.
+ *
  * @module
  */
 import { createRequire } from 'node:module';
@@ -227,6 +242,7 @@ export function nativeAddonPath(): string | undefined {
 
 /** The {@link Backend} of kind `native`, with the raw addon reachable for tests. */
 export interface NativeBackend extends Backend {
+  /** Always `'native'`. */
   readonly kind: 'native';
   /** Path of the loaded `.node` file. */
   readonly addonPath: string;

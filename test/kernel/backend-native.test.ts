@@ -498,12 +498,23 @@ describe('native backend: context awareness', () => {
       mkdirSync(join(pkg, 'dist', 'sys'), { recursive: true });
       mkdirSync(join(pkg, 'build', 'Release'), { recursive: true });
       symlinkSync(nb.addonPath, join(pkg, 'build', 'Release', 'ebpf_ts.node'));
-      for (const rel of ['sys/backend-native', 'sys/backend', 'errors']) {
-        const src = readFileSync(join(repoRoot, 'src', `${rel}.ts`), 'utf8');
+      // The loader and whatever it imports, followed through relative imports.
+      const todo = ['sys/backend-native.ts'];
+      const done = new Set<string>();
+      while (todo.length > 0) {
+        const rel = todo.pop()!;
+        if (done.has(rel)) continue;
+        done.add(rel);
+        const src = readFileSync(join(repoRoot, 'src', rel), 'utf8');
+        for (const m of src.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
+          todo.push(join(dirname(rel), `${m[1]}.ts`));
+        }
         const out = ts.transpileModule(src, {
           compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
         });
-        writeFileSync(join(pkg, 'dist', `${rel}.js`), out.outputText);
+        const dest = join(pkg, 'dist', rel.replace(/\.ts$/, '.js'));
+        mkdirSync(dirname(dest), { recursive: true });
+        writeFileSync(dest, out.outputText);
       }
       const cjs = join(pkg, 'use.cjs');
       writeFileSync(
