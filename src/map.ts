@@ -1193,7 +1193,10 @@ function createRules(type: MapType): string | undefined {
     case MapType.CgrpStorage:
       return `${mapTypeName(type)} needs keySize 4, maxEntries 0, flags BPF_F_NO_PREALLOC and BTF key/value type ids (btfFd, btfKeyTypeId, btfValueTypeId)`;
     case MapType.StructOps:
-      return 'STRUCT_OPS needs keySize 4, maxEntries 1 and btfVmlinuxValueTypeId';
+      return (
+        'STRUCT_OPS needs keySize 4, maxEntries 1, btfVmlinuxValueTypeId (a bpf_struct_ops_<name> type of vmlinux), ' +
+        'valueSize equal to that type\'s size, and btfFd: map_create() insists on a loaded BTF object even then'
+      );
     case MapType.ArrayOfMaps:
     case MapType.HashOfMaps:
       return `${mapTypeName(type)} needs valueSize 4 and an inner map`;
