@@ -108,6 +108,13 @@ async function parent() {
     }
   }
 
+  // A backend that cannot load (no addon built, ffi-rs not installed) is reported and
+  // skipped; none at all means there is nothing of ours to measure.
+  if (contestants.every((c) => c.kind !== 'ours' || unavailable.has(c.id))) {
+    log('error: no ebpf-ts backend could run');
+    hardError = true;
+  }
+
   const report = summarise({ contestants, raw, failures, n, runs, batch, notes });
   const out = {
     schema: 1,
