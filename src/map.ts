@@ -698,16 +698,19 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * {@link BpfMap.entriesBatch}.
    */
   *keys(): Generator<Uint8Array, void, undefined> {
+    // Two scratch buffers per walk, alternating as "previous" and "next" key (see the
+    // scratch-buffer note on the class); callers get copies.
+    const buffers = [new Uint8Array(this.keySize), new Uint8Array(this.keySize)] as const;
     let prev: Uint8Array | null = null;
     let steps = 0;
     for (;;) {
-      const next = new Uint8Array(this.keySize);
+      const next: Uint8Array = buffers[steps & 1]!;
       const r = mapElem(MapGetNextKey, this.fd, prev, next);
       if (r === -Errno.ENOENT) return;
       if (r !== 0) this.#fail(MapGetNextKey, -r, 'iterate keys of', prev, next, 0);
       if (++steps > this.maxEntries && this.maxEntries > 0) this.#abort(steps);
-      prev = next.slice();
-      yield next;
+      prev = next;
+      yield next.slice();
     }
   }
 
@@ -721,12 +724,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * For large maps {@link BpfMap.entriesBatch} is much faster (one syscall per chunk).
    */
   *entries(): Generator<[Uint8Array, V], void, undefined> {
+    const buffers = [new Uint8Array(this.keySize), new Uint8Array(this.keySize)] as const;
     let prev: Uint8Array | null = null;
     let steps = 0;
     for (;;) {
-      const fd = this.fd;
-      const next = new Uint8Array(this.keySize);
-      const r = mapElem(MapGetNextKey, fd, prev, next);
+      const next: Uint8Array = buffers[steps & 1]!;
+      const r = mapElem(MapGetNextKey, this.fd, prev, next);
       if (r === -Errno.ENOENT) return;
       if (r !== 0) this.#fail(MapGetNextKey, -r, 'iterate', prev, next, 0);
       if (++steps > this.maxEntries && this.maxEntries > 0) this.#abort(steps);
@@ -941,7 +944,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
         case Errno.EOPNOTSUPP:
           return `${type} maps do not support ${op} from user space`;
         case Errno.EINVAL:
-          return `the kernel rejected ${op} on a ${type} map: wrong flags, or an operation this type lacks (e.g. deleting from an array)`;
+          return `the kernel rejected ${op} for map type ${type}: wrong flags, or an operation this type lacks (e.g. deleting from an array)`;
         case Errno.EBADF:
           return 'the value must hold an open fd of the kind this map stores';
         case Errno.ENOSPC:

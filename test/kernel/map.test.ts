@@ -594,9 +594,24 @@ describe('batch operations', () => {
     expect(batch.values[3]!.map((v) => v[11])).toEqual(Array.from({ length: cpus }, (_, c) => c + 1));
   });
 
-  it('falls back to per-key ops for a map type without batch ops (QUEUE has none; ARRAY has no delete batch)', () => {
+  it('DEVMAP_HASH has no batch ops (ENOTSUPP from BPF_DO_BATCH): lookupBatch falls back to per-key ops', () => {
+    using m = BpfMap.create({ type: MapType.DevMapHash, keySize: 4, valueSize: 4, maxEntries: 8 });
+    for (const k of [3, 5, 7]) m.update(u32(k), u32(1));
+    const cursor = new BatchCursor();
+    const first = m.lookupBatch(cursor, 2);
+    expect(first.count).toBe(2);
+    const rest = m.lookupBatch(cursor, 2);
+    expect(rest.count).toBe(1);
+    expect(cursor.done || m.lookupBatch(cursor, 2).count === 0).toBe(true);
+    const keys = [...first.keys, ...rest.keys].map(readU32).sort();
+    expect(keys).toEqual([3, 5, 7]);
+    expect([...m.entriesBatch(1)].map(([, v]) => readU32(v))).toEqual([1, 1, 1]);
+    expect(m.updateBatch([u32(9)], [u32(1)])).toBe(1);
+    expect(m.deleteBatch([u32(9), u32(10)])).toBe(1);
+  });
+
+  it('ARRAY has no lookup-and-delete batch: the per-key fallback then fails as a delete on an array does (EINVAL)', () => {
     using m = BpfMap.create({ type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 4 });
-    // Arrays lack map_lookup_and_delete_batch: ENOTSUPP/EINVAL → per-key, whose delete is EINVAL.
     expectErrno(() => m.lookupAndDeleteBatch(new BatchCursor(), 4), 'EINVAL', /delete in/);
   });
 });
