@@ -29,7 +29,7 @@
 //      BENCH_DIST (dist/: the built library to import).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,9 @@ async function parent() {
       return 1;
     }
   }
+
+  const stale = newestMtime(join(repo, 'src')) > newestMtime(dist);
+  if (stale) note(`${dist} is older than src/: measuring the last build (run \`npm run build\` first to measure src/)`);
 
   // Contestants: the peers that build, then our backends.
   const contestants = [];
@@ -125,12 +128,13 @@ async function parent() {
       cpuModel: cpus()[0]?.model,
       node: process.version,
     },
-    library: { commit: gitHead() },
+    library: gitState(),
     config: { n, runs, batch: batch ?? 'library default', peersDir, buildDir },
     units: 'ns per operation (per key for iteration)',
     raw,
     failures,
     medians: report.medians,
+    derived: { iterateEntries: "peers' medians only: their iterateKeys + lookup (they do not time this loop)" },
     ratios: report.ratios,
     goals: report.goals,
     notes,
@@ -541,6 +545,22 @@ function onPath(tool) {
   return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 }
 
+/** Latest modification time of any file under `dir` (0 if absent). */
+function newestMtime(dir) {
+  let newest = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
 function kernelRelease() {
   try {
     return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
@@ -549,9 +569,14 @@ function kernelRelease() {
   }
 }
 
-function gitHead() {
-  const r = spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+/** The commit measured, and whether src/ or native/ had uncommitted changes then. */
+function gitState() {
+  const head = spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const status = spawnSync('git', ['-C', repo, 'status', '--porcelain', '--', 'src', 'native'], { encoding: 'utf8' });
+  return {
+    commit: head.status === 0 ? head.stdout.trim() : undefined,
+    uncommittedChanges: status.status === 0 ? status.stdout.trim().length > 0 : undefined,
+  };
 }
 
 function lastLines(text, count) {
