@@ -15,6 +15,7 @@ import { MapType, mapTypeName, mapTypeSince } from './types.js';
 import { PinType, type MapSpec } from './map-spec.js';
 import { bpfCheck, bpfRaw } from './sys/bpf.js';
 import { encodeAttr, decodeStruct, hostLittleEndian, type AttrValues, type Layout } from './sys/attr.js';
+import type { PointerList } from './sys/backend.js';
 import {
   MapCreate,
   MapDeleteBatch,
@@ -256,6 +257,13 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   // once. Results are copied out, so callers never see them.
   readonly #scratchKey: Uint8Array | null;
   readonly #scratchValue: Uint8Array | null;
+  // Prebuilt element attrs over the scratch buffers: map_fd is written once, only flags change
+  // per call, so the hot path goes straight to the funnel's bpfRaw() without re-encoding.
+  readonly #elemAttr: Uint8Array | undefined; // 32 bytes: map_fd, key, value, flags
+  readonly #elemView: DataView | undefined;
+  readonly #elemPointers: PointerList | undefined;
+  readonly #deleteAttr: Uint8Array | undefined; // 16 bytes: map_fd, key
+  readonly #deletePointers: PointerList | undefined;
 
   private constructor(fd: number, type: MapType, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string) {
     this.#fd = fd;
@@ -272,6 +280,17 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     this.#label = name === '' ? `map (fd ${fd}, ${mapTypeName(type)})` : `map ${name}`;
     this.#scratchKey = keySize > 0 ? new Uint8Array(keySize) : null;
     this.#scratchValue = this.#kernelValueSize > 0 ? new Uint8Array(this.#kernelValueSize) : null;
+    if (this.#scratchKey !== null) {
+      this.#deleteAttr = new Uint8Array(16);
+      new DataView(this.#deleteAttr.buffer).setUint32(0, fd, hostLittleEndian);
+      this.#deletePointers = [8, this.#scratchKey];
+      if (this.#scratchValue !== null) {
+        this.#elemAttr = new Uint8Array(32);
+        this.#elemView = new DataView(this.#elemAttr.buffer);
+        this.#elemView.setUint32(0, fd, hostLittleEndian);
+        this.#elemPointers = [8, this.#scratchKey, 16, this.#scratchValue];
+      }
+    }
     leaks.register(this, { fd, name: name === '' ? mapTypeName(type) : name }, this);
   }
 
@@ -471,8 +490,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * @throws {@link ClosedError} after close().
    */
   get fd(): number {
-    if (this.#fd < 0) throw new ClosedError(`${this.#label} is closed`);
+    if (this.#fd < 0) throw this.#closedError();
     return this.#fd;
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`${this.#label} is closed`);
   }
 
   /** True once close() was called. */
@@ -573,7 +596,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     const k = this.#scratchKey!;
     k.set(key);
     const value = this.#scratchValue;
-    const r = mapElem(MapLookupElem, fd, k, value, flags);
+    const r = this.#elemAttr !== undefined ? this.#keyed(MapLookupElem, flags) : mapElem(MapLookupElem, fd, k, value, flags);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
     return this.#fail(MapLookupElem, -r, 'lookup', key, value, flags);
@@ -594,7 +617,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     const kernelValue = this.#toKernel(value, 'update', this.#scratchValue ?? undefined);
     const k = this.#scratchKey!;
     k.set(key);
-    const r = mapElem(MapUpdateElem, fd, k, kernelValue, flags);
+    const r =
+      this.#elemAttr !== undefined && kernelValue === this.#scratchValue
+        ? this.#keyed(MapUpdateElem, flags)
+        : mapElem(MapUpdateElem, fd, k, kernelValue, flags);
     if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, kernelValue, flags);
   }
 
@@ -605,11 +631,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * for frozen maps.
    */
   delete(key: Uint8Array): boolean {
-    const fd = this.fd;
+    if (this.#fd < 0) throw this.#closedError();
     this.#checkKey(key, 'delete');
-    const k = this.#scratchKey!;
-    k.set(key);
-    const r = mapElem(MapDeleteElem, fd, k, null);
+    this.#scratchKey!.set(key);
+    const r = bpfRaw(MapDeleteElem, this.#deleteAttr!, this.#deletePointers);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     return this.#fail(MapDeleteElem, -r, 'delete', key, null, 0);
@@ -625,7 +650,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     const k = this.#scratchKey!;
     k.set(key);
     const value = this.#scratchValue;
-    const r = mapElem(MapLookupAndDeleteElem, fd, k, value, flags);
+    const r =
+      this.#elemAttr !== undefined ? this.#keyed(MapLookupAndDeleteElem, flags) : mapElem(MapLookupAndDeleteElem, fd, k, value, flags);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
     return this.#fail(MapLookupAndDeleteElem, -r, 'lookupAndDelete', key, value, flags);
@@ -873,7 +899,22 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
 
   // ---- internals ---------------------------------------------------------------------
 
+  /** One element op through the prebuilt attr (key and value already in the scratch buffers). */
+  #keyed(layout: Layout, flags: number): number {
+    const view = this.#elemView!;
+    if (flags === 0) {
+      view.setUint32(24, 0);
+      view.setUint32(28, 0);
+    } else {
+      view.setBigUint64(24, BigInt(flags), hostLittleEndian);
+    }
+    return bpfRaw(layout, this.#elemAttr!, this.#elemPointers);
+  }
+
   #checkKey(key: Uint8Array | null, op: string): void {
+    if (this.keySize === 0) {
+      throw new ArgumentError(`${this.#label}: ${mapTypeName(this.type)} maps have no keys; ${op} does not apply (use push/pop/peek)`);
+    }
     if (!(key instanceof Uint8Array) || key.byteLength !== this.keySize) {
       const got = key instanceof Uint8Array ? `${key.byteLength} bytes` : describe(key);
       throw new ArgumentError(`${this.#label}: ${op} key must be a Uint8Array of keySize ${this.keySize} bytes, got ${got}`);
