@@ -1267,7 +1267,8 @@ function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.f
       const config = mapTypeConfig[s.type];
       const since = probe.minimumVersion ?? mapTypeSince[s.type];
       const hint = config === undefined || probe.reason.includes(config) ? '' : `; check ${config}`;
-      throw new NotSupportedError(`${label}: map type ${mapTypeName(s.type)}`, since, { errno, detail: probe.reason + hint });
+      const what = s.type in MapType ? `map type ${mapTypeName(s.type)}` : mapTypeName(s.type);
+      throw new NotSupportedError(`${label}: ${what}`, since, { errno, detail: probe.reason + hint });
     }
   }
   throw bpfError(MapCreate, errno, attr, pointers, ctx);

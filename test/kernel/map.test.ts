@@ -532,6 +532,20 @@ describe('element operations', () => {
     expectErrno(() => m.update(u32(0), u32(1)), 'EPERM');
   });
 
+  it('explains the kernel\'s E2BIG for a per-CPU value over 32 KiB', () => {
+    expectErrno(
+      () => BpfMap.create({ name: 'huge', type: MapType.PerCPUArray, keySize: 4, valueSize: 40_000, maxEntries: 1 }),
+      'E2BIG',
+      /create map huge: BPF_MAP_CREATE: E2BIG \(the per-CPU value of 40000 bytes .*PCPU_MIN_UNIT_SIZE/,
+    );
+  });
+
+  it('a map type number the kernel does not know gives NotSupportedError', () => {
+    expect(() => BpfMap.create({ type: 200 as MapType, keySize: 4, valueSize: 4, maxEntries: 1 })).toThrow(
+      /map type 200 is not supported by this kernel/,
+    );
+  });
+
   it('sanitises names the kernel would reject', () => {
     using m = BpfMap.create({ name: 'a-very-long-name:with/odd', type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });
     expect(m.info().name).toBe('a_very_long_nam');
