@@ -509,3 +509,37 @@ describe('MapSpec and CPUs', () => {
     expect(() => parseCPUList('x')).toThrow(ArgumentError);
   });
 });
+
+describe('map type probes', () => {
+  it('answer unknown on EPERM (not cached), not supported on EINVAL with the version, supported on success', async () => {
+    const { mapTypeFeature } = await import('../../src/features/map-types.js');
+    fake.onBpf(Cmd.MapCreate, -Errno.EPERM);
+    expect(mapTypeFeature(MapType.Queue).check()).toMatchObject({ supported: 'unknown' });
+    fake.onBpf(Cmd.MapCreate, -Errno.EINVAL);
+    expect(mapTypeFeature(MapType.Queue).check()).toMatchObject({ supported: false, minimumVersion: '4.20' });
+    expect(mapTypeFeature(MapType.Queue).check()).toMatchObject({ supported: false }); // cached
+    acceptCreates();
+    expect(mapTypeFeature(MapType.Hash).check()).toEqual({ supported: true });
+    const hashProbe = fake.callsOf(Cmd.MapCreate).at(-1)!;
+    expect(view(hashProbe.attr).getUint32(0, true)).toBe(MapType.Hash);
+  });
+
+  it('STRUCT_OPS: ENOTSUPP from a wrong value type id means the type exists', async () => {
+    const { mapTypeFeature } = await import('../../src/features/map-types.js');
+    fake.onBpf(Cmd.MapCreate, -Errno.ENOTSUPP);
+    expect(mapTypeFeature(MapType.StructOps).check()).toEqual({ supported: true });
+  });
+
+  it('local storage probes load a one-type BTF blob and pass its fd with int key/value ids', async () => {
+    const { mapTypeFeature, minimalIntBTF } = await import('../../src/features/map-types.js');
+    fake.alwaysBpf(Cmd.BtfLoad, () => 55);
+    acceptCreates();
+    expect(mapTypeFeature(MapType.TaskStorage).check()).toEqual({ supported: true });
+    const v = view(fake.callsOf(Cmd.MapCreate).at(-1)!.attr);
+    expect([v.getUint32(16, true), v.getUint32(48, true), v.getUint32(52, true), v.getUint32(56, true)]).toEqual([1, 55, 1, 1]);
+    expect(fake.closed).toContain(55);
+    const blob = minimalIntBTF();
+    expect(new DataView(blob.buffer).getUint16(0, true)).toBe(0xeb9f);
+    expect(blob.byteLength).toBe(24 + 16 + 5);
+  });
+});
