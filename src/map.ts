@@ -373,7 +373,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     }
     const map = new BpfMap<V>(fd, s.type, s.keySize, s.valueSize, s.maxEntries, flags, name !== '' ? name : (s.name ?? ''));
     try {
-      for (const [key, value] of s.contents ?? []) map.update(key, value as V);
+      for (const [key, value] of s.contents ?? []) {
+        // Keyless maps (queue, stack, bloom filter) take their contents by push.
+        if (map.keySize === 0) map.push(value as V);
+        else map.update(key, value as V);
+      }
       if (s.freeze === true) map.freeze();
     } catch (err) {
       map.close();

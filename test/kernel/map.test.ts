@@ -546,6 +546,20 @@ describe('element operations', () => {
     );
   });
 
+  it('contents of a queue are pushed in order', () => {
+    using q = BpfMap.create({
+      type: MapType.Queue,
+      keySize: 0,
+      valueSize: 4,
+      maxEntries: 4,
+      contents: [
+        [new Uint8Array(0), u32(1)],
+        [new Uint8Array(0), u32(2)],
+      ],
+    });
+    expect([q.pop(), q.pop()].map((v) => readU32(v!))).toEqual([1, 2]);
+  });
+
   it('sanitises names the kernel would reject', () => {
     using m = BpfMap.create({ name: 'a-very-long-name:with/odd', type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });
     expect(m.info().name).toBe('a_very_long_nam');
