@@ -1,0 +1,170 @@
+/**
+ * {@link CollectionSpec}: everything a compiled BPF object declares — programs (linked with
+ * their subprograms), maps (BTF, legacy and global data), variables, externs and BTF — as plain
+ * data, without touching the kernel. `loadCollection` turns a spec into kernel objects; a spec
+ * may be edited first ({@link CollectionSpec.rewriteConstants}, changing map sizes, picking
+ * programs) and copied to load several independent variants.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import type { ByteOrder } from './asm/encoding.js';
+import type { Spec } from './btf/spec.js';
+import type { Type } from './btf/types.js';
+import { copyMapSpec } from './map-spec.js';
+import { BpfError, ParseError } from './errors.js';
+import { readObject } from './elf/reader.js';
+import type { ELFMapSpec, ELFProgramSpec, ExternSpec } from './elf/specs.js';
+import { UnknownVariableError, VariableSpec, type VariableValue } from './elf/variables.js';
+
+/**
+ * The parsed contents of a BPF object file.
+ *
+ * @example
+ * ```ts
+ * import { loadCollectionSpec } from 'ebpf-ts';
+ * const spec = await loadCollectionSpec('testdata/minimal.bpfel.o');
+ * for (const [name, prog] of Object.entries(spec.programs)) console.log(name, prog.sectionName, prog.instructions.length);
+ * spec.rewriteConstants({ target_pid: 1234 });
+ * ```
+ */
+export class CollectionSpec {
+  /** Programs by function name, each with its subprograms appended and calls fixed up. */
+  programs: Record<string, ELFProgramSpec>;
+  /** Maps by name: BTF and legacy map definitions, global data (`.rodata`, …), `.kconfig`. */
+  maps: Record<string, ELFMapSpec>;
+  /** Global variables by name, reading and writing their map's contents. */
+  variables: Record<string, VariableSpec>;
+  /** `.kconfig` and `.ksyms` externs by name, to be resolved at load time. */
+  externs: Record<string, ExternSpec>;
+  /** The object's BTF (`.BTF`), with DATASECs fixed up; undefined if compiled without `-g`. */
+  btf: Spec | undefined;
+  /** The object's byte order. */
+  byteOrder: ByteOrder;
+
+  /** Builds a spec from parts; {@link parseCollectionSpec} is the usual way to get one. */
+  constructor(fields: {
+    programs?: Record<string, ELFProgramSpec>;
+    maps?: Record<string, ELFMapSpec>;
+    variables?: Record<string, VariableSpec>;
+    externs?: Record<string, ExternSpec>;
+    btf?: Spec | undefined;
+    byteOrder?: ByteOrder;
+  } = {}) {
+    this.programs = fields.programs ?? {};
+    this.maps = fields.maps ?? {};
+    this.variables = fields.variables ?? {};
+    this.externs = fields.externs ?? {};
+    this.btf = fields.btf;
+    this.byteOrder = fields.byteOrder ?? 'little';
+  }
+
+  /**
+   * Sets `const volatile` variables (those in `.rodata*` sections) before load. All names are
+   * checked first: an unknown name (or one that is not read-only data) throws
+   * {@link UnknownVariableError} listing every such name, a value of the wrong size or range
+   * throws `ArgumentError`; in both cases nothing is changed.
+   *
+   * @example
+   * ```ts
+   * spec.rewriteConstants({ target_pid: 42, verbose: true, threshold_ns: 5_000_000n });
+   * ```
+   */
+  rewriteConstants(values: Record<string, VariableValue>): void {
+    const missing: string[] = [];
+    const writes: [VariableSpec, Uint8Array][] = [];
+    for (const [name, value] of Object.entries(values)) {
+      const v = Object.hasOwn(this.variables, name) ? this.variables[name] : undefined;
+      if (v === undefined || !v.readOnly) {
+        missing.push(name);
+        continue;
+      }
+      writes.push([v, v.encode(value)]);
+    }
+    if (missing.length > 0) throw new UnknownVariableError(missing, 'not constants (const volatile variables in .rodata) of this object');
+    for (const [v, bytes] of writes) v.set(bytes);
+  }
+
+  /**
+   * A deep copy: programs (instructions included), maps (contents included), variables bound
+   * to the copied maps, and a copy of the BTF whose types the copied maps and variables use.
+   * Editing the copy never affects this spec.
+   */
+  copy(): CollectionSpec {
+    const btf = this.btf?.copy();
+    const original = this.btf;
+    const remap = (t: unknown): Type | undefined => {
+      if (t === undefined || btf === undefined || original === undefined) return t as Type | undefined;
+      const type = t as Type;
+      return original.has(type) ? btf.typeById(original.typeId(type)) : type;
+    };
+    const copyMap = (m: ELFMapSpec): ELFMapSpec => {
+      const c = copyMapSpec(m) as ELFMapSpec;
+      if (m.initialSlots !== undefined) c.initialSlots = m.initialSlots.map((s) => ({ ...s }));
+      if (m.extra !== undefined) c.extra = m.extra.slice();
+      if (m.key !== undefined) c.key = remap(m.key);
+      if (m.value !== undefined) c.value = remap(m.value);
+      if (m.innerMap !== undefined) c.innerMap = copyMap(m.innerMap as ELFMapSpec);
+      return c;
+    };
+    const maps: Record<string, ELFMapSpec> = {};
+    for (const [name, m] of Object.entries(this.maps)) maps[name] = copyMap(m);
+    const programs: Record<string, ELFProgramSpec> = {};
+    for (const [name, p] of Object.entries(this.programs)) {
+      programs[name] = {
+        ...p,
+        instructions: p.instructions.map((i) => i.clone()),
+        ...(p.funcInfo === undefined ? {} : { funcInfo: p.funcInfo.slice() }),
+        ...(p.lineInfo === undefined ? {} : { lineInfo: p.lineInfo.slice() }),
+        ...(p.fdArray === undefined ? {} : { fdArray: [...p.fdArray] }),
+      };
+    }
+    const variables: Record<string, VariableSpec> = {};
+    for (const [name, v] of Object.entries(this.variables)) {
+      const map = maps[v.sectionName];
+      if (map === undefined) throw new BpfError(`variable ${name}: its map ${v.sectionName} is missing from the spec`);
+      variables[name] = new VariableSpec({ name: v.name, sectionName: v.sectionName, offset: v.offset, size: v.size, type: remap(v.type), byteOrder: v.byteOrder }, map);
+    }
+    const externs: Record<string, ExternSpec> = {};
+    for (const [name, e] of Object.entries(this.externs)) externs[name] = { ...e, type: remap(e.type) };
+    return new CollectionSpec({ programs, maps, variables, externs, btf, byteOrder: this.byteOrder });
+  }
+}
+
+/**
+ * Parses a BPF object (the bytes of a clang `-target bpf` `.o`, either byte order) into a
+ * {@link CollectionSpec}. Never touches the kernel. Throws {@link ParseError} for malformed
+ * or unsupported input, naming what and where.
+ */
+export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
+  const r = readObject(bytes);
+  const variables: Record<string, VariableSpec> = {};
+  // Names are unique in practice; a clash (a static and a global of one name in different
+  // sections) keeps the first, as the other is still reachable through its map's contents.
+  for (const v of r.variables) if (!Object.hasOwn(variables, v.name)) variables[v.name] = v;
+  return new CollectionSpec({
+    programs: Object.fromEntries(r.programs),
+    maps: Object.fromEntries(r.maps),
+    variables,
+    externs: Object.fromEntries(r.externs),
+    btf: r.btf,
+    byteOrder: r.byteOrder,
+  });
+}
+
+/**
+ * Reads and parses a BPF object file. See {@link parseCollectionSpec}; file system errors are
+ * passed on as they are, parse errors name the file.
+ */
+export async function loadCollectionSpec(path: string): Promise<CollectionSpec> {
+  const bytes = await readFile(path);
+  try {
+    return parseCollectionSpec(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    if (e instanceof ParseError) {
+      const message = e.offset === undefined ? e.message : e.message.replace(/ \(at offset \d+\)$/, '');
+      throw new ParseError(`${path}: ${message}`, e.offset);
+    }
+    throw e;
+  }
+}

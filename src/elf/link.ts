@@ -1,0 +1,65 @@
+/**
+ * BPF-to-BPF linking within one object: a program is loaded as one instruction stream, so each
+ * program gets its own copy of every function it reaches (calls and callback references,
+ * transitively), appended once after its body, and every call's pc-relative immediate is
+ * computed for that layout. This is what libbpf does per program (bpf_object__reloc_code());
+ * two programs calling the same subprogram each carry a copy.
+ *
+ * @module
+ */
+import type { Instruction } from '../asm/instruction.js';
+import { PseudoSource } from '../asm/pseudo.js';
+import { ParseError } from '../errors.js';
+import type { CodeFunction } from './code.js';
+
+/** True for instructions that refer to another function by name: calls and callback loads. */
+export function isFunctionReference(insn: Instruction): boolean {
+  return insn.reference !== undefined && (insn.isFunctionCall || (insn.isLoadImm64 && insn.src === (PseudoSource.Func as number)));
+}
+
+/**
+ * The instructions of `entry` followed by each function it reaches, in order of first use,
+ * with call and callback offsets fixed up. Instructions are copies: editing one program never
+ * changes another. Returns the layout too (function name → first slot).
+ */
+export function linkProgram(entry: CodeFunction, functions: ReadonlyMap<string, CodeFunction>): { instructions: Instruction[]; layout: Map<string, number> } {
+  const out: Instruction[] = entry.instructions.map((i) => i.clone());
+  const layout = new Map<string, number>([[entry.name, 0]]);
+  let slot = 0;
+  for (const insn of out) slot += insn.slots;
+  // `out` grows while we walk it: appended callees are scanned for their own callees.
+  for (let i = 0; i < out.length; i++) {
+    const insn = out[i]!;
+    if (!isFunctionReference(insn)) continue;
+    const name = insn.reference!;
+    if (layout.has(name)) continue;
+    const callee = functions.get(name);
+    if (callee === undefined) throw new ParseError(`program ${entry.name}: instruction ${i} (${insn}) refers to unknown function ${name}`);
+    layout.set(name, slot);
+    for (const c of callee.instructions) {
+      const copy = c.clone();
+      out.push(copy);
+      slot += copy.slots;
+    }
+  }
+  fixupFunctionReferences(out, layout);
+  return { instructions: out, layout };
+}
+
+/**
+ * Sets the pc-relative immediates of calls and callback loads from their `reference` and the
+ * layout (the kernel counts both from the next instruction: `i + imm + 1`).
+ */
+export function fixupFunctionReferences(insns: Instruction[], layout: ReadonlyMap<string, number>): void {
+  let slot = 0;
+  for (const insn of insns) {
+    if (isFunctionReference(insn)) {
+      const target = layout.get(insn.reference!);
+      if (target === undefined) throw new ParseError(`instruction at slot ${slot} (${insn}) refers to ${insn.reference}, which is not linked in`);
+      const relative = target - (slot + 1);
+      // ld_imm64's second slot must stay zero: only the low 32 bits carry the offset.
+      insn.constant = insn.isLoadImm64 ? BigInt.asUintN(32, BigInt(relative)) : relative;
+    }
+    slot += insn.slots;
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Map definitions: BTF-defined maps in `.maps` and legacy `struct bpf_map_def` maps in `maps`.
+ *
+ * A BTF map is a variable in `.maps` whose (anonymous) struct type encodes the definition in
+ * member *types*, not values (bpf_helpers.h): `__uint(name, N)` is `int (*name)[N]`, a pointer
+ * to an array whose length is the number; `__type(name, T)` is `T *name`; `__array(name, T)`
+ * is `T *name[]`, used for the inner map template of map-in-maps and for prog arrays. Slots
+ * initialised with `.values = { [i] = &x }` appear as relocations against `.maps`, 8 bytes per
+ * slot, at the offset of `values` in the definition.
+ *
+ * @module
+ */
+import { Array as BTFArray, Datasec, FuncProto, Pointer, Struct, Var, skipQualifiers, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
+import type { Spec } from '../btf/spec.js';
+import { ParseError } from '../errors.js';
+import { PinType } from '../map-spec.js';
+import { MapType } from '../types.js';
+import { RelocationType, SymbolType } from './constants.js';
+import { symbolName, type ELFFile, type ELFSection, type ELFSymbol } from './file.js';
+import type { ELFMapSpec, MapSlotReference } from './specs.js';
+
+/** Maps found in one object, plus where each definition lives (for relocations). */
+export interface MapDefinitions {
+  /** Maps by name. */
+  readonly maps: Map<string, ELFMapSpec>;
+  /** Definition symbols by section index and offset: what an `ld_imm64` relocation names. */
+  readonly byOffset: Map<number, Map<number, string>>;
+}
+
+/** Symbols that name definitions in a section: data objects with a name. */
+function definitionSymbols(file: ELFFile, section: ELFSection): ELFSymbol[] {
+  return file
+    .symbolsIn(section.index)
+    .filter((s) => s.name !== '' && s.type !== SymbolType.Section && s.type !== SymbolType.File && s.type !== SymbolType.Func)
+    .sort((a, b) => a.value - b.value);
+}
+
+/** The number an `__uint(name, N)` member encodes. */
+function uintMember(mapName: string, member: string, type: Type): number {
+  const ptr = skipQualifiers(type);
+  const array = ptr instanceof Pointer ? skipQualifiersAndTypedefs(ptr.type) : undefined;
+  if (!(array instanceof BTFArray)) {
+    throw new ParseError(`map ${mapName}: member ${member} is ${type}, expected __uint(${member}, N) (a pointer to an array)`);
+  }
+  return array.nelems;
+}
+
+/** The type a `__type(name, T)` member encodes. */
+function typeMember(mapName: string, member: string, type: Type): Type {
+  const ptr = skipQualifiers(type);
+  if (!(ptr instanceof Pointer)) throw new ParseError(`map ${mapName}: member ${member} is ${type}, expected __type(${member}, T) (a pointer)`);
+  return ptr.type;
+}
+
+function sizeOf(mapName: string, what: string, type: Type): number {
+  try {
+    return sizeof(type);
+  } catch (e) {
+    throw new ParseError(`map ${mapName}: ${what} type ${type} has no size (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+interface ParsedDefinition {
+  spec: ELFMapSpec;
+  /** Byte offset of the `values` member in the definition, when present. */
+  valuesOffset: number | undefined;
+}
+
+/**
+ * Reads one BTF map definition struct. `inner` is set for the template of a map-in-map's
+ * inner maps (which may itself not have `values`).
+ */
+function parseDefinition(name: string, sectionName: string, type: Type, depth: number): ParsedDefinition {
+  const def = skipQualifiersAndTypedefs(type);
+  if (!(def instanceof Struct)) throw new ParseError(`map ${name}: definition is ${def}, expected a struct`);
+  const spec: ELFMapSpec = { name, sectionName, type: MapType.Unspec, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0 };
+  let keySize: number | undefined;
+  let valueSize: number | undefined;
+  let valuesOffset: number | undefined;
+  let valuesKind: 'map' | 'prog' | undefined;
+  for (const m of def.members) {
+    switch (m.name) {
+      case 'type':
+        spec.type = uintMember(name, m.name, m.type) as MapType;
+        break;
+      case 'max_entries':
+        spec.maxEntries = uintMember(name, m.name, m.type);
+        break;
+      case 'map_flags':
+        spec.flags = uintMember(name, m.name, m.type);
+        break;
+      case 'numa_node':
+        spec.numaNode = uintMember(name, m.name, m.type);
+        break;
+      case 'map_extra':
+        spec.mapExtra = BigInt(uintMember(name, m.name, m.type));
+        break;
+      case 'pinning': {
+        const pinning = uintMember(name, m.name, m.type);
+        if (pinning !== PinType.None && pinning !== PinType.ByName) {
+          throw new ParseError(`map ${name}: pinning ${pinning} is not supported (only LIBBPF_PIN_NONE and LIBBPF_PIN_BY_NAME)`);
+        }
+        spec.pinning = pinning;
+        break;
+      }
+      case 'key_size':
+      case 'value_size': {
+        const n = uintMember(name, m.name, m.type);
+        const known = m.name === 'key_size' ? keySize : valueSize;
+        if (known !== undefined && known !== n) throw new ParseError(`map ${name}: ${m.name} ${n} contradicts the ${m.name.slice(0, -5)} type's size ${known}`);
+        if (m.name === 'key_size') keySize = n;
+        else valueSize = n;
+        break;
+      }
+      case 'key':
+      case 'value': {
+        const t = typeMember(name, m.name, m.type);
+        const n = sizeOf(name, m.name, t);
+        const known = m.name === 'key' ? keySize : valueSize;
+        if (known !== undefined && known !== n) throw new ParseError(`map ${name}: ${m.name} type size ${n} contradicts ${m.name}_size ${known}`);
+        if (m.name === 'key') {
+          keySize = n;
+          spec.key = t;
+        } else {
+          valueSize = n;
+          spec.value = t;
+        }
+        break;
+      }
+      case 'values': {
+        const array = skipQualifiers(m.type);
+        const element = array instanceof BTFArray ? skipQualifiers(array.type) : undefined;
+        if (!(array instanceof BTFArray) || array.nelems !== 0 || !(element instanceof Pointer)) {
+          throw new ParseError(`map ${name}: member values is ${m.type}, expected __array(values, T) (an array of pointers)`);
+        }
+        if (m.bitfieldSize !== 0 || m.offset % 8 !== 0) throw new ParseError(`map ${name}: member values is not byte aligned`);
+        valuesOffset = m.offset / 8;
+        const target = skipQualifiersAndTypedefs(element.type);
+        if (target instanceof FuncProto) {
+          valuesKind = 'prog';
+        } else if (target instanceof Struct) {
+          if (depth > 0) throw new ParseError(`map ${name}: an inner map may not itself contain maps`);
+          valuesKind = 'map';
+          spec.innerMap = parseDefinition(`${name}.inner`, sectionName, target, depth + 1).spec;
+        } else {
+          throw new ParseError(`map ${name}: values element ${target} is neither a map definition nor a function`);
+        }
+        break;
+      }
+      default:
+        throw new ParseError(`map ${name}: unknown member ${m.name || '(anonymous)'} in the BTF map definition`);
+    }
+  }
+  if (valuesKind === 'map' && spec.type !== MapType.ArrayOfMaps && spec.type !== MapType.HashOfMaps) {
+    throw new ParseError(`map ${name}: values holds maps, but the map type ${spec.type} is not a map-in-map`);
+  }
+  if (valuesKind === 'prog' && spec.type !== MapType.ProgArray) {
+    throw new ParseError(`map ${name}: values holds programs, but the map type ${spec.type} is not PROG_ARRAY`);
+  }
+  spec.keySize = keySize ?? 0;
+  // Map-in-map and prog array values are fds to user space: 4 bytes unless stated otherwise.
+  spec.valueSize = valueSize ?? (valuesKind === undefined ? 0 : 4);
+  return { spec, valuesOffset };
+}
+
+/**
+ * Parses the `.maps` section: one map per named data symbol, definitions from the BTF
+ * DATASEC `.maps`. Also fixes the DATASEC up the way the kernel needs it (size and variable
+ * offsets, which clang leaves 0 in objects).
+ */
+export function parseBTFMaps(file: ELFFile, section: ELFSection, btf: Spec | undefined, out: MapDefinitions): void {
+  const symbols = definitionSymbols(file, section);
+  if (symbols.length === 0) return;
+  if (btf === undefined) throw new ParseError(`section .maps defines ${symbols.length} maps but the object has no .BTF (compile with -g)`, section.offset);
+  const datasec = findDatasec(btf, section.name);
+  if (datasec === undefined) throw new ParseError('section .maps has no BTF DATASEC', section.offset);
+  const offsets = new Map<number, string>();
+  const parsed = new Map<string, ParsedDefinition & { symbol: ELFSymbol }>();
+  for (const symbol of symbols) {
+    const info = datasec.vars.find((v) => v.type instanceof Var && v.type.name === symbol.name);
+    if (info === undefined) throw new ParseError(`map ${symbol.name}: no BTF variable in DATASEC .maps`, section.offset + symbol.value);
+    if (symbol.value + symbol.size > section.size) throw new ParseError(`map ${symbol.name}: definition [${symbol.value}, +${symbol.size}) is past the end of .maps`, section.offset);
+    info.offset = symbol.value;
+    const def = parseDefinition(symbol.name, section.name, (info.type as Var).type, 0);
+    if (out.maps.has(symbol.name)) throw new ParseError(`map ${symbol.name} is defined twice`, section.offset + symbol.value);
+    out.maps.set(symbol.name, def.spec);
+    offsets.set(symbol.value, symbol.name);
+    parsed.set(symbol.name, { ...def, symbol });
+  }
+  datasec.size = section.size;
+  out.byOffset.set(section.index, offsets);
+
+  // Static slot initialisation.
+  for (const rel of file.relocations(section.index)) {
+    let owner: ELFSymbol | undefined;
+    for (const s of symbols) if (s.value <= rel.offset) owner = s;
+    const def = owner === undefined ? undefined : parsed.get(owner.name);
+    const where = `relocation at offset ${rel.offset} of .maps (symbol ${symbolName(file, rel.symbol)})`;
+    if (owner === undefined || def === undefined || rel.offset >= owner.value + Math.max(owner.size, 1)) throw new ParseError(`${where} is outside every map definition`);
+    if (rel.type !== RelocationType.R_BPF_64_ABS64 && rel.type !== RelocationType.R_BPF_64_64) {
+      throw new ParseError(`${where}: unsupported relocation type ${RelocationType[rel.type] ?? rel.type} in map ${owner.name}`);
+    }
+    const at = rel.offset - owner.value - (def.valuesOffset ?? 0);
+    if (def.valuesOffset === undefined || at < 0 || at % 8 !== 0) throw new ParseError(`${where}: map ${owner.name} has no values slot there`);
+    const index = at / 8;
+    if (def.spec.maxEntries !== undefined && index >= def.spec.maxEntries) {
+      throw new ParseError(`${where}: slot ${index} of map ${owner.name} is beyond max_entries ${def.spec.maxEntries}`);
+    }
+    const target = rel.symbol;
+    let name: string | undefined;
+    if (def.spec.type === MapType.ProgArray) {
+      if (target.type === SymbolType.Func && target.name !== '') name = target.name;
+    } else if (target.sectionIndex === section.index) {
+      name = target.type === SymbolType.Section ? offsets.get(target.value) : target.name;
+    }
+    if (name === undefined) throw new ParseError(`${where}: map ${owner.name} slot ${index} must point at a ${def.spec.type === MapType.ProgArray ? 'program' : 'map in .maps'}`);
+    const slots: MapSlotReference[] = (def.spec.initialSlots ??= []);
+    slots.push({ index, name });
+  }
+}
+
+/**
+ * Parses the legacy `maps` section: every named symbol is one `struct bpf_map_def`
+ * (`type, key_size, value_size, max_entries, map_flags`, u32 each). All definitions share one
+ * size, the section size divided by their count (libbpf's rule); bytes beyond the 20 known
+ * ones are kept in {@link ELFMapSpec.extra}.
+ */
+export function parseLegacyMaps(file: ELFFile, section: ELFSection, out: MapDefinitions): void {
+  const symbols = definitionSymbols(file, section);
+  if (symbols.length === 0) return;
+  if (section.data.length !== section.size) throw new ParseError('legacy maps section has no file contents', section.offset);
+  const defSize = section.size / symbols.length;
+  if (!Number.isInteger(defSize) || defSize < 16 || defSize % 4 !== 0) {
+    throw new ParseError(`legacy maps section: ${section.size} bytes do not divide into ${symbols.length} map definitions of at least 16 bytes`, section.offset);
+  }
+  const view = new DataView(section.data.buffer, section.data.byteOffset, section.data.byteLength);
+  const little = file.byteOrder === 'little';
+  const offsets = new Map<number, string>();
+  for (const symbol of symbols) {
+    if (symbol.value % defSize !== 0 || symbol.value + defSize > section.size) {
+      throw new ParseError(`legacy map ${symbol.name}: offset ${symbol.value} is not a definition boundary (${defSize}-byte definitions)`, section.offset + symbol.value);
+    }
+    const at = symbol.value;
+    const spec: ELFMapSpec = {
+      name: symbol.name,
+      sectionName: section.name,
+      type: view.getUint32(at, little) as MapType,
+      keySize: view.getUint32(at + 4, little),
+      valueSize: view.getUint32(at + 8, little),
+      maxEntries: view.getUint32(at + 12, little),
+      flags: defSize >= 20 ? view.getUint32(at + 16, little) : 0,
+    };
+    if (defSize > 20) spec.extra = section.data.slice(at + 20, at + defSize);
+    if (out.maps.has(symbol.name)) throw new ParseError(`map ${symbol.name} is defined twice`, section.offset + at);
+    out.maps.set(symbol.name, spec);
+    offsets.set(at, symbol.name);
+  }
+  out.byOffset.set(section.index, offsets);
+}
+
+/** The DATASEC called `name` in `btf`, if any. */
+export function findDatasec(btf: Spec, name: string): Datasec | undefined {
+  for (const id of btf.idsByName(name)) {
+    const t = btf.typeById(id);
+    if (t instanceof Datasec && t.name === name) return t;
+  }
+  return undefined;
+}

@@ -1,0 +1,89 @@
+/**
+ * The shapes the ELF reader produces: {@link MapSpec} and {@link ProgramSpec} with the facts
+ * only an object file knows (where a definition came from, symbolic slot contents, legacy
+ * definition bytes, autoload), and the externs a loader resolves against the running kernel.
+ * They are supersets of the plain specs, so every one of them can be handed to
+ * `BpfMap.create` / `Program.load` as it is.
+ *
+ * @module
+ */
+import type { Type } from '../btf/types.js';
+import type { MapSpec } from '../map-spec.js';
+import type { ProgramSpec } from '../prog-spec.js';
+
+/**
+ * A slot of a prog array or map-in-map that the object initialises statically
+ * (`.values = { [0] = &prog }`): the loader puts the named program's or map's fd at `index`
+ * once everything is created.
+ */
+export interface MapSlotReference {
+  /** The array index (key). */
+  readonly index: number;
+  /** The name of the program (prog array) or inner map (map-in-map) to store there. */
+  readonly name: string;
+}
+
+/** A map as an ELF object defines it. */
+export interface ELFMapSpec extends MapSpec {
+  /** The map's name: the symbol (`.maps`, `maps`) or the section (`.rodata`, `.kconfig`). */
+  name: string;
+  /**
+   * Where the definition came from: `.maps` (BTF), `maps` (legacy `struct bpf_map_def`), a
+   * global data section name (`.rodata`, `.data.custom`, …) or `.kconfig`.
+   */
+  sectionName: string;
+  /** Statically initialised slots of prog arrays and map-in-maps, by name. */
+  initialSlots?: MapSlotReference[];
+  /**
+   * Bytes of a legacy definition beyond `struct bpf_map_def` (iproute2's `bpf_elf_map` adds
+   * id, pinning, inner_id, inner_idx), kept verbatim for tools that interpret them.
+   */
+  extra?: Uint8Array;
+  /**
+   * Global data the loader should create with `BPF_F_MMAPABLE` where the kernel has it
+   * (Linux 5.5), so variables can be read and written through a mapping after load. Not part
+   * of `flags`, because whether to set it depends on the running kernel.
+   */
+  mmapable?: boolean;
+}
+
+/** A program as an ELF object defines it, linked with its subprograms. */
+export interface ELFProgramSpec extends ProgramSpec {
+  /** The function name. */
+  name: string;
+  /** The section, with any `?` prefix (`"?tp/syscalls/sys_enter_close"`). */
+  sectionName: string;
+  /** The object's license (`""` when there is no `license` section). */
+  license: string;
+  /**
+   * Load this program by default. False for `SEC("?…")` programs, which libbpf leaves
+   * unloaded unless asked for.
+   */
+  autoload: boolean;
+}
+
+/** How an extern is resolved at load time. */
+export type ExternKind = 'kconfig' | 'ksym';
+
+/**
+ * An `extern` the object refers to: a `.kconfig` value (`LINUX_KERNEL_VERSION`,
+ * `LINUX_HAS_*`, `CONFIG_*`) or a `.ksyms` kernel symbol (variable or kfunc).
+ */
+export interface ExternSpec {
+  /** The symbol name. */
+  readonly name: string;
+  /** `kconfig` (a value in the `.kconfig` map) or `ksym` (a kernel symbol). */
+  readonly kind: ExternKind;
+  /** Declared `__weak`: may stay unresolved (then it reads as zero / the call is dead code). */
+  readonly weak: boolean;
+  /** The BTF type (the `Var`'s type, or the `Func` of a kfunc); undefined without BTF. */
+  readonly type: Type | undefined;
+  /** A kernel function called from BPF (`extern … __ksym` function). */
+  readonly isFunction: boolean;
+  /** A ksym declared with type `void`: resolved through /proc/kallsyms rather than BTF. */
+  readonly typeless: boolean;
+  /** For kconfig externs: byte offset of the value in the `.kconfig` map. */
+  readonly offset: number | undefined;
+  /** Size in bytes of the value (0 for functions and typeless ksyms). */
+  readonly size: number;
+}
