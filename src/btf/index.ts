@@ -36,3 +36,66 @@ export {
   vmlinuxSearchPaths,
 } from './kernel.js';
 export { findELFSection, isELF, type ELFSection } from './elf-section.js';
+export {
+  btfExtCOREHeaderSize,
+  btfExtMagic,
+  btfExtMinHeaderSize,
+  formatCORERelocation,
+  kernelFuncInfoSize,
+  kernelLineInfoSize,
+  marshalFuncInfos,
+  marshalLineInfos,
+  minRecordSize,
+  parseBTFExt,
+  type BTFExt,
+  type BTFExtHeader,
+  type CORERelocation,
+  type ExtMarshalOptions,
+  type ExtSections,
+  type FuncInfo,
+  type LineInfo,
+} from './ext.js';
+export { COREKind, coreKindName, isEnumvalKind, isFieldKind, isTypeKind } from './core-kind.js';
+export {
+  CORECompatDepthError,
+  fieldsAreCompatible,
+  isAnyEnum,
+  isComposite,
+  kindsCompatible,
+  namesMatch,
+  typesAreCompatible,
+  typesMatch,
+} from './core-compat.js';
+export {
+  COREAccessError,
+  formatAccess,
+  matchAccess,
+  maxAccessLength,
+  parseAccess,
+  type COREAccessSpec,
+  type COREAccessor,
+  type COREMismatch,
+} from './core-access.js';
+export {
+  COREPatchError,
+  applyCOREResult,
+  isPoisoned,
+  poisonInstruction,
+  type COREPatch,
+  type COREPatchKind,
+  type COREResult,
+} from './core-patch.js';
+export {
+  CORECandidateCache,
+  COREError,
+  coreRelocate,
+  corePoisonHelperId,
+  corePoisonMessage,
+  findCandidates,
+  findPoison,
+  type CORECandidate,
+  type COREFixup,
+  type COREPoison,
+  type CORERelocateOptions,
+  type CORERelocateResult,
+} from './core.js';
