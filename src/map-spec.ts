@@ -1,7 +1,7 @@
 /**
  * `MapSpec`: the plain-data description of a map, as an ELF object declares it or as a user
- * writes it by hand. Parsing produces specs without touching the kernel; {@link
- * BpfMap.create} turns one into a kernel object. A spec can be copied and edited freely.
+ * writes it by hand. Parsing produces specs without touching the kernel; `BpfMap.create()`
+ * turns one into a kernel object. A spec can be copied and edited freely.
  *
  * @module
  */

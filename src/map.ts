@@ -3,7 +3,7 @@
  *
  * Keys and values are `Uint8Array`s of exactly the map's key and value size; per-CPU maps
  * take and return one value per possible CPU. Element operations go through the hand-encoded
- * hot path in src/sys/commands.ts ({@link mapElem}); everything else through the bpf()
+ * hot path in src/sys/commands.ts (`mapElem()`); everything else through the bpf()
  * funnel, so every failure is a typed error that names the map.
  *
  * @module
@@ -226,7 +226,7 @@ export function resetBatchSupport(): void {
  * for (const [key, value] of counts.entries()) console.log(key, value);
  * ```
  *
- * @throws {@link SyscallError} for kernel errors (the message names the map and the command),
+ * @throws a {@link SyscallError} for kernel errors (the message names the map and the command),
  * {@link NotSupportedError} for a map type or attribute the kernel lacks, {@link ArgumentError}
  * for keys/values of the wrong size (before any syscall), {@link ClosedError} after close().
  */
@@ -317,7 +317,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * });
    * ```
    *
-   * @throws {@link NotSupportedError} if the kernel lacks the map type (with the first version
+   * @throws a {@link NotSupportedError} if the kernel lacks the map type (with the first version
    * that has it, and the config option to check) or an attribute the spec uses;
    * {@link SyscallError} otherwise, E2BIG and EINVAL with an explanation;
    * {@link ArgumentError} for a map-in-map without an inner map.
@@ -425,7 +425,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * Takes ownership of a map fd (it is closed by {@link BpfMap.close}) and reads the map's
    * type and sizes from the kernel (`BPF_OBJ_GET_INFO_BY_FD`, 4.13+).
    *
-   * @throws {@link ArgumentError} if the fd is not a BPF map; {@link SyscallError} if the
+   * @throws a {@link ArgumentError} if the fd is not a BPF map; {@link SyscallError} if the
    * kernel cannot report its info.
    */
   static fromFd<V extends MapValue = Uint8Array>(fd: number): BpfMap<V> {
@@ -453,7 +453,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * ```ts
    * using counts = BpfMap.fromPin('/sys/fs/bpf/counts', { readOnly: true });
    * ```
-   * @throws {@link SyscallError} ENOENT if nothing is pinned there, EACCES/EPERM without access.
+   * @throws a {@link SyscallError} ENOENT if nothing is pinned there, EACCES/EPERM without access.
    */
   static fromPin<V extends MapValue = Uint8Array>(path: string, options: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap<V> {
     if (options.readOnly === true && options.writeOnly === true) {
@@ -474,7 +474,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   /**
    * Opens a loaded map by its kernel id (`BPF_MAP_GET_FD_BY_ID`, 4.13+, needs CAP_SYS_ADMIN).
    *
-   * @throws {@link SyscallError} ENOENT if no map has that id.
+   * @throws a {@link SyscallError} ENOENT if no map has that id.
    */
   static fromId<V extends MapValue = Uint8Array>(id: number): BpfMap<V> {
     const fd = fdById('map', id, { context: `open map id ${id}` });
@@ -491,7 +491,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   /**
    * The map's file descriptor (owned by this object: do not close it yourself).
    *
-   * @throws {@link ClosedError} after close().
+   * @throws a {@link ClosedError} after close().
    */
   get fd(): number {
     if (this.#fd < 0) throw this.#closedError();
@@ -532,7 +532,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   /**
    * Pins the map at `path` on a bpffs mount (`BPF_OBJ_PIN`, 4.4+), so it outlives the process.
    *
-   * @throws {@link SyscallError} EEXIST if the path exists, EPERM/EINVAL if not on bpffs.
+   * @throws a {@link SyscallError} EEXIST if the path exists, EPERM/EINVAL if not on bpffs.
    */
   pin(path: string): void {
     objPin(this.fd, path, {
@@ -572,7 +572,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * deletes from user space fail with EPERM; programs can still write unless the map has
    * `BPF_F_RDONLY_PROG`.
    *
-   * @throws {@link NotSupportedError} before 5.2; {@link SyscallError} EBUSY if the map is
+   * @throws a {@link NotSupportedError} before 5.2; {@link SyscallError} EBUSY if the map is
    * mmap()ed writable.
    */
   freeze(): void {
@@ -592,7 +592,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * For map-in-map and program arrays the value is the inner object's id.
    *
    * @param flags `UpdateFlags.Lock` to copy under the value's spin lock (5.1+).
-   * @throws {@link ArgumentError} for a key of the wrong size; {@link SyscallError} otherwise.
+   * @throws a {@link ArgumentError} for a key of the wrong size; {@link SyscallError} otherwise.
    */
   lookup(key: Uint8Array, flags: number = 0): V | undefined {
     const fd = this.fd;
@@ -612,7 +612,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * 4-byte value holding the fd.
    *
    * @param flags {@link UpdateFlags}: `Any` (default), `NoExist`, `Exist`, optionally `| Lock`.
-   * @throws {@link ArgumentError} for sizes that do not match; {@link SyscallError} EEXIST
+   * @throws a {@link ArgumentError} for sizes that do not match; {@link SyscallError} EEXIST
    * (NoExist), ENOENT (Exist), E2BIG (map full), EPERM (frozen or read-only map).
    */
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
@@ -631,7 +631,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   /**
    * Deletes a key (`BPF_MAP_DELETE_ELEM`). Returns false if it was absent.
    *
-   * @throws {@link SyscallError} EINVAL for arrays (their entries cannot be deleted), EPERM
+   * @throws a {@link SyscallError} EINVAL for arrays (their entries cannot be deleted), EPERM
    * for frozen maps.
    */
   delete(key: Uint8Array): boolean {
@@ -811,7 +811,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * Returns the number written (all of them, or it throws).
    *
    * @param elemFlags {@link UpdateFlags} applied to every element.
-   * @throws {@link ArgumentError} if the arrays differ in length or an element has the wrong
+   * @throws a {@link ArgumentError} if the arrays differ in length or an element has the wrong
    * size (before any syscall); {@link SyscallError} naming how many entries were written.
    */
   updateBatch(keys: readonly Uint8Array[], values: readonly V[], elemFlags: number = UpdateFlags.Any): number {
@@ -831,7 +831,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     if (this.#batchSupported(MapUpdateBatch) !== false) {
       const r = this.#batchCall(MapUpdateBatch, fd, null, null, keyBuf, valueBuf, n, elemFlags);
       if (r.result === 0) return n;
-      if (!this.#batchFallback(MapUpdateBatch, r.result, elemFlags, r.count)) {
+      if (!this.#batchFallback(MapUpdateBatch, r.result, elemFlags)) {
         this.#batchFail(MapUpdateBatch, r, 'updateBatch', `${r.count} of ${n} entries written`);
       }
     }
@@ -869,7 +869,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
           this.#markBatch(MapDeleteBatch, true);
           continue;
         }
-        if (start === 0 && this.#batchFallback(MapDeleteBatch, r.result, 0, r.count)) break;
+        if (start === 0 && this.#batchFallback(MapDeleteBatch, r.result, 0)) break;
         this.#batchFail(MapDeleteBatch, r, 'deleteBatch', `${deleted + r.count} of ${n} keys deleted`);
       }
       if (start >= n) return deleted;
@@ -1041,13 +1041,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * on the first call for the map type with no element flags (later, or with flags, it is a
    * real argument error).
    */
-  #batchFallback(layout: Layout, result: number, elemFlags: number, count: number): boolean {
+  #batchFallback(layout: Layout, result: number, elemFlags: number): boolean {
     const errno = -result;
     const known = this.#batchSupported(layout);
     if (known === true) return false;
-    // `count` is not evidence either way: a kernel without the command or the callback leaves
-    // the attr untouched, so it still holds what was asked for.
-    void count;
+    // The returned count is no evidence either way: a kernel without the command or the
+    // callback leaves the attr untouched, so it still holds what was asked for.
     const unsupported = errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP || (errno === Errno.EINVAL && elemFlags === 0);
     if (unsupported) this.#markBatch(layout, false);
     return unsupported;
@@ -1103,7 +1102,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       if (r.result === -Errno.ENOENT) {
         done = true; // the last batch: r.count entries are still valid
       } else if (r.result < 0) {
-        if (!(cursor.token === undefined && this.#batchFallback(layout, r.result, elemFlags, r.count))) {
+        if (!(cursor.token === undefined && this.#batchFallback(layout, r.result, elemFlags))) {
           this.#batchFail(layout, r, op);
         }
         return this.#lookupBatchFallback(layout, cursor, count, elemFlags);

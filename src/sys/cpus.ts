@@ -20,7 +20,7 @@ export const onlineCPUsPath = '/sys/devices/system/cpu/online';
  * ranges, e.g. `"0-3,5,7-8"` → `[0, 1, 2, 3, 5, 7, 8]`. Whitespace around the list is ignored;
  * an empty list is empty.
  *
- * @throws {@link ArgumentError} if `text` is not a CPU list.
+ * @throws a {@link ArgumentError} if `text` is not a CPU list.
  */
 export function parseCPUList(text: string): number[] {
   const trimmed = text.trim();
@@ -43,7 +43,7 @@ let possible: number | undefined;
  * The number of possible CPUs (`num_possible_cpus()`), read once per process from
  * /sys/devices/system/cpu/possible. This is the number of value slots of a per-CPU map.
  *
- * @throws {@link ArgumentError} if the file cannot be read or parsed (no sysfs: a container
+ * @throws a {@link ArgumentError} if the file cannot be read or parsed (no sysfs: a container
  * without /sys mounted).
  */
 export function possibleCPUs(): number {
@@ -64,7 +64,7 @@ export function possibleCPUs(): number {
  * The ids of the online CPUs (from /sys/devices/system/cpu/online), read fresh on every call
  * since CPUs can be hot-plugged. Perf event arrays open one ring per online CPU.
  *
- * @throws {@link ArgumentError} if the file cannot be read or parsed.
+ * @throws a {@link ArgumentError} if the file cannot be read or parsed.
  */
 export function onlineCPUs(): number[] {
   try {
