@@ -33,3 +33,25 @@ export {
 export type { ProgramSpec } from './prog-spec.js';
 export { programTypeFeature } from './features/prog-types.js';
 export { helperFeature, helperSince } from './features/helpers.js';
+export {
+  BpfMap,
+  listMaps,
+  BatchCursor,
+  IterationAbortedError,
+  UpdateFlags,
+  PinType,
+  copyMapSpec,
+  BPF_F_NO_PREALLOC,
+  BPF_F_NUMA_NODE,
+  BPF_F_RDONLY,
+  BPF_F_WRONLY,
+  BPF_F_RDONLY_PROG,
+  BPF_F_MMAPABLE,
+  type MapSpec,
+  type MapValue,
+  type CreateMapOptions,
+  type MapInfo,
+  type BatchResult,
+} from './map.js';
+export { mapTypeFeature } from './features/map-types.js';
+export { possibleCPUs, onlineCPUs } from './sys/cpus.js';
