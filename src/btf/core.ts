@@ -191,7 +191,7 @@ export function coreRelocate(
       calc = calculate(relo, local, targets, cache, byteOrder);
     } catch (e) {
       if (e instanceof COREError) throw e;
-      if (e instanceof BpfError) fail(e.message, e);
+      if (e instanceof BpfError) fail(e.message.replace(/^CO-RE: /, ''), e);
       throw e;
     }
     const description = calc.description;
