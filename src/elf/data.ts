@@ -27,6 +27,14 @@ export const BPF_F_RDONLY_PROG = 1 << 7;
 /** `BPF_F_MMAPABLE`: the map can be mmap()ed (array maps, Linux 5.5). */
 export const BPF_F_MMAPABLE = 1 << 10;
 
+/**
+ * The largest global data section accepted. The kernel caps an array map's value at
+ * KMALLOC_MAX_SIZE (array_map_alloc_check(); 4 MiB on x86-64 with 4 KiB pages); anything far
+ * beyond that is a corrupt size, and allocating it would exhaust memory before the kernel
+ * could say no.
+ */
+export const maxDataSectionSize = 64 << 20;
+
 /** The name of the map that holds `.kconfig` extern values. */
 export const kconfigMapName = '.kconfig';
 
@@ -41,6 +49,9 @@ export function parseDataSection(
   btf: Spec | undefined,
 ): { map: ELFMapSpec; variables: VariableSpec[] } | undefined {
   if (section.size === 0) return undefined;
+  if (section.size > maxDataSectionSize) {
+    throw new ParseError(`section ${section.name} is ${section.size} bytes, more than any BPF array map value can hold`, section.offset);
+  }
   // NOBITS sections have no file bytes: their contents are zeros.
   const contents = kind === 'bss' || section.data.length === 0 ? new Uint8Array(section.size) : section.data.slice();
   const datasec = btf === undefined ? undefined : findDatasec(btf, section.name);
@@ -136,6 +147,7 @@ export function parseExterns(file: ELFFile, btf: Spec | undefined): { externs: M
       offset += size;
     }
     const total = Math.max(8, Math.ceil(offset / 8) * 8);
+    if (total > maxDataSectionSize) throw new ParseError(`.kconfig externs need ${total} bytes, more than any BPF array map value can hold`);
     kconfig.size = total;
     kconfigMap = {
       name: kconfigMapName,

@@ -81,7 +81,11 @@ export function readObject(bytes: Uint8Array): ObjectContents {
       if (e instanceof ParseError) throw e;
       throw new ParseError(e.message);
     }
-    if (e instanceof RangeError || e instanceof TypeError) throw new ParseError(`malformed object: ${e.message}`);
+    if (e instanceof RangeError || e instanceof TypeError) {
+      const error = new ParseError(`malformed object: ${e.message}`);
+      Object.defineProperty(error, 'cause', { value: e, enumerable: false });
+      throw error;
+    }
     throw e;
   }
 }
