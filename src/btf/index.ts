@@ -99,3 +99,4 @@ export {
   type CORERelocateOptions,
   type CORERelocateResult,
 } from './core.js';
+export { decodeValue, encodeValue, type DecodeOptions, type DecodedValue } from './decode.js';
