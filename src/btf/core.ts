@@ -107,6 +107,8 @@ export interface COREPoison {
   reason: string;
   /** The relocation's description. */
   description: string;
+  /** Slots poisoned: 2 for an `ld_imm64` (both halves become calls), else 1. */
+  slots: 1 | 2;
 }
 
 /** What {@link coreRelocate} did. */
@@ -224,7 +226,7 @@ export function coreRelocate(
       ...(calc.candidate === undefined ? {} : { candidate: calc.candidate }),
       patch,
     });
-    if (isPoison) poisoned.push({ instruction: slot, index, reason: reason ?? 'no matching target', description });
+    if (isPoison) poisoned.push({ instruction: slot, index, reason: reason ?? 'no matching target', description, slots: wasLoadImm64 ? 2 : 1 });
   });
 
   // Insert the second poisoned slot of each poisoned ld_imm64 (slot positions stay the same:
@@ -258,7 +260,7 @@ export function corePoisonMessage(poison: COREPoison, program: string): string {
  * reported at instruction `instruction`, or undefined.
  */
 export function findPoison(result: CORERelocateResult, instruction: number): COREPoison | undefined {
-  return result.poisoned.find((p) => p.instruction === instruction || p.instruction + 1 === instruction);
+  return result.poisoned.find((p) => instruction >= p.instruction && instruction < p.instruction + p.slots);
 }
 
 export { corePoisonHelperId };

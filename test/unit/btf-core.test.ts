@@ -68,7 +68,8 @@ describe('field relocations', () => {
     const result = coreRelocate(insns, [relo(local, localFoo, '0:1', COREKind.FieldByteOffset, 8)], local, [target], { program: 'p' });
     expect(isPoisoned(insns[1]!)).toBe(true);
     expect(insns[1]!.imm).toBe(corePoisonHelperId);
-    expect(result.poisoned).toEqual([{ instruction: 1, index: 0, reason: 'struct foo has no field b', description: expect.any(String) }]);
+    expect(result.poisoned).toEqual([{ instruction: 1, index: 0, reason: 'struct foo has no field b', description: expect.any(String), slots: 1 }]);
+    expect(findPoison(result, 2)).toBeUndefined();
     expect(corePoisonMessage(findPoison(result, 1)!, 'p')).toBe(
       'CO-RE relocation failed: struct foo has no field b (program p, instruction 1)',
     );
