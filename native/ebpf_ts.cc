@@ -265,6 +265,25 @@ napi_value Bpf(napi_env env, napi_callback_info cbinfo) {
   return Int(env, Result(rc));
 }
 
+// patchPointers(attr[, off, buf]...): writes the buffers' addresses into the attr and makes
+// no system call. For attrs that are reused call after call (a map's element request): V8
+// never moves an ArrayBuffer's backing store once it is off-heap, so the addresses stay valid
+// while the buffers live, and each later bpf(cmd, attr) skips the per-pointer work.
+napi_value PatchPointersOnly(napi_env env, napi_callback_info cbinfo) {
+  napi_value argv[1 + 2 * kMaxPositionalPairs];
+  size_t argc = std::size(argv);
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  if (argc < 1 || argc > std::size(argv)) {
+    ThrowType(env, "patchPointers(attr, ...pointers)");
+    return nullptr;
+  }
+  uint8_t* attr;
+  size_t attr_len;
+  if (!TypedArrayBytes(env, argv[0], &attr, &attr_len)) return nullptr;
+  if (!PatchPointers(env, argv[0], attr, attr_len, argv, 1, argc)) return nullptr;
+  return Int(env, 0);
+}
+
 class Addon;
 
 struct WatchState {
@@ -325,8 +344,11 @@ class Addon : public Napi::Addon<Addon> {
     napi_value bpf_fn;
     napi_create_function(env, "bpf", NAPI_AUTO_LENGTH, Bpf, nullptr, &bpf_fn);
     exports.Set("bpf", Napi::Value(env, bpf_fn));
+    napi_value patch_fn;
+    napi_create_function(env, "patchPointers", NAPI_AUTO_LENGTH, PatchPointersOnly, nullptr, &patch_fn);
+    exports.Set("patchPointers", Napi::Value(env, patch_fn));
     // Lets the loader tell a stale binary from the current source (see scripts/install.mjs).
-    exports.Set("abiVersion", Napi::Number::New(env, 1));
+    exports.Set("abiVersion", Napi::Number::New(env, 2));
     exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   }
 

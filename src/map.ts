@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError } from './errors.js';
 import { MapType, mapTypeName, mapTypeSince } from './types.js';
 import { PinType, type MapSpec } from './map-spec.js';
-import { bpfCheck, bpfRaw } from './sys/bpf.js';
+import { bpfCheck, bpfPrepare, bpfRaw } from './sys/bpf.js';
 import { encodeAttr, decodeStruct, hostLittleEndian, type AttrValues, type Layout } from './sys/attr.js';
 import type { PointerList } from './sys/backend.js';
 import {
@@ -262,8 +262,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   readonly #elemAttr: Uint8Array | undefined; // 32 bytes: map_fd, key, value, flags
   readonly #elemView: DataView | undefined;
   readonly #elemPointers: PointerList | undefined;
+  readonly #elemCall: ((layout: Layout) => number) | undefined;
+  #elemFlags = 0;
   readonly #deleteAttr: Uint8Array | undefined; // 16 bytes: map_fd, key
   readonly #deletePointers: PointerList | undefined;
+  readonly #deleteCall: ((layout: Layout) => number) | undefined;
 
   private constructor(fd: number, type: MapType, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string) {
     this.#fd = fd;
@@ -284,11 +287,15 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       this.#deleteAttr = new Uint8Array(16);
       new DataView(this.#deleteAttr.buffer).setUint32(0, fd, hostLittleEndian);
       this.#deletePointers = [8, this.#scratchKey];
+      this.#deleteCall = bpfPrepare(this.#deleteAttr, this.#deletePointers);
       if (this.#scratchValue !== null) {
         this.#elemAttr = new Uint8Array(32);
         this.#elemView = new DataView(this.#elemAttr.buffer);
         this.#elemView.setUint32(0, fd, hostLittleEndian);
         this.#elemPointers = [8, this.#scratchKey, 16, this.#scratchValue];
+        // The request and its buffers live as long as the map, so their addresses can be
+        // written once (Backend.prepare): each operation is then one plain syscall.
+        this.#elemCall = bpfPrepare(this.#elemAttr, this.#elemPointers);
       }
     }
     leaks.register(this, { fd, name: name === '' ? mapTypeName(type) : name }, this);
@@ -638,7 +645,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     if (this.#fd < 0) throw this.#closedError();
     this.#checkKey(key, 'delete');
     this.#scratchKey!.set(key);
-    const r = bpfRaw(MapDeleteElem, this.#deleteAttr!, this.#deletePointers);
+    const r = this.#deleteCall!(MapDeleteElem);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     return this.#fail(MapDeleteElem, -r, 'delete', key, null, 0);
@@ -905,14 +912,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
 
   /** One element op through the prebuilt attr (key and value already in the scratch buffers). */
   #keyed(layout: Layout, flags: number): number {
-    const view = this.#elemView!;
-    if (flags === 0) {
-      view.setUint32(24, 0);
-      view.setUint32(28, 0);
-    } else {
-      view.setBigUint64(24, BigInt(flags), hostLittleEndian);
+    if (flags !== this.#elemFlags) {
+      this.#elemView!.setBigUint64(24, BigInt(flags), hostLittleEndian);
+      this.#elemFlags = flags;
     }
-    return bpfRaw(layout, this.#elemAttr!, this.#elemPointers);
+    return this.#elemCall!(layout);
   }
 
   #checkKey(key: Uint8Array | null, op: string): void {
@@ -966,7 +970,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
 
   /** Turns the kernel's value bytes into the caller's shape: per-CPU maps split per CPU. */
   #fromKernel(scratch: Uint8Array | null): V {
-    const bytes = scratch === null ? new Uint8Array(0) : scratch.slice();
+    // The Uint8Array copy constructor is the cheapest copy V8 offers (no species lookup).
+    const bytes = scratch === null ? new Uint8Array(0) : new Uint8Array(scratch);
     if (!this.perCPU) return bytes as V;
     return splitPerCPU(bytes, 0, this.valueSize, this.#cpus) as V;
   }

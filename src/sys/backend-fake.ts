@@ -86,6 +86,10 @@ export class FakeBackend implements Backend {
     return handler === undefined ? -ENOSYS : handler(call);
   }
 
+  prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
+    return (cmd) => this.bpf(cmd, attr, pointers);
+  }
+
   perfEventOpen(): number {
     return this.allocFd();
   }

@@ -574,6 +574,11 @@ class FfiBackend implements Backend {
     this.groupCount = 0;
   }
 
+  /** Staging happens per call here: the attr's pointers are arena addresses, not stable. */
+  prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
+    return (cmd) => this.bpf(cmd, attr, pointers);
+  }
+
   bpf(cmd: number, attr: Uint8Array, pointers?: PointerList): number {
     const address = this.stage(attr, pointers);
     const r = this.invoke(this.cSyscall4, [this.nr.bpf, cmd, address, attr.byteLength]) as number;

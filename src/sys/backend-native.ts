@@ -35,7 +35,7 @@ import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
 import { SyscallError } from '../errors.js';
 
 /** The addon's ABI revision this file was written against (`abiVersion` export of the addon). */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** The addon's raw exports, as native/ebpf_ts.cc defines them. */
 export interface NativeAddon {
@@ -43,6 +43,8 @@ export interface NativeAddon {
   readonly abiVersion: number;
   /** `sysconf(_SC_PAGESIZE)`. */
   readonly pageSize: number;
+  /** Writes buffer addresses into an attr without a syscall (see {@link Backend.prepare}). */
+  patchPointers(attr: Uint8Array, ...pointers: Array<number | Uint8Array | null>): number;
   /** `bpf(cmd, attr, ...[offset, buffer] pairs)` or `bpf(cmd, attr, flatArray)`. */
   bpf(cmd: number, attr: Uint8Array, ...pointers: Array<number | Uint8Array | null | PointerList>): number;
   /** `perf_event_open`, pointer pairs as for {@link NativeAddon.bpf}. */
@@ -287,6 +289,12 @@ export function loadNativeBackend(): NativeBackend {
         default:
           return raw.bpf(cmd, attr, p);
       }
+    },
+
+    prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
+      if (pointers.length > 16) return (cmd) => raw.bpf(cmd, attr, pointers);
+      raw.patchPointers(attr, ...(pointers as Array<number | Uint8Array | null>));
+      return (cmd) => raw.bpf(cmd, attr);
     },
 
     perfEventOpen(attr, pid, cpu, groupFd, flags, pointers) {

@@ -66,6 +66,15 @@ export interface Backend {
   bpf(cmd: number, attr: Uint8Array, pointers?: PointerList): number;
 
   /**
+   * Prepares an attr that is sent again and again with the same pointer buffers (a map's
+   * element request): returns a function doing `bpf(cmd, attr, pointers)`. The native backend
+   * writes the addresses once, so each call then costs one plain syscall; other backends
+   * simply call {@link Backend.bpf}. The caller may change the attr's non-pointer bytes and the
+   * buffers' contents between calls, but not swap the buffers.
+   */
+  prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number;
+
+  /**
    * `perf_event_open(attr, pid, cpu, group_fd, flags)`; `attr` is a full `struct
    * perf_event_attr` whose size field the caller has set. Pointer fields (e.g. `config1`
    * holding a kprobe's function name) are patched like {@link Backend.bpf}'s.

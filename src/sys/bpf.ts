@@ -76,6 +76,23 @@ function moveAboveStdio(fd: number): number {
 }
 
 /**
+ * Prepares an attr that is sent many times with the same pointer buffers (a map's element
+ * request, see {@link Backend.prepare}) and returns a caller for it. Only for commands that
+ * neither allocate kernel memory nor return fds (element operations): the prepared path skips
+ * the memlock probe, the EAGAIN retry and fd placement, and keeps only the debug log.
+ */
+export function bpfPrepare(attr: Uint8Array, pointers: PointerList): (layout: Layout) => number {
+  const call = backend().prepare(attr, pointers);
+  if (!syscallDebugEnabled()) return (layout) => call(layout.cmd);
+  return (layout) => {
+    const result = call(layout.cmd);
+    const outcome = result >= 0 ? String(result) : `-1 ${errnoName(-result)}`;
+    debugSink(`bpf(${layout.name}, size=${attr.byteLength}) ${describeAttr(layout, attr, pointers)} = ${outcome}`);
+    return result;
+  };
+}
+
+/**
  * Encodes `values` for `layout`, calls bpf(), and returns the result. Throws a typed error on
  * failure: see {@link bpfError}.
  */

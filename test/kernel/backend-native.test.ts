@@ -117,6 +117,20 @@ describe('native backend: bpf() with pointer fields', () => {
     expect(big.subarray(0, 24).every((b) => b === 0)).toBe(true);
   });
 
+  it('prepare() writes the addresses once; later calls see new key and value bytes', () => {
+    const key = u32(1);
+    const out = new Uint8Array(8);
+    const attr = elemAttr(fd);
+    const call = nb.prepare(attr, [8, key, 16, out]);
+    expect(call(BPF_MAP_LOOKUP_ELEM)).toBe(0);
+    expect(new DataView(out.buffer).getBigUint64(0, true)).toBe(0xdead_beef_cafen);
+    key.set(u32(2));
+    expect(call(BPF_MAP_LOOKUP_ELEM)).toBe(0);
+    expect(new DataView(out.buffer).getBigUint64(0, true)).toBe(42n);
+    key.set(u32(99));
+    expect(call(BPF_MAP_LOOKUP_ELEM)).toBe(-2); // ENOENT: past max_entries
+  });
+
   it('takes the flat-array path for long pointer lists like the positional one', () => {
     const out = new Uint8Array(8);
     // 10 entries: the adapter hands the array itself to C++ (five pairs, the last two null).
