@@ -117,6 +117,9 @@ export class CollectionSpec {
         ...(p.funcInfo === undefined ? {} : { funcInfo: p.funcInfo.slice() }),
         ...(p.lineInfo === undefined ? {} : { lineInfo: p.lineInfo.slice() }),
         ...(p.fdArray === undefined ? {} : { fdArray: [...p.fdArray] }),
+        ...(p.funcInfos === undefined ? {} : { funcInfos: p.funcInfos.map((r) => ({ ...r })) }),
+        ...(p.lineInfos === undefined ? {} : { lineInfos: p.lineInfos.map((r) => ({ ...r })) }),
+        ...(p.coreRelocations === undefined ? {} : { coreRelocations: p.coreRelocations.map((r) => ({ ...r })) }),
       };
     }
     const variables: Record<string, VariableSpec> = {};

@@ -24,4 +24,5 @@ export { fixupFunctionReferences, isFunctionReference, linkProgram } from './lin
 export { readFunctions, type CodeFunction, type ReferenceTargets } from './code.js';
 export { findDatasec, type MapDefinitions } from './maps.js';
 export { readObject, type ObjectContents } from './reader.js';
+export { attachLines, programExtInfo, type ProgramExtInfo } from './ext-info.js';
 export type { ELFMapSpec, ELFProgramSpec, ExternKind, ExternSpec, MapSlotReference } from './specs.js';

@@ -7,12 +7,14 @@
  * @module
  */
 import type { ByteOrder } from '../asm/encoding.js';
+import { kernelFuncInfoSize, kernelLineInfoSize, marshalFuncInfos, marshalLineInfos, parseBTFExt, type BTFExt } from '../btf/ext.js';
 import { parseSpec, type Spec } from '../btf/spec.js';
 import { BpfError, ParseError } from '../errors.js';
 import { classifySection, isDataKind, type SectionKind } from './classify.js';
 import { readFunctions, type CodeFunction } from './code.js';
 import { parseDataSection, parseExterns } from './data.js';
 import { readELF, type ELFFile } from './file.js';
+import { attachLines, programExtInfo } from './ext-info.js';
 import { linkProgram } from './link.js';
 import { parseBTFMaps, parseLegacyMaps, type MapDefinitions } from './maps.js';
 import { parseSectionName } from './section-names.js';
@@ -29,6 +31,8 @@ export interface ObjectContents {
   readonly byteOrder: ByteOrder;
   /** `.BTF`, parsed (lazily) and with DATASECs fixed up; undefined without `-g`. */
   readonly btf: Spec | undefined;
+  /** `.BTF.ext`, parsed; undefined when absent (or without `.BTF`). */
+  readonly btfExt: BTFExt | undefined;
   /** The `license` section's string, `""` if absent. */
   readonly license: string;
   /** The `version` section's value, if present. */
@@ -94,6 +98,8 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
   const file = readELF(bytes);
   const kinds = file.sections.map(classifySection);
   const btf = parseBTF(file);
+  const extSection = file.section('.BTF.ext');
+  const btfExt = btf === undefined || extSection === undefined ? undefined : parseBTFExt(extSection.data, btf);
 
   const licenseSection = file.section('license');
   const license = licenseSection === undefined ? '' : cString(licenseSection.data);
@@ -128,11 +134,12 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
   if (kconfigMap !== undefined) definitions.maps.set(kconfigMap.name, kconfigMap);
 
   const functions = readFunctions(file, { kinds, maps: definitions, dataMaps, externs });
+  if (btfExt !== undefined) attachLines(btfExt, functions);
   const programs = new Map<string, ELFProgramSpec>();
   for (const fn of functions.values()) {
     if (!fn.isProgram) continue;
     const info = parseSectionName(fn.section.name);
-    const { instructions } = linkProgram(fn, functions);
+    const { instructions, layout } = linkProgram(fn, functions);
     const spec: ELFProgramSpec = {
       name: fn.name,
       sectionName: fn.section.name,
@@ -145,7 +152,22 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
     };
     if (info.attachTo !== undefined) spec.attachTo = info.attachTo;
     if (kernelVersion !== undefined) spec.kernelVersion = kernelVersion;
+    if (btfExt !== undefined) {
+      const info = programExtInfo(btfExt, layout, functions);
+      spec.funcInfos = info.funcInfos;
+      spec.lineInfos = info.lineInfos;
+      spec.coreRelocations = info.coreRelocations;
+      // The object's byte order is the byte order of the kernel that can run it.
+      if (info.funcInfos.length > 0) {
+        spec.funcInfo = marshalFuncInfos(info.funcInfos, { byteOrder: file.byteOrder });
+        spec.funcInfoRecordSize = kernelFuncInfoSize;
+      }
+      if (info.lineInfos.length > 0) {
+        spec.lineInfo = marshalLineInfos(info.lineInfos, { byteOrder: file.byteOrder });
+        spec.lineInfoRecordSize = kernelLineInfoSize;
+      }
+    }
     programs.set(fn.name, spec);
   }
-  return { file, kinds, byteOrder: file.byteOrder, btf, license, kernelVersion, programs, functions, maps: definitions.maps, variables, externs };
+  return { file, kinds, byteOrder: file.byteOrder, btf, btfExt, license, kernelVersion, programs, functions, maps: definitions.maps, variables, externs };
 }

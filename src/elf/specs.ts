@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { CORERelocation, FuncInfo, LineInfo } from '../btf/ext.js';
 import type { Type } from '../btf/types.js';
 import type { MapSpec } from '../map-spec.js';
 import type { ProgramSpec } from '../prog-spec.js';
@@ -60,6 +61,18 @@ export interface ELFProgramSpec extends ProgramSpec {
    * unloaded unless asked for.
    */
   autoload: boolean;
+  /**
+   * func_info records (`.BTF.ext`) of the program and each appended subprogram, `insnOffset`
+   * in bytes from the program start. Also encoded into `funcInfo` for BPF_PROG_LOAD.
+   */
+  funcInfos?: FuncInfo[];
+  /** line_info records, `insnOffset` in bytes from the program start; encoded into `lineInfo`. */
+  lineInfos?: LineInfo[];
+  /**
+   * CO-RE relocations (`.BTF.ext`), `insnOffset` in bytes from the program start: what the
+   * CO-RE engine rewrites against the target kernel's BTF before load.
+   */
+  coreRelocations?: CORERelocation[];
 }
 
 /** How an extern is resolved at load time. */

@@ -38,6 +38,9 @@ function summary(spec: CollectionSpec): unknown {
         n,
         {
           ...p,
+          // Raw records are in the object's byte order; the decoded ones are compared instead.
+          funcInfo: p.funcInfo?.length,
+          lineInfo: p.lineInfo?.length,
           // __builtin_bswap compiles to be<n> on bpfel and le<n> on bpfeb: the same operation.
           instructions: p.instructions.map((i) => `${isEnd(i) ? i.opcode & ~Endianness.ToBE : i.opcode} ${i.dst} ${i.src} ${i.offset} ${i.imm64} ${i.reference ?? ''} ${i.symbol ?? ''}`),
         },
@@ -82,7 +85,7 @@ describe.each(littleObjects)('%s', (little) => {
       });
       expect(prog.instructions[0]!.symbol).toBe(prog.name);
       prog.instructions.forEach((insn, i) => {
-        const callback = insn.isLoadImm64 && insn.src === PseudoSource.Func;
+        const callback = insn.isLoadImm64 && (insn.src as number) === PseudoSource.Func;
         if (!insn.isFunctionCall && !callback) return;
         const target = at[i]! + 1 + insn.imm;
         expect(starts.get(insn.reference!), `${prog.name}[${i}] ${insn} → ${insn.reference}`).toBe(target);
@@ -160,6 +163,44 @@ describe('elf_programs: linking and section names', () => {
     const load = spec.programs.sock_a!.instructions.find((i) => i.isLoadImm64)!;
     expect(load).toMatchObject({ src: PseudoSource.MapFD, reference: 'hits' });
     expect(load.imm64).toBe(0n);
+  });
+});
+
+describe('.BTF.ext records follow the linked code', () => {
+  const spec = parse('elf_programs.bpfel.o');
+
+  it('one func_info per function at its offset in the program, encoded for BPF_PROG_LOAD', () => {
+    const prog = spec.programs.sock_b!;
+    const at = slots(prog.instructions);
+    const starts = prog.instructions.flatMap((i, k) => (i.symbol === undefined ? [] : [at[k]! * 8]));
+    expect(prog.funcInfos!.map((f) => f.insnOffset)).toEqual(starts);
+    for (const f of prog.funcInfos!) expect(spec.btf!.typeById(f.typeId).kindName).toBe('func');
+    expect(prog.funcInfos!.map((f) => spec.btf!.typeById(f.typeId).name)).toEqual(['sock_b', 'shared_helper', 'calls_leaf', 'bump', 'leaf']);
+    expect(prog.funcInfo).toHaveLength(5 * 8);
+    expect(prog.funcInfoRecordSize).toBe(8);
+    const view = new DataView(prog.funcInfo!.buffer, prog.funcInfo!.byteOffset);
+    expect(view.getUint32(8, true)).toBe(starts[1]! / 8); // kernel counts instructions, not bytes
+  });
+
+  it('line_info records and instruction lines point into the C source', () => {
+    const prog = spec.programs.sock_loop!;
+    expect(prog.lineInfos!.length).toBeGreaterThan(3);
+    expect(prog.lineInfo).toHaveLength(prog.lineInfos!.length * 16);
+    for (const l of prog.lineInfos!) expect(l.fileName).toContain('elf_programs.bpf.c');
+    expect(prog.lineInfos!.some((l) => l.line.includes('bpf_loop(10, loop_cb, &sum, 0)'))).toBe(true);
+    // The callback's lines come along with its appended copy.
+    expect(prog.lineInfos!.some((l) => l.line.includes('*(__u64 *)ctx += index'))).toBe(true);
+    expect(prog.instructions[0]!.line?.lineNumber).toBeGreaterThan(0);
+  });
+
+  it('CO-RE relocations move with their function (core_relocs)', () => {
+    const core = parse('core_relocs.bpfel.o');
+    const withRelos = Object.values(core.programs).filter((p) => (p.coreRelocations?.length ?? 0) > 0);
+    expect(withRelos.length).toBeGreaterThan(0);
+    for (const p of withRelos) {
+      const at = new Set(slots(p.instructions).map((s) => s * 8));
+      for (const r of p.coreRelocations!) expect(at.has(r.insnOffset), `${p.name} relo at ${r.insnOffset}`).toBe(true);
+    }
   });
 });
 
@@ -282,7 +323,7 @@ describe('elf_globals: global data, variables, externs', () => {
     expect(spec.maps['.kconfig']).toMatchObject({ valueSize: 16 });
     const ksyms = spec.programs.ksyms!.instructions;
     expect(ksyms.filter((i) => i.isKfuncCall).map((i) => i.reference)).toEqual(['bpf_rcu_read_lock', 'bpf_rcu_read_unlock']);
-    expect(ksyms.find((i) => i.reference === 'bpf_prog_active')).toMatchObject({ src: PseudoSource.None });
+    expect(ksyms.find((i) => i.reference === 'bpf_prog_active')!.src as number).toBe(PseudoSource.None);
     expect(ksyms.find((i) => i.reference === 'bpf_stats_enabled_key')).toMatchObject({ src: PseudoSource.BTFID });
     const kconfig = spec.programs.globals!.instructions.filter((i) => i.reference === '.kconfig');
     expect(kconfig.map((i) => Number(i.imm64 >> 32n)).sort()).toEqual([0, 4, 8, 9]);
