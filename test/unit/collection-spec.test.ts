@@ -302,7 +302,7 @@ describe('elf_globals: global data, variables, externs', () => {
 
   it('global data references are MAP_VALUE loads with the variable offset', () => {
     const insns = spec.programs.globals!.instructions;
-    const loads = insns.filter((i) => i.isLoadImm64 && i.src === PseudoSource.MapValue);
+    const loads = insns.filter((i) => i.isLoadImm64 && (i.src as number) === PseudoSource.MapValue);
     const refs = new Set(loads.map((i) => `${i.reference}+${Number(i.imm64 >> 32n)}`));
     for (const v of ['target_pid', 'threshold_ns', 'packets', 'last_len', 'counter', 'custom_data', 'custom_ro', 'small_const']) {
       const variable = spec.variables[v]!;
