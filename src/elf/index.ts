@@ -20,7 +20,7 @@ export {
 } from './section-names.js';
 export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, kconfigMapName } from './data.js';
 export { UnknownVariableError, VariableSpec, type VariableValue } from './variables.js';
-export { fixupFunctionReferences, isFunctionReference, linkProgram } from './link.js';
+export { fixupFunctionReferences, isFunctionReference, linkProgram, type LinkedProgram } from './link.js';
 export { readFunctions, type CodeFunction, type ReferenceTargets } from './code.js';
 export { findDatasec, type MapDefinitions } from './maps.js';
 export { readObject, type ObjectContents } from './reader.js';

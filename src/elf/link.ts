@@ -17,12 +17,20 @@ export function isFunctionReference(insn: Instruction): boolean {
   return insn.reference !== undefined && (insn.isFunctionCall || (insn.isLoadImm64 && insn.src === (PseudoSource.Func as number)));
 }
 
+/** A program with its callees appended. */
+export interface LinkedProgram {
+  /** The program's instructions followed by every function it reaches, offsets fixed up. */
+  instructions: Instruction[];
+  /** Function name → the slot where its copy starts in {@link LinkedProgram.instructions}. */
+  layout: Map<string, number>;
+}
+
 /**
  * The instructions of `entry` followed by each function it reaches, in order of first use,
  * with call and callback offsets fixed up. Instructions are copies: editing one program never
  * changes another. Returns the layout too (function name → first slot).
  */
-export function linkProgram(entry: CodeFunction, functions: ReadonlyMap<string, CodeFunction>): { instructions: Instruction[]; layout: Map<string, number> } {
+export function linkProgram(entry: CodeFunction, functions: ReadonlyMap<string, CodeFunction>): LinkedProgram {
   const out: Instruction[] = entry.instructions.map((i) => i.clone());
   const layout = new Map<string, number>([[entry.name, 0]]);
   let slot = 0;
