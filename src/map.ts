@@ -308,7 +308,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * if `spec.freeze` is set.
    *
    * Only the attr fields the spec uses are sent, so old kernels do not see fields they do not
-   * know. The name is sanitised (see {@link sanitizeName}) and omitted on kernels that reject
+   * know. The name is sanitised (see `sanitizeName`) and omitted on kernels that reject
    * names (probed once). `PERF_EVENT_ARRAY` gets `maxEntries` = possible CPUs and 4-byte keys
    * and values when left 0. For `ARRAY_OF_MAPS`/`HASH_OF_MAPS` a temporary inner map is
    * created from `spec.innerMap` (unless `options.innerMapFd` is given) and closed afterwards.

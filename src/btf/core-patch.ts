@@ -50,7 +50,12 @@ export interface COREPatch {
   /** The value it holds now (0 for poison). */
   to: bigint;
   /** For loads/stores whose access size changed: bytes before and after. */
-  memorySize?: { from: number; to: number };
+  memorySize?: {
+    /** Load/store width the compiler emitted, in bytes. */
+    from: number;
+    /** Width after relocation, in bytes. */
+    to: number;
+  };
   /** Set when an unsafe load size change caused the poisoning. */
   unsafeSizeChange?: boolean;
 }

@@ -32,7 +32,14 @@ export const btfExtMinHeaderSize = 24;
 export const btfExtCOREHeaderSize = 32;
 
 /** Smallest record sizes the format allows (the fields this reader knows). */
-export const minRecordSize = { funcInfo: 8, lineInfo: 16, coreRelocation: 16 } as const;
+export const minRecordSize = {
+  /** `struct bpf_func_info`. */
+  funcInfo: 8,
+  /** `struct bpf_line_info`. */
+  lineInfo: 16,
+  /** `struct bpf_core_relo`. */
+  coreRelocation: 16,
+} as const;
 
 /** The parsed `.BTF.ext` header. Offsets are relative to the end of the header. */
 export interface BTFExtHeader {
@@ -110,7 +117,14 @@ export interface BTFExt {
   /** CO-RE relocations by ELF section name (empty for objects without the part). */
   coreRelocations: ExtSections<CORERelocation>;
   /** The record sizes found in the file (0 for an absent part). */
-  recordSizes: { funcInfo: number; lineInfo: number; coreRelocation: number };
+  recordSizes: {
+    /** Bytes per func_info record in this file. */
+    funcInfo: number;
+    /** Bytes per line_info record in this file. */
+    lineInfo: number;
+    /** Bytes per CO-RE relocation record in this file. */
+    coreRelocation: number;
+  };
 }
 
 /**

@@ -88,7 +88,12 @@ export function detectByteOrder(bytes: Uint8Array): ByteOrder | undefined {
 }
 
 /** Reads and checks the header. Throws {@link ParseError} for anything inconsistent. */
-export function parseHeader(bytes: Uint8Array): { header: BTFHeader; byteOrder: ByteOrder } {
+export function parseHeader(bytes: Uint8Array): {
+  /** The decoded header. */
+  header: BTFHeader;
+  /** The byte order the magic number was found in. */
+  byteOrder: ByteOrder;
+} {
   if (bytes.length < btfHeaderSize) {
     throw new ParseError(`BTF header truncated: ${bytes.length} bytes, need ${btfHeaderSize}`, 0);
   }

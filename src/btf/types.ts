@@ -12,25 +12,45 @@ import { ArgumentError, BpfError } from '../errors.js';
 
 /** BTF kind numbers as defined by `include/uapi/linux/btf.h` (`BTF_KIND_*`). */
 export const Kind = {
+  /** BTF_KIND_UNKN: void (type id 0). */
   Void: 0,
+  /** BTF_KIND_INT: an integer, char or bool. */
   Int: 1,
+  /** BTF_KIND_PTR: a pointer. */
   Pointer: 2,
+  /** BTF_KIND_ARRAY: a fixed-size array. */
   Array: 3,
+  /** BTF_KIND_STRUCT. */
   Struct: 4,
+  /** BTF_KIND_UNION. */
   Union: 5,
+  /** BTF_KIND_ENUM: 32-bit enumerators. */
   Enum: 6,
+  /** BTF_KIND_FWD: a forward declaration. */
   Fwd: 7,
+  /** BTF_KIND_TYPEDEF. */
   Typedef: 8,
+  /** BTF_KIND_VOLATILE. */
   Volatile: 9,
+  /** BTF_KIND_CONST. */
   Const: 10,
+  /** BTF_KIND_RESTRICT. */
   Restrict: 11,
+  /** BTF_KIND_FUNC: a function (name, linkage). */
   Func: 12,
+  /** BTF_KIND_FUNC_PROTO: a function signature. */
   FuncProto: 13,
+  /** BTF_KIND_VAR: a global variable. */
   Var: 14,
+  /** BTF_KIND_DATASEC: a data section. */
   Datasec: 15,
+  /** BTF_KIND_FLOAT (Linux 5.13). */
   Float: 16,
+  /** BTF_KIND_DECL_TAG (Linux 5.16). */
   DeclTag: 17,
+  /** BTF_KIND_TYPE_TAG (Linux 5.17). */
   TypeTag: 18,
+  /** BTF_KIND_ENUM64: 64-bit enumerators (Linux 6.0). */
   Enum64: 19,
 } as const;
 

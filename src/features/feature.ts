@@ -11,9 +11,24 @@ import { NotSupportedError } from '../errors.js';
 
 /** A probe's answer. */
 export type FeatureResult =
-  | { readonly supported: true }
-  | { readonly supported: false; readonly minimumVersion: string | undefined; readonly reason: string }
-  | { readonly supported: 'unknown'; readonly reason: string };
+  | {
+      /** The kernel has the feature. */
+      readonly supported: true;
+    }
+  | {
+      /** The kernel lacks the feature. */
+      readonly supported: false;
+      /** First kernel version with the feature, if known. */
+      readonly minimumVersion: string | undefined;
+      /** What the kernel answered. */
+      readonly reason: string;
+    }
+  | {
+      /** The probe could not tell (e.g. EPERM); not cached. */
+      readonly supported: 'unknown';
+      /** Why the answer is unknown. */
+      readonly reason: string;
+    };
 
 /** A named, cached kernel feature probe. */
 export class Feature {

@@ -18,7 +18,9 @@ import { RLIM_INFINITY } from './backend.js';
 
 /** One recorded bpf() call. `attr` is a copy taken before the handler ran. */
 export interface FakeBpfCall {
+  /** The bpf() command number. */
   readonly cmd: number;
+  /** A copy of the attr as it was sent. */
   readonly attr: Uint8Array;
   /** The pointer fields as `offset → buffer` (live buffers, not copies). */
   readonly pointers: ReadonlyMap<number, Uint8Array | null>;

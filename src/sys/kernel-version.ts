@@ -14,8 +14,11 @@ import { release } from 'node:os';
 /** A kernel version `major.minor.patch`; `patch` saturates at 255 as in LINUX_VERSION_CODE. */
 export class KernelVersion {
   constructor(
+    /** The major number: 6 in 6.1.76. */
     readonly major: number,
+    /** The minor number: 1 in 6.1.76. */
     readonly minor: number,
+    /** The patch level ("sublevel"): 76 in 6.1.76. */
     readonly patch = 0,
   ) {}
 
@@ -47,6 +50,7 @@ export class KernelVersion {
     return this.compare(other) >= 0;
   }
 
+  /** `major.minor.patch`. */
   toString(): string {
     return `${this.major}.${this.minor}.${this.patch}`;
   }
