@@ -55,3 +55,5 @@ export {
 } from './map.js';
 export { mapTypeFeature } from './features/map-types.js';
 export { possibleCPUs, onlineCPUs } from './sys/cpus.js';
+export * as elf from './elf/index.js';
+export { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from './collection-spec.js';
