@@ -255,11 +255,12 @@ const METRICS = [
   { key: 'iterateKeys', label: 'iterate keys: get_next_key, ns/key' },
   { key: 'iterateEntries', label: 'iterate entries: get_next_key + lookup, ns/key' },
   { key: 'iterateBatch', label: 'iterate entries: lookup batch, ns/key' },
+  { key: 'lookupBytewise', label: '(diag.) lookup, value decoded byte-wise (no .buffer), ns/op' },
   { key: 'lookupFloor', label: '(diag.) lookup through the bare syscall seam, ns/op' },
 ];
 
 // Which libbpf figure a row's ratio is taken against, where it is not the row's own.
-const PEER_FIGURE = { iterateBatch: 'iterateEntries', lookupFloor: 'lookup' };
+const PEER_FIGURE = { iterateBatch: 'iterateEntries', lookupFloor: 'lookup', lookupBytewise: 'lookup' };
 
 function summarise({ contestants, raw, n, runs, batch, notes }) {
   const medians = {};
@@ -323,7 +324,7 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
       return derived ? `${fmt(v)}¹` : fmt(v);
     });
     const r = ratios.native?.[m.key];
-    const mark = { iterateBatch: '²', lookupFloor: '³' }[m.key] ?? '';
+    const mark = { iterateBatch: '²', lookupFloor: '³', lookupBytewise: '³' }[m.key] ?? '';
     const rcell = r === undefined ? '–' : `${r.toFixed(2)}${mark}`;
     lines.push(`| ${m.label} | ${cells.join(' | ')} | ${rcell} |`);
   }
@@ -332,7 +333,7 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
     "¹ the peers time get_next_key alone; their get_next_key + lookup per key is the sum of their get_next_key and lookup figures.",
   );
   lines.push("² batch iteration against libbpf's get_next_key + lookup loop (the issue's goal).");
-  lines.push("³ against libbpf's lookup: what is left when BpfMap adds nothing to one bpf() through the backend.");
+  lines.push("³ against libbpf's lookup.");
   lines.push('');
   lines.push('### goals (ebpf-ts native against libbpf)');
   lines.push('');
@@ -474,17 +475,30 @@ function benchMap(lib, n, batch) {
     out.iterateBatch = perOp(t0, n);
     checkCount('entriesBatch()', count, n);
 
+    // Diagnostic: the lookups again, decoding the value byte by byte instead of through a
+    // DataView over v.buffer (the idiom of examples/demo.mjs). Reading .buffer of a small
+    // Uint8Array makes V8 move its bytes off the heap; this row shows what that costs.
+    t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      keyView.setUint32(0, i, true);
+      const v = map.lookup(key);
+      if (v === undefined || u64le(v) !== i * 3) throw new Error(`lookup ${i}: wrong value`);
+    }
+    out.lookupBytewise = perOp(t0, n);
+
     // Diagnostic: the same lookups as one bare bpf() each through the backend with a reused
-    // attr — the floor any BpfMap.lookup on this backend can reach.
+    // attr and no copy of the value — the floor any BpfMap.lookup on this backend can reach.
     if (lib.lookupCmd !== undefined && typeof map.fd === 'number') {
       const b = lib.backend();
       const attr = new Uint8Array(32);
       new DataView(attr.buffer).setUint32(0, map.fd, true);
       const pointers = [8, key, 16, value];
+      // Backend.prepare (where the seam has it) patches the addresses once: the cheapest call.
+      const call = typeof b.prepare === 'function' ? b.prepare(attr, pointers) : (cmd) => b.bpf(cmd, attr, pointers);
       t0 = process.hrtime.bigint();
       for (let i = 0; i < n; i++) {
         keyView.setUint32(0, i, true);
-        const r = b.bpf(lib.lookupCmd, attr, pointers);
+        const r = call(lib.lookupCmd);
         if (r !== 0 || valueView.getBigUint64(0, true) !== BigInt(i * 3)) throw new Error(`raw lookup ${i}: ${r}`);
       }
       out.lookupFloor = perOp(t0, n);
@@ -493,6 +507,11 @@ function benchMap(lib, n, batch) {
   } finally {
     map.close();
   }
+}
+
+/** A u64 (below 2^53) from 8 little-endian bytes, without touching the array's buffer. */
+function u64le(b) {
+  return (b[0] | (b[1] << 8) | (b[2] << 16)) + b[3] * 0x1000000 + (b[4] | (b[5] << 8) | (b[6] << 16) | (b[7] << 24)) * 0x100000000;
 }
 
 /**
