@@ -3,12 +3,11 @@
 // Needs root. Runs on whichever backend EBPF_TS_BACKEND selects (CI runs both).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { Helper } from '../../src/asm/helper.js';
 import { ArgumentError, ClosedError, NotSupportedError, SyscallError, VerifierError } from '../../src/errors.js';
-import { helperFeature } from '../../src/features/helpers.js';
+import { helperFeature, helperSince } from '../../src/features/helpers.js';
 import { programTypeFeature } from '../../src/features/prog-types.js';
 import { listPrograms, Program } from '../../src/prog.js';
 import type { ProgramSpec } from '../../src/prog-spec.js';
@@ -16,7 +15,9 @@ import { bpfCall } from '../../src/sys/bpf.js';
 import { mapElem, objPin } from '../../src/sys/commands.js';
 import { MapCreate, MapUpdateElem } from '../../src/sys/layouts.js';
 import { backend } from '../../src/sys/select.js';
-import { AttachType, ProgramType, programTypeName } from '../../src/types.js';
+import { AttachType, ProgramType, programTypeName, programTypeSince } from '../../src/types.js';
+import { kernelVersion } from '../../src/sys/kernel-version.js';
+import { expectVersionedFeature, kernelConfig as sharedKernelConfig } from './helpers/kernel-features.js';
 import { loadKernelSpec } from '../../src/btf/kernel.js';
 import { Kind } from '../../src/btf/types.js';
 
@@ -44,11 +45,7 @@ function openFds(): number {
 }
 
 function kernelConfig(): string {
-  try {
-    return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  } catch {
-    return '';
-  }
+  return sharedKernelConfig() ?? '';
 }
 
 describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 'none'})`, () => {
@@ -372,6 +369,13 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
     }
     const types = Object.values(ProgramType).filter((v): v is ProgramType => typeof v === 'number');
     for (const type of types) {
+      // A type newer than the running kernel (test:vm guests) must say so, with its version.
+      if (type !== ProgramType.Unspec && !kernelVersion().atLeast(programTypeSince[type])) {
+        it(`program type ${programTypeName(type)}: not supported before ${programTypeSince[type]} (kernel ${kernelVersion()})`, () => {
+          expectVersionedFeature(programTypeFeature(type).check(), programTypeSince[type]);
+        });
+        continue;
+      }
       const exp = expectation(type);
       const label = exp.kind === 'supported' ? 'supported' : `${exp.kind === 'not' ? 'not supported' : 'unknown'} because ${exp.why}`;
       it(`program type ${programTypeName(type)}: ${label}`, () => {
@@ -418,8 +422,9 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       [ProgramType.RawTracepoint, Helper.GetCurrentTaskBtf],
     ];
     for (const [type, helper] of present) {
-      it(`helper ${asm.helperName(helper)} in ${programTypeName(type)}: supported`, () => {
-        expect(helperFeature(type, helper).check()).toEqual({ supported: true });
+      const since = helperSince[helper];
+      it(`helper ${asm.helperName(helper)} in ${programTypeName(type)}: ${since !== undefined && !kernelVersion().atLeast(since) ? `not supported before ${since}` : 'supported'}`, () => {
+        expectVersionedFeature(helperFeature(type, helper).check(), since);
       });
     }
 
