@@ -1,0 +1,200 @@
+/**
+ * The demand side shared by the perf and ring buffer readers: pending `read()`/`readMany()`
+ * calls, a small queue of records already copied out of the rings, and the rule that decides
+ * when the fds are watched.
+ *
+ * Records are only copied out of the kernel's rings when someone asks for them. A reader
+ * nobody reads from leaves the data where it is, so a full ring makes the *kernel* drop and
+ * count samples (PERF_RECORD_LOST, or a failed `bpf_ringbuf_reserve()`) instead of this process
+ * buffering without bound. For the same reason the fds are watched only while a read is
+ * pending: a readiness callback that finds nobody waiting stops the watchers (a ring buffer
+ * fd is level-triggered — `ringbuf_map_poll_kern()` reports EPOLLIN while data is unread — so
+ * leaving it watched would spin the event loop). In a read loop the next read is issued from
+ * the microtasks of the previous one, before the event loop polls again, so the watchers stay
+ * armed and cost nothing per batch.
+ *
+ * @module
+ */
+import { ClosedError } from '../errors.js';
+
+/** Records copied out per drain when the caller sets no limit: bounds one callback's work. */
+export const DEFAULT_BATCH = 4096;
+
+interface Waiter<T> {
+  /** Maximum records for readMany; 0 for a single read(). */
+  readonly max: number;
+  readonly resolve: (value: T & T[]) => void;
+  readonly reject: (err: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
+/** Options of a single read. */
+export interface ReadOptions {
+  /** Aborting rejects this read (with the signal's reason); the reader stays open. */
+  signal?: AbortSignal;
+}
+
+/** The source of records a {@link Feed} pulls from. @internal */
+export interface FeedSource<T> {
+  /** Appends up to `max` records that are ready now to `out`; returns how many. */
+  drain(out: T[], max: number): number;
+  /** Starts watching the fds; the watcher callback must call {@link Feed.readable}. */
+  arm(): void;
+  /** Stops watching the fds. */
+  disarm(): void;
+}
+
+/** Pending reads and copied-out records of one reader. @internal */
+export class Feed<T> {
+  #queue: T[] = [];
+  #head = 0;
+  readonly #waiters: Waiter<T>[] = [];
+  readonly #source: FeedSource<T>;
+  #armed = false;
+  #closed: Error | undefined;
+
+  constructor(source: FeedSource<T>) {
+    this.#source = source;
+  }
+
+  /** The error reads fail with after close, or undefined while open. */
+  get closedError(): Error | undefined {
+    return this.#closed;
+  }
+
+  /** One record, as soon as one is available. */
+  read(options?: ReadOptions): Promise<T> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    if (this.#head < this.#queue.length || this.#fill(DEFAULT_BATCH) > 0) return Promise.resolve(this.#take());
+    return this.#wait(0, options?.signal) as Promise<T>;
+  }
+
+  /** Between 1 and `max` records, as soon as at least one is available. */
+  readMany(max: number, options?: ReadOptions): Promise<T[]> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    if (this.#head < this.#queue.length || this.#fill(max) > 0) return Promise.resolve(this.#takeMany(max));
+    return this.#wait(max, options?.signal) as Promise<T[]>;
+  }
+
+  /** Every record available now (possibly none), without waiting. */
+  readAvailable(max: number): T[] {
+    if (this.#closed !== undefined) throw this.#closed;
+    if (this.#head >= this.#queue.length) this.#fill(max);
+    return this.#takeMany(max);
+  }
+
+  /** Called from a watcher callback: data may be ready. */
+  readable(): void {
+    if (this.#closed !== undefined) return;
+    if (this.#waiters.length === 0) {
+      this.#disarm();
+      return;
+    }
+    while (this.#waiters.length > 0) {
+      if (this.#head >= this.#queue.length) {
+        const w = this.#waiters[0]!;
+        if (this.#fill(w.max > 0 ? w.max : DEFAULT_BATCH) === 0) return;
+      }
+      const w = this.#waiters.shift()!;
+      w.signal?.removeEventListener('abort', w.onAbort!);
+      w.resolve((w.max > 0 ? this.#takeMany(w.max) : this.#take()) as T & T[]);
+    }
+  }
+
+  /** Rejects every pending read with `err`; later reads reject with it too. */
+  close(err: Error): void {
+    if (this.#closed !== undefined) return;
+    this.#closed = err;
+    this.#disarm();
+    this.#queue = [];
+    this.#head = 0;
+    for (const w of this.#waiters.splice(0)) {
+      w.signal?.removeEventListener('abort', w.onAbort!);
+      w.reject(err);
+    }
+  }
+
+  #fill(max: number): number {
+    if (this.#head >= this.#queue.length && this.#head > 0) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    return this.#source.drain(this.#queue, max);
+  }
+
+  #take(): T {
+    const item = this.#queue[this.#head++]!;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  #takeMany(max: number): T[] {
+    const q = this.#queue;
+    if (this.#head === 0 && q.length <= max) {
+      // Hand over the whole array: no copy.
+      this.#queue = [];
+      return q;
+    }
+    const end = Math.min(q.length, this.#head + max);
+    const out = q.slice(this.#head, end);
+    this.#head = end;
+    if (end === q.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    return out;
+  }
+
+  #wait(max: number, signal: AbortSignal | undefined): Promise<T | T[]> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<T | T[]>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const waiter: Waiter<T> = {
+        max,
+        resolve: resolve as (value: T & T[]) => void,
+        reject,
+        signal,
+        get onAbort() {
+          return onAbort;
+        },
+      };
+      if (signal !== undefined) {
+        onAbort = () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+      this.#arm();
+    });
+  }
+
+  #arm(): void {
+    if (this.#armed) return;
+    this.#armed = true;
+    this.#source.arm();
+    // Data may have arrived between the drain that found nothing and the watch: a level-
+    // triggered fd reports it anyway, but a perf fd's readiness is consumed by the poll that
+    // saw it (perf_poll() clears rb->poll), which may have been the previous watcher's.
+    queueMicrotask(() => this.readable());
+  }
+
+  #disarm(): void {
+    if (!this.#armed) return;
+    this.#armed = false;
+    this.#source.disarm();
+  }
+}
+
+/** The error a reader's pending and later reads fail with once it is closed. @internal */
+export function closedError(what: string, reason?: unknown): ClosedError {
+  return reason === undefined
+    ? new ClosedError(`${what} is closed`)
+    : new ClosedError(`${what} was closed by its AbortSignal`, { cause: reason });
+}

@@ -1,0 +1,455 @@
+/**
+ * `PerfReader`: reads what BPF programs send with `bpf_perf_event_output()` through a
+ * `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, one mmapped ring per online CPU (ring layout in
+ * src/perf/ring.ts, demand handling in src/perf/feed.ts).
+ *
+ * @module
+ */
+import { ArgumentError, ClosedError, SyscallError } from '../errors.js';
+import type { BpfMap } from '../map.js';
+import { MapType } from '../types.js';
+import type { Backend, Mapping, Watcher } from '../sys/backend.js';
+import { POLLIN } from '../sys/backend.js';
+import { backend } from '../sys/select.js';
+import { onlineCPUs } from '../sys/cpus.js';
+import { hostLittleEndian } from '../sys/attr.js';
+import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decode.js';
+import type { Type } from '../btf/types.js';
+import type { Spec } from '../btf/spec.js';
+import { openBpfOutputEvent, PERF_EVENT_IOC_ENABLE } from './event.js';
+import { PerfRing, type PerfRecord } from './ring.js';
+import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from './feed.js';
+import { pageSize } from './page-size.js';
+
+export type { PerfRecord } from './ring.js';
+export type { ReadOptions } from './feed.js';
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** Options of {@link PerfReader}. */
+export interface PerfReaderOptions {
+  /**
+   * Size of each CPU's ring in bytes, rounded up to a power-of-two number of pages (the
+   * kernel requires that, `perf_mmap()`). Default: 64 pages (256 KiB with 4 KiB pages). A ring
+   * too small for the event rate loses samples, reported as records with `lostSamples > 0`.
+   */
+  perCpuBufferBytes?: number;
+  /**
+   * Wake the reader once this many bytes are unread in a ring (`wakeup_watermark`). Larger
+   * values mean fewer wake-ups and more records per batch, at the price of latency. Must be
+   * smaller than the ring. Exclusive with {@link PerfReaderOptions.wakeupEvents}.
+   */
+  watermark?: number;
+  /**
+   * Wake the reader every this many samples (`wakeup_events`). Default 1 (every sample) when
+   * no watermark is set, like libbpf and cilium/ebpf.
+   */
+  wakeupEvents?: number;
+  /** Aborting closes the reader: pending and later reads reject with a {@link ClosedError}. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link PerfReader.decoded}. */
+export interface PerfDecodeOptions extends DecodeOptions {
+  /** BTF to resolve a type given by name (`"struct event"`) in. */
+  btf?: Spec;
+  /** Called for every loss report instead of handing it to the decoder. */
+  onLost?: (lostSamples: number, cpu: number) => void;
+}
+
+/** One ring and everything that belongs to it. */
+interface CPURing {
+  readonly cpu: number;
+  readonly fd: number;
+  readonly mapping: Mapping;
+  readonly ring: PerfRing;
+  watcher: Watcher | undefined;
+}
+
+let leakWarned = false;
+const leaks = new FinalizationRegistry<{ fds: number[]; mappings: Mapping[] }>(({ fds, mappings }) => {
+  if (!leakWarned) {
+    leakWarned = true;
+    process.emitWarning(
+      'A PerfReader was garbage-collected without close(); releasing its perf events. Call close() or use `using`.',
+      { code: 'EBPF_TS_LEAKED_FD' },
+    );
+  }
+  const b = backend();
+  for (const m of mappings) b.munmap(m);
+  for (const fd of fds) b.close(fd);
+});
+
+/**
+ * Reads records from a `BPF_MAP_TYPE_PERF_EVENT_ARRAY`: one `PERF_COUNT_SW_BPF_OUTPUT` perf
+ * event and one mmapped ring per online CPU (offline CPUs are skipped), each installed in the
+ * map at the CPU's index so that `bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, …)`
+ * lands in the ring of the CPU the program runs on.
+ *
+ * Readiness comes from the event loop (the native backend's libuv poll handles; the ffi-rs
+ * fallback polls every 5 ms): no thread is blocked, nothing spins. Records are copied out of
+ * the rings only while a read is pending, so a reader that is not read from lets the rings
+ * fill and the kernel count what it drops; those counts arrive as records with
+ * `lostSamples > 0` and an empty `rawSample`.
+ *
+ * Minimum kernel: 4.4 (`PERF_COUNT_SW_BPF_OUTPUT`, `bpf_perf_event_output`).
+ *
+ * @example
+ * ```ts
+ * using reader = new PerfReader(events, { perCpuBufferBytes: 64 * 1024 });
+ * for await (const record of reader) {
+ *   if (record.lostSamples > 0) console.warn(`lost ${record.lostSamples} on CPU ${record.cpu}`);
+ *   else handle(record.rawSample);
+ * }
+ * ```
+ *
+ * Errors: the constructor throws {@link ArgumentError} for a map that is not a perf event
+ * array or bad sizes, {@link SyscallError} when `perf_event_open`, `mmap` or the map update
+ * fail (everything opened so far is released first); reads reject with {@link ClosedError}
+ * once the reader is closed or aborted.
+ */
+export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
+  readonly #backend: Backend;
+  readonly #map: BpfMap;
+  readonly #rings: CPURing[];
+  readonly #byCPU = new Map<number, CPURing>();
+  readonly #paused = new Set<number>();
+  readonly #feed: Feed<PerfRecord>;
+  readonly #key = new Uint8Array(4);
+  readonly #value = new Uint8Array(4);
+  #next = 0;
+  #lost = 0;
+  #onAbort: (() => void) | undefined;
+  readonly #signal: AbortSignal | undefined;
+  /** Bytes of each CPU's ring (data area, a power-of-two number of pages). */
+  readonly bufferBytes: number;
+
+  /**
+   * Opens the per-CPU events, maps their rings and installs them in `map`.
+   *
+   * @param map a `PERF_EVENT_ARRAY` with at least as many entries as the highest online CPU
+   * number + 1 (the default `maxEntries` is the number of possible CPUs).
+   * @throws {@link ArgumentError}, {@link SyscallError}: see the class.
+   */
+  constructor(map: BpfMap, options: PerfReaderOptions = {}) {
+    if (map.type !== MapType.PerfEventArray) {
+      throw new ArgumentError(`PerfReader needs a PERF_EVENT_ARRAY map; ${map.name} is of type ${MapType[map.type] ?? map.type}`);
+    }
+    const { watermark, wakeupEvents, signal } = options;
+    if (watermark !== undefined && wakeupEvents !== undefined) {
+      throw new ArgumentError('PerfReader: set either watermark or wakeupEvents, not both');
+    }
+    const page = pageSize();
+    const bytes = options.perCpuBufferBytes ?? 64 * page;
+    if (!Number.isSafeInteger(bytes) || bytes < 1) throw new ArgumentError(`PerfReader: perCpuBufferBytes must be a positive integer, got ${bytes}`);
+    let pages = 1;
+    while (pages * page < bytes) pages *= 2;
+    this.bufferBytes = pages * page;
+    if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 0 || watermark >= this.bufferBytes)) {
+      throw new ArgumentError(`PerfReader: watermark ${watermark} must be an integer from 0 to less than the ring size (${this.bufferBytes} bytes)`);
+    }
+    if (wakeupEvents !== undefined && (!Number.isInteger(wakeupEvents) || wakeupEvents < 1)) {
+      throw new ArgumentError(`PerfReader: wakeupEvents must be a positive integer, got ${wakeupEvents}`);
+    }
+    if (signal?.aborted) throw closedError('PerfReader', signal.reason);
+
+    this.#backend = backend();
+    this.#map = map;
+    this.#signal = signal;
+    const cpus = onlineCPUs();
+    for (const cpu of cpus) {
+      if (cpu >= map.maxEntries) {
+        throw new ArgumentError(`PerfReader: CPU ${cpu} is online but ${map.name} has only ${map.maxEntries} entries; create it with maxEntries >= ${cpus[cpus.length - 1]! + 1}`);
+      }
+    }
+
+    this.#rings = [];
+    try {
+      for (const cpu of cpus) this.#openRing(cpu, pages, page, { watermark, wakeupEvents });
+    } catch (err) {
+      this.#release();
+      throw err;
+    }
+    leaks.register(this, { fds: this.#rings.map((r) => r.fd), mappings: this.#rings.map((r) => r.mapping) }, this);
+
+    this.#feed = new Feed<PerfRecord>({
+      drain: (out, max) => this.#drain(out, max),
+      arm: () => {
+        const onReady = (): void => this.#feed.readable();
+        for (const r of this.#rings) r.watcher ??= this.#backend.watch(r.fd, POLLIN, onReady);
+      },
+      disarm: () => {
+        for (const r of this.#rings) {
+          r.watcher?.stop();
+          r.watcher = undefined;
+        }
+      },
+    });
+    if (signal !== undefined) {
+      this.#onAbort = () => this.#shutdown(closedError('PerfReader', signal.reason));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  #openRing(cpu: number, pages: number, page: number, wakeup: { watermark?: number | undefined; wakeupEvents?: number | undefined }): void {
+    const b = this.#backend;
+    const w: { watermark?: number; wakeupEvents?: number } = {};
+    if (wakeup.watermark !== undefined) w.watermark = wakeup.watermark;
+    if (wakeup.wakeupEvents !== undefined) w.wakeupEvents = wakeup.wakeupEvents;
+    const fd = openBpfOutputEvent(b, cpu, w);
+    let mapping: Mapping | undefined;
+    try {
+      // A writable mapping: we own data_tail, and the kernel then never overwrites unread
+      // data (a read-only mapping puts the ring in overwrite mode, perf_mmap()).
+      const m = b.mmap(fd, (1 + pages) * page, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+      if (typeof m === 'number') {
+        throw new SyscallError('mmap', -m, mmapHint(-m), `map the perf ring of CPU ${cpu} (${pages} pages)`);
+      }
+      mapping = m;
+      const ring = new PerfRing(cpu, m, page, b);
+      const r = b.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+      if (r < 0) throw new SyscallError('ioctl(PERF_EVENT_IOC_ENABLE)', -r, undefined, `enable the perf event of CPU ${cpu}`);
+      const entry: CPURing = { cpu, fd, mapping: m, ring, watcher: undefined };
+      this.#rings.push(entry);
+      this.#byCPU.set(cpu, entry);
+    } catch (err) {
+      if (mapping !== undefined) b.munmap(mapping);
+      b.close(fd);
+      throw err;
+    }
+    // Installed last: once in the map, programs write to it. A failure here still leaves
+    // the ring in #rings, so #release() unmaps and closes it.
+    this.#install(cpu);
+  }
+
+  #install(cpu: number): void {
+    const entry = this.#byCPU.get(cpu)!;
+    const v = new DataView(this.#value.buffer);
+    new DataView(this.#key.buffer).setUint32(0, cpu, hostLittleEndian);
+    v.setUint32(0, entry.fd, hostLittleEndian);
+    this.#map.update(this.#key, this.#value);
+  }
+
+  #uninstall(cpu: number): void {
+    new DataView(this.#key.buffer).setUint32(0, cpu, hostLittleEndian);
+    this.#map.delete(this.#key);
+  }
+
+  /** Releases every ring opened so far (constructor failure and close). */
+  #release(): void {
+    const b = this.#backend ?? backend();
+    for (const r of this.#rings) {
+      r.watcher?.stop();
+      r.watcher = undefined;
+      // Remove our event from the map so the kernel can free it now: the map holds its own
+      // reference to the perf file (perf_event_fd_array_get_ptr()), released on delete.
+      if (!this.#map.closed) {
+        try {
+          this.#uninstall(r.cpu);
+        } catch {
+          // The slot may hold someone else's event or the map may be gone: nothing to undo.
+        }
+      }
+      b.munmap(r.mapping);
+      b.close(r.fd);
+    }
+    this.#rings.length = 0;
+    this.#byCPU.clear();
+  }
+
+  #drain(out: PerfRecord[], max: number): number {
+    const rings = this.#rings;
+    const n = rings.length;
+    let got = 0;
+    // Start one ring further each time so that a busy CPU cannot starve the others when a
+    // batch limit stops the walk early.
+    const start = this.#next;
+    this.#next = start + 1 >= n ? 0 : start + 1;
+    for (let i = 0; i < n && got < max; i++) {
+      let j = start + i;
+      if (j >= n) j -= n;
+      const before = out.length;
+      const k = rings[j]!.ring.readInto(out, max - got);
+      got += k;
+      // Loss reports are rare: summing them here keeps the read paths free of extra promises.
+      for (let x = before; x < out.length; x++) this.#lost += out[x]!.lostSamples;
+    }
+    return got;
+  }
+
+  #shutdown(err: ClosedError): void {
+    if (this.#feed.closedError !== undefined) return;
+    this.#feed.close(err);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+    leaks.unregister(this);
+    this.#release();
+  }
+
+  /** The CPUs that have a ring (the CPUs online when the reader was created), ascending. */
+  get cpus(): number[] {
+    return this.#rings.map((r) => r.cpu);
+  }
+
+  /** Sum of `lostSamples` of every loss report copied out of the rings so far. */
+  get lostSamples(): number {
+    return this.#lost;
+  }
+
+  /** Records of types other than SAMPLE and LOST skipped so far. */
+  get unknownRecords(): number {
+    let n = 0;
+    for (const r of this.#rings) n += r.ring.unknownRecords;
+    return n;
+  }
+
+  /** True once closed (by {@link PerfReader.close} or the AbortSignal). */
+  get closed(): boolean {
+    return this.#feed.closedError !== undefined;
+  }
+
+  /**
+   * The next record: a sample, or a loss report (`lostSamples > 0`, empty `rawSample`).
+   * Resolves as soon as any CPU's ring has a record.
+   *
+   * @example
+   * ```ts
+   * const { cpu, rawSample, lostSamples } = await reader.read();
+   * ```
+   * @throws (rejects with) {@link ClosedError} if the reader is or gets closed; the
+   * `options.signal`'s reason if that aborts first.
+   */
+  read(options?: ReadOptions): Promise<PerfRecord> {
+    return this.#feed.read(options);
+  }
+
+  /**
+   * Between 1 and `max` records (default: everything ready, up to 4096), as soon as at least
+   * one is ready: one promise per batch instead of per record, for high event rates.
+   *
+   * @example
+   * ```ts
+   * for (;;) for (const r of await reader.readMany()) handle(r);
+   * ```
+   * @throws (rejects with) {@link ClosedError} as {@link PerfReader.read}.
+   */
+  readMany(max: number = DEFAULT_BATCH, options?: ReadOptions): Promise<PerfRecord[]> {
+    if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
+    return this.#feed.readMany(max, options);
+  }
+
+  /**
+   * The records that are ready now, without waiting (possibly none): for callers that drive
+   * reading themselves, e.g. a final drain before close.
+   *
+   * @throws {@link ClosedError} after close.
+   */
+  readAvailable(max: number = DEFAULT_BATCH): PerfRecord[] {
+    return this.#feed.readAvailable(max);
+  }
+
+  /**
+   * Async iteration over every record; ends (without error) when the reader is closed or
+   * aborted.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<PerfRecord> {
+    for (;;) {
+      let batch: PerfRecord[];
+      try {
+        batch = await this.readMany();
+      } catch (err) {
+        if (err instanceof ClosedError) return;
+        throw err;
+      }
+      for (const r of batch) yield r;
+    }
+  }
+
+  /**
+   * Decodes every sample with BTF (`decodeValue`) and yields the JS objects; loss reports go
+   * to `options.onLost` (and {@link PerfReader.lostSamples}), never to the decoder. Ends when
+   * the reader is closed. Samples shorter than the type throw an {@link ArgumentError}.
+   *
+   * @param type a BTF type, or a name like `"struct event"` looked up in `options.btf`.
+   * @example
+   * ```ts
+   * for await (const ev of reader.decoded('struct event', { btf: spec.btf, charArraysAsStrings: true })) console.log(ev);
+   * ```
+   */
+  async *decoded(type: Type | string, options: PerfDecodeOptions = {}): AsyncGenerator<DecodedValue, void, undefined> {
+    const t = resolveType(type, options.btf);
+    const { onLost } = options;
+    for await (const r of this) {
+      if (r.lostSamples > 0) {
+        onLost?.(r.lostSamples, r.cpu);
+        continue;
+      }
+      yield decodeValue(t, r.rawSample, options);
+    }
+  }
+
+  /**
+   * Stops `bpf_perf_event_output()` on `cpu` from reaching this reader by deleting the CPU's
+   * map slot: the program's calls then fail with ENOENT (they are not counted as lost).
+   * Idempotent.
+   *
+   * @throws {@link ArgumentError} if the reader has no ring for `cpu`; {@link ClosedError}.
+   */
+  pause(cpu: number): void {
+    this.#ringOf(cpu, 'pause');
+    if (this.#paused.has(cpu)) return;
+    this.#uninstall(cpu);
+    this.#paused.add(cpu);
+  }
+
+  /**
+   * Undoes {@link PerfReader.pause}: puts the CPU's event back in its map slot. Idempotent.
+   *
+   * @throws {@link ArgumentError} if the reader has no ring for `cpu`; {@link ClosedError}.
+   */
+  resume(cpu: number): void {
+    this.#ringOf(cpu, 'resume');
+    if (!this.#paused.has(cpu)) return;
+    this.#install(cpu);
+    this.#paused.delete(cpu);
+  }
+
+  #ringOf(cpu: number, what: string): CPURing {
+    if (this.#feed.closedError !== undefined) throw this.#feed.closedError;
+    const r = this.#byCPU.get(cpu);
+    if (r === undefined) throw new ArgumentError(`PerfReader.${what}: no ring for CPU ${cpu} (rings: ${this.cpus.join(', ')})`);
+    return r;
+  }
+
+  /**
+   * Removes the events from the map, unmaps the rings and closes the fds. Pending reads
+   * reject with a {@link ClosedError}. Records still in the rings are discarded: call
+   * {@link PerfReader.readAvailable} first to keep them. Idempotent.
+   */
+  close(): void {
+    this.#shutdown(closedError('PerfReader'));
+  }
+
+  /** Same as {@link PerfReader.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Resolves `"struct event"` (or a plain name) in `btf`. @internal */
+export function resolveType(type: Type | string, btf: Spec | undefined): Type {
+  if (typeof type !== 'string') return type;
+  if (btf === undefined) throw new ArgumentError(`decoded(${JSON.stringify(type)}): pass options.btf to look a type up by name`);
+  const m = /^\s*(struct|union|enum|typedef)\s+(\S+)\s*$/.exec(type);
+  return m === null ? btf.typeByName(type.trim()) : btf.typeByName(m[2]!, m[1] as 'struct');
+}
+
+function mmapHint(errno: number): string | undefined {
+  // perf_mmap(): beyond perf_event_mlock_kb per user, unprivileged users get EPERM.
+  if (errno === 1) return 'the rings exceed kernel.perf_event_mlock_kb for this user: use smaller perCpuBufferBytes or CAP_IPC_LOCK';
+  if (errno === 12) return 'out of memory for the ring: use smaller perCpuBufferBytes';
+  if (errno === 95) return 'this runtime cannot map kernel memory into JS (V8 sandbox, e.g. Electron)';
+  if (errno === 22) return 'the ring size must be a power-of-two number of pages';
+  return undefined;
+}
