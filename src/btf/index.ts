@@ -100,3 +100,23 @@ export {
   type CORERelocateResult,
 } from './core.js';
 export { decodeValue, encodeValue, type DecodeOptions, type DecodedValue } from './decode.js';
+export {
+  FixupError,
+  fixupSpec,
+  kconfigSection,
+  ksymPlaceholderName,
+  ksymsSection,
+  paramNamePrefix,
+  type FixupOptions,
+  type FixupReport,
+  type FixupSection,
+  type FixupSections,
+  type FixupSymbol,
+} from './fixup.js';
+export {
+  btfFeatureNames,
+  enum64PlaceholderName,
+  sanitizeSpec,
+  sanitizedParamPrefix,
+  type BTFFeatureName,
+} from './sanitize.js';

@@ -209,6 +209,30 @@ export class Spec {
   }
 
   /**
+   * Puts `type` at `id` in place of the type that was there, keeping every ID stable (BTF
+   * fix-ups and sanitising change a type's kind, but map and func_info records refer to types
+   * by ID). The old object leaves the spec: references to it from other types must be
+   * redirected by the caller (see `mapChildren`), or marshalling adds it again under a new ID.
+   * Only the spec's own IDs can be replaced, not the base's.
+   */
+  replace(id: number, type: Type): void {
+    if (!Number.isInteger(id) || id < this.firstTypeId || id >= this.nextId) {
+      throw new ArgumentError(`replace: type ID ${id} is not one of this spec's own IDs (${this.firstTypeId}..${this.nextId - 1})`);
+    }
+    if (type === VOID) throw new ArgumentError('replace: void cannot take a type ID');
+    const other = this.ids.get(type);
+    if (other !== undefined && other !== id) throw new ArgumentError(`replace: ${type} already has ID ${other}`);
+    const old = this.typeById(id);
+    if (old === type) return;
+    this.ids.delete(old);
+    this.cache[id] = type;
+    this.ids.set(type, id);
+    // Parsed names are looked up through the raw index and filtered by the current name; added
+    // names need the new name indexed (the old one is filtered out the same way).
+    if (this.names !== undefined && type.name !== '') addName(this.names, essentialName(type.name), id);
+  }
+
+  /**
    * A deep copy: editing the copy's types never affects this spec. Parsed specs share the
    * immutable raw blob, so copying is cheap; types already decoded (and possibly edited) are
    * copied with their edits. The base of split BTF is shared, not copied.
