@@ -1,0 +1,117 @@
+/**
+ * The command-line grammar every command shares: `--flag`, `--no-flag`, `--name value`,
+ * `--name=value`, `-h`, and `--` to end options. Written here rather than with
+ * `node:util` `parseArgs` because Node 20's version has no `--no-…` negation, and the
+ * CLI must run on Node 20.
+ *
+ * @module
+ */
+
+/** A wrong command line: printed with a hint to `--help`, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** One option a command accepts. */
+export interface OptionSpec {
+  /** The long name without dashes (`"json"`, `"format"`). */
+  readonly name: string;
+  /** `boolean` options take no value (and have a `--no-` form); `string` options take one. */
+  readonly type: 'boolean' | 'string';
+  /** One-line description for `--help`. */
+  readonly description: string;
+  /** The value when the option is absent. */
+  readonly default?: boolean | string;
+  /** The values a string option accepts; anything else is a usage error. */
+  readonly choices?: readonly string[];
+  /** Placeholder of the value in `--help` (`"FMT"`). */
+  readonly valueName?: string;
+}
+
+/** One positional argument. */
+export interface PositionalSpec {
+  /** Shown in usage and errors (`"file.o"`). */
+  readonly name: string;
+  /** Must be given. */
+  readonly required: boolean;
+  /** One-line description for `--help`. */
+  readonly description: string;
+}
+
+/** A parsed command line. */
+export interface ParsedArgs {
+  /** Option values by long name, defaults filled in. */
+  readonly options: Readonly<Record<string, boolean | string | undefined>>;
+  /** Positional arguments by name; absent optional ones are undefined. */
+  readonly positionals: Readonly<Record<string, string | undefined>>;
+  /** `--help` or `-h` was given: nothing else was checked. */
+  readonly help: boolean;
+}
+
+/**
+ * Parses `argv` (the words after the command name) against a command's options and
+ * positionals. Throws {@link UsageError} for unknown options, missing or extra arguments and
+ * values outside `choices`. `--help` anywhere wins over every other check, so that a user
+ * with a half-typed command line still gets help.
+ */
+export function parseArgs(argv: readonly string[], options: readonly OptionSpec[], positionals: readonly PositionalSpec[]): ParsedArgs {
+  if (argv.some((a) => a === '--help' || a === '-h')) {
+    const end = argv.indexOf('--');
+    const at = argv.findIndex((a) => a === '--help' || a === '-h');
+    if (end < 0 || at < end) return { options: {}, positionals: {}, help: true };
+  }
+  const byName = new Map(options.map((o) => [o.name, o]));
+  const values: Record<string, boolean | string | undefined> = {};
+  for (const o of options) values[o.name] = o.default;
+  const words: string[] = [];
+  let onlyPositionals = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (onlyPositionals || !arg.startsWith('-') || arg === '-') {
+      words.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      onlyPositionals = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    let spec = byName.get(name);
+    if (spec === undefined && name.startsWith('no-')) {
+      spec = byName.get(name.slice(3));
+      if (spec?.type === 'boolean') {
+        if (inline !== undefined) throw new UsageError(`option --${name} takes no value`);
+        values[spec.name] = false;
+        continue;
+      }
+      spec = undefined;
+    }
+    if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+    if (spec.type === 'boolean') {
+      if (inline !== undefined) throw new UsageError(`option --${name} takes no value`);
+      values[spec.name] = true;
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      value = argv[i + 1];
+      if (value === undefined) throw new UsageError(`option --${name} needs a value`);
+      i++;
+    }
+    if (spec.choices !== undefined && !spec.choices.includes(value)) {
+      throw new UsageError(`option --${name}: ${JSON.stringify(value)} is not one of ${spec.choices.join(', ')}`);
+    }
+    values[spec.name] = value;
+  }
+  const named: Record<string, string | undefined> = {};
+  positionals.forEach((p, i) => {
+    const word = words[i];
+    if (word === undefined && p.required) throw new UsageError(`missing argument <${p.name}>`);
+    named[p.name] = word;
+  });
+  if (words.length > positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(words[positionals.length])}`);
+  return { options: values, positionals: named, help: false };
+}

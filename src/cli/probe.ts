@@ -1,0 +1,118 @@
+/**
+ * `ebpf-ts probe`: what the running kernel supports, asked of the kernel itself (tiny maps,
+ * two-instruction programs, minimal BTF blobs), never inferred from its version number:
+ * distributions backport features and configs leave them out. Every answer is "supported",
+ * "not supported (needs X.Y)" or "unknown (why)", as the feature probes return them.
+ *
+ * @module
+ */
+import { Helper, helperName } from '../asm/helper.js';
+import type { Feature, FeatureResult } from '../features/feature.js';
+import { btfFeature, btfKindFeatures } from '../features/btf.js';
+import { helperFeature } from '../features/helpers.js';
+import { mapTypeFeature } from '../features/map-types.js';
+import { programTypeFeature } from '../features/prog-types.js';
+import { kernelVersion } from '../sys/kernel-version.js';
+import { MapType, mapTypeName, ProgramType, programTypeName } from '../types.js';
+import { UsageError } from './args.js';
+import { jsonOption, type Command } from './command.js';
+import { toJSON } from './output.js';
+import { formatSection, formatTable } from './table.js';
+
+/** One probe's answer, flattened for output. */
+export interface ProbeEntry {
+  /** What was probed (`KPROBE`, `RINGBUF`, `map_lookup_elem`, `BTF kind FLOAT`). */
+  readonly name: string;
+  /** `true`, `false` or `"unknown"`, as {@link FeatureResult} has it. */
+  readonly supported: boolean | 'unknown';
+  /** The one-line verdict printed in tables. */
+  readonly status: string;
+  /** First kernel with the feature, when known. */
+  readonly minimumVersion: string | null;
+  /** Why not supported or unknown; null when supported. */
+  readonly reason: string | null;
+}
+
+/** "supported", "not supported (needs 5.8)" or "unknown (why)". */
+export function statusText(r: FeatureResult, since: string | undefined): string {
+  if (r.supported === true) return 'supported';
+  if (r.supported === false) {
+    const version = r.minimumVersion ?? since;
+    return `not supported (${version === undefined ? r.reason : `needs ${version}`})`;
+  }
+  return `unknown (${r.reason})`;
+}
+
+function entry(name: string, feature: Feature): ProbeEntry {
+  const r = feature.check();
+  return {
+    name,
+    supported: r.supported,
+    status: statusText(r, feature.minimumVersion),
+    minimumVersion: (r.supported === false ? r.minimumVersion : undefined) ?? feature.minimumVersion ?? null,
+    reason: r.supported === true ? null : r.reason,
+  };
+}
+
+const numericMembers = (e: Record<string, string | number>): number[] => [...new Set(Object.values(e).filter((v): v is number => typeof v === 'number' && v !== 0))].sort((a, b) => a - b);
+
+/** The program types whose helpers are probed unless `--helpers` says otherwise. */
+export const defaultHelperTypes = ['KPROBE', 'TRACEPOINT', 'XDP', 'SCHED_CLS'];
+
+function programTypeByName(name: string): ProgramType {
+  const wanted = name.trim().toUpperCase();
+  for (const t of numericMembers(ProgramType as unknown as Record<string, number>)) if (programTypeName(t) === wanted) return t;
+  throw new UsageError(`--helpers: unknown program type ${JSON.stringify(name)} (use names like KPROBE, XDP, SCHED_CLS)`);
+}
+
+/** Runs every probe; `helperTypes` chooses whose helpers are probed (about 200 loads each). */
+export function runProbes(helperTypes: readonly ProgramType[]): Record<string, unknown> {
+  const programTypes = numericMembers(ProgramType as unknown as Record<string, number>).map((t) => entry(programTypeName(t), programTypeFeature(t)));
+  const mapTypes = numericMembers(MapType as unknown as Record<string, number>).map((t) => entry(mapTypeName(t), mapTypeFeature(t)));
+  const helpers: Record<string, ProbeEntry[]> = {};
+  const helperIds = numericMembers(Helper as unknown as Record<string, number>);
+  for (const type of helperTypes) {
+    helpers[programTypeName(type)] = helperIds.map((h) => entry(helperName(h) ?? `helper #${h}`, helperFeature(type, h)));
+  }
+  const btf = [entry('BTF', btfFeature), ...Object.values(btfKindFeatures).map((f) => entry(f.name, f))];
+  return { kernelVersion: kernelVersion().toString(), programTypes, mapTypes, helpers, btf };
+}
+
+function table(entries: readonly ProbeEntry[], title: string): string {
+  return formatTable([{ title }, { title: 'STATUS' }], entries.map((e) => [e.name, e.status]));
+}
+
+/** The `probe` command. */
+export const probeCommand: Command = {
+  words: ['probe'],
+  summary: 'Report which program types, map types, helpers and BTF kinds the running kernel supports.',
+  details: 'Each answer comes from asking the kernel (loading a tiny program, creating a tiny map), so it needs CAP_BPF or root;\nwithout privileges answers are "unknown".',
+  options: [
+    {
+      name: 'helpers',
+      type: 'string',
+      valueName: 'TYPES',
+      default: defaultHelperTypes.join(','),
+      description: `program types whose helpers to probe, comma-separated, or "none" (default ${defaultHelperTypes.join(',')})`,
+    },
+    jsonOption,
+  ],
+  positionals: [],
+  run(args, ctx) {
+    const spec = String(args.options.helpers);
+    const helperTypes = spec === 'none' || spec === '' ? [] : spec.split(',').map(programTypeByName);
+    const r = runProbes(helperTypes);
+    if (args.options.json === true) {
+      ctx.out(toJSON(r));
+      return;
+    }
+    let out = `Kernel version: ${String(r.kernelVersion)}\n\n`;
+    out += formatSection('Program types', table(r.programTypes as ProbeEntry[], 'PROGRAM TYPE'));
+    out += formatSection('Map types', table(r.mapTypes as ProbeEntry[], 'MAP TYPE'));
+    for (const [type, list] of Object.entries(r.helpers as Record<string, ProbeEntry[]>)) {
+      out += formatSection(`Helpers for ${type} programs`, table(list, 'HELPER'));
+    }
+    out += formatSection('BTF', table(r.btf as ProbeEntry[], 'FEATURE'));
+    ctx.out(out.replace(/\n\n$/, '\n'));
+  },
+};
