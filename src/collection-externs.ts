@@ -1,0 +1,257 @@
+/**
+ * Resolving an object's externs against the running kernel, for `loadCollection`:
+ *
+ * - `.kconfig` values (`LINUX_KERNEL_VERSION`, `LINUX_HAS_*`, `CONFIG_*`) are written into the
+ *   contents of the `.kconfig` map before it is created;
+ * - `.ksyms` kernel variables and functions become instruction immediates: typeless symbols
+ *   (`extern const void sym __ksym`) an address from /proc/kallsyms, typed ones and kfuncs a
+ *   BTF id in vmlinux.
+ *
+ * Unresolved `__weak` externs read as zero (kconfig) or become dead code (ksyms), as with
+ * libbpf; anything else unresolved is an error naming the extern.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import type { ByteOrder } from './asm/encoding.js';
+import { Helper } from './asm/helper.js';
+import type { Spec } from './btf/spec.js';
+import { Array as BTFArray, Enum, Func, Int, IntEncoding, Var, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
+import type { ExternSpec } from './elf/specs.js';
+import { BpfError, SymbolNotFoundError } from './errors.js';
+import { helperFeature } from './features/helpers.js';
+import { kernelVersion } from './sys/kernel-version.js';
+import { ProgramType } from './types.js';
+
+/** An extern (`.kconfig` or `.ksyms`) that the running kernel cannot provide. */
+export class UnresolvedExternError extends BpfError {
+  /** The extern's name. */
+  readonly extern: string;
+
+  constructor(extern: string, why: string) {
+    super(`extern ${extern}: ${why}`);
+    this.extern = extern;
+  }
+}
+
+/** Parses `CONFIG_X=value` lines; `# CONFIG_X is not set` becomes `n`. */
+export function parseKernelConfig(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const set = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
+    if (set !== null) {
+      out.set(set[1]!, set[2]!);
+      continue;
+    }
+    const unset = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
+    if (unset !== null) out.set(unset[1]!, 'n');
+  }
+  return out;
+}
+
+let configCache: Map<string, string> | null | undefined;
+
+/**
+ * The running kernel's configuration, from /boot/config-$(uname -r) or /proc/config.gz (the
+ * two places libbpf reads), or null when neither exists. Read once per process.
+ */
+export function kernelConfig(): Map<string, string> | null {
+  if (configCache !== undefined) return configCache;
+  configCache = null;
+  try {
+    configCache = parseKernelConfig(readFileSync(`/boot/config-${release()}`, 'utf8'));
+  } catch {
+    try {
+      configCache = parseKernelConfig(gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'));
+    } catch {
+      configCache = null;
+    }
+  }
+  return configCache;
+}
+
+/**
+ * `LINUX_HAS_*` values. libbpf defines these two; each answers from a probe or a kernel fact
+ * rather than a version, since distributions backport.
+ */
+function linuxHas(name: string): boolean | undefined {
+  switch (name) {
+    case 'LINUX_HAS_BPF_COOKIE':
+      // bpf_get_attach_cookie() (5.15) is the cookie feature; tracepoint programs have it
+      // wherever kprobes do (bpf_tracing_func_proto()).
+      return helperFeature(ProgramType.Tracepoint, Helper.GetAttachCookie).supported();
+    case 'LINUX_HAS_SYSCALL_WRAPPER':
+      // Syscall entry points are wrapped (__x64_sys_*, 4.17) when the arch-prefixed symbol
+      // exists; that decides how ksyscall programs must read their arguments.
+      return kallsyms().has(`${syscallPrefix()}sys_bpf`);
+    default:
+      return undefined;
+  }
+}
+
+function syscallPrefix(): string {
+  return process.arch === 'arm64' ? '__arm64_' : process.arch === 'x64' ? '__x64_' : '__';
+}
+
+/** Encodes a kconfig value for `type` as libbpf does (bool, tristate enum, char, integers, char arrays). */
+function encodeKconfig(ext: ExternSpec, raw: string, byteOrder: ByteOrder): Uint8Array {
+  const t = ext.type === undefined ? undefined : skipQualifiersAndTypedefs(ext.type);
+  const out = new Uint8Array(ext.size);
+  const fail = (why: string): never => {
+    throw new UnresolvedExternError(ext.name, `value ${raw} does not fit its type (${why})`);
+  };
+  const writeInt = (n: bigint): void => {
+    const bits = BigInt(ext.size * 8);
+    if (n < -(1n << (bits - 1n)) || n >= 1n << bits) fail(`${ext.size} bytes`);
+    let u = BigInt.asUintN(Number(bits), n);
+    for (let i = 0; i < ext.size; i++) {
+      out[byteOrder === 'little' ? i : ext.size - 1 - i] = Number(u & 0xffn);
+      u >>= 8n;
+    }
+  };
+  if (t instanceof BTFArray) {
+    // char arrays take quoted strings, NUL-terminated and cut to fit.
+    const m = /^"(.*)"$/.exec(raw) ?? fail('a string was expected');
+    const bytes = new TextEncoder().encode(m[1]!.replace(/\\(.)/g, '$1'));
+    out.set(bytes.subarray(0, Math.max(0, ext.size - 1)));
+    return out;
+  }
+  const tristate = raw === 'y' || raw === 'n' || raw === 'm';
+  if (t instanceof Int && (t.encoding & IntEncoding.Bool) !== 0) {
+    if (raw === 'm') fail('bool cannot hold m');
+    writeInt(raw === 'y' ? 1n : raw === 'n' ? 0n : fail('bool needs y or n'));
+    return out;
+  }
+  if (t instanceof Enum && t.name === 'libbpf_tristate') {
+    writeInt(raw === 'y' ? 1n : raw === 'm' ? 2n : raw === 'n' ? 0n : fail('tristate needs y, n or m'));
+    return out;
+  }
+  if (t instanceof Int && t.size === 1 && (t.encoding & IntEncoding.Char) !== 0 && tristate) {
+    out[0] = raw.charCodeAt(0);
+    return out;
+  }
+  if (tristate) {
+    writeInt(raw === 'y' ? 1n : raw === 'm' ? 2n : 0n);
+    return out;
+  }
+  let n: bigint;
+  try {
+    n = BigInt(raw);
+  } catch {
+    return fail('an integer was expected');
+  }
+  writeInt(n);
+  return out;
+}
+
+/**
+ * Fills the `.kconfig` map value (`value`, laid out by the ELF reader) for `externs`. Throws
+ * {@link UnresolvedExternError} for a non-weak value the kernel does not provide.
+ */
+export function fillKconfig(value: Uint8Array, externs: readonly ExternSpec[], byteOrder: ByteOrder): void {
+  for (const ext of externs) {
+    if (ext.kind !== 'kconfig' || ext.offset === undefined) continue;
+    let raw: string | undefined;
+    if (ext.name === 'LINUX_KERNEL_VERSION') {
+      // From the vDSO note: the version the kernel was built as, not a distro's uname string.
+      raw = String(kernelVersion().code);
+    } else if (ext.name.startsWith('LINUX_HAS_')) {
+      const v = linuxHas(ext.name);
+      raw = v === undefined ? undefined : v ? 'y' : 'n'; // y/n: valid for bool, char and integer types alike
+    } else if (ext.name.startsWith('CONFIG_')) {
+      const config = kernelConfig();
+      if (config === null && !ext.weak) {
+        throw new UnresolvedExternError(ext.name, `no kernel config found (looked at /boot/config-${release()} and /proc/config.gz)`);
+      }
+      raw = config?.get(ext.name);
+    }
+    if (raw === undefined) {
+      if (ext.weak) continue; // stays zero
+      throw new UnresolvedExternError(ext.name, 'the running kernel does not define it (declare it __weak to read 0 instead)');
+    }
+    value.set(encodeKconfig(ext, raw, byteOrder), ext.offset);
+  }
+}
+
+let kallsymsCache: Map<string, bigint> | undefined;
+
+/** /proc/kallsyms as name → address (first occurrence; module symbols included). Read once. */
+export function kallsyms(): Map<string, bigint> {
+  if (kallsymsCache !== undefined) return kallsymsCache;
+  const out = new Map<string, bigint>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/kallsyms', 'utf8');
+  } catch {
+    // Unreadable (no procfs): every lookup then fails with a clear error.
+  }
+  for (const line of text.split('\n')) {
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    if (a < 0 || b < 0) continue;
+    let end = line.indexOf('\t', b + 1);
+    if (end < 0) end = line.length;
+    const name = line.slice(b + 1, end);
+    if (!out.has(name)) out.set(name, BigInt(`0x${line.slice(0, a)}`));
+  }
+  kallsymsCache = out;
+  return out;
+}
+
+/** Where a `.ksyms` extern resolved to. */
+export type ResolvedKsym =
+  | {
+      /** A typeless symbol: its address. */
+      readonly kind: 'address';
+      /** The address from /proc/kallsyms. */
+      readonly address: bigint;
+    }
+  | {
+      /** A typed variable or kfunc: its BTF id in vmlinux. */
+      readonly kind: 'btf';
+      /** The BTF id of the `VAR` or `FUNC`. */
+      readonly id: number;
+    }
+  | {
+      /** A weak symbol the kernel lacks: zero / dead code. */
+      readonly kind: 'missing';
+    };
+
+/**
+ * Resolves one `.ksyms` extern. `kernel` is the vmlinux BTF (needed for typed ksyms and
+ * kfuncs). Addresses read as 0 without CAP_SYSLOG (kptr_restrict); that is the kernel's answer
+ * and is passed on, as libbpf does.
+ */
+export function resolveKsym(ext: ExternSpec, kernel: () => Spec): ResolvedKsym {
+  if (ext.typeless) {
+    const address = kallsyms().get(ext.name);
+    if (address !== undefined) return { kind: 'address', address };
+    if (ext.weak) return { kind: 'missing' };
+    throw new SymbolNotFoundError(ext.name, nearNames(ext.name, [...kallsyms().keys()]), 'typeless __ksym extern');
+  }
+  const spec = kernel();
+  const want = ext.isFunction ? Func : Var;
+  const id = spec.idsByName(ext.name).find((i) => {
+    const t: Type = spec.typeById(i);
+    return t instanceof want && t.name === ext.name;
+  });
+  if (id !== undefined) return { kind: 'btf', id };
+  if (ext.weak) return { kind: 'missing' };
+  throw new UnresolvedExternError(
+    ext.name,
+    `no ${ext.isFunction ? 'kfunc (FUNC)' : 'variable (VAR)'} of that name in the kernel's BTF (kernel modules are not searched yet)`,
+  );
+}
+
+/** Up to five names sharing the longest prefix with `name`, for "did you mean". */
+function nearNames(name: string, names: readonly string[]): string[] {
+  const scored: [number, string][] = [];
+  for (const n of names) {
+    let p = 0;
+    while (p < n.length && p < name.length && n[p] === name[p]) p++;
+    if (p >= Math.min(4, name.length)) scored.push([p, n]);
+  }
+  return scored.sort((a, b) => b[0] - a[0]).slice(0, 5).map(([, n]) => n);
+}

@@ -1,0 +1,534 @@
+/**
+ * `loadCollection`: a {@link CollectionSpec} (or an object file) to kernel objects — maps
+ * created and filled, programs relocated and loaded, variables live — with everything it
+ * created closed again if any step fails.
+ *
+ * The order follows what each step needs from the one before:
+ * 1. choose the programs (autoload, or the `programs` option) and, from their instructions
+ *    and the maps' static slots, the maps and further programs they need;
+ * 2. refuse global data on kernels before 5.2 with a message instead of EINVAL;
+ * 3. load the object's BTF (map key/value types, func_info/line_info);
+ * 4. resolve `.kconfig` values, then create every map (reusing compatible pins), write its
+ *    contents and freeze `.rodata`/`.kconfig` — before any program, because the verifier
+ *    reads frozen values as constants;
+ * 5. per program: map fds and `.ksyms` into instructions, CO-RE against the target BTF, attach
+ *    BTF ids, BPF_PROG_LOAD with the object's BTF;
+ * 6. write the prog-array and map-in-map slots the object initialises statically (their
+ *    programs and inner maps exist only now);
+ * 7. map global data for the variables.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { PseudoCall, PseudoSource } from './asm/pseudo.js';
+import type { Instruction } from './asm/instruction.js';
+import { CORECandidateCache, coreRelocate, type CORERelocateResult } from './btf/core.js';
+import { loadKernelSpec } from './btf/kernel.js';
+import type { Spec } from './btf/spec.js';
+import { attachBtfId, fixupFromELF, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
+import { explainLoadFailure, GlobalDataNotSupportedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from './collection-errors.js';
+import { fillKconfig, resolveKsym } from './collection-externs.js';
+import { CollectionSpec, parseCollectionSpec } from './collection-spec.js';
+import type { ELFMapSpec, ELFProgramSpec } from './elf/specs.js';
+import type { VariableValue } from './elf/variables.js';
+import { ArgumentError, BpfError, NotSupportedError, SyscallError, VerifierError } from './errors.js';
+import { mapTypeConfig } from './features/map-types.js';
+import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
+import { PinType, type MapSpec } from './map-spec.js';
+import { Program } from './prog.js';
+import type { ProgramSpec } from './prog-spec.js';
+import { hostLittleEndian } from './sys/attr.js';
+import type { Mapping } from './sys/backend.js';
+import { Errno } from './sys/errno.js';
+import { kernelVersion } from './sys/kernel-version.js';
+import { backend } from './sys/select.js';
+import { MapType, ProgramType, mapTypeName, mapTypeSince } from './types.js';
+import { Variable, type SectionAccess } from './variable.js';
+
+/** Options of {@link loadCollection}. */
+export interface CollectionOptions {
+  /**
+   * A BTF file to use as the CO-RE target instead of the running kernel's
+   * (`/sys/kernel/btf/vmlinux`): raw BTF or an ELF with `.BTF`, like libbpf's
+   * `btf_custom_path`. For kernels without BTF, or to relocate against another kernel's
+   * layout. kfuncs, typed ksyms and attach targets are still looked up in the running
+   * kernel's BTF, since their ids must be the kernel's own.
+   */
+  kernelBTF?: string;
+  /** `const volatile` values to set before load (see `CollectionSpec.rewriteConstants`). */
+  constants?: Record<string, VariableValue>;
+  /**
+   * Existing maps to use instead of creating the object's maps of these names (sharing a map
+   * between collections). They must match the object's definition (type, key/value size,
+   * max entries); the collection does not close them.
+   */
+  mapReplacements?: Record<string, BpfMap>;
+  /**
+   * Directory on a bpffs mount for maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`:
+   * an existing pin `<pinPath>/<name>` with a compatible definition is reused (contents kept),
+   * an incompatible one is a {@link PinnedMapIncompatibleError}, and a new map is pinned
+   * there.
+   */
+  pinPath?: string;
+  /**
+   * Load only these programs (by function name), plus the programs their prog arrays
+   * initialise statically, and only the maps they use. Default: every program not declared
+   * `SEC("?…")`, and every map.
+   */
+  programs?: readonly string[];
+  /** Verifier log level for a failed load's log: 1 (default) or 2 (every instruction). */
+  logLevel?: number;
+  /** First verifier log buffer size in bytes (it grows as needed). */
+  logSize?: number;
+}
+
+/** Something the loader created and must release on failure or close(). */
+type Release = () => void;
+
+/**
+ * Loaded programs, maps and variables of one object. Owns every program and map it created
+ * (not those passed as `mapReplacements`); `close()` or `using` releases them. Programs that
+ * were attached keep running through their links; pinned maps persist on bpffs.
+ *
+ * Minimum kernel: 4.18 with BTF; global data needs 5.2, mmap()ed variables 5.5.
+ */
+export class Collection implements Disposable {
+  /** Loaded programs by function name. */
+  readonly programs: Record<string, Program>;
+  /** Maps by name (`.rodata`, `.bss`, … for global data). */
+  readonly maps: Record<string, BpfMap>;
+  /** Global variables by name, reading and writing the live values. */
+  readonly variables: Record<string, Variable>;
+  #releases: Release[];
+  #open = true;
+
+  /** @internal Built by {@link loadCollection}. */
+  constructor(programs: Record<string, Program>, maps: Record<string, BpfMap>, variables: Record<string, Variable>, releases: Release[]) {
+    this.programs = programs;
+    this.maps = maps;
+    this.variables = variables;
+    this.#releases = releases;
+  }
+
+  /** True until close(). */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Unmaps variables, closes programs and the maps this collection created. Idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    releaseAll(this.#releases);
+    this.#releases = [];
+  }
+
+  /** Same as {@link Collection.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Runs releases newest first; one failing does not stop the others. */
+function releaseAll(releases: Release[]): void {
+  for (let i = releases.length - 1; i >= 0; i--) {
+    try {
+      releases[i]!();
+    } catch {
+      // Closing an fd cannot meaningfully fail here; keep releasing the rest.
+    }
+  }
+}
+
+/**
+ * Loads a BPF object into the kernel: creates its maps, loads its programs, and returns them
+ * as a {@link Collection}. `specOrPath` is a path to a clang-compiled `.o` or a
+ * {@link CollectionSpec} (which is not modified: the loader works on a copy, so one spec can
+ * be loaded many times).
+ *
+ * If any step fails, everything created so far is closed (and pins made by this call are
+ * removed) before the error is thrown.
+ *
+ * @example
+ * ```ts
+ * import { loadCollection } from 'ebpf-ts';
+ *
+ * // Node 20 has no `using`: close explicitly.
+ * const coll = await loadCollection('testdata/elf_globals.bpfel.o', {
+ *   programs: ['globals'],
+ *   constants: { verbose: 1 },
+ * });
+ * try {
+ *   const { retval } = coll.programs.globals.testRun({ data: new Uint8Array(64) });
+ *   console.log(retval, coll.variables.counter.get());
+ * } finally {
+ *   coll.close();
+ * }
+ * ```
+ *
+ * @throws {@link VerifierError} a program was rejected (full log; a hint for common causes).
+ * @throws {@link CORERelocationFailedError} the verifier reached an instruction a CO-RE
+ * relocation could not resolve ("struct X has no field Y").
+ * @throws {@link GlobalDataNotSupportedError} global data before Linux 5.2.
+ * @throws {@link MapTypeNotSupportedError} a map type the kernel lacks.
+ * @throws {@link PinnedMapIncompatibleError} a pinned map that does not match the object.
+ * @throws {@link NotSupportedError}, {@link SyscallError}, {@link ArgumentError} otherwise,
+ * naming the map or program.
+ */
+export async function loadCollection(specOrPath: CollectionSpec | string, options: CollectionOptions = {}): Promise<Collection> {
+  if (typeof specOrPath !== 'string') return instantiate(specOrPath.copy(), options, undefined);
+  const bytes = await readFile(specOrPath);
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const spec = parseCollectionSpec(view);
+  return instantiate(spec, options, spec.btf === undefined ? undefined : fixupFromELF(view));
+}
+
+/** The programs to load and the maps they need (see {@link CollectionOptions.programs}). */
+function select(spec: CollectionSpec, options: CollectionOptions): { programs: ELFProgramSpec[]; maps: ELFMapSpec[] } {
+  let names: string[];
+  if (options.programs !== undefined) {
+    const unknown = options.programs.filter((n) => !Object.hasOwn(spec.programs, n));
+    if (unknown.length > 0) {
+      throw new ArgumentError(`no program ${unknown.join(', ')} in the object (it has ${Object.keys(spec.programs).join(', ') || 'none'})`);
+    }
+    names = [...options.programs];
+  } else {
+    names = Object.values(spec.programs).filter((p) => p.autoload).map((p) => p.name);
+  }
+  const progs = new Set(names);
+  const maps = new Set<string>(options.programs === undefined ? Object.keys(spec.maps) : []);
+  // Fixpoint: programs bring their maps; prog arrays bring their statically placed programs;
+  // map-in-maps bring their inner maps.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const name of progs) {
+      for (const insn of spec.programs[name]!.instructions) {
+        const ref = insn.reference;
+        if (ref !== undefined && insn.isLoadImm64 && Object.hasOwn(spec.maps, ref) && !maps.has(ref)) {
+          maps.add(ref);
+          changed = true;
+        }
+      }
+    }
+    for (const name of maps) {
+      const m = spec.maps[name]!;
+      for (const slot of m.initialSlots ?? []) {
+        const set = m.type === MapType.ProgArray ? progs : maps;
+        const pool = m.type === MapType.ProgArray ? spec.programs : spec.maps;
+        if (Object.hasOwn(pool, slot.name) && !set.has(slot.name)) {
+          set.add(slot.name);
+          changed = true;
+        }
+      }
+    }
+  }
+  return {
+    programs: Object.values(spec.programs).filter((p) => progs.has(p.name)),
+    maps: Object.values(spec.maps).filter((m) => maps.has(m.name)),
+  };
+}
+
+const isDataSection = (m: ELFMapSpec): boolean => /^\.(rodata|data|bss|kconfig)/.test(m.sectionName);
+
+/** Global data (array maps addressed with BPF_PSEUDO_MAP_VALUE) needs Linux 5.2. */
+function checkGlobalData(programs: readonly ELFProgramSpec[], spec: CollectionSpec): void {
+  if (kernelVersion().atLeast('5.2')) return;
+  for (const p of programs) {
+    for (const insn of p.instructions) {
+      if (!insn.isLoadImm64 || insn.src !== (PseudoSource.MapValue as number) || insn.reference === undefined) continue;
+      const m = spec.maps[insn.reference];
+      if (m !== undefined && isDataSection(m)) throw new GlobalDataNotSupportedError(p.name, m.sectionName);
+    }
+  }
+}
+
+/** The pinned map at `path`, if compatible with `s`; undefined when nothing is pinned there. */
+function openPinned(s: MapSpec & { name: string }, flags: number, path: string): BpfMap | undefined {
+  let existing: BpfMap;
+  try {
+    existing = BpfMap.fromPin(path);
+  } catch (err) {
+    if (err instanceof SyscallError && err.errno === Errno.ENOENT) return undefined;
+    throw err;
+  }
+  const diffs: string[] = [];
+  const cmp = (field: string, pinned: string | number, object: string | number): void => {
+    if (pinned !== object) diffs.push(`${field}: pinned ${pinned}, object ${object}`);
+  };
+  cmp('type', mapTypeName(existing.type), mapTypeName(s.type));
+  cmp('keySize', existing.keySize, s.keySize);
+  cmp('valueSize', existing.valueSize, s.valueSize);
+  // PERF_EVENT_ARRAY's 0 means "one per CPU", which the kernel stored as a number.
+  if ((s.maxEntries ?? 0) !== 0) cmp('maxEntries', existing.maxEntries, s.maxEntries ?? 0);
+  cmp('flags', `0x${existing.flags.toString(16)}`, `0x${flags.toString(16)}`);
+  if (diffs.length > 0) {
+    existing.close();
+    throw new PinnedMapIncompatibleError(s.name, path, diffs);
+  }
+  return existing;
+}
+
+/** Checks a `mapReplacements` entry against the object's definition. */
+function checkReplacement(m: ELFMapSpec, r: BpfMap): void {
+  const diffs: string[] = [];
+  if (r.type !== m.type) diffs.push(`type ${mapTypeName(r.type)} != ${mapTypeName(m.type)}`);
+  if (r.keySize !== m.keySize) diffs.push(`keySize ${r.keySize} != ${m.keySize}`);
+  if (r.valueSize !== m.valueSize) diffs.push(`valueSize ${r.valueSize} != ${m.valueSize}`);
+  if ((m.maxEntries ?? 0) !== 0 && r.maxEntries !== m.maxEntries) diffs.push(`maxEntries ${r.maxEntries} != ${m.maxEntries}`);
+  if (diffs.length > 0) throw new ArgumentError(`map ${m.name}: the replacement map does not match the object's definition (${diffs.join(', ')})`);
+}
+
+const mapInMapTypes = new Set<MapType>([MapType.ArrayOfMaps, MapType.HashOfMaps]);
+
+function u32(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value, hostLittleEndian);
+  return out;
+}
+
+/** `call` to a helper id no kernel has: libbpf's marker for an unresolved weak kfunc (dead code). */
+const POISON_KFUNC = 2002000000;
+
+function instantiate(spec: CollectionSpec, options: CollectionOptions, elf: ReturnType<typeof fixupFromELF> | undefined): Collection {
+  if (options.constants !== undefined) spec.rewriteConstants(options.constants);
+  const { programs: progSpecs, maps: mapSpecs } = select(spec, options);
+  checkGlobalData(progSpecs, spec);
+
+  const releases: Release[] = [];
+  const maps: Record<string, BpfMap> = {};
+  const programs: Record<string, Program> = {};
+  const variables: Record<string, Variable> = {};
+  const frozen = new Set<string>();
+  const reused = new Set<string>();
+  let open = true;
+  const running = lazy(() => loadKernelSpec());
+  const coreTarget = lazy(() => (options.kernelBTF === undefined ? running() : loadKernelSpec(options.kernelBTF)));
+  let btf: ObjectBTF = { handle: undefined, reason: 'the object has no BTF' };
+
+  try {
+    // --- object BTF ------------------------------------------------------------------------
+    if (spec.btf !== undefined && (progSpecs.length > 0 || mapSpecs.length > 0)) {
+      btf = loadObjectBTF(spec.btf, elf);
+      if (btf.handle !== undefined) {
+        const handle = btf.handle;
+        // Maps and programs hold their own references to the BTF; the loader's fd is only
+        // needed while creating them.
+        releases.push(() => handle.close());
+      }
+    }
+
+    // --- maps ------------------------------------------------------------------------------
+    const mmapable = kernelVersion().atLeast('5.5');
+    for (const m of mapSpecs) {
+      const replacement = options.mapReplacements?.[m.name];
+      if (replacement !== undefined) {
+        checkReplacement(m, replacement);
+        maps[m.name] = replacement;
+        continue;
+      }
+      if (m.name === '.kconfig' && m.contents?.[0] !== undefined) {
+        const value = (m.contents[0][1] as Uint8Array).slice();
+        fillKconfig(value, Object.values(spec.externs), spec.byteOrder);
+        m.contents = [[m.contents[0][0], value]];
+      }
+      let flags = m.flags ?? 0;
+      if (m.mmapable === true && mmapable) flags |= BPF_F_MMAPABLE;
+      const s: MapSpec = { ...m, flags, pinning: PinType.None };
+      if (m.freeze === true) frozen.add(m.name);
+
+      if (m.pinning === PinType.ByName && options.pinPath !== undefined) {
+        const path = join(options.pinPath, m.name);
+        const existing = openPinned({ ...s, name: m.name }, flags, path);
+        if (existing !== undefined) {
+          maps[m.name] = existing;
+          reused.add(m.name);
+          releases.push(() => existing.close());
+          continue;
+        }
+        const map = createMap(m, s, spec.btf, btf);
+        releases.push(() => map.close());
+        maps[m.name] = map;
+        map.pin(path);
+        // Undone only if this load fails; after success the pin is the point.
+        const unpin = (): void => {
+          if (!open) rmSync(path, { force: true });
+        };
+        releases.push(unpin);
+        continue;
+      }
+      const map = createMap(m, s, spec.btf, btf);
+      releases.push(() => map.close());
+      maps[m.name] = map;
+    }
+
+    // --- programs --------------------------------------------------------------------------
+    const cache = new CORECandidateCache();
+    for (const p of progSpecs) {
+      const insns: Instruction[] = [...p.instructions];
+      fillReferences(p, insns, spec, maps, running);
+      let core: CORERelocateResult | undefined;
+      if (p.coreRelocations !== undefined && p.coreRelocations.length > 0) {
+        if (spec.btf === undefined) throw new BpfError(`program ${p.name}: has CO-RE relocations but the object has no BTF`);
+        core = coreRelocate(insns, p.coreRelocations, spec.btf, [coreTarget()], { program: p.name, candidateCache: cache });
+      }
+      const load: ProgramSpec = { ...p, instructions: insns };
+      if (btf.handle !== undefined) load.btf = btf.handle.fd;
+      else {
+        delete load.btf;
+        delete load.funcInfo;
+        delete load.lineInfo;
+      }
+      if (needsAttachBtfId(p)) load.attachBtfId = attachBtfId(p, running());
+      if (p.type === ProgramType.Unspec) {
+        throw new ArgumentError(`program ${p.name}: section ${p.sectionName} does not say which program type it is (see the libbpf section names)`);
+      }
+      let prog: Program;
+      try {
+        prog = Program.load(load, { logLevel: options.logLevel, logSize: options.logSize });
+      } catch (err) {
+        if (err instanceof VerifierError) throw explainLoadFailure(err, p.type, core);
+        throw err;
+      }
+      releases.push(() => prog.close());
+      programs[p.name] = prog;
+    }
+
+    // --- static slots ----------------------------------------------------------------------
+    for (const m of mapSpecs) {
+      const map = maps[m.name]!;
+      if (reused.has(m.name) || options.mapReplacements?.[m.name] !== undefined) continue;
+      for (const slot of m.initialSlots ?? []) {
+        const target = m.type === MapType.ProgArray ? programs[slot.name] : maps[slot.name];
+        if (target === undefined) throw new BpfError(`map ${m.name}: slot ${slot.index} names ${slot.name}, which was not loaded`);
+        map.update(u32(slot.index), u32(target.fd));
+      }
+    }
+
+    // --- variables -------------------------------------------------------------------------
+    const sections = new Map<string, SectionAccess>();
+    for (const [name, v] of Object.entries(spec.variables)) {
+      const map = maps[v.sectionName];
+      if (map === undefined) continue;
+      let access = sections.get(v.sectionName);
+      if (access === undefined) {
+        const readOnly = frozen.has(v.sectionName) || v.readOnly;
+        const mapped = mapValue(map, readOnly, releases);
+        access = { map, mapped, readOnly, open: () => open };
+        sections.set(v.sectionName, access);
+      }
+      variables[name] = new Variable(v, access);
+    }
+  } catch (err) {
+    open = false;
+    releaseAll(releases);
+    throw err;
+  }
+  // Variables stop working when the collection closes.
+  releases.unshift(() => {
+    open = false;
+  });
+  return new Collection(programs, maps, variables, releases);
+}
+
+/** Creates one map, with BTF key/value types when the object has them; retried without BTF if refused. */
+function createMap(m: ELFMapSpec, s: MapSpec, objectBTF: Spec | undefined, btf: ObjectBTF): BpfMap {
+  const opts: CreateMapOptions = {};
+  if (btf.handle !== undefined && objectBTF !== undefined && !mapInMapTypes.has(m.type)) {
+    const id = (t: unknown): number => (t !== undefined && objectBTF.has(t as never) ? objectBTF.typeId(t as never) : 0);
+    const key = id(m.key);
+    const value = id(m.value);
+    // Global data has no key type (array_map_check_btf() accepts a void key only for a DATASEC value).
+    if (value !== 0 && (key !== 0 || isDataSection(m))) {
+      opts.btfFd = btf.handle.fd;
+      opts.btfKeyTypeId = key;
+      opts.btfValueTypeId = value;
+    }
+  }
+  try {
+    try {
+      return BpfMap.create(s, opts);
+    } catch (err) {
+      // Kernels reject map BTF they cannot check (older map_check_btf(), kinds they predate):
+      // the map works without it, only bpftool's pretty-printing is lost. libbpf does the same.
+      if (opts.btfFd === undefined || !(err instanceof SyscallError) || err instanceof NotSupportedError) throw err;
+      return BpfMap.create(s, {});
+    }
+  } catch (err) {
+    if (err instanceof NotSupportedError && /map type/.test(err.feature)) {
+      throw new MapTypeNotSupportedError(m.name, mapTypeName(m.type), mapTypeSince[m.type], mapTypeConfig[m.type], err);
+    }
+    if (err instanceof BpfError && !err.message.includes(m.name)) {
+      throw new BpfError(`map ${m.name}: ${err.message}`, { errno: err.errno, cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Maps a global data value for variables, when the map is mmapable and the backend can. */
+function mapValue(map: BpfMap, readOnly: boolean, releases: Release[]): Uint8Array | undefined {
+  if ((map.flags & BPF_F_MMAPABLE) === 0 || map.valueSize === 0) return undefined;
+  const PROT_READ = 1;
+  const PROT_WRITE = 2;
+  const MAP_SHARED = 1;
+  const b = backend();
+  // A frozen map refuses writable mappings (bpf_map_mmap(): EPERM for VM_WRITE once frozen).
+  const mapping: Mapping | number = b.mmap(map.fd, map.valueSize, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  if (typeof mapping === 'number') return undefined; // e.g. Electron's ffi-rs without aliasing: use syscalls
+  releases.push(() => b.munmap(mapping));
+  return new Uint8Array(mapping.buffer, 0, map.valueSize);
+}
+
+/** Puts map fds and resolved `.ksyms` into a program's instructions. */
+function fillReferences(p: ELFProgramSpec, insns: Instruction[], spec: CollectionSpec, maps: Record<string, BpfMap>, kernel: () => Spec): void {
+  for (const insn of insns) {
+    const ref = insn.reference;
+    if (ref === undefined) continue;
+    if (insn.isLoadImm64 && (insn.src === (PseudoSource.MapFD as number) || insn.src === (PseudoSource.MapValue as number))) {
+      const map = maps[ref];
+      if (map === undefined) throw new BpfError(`program ${p.name}: refers to map ${ref}, which was not created`);
+      // The low half holds the fd, the high half (second slot) the offset into the value.
+      insn.constant = (BigInt(insn.constant) & 0xffffffff00000000n) | BigInt(map.fd);
+      continue;
+    }
+    const ext = spec.externs[ref];
+    if (ext === undefined || ext.kind !== 'ksym') continue;
+    const r = resolveKsym(ext, kernel);
+    if (insn.isLoadImm64) {
+      if (r.kind === 'address') {
+        insn.src = PseudoSource.None as number;
+        insn.constant = r.address;
+      } else if (r.kind === 'btf') {
+        // imm: the VAR's id; the second slot's imm: a module BTF fd, 0 for vmlinux.
+        insn.src = PseudoSource.BTFID as number;
+        insn.constant = BigInt(r.id);
+      } else {
+        insn.src = PseudoSource.None as number;
+        insn.constant = 0n;
+      }
+    } else if (insn.isCall && insn.src === (PseudoCall.KfuncCall as number)) {
+      if (r.kind === 'btf') {
+        insn.constant = r.id;
+        insn.offset = 0; // fd_array index 0: vmlinux
+      } else {
+        // A weak kfunc the kernel lacks: a call no kernel knows, which the verifier accepts
+        // only where it is dead code (guarded by bpf_ksym_exists()).
+        insn.src = PseudoCall.Helper as number;
+        insn.constant = POISON_KFUNC;
+      }
+    }
+  }
+}
+
+function lazy<T>(f: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = f();
+      done = true;
+    }
+    return value;
+  };
+}
