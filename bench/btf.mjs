@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// Kernel BTF, ebpf-ts beside libbpf (issue 3's benchmark): parse /sys/kernel/btf/vmlinux,
+// find `struct task_struct` and resolve every member (name, offset, the member type's kind
+// and name), then do the same lookup again in the same process. libbpf does the same with
+// btf__load_vmlinux_btf() + btf__find_by_name_kind() (bench/peers-btf/vmlinux_btf.c, built
+// here with gcc against the system libbpf into a temporary directory).
+//
+// Every sample is a fresh process (cold means cold: no cached spec, no warmed-up JIT, no page
+// cache advantage for one side: both read the same file, alternately). Prints medians and the
+// ratio ours/libbpf; a measurement, never a failing exit code.
+//
+// Env: BENCH_RUNS (7), BENCH_DIST (dist/: the built library; run `npm run build` first),
+// BTF_PATH (another BTF file to parse, e.g. a BTFHub one; both sides read it).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = resolve(process.env.BENCH_DIST ?? join(here, '..', 'dist'));
+const btfPath = process.env.BTF_PATH || undefined;
+
+async function child() {
+  const i0 = performance.now();
+  const btf = await import(pathToFileURL(join(dist, 'btf', 'index.js')).href);
+  const importMs = performance.now() - i0;
+  global.gc?.();
+  const mem0 = process.memoryUsage();
+  const t0 = performance.now();
+  const spec = btf.loadKernelSpec(btfPath);
+  const t1 = performance.now();
+  const task = spec.typeByName('task_struct', 'struct');
+  const t2 = performance.now();
+  let sum = walk(task);
+  const t3 = performance.now();
+  sum += walk(spec.typeByName('task_struct', 'struct'));
+  const t4 = performance.now();
+  global.gc?.();
+  const mem1 = process.memoryUsage();
+  process.stdout.write(
+    JSON.stringify({
+      importMs,
+      parseMs: t1 - t0,
+      findMs: t2 - t1,
+      membersMs: t3 - t2,
+      secondUs: (t4 - t3) * 1000,
+      members: task.members.length,
+      types: spec.typeCount,
+      decoded: spec.decodedCount,
+      heapMB: (mem1.heapUsed - mem0.heapUsed) / 1e6,
+      externalMB: (mem1.arrayBuffers - mem0.arrayBuffers) / 1e6,
+      rssMB: (mem1.rss - mem0.rss) / 1e6,
+      check: sum,
+    }),
+  );
+}
+
+// The same touch as the C side: each member's name and offset, its type's kind and name.
+function walk(struct) {
+  let sum = 0;
+  for (const m of struct.members) sum += m.name.length + m.type.kind + m.type.name.length + m.offset;
+  return sum;
+}
+
+function buildPeer() {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-bench-btf-'));
+  const exe = join(dir, 'peer-btf');
+  const r = spawnSync('gcc', ['-O2', '-o', exe, join(here, 'peers-btf', 'vmlinux_btf.c'), '-lbpf'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`(libbpf peer skipped: gcc/libbpf-dev failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]})`);
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  return { exe, dir };
+}
+
+function runJSON(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: process.env });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function median(rows, key) {
+  const v = rows.map((r) => r[key]).sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)];
+}
+
+function parent() {
+  const runs = Number(process.env.BENCH_RUNS ?? 7);
+  const peer = buildPeer();
+  const ours = [];
+  const theirs = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      // Alternate who goes first so that noise on the shared machine falls on both.
+      const order = i % 2 === 0 ? ['ours', 'libbpf'] : ['libbpf', 'ours'];
+      for (const who of order) {
+        if (who === 'ours') ours.push(runJSON(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child']));
+        else if (peer !== undefined) theirs.push(runJSON(peer.exe, btfPath === undefined ? [] : [btfPath]));
+      }
+    }
+  } finally {
+    if (peer !== undefined) rmSync(peer.dir, { recursive: true, force: true });
+  }
+
+  const o = (k) => median(ours, k);
+  const oursCold = median(
+    ours.map((r) => ({ v: r.parseMs + r.findMs + r.membersMs })),
+    'v',
+  );
+  console.log(`kernel BTF ${btfPath ?? '/sys/kernel/btf/vmlinux'}: ${ours[0].types} types, task_struct has ${ours[0].members} members`);
+  console.log(`median of ${runs} fresh processes each\n`);
+  const rows = [];
+  if (theirs.length > 0) {
+    const t = (k) => median(theirs, k) / 1e6; // ns → ms
+    const theirsCold = median(
+      theirs.map((r) => ({ v: (r.parseNs + r.findNs + r.membersNs) / 1e6 })),
+      'v',
+    );
+    const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+    rows.push(['parse (read + index)', `${o('parseMs').toFixed(2)} ms`, `${t('parseNs').toFixed(2)} ms`, ratio(o('parseMs'), t('parseNs'))]);
+    rows.push(['find task_struct', `${o('findMs').toFixed(3)} ms`, `${t('findNs').toFixed(3)} ms`, ratio(o('findMs'), t('findNs'))]);
+    rows.push(['resolve its members', `${o('membersMs').toFixed(3)} ms`, `${t('membersNs').toFixed(3)} ms`, ratio(o('membersMs'), t('membersNs'))]);
+    rows.push(['**cold total**', `**${oursCold.toFixed(2)} ms**`, `**${theirsCold.toFixed(2)} ms**`, `**${ratio(oursCold, theirsCold)}**`]);
+    rows.push(['second lookup + members', `${o('secondUs').toFixed(1)} µs`, `${(t('secondNs') * 1000).toFixed(1)} µs`, ratio(o('secondUs'), t('secondNs') * 1000)]);
+    rows.push(['memory held', `${o('heapMB').toFixed(2)} MB JS heap + ${o('externalMB').toFixed(2)} MB raw buffer`, `${(median(theirs, 'rssKB') / 1024).toFixed(2)} MB RSS growth`, '']);
+    console.log('| step | ebpf-ts | libbpf 1.1.2 | ratio |\n|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    const goal = oursCold / theirsCold <= 1.0;
+    console.log(`\ngoal cold ≤ 1.0× libbpf: ${goal ? 'PASS' : 'MISS'} (${(oursCold / theirsCold).toFixed(2)}×)`);
+  } else {
+    console.log('| step | ebpf-ts |\n|---|---|');
+    console.log(`| parse | ${o('parseMs').toFixed(2)} ms |\n| find | ${o('findMs').toFixed(3)} ms |\n| members | ${o('membersMs').toFixed(3)} ms |`);
+    console.log(`| cold total | ${oursCold.toFixed(2)} ms |\n| second lookup | ${o('secondUs').toFixed(1)} µs |\n| JS heap | ${o('heapMB').toFixed(2)} MB |`);
+  }
+  console.log(`(not in the cold total: importing the library, ${o('importMs').toFixed(1)} ms; node's own start-up)`);
+  console.log(`second lookup goal "microseconds": ${o('secondUs') < 1000 ? 'PASS' : 'MISS'} (${o('secondUs').toFixed(1)} µs)`);
+}
+
+if (process.argv.includes('--child')) await child();
+else parent();
