@@ -1,0 +1,108 @@
+/**
+ * Auto-attachment by section name, as libbpf's `bpf_program__attach()` does: the ELF section
+ * a program came from (`SEC("kprobe/do_sys_openat2")`) says which hook it belongs to.
+ *
+ * @module
+ */
+import { ArgumentError, NotSupportedError } from '../errors.js';
+import type { Program } from '../prog.js';
+import type { ProgramSpec } from '../prog-spec.js';
+import { attachKprobe, attachKsyscall } from './kprobe.js';
+import type { Link } from './link.js';
+import { attachRawTracepoint, attachTracing } from './raw-tracepoint.js';
+import { attachTracepoint } from './tracepoint.js';
+
+/** A section name split into its kind (`kprobe`, `tp`, …) and target. */
+export interface AttachPlan {
+  /** The section prefix without `?` and the sleepable `.s` marker, e.g. `kretprobe`. */
+  readonly kind: string;
+  /** What follows the first `/`, or the spec's `attachTo`. */
+  readonly target: string | undefined;
+}
+
+/**
+ * Splits `sectionName` (or uses `attachTo` for the target when given) into kind and target.
+ *
+ * @example
+ * ```ts
+ * attachPlan('tracepoint/syscalls/sys_enter_execve'); // { kind: 'tracepoint', target: 'syscalls/sys_enter_execve' }
+ * ```
+ */
+export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
+  const name = sectionName.startsWith('?') ? sectionName.slice(1) : sectionName;
+  const slash = name.indexOf('/');
+  const prefix = slash < 0 ? name : name.slice(0, slash);
+  const rest = slash < 0 ? undefined : name.slice(slash + 1);
+  const kind = prefix.replace(/\.s$/, '');
+  const target = attachTo ?? (rest === '' ? undefined : rest);
+  return { kind, target };
+}
+
+function need(target: string | undefined, sectionName: string, form: string): string {
+  if (target === undefined) {
+    throw new ArgumentError(`section ${sectionName} names no attach target: auto-attach needs ${form}; attach it explicitly instead`);
+  }
+  return target;
+}
+
+/**
+ * Attaches `prog` where its section name says (libbpf's auto-attach conventions):
+ * `tracepoint/<group>/<name>` and `tp/…`, `kprobe/<function>[+<offset>]`,
+ * `kretprobe/<function>`, `ksyscall/<syscall>`, `kretsyscall/<syscall>`,
+ * `raw_tracepoint/<name>` and `raw_tp/…`, and the BTF-attached `fentry/`, `fexit/`,
+ * `fmod_ret/`, `tp_btf/`, `lsm/` (whose target was fixed at load time).
+ *
+ * Minimum kernel: that of the attachment (see each attach function).
+ *
+ * @example
+ * ```ts
+ * const spec = collectionSpec.programs.handle_execve; // sectionName 'tracepoint/syscalls/sys_enter_execve'
+ * using link = attachProgram(coll.programs.handle_execve, spec);
+ * ```
+ * @throws {@link ArgumentError} when the section has no target or is not one auto-attach
+ * knows, {@link NotSupportedError} for kinds not implemented yet (uprobes, multi-kprobes,
+ * cgroup, XDP, …), and the errors of the attach function used.
+ */
+export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>): Link {
+  const sectionName = spec?.sectionName;
+  if (sectionName === undefined || sectionName === '') {
+    throw new ArgumentError(`program ${prog.name} has no section name: auto-attach cannot tell where it goes; attach it explicitly`);
+  }
+  const { kind, target } = attachPlan(sectionName, spec?.attachTo);
+  switch (kind) {
+    case 'tracepoint':
+    case 'tp': {
+      const t = need(target, sectionName, '<group>/<name>');
+      const slash = t.indexOf('/');
+      if (slash <= 0) throw new ArgumentError(`section ${sectionName}: a tracepoint target is <group>/<name>, got ${JSON.stringify(t)}`);
+      return attachTracepoint(prog, t.slice(0, slash), t.slice(slash + 1));
+    }
+    case 'kprobe':
+    case 'kretprobe': {
+      const t = need(target, sectionName, '<function>[+<offset>]');
+      const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(t);
+      if (m === null) throw new ArgumentError(`section ${sectionName}: expected <function>[+<offset>], got ${JSON.stringify(t)}`);
+      const offset = m[2] === undefined ? undefined : BigInt(m[2]);
+      return attachKprobe(prog, m[1]!, { retprobe: kind === 'kretprobe', offset });
+    }
+    case 'ksyscall':
+    case 'kretsyscall':
+      return attachKsyscall(prog, need(target, sectionName, '<syscall>'), { retprobe: kind === 'kretsyscall' });
+    case 'raw_tracepoint':
+    case 'raw_tp':
+    case 'raw_tracepoint.w':
+    case 'raw_tp.w':
+      return attachRawTracepoint(prog, need(target, sectionName, '<tracepoint>'));
+    case 'fentry':
+    case 'fexit':
+    case 'fmod_ret':
+    case 'tp_btf':
+    case 'lsm':
+      return attachTracing(prog, { attachType: spec?.attachType });
+    default:
+      if (/^(uprobe|uretprobe|usdt|kprobe\.multi|kretprobe\.multi|uprobe\.multi|kprobe\.session)/.test(kind)) {
+        throw new NotSupportedError(`auto-attach of ${kind} sections in ebpf-ts`, undefined, { detail: 'not implemented yet; attach it explicitly' });
+      }
+      throw new ArgumentError(`section ${sectionName} (${kind}) has no auto-attach rule; attach program ${prog.name} explicitly`);
+  }
+}
