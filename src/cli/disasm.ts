@@ -45,7 +45,8 @@ export function disassembleWithSource(insns: readonly Instruction[], options: So
     if (instructionLine.test(line)) {
       const insn = insns[next++];
       const src = insn?.line;
-      if (src !== undefined) {
+      // Line 0 is the compiler saying "no particular line" (code it synthesised); skip it.
+      if (src !== undefined && src.lineNumber !== 0) {
         const key = `${src.fileName ?? ''}:${src.lineNumber}`;
         if (key !== previous) {
           const text = src.lineText?.trim();

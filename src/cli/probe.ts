@@ -33,13 +33,14 @@ export interface ProbeEntry {
   readonly reason: string | null;
 }
 
-/** "supported", "not supported (needs 5.8)" or "unknown (why)". */
-export function statusText(r: FeatureResult, since: string | undefined): string {
+/**
+ * "supported", "not supported (needs 5.8)" or "unknown (why)". Only the probe's own version
+ * is used: a helper that exists but is not offered to a program type has no version that
+ * would fix it, so its reason is printed instead.
+ */
+export function statusText(r: FeatureResult): string {
   if (r.supported === true) return 'supported';
-  if (r.supported === false) {
-    const version = r.minimumVersion ?? since;
-    return `not supported (${version === undefined ? r.reason : `needs ${version}`})`;
-  }
+  if (r.supported === false) return `not supported (${r.minimumVersion === undefined ? r.reason : `needs ${r.minimumVersion}`})`;
   return `unknown (${r.reason})`;
 }
 
@@ -48,8 +49,8 @@ function entry(name: string, feature: Feature): ProbeEntry {
   return {
     name,
     supported: r.supported,
-    status: statusText(r, feature.minimumVersion),
-    minimumVersion: (r.supported === false ? r.minimumVersion : undefined) ?? feature.minimumVersion ?? null,
+    status: statusText(r),
+    minimumVersion: r.supported === false ? (r.minimumVersion ?? null) : (feature.minimumVersion ?? null),
     reason: r.supported === true ? null : r.reason,
   };
 }
