@@ -1,0 +1,108 @@
+// The ebpf-ts CLI against the running kernel: `prog list`/`map list` show objects this test
+// created (cross-checked with bpftool when installed), `probe` reports this kernel, and
+// `btf dump` of the host's BTF gives a plausible vmlinux.h. Needs root.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as asm from '../../src/asm/index.js';
+import { runCLI } from '../../src/cli/run.js';
+import { BpfMap } from '../../src/map.js';
+import { Program } from '../../src/prog.js';
+import { kernelVersion } from '../../src/sys/kernel-version.js';
+import { MapType, ProgramType } from '../../src/types.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
+if (skip !== '') console.warn(`skipping CLI kernel tests: ${skip}`);
+const has = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
+const tmp = mkdtempSync(join(tmpdir(), 'ebpf-ts-cli-kernel-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
+  return { code, stdout, stderr };
+}
+
+describe.skipIf(skip !== '')('CLI on the running kernel', () => {
+  it('prog list and map list include a program and a map this test loaded', async () => {
+    const map = BpfMap.create({ name: 'cli_test_map', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 17 });
+    const prog = Program.load({
+      name: 'cli_test_prog',
+      type: ProgramType.SocketFilter,
+      license: 'GPL',
+      instructions: [asm.mov64Imm(asm.Register.R0, 0), asm.exit()],
+    });
+    try {
+      const mapId = map.info().id;
+      const progInfo = prog.info();
+
+      const maps = await cli(['map', 'list', '--json']);
+      expect(maps.code, maps.stderr).toBe(0);
+      const m = JSON.parse(maps.stdout).find((x: { id: number }) => x.id === mapId);
+      expect(m).toMatchObject({ id: mapId, type: 'HASH', name: 'cli_test_map', keySize: 4, valueSize: 8, maxEntries: 17, flags: 0 });
+
+      const progs = await cli(['prog', 'list', '--json']);
+      expect(progs.code, progs.stderr).toBe(0);
+      const p = JSON.parse(progs.stdout).find((x: { id: number }) => x.id === progInfo.id);
+      expect(p).toMatchObject({ id: progInfo.id, type: 'SOCKET_FILTER', name: 'cli_test_prog', tag: progInfo.tag, gplCompatible: true, uid: 0 });
+      // Loaded a moment ago: the boot-time conversion must land near now.
+      expect(Math.abs(Date.parse(p.loadedAt) - Date.now())).toBeLessThan(60_000);
+
+      const text = await cli(['prog', 'show']);
+      expect(text.stdout).toMatch(new RegExp(`^\\s*${progInfo.id}\\s+SOCKET_FILTER\\s+cli_test_prog\\s+${progInfo.tag}\\s`, 'm'));
+      const mapText = await cli(['map', 'list']);
+      expect(mapText.stdout).toMatch(new RegExp(`^\\s*${mapId}\\s+HASH\\s+cli_test_map\\s+4B\\s+8B\\s+17\\s`, 'm'));
+
+      if (has('bpftool')) {
+        const bp = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(progInfo.id)], { encoding: 'utf8' }));
+        expect(p.tag).toBe(bp.tag);
+        expect(p.xlatedBytes).toBe(bp.bytes_xlated);
+      }
+    } finally {
+      prog.close();
+      map.close();
+    }
+  });
+
+  it("probe reports this kernel's version and the basics every BPF kernel has", async () => {
+    const r = await cli(['probe', '--json', '--helpers', 'SOCKET_FILTER']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(Object.keys(j)).toEqual(['kernelVersion', 'programTypes', 'mapTypes', 'helpers', 'btf']);
+    expect(j.kernelVersion).toBe(kernelVersion().toString());
+    expect(release().startsWith(`${kernelVersion().major}.${kernelVersion().minor}`)).toBe(true);
+    const find = (list: { name: string; status: string }[], name: string) => list.find((e) => e.name === name);
+    expect(find(j.programTypes, 'SOCKET_FILTER')?.status).toBe('supported');
+    expect(find(j.mapTypes, 'HASH')?.status).toBe('supported');
+    expect(find(j.helpers.SOCKET_FILTER, 'bpf_map_lookup_elem')?.status).toBe('supported');
+    for (const e of [...j.programTypes, ...j.mapTypes, ...j.helpers.SOCKET_FILTER, ...j.btf]) {
+      expect(e.status).toMatch(/^(supported|not supported \(.+\)|unknown \(.+\))$/);
+    }
+    const text = await cli(['probe', '--helpers', 'none']);
+    expect(text.stdout.split('\n')[0]).toBe(`Kernel version: ${kernelVersion().toString()}`);
+    expect(text.stdout).not.toContain('Helpers for');
+  });
+
+  it('btf dump --format c of the host kernel is a plausible vmlinux.h', async () => {
+    const r = await cli(['btf', 'dump', '--format', 'c']);
+    if (r.code !== 0 && /kernelBTF|no kernel BTF|vmlinux/i.test(r.stderr)) {
+      console.warn(`skipping: this kernel has no BTF (${r.stderr.trim()})`);
+      return;
+    }
+    expect(r.code, r.stderr).toBe(0);
+    // Every BTF-enabled kernel since 5.4 gives a header of megabytes; far less means lost types.
+    expect(r.stdout.length).toBeGreaterThan(1_000_000);
+    expect(r.stdout.length).toBeLessThan(100_000_000);
+    expect(r.stdout).toMatch(/^struct task_struct \{$/m);
+    expect(r.stdout).toMatch(/^#endif \/\* __VMLINUX_H__ \*\/$/m);
+    if (has('clang')) {
+      writeFileSync(join(tmp, 'vmlinux.h'), r.stdout);
+      writeFileSync(join(tmp, 'use.c'), '#include "vmlinux.h"\nint pid(struct task_struct *t) { return t->pid; }\n');
+      const cc = spawnSync('clang', ['-target', 'bpf', '-O2', '-c', join(tmp, 'use.c'), '-o', join(tmp, 'use.o')], { encoding: 'utf8' });
+      expect(cc.status, cc.stderr).toBe(0);
+    }
+  });
+});
