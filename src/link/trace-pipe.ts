@@ -82,15 +82,15 @@ const CHUNK = 64 * 1024;
  * @example
  * ```ts
  * import { TracePipeReader } from 'ebpf-ts';
- * using pipe = new TracePipeReader();
+ * using pipe = await TracePipeReader.open();
  * for await (const line of pipe) {
  *   console.log(line.pid, line.message);
  * }
  * ```
  *
  * Errors: {@link TracefsNotMountedError} when tracefs is not mounted (from the constructor), the
- * Node.js error of `open` (EACCES without root, EBUSY when another reader holds the pipe on
- * old kernels). After `close()`, `next()` does not throw: the iteration ends.
+ * Node.js error of `open` (EACCES without root, EBUSY while another reader holds the pipe:
+ * {@link TracePipeReader.open} waits for it). After `close()`, `next()` does not throw: the iteration ends.
  */
 export class TracePipeReader implements AsyncIterableIterator<TraceLine>, Disposable {
   #fd: number;
@@ -114,6 +114,31 @@ export class TracePipeReader implements AsyncIterableIterator<TraceLine>, Dispos
       return;
     }
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /**
+   * Opens a reader like the constructor, but waits (up to `waitMs`, default 1 s) while the
+   * pipe is busy. The kernel lets one reader at a time hold `trace_pipe` and answers EBUSY to
+   * another open (seen on 6.18); a reader closed just before may still hold it until the next
+   * event-loop turn, because the backend's watcher closes its duplicate of the fd
+   * asynchronously (libuv closes poll handles in the loop's close phase).
+   *
+   * @example
+   * ```ts
+   * using pipe = await TracePipeReader.open();
+   * ```
+   * @throws what the constructor throws; EBUSY when the pipe stays busy for `waitMs`.
+   */
+  static async open(options: TracePipeOptions & { waitMs?: number } = {}): Promise<TracePipeReader> {
+    const deadline = Date.now() + (options.waitMs ?? 1000);
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        return new TracePipeReader(options);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() >= deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 
   /** True once `close()` has run. */
