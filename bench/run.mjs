@@ -87,7 +87,8 @@ async function parent() {
   const unavailable = new Set();
   let hardError = false;
 
-  log(`bench-map: hash u32->u64, n=${n}, ${runs} rounds, ${cpus().length} CPUs, kernel ${kernelRelease()}`);
+  const loadBefore = loadAverage();
+  log(`bench-map: hash u32->u64, n=${n}, ${runs} rounds, ${cpus().length} CPUs, kernel ${kernelRelease()}, load ${loadBefore}`);
   for (let round = 0; round < runs; round++) {
     // Rotate the order each round so no contestant always runs first (cold caches) or last.
     const order = contestants.map((_, i) => contestants[(i + round) % contestants.length]);
@@ -119,6 +120,15 @@ async function parent() {
     hardError = true;
   }
 
+  const loadAfter = loadAverage();
+  // Machine noise shows as spread between the runs of the same peer binary.
+  const noisy = Object.entries(spreads(raw.libbpf ?? []))
+    .filter(([, s]) => s.max > 1.2 * s.min)
+    .map(([metric, s]) => `${metric} ${s.min.toFixed(0)}–${s.max.toFixed(0)} ns`);
+  if (noisy.length > 0) {
+    note(`noisy machine: libbpf's runs ranged ${noisy.join(', ')} (load average ${loadBefore} → ${loadAfter}); re-run when it is quieter`);
+  }
+
   const report = summarise({ contestants, raw, failures, n, runs, batch, notes });
   const out = {
     schema: 1,
@@ -128,6 +138,7 @@ async function parent() {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
       node: process.version,
+      loadAverage: { before: loadBefore, after: loadAfter },
     },
     library: gitState(),
     config: { n, runs, batch: batch ?? 'library default', peersDir, buildDir },
@@ -584,6 +595,28 @@ function newestMtime(dir) {
     newest = Math.max(newest, e.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
   }
   return newest;
+}
+
+/** min and max of each metric over a contestant's runs. */
+function spreads(runs) {
+  const out = {};
+  for (const r of runs) {
+    for (const [k, v] of Object.entries(r)) {
+      const s = (out[k] ??= { min: v, max: v });
+      s.min = Math.min(s.min, v);
+      s.max = Math.max(s.max, v);
+    }
+  }
+  return out;
+}
+
+/** The 1-minute load average, as /proc/loadavg prints it. */
+function loadAverage() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  } catch {
+    return 'unknown';
+  }
 }
 
 function kernelRelease() {
