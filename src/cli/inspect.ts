@@ -23,7 +23,11 @@ import { readObjectFile } from './object.js';
 import { toJSON } from './output.js';
 import { formatSection, formatTable, hex } from './table.js';
 
-const sectionTypeNames = new Map<number, string>(Object.entries(SectionType).map(([k, v]) => [v, k.toUpperCase()]));
+const sectionTypeNames = new Map<number, string>([
+  ...Object.entries(SectionType).map(([k, v]) => [v, k.toUpperCase()] as const),
+  // SHT_LLVM_ADDRSIG: every clang object has one (address-significance table for the linker).
+  [0x6fff4c03, 'LLVM_ADDRSIG'],
+]);
 
 /** The attach type's enum name, or `null` when the program type has none (0 is ambiguous). */
 function attachTypeName(programType: ProgramType, attachType: AttachType | undefined): string | null {
