@@ -119,7 +119,7 @@ export function parseKallsyms(text: string): KallsymsTable {
         module = name.slice(tab + 1).replace(/^\[|\]$/g, '');
         name = name.slice(0, tab);
       }
-      if (name === '') continue;
+      if (name === '' || /\s/.test(name)) continue;
       let address = 0n;
       try {
         address = BigInt(`0x${line.slice(0, a)}`);
@@ -224,9 +224,13 @@ const RENAMED: Readonly<Record<string, readonly string[]>> = {
   do_sys_open: ['do_sys_openat2', 'sys_openat'],
 };
 
-/** Levenshtein distance, giving up (returning max + 1) once it exceeds `max`. */
+/**
+ * Edit distance with adjacent transpositions counted as one edit (optimal string alignment:
+ * `vfs_raed` is 1 from `vfs_read`), giving up (returning `max + 1`) once it exceeds `max`.
+ */
 export function editDistance(a: string, b: string, max: number): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
+  let before = new Array<number>(b.length + 1).fill(0);
   let prev = new Array<number>(b.length + 1);
   let cur = new Array<number>(b.length + 1);
   for (let j = 0; j <= b.length; j++) prev[j] = j;
@@ -235,11 +239,15 @@ export function editDistance(a: string, b: string, max: number): number {
     let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      if (cur[j]! < rowMin) rowMin = cur[j]!;
+      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a.charCodeAt(i - 1) === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === b.charCodeAt(j - 1)) {
+        d = Math.min(d, before[j - 2]! + 1);
+      }
+      cur[j] = d;
+      if (d < rowMin) rowMin = d;
     }
     if (rowMin > max) return max + 1;
-    [prev, cur] = [cur, prev];
+    [before, prev, cur] = [prev, cur, before];
   }
   return prev[b.length]!;
 }

@@ -228,15 +228,27 @@ function installExitHook(): void {
   exitHookInstalled = true;
   // 'exit' handlers must be synchronous; all of this is. On SIGINT/SIGTERM Node runs no exit
   // handlers unless the application handles the signal and calls process.exit().
-  process.on('exit', () => {
-    for (const teardown of [...liveEvents.values()]) {
-      try {
-        teardown();
-      } catch {
-        // Best effort at exit: nothing can report it.
-      }
+  process.on('exit', removeTracefsProbeEvents);
+}
+
+/**
+ * Detaches every kprobe this process created through tracefs and removes the probe events
+ * from `kprobe_events`. Runs from a process 'exit' hook; call it yourself from a signal
+ * handler (Node runs no 'exit' hooks when SIGINT or SIGTERM kill the process).
+ *
+ * @example
+ * ```ts
+ * process.on('SIGINT', () => { removeTracefsProbeEvents(); process.exit(130); });
+ * ```
+ */
+export function removeTracefsProbeEvents(): void {
+  for (const teardown of [...liveEvents.values()]) {
+    try {
+      teardown();
+    } catch {
+      // Best effort: at exit nothing can report it.
     }
-  });
+  }
 }
 
 /** Removes a tracefs probe event; absent events are fine (someone else removed them). */
@@ -288,12 +300,6 @@ function attachViaTracefs(prog: Program, symbol: string, offset: bigint, options
     liveEvents.delete(key);
     removeProbeEvent('kprobe_events', group, event);
   };
-  let fds: number[] = [];
-  liveEvents.set(key, () => {
-    for (const fd of fds) backend().close(fd);
-    remove();
-  });
-  installExitHook();
   let perfFd: number;
   try {
     perfFd = openTracepointEvent(tracepointId(group, event), what);
@@ -303,9 +309,17 @@ function attachViaTracefs(prog: Program, symbol: string, offset: bigint, options
     remove();
     throw err;
   }
-  fds = [perfFd];
+  // attachPerfEvent closes the fd and calls remove() itself if it fails.
   const link = attachPerfEvent(prog, perfFd, { what, cookie: options.cookie, cleanup: remove });
-  fds = link.mode === 'perf-link' ? [link.fd, perfFd] : [perfFd];
+  // The exit hook closes the link (which removes the event); a WeakRef so that the registry
+  // does not keep a forgotten link alive: its finalizer then detaches and removes instead.
+  const ref = new WeakRef(link);
+  liveEvents.set(key, () => {
+    const live = ref.deref();
+    if (live !== undefined) live.close();
+    else remove();
+  });
+  installExitHook();
   return link;
 }
 
