@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Buffer } from 'node:buffer';
 import type { StringTable } from './strings.js';
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -91,4 +92,63 @@ export class NameIndex {
     }
     return out;
   }
+}
+
+/**
+ * IDs of the types among `nameOffsets` whose essential name is `essential`, without hashing
+ * every name: cheaper than building a {@link NameIndex} when only a few names are ever looked
+ * up ({@link Spec} switches to the index once lookups become frequent). For a table without
+ * a base the work is native: `Buffer.indexOf` finds the string's offsets (`\0name\0`, and
+ * `\0name___` for flavors) and `Uint32Array.indexOf` the types that use them, so even a
+ * cold process looks up a vmlinux name in well under a millisecond (a JS loop over ~126k
+ * offsets runs interpreted at first and takes over ten).
+ */
+export function scanNames(strings: StringTable, nameOffsets: Uint32Array, firstId: number, essential: string): number[] {
+  const query = Buffer.from(essential, 'utf8');
+  const n = query.length;
+  if (n === 0 || query.includes(0)) return [];
+  if (strings.base !== undefined) return scanLoop(strings, nameOffsets, firstId, query);
+  const table = Buffer.from(strings.bytes.buffer, strings.bytes.byteOffset, strings.bytes.byteLength);
+  const stringOffsets: number[] = [];
+  const exact = Buffer.concat([zero, query, zero]);
+  for (let at = table.indexOf(exact); at >= 0; at = table.indexOf(exact, at + 1)) {
+    // `a___b` is a flavor of `a`: it is not found under its own full name.
+    if (essentialLength(strings.bytes, at + 1) === n) stringOffsets.push(at + 1);
+  }
+  const flavored = Buffer.concat([zero, query, flavorMark]);
+  for (let at = table.indexOf(flavored); at >= 0; at = table.indexOf(flavored, at + 1)) {
+    if (essentialLength(strings.bytes, at + 1) === n) stringOffsets.push(at + 1);
+  }
+  const out: number[] = [];
+  for (const off of stringOffsets) {
+    for (let i = nameOffsets.indexOf(off); i >= 0; i = nameOffsets.indexOf(off, i + 1)) out.push(firstId + i);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const zero = Buffer.from([0]);
+const flavorMark = Buffer.from('___');
+
+// The same search as a loop over the name offsets, for split tables (names may live in the
+// base table or in the split part).
+function scanLoop(strings: StringTable, nameOffsets: Uint32Array, firstId: number, query: Uint8Array): number[] {
+  const out: number[] = [];
+  const n = query.length;
+  let lastOff = -1;
+  let lastMatch = false;
+  for (let i = 0; i < nameOffsets.length; i++) {
+    const off = nameOffsets[i]!;
+    if (off === 0) continue;
+    if (off !== lastOff) {
+      lastOff = off;
+      const [bytes, start] = strings.locate(off);
+      let k = 0;
+      while (k < n && bytes[start + k] === query[k]) k++;
+      // Equal so far: the name must end here, or continue with a flavor suffix that makes
+      // exactly this prefix its essential name.
+      lastMatch = k === n && (bytes[start + n] === 0 || essentialLength(bytes, start) === n);
+    }
+    if (lastMatch) out.push(firstId + i);
+  }
+  return out;
 }

@@ -164,6 +164,8 @@ export class RawTypes {
   readonly nameOffsets: Uint32Array;
   private readonly view: DataView;
   private readonly le: boolean;
+  // Set while decode() runs: makes the deferred resolvers of struct/union members.
+  private later: ((ref: number) => () => Type) | undefined;
 
   /**
    * Parses and validates `bytes`. `base` is the decoder of the base blob for split BTF; its
@@ -213,6 +215,14 @@ export class RawTypes {
     const maxTypes = Math.floor(this.header.typeLength / btfTypeSize);
     const offsets = new Uint32Array(maxTypes);
     const names = new Uint32Array(maxTypes);
+    // Fast path for the common case (kernel BTF read on the machine that made it): whole
+    // words in host order. It only accepts; on anything odd the checked pass below runs and
+    // reports the problem precisely.
+    if (le === hostIsLittleEndian && (bytes.byteOffset + start) % 4 === 0 && this.header.typeLength % 4 === 0) {
+      const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+      const count = indexWords(words, start >>> 2, end >>> 2, strLen, this.firstId, offsets, names);
+      if (count >= 0) return { offsets: offsets.slice(0, count), names: names.slice(0, count) };
+    }
     let n = 0;
     let at = start;
     // The largest referenced type ID and where it was seen; checked once the count is known.
@@ -340,8 +350,9 @@ export class RawTypes {
   }
 
   /**
-   * Decodes type `id` and everything it references into objects, reusing `cache` so shared
-   * types and cycles map to one object each. Work is iterative (a queue of types whose
+   * Decodes type `id` and what it references into objects, reusing `cache` so shared types
+   * and cycles map to one object each. Struct and union members are the exception: their
+   * types are decoded when first read (see {@link Member}). Work is iterative (a queue of types whose
    * references are not filled in yet), so deep graphs such as `struct task_struct` cannot
    * overflow the stack. `lookup` resolves IDs outside this blob (void and base types).
    */
@@ -358,13 +369,22 @@ export class RawTypes {
       if (refs.length > 0) pending.push({ type: t, refs });
       return t;
     };
-    const root = get(id);
-    while (pending.length > 0) {
-      const { type, refs } = pending.pop()!;
-      let i = 0;
-      mapChildren(type, () => get(refs[i++]!));
+    // Struct and union members resolve their types when first read, through this same
+    // cache: decoding stops at composites instead of pulling in everything they reach.
+    const later = (ref: number) => (): Type => (ref < this.firstId ? (ref === 0 ? VOID : lookup(ref)) : this.decode(ref, cache, lookup, onNew));
+    const outer = this.later;
+    this.later = later;
+    try {
+      const root = get(id);
+      while (pending.length > 0) {
+        const { type, refs } = pending.pop()!;
+        let i = 0;
+        mapChildren(type, () => get(refs[i++]!));
+      }
+      return root;
+    } finally {
+      this.later = outer;
     }
-    return root;
   }
 
   /**
@@ -395,12 +415,13 @@ export class RawTypes {
       case Kind.Struct:
       case Kind.Union: {
         const members: Member[] = new Array<Member>(vlen);
+        const later = this.later!;
         for (let i = 0, p = body; i < vlen; i++, p += 12) {
           const off = view.getUint32(p + 8, le);
-          refs.push(view.getUint32(p + 4, le));
+          const resolve = later(view.getUint32(p + 4, le));
           members[i] = kindFlag
-            ? new Member(this.strings.get(view.getUint32(p, le)), VOID, off & 0xffffff, off >>> 24)
-            : new Member(this.strings.get(view.getUint32(p, le)), VOID, off, 0);
+            ? Member.deferred(this.strings.get(view.getUint32(p, le)), off & 0xffffff, off >>> 24, resolve)
+            : Member.deferred(this.strings.get(view.getUint32(p, le)), off, 0, resolve);
         }
         return kind === Kind.Struct ? new Struct(name, sizeType, members, kindFlag) : new Union(name, sizeType, members, kindFlag);
       }
@@ -480,6 +501,122 @@ export class RawTypes {
         throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
     }
   }
+}
+
+const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The index pass over a type section already in host byte order, on 32-bit words: the same
+ * checks as the general pass (record bounds, kinds, name offsets, int encodings, the largest
+ * referenced ID), with plain locals and typed-array reads so V8 optimises it early (the
+ * kernel's ~126k types are indexed in a few milliseconds). Fills `offsets` (byte offsets
+ * into the blob) and `names`; returns the type count, or -1 if anything is wrong.
+ */
+function indexWords(
+  words: Uint32Array,
+  startWord: number,
+  endWord: number,
+  strLen: number,
+  firstId: number,
+  offsets: Uint32Array,
+  names: Uint32Array,
+): number {
+  let w = startWord;
+  let n = 0;
+  let maxRef = 0;
+  while (w < endWord) {
+    if (w + 3 > endWord) return -1;
+    const nameOff = words[w]!;
+    const info = words[w + 1]!;
+    const sizeType = words[w + 2]!;
+    if (nameOff >= strLen) return -1;
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const body = w + 3;
+    let tail = 0;
+    switch (kind) {
+      case Kind.Int: {
+        tail = 1;
+        if (body + 1 > endWord) return -1;
+        const v = words[body]!;
+        const bits = v & 0xff;
+        if (bits > 128 || bits + ((v >>> 16) & 0xff) > sizeType * 8) return -1;
+        break;
+      }
+      case Kind.Pointer:
+      case Kind.Typedef:
+      case Kind.Volatile:
+      case Kind.Const:
+      case Kind.Restrict:
+      case Kind.Func:
+      case Kind.TypeTag:
+        if (sizeType > maxRef) maxRef = sizeType;
+        break;
+      case Kind.Var:
+      case Kind.DeclTag:
+        tail = 1;
+        if (sizeType > maxRef) maxRef = sizeType;
+        break;
+      case Kind.Array: {
+        tail = 3;
+        if (body + 3 > endWord) return -1;
+        const a = words[body]!;
+        const b = words[body + 1]!;
+        if (a > maxRef) maxRef = a;
+        if (b > maxRef) maxRef = b;
+        break;
+      }
+      case Kind.Struct:
+      case Kind.Union:
+        tail = vlen * 3;
+        if (body + tail > endWord) return -1;
+        for (let p = body, e = body + tail; p < e; p += 3) {
+          if (words[p]! >= strLen) return -1;
+          const t = words[p + 1]!;
+          if (t > maxRef) maxRef = t;
+        }
+        break;
+      case Kind.Enum:
+        tail = vlen * 2;
+        if (body + tail > endWord) return -1;
+        for (let p = body, e = body + tail; p < e; p += 2) if (words[p]! >= strLen) return -1;
+        break;
+      case Kind.Enum64:
+        tail = vlen * 3;
+        if (body + tail > endWord) return -1;
+        for (let p = body, e = body + tail; p < e; p += 3) if (words[p]! >= strLen) return -1;
+        break;
+      case Kind.FuncProto:
+        tail = vlen * 2;
+        if (body + tail > endWord) return -1;
+        if (sizeType > maxRef) maxRef = sizeType;
+        for (let p = body, e = body + tail; p < e; p += 2) {
+          if (words[p]! >= strLen) return -1;
+          const t = words[p + 1]!;
+          if (t > maxRef) maxRef = t;
+        }
+        break;
+      case Kind.Datasec:
+        tail = vlen * 3;
+        if (body + tail > endWord) return -1;
+        for (let p = body, e = body + tail; p < e; p += 3) {
+          const t = words[p]!;
+          if (t > maxRef) maxRef = t;
+        }
+        break;
+      case Kind.Fwd:
+      case Kind.Float:
+        break;
+      default:
+        return -1;
+    }
+    if (body + tail > endWord) return -1;
+    offsets[n] = w * 4;
+    names[n] = nameOff;
+    n++;
+    w = body + tail;
+  }
+  return maxRef >= firstId + n ? -1 : n;
 }
 
 // Kinds that are anonymous in valid BTF may still carry a name in odd input; keep it so the

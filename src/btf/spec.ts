@@ -8,10 +8,13 @@
  */
 import { ArgumentError } from '../errors.js';
 import { AmbiguousTypeError, TypeNotFoundError } from './errors.js';
-import { NameIndex } from './name-index.js';
+import { NameIndex, scanNames } from './name-index.js';
 import { RawTypes, type ByteOrder } from './parse.js';
 import { StringTable } from './strings.js';
 import { Type, VOID, children, copyTypes, essentialName, kindByName, type KindName, type TypeClass } from './types.js';
+
+// Distinct names looked up by linear scan before a spec builds its hashed name index.
+const rawScanLimit = 8;
 
 /** Options of {@link parseSpec}. */
 export interface ParseOptions {
@@ -152,12 +155,19 @@ export class Spec {
     const essential = essentialName(name);
     const mine: number[] = [];
     if (this.raw !== undefined) {
-      this.rawNames ??= new NameIndex(this.raw.strings, this.raw.nameOffsets, this.raw.firstId);
       // The raw blob never changes, so its answers can be remembered (repeat lookups are
       // the common case: CO-RE asks for the same kernel types again and again).
       let ids = this.rawLookups.get(essential);
       if (ids === undefined) {
-        ids = this.rawNames.lookup(essential);
+        // The first few names are found by a linear scan of the name offsets (about 1 ms for
+        // vmlinux); hashing every name into an index costs tens of ms and only pays off when
+        // many different names are asked for (CO-RE candidates of a big program).
+        if (this.rawNames === undefined && this.rawLookups.size < rawScanLimit) {
+          ids = scanNames(this.raw.strings, this.raw.nameOffsets, this.raw.firstId, essential);
+        } else {
+          this.rawNames ??= new NameIndex(this.raw.strings, this.raw.nameOffsets, this.raw.firstId);
+          ids = this.rawNames.lookup(essential);
+        }
         this.rawLookups.set(essential, ids);
       }
       mine.push(...ids);

@@ -258,22 +258,52 @@ export class Array extends Type {
   }
 }
 
-/** A member of a {@link Struct} or {@link Union}. */
+/**
+ * A member of a {@link Struct} or {@link Union}.
+ *
+ * Members of parsed types resolve their type on first access: decoding `struct task_struct`
+ * then costs its own record, not the thousands of types reachable from it (the kernel's
+ * BTF has ~126k). Assigning `type` replaces it like any field.
+ */
 export class Member {
   /** The member's name; `""` for anonymous struct/union members. */
   name: string;
-  /** The member's type. */
-  type: Type;
   /** Offset from the start of the enclosing type, in bits. */
   offset: number;
   /** Width of a bitfield in bits, or 0 for an ordinary member (encoded when `kind_flag` is set). */
   bitfieldSize: number;
+  #type: Type | undefined;
+  #resolve: (() => Type) | undefined;
 
   constructor(name: string, type: Type, offset: number, bitfieldSize = 0) {
     this.name = name;
-    this.type = type;
+    this.#type = type;
     this.offset = offset;
     this.bitfieldSize = bitfieldSize;
+  }
+
+  /** The member's type. */
+  get type(): Type {
+    let t = this.#type;
+    if (t === undefined) {
+      t = this.#resolve!();
+      this.#type = t;
+      this.#resolve = undefined;
+    }
+    return t;
+  }
+
+  set type(type: Type) {
+    this.#type = type;
+    this.#resolve = undefined;
+  }
+
+  /** A member whose type is produced by `resolve` when first read (used by the BTF decoder). */
+  static deferred(name: string, offset: number, bitfieldSize: number, resolve: () => Type): Member {
+    const m = new Member(name, VOID, offset, bitfieldSize);
+    m.#type = undefined;
+    m.#resolve = resolve;
+    return m;
   }
 }
 
