@@ -224,12 +224,13 @@ export type ResolvedKsym =
  * kfuncs). Addresses read as 0 without CAP_SYSLOG (kptr_restrict); that is the kernel's answer
  * and is passed on, as libbpf does.
  */
-export function resolveKsym(ext: ExternSpec, kernel: () => Spec): ResolvedKsym {
+export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: string): ResolvedKsym {
+  const user = program === undefined ? '' : ` used by program ${program}`;
   if (ext.typeless) {
     const address = kallsyms().get(ext.name);
     if (address !== undefined) return { kind: 'address', address };
     if (ext.weak) return { kind: 'missing' };
-    throw new SymbolNotFoundError(ext.name, nearNames(ext.name, [...kallsyms().keys()]), 'typeless __ksym extern');
+    throw new SymbolNotFoundError(ext.name, nearNames(ext.name, [...kallsyms().keys()]), `typeless __ksym extern${user}`);
   }
   const spec = kernel();
   const want = ext.isFunction ? Func : Var;
@@ -241,7 +242,7 @@ export function resolveKsym(ext: ExternSpec, kernel: () => Spec): ResolvedKsym {
   if (ext.weak) return { kind: 'missing' };
   throw new UnresolvedExternError(
     ext.name,
-    `no ${ext.isFunction ? 'kfunc (FUNC)' : 'variable (VAR)'} of that name in the kernel's BTF (kernel modules are not searched yet)`,
+    `no ${ext.isFunction ? 'kfunc (FUNC)' : 'variable (VAR)'} of that name in the kernel's BTF${user} (kernel modules are not searched yet)`,
   );
 }
 

@@ -494,7 +494,7 @@ function fillReferences(p: ELFProgramSpec, insns: Instruction[], spec: Collectio
     }
     const ext = spec.externs[ref];
     if (ext === undefined || ext.kind !== 'ksym') continue;
-    const r = resolveKsym(ext, kernel);
+    const r = resolveKsym(ext, kernel, p.name);
     if (insn.isLoadImm64) {
       if (r.kind === 'address') {
         insn.src = PseudoSource.None as number;

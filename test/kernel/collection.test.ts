@@ -1,0 +1,481 @@
+// loadCollection against the running kernel (root; the host runs 6.18): every little-endian
+// testdata program loaded on its own and test-run where its type allows, whole objects,
+// CO-RE self-checks against the kernel and a custom BTF, constants, live variables, pinning
+// and reuse, map replacement, rollback (fd count and pins), and the vmlinux.h round trip.
+// Runs on whichever backend EBPF_TS_BACKEND selects (npm test runs both).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dumpCHeader } from '../../src/btf/format.js';
+import { loadKernelSpec } from '../../src/btf/kernel.js';
+import { loadCollection, type Collection } from '../../src/collection.js';
+import { CORERelocationFailedError, PinnedMapIncompatibleError } from '../../src/collection-errors.js';
+import { kallsyms } from '../../src/collection-externs.js';
+import { loadCollectionSpec } from '../../src/collection-spec.js';
+import { ArgumentError, ClosedError, SymbolNotFoundError, SyscallError, VerifierError } from '../../src/errors.js';
+import { BpfMap } from '../../src/map.js';
+import { backend } from '../../src/sys/select.js';
+import { ProgramType } from '../../src/types.js';
+import { ReadOnlyVariableError } from '../../src/variable.js';
+import * as asm from '../../src/asm/index.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
+if (skip !== '') console.warn(`skipping collection kernel tests: ${skip}`);
+
+const TD = 'testdata';
+const packet = new Uint8Array(64);
+/**
+ * The BPF objects (maps, programs, BTF, links) this process holds fds of. Only these count:
+ * the test runner opens and closes other fds on its own schedule.
+ */
+const openFds = (): number =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return /^anon_inode:(bpf|btf)/.test(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      return false;
+    }
+  }).length;
+
+/** Program types BPF_PROG_TEST_RUN accepts with a packet (bpf_prog_test_run_skb/xdp/flow_dissector/nf). */
+const packetTypes = new Set<ProgramType>([
+  ProgramType.SocketFilter,
+  ProgramType.SchedCls,
+  ProgramType.XDP,
+  ProgramType.CgroupSKB,
+  ProgramType.FlowDissector,
+  ProgramType.Netfilter,
+]);
+
+/**
+ * Programs that cannot load on this host, and why. Anything not listed must load; anything
+ * listed must fail with the stated error (so a fix or a regression both show).
+ */
+const cannotLoad: Record<string, { error: abstract new (...a: never[]) => Error; why: string }> = {
+  'core_relocs:core_access': { error: CORERelocationFailedError, why: 'a 4-byte signed load of a field that is 8 bytes in the target is poisoned (libbpf does the same)' },
+  'core_relocs:core_bitfields': { error: VerifierError, why: 'it reads the socket filter ctx at relocated offsets, which the verifier refuses (a libbpf-comparison fixture, not a runnable program)' },
+  'core_relocs:core_flavors': { error: VerifierError, why: 'it reads the socket filter ctx at relocated offsets (a libbpf-comparison fixture)' },
+  'core_vmlinux:core_task': { error: VerifierError, why: 'it reads task_struct fields through the socket filter ctx (a libbpf-comparison fixture)' },
+  'core_selfcheck:selfcheck_custom': { error: CORERelocationFailedError, why: 'its types exist only in core_target, not in the running kernel (the custom-BTF test loads it)' },
+  'elf_programs:fentry_prog': { error: SyscallError, why: 'the host refuses trampoline programs (fentry/fexit/fmod_ret/LSM/freplace) with EPERM' },
+  'elf_programs:fentry_sleepable': { error: SyscallError, why: 'the host refuses trampoline programs with EPERM' },
+  'elf_programs:fexit_prog': { error: SyscallError, why: 'the host refuses trampoline programs with EPERM' },
+  'elf_programs:fmod_ret_prog': { error: SyscallError, why: 'the host refuses trampoline programs with EPERM' },
+  'elf_programs:freplace_prog': { error: SyscallError, why: 'freplace needs a target program fd, which a section name cannot give' },
+  'elf_programs:lsm_prog': { error: SyscallError, why: 'the host refuses trampoline programs with EPERM' },
+  'elf_programs:lsm_sleepable': { error: SyscallError, why: 'the host refuses trampoline programs with EPERM' },
+  'elf_programs:struct_ops_prog': { error: VerifierError, why: 'a struct_ops program loads only with its struct_ops map, which loadCollection does not create yet' },
+  'elf_programs:unknown_section': { error: ArgumentError, why: 'section my_custom_section names no program type' },
+  'load_fail_helper:store_from_socket_filter': { error: VerifierError, why: 'it provokes a verifier failure on purpose (item 7 tests)' },
+  'load_fail_insn_limit:too_many_insns': { error: VerifierError, why: 'it provokes the instruction limit on purpose (item 7 test below)' },
+  'load_fail_stack:deep_stack': { error: VerifierError, why: 'it provokes the stack limit on purpose' },
+  'load_fail_unbounded:unchecked_index': { error: VerifierError, why: 'it provokes an unbounded access on purpose' },
+};
+// bpf_prog_active is a per-CPU variable: /proc/kallsyms lists it only with CONFIG_KALLSYMS_ALL.
+if (!kallsyms().has('bpf_prog_active')) {
+  cannotLoad['elf_globals:ksyms'] = { error: SymbolNotFoundError, why: 'typeless ksym bpf_prog_active is absent from /proc/kallsyms (CONFIG_KALLSYMS_ALL is off)' };
+}
+/** Programs of a test-runnable type that are loaded but not run here, and why. */
+const notRun: Record<string, string> = {
+  'elf_programs:xdp_devmap_prog': 'XDP programs for devmap slots (expected attach type BPF_XDP_DEVMAP) cannot be test-run',
+};
+
+/** testRun results of the runnable programs on a 64-byte zero packet. */
+const expectedRetval: Record<string, number> = {
+  'minimal:accept_all': 50, // skb->len: the 64-byte packet minus the Ethernet header
+  'elf_maps:tail_target_0': 1,
+  'elf_maps:tail_target_1': 2,
+  'elf_patterns:classify_tail': 42,
+  'elf_patterns:classify': 42,
+  'elf_programs:xdp_prog': 2,
+  'elf_programs:xdp_frags_prog': 2,
+  'elf_programs:cgroup_skb_prog': 1,
+  'elf_programs:netfilter_prog': 1,
+  'core_relocs:core_types': 310,
+  'core_relocs:core_enums': 24,
+  'core_relocs:core_fields': 329,
+};
+
+const objects = readdirSync(TD).filter((f) => f.endsWith('.bpfel.o')).sort();
+const specs = await Promise.all(objects.map(async (f) => [f.replace('.bpfel.o', ''), await loadCollectionSpec(join(TD, f))] as const));
+
+describe.skipIf(skip !== '')(`loadCollection, every testdata program alone (backend ${skip === '' ? backend().kind : 'none'})`, () => {
+  for (const [obj, spec] of specs) {
+    // core_relocs is relocated against its own custom target, as its fixture is.
+    const kernelBTF = obj === 'core_relocs' ? join(TD, 'core_target.bpfel.o') : undefined;
+    for (const [name, p] of Object.entries(spec.programs)) {
+      const id = `${obj}:${name}`;
+      const bad = cannotLoad[id];
+      if (id === 'load_fail_insn_limit:too_many_insns') {
+        // 1M instructions of verification take seconds per load: loaded once, by the item-7 test.
+        it(`${id} is loaded by the item-7 instruction-limit test below (seconds of verification, run once)`, () => {
+          expect(p.instructions.length).toBeGreaterThan(0);
+        });
+        continue;
+      }
+      if (bad !== undefined) {
+        it(`${id} cannot load on this host: ${bad.why}`, async () => {
+          const before = openFds();
+          const err = await loadCollection(spec, { programs: [name], kernelBTF }).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(bad.error);
+          expect((err as Error).message).toContain(name);
+          expect(openFds()).toBe(before);
+        });
+        continue;
+      }
+      const runnable = packetTypes.has(p.type) && !(id in notRun);
+      it(`${id} loads${runnable ? ' and test-runs' : ` (loaded only: ${notRun[id] ?? `${ProgramType[p.type]} programs have no packet test run`})`}`, async () => {
+        const coll = await loadCollection(spec, { programs: [name], kernelBTF });
+        try {
+          const prog = coll.programs[name]!;
+          expect(prog.info().name).toBe(name.slice(0, 15));
+          if (runnable) {
+            const r = prog.testRun({ data: packet });
+            if (id in expectedRetval) expect(r.retval).toBe(expectedRetval[id]);
+          }
+        } finally {
+          coll.close();
+        }
+      });
+    }
+  }
+});
+
+describe.skipIf(skip !== '')('loadCollection, whole objects', () => {
+  const whole = ['asm_coverage', 'btf_kinds', 'core_target', 'elf_legacy_maps', 'elf_legacy_maps_ext', 'elf_maps', 'elf_patterns', 'minimal'];
+  for (const obj of whole) {
+    it(`${obj}: every autoload program and every map, from the file path`, async () => {
+      const spec = specs.find(([o]) => o === obj)![1];
+      const coll = await loadCollection(join(TD, `${obj}.bpfel.o`));
+      try {
+        expect(Object.keys(coll.programs).sort()).toEqual(Object.values(spec.programs).filter((p) => p.autoload).map((p) => p.name).sort());
+        expect(Object.keys(coll.maps).sort()).toEqual(Object.keys(spec.maps).sort());
+      } finally {
+        coll.close();
+      }
+    });
+  }
+
+  it('maps carry the object BTF key/value types (bpftool can print them)', async () => {
+    const coll = await loadCollection(join(TD, 'elf_maps.bpfel.o'));
+    try {
+      const info = coll.maps.points!.info();
+      expect(info.btfId).toBeGreaterThan(0);
+      expect(info.btfKeyTypeId).toBeGreaterThan(0);
+      expect(info.btfValueTypeId).toBeGreaterThan(0);
+      expect(coll.programs.use_maps!.info().btfId).toBe(info.btfId);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('statically initialised prog-array slots make tail calls work (classify → classify_tail returns 42)', async () => {
+    const coll = await loadCollection(join(TD, 'elf_patterns.bpfel.o'), { programs: ['classify'] });
+    try {
+      expect(Object.keys(coll.programs).sort()).toEqual(['classify', 'classify_tail']);
+      expect(coll.maps.tails!.lookup(new Uint8Array(4))).toBeDefined();
+      expect(coll.programs.classify!.testRun({ data: packet }).retval).toBe(42);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('the programs option loads only what the named programs need', async () => {
+    const coll = await loadCollection(join(TD, 'elf_maps.bpfel.o'), { programs: ['tail_target_0'] });
+    try {
+      expect(Object.keys(coll.programs)).toEqual(['tail_target_0']);
+      expect(Object.keys(coll.maps)).toEqual([]);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('an unknown program name is an ArgumentError listing the object\'s programs', async () => {
+    await expect(loadCollection(join(TD, 'minimal.bpfel.o'), { programs: ['nope'] })).rejects.toThrow(/no program nope in the object \(it has accept_all\)/);
+  });
+
+  it('a spec can be loaded twice into independent collections and is not modified', async () => {
+    const spec = await loadCollectionSpec(join(TD, 'elf_globals.bpfel.o'));
+    const before = spec.programs.globals!.instructions.map((i) => i.constant);
+    const a = await loadCollection(spec, { programs: ['globals'] });
+    const b = await loadCollection(spec, { programs: ['globals'] });
+    try {
+      expect(a.maps['.bss']!.info().id).not.toBe(b.maps['.bss']!.info().id);
+      expect(spec.programs.globals!.instructions.map((i) => i.constant)).toEqual(before);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+describe.skipIf(skip !== '')('CO-RE self-checks (testdata/core_selfcheck.bpf.c return 0 when every relocation is right)', () => {
+  it('selfcheck_kernel against the running kernel\'s BTF returns 0', async () => {
+    const coll = await loadCollection(join(TD, 'core_selfcheck.bpfel.o'), { programs: ['selfcheck_kernel'] });
+    try {
+      expect(coll.programs.selfcheck_kernel!.testRun({}).retval).toBe(0);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('selfcheck_custom against core_target (the kernelBTF option) returns 0', async () => {
+    const coll = await loadCollection(join(TD, 'core_selfcheck.bpfel.o'), { programs: ['selfcheck_custom'], kernelBTF: join(TD, 'core_target.bpfel.o') });
+    try {
+      expect(coll.programs.selfcheck_custom!.testRun({ data: packet }).retval).toBe(0);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('selfcheck_custom against the running kernel: "CO-RE relocation failed: … (program P, instruction N)"', async () => {
+    const err = await loadCollection(join(TD, 'core_selfcheck.bpfel.o'), { programs: ['selfcheck_custom'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CORERelocationFailedError);
+    expect((err as Error).message).toMatch(/^CO-RE relocation failed: struct core_sample not found in the target BTF .* \(program selfcheck_custom, instruction \d+\)$/);
+    expect((err as VerifierError).log.length).toBeGreaterThan(0);
+  });
+
+  it('a missing field poisons: core_access "struct core_sample … 4 bytes locally but 8 bytes in the target" names program and instruction', async () => {
+    const err = await loadCollection(join(TD, 'core_relocs.bpfel.o'), { programs: ['core_access'], kernelBTF: join(TD, 'core_target.bpfel.o') }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^CO-RE relocation failed: .*grows_signed.* \(program core_access, instruction \d+\)$/);
+  });
+
+  it('a kernelBTF path that does not exist names the option\'s path', async () => {
+    await expect(loadCollection(join(TD, 'core_selfcheck.bpfel.o'), { programs: ['selfcheck_kernel'], kernelBTF: '/nonexistent/vmlinux' })).rejects.toThrow(/\/nonexistent\/vmlinux/);
+  });
+});
+
+describe.skipIf(skip !== '')('constants and variables', () => {
+  it('a constant rewritten before load changes behaviour (read_setting returns .rodata setting: 7, then 42)', async () => {
+    const a = await loadCollection(join(TD, 'load_fail_global_data.bpfel.o'));
+    const b = await loadCollection(join(TD, 'load_fail_global_data.bpfel.o'), { constants: { setting: 42 } });
+    try {
+      expect(a.programs.read_setting!.testRun({ data: packet }).retval).toBe(7);
+      expect(b.programs.read_setting!.testRun({ data: packet }).retval).toBe(42);
+      expect(b.variables.setting!.get()).toBe(42);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('target_pid != 0 makes globals return early (dead code pruned by the frozen .rodata)', async () => {
+    const coll = await loadCollection(join(TD, 'elf_globals.bpfel.o'), { programs: ['globals'], constants: { target_pid: 1 } });
+    try {
+      expect(coll.programs.globals!.testRun({ data: packet }).retval).toBe(0);
+      expect(coll.variables.packets!.get()).toBe(7n);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('variables read what the program wrote and programs see what we write (.data, .bss, .data.custom)', async () => {
+    const coll = await loadCollection(join(TD, 'elf_globals.bpfel.o'), { programs: ['globals'] });
+    try {
+      const v = coll.variables;
+      expect(v.packets!.mapped).toBe(true);
+      expect(v.packets!.get()).toBe(7n);
+      expect(v.last_len!.get()).toBe(0xdeadbeef);
+      const ret = coll.programs.globals!.testRun({ data: packet }).retval;
+      expect([1, 2]).toContain(ret);
+      expect(v.packets!.get()).toBe(8n);
+      expect(v.last_len!.get()).toBe(50); // skb->len of a 64-byte packet
+      expect(v.counter!.get()).toBe(97n); // cfg.sample_rate 100 + small_const -3
+      expect((v.bss_array!.get() as number[])[50 & 15]).toBe(42); // bss_array[skb->len & 15] = file_local
+      expect(v.custom_data!.get()).toBe(0x1122334455667788n + 9n);
+      v.packets!.set(100n);
+      v.counter!.set(0n);
+      coll.programs.globals!.testRun({ data: packet });
+      expect(v.packets!.get()).toBe(101n);
+      expect(v.counter!.get()).toBe(97n);
+      // Through the map as well: the same bytes.
+      const bss = coll.maps['.bss']!.lookup(new Uint8Array(4))!;
+      expect(new DataView(bss.buffer).getBigUint64(v.counter!.offset, true)).toBe(97n);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('.rodata variables read their value and refuse writes with ReadOnlyVariableError', async () => {
+    const coll = await loadCollection(join(TD, 'elf_globals.bpfel.o'), { programs: ['globals'], constants: { threshold_ns: 5n } });
+    try {
+      expect(coll.variables.threshold_ns!.get()).toBe(5n);
+      expect(coll.variables.cfg!.get()).toEqual({ sample_rate: 100, verbose: 0, tag: 'abcd' });
+      expect(() => coll.variables.threshold_ns!.set(6n)).toThrow(ReadOnlyVariableError);
+      expect(() => coll.variables.threshold_ns!.set(6n)).toThrow(/read-only after load.*frozen/);
+    } finally {
+      coll.close();
+    }
+    expect(() => coll.variables.packets!.get()).toThrow(ClosedError);
+  });
+});
+
+describe.skipIf(skip !== '')('pinning (LIBBPF_PIN_BY_NAME) on bpffs', () => {
+  const root = '/sys/fs/bpf';
+  let dir = '';
+  const fresh = (): string => {
+    if (!existsSync(root) || !readFileSync('/proc/mounts', 'utf8').includes(' /sys/fs/bpf bpf ')) {
+      execFileSync('mount', ['-t', 'bpf', 'bpf', root]);
+    }
+    dir = join(root, `ebpf-ts-coll-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    mkdirSync(dir);
+    return dir;
+  };
+  afterAll(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pins a new map, then a second load reuses it with its contents', async () => {
+    const pinPath = fresh();
+    const a = await loadCollection(join(TD, 'elf_maps.bpfel.o'), { pinPath });
+    let id: number;
+    try {
+      expect(existsSync(join(pinPath, 'pinned_lru'))).toBe(true);
+      id = a.maps.pinned_lru!.info().id;
+      a.maps.pinned_lru!.update(new Uint8Array(8).fill(1), new Uint8Array(8).fill(2));
+    } finally {
+      a.close();
+    }
+    const b = await loadCollection(join(TD, 'elf_maps.bpfel.o'), { pinPath });
+    try {
+      expect(b.maps.pinned_lru!.info().id).toBe(id);
+      expect(b.maps.pinned_lru!.lookup(new Uint8Array(8).fill(1))).toEqual(new Uint8Array(8).fill(2));
+    } finally {
+      b.close();
+    }
+    rmSync(join(pinPath, 'pinned_lru'));
+  });
+
+  it('an incompatible pin is a PinnedMapIncompatibleError naming the difference', async () => {
+    const pinPath = fresh();
+    const other = BpfMap.create({ name: 'pinned_lru', type: 9, keySize: 8, valueSize: 8, maxEntries: 16 });
+    other.pin(join(pinPath, 'pinned_lru'));
+    other.close();
+    const before = openFds();
+    const err = await loadCollection(join(TD, 'elf_maps.bpfel.o'), { pinPath }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PinnedMapIncompatibleError);
+    expect((err as PinnedMapIncompatibleError).differences).toContain('maxEntries: pinned 16, object 1024');
+    expect((err as Error).message).toMatch(/^map pinned_lru: the map pinned at .* cannot be reused/);
+    expect(openFds()).toBe(before);
+    rmSync(join(pinPath, 'pinned_lru'));
+  });
+});
+
+describe.skipIf(skip !== '')('map replacement and rollback', () => {
+  it('mapReplacements: programs use the given map, and close() leaves it open', async () => {
+    using shared = BpfMap.create({ name: 'points', type: 1, keySize: 4, valueSize: 8, maxEntries: 128 });
+    const coll = await loadCollection(join(TD, 'elf_maps.bpfel.o'), { programs: ['use_maps'], mapReplacements: { points: shared } });
+    expect(coll.maps.points).toBe(shared);
+    expect(coll.programs.use_maps!.info().mapIds).toContain(shared.info().id);
+    coll.close();
+    expect(shared.closed).toBe(false);
+  });
+
+  it('a verifier failure after maps and other programs were created leaves the fd count and the pin directory unchanged', async () => {
+    const spec = await loadCollectionSpec(join(TD, 'elf_maps.bpfel.o'));
+    // use_maps comes last: break it so that every map and both tail targets exist first.
+    spec.programs.use_maps!.instructions = [asm.loadMem(asm.Size.W, asm.Register.R0, asm.Register.R2, 0), asm.exit()];
+    const pinPath = mkdtempSync(join('/sys/fs/bpf', 'ebpf-ts-rollback-'));
+    const before = openFds();
+    const err = await loadCollection(spec, { pinPath }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerifierError);
+    expect((err as Error).message).toMatch(/program use_maps/);
+    expect(openFds()).toBe(before);
+    expect(readdirSync(pinPath)).toEqual([]);
+    rmSync(pinPath, { recursive: true });
+  });
+
+  it('close() releases every fd the collection created', async () => {
+    const before = openFds();
+    const coll = await loadCollection(join(TD, 'elf_globals.bpfel.o'), { programs: ['globals'] });
+    expect(openFds()).toBeGreaterThan(before);
+    coll.close();
+    coll.close();
+    expect(openFds()).toBe(before);
+  });
+});
+
+describe.skipIf(skip !== '')('item 7 on this kernel: verifier failures carry the log and a one-line hint', () => {
+  const fail = async (obj: string): Promise<VerifierError> => {
+    const before = openFds();
+    const err = await loadCollection(join(TD, `${obj}.bpfel.o`)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerifierError);
+    expect(openFds()).toBe(before);
+    return err as VerifierError;
+  };
+
+  it('a helper the program type may not call names the helper, the type and the versions', async () => {
+    const err = await fail('load_fail_helper');
+    expect(err.message).toMatch(/program store_from_socket_filter/);
+    expect(err.explanation).toMatch(/^helper bpf_skb_store_bytes \(added in Linux 4\.1\) cannot be called from SOCKET_FILTER programs on this kernel \(Linux \d+\.\d+/);
+  });
+
+  it('the instruction limit: "BPF program is too large" with the limit explained', async () => {
+    const err = await fail('load_fail_insn_limit');
+    expect(err.log.join('\n')).toMatch(/BPF program is too large/);
+    expect(err.explanation).toMatch(/4096 instructions before Linux 5\.2, 1 million processed instructions since/);
+  }, 120_000);
+
+  it('stack depth: the combined stack of a call chain', async () => {
+    const err = await fail('load_fail_stack');
+    expect(err.log.join('\n')).toMatch(/combined stack size of 2 calls is \d+\. Too large/);
+    expect(err.explanation).toMatch(/512 bytes for the whole call chain/);
+  });
+
+  it('unbounded access: an index from the packet into a map value', async () => {
+    const err = await fail('load_fail_unbounded');
+    expect(err.log.join('\n')).toMatch(/unbounded memory access/);
+    expect(err.explanation).toMatch(/no proven bounds/);
+  });
+
+  it('uninitialised struct padding on the stack (needs a process without CAP_PERFMON/CAP_SYS_ADMIN: root may read uninitialised stack since 6.4)', () => {
+    const script = [
+      `import { loadCollection } from ${JSON.stringify(join(process.cwd(), 'src/collection.ts'))};`,
+      `try { await loadCollection(${JSON.stringify(join(process.cwd(), TD, 'load_fail_uninit_stack.bpfel.o'))}); console.log(JSON.stringify({ loaded: true })); }`,
+      'catch (e) { console.log(JSON.stringify({ name: e.constructor.name, message: e.message, explanation: e.explanation, log: e.log?.join("\\n") })); }',
+    ].join('\n');
+    const file = join(mkdtempSync(join(tmpdir(), 'ebpf-ts-uninit-')), 'probe.mts');
+    writeFileSync(file, script);
+    const out = execFileSync(
+      'setpriv',
+      ['--inh-caps=-perfmon,-sys_admin', '--bounding-set=-perfmon,-sys_admin', '--', process.execPath, join(process.cwd(), 'node_modules/vite-node/vite-node.mjs'), file],
+      { encoding: 'utf8', env: { ...process.env }, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const result = JSON.parse(out.trim().split('\n').pop()!) as { name?: string; message?: string; explanation?: string; log?: string; loaded?: boolean };
+    expect(result.name).toBe('VerifierError');
+    expect(result.log).toMatch(/invalid (indirect )?read from stack/);
+    expect(result.explanation).toMatch(/padding of a struct on the stack/);
+  });
+});
+
+describe.skipIf(skip !== '')('issue 3 acceptance: vmlinux.h from btf.dumpCHeader(loadKernelSpec())', () => {
+  it('compiles with clang-14 into a CO-RE program that loads and reads its own pid correctly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-vmlinux-'));
+    writeFileSync(join(dir, 'vmlinux.h'), dumpCHeader(loadKernelSpec()));
+    writeFileSync(
+      join(dir, 'prog.bpf.c'),
+      [
+        '#include "vmlinux.h"',
+        '#include <bpf/bpf_helpers.h>',
+        '#include <bpf/bpf_core_read.h>',
+        'SEC("raw_tp") int own_pid(void *ctx) {',
+        '  struct task_struct *t = (void *)bpf_get_current_task();',
+        '  return BPF_CORE_READ(t, tgid) == (int)(bpf_get_current_pid_tgid() >> 32) ? 0 : 1;',
+        '}',
+        'char LICENSE[] SEC("license") = "GPL";',
+      ].join('\n'),
+    );
+    execFileSync('clang-14', ['-target', 'bpfel', '-O2', '-g', '-c', 'prog.bpf.c', '-o', 'prog.o'], { cwd: dir });
+    const coll = await loadCollection(join(dir, 'prog.o'));
+    try {
+      expect(coll.programs.own_pid!.testRun({}).retval).toBe(0);
+    } finally {
+      coll.close();
+      rmSync(dir, { recursive: true });
+    }
+  }, 120_000);
+});
+
+export type { Collection };

@@ -1,0 +1,117 @@
+// loadCollection on the fake backend: the item-7 messages that need an old or differently
+// configured kernel (global data before 5.2, a map type configured out), proven without one,
+// plus the pure helpers behind kconfig values and verifier hints.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadCollection } from '../../src/collection.js';
+import { collectionHint, GlobalDataNotSupportedError, MapTypeNotSupportedError } from '../../src/collection-errors.js';
+import { fillKconfig, parseKernelConfig } from '../../src/collection-externs.js';
+import { NotSupportedError } from '../../src/errors.js';
+import { resetMapTypeFeatures } from '../../src/features/map-types.js';
+import { FakeBackend } from '../../src/sys/backend-fake.js';
+import { Errno } from '../../src/sys/errno.js';
+import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
+import { Cmd } from '../../src/sys/layouts.js';
+import { setBackend } from '../../src/sys/select.js';
+import { MapType, ProgramType } from '../../src/types.js';
+import type { ExternSpec } from '../../src/elf/specs.js';
+
+let fake: FakeBackend;
+
+beforeEach(() => {
+  fake = new FakeBackend();
+  setBackend(fake);
+  resetMapTypeFeatures();
+});
+
+afterEach(() => {
+  setBackend(undefined);
+  overrideKernelVersion(undefined);
+  resetMapTypeFeatures();
+});
+
+describe('loadCollection on the fake backend', () => {
+  it('global data on Linux 5.1: "program P uses global data (.rodata); needs Linux 5.2 or later", before any syscall', async () => {
+    overrideKernelVersion('5.1');
+    const err = await loadCollection('testdata/load_fail_global_data.bpfel.o').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GlobalDataNotSupportedError);
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect((err as Error).message).toBe('program read_setting uses global data (.rodata); needs Linux 5.2 or later');
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  it('global data loads on 5.2 as far as the fake lets it (the check is a version gate, not a refusal)', async () => {
+    overrideKernelVersion('5.2');
+    const err = await loadCollection('testdata/load_fail_global_data.bpfel.o').catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(GlobalDataNotSupportedError);
+  });
+
+  it('a map type configured out: "map xsk_map: map type XSKMAP is not supported by this kernel (check CONFIG_XDP_SOCKETS)", BTF fd closed again', async () => {
+    overrideKernelVersion('6.18');
+    fake.alwaysBpf(Cmd.BtfLoad, () => fake.allocFd());
+    fake.alwaysBpf(Cmd.MapCreate, (c) =>
+      new DataView(c.attr.buffer, c.attr.byteOffset).getUint32(0, true) === MapType.XSKMap ? -Errno.EINVAL : fake.allocFd(),
+    );
+    const err = await loadCollection('testdata/load_fail_xskmap.bpfel.o').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MapTypeNotSupportedError);
+    expect((err as Error).message).toBe('map xsk_map: map type XSKMAP is not supported by this kernel (check CONFIG_XDP_SOCKETS)');
+    expect((err as MapTypeNotSupportedError).config).toBe('CONFIG_XDP_SOCKETS');
+    // Everything handed out that is not a probe's is closed: the object's BTF.
+    const btfFds = fake.callsOf(Cmd.BtfLoad).length;
+    expect(btfFds).toBeGreaterThan(0);
+    expect(fake.closed.length).toBeGreaterThan(0);
+  });
+
+  it('a map type older than the kernel: names the version instead of a config option', async () => {
+    overrideKernelVersion('4.17');
+    fake.alwaysBpf(Cmd.BtfLoad, () => fake.allocFd());
+    fake.alwaysBpf(Cmd.MapCreate, (c) =>
+      new DataView(c.attr.buffer, c.attr.byteOffset).getUint32(0, true) === MapType.XSKMap ? -Errno.EINVAL : fake.allocFd(),
+    );
+    const err = await loadCollection('testdata/load_fail_xskmap.bpfel.o').catch((e: unknown) => e);
+    expect((err as Error).message).toBe('map xsk_map: map type XSKMAP is not supported by this kernel (requires Linux 4.18 or later)');
+  });
+});
+
+describe('verifier hints', () => {
+  it('a helper the type may not call names helper, type, the helper\'s version and the kernel\'s', () => {
+    overrideKernelVersion('6.18');
+    const hint = collectionHint(['0: (85) call bpf_skb_store_bytes#9', 'program of this type cannot use helper bpf_skb_store_bytes#9'], ProgramType.SocketFilter);
+    expect(hint).toMatch(/helper bpf_skb_store_bytes \(added in Linux 4\.1\) cannot be called from SOCKET_FILTER programs on this kernel \(Linux 6\.18/);
+  });
+
+  it('the pre-6.2 wording "unknown func" gets the same hint', () => {
+    overrideKernelVersion('5.10');
+    expect(collectionHint(['unknown func bpf_skb_store_bytes#9'], ProgramType.SocketFilter)).toMatch(/Linux 5\.10/);
+  });
+
+  it('both wordings of an uninitialised stack read get the padding hint', () => {
+    for (const line of ['invalid indirect read from stack R2 off -16+1 size 16', 'invalid read from stack R2 off -16+1 size 16']) {
+      expect(collectionHint([line], ProgramType.SocketFilter)).toMatch(/padding of a struct/);
+    }
+  });
+});
+
+describe('kconfig', () => {
+  const ext = (name: string, size: number, offset: number, weak = false): ExternSpec => ({
+    name, kind: 'kconfig', weak, type: undefined, isFunction: false, typeless: false, offset, size,
+  });
+
+  it('parses set, unset, numeric and string options', () => {
+    const c = parseKernelConfig('CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_HZ=250\nCONFIG_S="x y"\n');
+    expect([...c]).toEqual([['CONFIG_A', 'y'], ['CONFIG_B', 'n'], ['CONFIG_HZ', '250'], ['CONFIG_S', '"x y"']]);
+  });
+
+  it('LINUX_KERNEL_VERSION is the running kernel\'s code', () => {
+    overrideKernelVersion('6.18.3');
+    const value = new Uint8Array(8);
+    fillKconfig(value, [ext('LINUX_KERNEL_VERSION', 4, 0)], 'little');
+    expect(new DataView(value.buffer).getUint32(0, true)).toBe((6 << 16) | (18 << 8) | 3);
+  });
+
+  it('an unknown non-weak value is an error naming it; a weak one stays zero', () => {
+    const value = new Uint8Array(8);
+    expect(() => fillKconfig(value, [ext('LINUX_HAS_NOTHING', 1, 0)], 'little')).toThrow(/extern LINUX_HAS_NOTHING/);
+    fillKconfig(value, [ext('LINUX_HAS_NOTHING', 1, 0, true)], 'little');
+    expect(value.every((b) => b === 0)).toBe(true);
+  });
+});
