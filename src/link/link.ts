@@ -84,7 +84,7 @@ export type LinkMode =
   /** A perf event fd with the program set by PERF_EVENT_IOC_SET_BPF (before 5.15). */
   | 'perf-ioctl';
 
-/** What {@link Link.adopt} takes over. */
+/** What an attach function hands to the {@link Link} it returns. */
 export interface LinkParts {
   /** The bpf_link fd, or the perf event fd for `perf-ioctl`. */
   readonly fd: number;

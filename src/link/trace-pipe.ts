@@ -232,6 +232,7 @@ export class TracePipeReader implements AsyncIterableIterator<TraceLine>, Dispos
     return Promise.resolve({ done: true, value: undefined });
   }
 
+  /** The reader is its own iterator: `for await (const line of reader)`. */
   [Symbol.asyncIterator](): this {
     return this;
   }

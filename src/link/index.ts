@@ -1,0 +1,76 @@
+/**
+ * Attaching programs to kernel hooks, and reading what they print: tracepoints, kprobes and
+ * kretprobes (PMU or tracefs), raw tracepoints, BTF tracing programs (fentry/fexit/…),
+ * auto-attachment by section name, the {@link Link} they return, tracefs helpers and the
+ * trace_pipe reader.
+ *
+ * @module
+ */
+export { Link, LinkType, listLinks, type LinkInfo, type LinkMode, type LinkParts } from './link.js';
+export {
+  DEFAULT_TRACEFS_PATH,
+  DEBUGFS_TRACEFS_PATH,
+  TracefsNotMountedError,
+  TracepointNotFoundError,
+  tracefsPath,
+  tracefsAvailable,
+  setTracefsPath,
+  mountTracefs,
+  validateTracefsName,
+  tracepointId,
+  listTracepoints,
+  tracepointFormat,
+  parseTraceEventFormat,
+  type TraceEvent,
+  type TraceEventField,
+  type TraceEventFormat,
+} from './tracefs.js';
+export { attachTracepoint, type TracepointOptions } from './tracepoint.js';
+export {
+  attachKprobe,
+  attachKretprobe,
+  attachKsyscall,
+  kprobeFunctions,
+  kprobeSupport,
+  removeTracefsProbeEvents,
+  liveTracefsProbeEvents,
+  KPROBES_UNAVAILABLE,
+  type KprobeOptions,
+  type KprobeSupport,
+} from './kprobe.js';
+export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from './kallsyms.js';
+export {
+  attachRawTracepoint,
+  attachTracing,
+  tracingTargetBtfId,
+  type RawTracepointOptions,
+  type TracingOptions,
+  type TracingKind,
+} from './raw-tracepoint.js';
+export { attachProgram, attachPlan, type AttachPlan } from './auto.js';
+export {
+  TracePipeReader,
+  clearTraceBuffer,
+  writeTraceMarker,
+  parseTraceLine,
+  type TraceLine,
+  type TracePipeOptions,
+} from './trace-pipe.js';
+export {
+  perfLinkFeature,
+  openPerfEvent,
+  encodePerfEventAttr,
+  PerfType,
+  PerfAttrFlag,
+  PerfAttrSize,
+  PERF_SAMPLE_RAW,
+  PERF_FLAG_FD_CLOEXEC,
+  PERF_EVENT_IOC_ENABLE,
+  PERF_EVENT_IOC_DISABLE,
+  PERF_EVENT_IOC_SET_BPF,
+  attachPerfEvent,
+  type AttachPerfEventOptions,
+  type PerfEventAttr,
+  type PerfEventOpenOptions,
+  type EncodedPerfEventAttr,
+} from './perf-event.js';
