@@ -208,7 +208,7 @@ describe.skipIf(skip !== '')('trace_pipe reader', () => {
     const seen: string[] = [];
     const timeout = AbortSignal.timeout(10_000);
     while (seen.length < 3 && !timeout.aborted) {
-      const next = await Promise.race([reader.next(), new Promise<undefined>((r) => setTimeout(r, 10_000))]);
+      const next = await Promise.race([reader.next(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
       if (next === undefined || next.done === true) break;
       if (next.value.message.startsWith('ebpfts!')) {
         expect(next.value.pid).toBe(process.pid);

@@ -34,13 +34,14 @@ class PerfFake extends FakeBackend {
   readonly opens: Array<{ attr: Uint8Array; pid: number; cpu: number; pointers: Map<number, Uint8Array | null> }> = [];
   readonly ioctls: Array<[number, number, number | bigint | Uint8Array]> = [];
   openResult: number | undefined;
-  override perfEventOpen(attr: Uint8Array, pid: number, cpu: number, _g: number, _f: number, pointers?: PointerList): number {
+  // Optional parameters keep the override compatible with FakeBackend's parameterless one.
+  override perfEventOpen(attr: Uint8Array = new Uint8Array(0), pid = -1, cpu = -1, _g = -1, _f = 0, pointers?: PointerList): number {
     const ptrs = new Map<number, Uint8Array | null>();
     for (let i = 0; pointers !== undefined && i < pointers.length; i += 2) ptrs.set(pointers[i] as number, pointers[i + 1] as Uint8Array | null);
     this.opens.push({ attr: attr.slice(), pid, cpu, pointers: ptrs });
     return this.openResult ?? this.allocFd();
   }
-  override ioctl(fd: number, request: number, arg: number | bigint | Uint8Array): number {
+  override ioctl(fd = -1, request = 0, arg: number | bigint | Uint8Array = 0): number {
     this.ioctls.push([fd, request, arg]);
     return 0;
   }

@@ -126,7 +126,7 @@ describe('perf_event_attr layout', () => {
 class IoctlFake extends FakeBackend {
   readonly ioctls: Array<[number, number, number | bigint | Uint8Array]> = [];
   ioctlResult = 0;
-  override ioctl(fd: number, request: number, arg: number | bigint | Uint8Array): number {
+  override ioctl(fd = -1, request = 0, arg: number | bigint | Uint8Array = 0): number {
     this.ioctls.push([fd, request, arg]);
     return request === PERF_EVENT_IOC_SET_BPF ? this.ioctlResult : 0;
   }
