@@ -71,6 +71,14 @@ export interface BTFInfo {
   readonly kernelBTF: boolean;
 }
 
+/** What {@link BTFLoadError.blame} finds in a BTF log. */
+export interface BTFLogBlame {
+  /** The ID of the type the log rejects (its last `[N] KIND …` line), if any. */
+  readonly typeId: number | undefined;
+  /** The line that says why, if the log has any line. */
+  readonly reason: string | undefined;
+}
+
 /**
  * The kernel rejected a BTF blob (BPF_BTF_LOAD). `log` holds the kernel's BTF log, one line per
  * entry; `typeId` the type the log blames (its last `[N] KIND …` line), when it names one.
@@ -109,7 +117,7 @@ export class BTFLoadError extends SyscallError {
    * prints `[id] KIND name … message` for the type it rejects, after the header dump
    * (`magic: 0xeb9f`, `hdr_len: 24`, …) and any types it logged on the way.
    */
-  static blame(log: readonly string[]): { typeId: number | undefined; reason: string | undefined } {
+  static blame(log: readonly string[]): BTFLogBlame {
     let reason: string | undefined;
     for (let i = log.length - 1; i >= 0; i--) {
       const line = log[i]!.trim();
@@ -150,8 +158,8 @@ const leaks = new FinalizationRegistry<number>((fd) => {
  * ```
  *
  * Errors: {@link BTFLoadError} when the kernel rejects the blob (with its log and the type ID
- * it blames), {@link SyscallError} for anything else (EPERM without CAP_BPF), {@link
- * ClosedError} when used after `close()`.
+ * it blames), {@link SyscallError} for anything else (EPERM without CAP_BPF),
+ * {@link ClosedError} when used after `close()`.
  */
 export class BTFHandle {
   #fd: number;
@@ -245,9 +253,9 @@ export class BTFHandle {
 }
 
 /**
- * Loads a parsed object's BTF the way a loader must: a copy of `spec` is fixed up ({@link
- * fixupSpec}, with the ELF facts in `options.sections`), sanitised for what this kernel lacks
- * (decided by probing, {@link missingBTFFeatures}; or `options.missingFeatures`), marshalled in
+ * Loads a parsed object's BTF the way a loader must: a copy of `spec` is fixed up
+ * (`btf.fixupSpec`, with the ELF facts in `options.sections`), sanitised for what this kernel
+ * lacks (decided by probing, {@link missingBTFFeatures}; or `options.missingFeatures`), marshalled in
  * host byte order and loaded. `spec` itself is not modified, and type IDs are unchanged, so the
  * caller's map and func_info type IDs stay valid.
  */

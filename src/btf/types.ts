@@ -293,6 +293,7 @@ export class Member {
     return t;
   }
 
+  /** Replaces the member's type (a deferred type is then never resolved). */
   set type(type: Type) {
     this.#type = type;
     this.#resolve = undefined;

@@ -1,7 +1,7 @@
 /**
  * BTF feature probes: which BTF kinds and flags the running kernel accepts, asked by loading
  * a tiny blob that uses the kind (BPF_BTF_LOAD), never guessed from the version. The answers
- * drive {@link sanitizeSpec}: see {@link missingBTFFeatures}.
+ * drive `btf.sanitizeSpec`: see {@link missingBTFFeatures}.
  *
  * How the kernel answers: BPF_BTF_LOAD itself is 4.18 (an older kernel answers EINVAL for the
  * unknown command, `__sys_bpf()` default case). A kernel that has the command but not the kind
