@@ -34,6 +34,7 @@ import { bpfError, Errno, type ErrorContext } from './sys/errno.js';
 import { fdById, mapElem, objGet, objGetInfoByFd, objPin, objectIds, type ElemLayout } from './sys/commands.js';
 import { backend } from './sys/select.js';
 import { possibleCPUs } from './sys/cpus.js';
+import { kernelVersion } from './sys/kernel-version.js';
 import { mapNameDotFeature, mapNameFeature, mapTypeConfig, mapTypeFeature } from './features/map-types.js';
 
 export { PinType, copyMapSpec, type MapSpec } from './map-spec.js';
@@ -665,6 +666,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       this.#elemAttr !== undefined ? this.#keyed(MapLookupAndDeleteElem, flags) : mapElem(MapLookupAndDeleteElem, fd, k, value, flags);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
+    // map_lookup_and_delete_elem() took only queues and stacks until 5.14 added hash maps.
+    if ((r === -Errno.ENOTSUPP || r === -Errno.EOPNOTSUPP) && hashLikeTypes.has(this.type) && !kernelVersion().atLeast('5.14')) {
+      throw new NotSupportedError(`${this.#label}: lookupAndDelete on ${mapTypeName(this.type)} maps`, '5.14', { errno: -r });
+    }
     return this.#fail(MapLookupAndDeleteElem, -r, 'lookupAndDelete', key, value, flags);
   }
 
@@ -996,6 +1001,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
         case Errno.EINVAL:
           return `the kernel rejected ${op} for map type ${type}: wrong flags, or an operation this type lacks (e.g. deleting from an array)`;
         case Errno.EBADF:
+          // bpf_fd_inode_storage_*_elem(): the key's file has no inode storage blob unless the
+          // BPF LSM is active (CONFIG_BPF_LSM and "bpf" in the lsm= boot list).
+          if (this.type === MapType.InodeStorage) {
+            return 'the key must be an open file fd, and inode storage needs the BPF LSM active (CONFIG_BPF_LSM and "bpf" in /sys/kernel/security/lsm)';
+          }
           return 'the value must hold an open fd of the kind this map stores';
         case Errno.ENOSPC:
           return op.includes('atch') ? 'a hash bucket holds more entries than count: retry with a larger count' : undefined;
@@ -1266,7 +1276,14 @@ function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.f
   const errno = -fd;
   const ctx: ErrorContext = {
     context: `create ${label}`,
-    explain: (e) => (e === Errno.E2BIG ? explainCreateE2BIG(s) : e === Errno.EINVAL ? createRules(s.type) : undefined),
+    // Before the alloc_check() size tests (5.x), an oversized per-CPU array value reached
+    // __alloc_percpu_gfp() and failed there with ENOMEM: explain both the same way.
+    explain: (e) =>
+      e === Errno.E2BIG || (e === Errno.ENOMEM && perCPUTypes.has(s.type) && round8(s.valueSize) > PCPU_MIN_UNIT_SIZE)
+        ? explainCreateE2BIG(s)
+        : e === Errno.EINVAL
+          ? createRules(s.type)
+          : undefined,
   };
   if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP) {
     // find_and_alloc_map() answers an unknown type with EINVAL, like bad sizes: ask the probe.

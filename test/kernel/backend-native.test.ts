@@ -2,6 +2,7 @@
 // the running kernel with hand-encoded attrs: nothing here depends on src/sys's attr layouts,
 // so a failure points at the addon, not at the layers above it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureMemlock } from '../../src/sys/memlock.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -44,6 +45,8 @@ beforeAll(() => {
   // No skip: the addon is part of the repo and `npm install` builds it. A failure here names
   // every path the loader tried.
   nb = loadNativeBackend();
+  // Raw seam calls bypass the funnel's RLIMIT_MEMLOCK handling (needed before 5.11).
+  ensureMemlock(nb);
 });
 
 /** MAP_CREATE attr up to map_flags (offsetofend(union bpf_attr, map_flags) = 20). */

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// `npm run test:vm [-- 6.1 5.10 6.12]`: the kernel tests inside Debian kernels booted under
+// qemu by ../shared/tools/vm-run.sh (see ../shared/notes/kernel-vm.md). The host's / is shared
+// read-only and this checkout read-write, so the guest runs exactly this tree with the host's
+// node and node_modules. One VM at a time (TCG emulation wants both cores).
+//
+// Kernels: arguments, else EBPF_TS_VM_KERNELS, else "6.1 5.10 6.12". Tests that only a VM can
+// run (kprobes, fentry) detect the kernel's abilities themselves and skip on the host with
+// "runs in test:vm". Prints each kernel's vitest summary, then one line for all of them.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const vmRun = process.env.EBPF_TS_VM_RUN ?? resolve(root, '../shared/tools/vm-run.sh');
+const kernels = process.argv.slice(2).length > 0 ? process.argv.slice(2) : (process.env.EBPF_TS_VM_KERNELS ?? '6.1 5.10 6.12').split(/\s+/).filter(Boolean);
+const timeout = process.env.EBPF_TS_VM_TIMEOUT ?? '1500';
+const files = process.env.EBPF_TS_VM_TESTS ?? ''; // optional subset of test files
+
+if (!existsSync(vmRun)) {
+  console.error(`test:vm needs vm-run.sh (looked at ${vmRun}); set EBPF_TS_VM_RUN to its path`);
+  process.exit(1);
+}
+for (const tool of ['qemu-system-x86_64', 'busybox']) {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+    console.error(`test:vm needs ${tool}: apt-get install -y --no-install-recommends qemu-system-x86 busybox-static`);
+    process.exit(1);
+  }
+}
+
+const outDir = join(root, '.test-vm');
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let bad = 0;
+for (const kernel of kernels) {
+  const out = join(outDir, `${kernel}.json`);
+  console.log(`\n=== kernel tests in a Linux ${kernel} VM (native addon backend) ===`);
+  const cmd =
+    `cd ${root} && uname -r && EBPF_TS_BACKEND=native npx vitest run --project kernel ` +
+    `--reporter=default --reporter=json --outputFile.json=${out} ${files}`;
+  const started = Date.now();
+  const r = spawnSync(vmRun, ['-k', kernel, '-t', timeout, '-s', root, '--', cmd], { stdio: 'inherit', cwd: root });
+  const minutes = ((Date.now() - started) / 60000).toFixed(1);
+  try {
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    const skipped = json.numPendingTests + json.numTodoTests;
+    totals.passed += json.numPassedTests;
+    totals.failed += json.numFailedTests;
+    totals.skipped += skipped;
+    console.log(`Linux ${kernel}: ${json.numPassedTests} passed, ${json.numFailedTests} failed, ${skipped} skipped (${minutes} min)`);
+    if (r.status !== 0) bad++;
+  } catch {
+    const why = r.status === 124 ? 'timed out' : r.status === 125 ? 'the VM failed' : `exit ${r.status}`;
+    console.log(`Linux ${kernel}: no results (${why}, ${minutes} min)`);
+    bad++;
+  }
+}
+console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(bad === 0 && totals.failed === 0 ? 0 : 1);
