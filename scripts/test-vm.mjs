@@ -41,7 +41,8 @@ for (const kernel of kernels) {
     `cd ${root} && uname -r && EBPF_TS_BACKEND=native npx vitest run --project kernel ` +
     `--reporter=default --reporter=json --outputFile.json=${out} ${files}`;
   const started = Date.now();
-  const r = spawnSync(vmRun, ['-k', kernel, '-t', timeout, '-s', root, '--', cmd], { stdio: 'inherit', cwd: root });
+  // CI=true: the serial console looks like a terminal to vitest; plain, non-animated output.
+  const r = spawnSync(vmRun, ['-k', kernel, '-t', timeout, '-s', root, '-e', 'CI=true', '--', cmd], { stdio: 'inherit', cwd: root });
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   try {
     const json = JSON.parse(readFileSync(out, 'utf8'));
