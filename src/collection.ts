@@ -20,8 +20,7 @@
  * @module
  */
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync, rmSync } from 'node:fs';
 import { PseudoCall, PseudoSource } from './asm/pseudo.js';
 import type { Instruction } from './asm/instruction.js';
 import { CORECandidateCache, coreRelocate, type CORERelocateResult } from './btf/core.js';
@@ -33,7 +32,7 @@ import { fillKconfig, resolveKsym } from './collection-externs.js';
 import { CollectionSpec, parseCollectionSpec } from './collection-spec.js';
 import type { ELFMapSpec, ELFProgramSpec } from './elf/specs.js';
 import type { VariableValue } from './elf/variables.js';
-import { ArgumentError, BpfError, NotSupportedError, SyscallError, VerifierError } from './errors.js';
+import { ArgumentError, BpfError, NotSupportedError, ParseError, SyscallError, VerifierError } from './errors.js';
 import { mapTypeConfig } from './features/map-types.js';
 import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
 import { PinType, type MapSpec } from './map-spec.js';
@@ -179,9 +178,18 @@ function releaseAll(releases: Release[]): void {
  */
 export async function loadCollection(specOrPath: CollectionSpec | string, options: CollectionOptions = {}): Promise<Collection> {
   if (typeof specOrPath !== 'string') return instantiate(specOrPath.copy(), options, undefined);
-  const bytes = await readFile(specOrPath);
+  // Synchronous on purpose: objects are small, and an async read costs more in event-loop
+  // round trips (~0.5 ms) than the read itself, a tenth of a warm load.
+  const bytes = readFileSync(specOrPath);
   const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const spec = parseCollectionSpec(view);
+  let spec: CollectionSpec;
+  try {
+    spec = parseCollectionSpec(view);
+  } catch (e) {
+    // Name the file, as loadCollectionSpec does.
+    if (e instanceof ParseError) throw new ParseError(`${specOrPath}: ${e.message}`);
+    throw e;
+  }
   return instantiate(spec, options, spec.btf === undefined ? undefined : fixupFromELF(view));
 }
 
