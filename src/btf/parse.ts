@@ -568,42 +568,32 @@ function indexWords(
       }
       case Kind.Struct:
       case Kind.Union:
-        tail = vlen * 3;
+      case Kind.FuncProto: {
+        // Records of (name_off, type, …): 3 words for members, 2 for parameters.
+        tail = kind === Kind.FuncProto ? vlen * 2 : vlen * 3;
         if (body + tail > endWord) return -1;
-        for (let p = body, e = body + tail; p < e; p += 3) {
-          if (words[p]! >= strLen) return -1;
-          const t = words[p + 1]!;
-          if (t > maxRef) maxRef = t;
-        }
+        if (kind === Kind.FuncProto && sizeType > maxRef) maxRef = sizeType;
+        const m = namedRefs(words, body, body + tail, tail === vlen * 2 ? 2 : 3, strLen);
+        if (m < 0) return -1;
+        if (m > maxRef) maxRef = m;
         break;
+      }
       case Kind.Enum:
-        tail = vlen * 2;
-        if (body + tail > endWord) return -1;
-        for (let p = body, e = body + tail; p < e; p += 2) if (words[p]! >= strLen) return -1;
-        break;
       case Kind.Enum64:
+        tail = kind === Kind.Enum ? vlen * 2 : vlen * 3;
+        if (body + tail > endWord) return -1;
+        if (namedRefs(words, body, body + tail, kind === Kind.Enum ? 2 : 3, strLen, false) < 0) return -1;
+        break;
+      case Kind.Datasec: {
         tail = vlen * 3;
         if (body + tail > endWord) return -1;
-        for (let p = body, e = body + tail; p < e; p += 3) if (words[p]! >= strLen) return -1;
-        break;
-      case Kind.FuncProto:
-        tail = vlen * 2;
-        if (body + tail > endWord) return -1;
-        if (sizeType > maxRef) maxRef = sizeType;
-        for (let p = body, e = body + tail; p < e; p += 2) {
-          if (words[p]! >= strLen) return -1;
-          const t = words[p + 1]!;
-          if (t > maxRef) maxRef = t;
-        }
-        break;
-      case Kind.Datasec:
-        tail = vlen * 3;
-        if (body + tail > endWord) return -1;
+        // Secinfos are (type, offset, size): reuse the walk with "type" in the name slot.
         for (let p = body, e = body + tail; p < e; p += 3) {
           const t = words[p]!;
           if (t > maxRef) maxRef = t;
         }
         break;
+      }
       case Kind.Fwd:
       case Kind.Float:
         break;
@@ -617,6 +607,24 @@ function indexWords(
     w = body + tail;
   }
   return maxRef >= firstId + n ? -1 : n;
+}
+
+/**
+ * Checks the name offsets of `(name_off, type, …)` records in `words[from..to)` (`stride`
+ * words each) and returns the largest type ID they reference (0 with `refs` false), or -1 for
+ * a name past the string table. Its own small function so V8 compiles it early: in a cold
+ * process this loop over the kernel's ~600k members dominates the index pass.
+ */
+function namedRefs(words: Uint32Array, from: number, to: number, stride: number, strLen: number, refs = true): number {
+  let max = 0;
+  for (let p = from; p < to; p += stride) {
+    if (words[p]! >= strLen) return -1;
+    if (refs) {
+      const t = words[p + 1]!;
+      if (t > max) max = t;
+    }
+  }
+  return max;
 }
 
 // Kinds that are anonymous in valid BTF may still carry a name in odd input; keep it so the
