@@ -98,9 +98,9 @@ export class NameIndex {
  * IDs of the types among `nameOffsets` whose essential name is `essential`, without hashing
  * every name: cheaper than building a {@link NameIndex} when only a few names are ever looked
  * up ({@link Spec} switches to the index once lookups become frequent). For a table without
- * a base the work is native: `Buffer.indexOf` finds the string's offsets (`\0name\0`, and
- * `\0name___` for flavors) and `Uint32Array.indexOf` the types that use them, so even a
- * cold process looks up a vmlinux name in well under a millisecond (a JS loop over ~126k
+ * a base the work is native: one `Buffer.indexOf` pass finds the string offsets (`\0name`
+ * followed by a NUL or a flavor suffix) and `Uint32Array.indexOf` the types that use them, so a
+ * cold process looks up a vmlinux name in about a millisecond (a JS loop over ~126k
  * offsets runs interpreted at first and takes over ten).
  */
 export function scanNames(strings: StringTable, nameOffsets: Uint32Array, firstId: number, essential: string): number[] {
@@ -109,15 +109,16 @@ export function scanNames(strings: StringTable, nameOffsets: Uint32Array, firstI
   if (n === 0 || query.includes(0)) return [];
   if (strings.base !== undefined) return scanLoop(strings, nameOffsets, firstId, query);
   const table = Buffer.from(strings.bytes.buffer, strings.bytes.byteOffset, strings.bytes.byteLength);
+  // One pass over the table for `\0name`: the string at the next offset is the name itself
+  // when a NUL follows, a flavor of it when its essential part has exactly this length.
   const stringOffsets: number[] = [];
-  const exact = Buffer.concat([zero, query, zero]);
-  for (let at = table.indexOf(exact); at >= 0; at = table.indexOf(exact, at + 1)) {
-    // `a___b` is a flavor of `a`: it is not found under its own full name.
-    if (essentialLength(strings.bytes, at + 1) === n) stringOffsets.push(at + 1);
-  }
-  const flavored = Buffer.concat([zero, query, flavorMark]);
-  for (let at = table.indexOf(flavored); at >= 0; at = table.indexOf(flavored, at + 1)) {
-    if (essentialLength(strings.bytes, at + 1) === n) stringOffsets.push(at + 1);
+  const prefix = Buffer.concat([zero, query]);
+  for (let at = table.indexOf(prefix); at >= 0; at = table.indexOf(prefix, at + 1)) {
+    const start = at + 1;
+    const next = table[start + n];
+    if ((next === 0 || next === 0x5f) && essentialLength(strings.bytes, start) === n) {
+      stringOffsets.push(start);
+    }
   }
   const out: number[] = [];
   for (const off of stringOffsets) {
@@ -127,7 +128,6 @@ export function scanNames(strings: StringTable, nameOffsets: Uint32Array, firstI
 }
 
 const zero = Buffer.from([0]);
-const flavorMark = Buffer.from('___');
 
 // The same search as a loop over the name offsets, for split tables (names may live in the
 // base table or in the split part).
