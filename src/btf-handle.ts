@@ -13,8 +13,8 @@ import { fixupSpec, type FixupOptions, type FixupReport, type FixupSections } fr
 import { marshalSpec } from './btf/marshal.js';
 import { sanitizeSpec, type BTFFeatureName } from './btf/sanitize.js';
 import type { Spec } from './btf/spec.js';
-import { ArgumentError, ClosedError, SyscallError, errnoName } from './errors.js';
-import { missingBTFFeatures } from './features/btf.js';
+import { ArgumentError, ClosedError, NotSupportedError, SyscallError, errnoName } from './errors.js';
+import { btfFeature, missingBTFFeatures } from './features/btf.js';
 import { logText } from './features/prog-types.js';
 import { MIN_LOG_SIZE, maxLogSize } from './prog.js';
 import { encodeAttr, hostLittleEndian, readField } from './sys/attr.js';
@@ -57,6 +57,11 @@ export interface LoadedBTF {
   readonly fixups: FixupReport;
   /** The features that were sanitised away. */
   readonly sanitized: ReadonlySet<BTFFeatureName>;
+  /**
+   * False when FUNCs were sanitised away (`func` missing): BPF_PROG_LOAD must then get no
+   * func_info or line_info, which name FUNC type IDs (check_btf_func() rejects anything else).
+   */
+  readonly funcInfo: boolean;
 }
 
 /** `struct bpf_btf_info` as {@link BTFHandle.info} returns it. */
@@ -258,14 +263,20 @@ export class BTFHandle {
  * lacks (decided by probing, {@link missingBTFFeatures}; or `options.missingFeatures`), marshalled in
  * host byte order and loaded. `spec` itself is not modified, and type IDs are unchanged, so the
  * caller's map and func_info type IDs stay valid.
+ *
+ * @throws {@link NotSupportedError} when the kernel has no BPF_BTF_LOAD (before 4.18);
+ * `btf.FixupError` when the ELF facts do not cover a DATASEC; {@link BTFLoadError} when the
+ * kernel still rejects the result.
  */
 export function loadForKernel(spec: Spec, options: LoadForKernelOptions = {}): LoadedBTF {
+  // A kernel without BPF_BTF_LOAD (before 4.18) would answer a bare EINVAL; say what it is.
+  if (btfFeature.check().supported === false) btfFeature.require();
   const copy = spec.copy();
   const fixups = fixupSpec(copy, options.sections, options);
   const sanitized = new Set(options.missingFeatures ?? missingBTFFeatures());
   const ready = sanitizeSpec(copy, sanitized);
   const handle = BTFHandle.load(ready, options);
-  return { handle, spec: ready, fixups, sanitized };
+  return { handle, spec: ready, fixups, sanitized, funcInfo: !sanitized.has('func') };
 }
 
 function splitLog(text: string): string[] {

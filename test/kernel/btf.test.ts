@@ -96,6 +96,7 @@ describe.skipIf(skip !== '')(`BTF in the kernel (backend ${skip === '' ? backend
     const loaded = loadForKernel(obj.spec, { sections: obj.sections });
     using h = loaded.handle;
     expect(loaded.sanitized.size).toBe(0);
+    expect(loaded.funcInfo).toBe(true);
     const info = h.info();
     expect(info.id).toBeGreaterThan(0);
     expect(info.kernelBTF).toBe(false);
@@ -190,6 +191,7 @@ describe.skipIf(skip !== '')(`BTF in the kernel (backend ${skip === '' ? backend
     const before = marshalSpec(obj.spec);
     const loaded = loadForKernel(obj.spec, { sections: obj.sections, missingFeatures: [...btfFeatureNames] });
     using h = loaded.handle;
+    expect(loaded.funcInfo).toBe(false);
     expect(marshalSpec(obj.spec)).toEqual(before);
     const fixed = obj.spec.copy();
     fixupSpec(fixed, obj.sections);

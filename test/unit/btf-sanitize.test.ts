@@ -191,3 +191,31 @@ describe('sanitizeSpec', () => {
     }
   });
 });
+
+describe('BTF feature probes: what an answer means (no kernel needed)', () => {
+  it('a loaded blob is supported; EINVAL is "not supported" with the first kernel; EPERM and others are unknown', async () => {
+    const { interpretBTFProbe, btfFeatureSince } = await import('../../src/features/btf.js');
+    expect(interpretBTFProbe('float', 5)).toEqual({ supported: true });
+    expect(interpretBTFProbe('float', -22)).toMatchObject({ supported: false, minimumVersion: '5.13' });
+    expect(interpretBTFProbe('enum64', -22)).toMatchObject({ supported: false, minimumVersion: btfFeatureSince.enum64 });
+    expect(interpretBTFProbe('btf', -1).supported).toBe('unknown');
+    expect(interpretBTFProbe('typeTag', -12).supported).toBe('unknown');
+  });
+
+  it('each probe blob parses and uses exactly the feature it probes', async () => {
+    const { btfProbeBlob } = await import('../../src/features/btf.js');
+    const kindsOf = (b: Uint8Array): Set<number> => new Set([...parseSpec(b)].map((t) => t.kind));
+    expect(kindsOf(btfProbeBlob('btf'))).toEqual(new Set([Kind.Int]));
+    expect(kindsOf(btfProbeBlob('float')).has(Kind.Float)).toBe(true);
+    expect(kindsOf(btfProbeBlob('declTag')).has(Kind.DeclTag)).toBe(true);
+    expect(kindsOf(btfProbeBlob('typeTag')).has(Kind.TypeTag)).toBe(true);
+    expect(kindsOf(btfProbeBlob('enum64')).has(Kind.Enum64)).toBe(true);
+    expect(kindsOf(btfProbeBlob('datasec')).has(Kind.Datasec)).toBe(true);
+    const globalFunc = [...parseSpec(btfProbeBlob('globalFunc'))].find((t) => t instanceof Func) as Func;
+    expect(globalFunc.linkage).toBe(FuncLinkage.Global);
+    const signed = [...parseSpec(btfProbeBlob('signedEnum'))].find((t) => t instanceof Enum) as Enum;
+    expect(signed.signed).toBe(true);
+    const qmark = [...parseSpec(btfProbeBlob('qmarkDatasec'))].find((t) => t instanceof Datasec)!;
+    expect(qmark.name.startsWith('?')).toBe(true);
+  });
+});
