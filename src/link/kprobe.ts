@@ -460,8 +460,11 @@ export function attachKsyscall(prog: Program, syscall: string, options: KprobeOp
 
 /**
  * Kernel functions matching `pattern` (a glob such as `vfs_*`, or a RegExp) that kprobes can
- * attach to, sorted: from tracefs's `available_filter_functions` when tracefs is mounted (the
- * functions ftrace can patch), else the text symbols of /proc/kallsyms.
+ * attach to, sorted: the text symbols of /proc/kallsyms minus the kprobe blacklist (when
+ * debugfs makes it readable). tracefs's `available_filter_functions` is used only when
+ * kallsyms cannot be read: it lists what ftrace can patch, a subset of what kprobes can probe
+ * (the 6.1 kernel's syscall wrappers such as `__x64_sys_getppid` are probe-able but not listed
+ * there).
  *
  * Minimum kernel: any.
  *
@@ -471,12 +474,14 @@ export function attachKsyscall(prog: Program, syscall: string, options: KprobeOp
  * ```
  */
 export function kprobeFunctions(pattern: string | RegExp): string[] {
-  if (tracefsAvailable()) {
+  if (kallsyms().byName.size === 0 && tracefsAvailable()) {
     try {
       return matchKernelFunctions(pattern, readTracefsFile('available_filter_functions'));
     } catch {
-      // No function tracer in this kernel: fall back to kallsyms.
+      // No function tracer in this kernel either.
     }
   }
-  return matchKernelFunctions(pattern);
+  const blacklist = kprobeBlacklist();
+  const names = matchKernelFunctions(pattern);
+  return blacklist === undefined ? names : names.filter((n) => !blacklist.has(n));
 }
