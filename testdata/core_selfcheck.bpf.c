@@ -7,7 +7,9 @@
 //   selfcheck_custom  — against core_target.bpf.c's BTF (the kernelBTF option). The target
 //                       layout is known at compile time: `struct sc_target_sample` below is a
 //                       copy of core_target's `struct core_sample` under a name CO-RE ignores,
-//                       filled on the stack and read back through the relocated local type.
+//                       filled in a global and read back through the relocated local type.
+//                       (Bitfield reads are left to core_relocs' libbpf comparison: clang emits
+//                       a different instruction count for them per byte order.)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -117,21 +119,23 @@ struct sc_target_sample {
 	int renamed_in_target;
 };
 
+/*
+ * The values the direct reads must find, at the target's offsets. A global (a .data map
+ * value) rather than a stack copy: stores of constants compile differently per byte order,
+ * and the program should look the same in bpfel and bpfeb.
+ */
+struct sc_target_sample sc_target = {
+	.a = 1234,
+	.b = -5,
+	.inner = { .x = 77, .y = 0x1122334455LL },
+	.name = { [3] = 'z' },
+	.grows = 0xabcdef,
+};
+
 SEC("socket")
 int selfcheck_custom(struct __sk_buff *skb)
 {
-	struct sc_target_sample t;
-	struct core_sample *s = (void *)&t;
-
-	__builtin_memset(&t, 0, sizeof(t));
-	t.a = 1234;
-	t.b = -5;
-	t.flags_u = 9;
-	t.flags_s = -3;
-	t.inner.x = 77;
-	t.inner.y = 0x1122334455LL;
-	t.name[3] = 'z';
-	t.grows = 0xabcdef;
+	struct core_sample *s = (void *)&sc_target;
 
 	/* Field offsets and sizes are the target's. */
 	if (bpf_core_field_offset(s->a) != __builtin_offsetof(struct sc_target_sample, a))
@@ -158,8 +162,6 @@ int selfcheck_custom(struct __sk_buff *skb)
 		return 10;
 	if (s->grows != 0xabcdef) /* 4-byte local load of an 8-byte unsigned target field: resized */
 		return 11;
-	if (BPF_CORE_READ_BITFIELD(s, flags_u) != 9 || BPF_CORE_READ_BITFIELD(s, flags_s) != -3)
-		return 12;
 	return 0;
 }
 
