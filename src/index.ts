@@ -57,3 +57,4 @@ export { mapTypeFeature } from './features/map-types.js';
 export { possibleCPUs, onlineCPUs } from './sys/cpus.js';
 export * as elf from './elf/index.js';
 export { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from './collection-spec.js';
+export * from './link/index.js';
