@@ -37,11 +37,14 @@ export interface ReadOptions {
 
 /** The source of records a {@link Feed} pulls from. @internal */
 export interface FeedSource<T> {
-  /** Appends up to `max` records that are ready now to `out`; returns how many. */
-  drain(out: T[], max: number): number;
-  /** Starts watching the fds; the watcher callback must call {@link Feed.readable}. */
+  /**
+   * Appends up to `max` records to `out`; returns how many. `everything` false: only from
+   * rings the kernel has signalled since they were last emptied; true: from every ring.
+   */
+  drain(out: T[], max: number, everything: boolean): number;
+  /** Demand appeared: watch the fds (or let their watchers keep the event loop alive). */
   arm(): void;
-  /** Stops watching the fds. */
+  /** No demand: stop watching (or let the event loop exit despite the watchers). */
   disarm(): void;
 }
 
@@ -80,12 +83,15 @@ export class Feed<T> {
   /** Every record available now (possibly none), without waiting. */
   readAvailable(max: number): T[] {
     if (this.#closed !== undefined) throw this.#closed;
-    if (this.#head >= this.#queue.length) this.#fill(max);
+    if (this.#head >= this.#queue.length) this.#fill(max, true);
     return this.#takeMany(max);
   }
 
-  /** Called from a watcher callback: data may be ready. */
-  readable(): void {
+  /**
+   * Called from a watcher callback: data may be ready. `everything`: read every ring, not
+   * only those that signalled.
+   */
+  readable(everything = false): void {
     if (this.#closed !== undefined) return;
     if (this.#waiters.length === 0) {
       this.#disarm();
@@ -94,7 +100,7 @@ export class Feed<T> {
     while (this.#waiters.length > 0) {
       if (this.#head >= this.#queue.length) {
         const w = this.#waiters[0]!;
-        if (this.#fill(w.max > 0 ? w.max : DEFAULT_BATCH) === 0) return;
+        if (this.#fill(w.max > 0 ? w.max : DEFAULT_BATCH, everything) === 0) return;
       }
       const w = this.#waiters.shift()!;
       w.signal?.removeEventListener('abort', w.onAbort!);
@@ -115,12 +121,12 @@ export class Feed<T> {
     }
   }
 
-  #fill(max: number): number {
+  #fill(max: number, everything = false): number {
     if (this.#head >= this.#queue.length && this.#head > 0) {
       this.#queue = [];
       this.#head = 0;
     }
-    return this.#source.drain(this.#queue, max);
+    return this.#source.drain(this.#queue, max, everything);
   }
 
   #take(): T {
@@ -179,10 +185,11 @@ export class Feed<T> {
     if (this.#armed) return;
     this.#armed = true;
     this.#source.arm();
-    // Data may have arrived between the drain that found nothing and the watch: a level-
-    // triggered fd reports it anyway, but a perf fd's readiness is consumed by the poll that
-    // saw it (perf_poll() clears rb->poll), which may have been the previous watcher's.
-    queueMicrotask(() => this.readable());
+    // Demand has just appeared: look at every ring once. A wake-up that came while nobody
+    // was waiting may not be reported again (a perf fd's readiness is consumed by the poll
+    // that saw it: perf_poll() clears rb->poll), and records may be waiting below the
+    // watermark since before this read.
+    queueMicrotask(() => this.readable(true));
   }
 
   #disarm(): void {

@@ -66,6 +66,13 @@ interface CPURing {
   readonly mapping: Mapping;
   readonly ring: PerfRing;
   watcher: Watcher | undefined;
+  /**
+   * The kernel signalled this ring (its fd polled readable) and it has not been emptied
+   * since. Only such rings are read by read()/readMany(): that is what makes `watermark` and
+   * `wakeupEvents` mean something, and it hands control back to the event loop after every
+   * batch instead of chasing a producer record by record.
+   */
+  ready: boolean;
 }
 
 let leakWarned = false;
@@ -175,18 +182,29 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     leaks.register(this, { fds: this.#rings.map((r) => r.fd), mappings: this.#rings.map((r) => r.mapping) }, this);
 
     this.#feed = new Feed<PerfRecord>({
-      drain: (out, max) => this.#drain(out, max),
-      arm: () => {
-        const onReady = (): void => this.#feed.readable();
-        for (const r of this.#rings) r.watcher ??= this.#backend.watch(r.fd, POLLIN, onReady);
-      },
-      disarm: () => {
-        for (const r of this.#rings) {
-          r.watcher?.stop();
-          r.watcher = undefined;
-        }
-      },
+      drain: (out, max, everything) => this.#drain(out, max, everything),
+      // The watchers live as long as the reader (see below); demand only decides whether
+      // they keep the event loop alive.
+      arm: () => this.#setRef(true),
+      disarm: () => this.#setRef(false),
     });
+    // Every ring is watched from now until close, not only while a read is pending: perf_poll()
+    // hands out each wake-up once, and an fd added to epoll later was seen not to report a
+    // wake-up that happened before (6.18), so a watcher started on demand could wait forever
+    // for data that is already there. Unwatched wake-ups cost one callback each and stop
+    // when a ring is full (the kernel then drops instead of waking).
+    try {
+      for (const r of this.#rings) {
+        r.watcher = this.#backend.watch(r.fd, POLLIN, () => {
+          r.ready = true;
+          this.#feed.readable();
+        });
+      }
+    } catch (err) {
+      this.#release();
+      throw err;
+    }
+    this.#setRef(false);
     if (signal !== undefined) {
       this.#onAbort = () => this.#shutdown(closedError('PerfReader', signal.reason));
       signal.addEventListener('abort', this.#onAbort, { once: true });
@@ -211,7 +229,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       const ring = new PerfRing(cpu, m, page, b);
       const r = b.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
       if (r < 0) throw new SyscallError('ioctl(PERF_EVENT_IOC_ENABLE)', -r, undefined, `enable the perf event of CPU ${cpu}`);
-      const entry: CPURing = { cpu, fd, mapping: m, ring, watcher: undefined };
+      const entry: CPURing = { cpu, fd, mapping: m, ring, watcher: undefined, ready: false };
       this.#rings.push(entry);
       this.#byCPU.set(cpu, entry);
     } catch (err) {
@@ -222,6 +240,19 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     // Installed last: once in the map, programs write to it. A failure here still leaves
     // the ring in #rings, so #release() unmaps and closes it.
     this.#install(cpu);
+  }
+
+  /**
+   * Whether the watchers keep the event loop alive: only while a read is pending, so an idle
+   * reader does not keep the process running. The ffi-rs backend's timer cannot be unref'd
+   * per watcher: there an open reader keeps the process alive until close().
+   */
+  #setRef(ref: boolean): void {
+    for (const r of this.#rings) {
+      const w = r.watcher as (Watcher & { ref?: () => void; unref?: () => void }) | undefined;
+      if (ref) w?.ref?.();
+      else w?.unref?.();
+    }
   }
 
   #install(cpu: number): void {
@@ -259,7 +290,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     this.#byCPU.clear();
   }
 
-  #drain(out: PerfRecord[], max: number): number {
+  #drain(out: PerfRecord[], max: number, everything: boolean): number {
     const rings = this.#rings;
     const n = rings.length;
     let got = 0;
@@ -270,8 +301,12 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     for (let i = 0; i < n && got < max; i++) {
       let j = start + i;
       if (j >= n) j -= n;
+      const r = rings[j]!;
+      if (!r.ready && !everything) continue;
       const before = out.length;
-      const k = rings[j]!.ring.readInto(out, max - got);
+      const k = r.ring.readInto(out, max - got);
+      // Emptied (up to what the kernel had published): wait for its next wake-up.
+      if (got + k < max) r.ready = false;
       got += k;
       // Loss reports are rare: summing them here keeps the read paths free of extra promises.
       for (let x = before; x < out.length; x++) this.#lost += out[x]!.lostSamples;
@@ -311,7 +346,9 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
 
   /**
    * The next record: a sample, or a loss report (`lostSamples > 0`, empty `rawSample`).
-   * Resolves as soon as any CPU's ring has a record.
+   * Resolves once a ring with records has woken the reader (every sample by default; with
+   * `watermark`, once that many bytes are unread; see {@link PerfReader.readAvailable} for
+   * the rest).
    *
    * @example
    * ```ts
@@ -325,8 +362,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   /**
-   * Between 1 and `max` records (default: everything ready, up to 4096), as soon as at least
-   * one is ready: one promise per batch instead of per record, for high event rates.
+   * Between 1 and `max` records (default: up to 4096) from the rings that woke the reader, as
+   * soon as there is one: one promise per batch instead of per record, for high event rates.
    *
    * @example
    * ```ts
@@ -340,8 +377,9 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   /**
-   * The records that are ready now, without waiting (possibly none): for callers that drive
-   * reading themselves, e.g. a final drain before close.
+   * Every record in the rings now, without waiting (possibly none), including records below
+   * the watermark that have not woken the reader yet: for callers that drive reading
+   * themselves, e.g. a final drain before close (like libbpf's `perf_buffer__consume()`).
    *
    * @throws {@link ClosedError} after close.
    */

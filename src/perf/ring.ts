@@ -28,7 +28,8 @@
  * (`perf_output_begin()` emits the pending `rb->lost` first), so a ring that stays full reports
  * its losses late, never twice.
  *
- * Nothing here allocates per record except the returned sample bytes (and the record object).
+ * Per batch, the published bytes are copied out with one or two memcpys into one new buffer;
+ * per record, only the sample view and the record object are allocated.
  *
  * @module
  */
@@ -53,6 +54,12 @@ export const DATA_SIZE_OFFSET = 1048;
 const HEADER_SIZE = 8;
 
 /**
+ * Most bytes copied out of a ring per batch. Larger than any record (header.size is a u16),
+ * small enough that a huge ring is not copied whole for a read that wants few records.
+ */
+export const SLAB_BYTES = 256 * 1024;
+
+/**
  * One record read from a perf event array.
  *
  * A sample has `lostSamples === 0` and the bytes the BPF program passed to
@@ -63,7 +70,12 @@ const HEADER_SIZE = 8;
 export interface PerfRecord {
   /** The CPU whose ring the record came from. */
   readonly cpu: number;
-  /** The sample's bytes (owned by the caller; padded to 8 bytes minus 4); empty for a loss report. */
+  /**
+   * The sample's bytes, padded by the kernel to 8 bytes minus 4 (the padding is not cleared:
+   * expect stale bytes there); empty for a loss report. A view into a buffer shared with the
+   * other records of the same batch and owned by the caller: `slice()` it to keep one sample
+   * without keeping its batch.
+   */
   readonly rawSample: Uint8Array;
   /** Samples the kernel dropped on this CPU because the ring was full; 0 for a sample. */
   readonly lostSamples: number;
@@ -90,9 +102,8 @@ export class PerfRing {
   readonly cpu: number;
   readonly #mapping: Mapping;
   readonly #atomics: RingAtomics;
-  /** The data area, as bytes and as a DataView (created once). */
+  /** The data area (a view created once). */
   readonly #data: Uint8Array;
-  readonly #view: DataView;
   /** Size of the data area (a power of two) and `size - 1`. */
   readonly size: number;
   readonly #mask: number;
@@ -123,7 +134,6 @@ export class PerfRing {
     this.size = size;
     this.#mask = size - 1;
     this.#data = new Uint8Array(mapping.buffer, offset, size);
-    this.#view = new DataView(mapping.buffer, offset, size);
     this.#tail = Number(meta.getBigUint64(DATA_TAIL_OFFSET, hostLittleEndian));
   }
 
@@ -133,60 +143,50 @@ export class PerfRing {
   }
 
   /**
-   * Appends up to `max` records to `out` and returns how many it appended. Records are copied
-   * out first; `data_tail` is then published once, with release ordering, so the kernel never
-   * overwrites bytes that are still being read and the number of syscalls-free stores per
-   * batch is one.
+   * Appends up to `max` records to `out` and returns how many it appended.
+   *
+   * The published bytes (at most {@link SLAB_BYTES}) are first copied out in one or two
+   * memcpys into a fresh buffer — which also straightens a record that wraps around the end —
+   * and `data_tail` is then advanced past the records parsed, once, with release ordering, so
+   * the kernel never overwrites bytes still being read. Samples are views into that buffer:
+   * one allocation per batch instead of one per record.
    */
   readInto(out: PerfRecord[], max: number): number {
     const head = Number(this.#atomics.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET));
-    let tail = this.#tail;
-    if (head === tail) return 0;
-    const data = this.#data;
-    const view = this.#view;
-    const mask = this.#mask;
+    const tail = this.#tail;
+    if (head === tail || max <= 0) return 0;
+    const avail = Math.min(head - tail, SLAB_BYTES, this.size);
+    const slab = new Uint8Array(avail);
+    const off = tail & this.#mask;
+    const first = Math.min(avail, this.size - off);
+    slab.set(this.#data.subarray(off, off + first), 0);
+    if (first < avail) slab.set(this.#data.subarray(0, avail - first), first);
+    const view = new DataView(slab.buffer);
     const le = hostLittleEndian;
     const cpu = this.cpu;
+    let pos = 0;
     let n = 0;
-    while (tail < head && n < max) {
-      const off = tail & mask;
-      let type: number;
-      let recSize: number;
-      if (off + HEADER_SIZE <= this.size) {
-        type = view.getUint32(off, le);
-        recSize = view.getUint16(off + 6, le);
-      } else {
-        // The kernel keeps records 8-byte aligned, so a header never straddles the end; this
-        // path only guards against a ring whose size or alignment is not what we assume.
-        type = this.#u32(off);
-        recSize = this.#u16(off + 6);
-      }
-      if (recSize < HEADER_SIZE || recSize > head - tail) {
+    while (pos + HEADER_SIZE <= avail && n < max) {
+      const type = view.getUint32(pos, le);
+      const recSize = view.getUint16(pos + 6, le);
+      if (recSize < HEADER_SIZE || (recSize & 7) !== 0 || recSize > head - tail - pos) {
         // A corrupt header (never produced by the kernel): nothing after it can be trusted.
         // Drop everything published so far rather than loop forever.
         this.unknownRecords++;
-        tail = head;
+        pos = head - tail;
         break;
       }
+      if (pos + recSize > avail) break; // continues past this slab: next batch
       if (type === PERF_RECORD_SAMPLE) {
-        let size = recSize >= HEADER_SIZE + 4 ? this.#u32At(off + HEADER_SIZE) : 0;
+        // struct { header; u32 size; u8 data[size]; }
+        let size = recSize >= HEADER_SIZE + 4 ? view.getUint32(pos + HEADER_SIZE, le) : 0;
         if (size > recSize - HEADER_SIZE - 4) size = Math.max(0, recSize - HEADER_SIZE - 4);
-        const start = (off + HEADER_SIZE + 4) & mask;
-        let sample: Uint8Array;
-        if (start + size <= this.size) {
-          sample = data.slice(start, start + size);
-        } else {
-          // The record straddles the end of the ring: stitch its two halves together.
-          sample = new Uint8Array(size);
-          const first = this.size - start;
-          sample.set(data.subarray(start, this.size), 0);
-          sample.set(data.subarray(0, size - first), first);
-        }
-        out.push({ cpu, rawSample: sample, lostSamples: 0 });
+        const start = pos + HEADER_SIZE + 4;
+        out.push({ cpu, rawSample: slab.subarray(start, start + size), lostSamples: 0 });
         n++;
       } else if (type === PERF_RECORD_LOST) {
         // struct { header; u64 id; u64 lost; }
-        const lost = recSize >= HEADER_SIZE + 16 ? this.#u64At(off + HEADER_SIZE + 8) : 0;
+        const lost = recSize >= HEADER_SIZE + 16 ? Number(view.getBigUint64(pos + HEADER_SIZE + 8, le)) : 0;
         if (lost > 0) {
           out.push({ cpu, rawSample: EMPTY_SAMPLE, lostSamples: lost });
           n++;
@@ -194,41 +194,12 @@ export class PerfRing {
       } else {
         this.unknownRecords++;
       }
-      tail += recSize;
+      pos += recSize;
     }
-    if (tail !== this.#tail) {
-      this.#tail = tail;
-      this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(tail));
+    if (pos > 0) {
+      this.#tail = tail + pos;
+      this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(this.#tail));
     }
     return n;
-  }
-
-  /** u32 at ring offset `off`, which may straddle the end. */
-  #u32At(off: number): number {
-    off &= this.#mask;
-    return off + 4 <= this.size ? this.#view.getUint32(off, hostLittleEndian) : this.#u32(off);
-  }
-
-  /** u64 at ring offset `off` as a number (lost counts never exceed 2^53). */
-  #u64At(off: number): number {
-    const lo = this.#u32At(off);
-    const hi = this.#u32At(off + 4);
-    return hostLittleEndian ? hi * 0x1_0000_0000 + lo : lo * 0x1_0000_0000 + hi;
-  }
-
-  #u32(off: number): number {
-    const b = this.#bytes(off, 4);
-    return new DataView(b.buffer).getUint32(0, hostLittleEndian);
-  }
-
-  #u16(off: number): number {
-    const b = this.#bytes(off, 2);
-    return new DataView(b.buffer).getUint16(0, hostLittleEndian);
-  }
-
-  #bytes(off: number, n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.#data[(off + i) & this.#mask]!;
-    return out;
   }
 }

@@ -196,6 +196,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
     }
     leaks.register(this, this.#mappings.slice(), this);
     this.#feed = new Feed<RingBufRecord>({
+      // Level-triggered (ringbuf_map_poll_kern()): no readiness to remember, always read.
       drain: (out, max) => this.#ring.readInto(out, max),
       arm: () => {
         this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, () => this.#feed.readable());
