@@ -19,6 +19,8 @@
  *
  * @module
  */
+import { canAutoAttach } from './link/auto.js';
+import type { Link } from './link/link.js';
 import { join } from 'node:path';
 import { readFileSync, rmSync } from 'node:fs';
 import { PseudoCall, PseudoSource } from './asm/pseudo.js';
@@ -32,7 +34,7 @@ import { fillKconfig, resolveKsym } from './collection-externs.js';
 import { CollectionSpec, parseCollectionSpec } from './collection-spec.js';
 import type { ELFMapSpec, ELFProgramSpec } from './elf/specs.js';
 import type { VariableValue } from './elf/variables.js';
-import { ArgumentError, BpfError, NotSupportedError, ParseError, SyscallError, VerifierError } from './errors.js';
+import { ArgumentError, BpfError, ClosedError, NotSupportedError, ParseError, SyscallError, VerifierError } from './errors.js';
 import { mapTypeConfig } from './features/map-types.js';
 import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
 import { PinType, type MapSpec } from './map-spec.js';
@@ -116,10 +118,46 @@ export class Collection implements Disposable {
     return this.#open;
   }
 
-  /** Unmaps variables, closes programs and the maps this collection created. Idempotent. */
+  /** Links made by {@link Collection.attachAll}, by program name; closed with the collection. */
+  readonly links: Record<string, Link> = {};
+
+  /**
+   * Attaches every program whose section name says where it goes (`tracepoint/…`, `kprobe/…`,
+   * `raw_tp/…`, `fentry/…`, …; see {@link canAutoAttach}), like libbpf's skeleton attach.
+   * Programs without an auto-attach target (socket filters, XDP, …) are left alone. If one
+   * attach fails, the links made by this call are closed and the error is thrown.
+   *
+   * @returns the new links by program name (also kept in {@link Collection.links}).
+   */
+  attachAll(): Record<string, Link> {
+    if (!this.#open) throw new ClosedError('collection is closed');
+    const made: Record<string, Link> = {};
+    try {
+      for (const [name, prog] of Object.entries(this.programs)) {
+        if (this.links[name] !== undefined || !canAutoAttach(prog.attachment.sectionName, prog.attachment.attachTo)) continue;
+        made[name] = prog.attach();
+      }
+    } catch (err) {
+      for (const link of Object.values(made)) link.close();
+      throw err;
+    }
+    Object.assign(this.links, made);
+    return made;
+  }
+
+  /** Closes links, unmaps variables, closes programs and the maps this collection created. Idempotent. */
   close(): void {
     if (!this.#open) return;
     this.#open = false;
+    // Links first: a link holds its program, and detaching before the maps go keeps the
+    // program from running against maps that are being torn down.
+    for (const link of Object.values(this.links)) {
+      try {
+        link.close();
+      } catch {
+        // keep closing the rest
+      }
+    }
     releaseAll(this.#releases);
     this.#releases = [];
   }

@@ -58,3 +58,23 @@ export { possibleCPUs, onlineCPUs } from './sys/cpus.js';
 export * as elf from './elf/index.js';
 export { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from './collection-spec.js';
 export * from './link/index.js';
+export {
+  BTFHandle,
+  BTFLoadError,
+  loadForKernel,
+  type BTFInfo,
+  type BTFLoadOptions,
+  type LoadForKernelOptions,
+  type LoadedBTF,
+  type BTFLogBlame,
+} from './btf-handle.js';
+export { missingBTFFeatures, btfKindFeatures, btfFeature } from './features/btf.js';
+export { loadCollection, Collection, type CollectionOptions } from './collection.js';
+export { Variable, ReadOnlyVariableError } from './variable.js';
+export {
+  GlobalDataNotSupportedError,
+  MapTypeNotSupportedError,
+  PinnedMapIncompatibleError,
+  CORERelocationFailedError,
+} from './collection-errors.js';
+export { UnresolvedExternError } from './collection-externs.js';

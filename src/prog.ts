@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { attachProgram } from './link/auto.js';
+import type { Link } from './link/link.js';
 import { readFileSync } from 'node:fs';
 import { encode } from './asm/encoding.js';
 import type { Instruction } from './asm/instruction.js';
@@ -303,12 +305,33 @@ export class Program {
   readonly name: string;
   /** The program type. */
   readonly type: ProgramType;
+  /** Where the spec said the program goes (section name, attach target), for {@link Program.attach}. */
+  readonly attachment: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>;
 
-  private constructor(fd: number, name: string, type: ProgramType) {
+  private constructor(fd: number, name: string, type: ProgramType, spec?: ProgramSpec) {
     this.#fd = fd;
     this.name = name;
     this.type = type;
+    this.attachment = { sectionName: spec?.sectionName, attachTo: spec?.attachTo, attachType: spec?.attachType };
     leaks.register(this, { fd, name }, this);
+  }
+
+  /**
+   * Attaches the program where its section name says, like libbpf's auto-attach:
+   * `tracepoint/<group>/<name>`, `kprobe/<fn>`, `kretprobe/<fn>`, `ksyscall/<name>`,
+   * `raw_tp/<name>`, `fentry/<fn>`, `tp_btf/<name>`, `lsm/<hook>`, … (see
+   * {@link attachProgram}). The returned link is the caller's to close.
+   *
+   * @example
+   * ```ts
+   * const coll = await loadCollection('execsnoop.bpf.o');
+   * const link = coll.programs.handle_exec.attach();
+   * ```
+   * @throws {@link ArgumentError} for a program loaded without a section name, and the errors
+   * of the attach function used.
+   */
+  attach(): Link {
+    return attachProgram(this, this.attachment);
   }
 
   /** The program's fd. Throws {@link ClosedError} after `close()`. */
@@ -364,7 +387,7 @@ export class Program {
     // Fast path: no log. The kernel formats no log text at all, which matters for big programs.
     const { attr, pointers } = encodeAttr(ProgLoad, base);
     const first = bpfRaw(ProgLoad, attr, pointers);
-    if (first >= 0) return new Program(first, displayName, spec.type);
+    if (first >= 0) return new Program(first, displayName, spec.type, spec);
     const errno = -first;
     const context = `load program ${displayName}`;
 
@@ -378,7 +401,7 @@ export class Program {
     }
 
     const logged = loadWithLog(base, options);
-    if (logged.fd !== undefined) return new Program(logged.fd, displayName, spec.type);
+    if (logged.fd !== undefined) return new Program(logged.fd, displayName, spec.type, spec);
     const lines = splitLog(logged.log);
     if (lines.length === 0) {
       // No log: the kernel refused before bpf_check() (find_prog_type(), attach checks,

@@ -38,6 +38,22 @@ export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
   return { kind, target };
 }
 
+/** Section prefixes {@link attachProgram} knows how to attach. */
+const autoAttachKinds = new Set([
+  'tracepoint', 'tp', 'kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'raw_tracepoint', 'raw_tp',
+  'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm',
+]);
+
+/**
+ * True if {@link attachProgram} knows where a program of this section goes: a known prefix
+ * with a target (`kprobe/do_sys_openat2`, not a bare `kprobe`).
+ */
+export function canAutoAttach(sectionName: string | undefined, attachTo?: string): boolean {
+  if (sectionName === undefined || sectionName === '') return false;
+  const { kind, target } = attachPlan(sectionName, attachTo);
+  return autoAttachKinds.has(kind) && target !== undefined;
+}
+
 function need(target: string | undefined, sectionName: string, form: string): string {
   if (target === undefined) {
     throw new ArgumentError(`section ${sectionName} names no attach target: auto-attach needs ${form}; attach it explicitly instead`);

@@ -47,7 +47,7 @@ export {
   type TracingOptions,
   type TracingKind,
 } from './raw-tracepoint.js';
-export { attachProgram, attachPlan, type AttachPlan } from './auto.js';
+export { attachProgram, attachPlan, canAutoAttach, type AttachPlan } from './auto.js';
 export {
   TracePipeReader,
   clearTraceBuffer,

@@ -1,0 +1,65 @@
+// Auto-attach from section names: Program.attach() and Collection.attachAll(), on the
+// tp/raw_syscalls programs of testdata/elf_patterns.bpf.c (filtered to this process's tgid).
+import { describe, expect, it } from 'vitest';
+import { loadCollection } from '../../src/collection.js';
+import { ArgumentError, ClosedError } from '../../src/errors.js';
+import { callGetppid, ensureTracefs } from './link-helpers.js';
+
+const object = new URL('../../testdata/elf_patterns.bpfel.o', import.meta.url).pathname;
+const root = process.getuid?.() === 0;
+
+describe.skipIf(!root)('auto-attach (root: loads and attaches programs)', () => {
+  it('attachAll() attaches every tracepoint program; the programs run; close() detaches', async () => {
+    ensureTracefs();
+    const coll = await loadCollection(object, { constants: { filter_tgid: process.pid } });
+    try {
+      const links = coll.attachAll();
+      expect(Object.keys(links).sort()).toEqual(['on_enter', 'on_exit']);
+      // Socket filters, XDP, … have no auto-attach target and are left alone.
+      expect(Object.keys(coll.links).sort()).toEqual(['on_enter', 'on_exit']);
+      callGetppid(50);
+      const entered = coll.variables.enter_count!.get() as bigint;
+      expect(entered).toBeGreaterThanOrEqual(50n);
+      // A second attachAll() attaches nothing new.
+      expect(coll.attachAll()).toEqual({});
+    } finally {
+      coll.close();
+    }
+    expect(Object.values(coll.links).every((l) => l.closed)).toBe(true);
+    expect(() => coll.attachAll()).toThrow(ClosedError);
+  });
+
+  it('Program.attach() uses the section name the program was loaded from', async () => {
+    ensureTracefs();
+    const coll = await loadCollection(object, { constants: { filter_tgid: process.pid }, programs: ['on_enter'] });
+    try {
+      expect(coll.programs.on_enter!.attachment.sectionName).toBe('tp/raw_syscalls/sys_enter');
+      const link = coll.programs.on_enter!.attach();
+      const before = coll.variables.enter_count!.get() as bigint;
+      callGetppid(20);
+      expect((coll.variables.enter_count!.get() as bigint) - before).toBeGreaterThanOrEqual(20n);
+      link.close();
+      const after = coll.variables.enter_count!.get() as bigint;
+      callGetppid(20);
+      expect(coll.variables.enter_count!.get()).toBe(after);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('a program loaded without a section name cannot auto-attach', async () => {
+    const coll = await loadCollection(object, { programs: ['on_enter'] });
+    try {
+      const { Program } = await import('../../src/prog.js');
+      const { asm } = await import('../../src/index.js');
+      using bare = Program.load({
+        type: coll.programs.on_enter!.type,
+        license: 'GPL',
+        instructions: asm.assemble([asm.mov64Imm(asm.Register.R0, 0), asm.exit()]),
+      });
+      expect(() => bare.attach()).toThrow(ArgumentError);
+    } finally {
+      coll.close();
+    }
+  });
+});
