@@ -1,0 +1,99 @@
+// What every tracer example shares and none of them is about: command-line options, finding
+// its BPF object, making sure tracefs is there, and stopping cleanly on Ctrl-C or after
+// --duration seconds. The BPF part of each example lives in the example itself.
+import { readdirSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as ebpf from '../../dist/index.js';
+
+/**
+ * The readers, from the package index once it exports them, else from their modules (they
+ * were being finished when these examples were written).
+ */
+export const { PerfReader } = 'PerfReader' in ebpf ? ebpf : await import('../../dist/perf/reader.js');
+export const { RingBufReader } = 'RingBufReader' in ebpf ? ebpf : await import('../../dist/ringbuf/reader.js');
+
+/**
+ * Parses `--duration <seconds>` (stop by itself, for tests and CI) plus the example's own
+ * boolean flags; prints usage and exits on `--help` or an unknown option.
+ */
+export function options(usage, flags = {}) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { duration: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...flags },
+    }).values;
+  } catch (err) {
+    console.error(`${err.message}\n${usage}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const duration = parsed.duration === undefined ? undefined : Number(parsed.duration);
+  if (duration !== undefined && !(duration > 0)) {
+    console.error(`--duration needs a positive number of seconds\n${usage}`);
+    process.exit(2);
+  }
+  return { ...parsed, duration };
+}
+
+/**
+ * The compiled object for this machine: clang builds testdata/NAME.bpf.c for both byte
+ * orders (npm run testdata), and BPF objects must match the host's.
+ */
+export function objectPath(name) {
+  const arch = endianness() === 'LE' ? 'bpfel' : 'bpfeb';
+  return fileURLToPath(new URL(`../../testdata/${name}.${arch}.o`, import.meta.url));
+}
+
+/**
+ * Tracepoint ids and bpf_printk output come from tracefs. Many distributions mount it at
+ * boot; minimal systems and containers may not. We mount it (we are root anyway) and say so;
+ * it stays mounted, as it would after `mount -t tracefs tracefs /sys/kernel/tracing`.
+ */
+export function ensureTracefs() {
+  if (ebpf.tracefsAvailable()) return;
+  const path = ebpf.mountTracefs();
+  console.error(`tracefs was not mounted: mounted it at ${path}`);
+}
+
+/**
+ * An AbortSignal that fires on Ctrl-C, SIGTERM or after `duration` seconds. Handling the
+ * signals ourselves (instead of letting Node die) is what lets the example close its links
+ * and readers and print totals.
+ */
+export function stopSignal(duration) {
+  const controller = new AbortController();
+  const stop = (why) => () => controller.abort(why);
+  process.once('SIGINT', stop('SIGINT'));
+  process.once('SIGTERM', stop('SIGTERM'));
+  if (duration !== undefined) setTimeout(stop('duration'), duration * 1000).unref();
+  return controller.signal;
+}
+
+/** Open file descriptors of this process, for the leak check below. */
+export function openFds() {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * With EBPF_TS_EXAMPLE_CHECK_LEAKS=1 (set by test/kernel/examples.test.ts), prints how many
+ * fds and tracefs probe events outlive close(), and fails the run if any do. The check
+ * waits a moment: fd watchers are closed by the event loop after close() returns.
+ */
+export async function checkLeaks(fdsBefore) {
+  if (process.env.EBPF_TS_EXAMPLE_CHECK_LEAKS !== '1') return;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const fds = openFds() - fdsBefore;
+  const probes = ebpf.liveTracefsProbeEvents().length;
+  console.log(`leak check: fds +${fds}, probe events ${probes}`);
+  if (fds !== 0 || probes !== 0) process.exitCode = 1;
+}
+
+/** Left-aligned columns of fixed widths; the last column takes the rest of the line. */
+export function row(widths, cells) {
+  return cells.map((c, i) => (i < widths.length ? String(c).padEnd(widths[i]) : String(c))).join(' ');
+}
