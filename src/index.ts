@@ -78,3 +78,5 @@ export {
   CORERelocationFailedError,
 } from './collection-errors.js';
 export { UnresolvedExternError } from './collection-externs.js';
+export { PerfReader, type PerfReaderOptions, type PerfDecodeOptions, type PerfRecord, type ReadOptions } from './perf/reader.js';
+export { RingBufReader, type RingBufReaderOptions, type RingBufDecodeOptions, type RingBufRecord } from './ringbuf/reader.js';
