@@ -114,22 +114,13 @@ function main() {
     const kind = b.kind, path = b.addonPath ?? '';
     if (kind !== 'native') throw new Error('backend is ' + kind + ', expected native');
     if (!path.includes('/prebuilds/linux-' + process.arch + '/')) throw new Error('addon loaded from ' + path);
-    let fd;
-    if (typeof m.BpfMap?.create === 'function') {
-      const map = m.BpfMap.create({ name: 'pack_test', type: m.MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 });
-      const key = new Uint8Array(4), value = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
-      map.update(key, value);
-      const got = map.lookup(key);
-      if (got === undefined || got[7] !== 8) throw new Error('lookup returned ' + got);
-      fd = map.fd;
-      map.close();
-    } else {
-      const attr = new Uint8Array(20), dv = new DataView(attr.buffer);
-      dv.setUint32(0, 2, true); dv.setUint32(4, 4, true); dv.setUint32(8, 8, true); dv.setUint32(12, 4, true);
-      fd = b.bpf(0, attr);
-      if (fd < 0) throw new Error('BPF_MAP_CREATE failed: ' + fd);
-      if (b.close(fd) !== 0) throw new Error('close failed');
-    }
+    const map = m.BpfMap.create({ name: 'pack_test', type: m.MapType.Array, keySize: 4, valueSize: 8, maxEntries: 4 });
+    const key = new Uint8Array(4), value = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    map.update(key, value);
+    const got = map.lookup(key);
+    if (got === undefined || got[7] !== 8) throw new Error('lookup returned ' + got);
+    const fd = map.fd;
+    map.close();
     console.log(MODE + ': backend ' + kind + ' from ' + path + ', map fd ' + fd + ' created and closed');
   `;
   writeFileSync(
@@ -144,7 +135,16 @@ function main() {
     process.stdout.write(run(join(bin, 'node'), [file], { cwd: app, env }));
   }
 
-  // 4. The install script itself, as npm would run it if allowed: with the prebuilt present it
+  // 4. The demo shipped in the package (README's `npm run demo`), on both backends: load a
+  // program, testRun it, read the map it counted into.
+  const demo = join(installed, 'examples', 'demo.mjs');
+  for (const backendName of ['native', 'ffi-rs']) {
+    const out = run(join(bin, 'node'), [demo], { cwd: app, env: { ...env, EBPF_TS_BACKEND: backendName } });
+    if (!/returned 50/.test(out) || !/\(runs\) = 10/.test(out)) throw new Error(`demo (${backendName}) printed:\n${out}`);
+    step(`demo on the ${backendName} backend: ${out.split('\n')[0]}`);
+  }
+
+  // 5. The install script itself, as npm would run it if allowed: with the prebuilt present it
   // does nothing; without one and without a compiler it warns about ffi-rs and still exits 0.
   const script = join(installed, 'scripts', 'install.mjs');
   const quiet = spawnSync(join(bin, 'node'), [script], { cwd: installed, env, encoding: 'utf8' });
