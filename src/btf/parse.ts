@@ -17,6 +17,7 @@
  * @module
  */
 import { ParseError } from '../errors.js';
+import { wasmIndex } from './index-wasm.js';
 import { StringTable } from './strings.js';
 import {
   Array as ArrayType,
@@ -212,12 +213,17 @@ export class RawTypes {
     const start = this.header.headerLength + this.header.typeOffset;
     const end = start + this.header.typeLength;
     const strLen = this.strings.length;
+    // Fast paths for the common case (kernel BTF of a little-endian machine): they only
+    // accept; on anything odd the checked pass below runs and reports the problem precisely.
+    // WebAssembly first (fast from its first iteration, see index-wasm.ts), then whole words
+    // in host order where WebAssembly is unavailable.
+    if (le) {
+      const fast = wasmIndex(bytes, start, end, strLen, this.firstId);
+      if (fast !== undefined) return fast;
+    }
     const maxTypes = Math.floor(this.header.typeLength / btfTypeSize);
     const offsets = new Uint32Array(maxTypes);
     const names = new Uint32Array(maxTypes);
-    // Fast path for the common case (kernel BTF read on the machine that made it): whole
-    // words in host order. It only accepts; on anything odd the checked pass below runs and
-    // reports the problem precisely.
     if (le === hostIsLittleEndian && (bytes.byteOffset + start) % 4 === 0 && this.header.typeLength % 4 === 0) {
       const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
       const count = indexWords(words, start >>> 2, end >>> 2, strLen, this.firstId, offsets, names);

@@ -1,0 +1,313 @@
+/**
+ * The index pass over a little-endian BTF type section, as a tiny WebAssembly function.
+ *
+ * Why WebAssembly: the pass is one loop over every type record (the kernel's ~126k types and
+ * ~600k member, parameter and enumerator records), and it runs exactly once per process. V8
+ * interprets such a loop for most of its run before an optimised version is ready (on a busy
+ * machine the optimising compiler thread may not even get a core), so in JavaScript it costs
+ * 5–15 ms cold. WebAssembly is compiled ahead of the first call by V8's baseline compiler in
+ * microseconds, and the same loop then runs at machine speed from its first iteration.
+ *
+ * The function only *accepts*: it performs the same checks as the checked JavaScript pass in
+ * parse.ts (record bounds, known kinds, name offsets inside the string table, int encodings,
+ * referenced type IDs below the type count) and returns -1 on anything odd, after which the
+ * caller runs the checked pass to report the problem precisely. Where WebAssembly is not
+ * available (`node --jitless`), {@link wasmIndex} returns undefined and the caller uses its
+ * JavaScript loop.
+ *
+ * The per-kind layout rules are data, not code: a 20-entry table in the module's memory says
+ * for each kind how long its fixed tail is, how long each of its `vlen` records is, and which
+ * words are name offsets or type IDs. The module's code is assembled below from opcode
+ * names; its logic, in pseudo code:
+ *
+ * ```
+ * index(p, end, strLen, firstId, out, delta) -> count or -1
+ *   n = 0; maxRef = 0
+ *   while p < end:
+ *     if p + 12 > end: return -1
+ *     nameOff, info, sizeType = words at p
+ *     if nameOff >= strLen: return -1
+ *     e = table[(info >> 24) & 31]; if !(e & VALID): return -1
+ *     recs = p + 12 + fixed(e); next = recs + (info & 0xffff) * stride(e)
+ *     if next > end: return -1
+ *     if e & REF_SIZE: maxRef = max(maxRef, sizeType)
+ *     if e & INT: bits = word[p+12] & 0xff; if bits > 128 or bits + offset > sizeType * 8: return -1
+ *     if e & ARRAY: maxRef = max(maxRef, word[p+12], word[p+16])
+ *     if e & NAMES: every record's first word < strLen, else return -1
+ *     if e & REC_REF: maxRef = max(maxRef, every record's word at refAt(e))
+ *     out[n] = p + delta; out[maxTypes + n] = nameOff; n++; p = next
+ *   return maxRef >= firstId + n ? -1 : n
+ * ```
+ *
+ * @module
+ */
+import { Kind } from './types.js';
+
+// The slice of the WebAssembly JS API used here (the project's `lib` setting has no DOM types,
+// and @types/node does not declare WebAssembly).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+};
+
+// Flags of a kind's table entry (bits 16–23); bits 0–7 hold the fixed tail length in bytes,
+// 8–15 the length of one vlen record, 24–31 where in a record its type ID sits.
+const VALID = 1;
+const REF_SIZE = 2; // size_type is a type ID
+const INT = 4; // the tail is an int encoding to check against size_type
+const ARRAY = 8; // the tail starts with two type IDs (element, index)
+const NAMES = 16; // each vlen record starts with a name offset
+const REC_REF = 32; // each vlen record holds a type ID at refAt
+
+function entry(fixed: number, stride: number, flags: number, refAt = 0): number {
+  return (fixed | (stride << 8) | ((flags | VALID) << 16) | (refAt << 24)) >>> 0;
+}
+
+/** Layout rules per kind (include/uapi/linux/btf.h), as the module reads them. */
+function kindTable(): Uint32Array {
+  const t = new Uint32Array(32);
+  t[Kind.Int] = entry(4, 0, INT);
+  t[Kind.Pointer] = entry(0, 0, REF_SIZE);
+  t[Kind.Array] = entry(12, 0, ARRAY);
+  t[Kind.Struct] = entry(0, 12, NAMES | REC_REF, 4);
+  t[Kind.Union] = entry(0, 12, NAMES | REC_REF, 4);
+  t[Kind.Enum] = entry(0, 8, NAMES);
+  t[Kind.Fwd] = entry(0, 0, 0);
+  t[Kind.Typedef] = entry(0, 0, REF_SIZE);
+  t[Kind.Volatile] = entry(0, 0, REF_SIZE);
+  t[Kind.Const] = entry(0, 0, REF_SIZE);
+  t[Kind.Restrict] = entry(0, 0, REF_SIZE);
+  t[Kind.Func] = entry(0, 0, REF_SIZE);
+  t[Kind.FuncProto] = entry(0, 8, REF_SIZE | NAMES | REC_REF, 4);
+  t[Kind.Var] = entry(4, 0, REF_SIZE);
+  t[Kind.Datasec] = entry(0, 12, REC_REF, 0);
+  t[Kind.Float] = entry(0, 0, 0);
+  t[Kind.DeclTag] = entry(4, 0, REF_SIZE);
+  t[Kind.TypeTag] = entry(0, 0, REF_SIZE);
+  t[Kind.Enum64] = entry(0, 12, NAMES);
+  return t;
+}
+
+// --- A minimal WebAssembly assembler: just the opcodes the function uses. ---
+
+const op = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  return: 0x0f,
+  get: 0x20,
+  set: 0x21,
+  load: 0x28,
+  store: 0x36,
+  const: 0x41,
+  eqz: 0x45,
+  gtU: 0x4b,
+  geU: 0x4f,
+  i64GtU: 0x56,
+  add: 0x6a,
+  mul: 0x6c,
+  and: 0x71,
+  shl: 0x74,
+  shrU: 0x76,
+  i64ExtendU: 0xad,
+  i64Shl: 0x86,
+  i64Const: 0x42,
+  void: 0x40,
+  i32: 0x7f,
+} as const;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
+
+// Parameters and locals of `index`, by name.
+const P = 0; // current record (byte address in memory)
+const END = 1; // end of the type section in memory
+const STRLEN = 2; // string table length: name offsets must be below it
+const FIRST = 3; // ID of the first type
+const OUT = 4; // where the offsets go; the name offsets follow at OUT + 4 * MAXTYPES
+const DELTA = 5; // added to a memory address to give the offset in the caller's blob
+const MAXTYPES = 6; // capacity of each output array
+const N = 7;
+const MAXREF = 8;
+const E = 9; // the kind's table entry
+const NEXT = 10; // the next record
+const Q = 11; // walks the vlen records
+const W = 12; // scratch word
+const RECS = 13; // first vlen record
+
+const get = (l: number): number[] => [op.get, l];
+const set = (l: number): number[] => [op.set, l];
+const i32 = (n: number): number[] => [op.const, ...sleb(n | 0)];
+// i32.load with 4-byte alignment hint and a constant offset.
+const load = (offset = 0): number[] => [op.load, 2, ...uleb(offset)];
+const store = (offset = 0): number[] => [op.store, 2, ...uleb(offset)];
+const fail = (): number[] => [...i32(-1), op.return];
+// maxRef = max(maxRef, value on the stack), unsigned.
+const maxRefWith = (): number[] => [
+  ...set(W), ...get(W), ...get(MAXREF), op.gtU, op.if, op.void, ...get(W), ...set(MAXREF), op.end,
+];
+const flag = (f: number): number[] => [...get(E), ...i32(f << 16), op.and];
+
+function indexBody(): number[] {
+  // Loop over the vlen records from RECS to NEXT by the kind's stride, running `each` (which
+  // sees the record's address in Q).
+  const records = (each: number[]): number[] => [
+    ...get(RECS), ...set(Q),
+    op.block, op.void, op.loop, op.void,
+    ...get(Q), ...get(NEXT), op.geU, op.brIf, 1,
+    ...each,
+    ...get(Q), ...get(E), ...i32(8), op.shrU, ...i32(0xff), op.and, op.add, ...set(Q),
+    op.br, 0,
+    op.end, op.end,
+  ];
+  const code = [
+    op.block, op.void, op.loop, op.void,
+    // while p < end
+    ...get(P), ...get(END), op.geU, op.brIf, 1,
+    ...get(P), ...i32(12), op.add, ...get(END), op.gtU, op.if, op.void, ...fail(), op.end,
+    ...get(P), ...load(0), ...get(STRLEN), op.geU, op.if, op.void, ...fail(), op.end,
+    // e = table[kind]
+    ...get(P), ...load(4), ...i32(24), op.shrU, ...i32(0x1f), op.and, ...i32(2), op.shl, ...load(0), ...set(E),
+    ...flag(VALID), op.eqz, op.if, op.void, ...fail(), op.end,
+    // recs = p + 12 + fixed; next = recs + vlen * stride
+    ...get(P), ...i32(12), op.add, ...get(E), ...i32(0xff), op.and, op.add, ...set(RECS),
+    ...get(RECS), ...get(P), ...load(4), ...i32(0xffff), op.and,
+    ...get(E), ...i32(8), op.shrU, ...i32(0xff), op.and, op.mul, op.add, ...set(NEXT),
+    ...get(NEXT), ...get(END), op.gtU, op.if, op.void, ...fail(), op.end,
+    ...flag(REF_SIZE), op.if, op.void, ...get(P), ...load(8), ...maxRefWith(), op.end,
+    // int: bits <= 128 and bits + offset <= size * 8 (in 64 bits: size is any u32)
+    ...flag(INT), op.if, op.void,
+    ...get(P), ...load(12), ...set(W),
+    ...get(W), ...i32(0xff), op.and, ...i32(128), op.gtU, op.if, op.void, ...fail(), op.end,
+    ...get(W), ...i32(0xff), op.and, ...get(W), ...i32(16), op.shrU, ...i32(0xff), op.and, op.add, op.i64ExtendU,
+    ...get(P), ...load(8), op.i64ExtendU, op.i64Const, 3, op.i64Shl,
+    op.i64GtU, op.if, op.void, ...fail(), op.end,
+    op.end,
+    ...flag(ARRAY), op.if, op.void,
+    ...get(P), ...load(12), ...maxRefWith(), ...get(P), ...load(16), ...maxRefWith(),
+    op.end,
+    ...flag(NAMES), op.if, op.void,
+    ...records([...get(Q), ...load(0), ...get(STRLEN), op.geU, op.if, op.void, ...fail(), op.end]),
+    op.end,
+    ...flag(REC_REF), op.if, op.void,
+    ...records([...get(Q), ...get(E), ...i32(24), op.shrU, op.add, ...load(0), ...maxRefWith()]),
+    op.end,
+    // out[n] = p + delta; out[maxTypes + n] = nameOff; n++; p = next
+    ...get(OUT), ...get(N), ...i32(2), op.shl, op.add, ...set(W),
+    ...get(W), ...get(P), ...get(DELTA), op.add, ...store(0),
+    ...get(W), ...get(MAXTYPES), ...i32(2), op.shl, op.add, ...get(P), ...load(0), ...store(0),
+    ...get(N), ...i32(1), op.add, ...set(N),
+    ...get(NEXT), ...set(P),
+    op.br, 0,
+    op.end, op.end,
+    // every referenced ID must exist
+    ...get(MAXREF), ...get(FIRST), ...get(N), op.add, op.geU, op.if, op.void, ...fail(), op.end,
+    ...get(N),
+  ];
+  const locals = vec([[7, op.i32]]); // N, MAXREF, E, NEXT, Q, W, RECS
+  const body = [...locals, ...code, op.end];
+  return [...uleb(body.length), ...body];
+}
+
+function moduleBytes(): Uint8Array {
+  const i32x7 = Array<number>(7).fill(op.i32);
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec(i32x7.map((t) => [t])), ...vec([[op.i32]])]])),
+    // (import "env" "memory" (memory 1)): the caller sizes the memory for each blob.
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])),
+    ...section(3, vec([[0]])),
+    ...section(7, vec([[...name('index'), 0x00, 0x00]])),
+    ...section(10, vec([indexBody()])),
+  ]);
+}
+
+// Compiled once per process, on first use; false once compiling failed (no WebAssembly).
+let compiled: object | false | undefined;
+
+function compile(): object | undefined {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(moduleBytes());
+    } catch {
+      compiled = false;
+    }
+  }
+  return compiled === false ? undefined : compiled;
+}
+
+const tableBytes = 128;
+
+/**
+ * Indexes the little-endian type section `bytes[start, end)`: the byte offset (in `bytes`)
+ * and name offset of each type record, in ID order. Undefined when the input needs the checked
+ * pass (anything invalid) or WebAssembly is unavailable.
+ */
+export function wasmIndex(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  strLen: number,
+  firstId: number,
+): { offsets: Uint32Array; names: Uint32Array } | undefined {
+  const mod = compile();
+  if (mod === undefined) return undefined;
+  const length = end - start;
+  const maxTypes = Math.floor(length / 12);
+  // [kind table][type section, 4-aligned][offsets][name offsets]
+  const sectionAt = tableBytes;
+  const outAt = sectionAt + ((length + 3) & ~3);
+  const total = outAt + maxTypes * 8;
+  if (total > 0x7fff_0000) return undefined;
+  let memory: WasmMemory;
+  let index: (...args: number[]) => number;
+  try {
+    memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) || 1 });
+    const instance = new WebAssembly.Instance(mod, { env: { memory } });
+    index = instance.exports.index as (...args: number[]) => number;
+  } catch {
+    return undefined;
+  }
+  const heap = new Uint8Array(memory.buffer);
+  heap.set(new Uint8Array(kindTable().buffer), 0);
+  heap.set(bytes.subarray(start, end), sectionAt);
+  const count = index(sectionAt, sectionAt + length, strLen, firstId, outAt, start - sectionAt, maxTypes);
+  if (count < 0) return undefined;
+  // Copies, so the memory (mostly the copied section) can be freed.
+  return {
+    offsets: new Uint32Array(memory.buffer, outAt, count).slice(),
+    names: new Uint32Array(memory.buffer, outAt + maxTypes * 4, count).slice(),
+  };
+}

@@ -1,0 +1,82 @@
+// The WebAssembly index pass (src/btf/index-wasm.ts) must accept exactly what the JavaScript
+// passes accept and produce the same offsets: here the JavaScript passes run alone (the
+// WebAssembly one is mocked away for parseSpec) and the real one is compared with them.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { findELFSection } from '../../src/btf/elf-section.js';
+import { parseSpec } from '../../src/btf/spec.js';
+import { BpfError } from '../../src/errors.js';
+import { objectBTF, testdata } from './btf-helpers.js';
+
+vi.mock('../../src/btf/index-wasm.js', () => ({ wasmIndex: () => undefined }));
+const { wasmIndex } = await vi.importActual<typeof import('../../src/btf/index-wasm.js')>('../../src/btf/index-wasm.js');
+
+// What the JavaScript passes make of `btf`, and what the WebAssembly pass makes of it.
+function both(btf: Uint8Array): { js: { offsets: Uint32Array; names: Uint32Array } | undefined; wasm: ReturnType<typeof wasmIndex> } {
+  let js: { offsets: Uint32Array; names: Uint32Array } | undefined;
+  try {
+    const raw = parseSpec(btf).raw!;
+    js = { offsets: raw.offsets, names: raw.nameOffsets };
+  } catch (err) {
+    if (!(err instanceof BpfError)) throw err;
+  }
+  const view = new DataView(btf.buffer, btf.byteOffset, btf.byteLength);
+  const hdr = view.getUint32(4, true);
+  const start = hdr + view.getUint32(8, true);
+  const end = start + view.getUint32(12, true);
+  const strLen = view.getUint32(20, true);
+  const wasm = end <= btf.length ? wasmIndex(btf, start, end, strLen, 1) : undefined;
+  return { js, wasm };
+}
+
+describe('WebAssembly index pass', () => {
+  const objects = readdirSync(testdata).filter((f) => f.endsWith('.bpfel.o'));
+
+  it('gives the same offsets and names as the JavaScript pass for every testdata object', () => {
+    let compared = 0;
+    for (const f of objects) {
+      const section = findELFSection(readFileSync(join(testdata, f)), '.BTF');
+      if (section === undefined) continue;
+      const { js, wasm } = both(section.data);
+      expect(wasm, f).toBeDefined();
+      expect(wasm, f).toEqual(js);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(10);
+  });
+
+  it.skipIf(!existsSync('/sys/kernel/btf/vmlinux'))('gives the same result for vmlinux', () => {
+    const { js, wasm } = both(readFileSync('/sys/kernel/btf/vmlinux'));
+    expect(wasm).toBeDefined();
+    expect(wasm!.offsets).toEqual(js!.offsets);
+    expect(wasm!.names).toEqual(js!.names);
+  });
+
+  it('accepts nothing the JavaScript pass rejects (1000 mutations)', () => {
+    // A copy: the section is a Buffer view into the object file, and Buffer#slice shares memory.
+    const base = new Uint8Array(objectBTF('btf_kinds.bpfel.o').btf);
+    let seed = 0x2468ace;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    let rejected = 0;
+    for (let i = 0; i < 1000; i++) {
+      const b = base.slice();
+      // Mutate the type section only (the header and string table are checked before either pass).
+      const view = new DataView(b.buffer);
+      const start = 24 + view.getUint32(8, true);
+      const len = view.getUint32(12, true);
+      for (let k = 1 + rand(3); k > 0; k--) b[start + rand(len)] = rand(3) === 0 ? 0xff : rand(256);
+      const { js, wasm } = both(b);
+      if (js === undefined) {
+        rejected++;
+        expect(wasm).toBeUndefined();
+      } else if (wasm !== undefined) {
+        expect(wasm).toEqual(js);
+      }
+    }
+    expect(rejected).toBeGreaterThan(0);
+  });
+});
