@@ -123,6 +123,11 @@ const op = {
   i32: 0x7f,
 } as const;
 
+// Code is built as nested arrays and flattened once per section (cheap even before V8 has
+// optimised anything, unlike repeated spreading).
+type Code = (number | Code)[];
+const flat = (code: Code): number[] => (code as unknown[]).flat(Infinity) as number[];
+
 function uleb(n: number): number[] {
   const out: number[] = [];
   do {
@@ -147,9 +152,12 @@ function sleb(n: number): number[] {
   }
 }
 
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
+const section = (id: number, body: Code): Code => {
+  const bytes = flat(body);
+  return [id, uleb(bytes.length), bytes];
+};
+const vec = (items: Code[]): Code => [uleb(items.length), items];
+const name = (s: string): Code => vec(Array.from(s).map((c) => [c.charCodeAt(0)]));
 
 // Parameters and locals of `index`, by name.
 const P = 0; // current record (byte address in memory)
@@ -167,91 +175,91 @@ const Q = 11; // walks the vlen records
 const W = 12; // scratch word
 const RECS = 13; // first vlen record
 
-const get = (l: number): number[] => [op.get, l];
-const set = (l: number): number[] => [op.set, l];
-const i32 = (n: number): number[] => [op.const, ...sleb(n | 0)];
+const get = (l: number): Code => [op.get, l];
+const set = (l: number): Code => [op.set, l];
+const i32 = (n: number): Code => [op.const, sleb(n | 0)];
 // i32.load with 4-byte alignment hint and a constant offset.
-const load = (offset = 0): number[] => [op.load, 2, ...uleb(offset)];
-const store = (offset = 0): number[] => [op.store, 2, ...uleb(offset)];
-const fail = (): number[] => [...i32(-1), op.return];
+const load = (offset = 0): Code => [op.load, 2, uleb(offset)];
+const store = (offset = 0): Code => [op.store, 2, uleb(offset)];
+const fail = (): Code => [i32(-1), op.return];
 // maxRef = max(maxRef, value on the stack), unsigned.
-const maxRefWith = (): number[] => [
-  ...set(W), ...get(W), ...get(MAXREF), op.gtU, op.if, op.void, ...get(W), ...set(MAXREF), op.end,
+const maxRefWith = (): Code => [
+  set(W), get(W), get(MAXREF), op.gtU, op.if, op.void, get(W), set(MAXREF), op.end,
 ];
-const flag = (f: number): number[] => [...get(E), ...i32(f << 16), op.and];
+const flag = (f: number): Code => [get(E), i32(f << 16), op.and];
 
-function indexBody(): number[] {
+function indexBody(): Code {
   // Loop over the vlen records from RECS to NEXT by the kind's stride, running `each` (which
   // sees the record's address in Q).
-  const records = (each: number[]): number[] => [
-    ...get(RECS), ...set(Q),
+  const records = (each: Code): Code => [
+    get(RECS), set(Q),
     op.block, op.void, op.loop, op.void,
-    ...get(Q), ...get(NEXT), op.geU, op.brIf, 1,
-    ...each,
-    ...get(Q), ...get(E), ...i32(8), op.shrU, ...i32(0xff), op.and, op.add, ...set(Q),
+    get(Q), get(NEXT), op.geU, op.brIf, 1,
+    each,
+    get(Q), get(E), i32(8), op.shrU, i32(0xff), op.and, op.add, set(Q),
     op.br, 0,
     op.end, op.end,
   ];
   const code = [
     op.block, op.void, op.loop, op.void,
     // while p < end
-    ...get(P), ...get(END), op.geU, op.brIf, 1,
-    ...get(P), ...i32(12), op.add, ...get(END), op.gtU, op.if, op.void, ...fail(), op.end,
-    ...get(P), ...load(0), ...get(STRLEN), op.geU, op.if, op.void, ...fail(), op.end,
+    get(P), get(END), op.geU, op.brIf, 1,
+    get(P), i32(12), op.add, get(END), op.gtU, op.if, op.void, fail(), op.end,
+    get(P), load(0), get(STRLEN), op.geU, op.if, op.void, fail(), op.end,
     // e = table[kind]
-    ...get(P), ...load(4), ...i32(24), op.shrU, ...i32(0x1f), op.and, ...i32(2), op.shl, ...load(0), ...set(E),
-    ...flag(VALID), op.eqz, op.if, op.void, ...fail(), op.end,
+    get(P), load(4), i32(24), op.shrU, i32(0x1f), op.and, i32(2), op.shl, load(0), set(E),
+    flag(VALID), op.eqz, op.if, op.void, fail(), op.end,
     // recs = p + 12 + fixed; next = recs + vlen * stride
-    ...get(P), ...i32(12), op.add, ...get(E), ...i32(0xff), op.and, op.add, ...set(RECS),
-    ...get(RECS), ...get(P), ...load(4), ...i32(0xffff), op.and,
-    ...get(E), ...i32(8), op.shrU, ...i32(0xff), op.and, op.mul, op.add, ...set(NEXT),
-    ...get(NEXT), ...get(END), op.gtU, op.if, op.void, ...fail(), op.end,
-    ...flag(REF_SIZE), op.if, op.void, ...get(P), ...load(8), ...maxRefWith(), op.end,
+    get(P), i32(12), op.add, get(E), i32(0xff), op.and, op.add, set(RECS),
+    get(RECS), get(P), load(4), i32(0xffff), op.and,
+    get(E), i32(8), op.shrU, i32(0xff), op.and, op.mul, op.add, set(NEXT),
+    get(NEXT), get(END), op.gtU, op.if, op.void, fail(), op.end,
+    flag(REF_SIZE), op.if, op.void, get(P), load(8), maxRefWith(), op.end,
     // int: bits <= 128 and bits + offset <= size * 8 (in 64 bits: size is any u32)
-    ...flag(INT), op.if, op.void,
-    ...get(P), ...load(12), ...set(W),
-    ...get(W), ...i32(0xff), op.and, ...i32(128), op.gtU, op.if, op.void, ...fail(), op.end,
-    ...get(W), ...i32(0xff), op.and, ...get(W), ...i32(16), op.shrU, ...i32(0xff), op.and, op.add, op.i64ExtendU,
-    ...get(P), ...load(8), op.i64ExtendU, op.i64Const, 3, op.i64Shl,
-    op.i64GtU, op.if, op.void, ...fail(), op.end,
+    flag(INT), op.if, op.void,
+    get(P), load(12), set(W),
+    get(W), i32(0xff), op.and, i32(128), op.gtU, op.if, op.void, fail(), op.end,
+    get(W), i32(0xff), op.and, get(W), i32(16), op.shrU, i32(0xff), op.and, op.add, op.i64ExtendU,
+    get(P), load(8), op.i64ExtendU, op.i64Const, 3, op.i64Shl,
+    op.i64GtU, op.if, op.void, fail(), op.end,
     op.end,
-    ...flag(ARRAY), op.if, op.void,
-    ...get(P), ...load(12), ...maxRefWith(), ...get(P), ...load(16), ...maxRefWith(),
+    flag(ARRAY), op.if, op.void,
+    get(P), load(12), maxRefWith(), get(P), load(16), maxRefWith(),
     op.end,
-    ...flag(NAMES), op.if, op.void,
-    ...records([...get(Q), ...load(0), ...get(STRLEN), op.geU, op.if, op.void, ...fail(), op.end]),
+    flag(NAMES), op.if, op.void,
+    records([get(Q), load(0), get(STRLEN), op.geU, op.if, op.void, fail(), op.end]),
     op.end,
-    ...flag(REC_REF), op.if, op.void,
-    ...records([...get(Q), ...get(E), ...i32(24), op.shrU, op.add, ...load(0), ...maxRefWith()]),
+    flag(REC_REF), op.if, op.void,
+    records([get(Q), get(E), i32(24), op.shrU, op.add, load(0), maxRefWith()]),
     op.end,
     // out[n] = p + delta; out[maxTypes + n] = nameOff; n++; p = next
-    ...get(OUT), ...get(N), ...i32(2), op.shl, op.add, ...set(W),
-    ...get(W), ...get(P), ...get(DELTA), op.add, ...store(0),
-    ...get(W), ...get(MAXTYPES), ...i32(2), op.shl, op.add, ...get(P), ...load(0), ...store(0),
-    ...get(N), ...i32(1), op.add, ...set(N),
-    ...get(NEXT), ...set(P),
+    get(OUT), get(N), i32(2), op.shl, op.add, set(W),
+    get(W), get(P), get(DELTA), op.add, store(0),
+    get(W), get(MAXTYPES), i32(2), op.shl, op.add, get(P), load(0), store(0),
+    get(N), i32(1), op.add, set(N),
+    get(NEXT), set(P),
     op.br, 0,
     op.end, op.end,
     // every referenced ID must exist
-    ...get(MAXREF), ...get(FIRST), ...get(N), op.add, op.geU, op.if, op.void, ...fail(), op.end,
-    ...get(N),
+    get(MAXREF), get(FIRST), get(N), op.add, op.geU, op.if, op.void, fail(), op.end,
+    get(N),
   ];
   const locals = vec([[7, op.i32]]); // N, MAXREF, E, NEXT, Q, W, RECS
-  const body = [...locals, ...code, op.end];
-  return [...uleb(body.length), ...body];
+  const body = flat([locals, code, op.end]);
+  return [uleb(body.length), body];
 }
 
 function moduleBytes(): Uint8Array {
   const i32x7 = Array<number>(7).fill(op.i32);
-  return new Uint8Array([
+  return new Uint8Array(flat([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(i32x7.map((t) => [t])), ...vec([[op.i32]])]])),
+    section(1, vec([[0x60, vec(i32x7.map((t) => [t])), vec([[op.i32]])]])),
     // (import "env" "memory" (memory 1)): the caller sizes the memory for each blob.
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('index'), 0x00, 0x00]])),
-    ...section(10, vec([indexBody()])),
-  ]);
+    section(2, vec([[name('env'), name('memory'), 0x02, 0x00, 0x01]])),
+    section(3, vec([[0]])),
+    section(7, vec([[name('index'), 0x00, 0x00]])),
+    section(10, vec([indexBody()])),
+  ]));
 }
 
 // Compiled once per process, on first use; false once compiling failed (no WebAssembly).
@@ -270,6 +278,57 @@ function compile(): object | undefined {
 
 const tableBytes = 128;
 
+type IndexFunction = (p: number, end: number, strLen: number, firstId: number, out: number, delta: number, maxTypes: number) => number;
+
+/** A WebAssembly memory laid out as [kind table][data][index output], with its instance. */
+interface Arena {
+  readonly memory: WasmMemory;
+  readonly index: IndexFunction;
+  /** Where the data starts and ends (the caller's bytes, or a copy of a type section). */
+  readonly dataAt: number;
+  readonly dataEnd: number;
+  /** Where the output goes, and how many types it has room for. */
+  readonly outAt: number;
+  readonly maxTypes: number;
+  /** Whether views of the output have been handed out (a second pass must not overwrite them). */
+  used: boolean;
+}
+
+// Arenas handed out by allocateBTF, by their memory's buffer.
+const arenas = new WeakMap<ArrayBuffer, Arena>();
+
+function makeArena(dataLength: number): Arena | undefined {
+  const mod = compile();
+  if (mod === undefined) return undefined;
+  const maxTypes = Math.floor(dataLength / 12);
+  const dataAt = tableBytes;
+  const outAt = dataAt + ((dataLength + 3) & ~3);
+  const total = outAt + maxTypes * 8;
+  if (total > 0x7fff_0000) return undefined;
+  try {
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) || 1 });
+    const instance = new WebAssembly.Instance(mod, { env: { memory } });
+    new Uint32Array(memory.buffer, 0, 32).set(kindTable());
+    const index = instance.exports.index as IndexFunction;
+    return { memory, index, dataAt, dataEnd: dataAt + dataLength, outAt, maxTypes, used: false };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A zeroed buffer of `size` bytes to read BTF into: when it is later parsed, the index pass
+ * runs on it in place instead of copying its type section (for vmlinux that copy touches
+ * 3 MB of fresh pages: a millisecond or more). A plain Uint8Array where WebAssembly is
+ * unavailable.
+ */
+export function allocateBTF(size: number): Uint8Array {
+  const arena = makeArena(size);
+  if (arena === undefined) return new Uint8Array(size);
+  arenas.set(arena.memory.buffer, arena);
+  return new Uint8Array(arena.memory.buffer, arena.dataAt, size);
+}
+
 /**
  * Indexes the little-endian type section `bytes[start, end)`: the byte offset (in `bytes`)
  * and name offset of each type record, in ID order. Undefined when the input needs the checked
@@ -282,32 +341,32 @@ export function wasmIndex(
   strLen: number,
   firstId: number,
 ): { offsets: Uint32Array; names: Uint32Array } | undefined {
-  const mod = compile();
-  if (mod === undefined) return undefined;
   const length = end - start;
-  const maxTypes = Math.floor(length / 12);
-  // [kind table][type section, 4-aligned][offsets][name offsets]
-  const sectionAt = tableBytes;
-  const outAt = sectionAt + ((length + 3) & ~3);
-  const total = outAt + maxTypes * 8;
-  if (total > 0x7fff_0000) return undefined;
-  let memory: WasmMemory;
-  let index: (...args: number[]) => number;
-  try {
-    memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) || 1 });
-    const instance = new WebAssembly.Instance(mod, { env: { memory } });
-    index = instance.exports.index as (...args: number[]) => number;
-  } catch {
-    return undefined;
+  let arena = arenas.get(bytes.buffer as ArrayBuffer);
+  let sectionAt: number;
+  if (arena !== undefined && !arena.used && bytes.byteOffset >= arena.dataAt && bytes.byteOffset + bytes.byteLength <= arena.dataEnd) {
+    // Read by allocateBTF's caller: index in place, hand out views of the output.
+    sectionAt = bytes.byteOffset + start;
+  } else {
+    arena = makeArena(length);
+    if (arena === undefined) return undefined;
+    new Uint8Array(arena.memory.buffer).set(bytes.subarray(start, end), arena.dataAt);
+    sectionAt = arena.dataAt;
   }
-  const heap = new Uint8Array(memory.buffer);
-  heap.set(new Uint8Array(kindTable().buffer), 0);
-  heap.set(bytes.subarray(start, end), sectionAt);
-  const count = index(sectionAt, sectionAt + length, strLen, firstId, outAt, start - sectionAt, maxTypes);
+  const count = arena.index(sectionAt, sectionAt + length, strLen, firstId, arena.outAt, start - sectionAt, arena.maxTypes);
   if (count < 0) return undefined;
+  const buffer = arena.memory.buffer;
+  if (arenas.get(buffer) === arena) {
+    // The memory lives as long as the caller's bytes anyway: no copies.
+    arena.used = true;
+    return {
+      offsets: new Uint32Array(buffer, arena.outAt, count),
+      names: new Uint32Array(buffer, arena.outAt + arena.maxTypes * 4, count),
+    };
+  }
   // Copies, so the memory (mostly the copied section) can be freed.
   return {
-    offsets: new Uint32Array(memory.buffer, outAt, count).slice(),
-    names: new Uint32Array(memory.buffer, outAt + maxTypes * 4, count).slice(),
+    offsets: new Uint32Array(buffer, arena.outAt, count).slice(),
+    names: new Uint32Array(buffer, arena.outAt + arena.maxTypes * 4, count).slice(),
   };
 }

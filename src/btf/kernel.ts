@@ -6,11 +6,12 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { release } from 'node:os';
 import { ArgumentError, ParseError } from '../errors.js';
 import { findELFSection, isELF } from './elf-section.js';
 import { BTFNotFoundError } from './errors.js';
+import { allocateBTF } from './index-wasm.js';
 import { detectByteOrder } from './parse.js';
 import { parseSpec, type Spec } from './spec.js';
 
@@ -115,7 +116,7 @@ function findKernelSpec(): Spec {
   const searched = [kernelBTFPath];
   let bytes: Uint8Array | undefined;
   try {
-    bytes = readFileSync(kernelBTFPath);
+    bytes = readBTFFile(kernelBTFPath);
   } catch (err) {
     if (!isMissing(err)) throw new BTFNotFoundError(searched, err);
   }
@@ -139,11 +140,35 @@ function findKernelSpec(): Spec {
 function loadFile(path: string): Spec {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readBTFFile(path);
   } catch (err) {
     throw new BTFNotFoundError([path], err);
   }
   return parseBTFOrELF(bytes);
+}
+
+/**
+ * Reads a whole file into a buffer from {@link allocateBTF}, so that parsing it indexes the
+ * types in place. Files that do not know their size (st_size 0, as procfs reports) are read
+ * the ordinary way. sysfs hands out at most a page per read() (kernfs_file_read_iter), so
+ * this loops like readFileSync does.
+ */
+function readBTFFile(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return readFileSync(fd);
+    const bytes = allocateBTF(size);
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, bytes, at, size - at, null);
+      if (n === 0) break;
+      at += n;
+    }
+    return at === size ? bytes : bytes.subarray(0, at);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isMissing(err: unknown): boolean {
