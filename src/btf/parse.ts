@@ -215,9 +215,10 @@ export class RawTypes {
     const strLen = this.strings.length;
     // Fast paths for the common case (kernel BTF of a little-endian machine): they only
     // accept; on anything odd the checked pass below runs and reports the problem precisely.
-    // WebAssembly first (fast from its first iteration, see index-wasm.ts), then whole words
-    // in host order where WebAssembly is unavailable.
-    if (le) {
+    // WebAssembly for big sections (fast from its first iteration, see index-wasm.ts; setting
+    // up an instance costs a few hundred microseconds, more than a small object's whole pass),
+    // then whole words in host order.
+    if (le && this.header.typeLength >= wasmIndexMinBytes) {
       const fast = wasmIndex(bytes, start, end, strLen, this.firstId);
       if (fast !== undefined) return fast;
     }
@@ -508,6 +509,9 @@ export class RawTypes {
     }
   }
 }
+
+// Type sections from this size on are indexed by WebAssembly (kernel and big module BTF).
+const wasmIndexMinBytes = 256 * 1024;
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
