@@ -25,7 +25,14 @@
 //   to itself. With it received + lost == fired holds exactly; the `unreported` column shows
 //   fired - received - lost for every contestant.
 //
+// Two ways of reading are measured (PERF_APIS): `readMany` (`for (;;) for (const r of await
+// reader.readMany())`: record objects, one promise per batch) and `forEach`
+// (`reader.forEachRecord((cpu, bytes, offset, length) => …)`: records handed over in place from
+// the readiness callbacks, nothing allocated per record or batch). Both count every sample and
+// look at its length, as the peers' callbacks do.
+//
 // Env: PERF_SECS (5), BENCH_RUNS (3), PERF_WMS ("0 4096 65536"; 0 = wake on every sample),
+//      PERF_APIS ("readMany forEach"),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-perf-dist).
@@ -34,7 +41,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -82,6 +89,7 @@ function parent() {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const wms = (process.env.PERF_WMS ?? '0 4096 65536').split(/\s+/).filter(Boolean).map(Number);
   const backends = (process.env.BENCH_BACKENDS ?? 'native').split(',').map((s) => s.trim()).filter(Boolean);
+  const apis = (process.env.PERF_APIS ?? 'readMany forEach').split(/\s+/).filter(Boolean);
   if (process.getuid?.() !== 0) log('note: not root: expect EPERM');
 
   if (!existsSync('/sys/kernel/tracing/events')) {
@@ -103,20 +111,22 @@ function parent() {
     if (r.status !== 0) log(`note: ${id} peer does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
     else contestants.push({ id, kind: 'peer', binary: join(out, bin) });
   }
-  for (const b of backends) contestants.push({ id: `ebpf-ts ${b}`, kind: 'ours', backend: b });
+  for (const b of backends) for (const api of apis) contestants.push({ id: `ebpf-ts ${b} ${api}`, kind: 'ours', backend: b, api });
 
   const rows = new Map(); // `${wm} ${id}` -> [values]
+  const loads = [];
   log(`bench-perf: 64-byte records, ${secs}s per run, watermarks ${wms.join(', ')}, ${runs} rounds, ${cpus().length} CPUs`);
   for (let round = 0; round < runs; round++) {
     for (const wm of wms) {
       const order = contestants.map((_, i) => contestants[(i + round) % contestants.length]);
       for (const c of order) {
+        loads.push(loadavg()[0]);
         const env = { ...process.env, PERF_WATERMARK: String(wm) };
         const r =
           c.kind === 'peer'
             ? spawnSync(c.binary, ['bench-perf', String(secs)], { env, encoding: 'utf8', timeout: (secs + 30) * 1000 })
             : spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(secs)], {
-                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: dist, BENCH_GEN: gen },
+                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: dist, BENCH_GEN: gen, PERF_API: c.api },
                 encoding: 'utf8',
                 timeout: (secs + 30) * 1000,
               });
@@ -146,7 +156,7 @@ function parent() {
     return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
   const out = [];
-  out.push(`## bench-perf: medians of ${runs} rounds, ${secs}s each (kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${cpus().length} CPUs)`);
+  out.push(`## bench-perf: medians of ${runs} rounds, ${secs}s each, 1-min load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${cpus().length} CPUs)`);
   out.push('');
   out.push('| watermark | contestant | events/s | × libbpf | lost | unreported | received+lost==fired | user CPU s | sys CPU s | runs |');
   out.push('|---|---|---|---|---|---|---|---|---|---|');
@@ -170,6 +180,7 @@ function parent() {
   }
   out.push('');
   out.push('Goal (issue 5): ebpf-ts events/s >= 1.0x libbpf with no more lost samples, and received + lost == fired exactly.');
+  out.push('readMany: record objects, one promise per batch; forEach: forEachRecord(), records handed over in place.');
   out.push('Ours: program hand-assembled with the asm builder (same logic and 64-byte record as perf_getppid.bpf.c), attached with attachTracepoint; generator = the peers\' C loop in a shared library run through ffi-rs.');
   console.log(out.join('\n'));
   mkdirSync(join(here, 'results'), { recursive: true });
@@ -213,6 +224,7 @@ function buildGenerator() {
 async function child(secs) {
   const dist = process.env.BENCH_DIST;
   const wm = Number(process.env.PERF_WATERMARK ?? 0);
+  const api = process.env.PERF_API ?? 'readMany';
   const imp = (p) => import(pathToFileURL(join(dist, p)).href);
   const asm = await imp('asm/index.js');
   const { Helper } = await imp('asm/helper.js');
@@ -292,8 +304,17 @@ async function child(secs) {
       }
     }
   };
+  // The fast path's callbacks do the same per record.
+  const onSample = (_cpu, _bytes, _offset, length) => {
+    received++;
+    if (length < 64) badSize++;
+  };
+  const onLost = (_cpu, n) => {
+    lost += n;
+  };
   const drainAll = () => {
-    for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
+    if (api === 'forEach') reader.consume(onSample, onLost);
+    else for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
   };
 
   const cpu0 = process.cpuUsage();
@@ -301,7 +322,7 @@ async function child(secs) {
   call('gen_start', ffi.DataType.I32);
   let generated = 0;
   let tGen = 0;
-  const loop = (async () => {
+  const readLoop = async () => {
     for (;;) {
       let batch;
       try {
@@ -311,7 +332,8 @@ async function child(secs) {
       }
       count(batch);
     }
-  })();
+  };
+  const loop = api === 'forEach' ? reader.forEachRecord(onSample, { onLost }).catch(() => {}) : readLoop();
   await new Promise((r) => setTimeout(r, secs * 1000));
   generated = call('gen_stop', ffi.DataType.Double);
   tGen = Number(process.hrtime.bigint() - t0) / 1e9;

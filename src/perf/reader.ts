@@ -17,11 +17,11 @@ import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decod
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { openBpfOutputEvent, PERF_EVENT_IOC_ENABLE } from './event.js';
-import { PerfRing, type PerfRecord } from './ring.js';
+import { PerfRing, type PerfLostCallback, type PerfRecord, type PerfSampleCallback } from './ring.js';
 import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from './feed.js';
 import { pageSize } from './page-size.js';
 
-export type { PerfRecord } from './ring.js';
+export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from './feed.js';
 
 const PROT_READ = 1;
@@ -57,6 +57,24 @@ export interface PerfDecodeOptions extends DecodeOptions {
   btf?: Spec;
   /** Called for every loss report instead of handing it to the decoder. */
   onLost?: (lostSamples: number, cpu: number) => void;
+}
+
+/** Options of {@link PerfReader.forEachRecord}. */
+export interface PerfForEachOptions {
+  /** Called for every loss report (also summed in {@link PerfReader.lostSamples}). */
+  onLost?: PerfLostCallback;
+  /** Aborting ends this loop (the promise rejects with the signal's reason); the reader stays open. */
+  signal?: AbortSignal;
+}
+
+/** A running {@link PerfReader.forEachRecord} loop. */
+interface Sink {
+  readonly onSample: PerfSampleCallback;
+  readonly onLost: PerfLostCallback;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
 }
 
 /** One ring and everything that belongs to it. */
@@ -128,6 +146,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   readonly #value = new Uint8Array(4);
   #next = 0;
   #lost = 0;
+  /** The forEachRecord loop, while one runs. */
+  #sink: Sink | undefined;
+  /** Whether pending reads want the watchers to keep the event loop alive. */
+  #demand = false;
   #onAbort: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
   /** Bytes of each CPU's ring (data area, a power-of-two number of pages). */
@@ -185,8 +207,14 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       drain: (out, max, everything) => this.#drain(out, max, everything),
       // The watchers live as long as the reader (see below); demand only decides whether
       // they keep the event loop alive.
-      arm: () => this.#setRef(true),
-      disarm: () => this.#setRef(false),
+      arm: () => {
+        this.#demand = true;
+        this.#setRef(true);
+      },
+      disarm: () => {
+        this.#demand = false;
+        this.#setRef(this.#sink !== undefined);
+      },
     });
     // Every ring is watched from now until close, not only while a read is pending: perf_poll()
     // hands out each wake-up once, and an fd added to epoll later was seen not to report a
@@ -197,7 +225,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       for (const r of this.#rings) {
         r.watcher = this.#backend.watch(r.fd, POLLIN, () => {
           r.ready = true;
-          this.#feed.readable();
+          if (this.#sink !== undefined) this.#pump(r);
+          else this.#feed.readable();
         });
       }
     } catch (err) {
@@ -314,9 +343,37 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     return got;
   }
 
+  /** forEachRecord: hands everything `r` has published to the sink (one batch, one data_tail store). */
+  #pump(r: CPURing): void {
+    const sink = this.#sink!;
+    r.ready = false;
+    try {
+      r.ring.consume(sink.onSample, sink.onLost, Infinity);
+    } catch (err) {
+      // Thrown by the caller's callback: the loop ends with it (records after the one that
+      // threw stay in the ring for the next reader call).
+      this.#endSink(err, true);
+    }
+  }
+
+  /** Ends the forEachRecord loop, if one runs: resolves it, or rejects it with `err`. */
+  #endSink(err: unknown, failed = err !== undefined): void {
+    const sink = this.#sink;
+    if (sink === undefined) return;
+    this.#sink = undefined;
+    if (sink.onAbort !== undefined) sink.signal?.removeEventListener('abort', sink.onAbort);
+    if (this.#feed.closedError === undefined) this.#setRef(this.#demand);
+    if (failed) sink.reject(err);
+    else sink.resolve();
+  }
+
   #shutdown(err: ClosedError): void {
     if (this.#feed.closedError !== undefined) return;
     this.#feed.close(err);
+    // Stop parsing first: close() may be called from inside a callback, and the parse loop
+    // must not touch the rings once they are unmapped below.
+    for (const r of this.#rings) r.ring.stop();
+    this.#endSink(undefined);
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     leaks.unregister(this);
     this.#release();
@@ -358,6 +415,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * `options.signal`'s reason if that aborts first.
    */
   read(options?: ReadOptions): Promise<PerfRecord> {
+    if (this.#sink !== undefined) return Promise.reject(busyError('read'));
     return this.#feed.read(options);
   }
 
@@ -373,6 +431,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    */
   readMany(max: number = DEFAULT_BATCH, options?: ReadOptions): Promise<PerfRecord[]> {
     if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
+    if (this.#sink !== undefined) return Promise.reject(busyError('readMany'));
     return this.#feed.readMany(max, options);
   }
 
@@ -385,6 +444,100 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    */
   readAvailable(max: number = DEFAULT_BATCH): PerfRecord[] {
     return this.#feed.readAvailable(max);
+  }
+
+  /**
+   * The fast path, synchronous: hands every record in the rings now to the callbacks, in place
+   * — no object, view or copy per record (only a sample that wraps around a ring's end is
+   * copied, into a scratch buffer) — and returns how many records it handed over. Like
+   * libbpf's `perf_buffer__consume()`, it reads every ring, including records below the
+   * watermark. `data_tail` is written once per ring, after its last callback returned.
+   *
+   * The `bytes` given to `onSample` is the kernel's ring: read the sample during the call and
+   * copy what you keep. Calling {@link PerfReader.close} from a callback stops the walk.
+   *
+   * @param onSample called per sample with `(cpu, bytes, offset, length)`: the sample is
+   * `bytes[offset .. offset + length)`, padding included (see {@link PerfRecord.rawSample}).
+   * @param onLost called per loss report; losses are summed in {@link PerfReader.lostSamples}
+   * either way.
+   * @param max stop after this many records (default: all).
+   * @example
+   * ```ts
+   * let bytesSeen = 0;
+   * reader.consume((cpu, bytes, offset, length) => {
+   *   bytesSeen += length;
+   *   if (length >= 8 && bytes[offset] === 0x2a) console.log(`answer from CPU ${cpu}`);
+   * });
+   * ```
+   * Allowed while {@link PerfReader.forEachRecord} runs (e.g. a final drain of what sits
+   * below the watermark).
+   *
+   * @throws {@link ClosedError} after close; whatever a callback throws (the record it threw on
+   * counts as consumed).
+   */
+  consume(onSample: PerfSampleCallback, onLost?: PerfLostCallback, max = Infinity): number {
+    if (this.#feed.closedError !== undefined) throw this.#feed.closedError;
+    const lost = this.#lostCounter(onLost);
+    let n = 0;
+    for (const r of this.#rings) {
+      if (n >= max) break;
+      n += r.ring.consume(onSample, lost, max - n);
+      if (this.#feed.closedError !== undefined) break;
+    }
+    return n;
+  }
+
+  /**
+   * The fast path, asynchronous: calls `onSample` for every sample (and `options.onLost` for
+   * every loss report) straight from the event loop's readiness callbacks until the reader is
+   * closed — no promise, object or copy per record or per batch. Each time a ring wakes the
+   * reader (every sample, or every `watermark` bytes) everything it has published is handed
+   * over and `data_tail` is written once. Use it instead of `for await` when the event rate is
+   * high; the callback arguments are as in {@link PerfReader.consume}.
+   *
+   * One loop at a time; `read()` and `readMany()` reject while it runs (they would wait for
+   * wake-ups the loop consumes); the synchronous `readAvailable()` and `consume()` still work.
+   * While it runs, the watchers keep the process alive.
+   *
+   * @returns a promise that resolves when the reader is closed (or aborted by its own signal),
+   * and rejects with the error a callback threw (the loop then ends; the reader stays open) or
+   * with `options.signal`'s reason.
+   * @example
+   * ```ts
+   * let events = 0;
+   * await reader.forEachRecord((cpu, bytes, offset, length) => {
+   *   events++;
+   * }, { onLost: (cpu, n) => console.warn(`lost ${n} on CPU ${cpu}`) });
+   * ```
+   */
+  forEachRecord(onSample: PerfSampleCallback, options: PerfForEachOptions = {}): Promise<void> {
+    if (this.#feed.closedError !== undefined) return Promise.resolve();
+    if (this.#sink !== undefined) return Promise.reject(busyError('forEachRecord'));
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = signal === undefined ? undefined : () => this.#endSink(signal.reason, true);
+      const sink: Sink = { onSample, onLost: this.#lostCounter(options.onLost), resolve, reject, signal, onAbort };
+      this.#sink = sink;
+      if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
+      this.#setRef(true);
+      // Look at every ring once: a wake-up that came before this loop started has been
+      // consumed already (perf_poll() hands each out once), and data may sit below the watermark.
+      queueMicrotask(() => {
+        for (const r of this.#rings) {
+          if (this.#sink !== sink) return;
+          this.#pump(r);
+        }
+      });
+    });
+  }
+
+  /** The loss callback the rings get: sums into lostSamples, then calls the caller's. */
+  #lostCounter(onLost: PerfLostCallback | undefined): PerfLostCallback {
+    return (cpu, n) => {
+      this.#lost += n;
+      onLost?.(cpu, n);
+    };
   }
 
   /**
@@ -473,6 +626,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+function busyError(what: string): ArgumentError {
+  return new ArgumentError(`PerfReader.${what}: forEachRecord() is running on this reader; end it (close or its signal) first`);
 }
 
 /** Resolves `"struct event"` (or a plain name) in `btf`. @internal */

@@ -28,8 +28,16 @@
  * (`perf_output_begin()` emits the pending `rb->lost` first), so a ring that stays full reports
  * its losses late, never twice.
  *
- * Per batch, the published bytes are copied out with one or two memcpys into one new buffer;
- * per record, only the sample view and the record object are allocated.
+ * Two ways out of a ring, one parser ({@link PerfRing.consume}):
+ * - in place: headers are read through Uint32Array/Uint16Array views of the mapping (native
+ *   byte order, which is the kernel's), samples are handed to a callback as (buffer, offset,
+ *   length) into the mapping itself; only a sample that wraps around the end is copied, into a
+ *   scratch buffer of the ring. Nothing is allocated per record.
+ * - as objects ({@link PerfRing.readInto}): the published bytes are first copied out with one
+ *   or two memcpys into one new buffer per batch (which also straightens wrapped records) and
+ *   the same parser walks that copy; per record only the sample view and the record object are
+ *   allocated.
+ * Either way `data_tail` is written once per batch, after the records were handed over.
  *
  * @module
  */
@@ -93,6 +101,30 @@ export interface RingAtomics {
 }
 
 /**
+ * Receives one sample in place: its bytes are `bytes[offset .. offset + length)` (the raw data
+ * the program passed to `bpf_perf_event_output()`, followed by up to 7 bytes of kernel padding,
+ * as in {@link PerfRecord.rawSample}). `bytes` is the kernel's ring itself (or, for a sample
+ * that wraps around the ring's end, a scratch buffer): valid only until the callback returns.
+ * Copy what you keep.
+ */
+export type PerfSampleCallback = (cpu: number, bytes: Uint8Array, offset: number, length: number) => void;
+
+/** Receives a loss report: the kernel dropped `lostSamples` samples on `cpu` (ring full). */
+export type PerfLostCallback = (cpu: number, lostSamples: number) => void;
+
+/** The typed views one parse walks over: the ring's data area, or a batch's copy of it. */
+interface Area {
+  readonly bytes: Uint8Array;
+  /** Same bytes as u32/u16 in host order (the kernel writes headers in host order). */
+  readonly words: Uint32Array;
+  readonly halves: Uint16Array;
+  /** `size - 1` of a ring; 0x7fffffff for a straight copy (offsets never wrap there). */
+  readonly mask: number;
+}
+
+const U32_HIGH = 2 ** 32;
+
+/**
  * Reads records out of one mmapped perf ring. The owner (the reader) maps and unmaps; this
  * class only reads, and writes `data_tail`.
  * @internal
@@ -102,16 +134,23 @@ export class PerfRing {
   readonly cpu: number;
   readonly #mapping: Mapping;
   readonly #atomics: RingAtomics;
-  /** The data area (a view created once). */
-  readonly #data: Uint8Array;
-  /** Size of the data area (a power of two) and `size - 1`. */
+  /** The data area, as bytes and as host-order words (views created once). */
+  readonly #ring: Area;
+  /** Size of the data area (a power of two). */
   readonly size: number;
-  readonly #mask: number;
   /**
    * Our copy of `data_tail`. Only we write it, so there is no need to read it back; a JS
    * number is exact up to 2^53 bytes (decades at any rate the kernel can write).
    */
   #tail: number;
+  /** Where a sample that wraps around the ring's end is made contiguous (allocated on first use). */
+  #scratch: Uint8Array | undefined;
+  /** Records handed over by the last parse (samples and loss reports). */
+  #count = 0;
+  /** Bytes the last parse moved past (what `data_tail` advances by). */
+  #progress = 0;
+  /** Set by {@link PerfRing.stop}: the mapping is going away, touch nothing more. */
+  #stopped = false;
   /** Records of unknown types skipped so far. */
   unknownRecords = 0;
 
@@ -128,13 +167,25 @@ export class PerfRing {
       offset = pageSize;
       size = mapping.length - pageSize;
     }
-    if (size <= 0 || (size & (size - 1)) !== 0 || offset + size > mapping.length) {
+    if (size <= 0 || (size & (size - 1)) !== 0 || offset + size > mapping.length || offset % 8 !== 0 || size > 2 ** 30) {
       throw new RangeError(`perf ring of CPU ${cpu}: data area ${offset}+${size} does not fit a ${mapping.length}-byte mapping as a power of two`);
     }
     this.size = size;
-    this.#mask = size - 1;
-    this.#data = new Uint8Array(mapping.buffer, offset, size);
+    this.#ring = {
+      bytes: new Uint8Array(mapping.buffer, offset, size),
+      words: new Uint32Array(mapping.buffer, offset, size >>> 2),
+      halves: new Uint16Array(mapping.buffer, offset, size >>> 1),
+      mask: size - 1,
+    };
     this.#tail = Number(meta.getBigUint64(DATA_TAIL_OFFSET, hostLittleEndian));
+  }
+
+  /**
+   * Ends parsing for good (the owner is about to unmap): a walk in progress — the owner may be
+   * closed from inside a callback — stops after the current record and writes nothing.
+   */
+  stop(): void {
+    this.#stopped = true;
   }
 
   /** Bytes published by the kernel and not consumed yet (one acquire load). */
@@ -143,7 +194,31 @@ export class PerfRing {
   }
 
   /**
-   * Appends up to `max` records to `out` and returns how many it appended.
+   * Hands up to `max` records to the callbacks, in place (see {@link PerfSampleCallback}), and
+   * returns how many it handed over (samples and loss reports). `data_tail` is advanced once,
+   * with release ordering, after the last callback returned — also when a callback throws: the
+   * record it threw on counts as delivered, and the error propagates.
+   */
+  consume(onSample: PerfSampleCallback, onLost: PerfLostCallback | undefined, max: number): number {
+    const head = Number(this.#atomics.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET));
+    const tail = this.#tail;
+    if (head === tail || max <= 0 || this.#stopped) return 0;
+    const published = head - tail;
+    try {
+      this.#parse(this.#ring, tail & this.#ring.mask, published, published, max, onSample, onLost);
+    } finally {
+      // #parse keeps #progress exact even when a callback throws.
+      const used = this.#progress;
+      if (used > 0 && !this.#stopped) {
+        this.#tail = tail + used;
+        this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(this.#tail));
+      }
+    }
+    return this.#count;
+  }
+
+  /**
+   * Appends up to `max` records to `out` as objects and returns how many it appended.
    *
    * The published bytes (at most {@link SLAB_BYTES}) are first copied out in one or two
    * memcpys into a fresh buffer — which also straightens a record that wraps around the end —
@@ -155,51 +230,117 @@ export class PerfRing {
     const head = Number(this.#atomics.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET));
     const tail = this.#tail;
     if (head === tail || max <= 0) return 0;
-    const avail = Math.min(head - tail, SLAB_BYTES, this.size);
-    const slab = new Uint8Array(avail);
-    const off = tail & this.#mask;
+    const published = head - tail;
+    const ring = this.#ring;
+    const avail = Math.min(published, SLAB_BYTES, this.size);
+    // Rounded up to 8 so that the u32/u16 views cover it (records are 8-byte multiples).
+    const buffer = new ArrayBuffer((avail + 7) & ~7);
+    const slab = new Uint8Array(buffer);
+    const off = tail & ring.mask;
     const first = Math.min(avail, this.size - off);
-    slab.set(this.#data.subarray(off, off + first), 0);
-    if (first < avail) slab.set(this.#data.subarray(0, avail - first), first);
-    const view = new DataView(slab.buffer);
-    const le = hostLittleEndian;
+    slab.set(ring.bytes.subarray(off, off + first), 0);
+    if (first < avail) slab.set(ring.bytes.subarray(0, avail - first), first);
+    const copy: Area = { bytes: slab, words: new Uint32Array(buffer), halves: new Uint16Array(buffer), mask: 0x7fffffff };
     const cpu = this.cpu;
-    let pos = 0;
+    this.#parse(
+      copy,
+      0,
+      avail,
+      published,
+      max,
+      (_cpu, bytes, offset, length) => {
+        out.push({ cpu, rawSample: bytes.subarray(offset, offset + length), lostSamples: 0 });
+      },
+      (_cpu, lostSamples) => {
+        out.push({ cpu, rawSample: EMPTY_SAMPLE, lostSamples });
+      },
+    );
+    const used = this.#progress;
+    if (used > 0) {
+      this.#tail = tail + used;
+      this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(this.#tail));
+    }
+    return this.#count;
+  }
+
+  /**
+   * The record parser. Walks `area` from offset `start` over at most `avail` bytes (the whole
+   * published region for the ring itself, the copied part for a batch copy); `published` is
+   * what the kernel published from there (a header claiming more is corrupt). Offsets relative
+   * to `start` stay small integers, so the loop does no float arithmetic. Progress is kept in
+   * #progress/#count as it goes, so that a throwing callback leaves them exact.
+   */
+  #parse(
+    area: Area,
+    start: number,
+    avail: number,
+    published: number,
+    max: number,
+    onSample: PerfSampleCallback,
+    onLost: PerfLostCallback | undefined,
+  ): number {
+    const { bytes, words, halves, mask } = area;
+    const cpu = this.cpu;
+    let rel = 0;
     let n = 0;
-    while (pos + HEADER_SIZE <= avail && n < max) {
-      const type = view.getUint32(pos, le);
-      const recSize = view.getUint16(pos + 6, le);
-      if (recSize < HEADER_SIZE || (recSize & 7) !== 0 || recSize > head - tail - pos) {
+    this.#progress = 0;
+    this.#count = 0;
+    while (rel + HEADER_SIZE <= avail && n < max && !this.#stopped) {
+      const off = (start + rel) & mask;
+      const type = words[off >>> 2]!;
+      const recSize = halves[(off + 6) >>> 1]!;
+      if (recSize < HEADER_SIZE || (recSize & 7) !== 0 || recSize > published - rel) {
         // A corrupt header (never produced by the kernel): nothing after it can be trusted.
         // Drop everything published so far rather than loop forever.
         this.unknownRecords++;
-        pos = head - tail;
+        rel = published;
+        this.#progress = rel;
         break;
       }
-      if (pos + recSize > avail) break; // continues past this slab: next batch
+      if (rel + recSize > avail) break; // continues past this copy: next batch
+      rel += recSize;
       if (type === PERF_RECORD_SAMPLE) {
-        // struct { header; u32 size; u8 data[size]; }
-        let size = recSize >= HEADER_SIZE + 4 ? view.getUint32(pos + HEADER_SIZE, le) : 0;
+        // struct { header; u32 size; u8 data[size]; }. The header never straddles the end
+        // (8-byte records in a power-of-two ring); the body may.
+        let size = recSize >= HEADER_SIZE + 4 ? words[((off + HEADER_SIZE) & mask) >>> 2]! : 0;
         if (size > recSize - HEADER_SIZE - 4) size = Math.max(0, recSize - HEADER_SIZE - 4);
-        const start = pos + HEADER_SIZE + 4;
-        out.push({ cpu, rawSample: slab.subarray(start, start + size), lostSamples: 0 });
+        const from = (off + HEADER_SIZE + 4) & mask;
         n++;
+        this.#progress = rel;
+        this.#count = n;
+        if (from + size <= bytes.length) onSample(cpu, bytes, from, size);
+        else onSample(cpu, this.#straighten(bytes, from, size), 0, size);
       } else if (type === PERF_RECORD_LOST) {
-        // struct { header; u64 id; u64 lost; }
-        const lost = recSize >= HEADER_SIZE + 16 ? Number(view.getBigUint64(pos + HEADER_SIZE + 8, le)) : 0;
+        // struct { header; u64 id; u64 lost; }: the u64 as two host-order words.
+        let lost = 0;
+        if (recSize >= HEADER_SIZE + 16) {
+          const w = ((off + HEADER_SIZE + 8) & mask) >>> 2;
+          const a = words[w]!;
+          const b = words[w + 1]!;
+          lost = hostLittleEndian ? a + b * U32_HIGH : b + a * U32_HIGH;
+        }
+        this.#progress = rel;
         if (lost > 0) {
-          out.push({ cpu, rawSample: EMPTY_SAMPLE, lostSamples: lost });
           n++;
+          this.#count = n;
+          onLost?.(cpu, lost);
         }
       } else {
         this.unknownRecords++;
+        this.#progress = rel;
       }
-      pos += recSize;
     }
-    if (pos > 0) {
-      this.#tail = tail + pos;
-      this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(this.#tail));
-    }
-    return n;
+    this.#count = n;
+    return this.#progress;
+  }
+
+  /** Copies a sample that wraps around the ring's end into the scratch buffer. */
+  #straighten(bytes: Uint8Array, from: number, size: number): Uint8Array {
+    // A record is at most 64 KiB (header.size is a u16).
+    const scratch = (this.#scratch ??= new Uint8Array(65536));
+    const first = bytes.length - from;
+    scratch.set(bytes.subarray(from), 0);
+    scratch.set(bytes.subarray(0, size - first), first);
+    return scratch;
   }
 }
