@@ -49,13 +49,30 @@ const LENGTH_MASK = 0x3fff_ffff;
 
 /** One record read from a ring buffer. */
 export interface RingBufRecord {
-  /** The bytes the program submitted (owned by the caller), without padding. */
+  /**
+   * The bytes the program submitted, without padding. A view into a buffer shared with the
+   * other records of the same batch and owned by the caller: `slice()` it to keep one record
+   * without keeping its batch.
+   */
   readonly rawSample: Uint8Array;
 }
+
+/**
+ * Receives one record in place: its bytes are `bytes[offset .. offset + length)`. `bytes` is the
+ * kernel's ring itself (read-only, mapped twice, so a record is always contiguous): valid only
+ * until the callback returns. Copy what you keep.
+ */
+export type RingBufRecordCallback = (bytes: Uint8Array, offset: number, length: number) => void;
 
 /** Options of {@link RingBufReader}. */
 export interface RingBufReaderOptions {
   /** Aborting closes the reader: pending and later reads reject with a {@link ClosedError}. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link RingBufReader.forEachRecord}. */
+export interface RingBufForEachOptions {
+  /** Aborting ends this loop (the promise rejects with the signal's reason); the reader stays open. */
   signal?: AbortSignal;
 }
 
@@ -65,24 +82,59 @@ export interface RingBufDecodeOptions extends DecodeOptions {
   btf?: Spec;
 }
 
-/** The mapped ring and the parser of its records. @internal */
+/** Most bytes {@link RingBufConsumer.readInto} copies out per batch (a bigger record still goes whole). */
+const SLAB_BYTES = 256 * 1024;
+
+/**
+ * The mapped ring and the parser of its records. Headers are read with `Atomics.load` on a
+ * Uint32Array view of the producer mapping: sequentially consistent, hence at least the
+ * acquire `bpf_ringbuf_commit()` pairs its releasing xchg with (a plain MOV on x86-64, LDAR on
+ * arm64; the reasoning of src/sys/backend-ffi.ts's loadAcquire64), and no call into the
+ * backend per record. `producer_pos` and `consumer_pos` go through the backend, once per batch.
+ * @internal
+ */
 export class RingBufConsumer {
-  readonly #b: Pick<Backend, 'loadAcquire64' | 'storeRelease64' | 'loadAcquire32'>;
+  readonly #b: Pick<Backend, 'loadAcquire64' | 'storeRelease64'>;
   readonly #consumer: Mapping;
   readonly #producer: Mapping;
+  /** The producer page and the data twice, as bytes and as host-order u32 words. */
   readonly #data: Uint8Array;
+  readonly #words: Uint32Array;
   readonly #mask: number;
   readonly #page: number;
   /** Our copy of consumer_pos (only we write it). */
   #pos: number;
+  /** Progress of the current walk, exact even when a callback throws. */
+  #progress = 0;
+  #count = 0;
+  /** Set by {@link RingBufConsumer.stop}: the mappings are going away. */
+  #stopped = false;
+  /** consumer_pos where the walk in progress started; -1 when none runs. */
+  #walkFrom = -1;
+  /** readInto's per-batch record positions (data offset, length), reused. */
+  #spans = new Int32Array(2 * 1024);
+  #spanCount = 0;
+  readonly #collect: RingBufRecordCallback = (_bytes, offset, length) => {
+    let spans = this.#spans;
+    const k = this.#spanCount;
+    if (2 * k + 2 > spans.length) {
+      const grown = new Int32Array(spans.length * 2);
+      grown.set(spans);
+      this.#spans = spans = grown;
+    }
+    spans[2 * k] = offset;
+    spans[2 * k + 1] = length;
+    this.#spanCount = k + 1;
+  };
 
-  constructor(consumer: Mapping, producer: Mapping, size: number, page: number, b: Pick<Backend, 'loadAcquire64' | 'storeRelease64' | 'loadAcquire32'>) {
+  constructor(consumer: Mapping, producer: Mapping, size: number, page: number, b: Pick<Backend, 'loadAcquire64' | 'storeRelease64'>) {
     this.#b = b;
     this.#consumer = consumer;
     this.#producer = producer;
     this.#page = page;
     this.#mask = size - 1;
     this.#data = new Uint8Array(producer.buffer, 0, page + 2 * size);
+    this.#words = new Uint32Array(producer.buffer, 0, (page + 2 * size) >>> 2);
     this.#pos = Number(b.loadAcquire64(consumer, 0));
   }
 
@@ -91,32 +143,108 @@ export class RingBufConsumer {
     return Number(this.#b.loadAcquire64(this.#producer, 0)) - this.#pos;
   }
 
-  /** Appends up to `max` committed records to `out`, publishes consumer_pos once, returns the count. */
+  /**
+   * Ends parsing for good (the owner is about to unmap). A walk in progress — the owner may be
+   * closed from inside a callback — stops after the current record, and what it handed over
+   * is published now, while the pages are still mapped: the map outlives the reader, and a
+   * later reader must not see those records again.
+   */
+  stop(): void {
+    if (this.#stopped) return;
+    if (this.#walkFrom >= 0) this.#publish(this.#walkFrom);
+    this.#stopped = true;
+  }
+
+  /**
+   * Hands up to `max` committed records to `onRecord` in place and returns how many. Stops at
+   * the first record still being written (busy bit: its commit wakes the reader again).
+   * consumer_pos is published once, with release, after the last callback returned — also
+   * when a callback throws (the record it threw on counts as delivered).
+   */
+  consume(onRecord: RingBufRecordCallback, max: number): number {
+    const prod = Number(this.#b.loadAcquire64(this.#producer, 0));
+    const pos = this.#pos;
+    if (prod === pos || max <= 0 || this.#stopped) return 0;
+    this.#walkFrom = pos;
+    try {
+      this.#walk(pos, prod - pos, Infinity, max, onRecord);
+    } finally {
+      this.#walkFrom = -1;
+      this.#publish(pos);
+    }
+    return this.#count;
+  }
+
+  /**
+   * Appends up to `max` committed records to `out`, publishes consumer_pos once, returns the
+   * count. The records' bytes (at most {@link SLAB_BYTES} per batch, or one bigger record) are
+   * copied out with one memcpy into one new buffer; each record is a view of it.
+   */
   readInto(out: RingBufRecord[], max: number): number {
-    const b = this.#b;
-    const producer = this.#producer;
-    let pos = this.#pos;
-    const prod = Number(b.loadAcquire64(producer, 0));
+    const prod = Number(this.#b.loadAcquire64(this.#producer, 0));
+    const pos = this.#pos;
+    if (prod === pos || max <= 0 || this.#stopped) return 0;
+    this.#spanCount = 0;
+    this.#walk(pos, prod - pos, SLAB_BYTES, max, this.#collect);
+    const n = this.#spanCount;
+    if (n > 0) {
+      const spans = this.#spans;
+      const from = spans[0]!;
+      const to = spans[2 * n - 2]! + spans[2 * n - 1]!;
+      // The walk's acquire loads of the headers make these bytes visible; they are copied
+      // before consumer_pos lets the producers reuse them.
+      const slab = this.#data.slice(from, to);
+      for (let k = 0; k < n; k++) {
+        const start = spans[2 * k]! - from;
+        out.push({ rawSample: slab.subarray(start, start + spans[2 * k + 1]!) });
+      }
+    }
+    this.#publish(pos);
+    return n;
+  }
+
+  #publish(pos: number): void {
+    if (this.#progress > 0 && !this.#stopped && this.#pos === pos) {
+      this.#pos = pos + this.#progress;
+      this.#b.storeRelease64(this.#consumer, 0, BigInt(this.#pos));
+    }
+  }
+
+  /**
+   * The record parser: from ring position `pos` over at most `avail` bytes (at most the ring's
+   * size: the producers never get further ahead), stopping at a busy
+   * record, after `max` records, or before a record that would take the walk past `budget`
+   * bytes (the first record always goes). Positions are kept relative to `pos` so that the
+   * loop does small-integer arithmetic only.
+   */
+  #walk(pos: number, avail: number, budget: number, max: number, onRecord: RingBufRecordCallback): void {
+    const words = this.#words;
+    const data = this.#data;
+    // The data follows itself in the mapping, and a walk covers less than one ring, so
+    // `base + rel` is always inside the mapping: no masking per record, and the offsets of one
+    // walk increase monotonically (readInto copies them with one memcpy).
+    const base = this.#page + (pos & this.#mask);
+    let rel = 0;
     let n = 0;
-    while (pos < prod && n < max) {
-      const off = this.#page + (pos & this.#mask);
+    this.#progress = 0;
+    this.#count = 0;
+    while (rel < avail && n < max && !this.#stopped) {
+      const off = base + rel;
       // Acquire: the producer clears the busy bit with a release (xchg in
       // bpf_ringbuf_commit()) after writing the data, so the data is visible once it is clear.
-      const len = b.loadAcquire32(producer, off) >>> 0;
+      const len = Atomics.load(words, off >>> 2);
       if ((len & RINGBUF_BUSY_BIT) !== 0) break; // not committed yet: the commit will wake us
       const size = len & LENGTH_MASK;
+      const span = (size + RINGBUF_HEADER_SIZE + 7) & ~7;
+      if (rel > 0 && rel + span > budget) break;
+      rel += span;
+      this.#progress = rel;
       if ((len & RINGBUF_DISCARD_BIT) === 0) {
-        const start = off + RINGBUF_HEADER_SIZE;
-        out.push({ rawSample: this.#data.slice(start, start + size) });
         n++;
+        this.#count = n;
+        onRecord(data, off + RINGBUF_HEADER_SIZE, size);
       }
-      pos += (size + RINGBUF_HEADER_SIZE + 7) & ~7;
     }
-    if (pos !== this.#pos) {
-      this.#pos = pos;
-      b.storeRelease64(this.#consumer, 0, BigInt(pos));
-    }
-    return n;
   }
 }
 
@@ -160,6 +288,10 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   #watcher: Watcher | undefined;
   #onAbort: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
+  /** Whether pending reads want the fd watched. */
+  #demand = false;
+  /** The forEachRecord loop, while one runs. */
+  #sink: Sink | undefined;
   /** Size of the ring's data area in bytes (the map's `maxEntries`). */
   readonly bufferBytes: number;
 
@@ -199,17 +331,57 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
       // Level-triggered (ringbuf_map_poll_kern()): no readiness to remember, always read.
       drain: (out, max) => this.#ring.readInto(out, max),
       arm: () => {
-        this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, () => this.#feed.readable());
+        this.#demand = true;
+        this.#watch();
       },
       disarm: () => {
-        this.#watcher?.stop();
-        this.#watcher = undefined;
+        this.#demand = false;
+        this.#watch();
       },
     });
     if (signal !== undefined) {
       this.#onAbort = () => this.#shutdown(closedError('RingBufReader', signal.reason));
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+  }
+
+  /**
+   * Watches the fd exactly while someone waits for records (pending reads or a forEachRecord
+   * loop): it is level-triggered, so a watcher nobody serves would spin the event loop.
+   */
+  #watch(): void {
+    const want = (this.#demand || this.#sink !== undefined) && this.#feed.closedError === undefined;
+    if (want) {
+      this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, () => {
+        if (this.#sink !== undefined) this.#pump();
+        else this.#feed.readable();
+      });
+    } else if (this.#watcher !== undefined) {
+      this.#watcher.stop();
+      this.#watcher = undefined;
+    }
+  }
+
+  /** forEachRecord: hands every committed record to the loop's callback (one consumer_pos store). */
+  #pump(): void {
+    const sink = this.#sink!;
+    try {
+      this.#ring.consume(sink.onRecord, Infinity);
+    } catch (err) {
+      // Thrown by the caller's callback: the loop ends with it; later records stay in the ring.
+      this.#endSink(err, true);
+    }
+  }
+
+  /** Ends the forEachRecord loop, if one runs: resolves it, or rejects it with `err`. */
+  #endSink(err: unknown, failed = err !== undefined): void {
+    const sink = this.#sink;
+    if (sink === undefined) return;
+    this.#sink = undefined;
+    if (sink.onAbort !== undefined) sink.signal?.removeEventListener('abort', sink.onAbort);
+    this.#watch();
+    if (failed) sink.reject(err);
+    else sink.resolve();
   }
 
   /** True once closed (by {@link RingBufReader.close} or the AbortSignal). */
@@ -229,6 +401,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * `options.signal`'s reason if that aborts first.
    */
   read(options?: ReadOptions): Promise<RingBufRecord> {
+    if (this.#sink !== undefined) return Promise.reject(busyError('read'));
     return this.#feed.read(options);
   }
 
@@ -238,6 +411,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    */
   readMany(max: number = DEFAULT_BATCH, options?: ReadOptions): Promise<RingBufRecord[]> {
     if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
+    if (this.#sink !== undefined) return Promise.reject(busyError('readMany'));
     return this.#feed.readMany(max, options);
   }
 
@@ -247,6 +421,69 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    */
   readAvailable(max: number = DEFAULT_BATCH): RingBufRecord[] {
     return this.#feed.readAvailable(max);
+  }
+
+  /**
+   * The fast path, synchronous: hands every record committed now to `onRecord`, in place — no
+   * object, view or copy per record (the data pages are mapped twice, so even a record that
+   * runs past the ring's end is contiguous) — and returns how many it handed over, like
+   * libbpf's `ring_buffer__consume()`. consumer_pos is written once, after the last callback
+   * returned. Allowed while {@link RingBufReader.forEachRecord} runs.
+   *
+   * The `bytes` given to `onRecord` is the kernel's ring: read the record during the call and
+   * copy what you keep. Calling {@link RingBufReader.close} from the callback stops the walk.
+   *
+   * @param onRecord called per record with `(bytes, offset, length)`: the record is
+   * `bytes[offset .. offset + length)`, without padding.
+   * @param max stop after this many records (default: all committed).
+   * @example
+   * ```ts
+   * let total = 0;
+   * reader.consume((bytes, offset, length) => {
+   *   total += length;
+   * });
+   * ```
+   * @throws {@link ClosedError} after close; whatever the callback throws (the record it threw
+   * on counts as consumed).
+   */
+  consume(onRecord: RingBufRecordCallback, max = Infinity): number {
+    if (this.#feed.closedError !== undefined) throw this.#feed.closedError;
+    return this.#ring.consume(onRecord, max);
+  }
+
+  /**
+   * The fast path, asynchronous: calls `onRecord` for every record straight from the event
+   * loop's readiness callback until the reader is closed — no promise, object or copy per
+   * record or per batch. Each wake-up hands over everything committed and writes consumer_pos
+   * once. Arguments as in {@link RingBufReader.consume}.
+   *
+   * One loop at a time; `read()` and `readMany()` reject while it runs; `readAvailable()` and
+   * `consume()` still work. While it runs, the watcher keeps the process alive.
+   *
+   * @returns a promise that resolves when the reader is closed (or aborted by its own signal),
+   * and rejects with the error the callback threw (the loop then ends; the reader stays open)
+   * or with `options.signal`'s reason.
+   * @example
+   * ```ts
+   * let records = 0;
+   * await reader.forEachRecord((bytes, offset, length) => {
+   *   records++;
+   * });
+   * ```
+   */
+  forEachRecord(onRecord: RingBufRecordCallback, options: RingBufForEachOptions = {}): Promise<void> {
+    if (this.#feed.closedError !== undefined) return Promise.resolve();
+    if (this.#sink !== undefined) return Promise.reject(busyError('forEachRecord'));
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = signal === undefined ? undefined : () => this.#endSink(signal.reason, true);
+      const sink: Sink = { onRecord, resolve, reject, signal, onAbort };
+      this.#sink = sink;
+      if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
+      // Level-triggered: records already committed make the new watcher fire at once.
+      this.#watch();
+    });
   }
 
   /** Async iteration over every record; ends (without error) when the reader is closed or aborted. */
@@ -281,6 +518,10 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   #shutdown(err: ClosedError): void {
     if (this.#feed.closedError !== undefined) return;
     this.#feed.close(err);
+    // close() may come from inside a callback: stop the walk before the pages go.
+    this.#ring.stop();
+    this.#endSink(undefined);
+    this.#watch();
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     leaks.unregister(this);
     for (const m of this.#mappings) this.#backend.munmap(m);
@@ -298,6 +539,19 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** A running {@link RingBufReader.forEachRecord} loop. */
+interface Sink {
+  readonly onRecord: RingBufRecordCallback;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
+function busyError(what: string): ArgumentError {
+  return new ArgumentError(`RingBufReader.${what}: forEachRecord() is running on this reader; end it (close or its signal) first`);
 }
 
 function mmapError(errno: number, what: string, name: string): SyscallError {

@@ -281,6 +281,103 @@ describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind
     }
   });
 
+  it('consume() (the in-place fast path) counts losses exactly and hands over every sample once', () => {
+    resetCounters();
+    const perCPU = 2000;
+    using reader = new PerfReader(events, { perCpuBufferBytes: 1 });
+    for (let i = 0; i < perCPU; i++) for (const cpu of cpus) produce(cpu, 60);
+    const seqs: number[] = [];
+    const lostByCPU = new Map<number, number>();
+    const onSample = (cpu: number, bytes: Uint8Array, offset: number, length: number): void => {
+      expect(cpus).toContain(cpu);
+      expect(length).toBe(60);
+      seqs.push(Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(offset, true)));
+    };
+    const onLost = (cpu: number, n: number): void => void lostByCPU.set(cpu, (lostByCPU.get(cpu) ?? 0) + n);
+    reader.consume(onSample, onLost);
+    expect(lostByCPU.size).toBe(0); // still pending in the kernel, reported before the next sample
+    for (const cpu of cpus) produce(cpu, 60);
+    reader.consume(onSample, onLost);
+    const produced = Number(counter(0));
+    const lost = [...lostByCPU.values()].reduce((a, b) => a + b, 0);
+    expect(produced).toBe(perCPU * cpus.length + cpus.length);
+    expect(seqs.length + lost).toBe(produced);
+    expect(lost).toBe(Number(counter(1)));
+    expect(reader.lostSamples).toBe(lost);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(reader.consume(onSample, onLost)).toBe(0);
+  });
+
+  it('forEachRecord() is fed from the event loop (tracepoint), excludes read(), ends on close() from a callback', async (t) => {
+    if (!existsSync('/sys/kernel/tracing/events/syscalls') && !existsSync('/sys/kernel/debug/tracing/events/syscalls')) {
+      t.skip('tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
+      return;
+    }
+    // Outputs the 8-byte pid_tgid of whoever calls getppid().
+    const tp = Program.load({
+      name: 'on_getppid',
+      type: ProgramType.Tracepoint,
+      license: 'GPL',
+      instructions: asm.assemble([
+        asm.mov64Reg(R.R6, R.R1),
+        asm.call(Helper.GetCurrentPidTgid),
+        asm.storeMem(asm.Size.DW, R.R10, -8, R.R0),
+        asm.mov64Reg(R.R1, R.R6),
+        asm.loadMapPtr(R.R2, events.fd),
+        asm.mov32Imm(R.R3, -1),
+        asm.mov64Reg(R.R4, R.R10),
+        asm.alu64Imm(asm.ALUOp.Add, R.R4, -8),
+        asm.mov64Imm(R.R5, 8),
+        asm.call(Helper.PerfEventOutput),
+        asm.mov64Imm(R.R0, 0),
+        asm.exit(),
+      ]),
+    });
+    const reader = new PerfReader(events, { perCpuBufferBytes: 4096 });
+    const link = attachTracepoint(tp, 'syscalls', 'sys_enter_getppid');
+    try {
+      const tgids: number[] = [];
+      const done = reader.forEachRecord((_cpu, bytes, offset, length) => {
+        expect(length).toBe(12);
+        tgids.push(Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(offset, true) >> 32n));
+        reader.close(); // from inside the callback: the walk stops, the promise resolves
+      });
+      await expect(reader.read()).rejects.toThrow(ArgumentError);
+      await expect(reader.forEachRecord(() => {})).rejects.toThrow(ArgumentError);
+      const child = spawn('python3', ['-c', 'import os; os.getppid()'], { stdio: 'ignore' });
+      await done;
+      expect(tgids).toHaveLength(1);
+      expect(reader.closed).toBe(true);
+      await new Promise((res) => child.on('exit', res));
+    } finally {
+      reader.close();
+      link.close();
+      tp.close();
+    }
+  });
+
+  it('forEachRecord(): a throwing callback rejects the loop and leaves the reader open; a signal ends it', async () => {
+    using reader = new PerfReader(events, { perCpuBufferBytes: 4096 });
+    const cpu = cpus[0]!;
+    produce(cpu, 8);
+    produce(cpu, 8);
+    // The first look at every ring happens as the loop starts: no wake-up needed.
+    await expect(
+      reader.forEachRecord(() => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(reader.closed).toBe(false);
+    const rest: number[] = [];
+    reader.consume((_c, bytes, offset) => void rest.push(Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(offset, true))));
+    expect(rest).toEqual([seq]); // the first sample was consumed by the throwing call
+    const ac = new AbortController();
+    const loop = reader.forEachRecord(() => {}, { signal: ac.signal });
+    ac.abort(new Error('enough'));
+    await expect(loop).rejects.toThrow('enough');
+    expect(reader.closed).toBe(false);
+  });
+
   it('pause(cpu) deletes the CPU slot and resume(cpu) restores it, keyed by CPU number', async () => {
     resetCounters();
     using reader = new PerfReader(events, { perCpuBufferBytes: 4096 });

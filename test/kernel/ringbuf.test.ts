@@ -205,6 +205,55 @@ describe.skipIf(skip !== '')(`RingBufReader (backend ${skip === '' ? backend().k
     expect((await pending).rawSample.length).toBe(24);
   });
 
+  it('forEachRecord() is fed from the event loop in place, excludes read(), and resolves on close() from the callback', async () => {
+    const reader = new RingBufReader(ring);
+    const sent: Array<[number, number]> = [];
+    const got: Uint8Array[] = [];
+    const done = reader.forEachRecord((bytes, offset, length) => {
+      got.push(bytes.slice(offset, offset + length));
+      if (got.length === 3) reader.close();
+    });
+    await expect(reader.readMany()).rejects.toThrow(ArgumentError);
+    await expect(reader.forEachRecord(() => {})).rejects.toThrow(ArgumentError);
+    for (const size of [24, 200, 1]) {
+      await new Promise((r) => setTimeout(r, 5));
+      produce(0, true); // discarded: never handed over
+      sent.push([produce(size), size]);
+    }
+    await done;
+    expect(got).toEqual(sent.map(([s, size]) => expected(s, size)));
+    expect(reader.closed).toBe(true);
+  });
+
+  it('consume(): received + failed == produced through the fast path; a throwing callback ends forEachRecord only', async () => {
+    resetCounters();
+    using reader = new RingBufReader(ring);
+    for (let i = 0; i < 500; i++) produce(100);
+    const produced = Number(counter(0));
+    const failed = Number(counter(1));
+    expect(failed).toBeGreaterThan(0);
+    const seqs = new Set<bigint>();
+    reader.consume((bytes, offset, length) => {
+      expect(length).toBe(100);
+      seqs.add(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(offset, true));
+    });
+    expect(seqs.size + failed).toBe(produced);
+    expect(reader.pendingBytes).toBe(0);
+    produce(8);
+    produce(8);
+    await expect(
+      reader.forEachRecord(() => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(reader.closed).toBe(false);
+    expect(reader.consume(() => {})).toBe(1); // the one after the record that threw
+    const ac = new AbortController();
+    const loop = reader.forEachRecord(() => {}, { signal: ac.signal });
+    ac.abort(new Error('enough'));
+    await expect(loop).rejects.toThrow('enough');
+  });
+
   it('rejects other map types', () => {
     expect(() => new RingBufReader(counters)).toThrow(ArgumentError);
   });

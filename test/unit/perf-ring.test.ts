@@ -220,6 +220,64 @@ describe('PerfRing', () => {
     expect(ring.unknownRecords).toBe(1);
   });
 
+  it('consume() hands samples over in place, copies only the one that wraps, and writes data_tail once', () => {
+    const k = new FakeKernel();
+    const ring = new PerfRing(2, k.mapping, PAGE, k);
+    k.sample(payload(PAGE - 8 - 4 - 40 - 24, 1)); // leaves 24 + 40 bytes before the end
+    k.publish();
+    ring.consume(() => {}, undefined, Infinity);
+    k.sample(payload(12, 2)); // 24 bytes: ends 40 bytes before the end
+    k.lost(5);
+    k.sample(payload(60, 3)); // header fits, body wraps
+    k.sample(payload(4, 4));
+    k.publish();
+    const got: [number, boolean, Uint8Array][] = [];
+    const lost: [number, number][] = [];
+    let seenAtStore = -1;
+    k.onTail = () => (seenAtStore = got.length);
+    k.log.length = 0;
+    const n = ring.consume(
+      (cpu, bytes, off, len) => got.push([cpu, bytes.buffer === k.mapping.buffer, bytes.slice(off, off + len)]),
+      (cpu, count) => lost.push([cpu, count]),
+      Infinity,
+    );
+    expect(n).toBe(4);
+    expect(got.map(([cpu, inPlace, b]) => [cpu, inPlace, b.length])).toEqual([
+      [2, true, 12],
+      [2, false, 60], // wrapped: straightened in the scratch buffer
+      [2, true, 4],
+    ]);
+    expect(got[0]![2].subarray(0, 12)).toEqual(payload(12, 2));
+    expect(got[1]![2]).toEqual(payload(60, 3));
+    expect(lost).toEqual([[2, 5]]);
+    expect(k.log).toEqual([`load ${DATA_HEAD_OFFSET}`, `store ${DATA_TAIL_OFFSET}`]);
+    expect(seenAtStore).toBe(3);
+    expect(k.tail).toBe(k.head);
+  });
+
+  it('consume(): max, a throwing callback and stop() leave data_tail exactly after the last record handed over', () => {
+    const k = new FakeKernel();
+    const ring = new PerfRing(0, k.mapping, PAGE, k);
+    for (let i = 0; i < 6; i++) k.sample(payload(12, i)); // 24 bytes each
+    k.publish();
+    expect(ring.consume(() => {}, undefined, 2)).toBe(2);
+    expect(k.tail).toBe(48);
+    let calls = 0;
+    expect(() =>
+      ring.consume(
+        () => {
+          if (++calls === 2) throw new Error('boom');
+        },
+        undefined,
+        Infinity,
+      ),
+    ).toThrow('boom');
+    expect(k.tail).toBe(96);
+    ring.consume(() => ring.stop(), undefined, Infinity);
+    expect(k.tail).toBe(96); // stopped: nothing written any more
+    expect(ring.consume(() => {}, undefined, Infinity)).toBe(0);
+  });
+
   it('finds the data area on kernels before 4.1 (no data_offset/data_size)', () => {
     const k = new FakeKernel(2, false);
     const ring = new PerfRing(0, k.mapping, PAGE, k);
