@@ -33,13 +33,16 @@ struct write_args {
 #define TASK_COMM_LEN 16
 
 // What user space receives; examples/writesnoop.mjs decodes it by name through BTF.
-// The 64-bit fields come first so that no padding sits between fields.
+// The 64-bit fields come first so that no padding sits between fields. pid and tid are
+// not neighbours so that clang does not merge their stores into one 64-bit store of
+// pid_tgid, rotated on little-endian targets only: the bpfel and bpfeb objects keep the
+// same instructions, which the spec tests compare.
 struct event {
 	__u64 requested;
 	__s64 written; // bytes written, or -errno
 	__u32 pid;
-	__u32 tid;
 	__u32 fd;
+	__u32 tid;
 	char comm[TASK_COMM_LEN];
 };
 
@@ -91,8 +94,8 @@ int write_exit(struct sys_exit_ctx *ctx)
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		e->pid = id >> 32;
-		e->tid = (__u32)id;
 		e->fd = args->fd;
+		e->tid = (__u32)id;
 		e->requested = args->count;
 		e->written = ctx->ret;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -71,6 +71,12 @@ export function stopSignal(duration) {
   process.once('SIGINT', stop('SIGINT'));
   process.once('SIGTERM', stop('SIGTERM'));
   if (duration !== undefined) setTimeout(stop('duration'), duration * 1000).unref();
+  // `… | head` closes the pipe early: leave quietly. process.exit runs the 'exit' hooks,
+  // which remove any tracefs probe events; the kernel releases the rest with the fds.
+  process.stdout.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   return controller.signal;
 }
 
