@@ -35,7 +35,8 @@
 //      PERF_APIS ("readMany forEach"),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
-//      BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-perf-dist).
+//      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
+//      contestant in the same rounds), BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-perf-dist).
 // A measurement, not a test: a missed goal is reported, not turned into an exit code.
 
 import { spawnSync } from 'node:child_process';
@@ -112,6 +113,10 @@ function parent() {
     else contestants.push({ id, kind: 'peer', binary: join(out, bin) });
   }
   for (const b of backends) for (const api of apis) contestants.push({ id: `ebpf-ts ${b} ${api}`, kind: 'ours', backend: b, api });
+  // An older build measured in the same rounds (before/after comparisons on a shared machine).
+  if (process.env.BENCH_BASELINE_DIST) {
+    for (const b of backends) contestants.push({ id: `ebpf-ts ${b} readMany @baseline`, kind: 'ours', backend: b, api: 'readMany', dist: resolve(process.env.BENCH_BASELINE_DIST) });
+  }
 
   const rows = new Map(); // `${wm} ${id}` -> [values]
   const loads = [];
@@ -126,7 +131,7 @@ function parent() {
           c.kind === 'peer'
             ? spawnSync(c.binary, ['bench-perf', String(secs)], { env, encoding: 'utf8', timeout: (secs + 30) * 1000 })
             : spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(secs)], {
-                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: dist, BENCH_GEN: gen, PERF_API: c.api },
+                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, PERF_API: c.api },
                 encoding: 'utf8',
                 timeout: (secs + 30) * 1000,
               });

@@ -9,7 +9,9 @@
 // calls getppid() in a loop for SECS seconds; then 200 ms of catching up and a final drain.
 // Reported: events/s received, failed (the ring buffer's "lost": a full ring makes the
 // producer fail, nothing reaches the reader), user/sys CPU of the whole process (generator
-// thread included), and whether received + failed == fired exactly.
+// thread included), and whether received + failed == fired exactly; and the reader thread's
+// scheduling during the run (/proc/thread-self/schedstat: time on CPU, time runnable but
+// waiting for a CPU, number of slices): on a shared machine, a ring fills while its reader waits.
 //
 // Contestants:
 // - libbpf: bench/peers-ringbuf/peer.c (Debian's libbpf 1.1.2), the BPF object compiled with
@@ -24,7 +26,8 @@
 //
 // Env: RINGBUF_SECS (5), BENCH_RUNS (3), RINGBUF_BYTES (524288), BENCH_BACKENDS ("native"),
 //      RINGBUF_APIS ("readMany forEach"), BENCH_BUILD (/tmp/bench-build),
-//      BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-ringbuf-dist).
+//      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
+//      contestant in the same rounds), BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-ringbuf-dist).
 // A measurement, not a test: a missed goal is reported, not turned into an exit code.
 
 import { spawnSync } from 'node:child_process';
@@ -77,6 +80,10 @@ function parent() {
   const peer = buildPeer();
   if (peer !== undefined) contestants.push({ id: 'libbpf', kind: 'peer', ...peer });
   for (const b of backends) for (const api of apis) contestants.push({ id: `ebpf-ts ${b} ${api}`, kind: 'ours', backend: b, api });
+  // An older build measured in the same rounds (before/after comparisons on a shared machine).
+  if (process.env.BENCH_BASELINE_DIST) {
+    for (const b of backends) contestants.push({ id: `ebpf-ts ${b} readMany @baseline`, kind: 'ours', backend: b, api: 'readMany', dist: resolve(process.env.BENCH_BASELINE_DIST) });
+  }
 
   const rows = new Map(); // id -> [values]
   const loads = [];
@@ -90,7 +97,7 @@ function parent() {
         c.kind === 'peer'
           ? spawnSync(c.binary, [c.object, String(secs)], { env, encoding: 'utf8', timeout: (secs + 30) * 1000 })
           : spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(secs)], {
-              env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: dist, BENCH_GEN: gen, RINGBUF_API: c.api },
+              env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, RINGBUF_API: c.api },
               encoding: 'utf8',
               timeout: (secs + 30) * 1000,
             });
@@ -120,8 +127,8 @@ function parent() {
   const out = [];
   out.push(`## bench-ringbuf: medians of ${runs} rounds, ${secs}s each, ${bytes}-byte ring (kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${cpus().length} CPUs, 1-min load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)})`);
   out.push('');
-  out.push('| contestant | events/s | × libbpf | failed (lost) | unaccounted | received+failed==fired | user CPU s | sys CPU s | runs |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('| contestant | events/s | × libbpf | failed (lost) | unaccounted | received+failed==fired | user CPU s | sys CPU s | reader on CPU ms | reader runnable-waiting ms | reader slices | runs |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const base = rows.get('libbpf');
   const baseEps = base ? med(base.map((v) => v.events_per_s)) : NaN;
   const summary = {};
@@ -134,7 +141,7 @@ function parent() {
     const eps = med(vs.map((v) => v.events_per_s));
     const exact = vs.filter((v) => v.unaccounted === 0).length;
     out.push(
-      `| ${c.id} | ${Math.round(eps)} | ${Number.isFinite(baseEps) ? (eps / baseEps).toFixed(2) : '-'} | ${med(vs.map((v) => v.failed))} | ${med(vs.map((v) => v.unaccounted))} | ${exact}/${vs.length} | ${med(vs.map((v) => v.cpu_user_s)).toFixed(2)} | ${med(vs.map((v) => v.cpu_sys_s)).toFixed(2)} | ${vs.length} |`,
+      `| ${c.id} | ${Math.round(eps)} | ${Number.isFinite(baseEps) ? (eps / baseEps).toFixed(2) : '-'} | ${med(vs.map((v) => v.failed))} | ${med(vs.map((v) => v.unaccounted))} | ${exact}/${vs.length} | ${med(vs.map((v) => v.cpu_user_s)).toFixed(2)} | ${med(vs.map((v) => v.cpu_sys_s)).toFixed(2)} | ${med(vs.map((v) => v.reader_run_ms))} | ${med(vs.map((v) => v.reader_wait_ms))} | ${med(vs.map((v) => v.reader_slices))} | ${vs.length} |`,
     );
     summary[c.id] = vs;
   }
@@ -275,7 +282,10 @@ async function child(secs) {
     else for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
   };
 
+  // The reader thread's scheduling, as the peer reports it (see peer.c's schedstat()).
+  const schedstat = () => readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
   const cpu0 = process.cpuUsage();
+  const ss0 = schedstat();
   const t0 = process.hrtime.bigint();
   call('gen_start', ffi.DataType.I32);
   let loop;
@@ -296,6 +306,7 @@ async function child(secs) {
     })();
   }
   await new Promise((r) => setTimeout(r, secs * 1000));
+  const ss1 = schedstat();
   const generated = call('gen_stop', ffi.DataType.Double);
   const tGen = Number(process.hrtime.bigint() - t0) / 1e9;
   await new Promise((r) => setTimeout(r, 200));
@@ -312,7 +323,8 @@ async function child(secs) {
   counters.close();
   console.log(
     `bench-ringbuf api=${api === 'forEach' ? 1 : 0} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} failed=${failed} short=${short} ` +
-      `events_per_s=${Math.round(received / tGen)} cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)}`,
+      `events_per_s=${Math.round(received / tGen)} cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} ` +
+      `reader_run_ms=${Math.round((ss1[0] - ss0[0]) / 1e6)} reader_wait_ms=${Math.round((ss1[1] - ss0[1]) / 1e6)} reader_slices=${ss1[2] - ss0[2]}`,
   );
 }
 

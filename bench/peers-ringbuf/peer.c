@@ -52,6 +52,23 @@ static int on_record(void *ctx, void *data, size_t size)
 
 static double secs(struct timeval tv) { return tv.tv_sec + tv.tv_usec / 1e6; }
 
+/* The consumer thread's scheduling (/proc/thread-self/schedstat: on-CPU ns, run-queue wait ns,
+ * timeslices): how long it was runnable but not running is what a full ring costs. */
+static void schedstat(uint64_t v[3])
+{
+	unsigned long long a = 0, b = 0, c = 0;
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &a, &b, &c) != 3)
+			a = b = c = 0;
+		fclose(f);
+	}
+	v[0] = a;
+	v[1] = b;
+	v[2] = c;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_object *obj;
@@ -60,6 +77,7 @@ int main(int argc, char **argv)
 	struct bpf_link *link;
 	struct ring_buffer *rb;
 	struct rusage ru0, ru1;
+	uint64_t ss0[3], ss1[3];
 	uint32_t tgid = getpid(), k;
 	uint64_t fired = 0, failed = 0, t0, t_gen, deadline;
 	const char *bytes = getenv("RINGBUF_BYTES");
@@ -106,6 +124,7 @@ int main(int argc, char **argv)
 	}
 
 	getrusage(RUSAGE_SELF, &ru0);
+	schedstat(ss0);
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(seconds * 1e9);
 	pthread_create(&th, NULL, generate, NULL);
@@ -117,6 +136,7 @@ int main(int argc, char **argv)
 		}
 	}
 	stop = 1;
+	schedstat(ss1);
 	pthread_join(th, NULL);
 	t_gen = now_ns() - t0;
 	/* Same ending as bench:perf: 200 ms to catch up, then one final drain. */
@@ -131,11 +151,12 @@ int main(int argc, char **argv)
 	k = 1;
 	bpf_map_lookup_elem(bpf_map__fd(counters), &k, &failed);
 	printf("bench-ringbuf seconds=%.2f generated=%llu fired=%llu received=%llu failed=%llu short=%llu "
-	       "events_per_s=%.0f cpu_user_s=%.2f cpu_sys_s=%.2f\n",
+	       "events_per_s=%.0f cpu_user_s=%.2f cpu_sys_s=%.2f reader_run_ms=%.0f reader_wait_ms=%.0f reader_slices=%llu\n",
 	       t_gen / 1e9, (unsigned long long)calls, (unsigned long long)fired,
 	       (unsigned long long)received, (unsigned long long)failed,
 	       (unsigned long long)short_records, received / (t_gen / 1e9),
-	       secs(ru1.ru_utime) - secs(ru0.ru_utime), secs(ru1.ru_stime) - secs(ru0.ru_stime));
+	       secs(ru1.ru_utime) - secs(ru0.ru_utime), secs(ru1.ru_stime) - secs(ru0.ru_stime),
+	       (ss1[0] - ss0[0]) / 1e6, (ss1[1] - ss0[1]) / 1e6, (unsigned long long)(ss1[2] - ss0[2]));
 	ring_buffer__free(rb);
 	bpf_link__destroy(link);
 	bpf_object__close(obj);

@@ -82,6 +82,9 @@ export interface RingBufDecodeOptions extends DecodeOptions {
   btf?: Spec;
 }
 
+/** How many times one readiness callback of forEachRecord looks for records committed meanwhile. */
+const PUMP_ROUNDS = 4;
+
 /** Most bytes {@link RingBufConsumer.readInto} copies out per batch (a bigger record still goes whole). */
 const SLAB_BYTES = 256 * 1024;
 
@@ -366,7 +369,14 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   #pump(): void {
     const sink = this.#sink!;
     try {
-      this.#ring.consume(sink.onRecord, Infinity);
+      // Records committed while a batch was handed over raise no new wake-up (the kernel wakes
+      // the consumer only when it had caught up: bpf_ringbuf_commit() compares consumer_pos
+      // with the record's position), so look again, a few times, before going back to the
+      // event loop — as libbpf's ring_buffer__poll() does, but bounded so that a producer
+      // faster than the callback cannot keep the event loop from running.
+      for (let round = 0; round < PUMP_ROUNDS && this.#sink === sink; round++) {
+        if (this.#ring.consume(sink.onRecord, Infinity) === 0) break;
+      }
     } catch (err) {
       // Thrown by the caller's callback: the loop ends with it; later records stay in the ring.
       this.#endSink(err, true);
