@@ -28,6 +28,10 @@ const signal = stopSignal(opts.duration);
 // dropped by the kernel and counted, and the count reaches us as a loss record.
 const reader = new PerfReader(coll.maps.events, { perCpuBufferBytes: 64 * 1024, signal });
 
+// Arguments are arbitrary bytes: newlines and escape sequences would break the table (or
+// the terminal), so control characters are shown escaped.
+const printable = (text) => text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+
 const widths = [8, 16, 7, 7, 6, 4];
 console.log(row(widths, ['TIME(s)', 'COMM', 'PID', 'PPID', 'UID', 'RET', 'COMMAND']));
 const start = process.hrtime.bigint();
@@ -47,8 +51,10 @@ for await (const e of samples) {
   events++;
   const seconds = (Number(process.hrtime.bigint() - start) / 1e9).toFixed(3);
   // argv[0] is whatever the caller chose (often the bare name); the filename is what ran.
+  // Either can be empty: the program cannot read user memory that is paged out.
   const args = e.argv.slice(1, e.argc).join(' ') + (e.args_truncated ? ' …' : '');
-  console.log(row(widths, [seconds, e.comm, e.pid, e.ppid, e.uid, e.retval, `${e.filename} ${args}`.trimEnd()]));
+  const command = `${e.filename || e.argv[0] || '?'} ${args}`.trimEnd();
+  console.log(row(widths, [seconds, e.comm, e.pid, e.ppid, e.uid, e.retval, printable(command)]));
 }
 
 // The loop ends when the signal closes the reader. Closing the collection detaches the

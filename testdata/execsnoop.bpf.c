@@ -40,7 +40,7 @@ struct sys_exit_ctx {
 #define TASK_COMM_LEN 16
 #define FILENAME_LEN 256
 #define MAX_ARGS 16
-#define ARG_LEN 64
+#define ARG_LEN 64 // bytes kept of each argument, NUL included: longer ones are cut
 
 // What user space receives; examples/execsnoop.mjs decodes it by name through BTF.
 struct event {
