@@ -338,7 +338,7 @@ async function child(secs) {
       count(batch);
     }
   };
-  const loop = api === 'forEach' ? reader.forEachRecord(onSample, { onLost }).catch(() => {}) : readLoop();
+  const loop = api === 'forEach' ? reader.forEachRecord(onSample, { onLost }).catch((err) => process.stderr.write(`forEachRecord ended: ${err?.stack ?? err}\n`)) : readLoop();
   await new Promise((r) => setTimeout(r, secs * 1000));
   generated = call('gen_stop', ffi.DataType.Double);
   tGen = Number(process.hrtime.bigint() - t0) / 1e9;

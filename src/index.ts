@@ -78,5 +78,21 @@ export {
   CORERelocationFailedError,
 } from './collection-errors.js';
 export { UnresolvedExternError } from './collection-externs.js';
-export { PerfReader, type PerfReaderOptions, type PerfDecodeOptions, type PerfRecord, type ReadOptions } from './perf/reader.js';
-export { RingBufReader, type RingBufReaderOptions, type RingBufDecodeOptions, type RingBufRecord } from './ringbuf/reader.js';
+export {
+  PerfReader,
+  type PerfReaderOptions,
+  type PerfDecodeOptions,
+  type PerfForEachOptions,
+  type PerfLostCallback,
+  type PerfRecord,
+  type PerfSampleCallback,
+  type ReadOptions,
+} from './perf/reader.js';
+export {
+  RingBufReader,
+  type RingBufReaderOptions,
+  type RingBufDecodeOptions,
+  type RingBufForEachOptions,
+  type RingBufRecord,
+  type RingBufRecordCallback,
+} from './ringbuf/reader.js';

@@ -1,7 +1,8 @@
 /**
  * `PerfReader`: reads what BPF programs send with `bpf_perf_event_output()` through a
- * `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, one mmapped ring per online CPU (ring layout in
- * src/perf/ring.ts, demand handling in src/perf/feed.ts).
+ * `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, one mmapped ring per online CPU (ring layout and the record
+ * parser in src/perf/ring.ts, demand handling of read()/readMany() in src/perf/feed.ts; the
+ * callback fast path, forEachRecord(), bypasses the feed and is driven by the watchers).
  *
  * @module
  */
@@ -23,6 +24,9 @@ import { pageSize } from './page-size.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from './feed.js';
+
+/** How many times one wake-up of forEachRecord looks at a ring for records written meanwhile. */
+const PUMP_ROUNDS = 4;
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -118,6 +122,11 @@ const leaks = new FinalizationRegistry<{ fds: number[]; mappings: Mapping[] }>((
  * the rings only while a read is pending, so a reader that is not read from lets the rings
  * fill and the kernel count what it drops; those counts arrive as records with
  * `lostSamples > 0` and an empty `rawSample`.
+ *
+ * For high event rates, {@link PerfReader.forEachRecord} (and its synchronous form
+ * {@link PerfReader.consume}) hand each record to a callback in place, without an object, a
+ * view or a promise per record; `read()`, `readMany()` and `for await` are built for
+ * convenience. The guide docs/reading-events.md covers both, lost samples and watermarks.
  *
  * Minimum kernel: 4.4 (`PERF_COUNT_SW_BPF_OUTPUT`, `bpf_perf_event_output`).
  *
@@ -348,7 +357,13 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     const sink = this.#sink!;
     r.ready = false;
     try {
-      r.ring.consume(sink.onSample, sink.onLost, Infinity);
+      // Look again while records keep arriving (bounded, so that a producer faster than the
+      // callback cannot keep the event loop from running): the ring is emptier when the reader
+      // goes back to sleep, so the next wake-up finds more room left (the kernel wakes every
+      // `watermark` bytes written, however much was consumed meanwhile).
+      for (let round = 0; round < PUMP_ROUNDS && this.#sink === sink; round++) {
+        if (r.ring.consume(sink.onSample, sink.onLost, Infinity) === 0) break;
+      }
     } catch (err) {
       // Thrown by the caller's callback: the loop ends with it (records after the one that
       // threw stay in the ring for the next reader call).

@@ -265,9 +265,13 @@ const leaks = new FinalizationRegistry<Mapping[]>((mappings) => {
 /**
  * Reads records from a `BPF_MAP_TYPE_RINGBUF`. Same shape as {@link PerfReader}: `read()`,
  * `readMany()`, `for await`, `decoded()`, `close()`, an AbortSignal. The map fd is watched from
- * the event loop only while a read is pending (no thread, no spinning); records are copied out
- * only on demand, so a reader nobody reads from makes the producers fail rather than this
- * process buffer.
+ * the event loop only while a read is pending or forEachRecord() runs (no thread, no
+ * spinning); records are copied out only on demand, so a reader nobody reads from makes the
+ * producers fail rather than this process buffer.
+ *
+ * For high event rates, {@link RingBufReader.forEachRecord} (and its synchronous form
+ * {@link RingBufReader.consume}) hand each record to a callback in place, without an object, a
+ * view or a promise per record. The guide docs/reading-events.md covers both readers.
  *
  * Minimum kernel: 5.8.
  *

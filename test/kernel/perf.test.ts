@@ -345,10 +345,13 @@ describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind
       await expect(reader.read()).rejects.toThrow(ArgumentError);
       await expect(reader.forEachRecord(() => {})).rejects.toThrow(ArgumentError);
       const child = spawn('python3', ['-c', 'import os; os.getppid()'], { stdio: 'ignore' });
+      // Listen now: the child may exit before the sample's wake-up is handled, and 'exit' is
+      // not emitted again for a late listener.
+      const exited = new Promise((res) => child.on('exit', res));
       await done;
       expect(tgids).toHaveLength(1);
       expect(reader.closed).toBe(true);
-      await new Promise((res) => child.on('exit', res));
+      await exited;
     } finally {
       reader.close();
       link.close();
