@@ -59,6 +59,11 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
+// The event only lives on the stack, and clang writes into BTF only the types that globals
+// or functions refer to: this otherwise unused global keeps `struct event` in the object's
+// BTF, where user space looks it up by name to decode the samples.
+struct event *event_type_for_btf __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));
