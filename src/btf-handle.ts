@@ -227,18 +227,40 @@ export class BTFHandle {
     return new BTFHandle(fd);
   }
 
-  /** BPF_OBJ_GET_INFO_BY_FD: id, name, size and whether this is the kernel's own BTF. */
+  /**
+   * BPF_OBJ_GET_INFO_BY_FD: id, name, size and whether this is the kernel's own BTF. Before
+   * 5.11 (commit 5329722057d4 "bpf: Assign ID to vmlinux BTF and return extra info for BTF in
+   * GET_OBJ_INFO") `struct bpf_btf_info` ended after `id`: the name pointer we pass lies in
+   * its tail, which bpf_check_uarg_tail_zero() answers with E2BIG. Then we ask again for the
+   * old struct only; `name` is `""` and `kernelBTF` false, as those kernels have neither.
+   */
   info(): BTFInfo {
     const fd = this.fd;
-    const nameBuf = new Uint8Array(64);
-    const input = new Uint8Array(BtfInfo.size);
-    new DataView(input.buffer).setUint32(BtfInfo.fields.name_len.offset, nameBuf.byteLength, hostLittleEndian);
-    const bytes = objGetInfoByFd(fd, BtfInfo.size, [BtfInfo.fields.name.offset, nameBuf], { context: `info of BTF fd ${fd}` }, input);
+    const ctx = { context: `info of BTF fd ${fd}` };
+    if (btfInfoHasName !== false) {
+      const nameBuf = new Uint8Array(64);
+      const input = new Uint8Array(BtfInfo.size);
+      new DataView(input.buffer).setUint32(BtfInfo.fields.name_len.offset, nameBuf.byteLength, hostLittleEndian);
+      try {
+        const bytes = objGetInfoByFd(fd, BtfInfo.size, [BtfInfo.fields.name.offset, nameBuf], ctx, input);
+        btfInfoHasName = true;
+        return {
+          id: Number(readField(bytes, BtfInfo.fields.id)),
+          name: logText(nameBuf),
+          size: Number(readField(bytes, BtfInfo.fields.btf_size)),
+          kernelBTF: Number(readField(bytes, BtfInfo.fields.kernel_btf)) !== 0,
+        };
+      } catch (e) {
+        if (!(e instanceof SyscallError && e.errno === Errno.E2BIG) || btfInfoHasName === true) throw e;
+        btfInfoHasName = false;
+      }
+    }
+    const bytes = objGetInfoByFd(fd, BtfInfo.fields.name.offset, [], ctx);
     return {
       id: Number(readField(bytes, BtfInfo.fields.id)),
-      name: logText(nameBuf),
+      name: '',
       size: Number(readField(bytes, BtfInfo.fields.btf_size)),
-      kernelBTF: Number(readField(bytes, BtfInfo.fields.kernel_btf)) !== 0,
+      kernelBTF: false,
     };
   }
 
@@ -279,6 +301,15 @@ export function loadForKernel(spec: Spec, options: LoadForKernelOptions = {}): L
   return { handle, spec: ready, fixups, sanitized, funcInfo: !sanitized.has('func') };
 }
 
+/** Whether `struct bpf_btf_info` has `name` (5.11+): learnt from the first info() call. */
+let btfInfoHasName: boolean | undefined;
+
+/** True when the kernel wrote `size - 1` bytes of log: the buffer was full. */
+function logFilled(buf: Uint8Array): boolean {
+  const end = buf.indexOf(0);
+  return (end === -1 ? buf.byteLength : end) >= buf.byteLength - 1;
+}
+
 function splitLog(text: string): string[] {
   const lines = text.split('\n');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
@@ -312,7 +343,10 @@ function loadWithLog(bytes: Uint8Array, options: BTFLoadOptions): { fd?: number;
     if (r >= 0) return { fd: r, errno: 0, log: '', truncated: false };
     const errno = -r;
     const trueSize = withTrueSize ? Number(readField(attr, BtfLoad.fields.btf_log_true_size)) : 0;
-    const full = trueSize > 0 ? trueSize > size : errno === Errno.ENOSPC;
+    // Before 6.4 btf_parse() returned ENOSPC for a full log only when the BTF was otherwise
+    // valid: a rejected blob gave its own errno with a truncated log. A log that fills the
+    // buffer up to its terminating NUL (bpf_verifier_log_full()) may be cut short: grow it.
+    const full = trueSize > 0 ? trueSize > size : errno === Errno.ENOSPC || logFilled(buf);
     if (full && size < max) {
       size = Math.min(max, trueSize > size ? trueSize : size * 4);
       continue;

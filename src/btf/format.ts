@@ -151,6 +151,10 @@ class Formatter {
   /** Full declaration / definition of a top-level type. */
   declaration(t: Type): string {
     if (t instanceof Composite && t.name !== '') return `${this.compositeDef(t, 0)};`;
+    // A named enum without values is pahole's encoding of a forward-declared enum (`enum x;`
+    // in the source, e.g. nf_nat_manip_type in 5.10's vmlinux): `enum x {}` is not C, so it
+    // stays a forward declaration, as bpftool prints it (btf_dump_emit_enum_fwd()).
+    if ((t instanceof Enum || t instanceof Enum64) && t.name !== '' && t.values.length === 0) return `enum ${this.names.type(t)};`;
     if ((t instanceof Enum || t instanceof Enum64) && t.name !== '') return `${this.enumDef(t, 0)};`;
     if (t instanceof Enum || t instanceof Enum64) return `${this.enumDef(t, 0)};`;
     if (t instanceof Typedef) return `typedef ${this.decl(t.type, this.names.type(t), 0)};`;

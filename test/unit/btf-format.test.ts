@@ -88,6 +88,8 @@ describe('definitions', () => {
     expect(formatType(new Enum('e', 4, [{ name: 'A', value: -1 }, { name: 'B', value: 2 }], true))).toBe('enum e {\n\tA = -1,\n\tB = 2,\n};');
     expect(formatType(new Enum64('f', 8, [{ name: 'BIG', value: 1n << 40n }]))).toBe('enum f {\n\tBIG = 1099511627776ULL,\n};');
     expect(formatType(new Enum('small', 1, [{ name: 'S', value: 1 }]))).toBe('enum small {\n\tS = 1,\n} __attribute__((packed));');
+    // pahole encodes `enum x;` (5.10's nf_nat_manip_type) as a named enum without values.
+    expect(formatType(new Enum('fwd_only', 4, []))).toBe('enum fwd_only;');
   });
 
   it('typedefs, functions and variables', () => {
