@@ -17,6 +17,7 @@ import { bpfCheck, bpfPrepare, bpfRaw } from './sys/bpf.js';
 import { encodeAttr, decodeStruct, hostLittleEndian, type AttrValues, type Layout } from './sys/attr.js';
 import type { PointerList } from './sys/backend.js';
 import {
+  Cmd,
   MapCreate,
   MapDeleteBatch,
   MapDeleteElem,
@@ -263,11 +264,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   readonly #elemAttr: Uint8Array | undefined; // 32 bytes: map_fd, key, value, flags
   readonly #elemView: DataView | undefined;
   readonly #elemPointers: PointerList | undefined;
-  readonly #elemCall: ((layout: Layout) => number) | undefined;
+  readonly #elemCall: ((cmd: number) => number) | undefined;
   #elemFlags = 0;
   readonly #deleteAttr: Uint8Array | undefined; // 16 bytes: map_fd, key
   readonly #deletePointers: PointerList | undefined;
-  readonly #deleteCall: ((layout: Layout) => number) | undefined;
+  readonly #deleteCall: ((cmd: number) => number) | undefined;
 
   private constructor(fd: number, type: MapType, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string) {
     this.#fd = fd;
@@ -288,7 +289,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       this.#deleteAttr = new Uint8Array(16);
       new DataView(this.#deleteAttr.buffer).setUint32(0, fd, hostLittleEndian);
       this.#deletePointers = [8, this.#scratchKey];
-      this.#deleteCall = bpfPrepare(this.#deleteAttr, this.#deletePointers);
+      this.#deleteCall = bpfPrepare(this.#deleteAttr, this.#deletePointers, [MapDeleteElem]);
       if (this.#scratchValue !== null) {
         this.#elemAttr = new Uint8Array(32);
         this.#elemView = new DataView(this.#elemAttr.buffer);
@@ -296,7 +297,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
         this.#elemPointers = [8, this.#scratchKey, 16, this.#scratchValue];
         // The request and its buffers live as long as the map, so their addresses can be
         // written once (Backend.prepare): each operation is then one plain syscall.
-        this.#elemCall = bpfPrepare(this.#elemAttr, this.#elemPointers);
+        this.#elemCall = bpfPrepare(this.#elemAttr, this.#elemPointers, [MapLookupElem, MapUpdateElem, MapLookupAndDeleteElem]);
       }
     }
     leaks.register(this, { fd, name: name === '' ? mapTypeName(type) : name }, this);
@@ -603,15 +604,81 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * @throws a {@link ArgumentError} for a key of the wrong size; {@link SyscallError} otherwise.
    */
   lookup(key: Uint8Array, flags: number = 0): V | undefined {
+    // The hot path of every map read: checks inline, one prepared syscall, one copy out.
+    const call = this.#elemCall;
+    const k = this.#scratchKey;
+    if (call !== undefined && this.#fd >= 0 && key instanceof Uint8Array && key.byteLength === this.keySize && flags === this.#elemFlags) {
+      k!.set(key);
+      const r = call(Cmd.MapLookupElem);
+      if (r === 0) {
+        const value = this.#scratchValue!;
+        return (this.perCPU ? splitPerCPU(new Uint8Array(value), 0, this.valueSize, this.#cpus) : new Uint8Array(value)) as V;
+      }
+      if (r === -Errno.ENOENT) return undefined;
+      return this.#fail(MapLookupElem, -r, 'lookup', key, this.#scratchValue, flags);
+    }
     const fd = this.fd;
     this.#checkKey(key, 'lookup');
-    const k = this.#scratchKey!;
-    k.set(key);
+    k!.set(key);
     const value = this.#scratchValue;
     const r = this.#elemAttr !== undefined ? this.#keyed(MapLookupElem, flags) : mapElem(MapLookupElem, fd, k, value, flags);
     if (r === 0) return this.#fromKernel(value);
     if (r === -Errno.ENOENT) return undefined;
     return this.#fail(MapLookupElem, -r, 'lookup', key, value, flags);
+  }
+
+  /**
+   * Looks a key up into a buffer the caller owns (`BPF_MAP_LOOKUP_ELEM`), allocating nothing:
+   * the zero-copy form of {@link BpfMap.lookup} for hot loops, like libbpf's
+   * `bpf_map_lookup_elem(fd, key, value)` and cilium/ebpf's `Lookup(key, valueOut)`. Returns
+   * false if the key is absent (then `out` is unchanged).
+   *
+   * `out` holds `valueSize` bytes; for per-CPU maps, the kernel's layout: one value per
+   * possible CPU, each padded to a multiple of 8 bytes.
+   *
+   * @example
+   * ```ts
+   * const value = new Uint8Array(8);
+   * if (counts.lookupInto(key, value)) total += new DataView(value.buffer).getBigUint64(0, true);
+   * ```
+   * @throws a {@link ArgumentError} for a key or buffer of the wrong size; {@link SyscallError} otherwise.
+   */
+  lookupInto(key: Uint8Array, out: Uint8Array, flags: number = 0): boolean {
+    const call = this.#elemCall;
+    const scratch = this.#scratchValue;
+    if (
+      call !== undefined &&
+      this.#fd >= 0 &&
+      key instanceof Uint8Array &&
+      key.byteLength === this.keySize &&
+      out instanceof Uint8Array &&
+      out.byteLength === this.#kernelValueSize &&
+      flags === this.#elemFlags
+    ) {
+      this.#scratchKey!.set(key);
+      const r = call(Cmd.MapLookupElem);
+      if (r === 0) {
+        out.set(scratch!);
+        return true;
+      }
+      if (r === -Errno.ENOENT) return false;
+      return this.#fail(MapLookupElem, -r, 'lookup', key, scratch, flags);
+    }
+    this.#checkKey(key, 'lookup');
+    if (!(out instanceof Uint8Array) || out.byteLength !== this.#kernelValueSize) {
+      const got = out instanceof Uint8Array ? `${out.byteLength} bytes` : describe(out);
+      const want = this.perCPU ? `${this.#kernelValueSize} bytes (${this.#cpus} CPUs × ${round8(this.valueSize)})` : `${this.valueSize} bytes`;
+      throw new ArgumentError(`${this.#label}: lookupInto buffer must be a Uint8Array of ${want}, got ${got}`);
+    }
+    const fd = this.fd;
+    this.#scratchKey!.set(key);
+    const r = this.#elemAttr !== undefined ? this.#keyed(MapLookupElem, flags) : mapElem(MapLookupElem, fd, this.#scratchKey, scratch, flags);
+    if (r === 0) {
+      out.set(scratch!);
+      return true;
+    }
+    if (r === -Errno.ENOENT) return false;
+    return this.#fail(MapLookupElem, -r, 'lookup', key, scratch, flags);
   }
 
   /**
@@ -624,6 +691,23 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * (NoExist), ENOENT (Exist), E2BIG (map full), EPERM (frozen or read-only map).
    */
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
+    const call = this.#elemCall;
+    if (
+      call !== undefined &&
+      !this.perCPU &&
+      this.#fd >= 0 &&
+      key instanceof Uint8Array &&
+      key.byteLength === this.keySize &&
+      value instanceof Uint8Array &&
+      value.byteLength === this.valueSize &&
+      flags === this.#elemFlags
+    ) {
+      this.#scratchKey!.set(key);
+      this.#scratchValue!.set(value);
+      const r = call(Cmd.MapUpdateElem);
+      if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, this.#scratchValue, flags);
+      return;
+    }
     const fd = this.fd;
     this.#checkKey(key, 'update');
     const kernelValue = this.#toKernel(value, 'update', this.#scratchValue ?? undefined);
@@ -646,7 +730,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     if (this.#fd < 0) throw this.#closedError();
     this.#checkKey(key, 'delete');
     this.#scratchKey!.set(key);
-    const r = this.#deleteCall!(MapDeleteElem);
+    const r = this.#deleteCall!(MapDeleteElem.cmd);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     return this.#fail(MapDeleteElem, -r, 'delete', key, null, 0);
@@ -921,8 +1005,9 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       this.#elemView!.setBigUint64(24, BigInt(flags), hostLittleEndian);
       this.#elemFlags = flags;
     }
-    return this.#elemCall!(layout);
+    return this.#elemCall!(layout.cmd);
   }
+
 
   #checkKey(key: Uint8Array | null, op: string): void {
     if (this.keySize === 0) {

@@ -77,17 +77,22 @@ function moveAboveStdio(fd: number): number {
 
 /**
  * Prepares an attr that is sent many times with the same pointer buffers (a map's element
- * request, see {@link Backend.prepare}) and returns a caller for it. Only for commands that
- * neither allocate kernel memory nor return fds (element operations): the prepared path skips
- * the memlock probe, the EAGAIN retry and fd placement, and keeps only the debug log.
+ * request, see {@link Backend.prepare}) and returns a caller for it, taking the command number.
+ * Only for commands that neither allocate kernel memory nor return fds (element operations):
+ * the prepared path skips the memlock probe, the EAGAIN retry and fd placement. Without
+ * `EBPF_TS_DEBUG=syscalls` the backend's own caller is returned, so a map lookup costs one
+ * JS call into the addon; with it, a wrapper logs each call.
  */
-export function bpfPrepare(attr: Uint8Array, pointers: PointerList): (layout: Layout) => number {
+export function bpfPrepare(attr: Uint8Array, pointers: PointerList, layouts: readonly Layout[]): (cmd: number) => number {
   const call = backend().prepare(attr, pointers);
-  if (!syscallDebugEnabled()) return (layout) => call(layout.cmd);
-  return (layout) => {
-    const result = call(layout.cmd);
+  if (!syscallDebugEnabled()) return call;
+  return (cmd) => {
+    const result = call(cmd);
+    const layout = layouts.find((l) => l.cmd === cmd);
+    const name = layout?.name ?? `bpf command ${cmd}`;
     const outcome = result >= 0 ? String(result) : `-1 ${errnoName(-result)}`;
-    debugSink(`bpf(${layout.name}, size=${attr.byteLength}) ${describeAttr(layout, attr, pointers)} = ${outcome}`);
+    const fields = layout === undefined ? '' : describeAttr(layout, attr, pointers);
+    debugSink(`bpf(${name}, size=${attr.byteLength}) ${fields} = ${outcome}`);
     return result;
   };
 }

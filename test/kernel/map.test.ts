@@ -777,3 +777,27 @@ describe('fd hygiene', () => {
     expect(fdCount()).toBe(before);
   });
 });
+
+describe('lookupInto (zero-allocation lookup)', () => {
+  it('fills the caller\'s buffer, returns false for an absent key, and checks sizes before any syscall', () => {
+    using m = BpfMap.create({ type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 4 });
+    m.update(u32(1), u32(0xabcd));
+    const out = new Uint8Array(4);
+    expect(m.lookupInto(u32(1), out)).toBe(true);
+    expect(readU32(out)).toBe(0xabcd);
+    out.fill(7);
+    expect(m.lookupInto(u32(2), out)).toBe(false);
+    expect([...out]).toEqual([7, 7, 7, 7]);
+    expect(() => m.lookupInto(u32(1), new Uint8Array(8))).toThrow(/lookupInto buffer must be a Uint8Array of 4 bytes, got 8 bytes/);
+    expect(() => m.lookupInto(new Uint8Array(2), out)).toThrow(/key must be a Uint8Array of keySize 4/);
+  });
+
+  it('per-CPU maps fill the kernel layout: one 8-byte-rounded slot per possible CPU', () => {
+    using m = BpfMap.create<Uint8Array[]>({ type: MapType.PerCPUArray, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const cpus = possibleCPUs();
+    m.update(u32(0), Array.from({ length: cpus }, (_, i) => u32(100 + i)));
+    const out = new Uint8Array(8 * cpus);
+    expect(m.lookupInto(u32(0), out)).toBe(true);
+    for (let cpu = 0; cpu < cpus; cpu++) expect(readU32(out.subarray(cpu * 8, cpu * 8 + 4))).toBe(100 + cpu);
+  });
+});
