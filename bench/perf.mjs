@@ -332,7 +332,8 @@ async function child(secs) {
       let batch;
       try {
         batch = await reader.readMany();
-      } catch {
+      } catch (err) {
+        if (err?.name !== 'ClosedError') process.stderr.write(`readMany failed: ${err?.stack ?? err}\n`);
         return;
       }
       count(batch);

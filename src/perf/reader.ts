@@ -25,6 +25,9 @@ import { pageSize } from './page-size.js';
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from './feed.js';
 
+/** Period of the safety net against lost wake-ups (see PerfReader's #rescue). */
+const RECHECK_MS = 100;
+
 /** How many times one wake-up of forEachRecord looks at a ring for records written meanwhile. */
 const PUMP_ROUNDS = 4;
 
@@ -159,6 +162,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   #sink: Sink | undefined;
   /** Whether pending reads want the watchers to keep the event loop alive. */
   #demand = false;
+  /** The safety-net timer (see #rescue), while someone reads. */
+  #recheck: ReturnType<typeof setInterval> | undefined;
+  /** Unread bytes from which #rescue treats a silent ring as woken. */
+  readonly #rescueBytes: number;
   #onAbort: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
   /** Bytes of each CPU's ring (data area, a power-of-two number of pages). */
@@ -185,6 +192,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     let pages = 1;
     while (pages * page < bytes) pages *= 2;
     this.bufferBytes = pages * page;
+    this.#rescueBytes = Math.max(watermark ?? 0, this.bufferBytes >>> 1);
     if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 0 || watermark >= this.bufferBytes)) {
       throw new ArgumentError(`PerfReader: watermark ${watermark} must be an integer from 0 to less than the ring size (${this.bufferBytes} bytes)`);
     }
@@ -291,6 +299,42 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       if (ref) w?.ref?.();
       else w?.unref?.();
     }
+    // The recheck runs exactly while someone reads.
+    if (ref && this.#recheck === undefined && this.#feed.closedError === undefined) {
+      this.#recheck = setInterval(() => this.#rescue(), RECHECK_MS);
+      this.#recheck.unref();
+    } else if (!ref && this.#recheck !== undefined) {
+      clearInterval(this.#recheck);
+      this.#recheck = undefined;
+    }
+  }
+
+  /**
+   * The safety net behind the wake-ups. A perf ring that fills up produces no more wake-ups
+   * (perf_output_begin() fails before any wake-up accounting), so one wake-up that never
+   * reaches the event loop would stop the reader for good — and on a 6.18 guest, readers
+   * (this one and libbpf-style epoll loops alike) were seen to stop for seconds with full rings
+   * and nothing pending in epoll: the wake-up's irq_work did not run. Every RECHECK_MS, a ring
+   * more than half full (or past its watermark, if that is higher) that has not signalled is
+   * treated as woken. Normal operation never gets there (the watermark is lower), so this only
+   * bounds how long a lost wake-up can cost; with wakeupEvents the half-full threshold keeps
+   * the "every n samples" meaning.
+   */
+  #rescue(): void {
+    if (this.#feed.closedError !== undefined) return;
+    let found = false;
+    for (const r of this.#rings) {
+      if (!r.ready && r.ring.pending() >= this.#rescueBytes) {
+        r.ready = true;
+        found = true;
+      }
+    }
+    if (!found) return;
+    if (this.#sink !== undefined) {
+      for (const r of this.#rings) if (r.ready && this.#sink !== undefined) this.#pump(r);
+    } else {
+      this.#feed.readable();
+    }
   }
 
   #install(cpu: number): void {
@@ -389,6 +433,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     // must not touch the rings once they are unmapped below.
     for (const r of this.#rings) r.ring.stop();
     this.#endSink(undefined);
+    if (this.#recheck !== undefined) {
+      clearInterval(this.#recheck);
+      this.#recheck = undefined;
+    }
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     leaks.unregister(this);
     this.#release();

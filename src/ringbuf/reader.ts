@@ -82,6 +82,9 @@ export interface RingBufDecodeOptions extends DecodeOptions {
   btf?: Spec;
 }
 
+/** Period of the safety net against lost wake-ups (see RingBufReader's #recheck). */
+const RECHECK_MS = 100;
+
 /** How many times one readiness callback of forEachRecord looks for records committed meanwhile. */
 const PUMP_ROUNDS = 4;
 
@@ -299,6 +302,14 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   #demand = false;
   /** The forEachRecord loop, while one runs. */
   #sink: Sink | undefined;
+  /**
+   * The safety net behind the wake-ups, while someone reads: a ring that fills up makes the
+   * producers fail, so nothing more is committed and nothing wakes the reader again. One
+   * wake-up lost on its way (an irq_work that does not run: seen with perf rings on a 6.18
+   * guest; bpf_ringbuf_commit() wakes through irq_work too) would stop the reader for good.
+   * Every RECHECK_MS a ring more than half full is read as if it had signalled.
+   */
+  #recheck: ReturnType<typeof setInterval> | undefined;
   /** Size of the ring's data area in bytes (the map's `maxEntries`). */
   readonly bufferBytes: number;
 
@@ -359,14 +370,24 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   #watch(): void {
     const want = (this.#demand || this.#sink !== undefined) && this.#feed.closedError === undefined;
     if (want) {
-      this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, () => {
-        if (this.#sink !== undefined) this.#pump();
-        else this.#feed.readable();
-      });
-    } else if (this.#watcher !== undefined) {
-      this.#watcher.stop();
+      this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, () => this.#readable());
+      if (this.#recheck === undefined) {
+        this.#recheck = setInterval(() => {
+          if (this.#ring.pending() >= this.bufferBytes >>> 1) this.#readable();
+        }, RECHECK_MS);
+        this.#recheck.unref();
+      }
+    } else {
+      this.#watcher?.stop();
       this.#watcher = undefined;
+      if (this.#recheck !== undefined) clearInterval(this.#recheck);
+      this.#recheck = undefined;
     }
+  }
+
+  #readable(): void {
+    if (this.#sink !== undefined) this.#pump();
+    else this.#feed.readable();
   }
 
   /** forEachRecord: hands every committed record to the loop's callback (one consumer_pos store). */
