@@ -42,7 +42,9 @@ for (const kernel of kernels) {
     `--reporter=default --reporter=json --outputFile.json=${out} ${files}`;
   const started = Date.now();
   // CI=true: the serial console looks like a terminal to vitest; plain, non-animated output.
-  const r = spawnSync(vmRun, ['-k', kernel, '-t', timeout, '-s', root, '-e', 'CI=true', '--', cmd], { stdio: 'inherit', cwd: root });
+  // EBPF_TS_VM=1: tests and vitest.config.ts know they run emulated (slow: longer timeouts,
+  // tests that take minutes under TCG skip with that reason).
+  const r = spawnSync(vmRun, ['-k', kernel, '-t', timeout, '-s', root, '-e', 'CI=true', '-e', 'EBPF_TS_VM=1', '--', cmd], { stdio: 'inherit', cwd: root });
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   try {
     const json = JSON.parse(readFileSync(out, 'utf8'));

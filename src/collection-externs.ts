@@ -150,7 +150,7 @@ function encodeKconfig(ext: ExternSpec, raw: string, byteOrder: ByteOrder): Uint
  * Fills the `.kconfig` map value (`value`, laid out by the ELF reader) for `externs`. Throws
  * {@link UnresolvedExternError} for a non-weak value the kernel does not provide.
  */
-export function fillKconfig(value: Uint8Array, externs: readonly ExternSpec[], byteOrder: ByteOrder): void {
+export function fillKconfig(value: Uint8Array, externs: readonly ExternSpec[], byteOrder: ByteOrder, given?: Readonly<Record<string, string>>): void {
   for (const ext of externs) {
     if (ext.kind !== 'kconfig' || ext.offset === undefined) continue;
     let raw: string | undefined;
@@ -160,10 +160,17 @@ export function fillKconfig(value: Uint8Array, externs: readonly ExternSpec[], b
     } else if (ext.name.startsWith('LINUX_HAS_')) {
       const v = linuxHas(ext.name);
       raw = v === undefined ? undefined : v ? 'y' : 'n'; // y/n: valid for bool, char and integer types alike
+    } else if (given !== undefined && Object.hasOwn(given, ext.name)) {
+      raw = given[ext.name];
     } else if (ext.name.startsWith('CONFIG_')) {
+      // As libbpf: an unreadable config is an error only for a non-weak extern nothing else
+      // provides; weak ones read 0.
       const config = kernelConfig();
       if (config === null && !ext.weak) {
-        throw new UnresolvedExternError(ext.name, `no kernel config found (looked at /boot/config-${release()} and /proc/config.gz)`);
+        throw new UnresolvedExternError(
+          ext.name,
+          `no kernel config found (looked at /boot/config-${release()} and /proc/config.gz): pass its value in the kconfig option, or declare it __weak to read 0`,
+        );
       }
       raw = config?.get(ext.name);
     }

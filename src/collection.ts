@@ -79,6 +79,15 @@ export interface CollectionOptions {
    * `SEC("?…")`, and every map.
    */
   programs?: readonly string[];
+  /**
+   * `CONFIG_*` values for `__kconfig` externs, as the kernel config writes them (`'y'`,
+   * `'m'`, `'n'`, `'100'`, `'"text"'`), taking precedence over the running kernel's config
+   * (/boot/config-$(uname -r) or /proc/config.gz) — like libbpf's `kconfig` open option. For
+   * kernels whose config is not readable (many distributions ship no /proc/config.gz, and a
+   * container or VM may lack /boot): a non-`__weak` `CONFIG_*` extern is otherwise an
+   * {@link UnresolvedExternError} there.
+   */
+  kconfig?: Record<string, string>;
   /** Verifier log level for a failed load's log: 1 (default) or 2 (every instruction). */
   logLevel?: number;
   /** First verifier log buffer size in bytes (it grows as needed). */
@@ -376,7 +385,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions, elf: Retu
       }
       if (m.name === '.kconfig' && m.contents?.[0] !== undefined) {
         const value = (m.contents[0][1] as Uint8Array).slice();
-        fillKconfig(value, Object.values(spec.externs), spec.byteOrder);
+        fillKconfig(value, Object.values(spec.externs), spec.byteOrder, options.kconfig);
         m.contents = [[m.contents[0][0], value]];
       }
       let flags = m.flags ?? 0;

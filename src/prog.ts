@@ -168,6 +168,16 @@ export function explainVerifierLog(lines: readonly string[], type: ProgramType, 
   if ((m = /(?:program of this type cannot use helper|unknown func) (\S+?)#(\d+)/.exec(text)) !== null) {
     return `helper ${helperDisplayName(Number(m[2]))} cannot be called from ${typeName} programs on this kernel`;
   }
+  // Before 5.12 (commit 5ca419f2864a "bpf: Add BPF_FETCH field / create atomic_fetch_add
+  // instruction") BPF_STX|BPF_XADD had to have imm 0: any other atomic operation is refused here.
+  if (/BPF_STX uses reserved fields|BPF_XADD uses reserved fields/.test(text) && !kernelVersion().atLeast('5.12')) {
+    return 'the program uses an atomic operation other than a plain add (fetch, and/or/xor, xchg, cmpxchg), which needs Linux 5.12 or later: use __sync_fetch_and_add without using its result, or a newer kernel';
+  }
+  // Callbacks (bpf_loop, bpf_for_each_map_elem, timers) are ld_imm64 BPF_PSEUDO_FUNC (5.13):
+  // older check_subprogs() does not see the callback as a subprogram.
+  if (/number of funcs in func_info doesn't match number of subprogs/.test(text) && !kernelVersion().atLeast('5.13')) {
+    return 'the program passes a callback function (bpf_loop, bpf_for_each_map_elem, timers), which needs Linux 5.13 or later (bpf_loop 5.17)';
+  }
   if (/cannot call GPL-restricted function from non-GPL compatible program/.test(text)) {
     return 'the program calls a GPL-only helper: declare a GPL-compatible license (e.g. char LICENSE[] SEC("license") = "GPL")';
   }
@@ -697,6 +707,12 @@ function loadWithLog(base: AttrValues<keyof typeof ProgLoad.fields>, options: Pr
   }
 }
 
+/** prog_flags bits newer than the field itself, and the kernel that introduced each. */
+const progFlagsSince: ReadonlyArray<readonly [number, string, string]> = [
+  [1 << 4, 'BPF_F_SLEEPABLE', '5.10'], // commit 1e6c62a88215 "bpf: Introduce sleepable BPF programs"
+  [1 << 5, 'BPF_F_XDP_HAS_FRAGS (xdp.frags)', '5.18'], // commit c2f2cdbeffda "bpf: introduce BPF_F_XDP_HAS_FRAGS flag in prog_flags loading the ebpf program"
+];
+
 /** The error for a load that failed outside the verifier. */
 function loadError(
   spec: ProgramSpec,
@@ -707,6 +723,12 @@ function loadError(
   context: string,
 ): BpfError {
   const typeName = programTypeName(spec.type);
+  // bpf_prog_load() refuses prog_flags bits it does not know with EINVAL before anything else.
+  if (errno === Errno.EINVAL) {
+    for (const [bit, name, since] of progFlagsSince) {
+      if (((spec.flags ?? 0) & bit) !== 0 && !kernelVersion().atLeast(since)) return new NotSupportedError(`BPF_PROG_LOAD flag ${name}`, since, { errno });
+    }
+  }
   if (errno === Errno.EINVAL && !newerFieldsSet(attr, pointers)) {
     const since = programTypeSince[spec.type] as string | undefined;
     if (since !== undefined && !kernelVersion().atLeast(since)) {

@@ -10,6 +10,13 @@ import { release } from 'node:os';
 import { expect } from 'vitest';
 import type { FeatureResult } from '../../../src/features/feature.js';
 import { kernelVersion } from '../../../src/sys/kernel-version.js';
+import * as asm from '../../../src/asm/index.js';
+import { loadKernelSpec } from '../../../src/btf/kernel.js';
+import { Func } from '../../../src/btf/types.js';
+import { errnoName } from '../../../src/errors.js';
+import { probeLoad } from '../../../src/features/prog-types.js';
+import { Errno } from '../../../src/sys/errno.js';
+import { AttachType, ProgramType } from '../../../src/types.js';
 
 /** The running kernel's config, or undefined when neither /proc/config.gz nor /boot/config-* is readable. */
 export function kernelConfig(): string | undefined {
@@ -54,3 +61,55 @@ export function expectVersionedFeature(r: FeatureResult, since: string | undefin
   }
   expect(r).toEqual({ supported: true });
 }
+
+/**
+ * Why this kernel refuses trampoline programs (fentry/fexit/fmod_ret/LSM), or undefined if it
+ * loads them: probed with `r0 = 0; exit` as fentry on do_unlinkat. The host answers EPERM
+ * (lockdown); the test:vm kernels load them.
+ */
+export function trampolineRefusal(): string | undefined {
+  if (trampolineCache !== undefined) return trampolineCache.why;
+  let why: string | undefined;
+  const spec = loadKernelSpec();
+  const id = spec.idsByName('do_unlinkat').find((i) => spec.typeById(i) instanceof Func);
+  if (id === undefined) {
+    why = 'do_unlinkat is not a FUNC in the kernel BTF';
+  } else {
+    const r = probeLoad({ type: ProgramType.Tracing, attachType: AttachType.TraceFentry, attachBtfId: id });
+    if (r.result < 0) why = `a trivial fentry program on do_unlinkat is refused with ${errnoName(-r.result)}${-r.result === Errno.EPERM ? ' (lockdown)' : ''}`;
+  }
+  trampolineCache = { why };
+  return why;
+}
+let trampolineCache: { why: string | undefined } | undefined;
+
+/**
+ * Whether the verifier accepts atomic operations beyond a plain add (here: fetch-add on the
+ * stack), which Linux 5.12 introduced: probed, then checked against the version by the caller.
+ */
+export function atomicsWithFetch(): boolean {
+  const r = probeLoad({
+    type: ProgramType.SocketFilter,
+    instructions: [
+      asm.mov64Imm(asm.Register.R1, 0),
+      asm.storeMem(asm.Size.DW, asm.Register.R10, -8, asm.Register.R1),
+      asm.mov64Imm(asm.Register.R1, 1),
+      asm.atomic(asm.AtomicOp.Add | asm.AtomicOp.Fetch, asm.Size.DW, asm.Register.R10, -8, asm.Register.R1),
+      asm.mov64Imm(asm.Register.R0, 0),
+      asm.exit(),
+    ],
+  });
+  return r.result >= 0;
+}
+
+/** Whether the kernel's BTF has a kfunc (FUNC) named `name`. */
+export function kernelHasFunc(name: string): boolean {
+  const spec = loadKernelSpec();
+  return spec.idsByName(name).some((i) => spec.typeById(i) instanceof Func);
+}
+
+/**
+ * True in a test:vm guest (scripts/test-vm.mjs sets EBPF_TS_VM=1): the kernel runs under qemu
+ * TCG emulation, 10–20× slower than on the host.
+ */
+export const inEmulatedVM = process.env.EBPF_TS_VM === '1';
