@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+// Inside a test:vm guest (scripts/test-vm.mjs sets EBPF_TS_VM=1) the kernel runs under qemu
+// TCG emulation and JavaScript 10–20× slower: the same tests get proportionally more time.
+const vm = process.env.EBPF_TS_VM === '1';
+const kernelTimeout = vm ? 600_000 : 60_000;
+
 // Two projects: `unit` needs no privileges and no kernel; `kernel` talks to the running
 // kernel as root. Kernel tests run in forked processes, one file at a time, so fd counts and
 // rlimits measured by one file are not disturbed by another.
@@ -18,8 +23,9 @@ export default defineConfig({
           include: ['test/kernel/**/*.test.ts'],
           pool: 'forks',
           fileParallelism: false,
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          testTimeout: kernelTimeout,
+          hookTimeout: kernelTimeout,
+          teardownTimeout: kernelTimeout,
         },
       },
     ],

@@ -86,10 +86,10 @@ describe.skipIf(skip !== '')('CLI on the running kernel', () => {
     expect(text.stdout).not.toContain('Helpers for');
   });
 
-  it('btf dump --format c of the host kernel is a plausible vmlinux.h', async () => {
+  it('btf dump --format c of the running kernel is a plausible vmlinux.h that clang compiles', async (t) => {
     const r = await cli(['btf', 'dump', '--format', 'c']);
     if (r.code !== 0 && /kernelBTF|no kernel BTF|vmlinux/i.test(r.stderr)) {
-      console.warn(`skipping: this kernel has no BTF (${r.stderr.trim()})`);
+      t.skip(`this kernel has no BTF (${r.stderr.trim()})`);
       return;
     }
     expect(r.code, r.stderr).toBe(0);

@@ -16,6 +16,7 @@ import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { backend } from '../../src/sys/select.js';
 import { ProgramType } from '../../src/types.js';
 import { callGetppid, counterMap, countingProgram, ensureTracefs, readCount } from './link-helpers.js';
+import { configHas, expectVersionedFeature, inEmulatedVM } from './helpers/kernel-features.js';
 
 const root = process.getuid?.() === 0;
 if (root) ensureTracefs();
@@ -61,7 +62,12 @@ describe.skipIf(noRoot !== '')(`kprobe checks on any kernel (backend ${root ? ba
     expect(found.every((n) => n.endsWith('sys_getppid'))).toBe(true);
   });
 
-  it.skipIf(haveKprobes)('on a kernel without kprobes, attaching says so clearly (NotSupportedError)', () => {
+  it('kprobes: the test:vm kernels have them (the attachment tests must run there); where they are missing the kernel config agrees', () => {
+    if (inEmulatedVM) expect(haveKprobes, 'the Debian kernels of test:vm are built with CONFIG_KPROBES').toBe(true);
+    if (!haveKprobes && configHas('CONFIG_KPROBES') !== undefined) expect(configHas('CONFIG_KPROBES')).toBe(false);
+  });
+
+  it.skipIf(haveKprobes)(`on a kernel without kprobes, attaching says so clearly (NotSupportedError)${haveKprobes ? ' — skipped: this kernel has kprobes' : ''}`, () => {
     using map = counterMap();
     using prog = countingProgram(ProgramType.Kprobe, map);
     const target = kallsyms().get('do_sys_openat2') !== undefined ? 'do_sys_openat2' : GETPPID;
@@ -78,7 +84,7 @@ describe.skipIf(noRoot !== '')(`kprobe checks on any kernel (backend ${root ? ba
   });
 });
 
-describe.skipIf(noRoot !== '' || !haveKprobes)('kprobe attachment (VM kernels)', () => {
+describe.skipIf(noRoot !== '' || !haveKprobes)(`kprobe attachment (VM kernels)${root && !haveKprobes ? ` — ${VM_ONLY}` : ''}`, () => {
   beforeAll(() => {
     console.log(`kernel ${kernelVersion()}: kprobe PMU ${support?.pmuType ?? 'none'}, kprobe_events ${support?.tracefsEvents}, perf link ${perfLinkFeature.supported()}`);
   });
@@ -135,7 +141,11 @@ describe.skipIf(noRoot !== '' || !haveKprobes)('kprobe attachment (VM kernels)',
     expect(kprobeEvents()).not.toMatch(new RegExp(`ebpf_ts_${process.pid}_`));
   });
 
-  it.skipIf(!perfLinkFeature.supported())('passes a cookie through the perf link', () => {
+  it('BPF perf links (cookies) from 5.15', () => {
+    expectVersionedFeature(perfLinkFeature.check(), '5.15');
+  });
+
+  it.skipIf(!perfLinkFeature.supported())(`passes a cookie through the perf link${perfLinkFeature.supported() ? '' : ` — skipped: BPF perf links need Linux 5.15 (Linux ${kernelVersion()})`}`, () => {
     using map = counterMap();
     using prog = countingProgram(ProgramType.Kprobe, map, 'count_cookie');
     using link = attachKprobe(prog, GETPPID, { cookie: 0x1234n });

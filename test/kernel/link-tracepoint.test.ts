@@ -8,6 +8,7 @@ import { ArgumentError, NotSupportedError } from '../../src/errors.js';
 import { attachProgram } from '../../src/link/auto.js';
 import { Link, LinkType, listLinks } from '../../src/link/link.js';
 import { perfLinkFeature } from '../../src/link/perf-event.js';
+import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { attachRawTracepoint } from '../../src/link/raw-tracepoint.js';
 import { clearTraceBuffer, TracePipeReader, writeTraceMarker } from '../../src/link/trace-pipe.js';
 import { listTracepoints, tracepointFormat, TracepointNotFoundError } from '../../src/link/tracefs.js';
@@ -60,7 +61,7 @@ describe.skipIf(skip !== '')(`tracepoint links (backend ${skip === '' ? backend(
     }
   });
 
-  it.skipIf(!perfLinkFeature.supported())('a perf link has info, can be pinned, reopened and listed', () => {
+  it.skipIf(!perfLinkFeature.supported())(`a perf link has info, can be pinned, reopened and listed${skip === '' && !perfLinkFeature.supported() ? ` — skipped: BPF perf links need Linux 5.15 (Linux ${kernelVersion()})` : ''}`, () => {
     using map = counterMap();
     using prog = countingProgram(ProgramType.Tracepoint, map);
     using link = attachTracepoint(prog, 'syscalls', 'sys_enter_getppid', { cookie: 42n });
