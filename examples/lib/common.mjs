@@ -7,12 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ebpf from '../../dist/index.js';
 
-/**
- * The readers, from the package index once it exports them, else from their modules (they
- * were being finished when these examples were written).
- */
-export const { PerfReader } = 'PerfReader' in ebpf ? ebpf : await import('../../dist/perf/reader.js');
-export const { RingBufReader } = 'RingBufReader' in ebpf ? ebpf : await import('../../dist/ringbuf/reader.js');
+/** The event readers, re-exported for the examples. */
+export const { PerfReader, RingBufReader } = ebpf;
 
 /**
  * Parses `--duration <seconds>` (stop by itself, for tests and CI) plus the example's own
