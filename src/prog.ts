@@ -726,19 +726,21 @@ function loadError(
   // bpf_prog_load() refuses prog_flags bits it does not know with EINVAL before anything else.
   if (errno === Errno.EINVAL) {
     for (const [bit, name, since] of progFlagsSince) {
-      if (((spec.flags ?? 0) & bit) !== 0 && !kernelVersion().atLeast(since)) return new NotSupportedError(`BPF_PROG_LOAD flag ${name}`, since, { errno });
+      if (((spec.flags ?? 0) & bit) !== 0 && !kernelVersion().atLeast(since)) {
+        return new NotSupportedError(`BPF_PROG_LOAD flag ${name}`, since, { errno, detail: `cannot ${context}` });
+      }
     }
   }
   if (errno === Errno.EINVAL && !newerFieldsSet(attr, pointers)) {
     const since = programTypeSince[spec.type] as string | undefined;
     if (since !== undefined && !kernelVersion().atLeast(since)) {
-      return new NotSupportedError(programTypeFeature(spec.type).name, since, { errno });
+      return new NotSupportedError(programTypeFeature(spec.type).name, since, { errno, detail: `cannot ${context}` });
     }
     // A type this library has no version for (newer than our table, or bogus) is probed too.
     if (programTypeFeature(spec.type).check().supported === false) {
       return new NotSupportedError(programTypeFeature(spec.type).name, since, {
         errno,
-        detail: 'the kernel does not know the type (or was built without the option that provides it)',
+        detail: `the kernel does not know the type (or was built without the option that provides it); cannot ${context}`,
       });
     }
   }

@@ -102,7 +102,7 @@ describe.skipIf(skip !== '')(`BTF in the kernel (backend ${skip === '' ? backend
     });
   });
 
-  it.each(objects)('%s: .BTF loads after fix-up with what the probes say (nothing to sanitise on 6.18)', (file) => {
+  it.each(objects)('%s: .BTF loads after fix-up, sanitised for what the probes say this kernel lacks', (file) => {
     const obj = objectBTF(file);
     if (obj === undefined) return;
     const loaded = loadForKernel(obj.spec, { sections: obj.sections });

@@ -62,7 +62,7 @@ const packetTypes = new Set<ProgramType>([
  * Programs that cannot load on this host, and why. Anything not listed must load; anything
  * listed must fail with the stated error (so a fix or a regression both show).
  */
-const cannotLoad: Record<string, { error: abstract new (...a: never[]) => Error; why: string }> = {
+const cannotLoad: Record<string, { error: abstract new (...a: never[]) => Error; why: string; message?: RegExp }> = {
   'core_relocs:core_access': { error: CORERelocationFailedError, why: 'a 4-byte signed load of a field that is 8 bytes in the target is poisoned (libbpf does the same)' },
   'core_relocs:core_bitfields': { error: VerifierError, why: 'it reads the socket filter ctx at relocated offsets, which the verifier refuses (a libbpf-comparison fixture, not a runnable program)' },
   'core_relocs:core_flavors': { error: VerifierError, why: 'it reads the socket filter ctx at relocated offsets (a libbpf-comparison fixture)' },
@@ -120,6 +120,7 @@ if (can !== undefined) {
     cannotLoad['elf_globals:globals'] = {
       error: UnresolvedExternError,
       why: 'no kernel config is readable and CONFIG_BPF_SYSCALL is not __weak (the kconfig tests below cover both ways)',
+      message: /^extern CONFIG_BPF_SYSCALL: no kernel config found/,
     };
   }
   if (!can.rcuKfunc) {
@@ -218,7 +219,9 @@ describe.skipIf(skip !== '')(`loadCollection, every testdata program alone (back
           const before = openFds();
           const err = await loadCollection(spec, { programs: [name], kernelBTF }).catch((e: unknown) => e);
           expect(err).toBeInstanceOf(bad.error);
-          expect((err as Error).message).toContain(name);
+          // The message names the program, or (for object-wide causes) what is missing.
+          if (bad.message !== undefined) expect((err as Error).message).toMatch(bad.message);
+          else expect((err as Error).message).toContain(name);
           expect(openFds()).toBe(before);
         });
         continue;
@@ -597,6 +600,14 @@ describe.skipIf(skip !== '')('item 7 on this kernel: verifier failures carry the
     );
     const result = JSON.parse(out.trim().split('\n').pop()!) as { name?: string; message?: string; explanation?: string; log?: string; loaded?: boolean };
     expect(result.name, JSON.stringify(result)).toBe('VerifierError');
+    if (/attempt to corrupt spilled pointer on stack/.test(result.log ?? '')) {
+      // Kernels that track narrow scalar spills (5.16, commit 354e8f1970f8 "bpf: Support
+      // <8-byte scalar spill and refill") refused an unprivileged partial overwrite of such a
+      // slot (key.port over the spilled key.kind) before the helper's read is checked; newer
+      // kernels (the 6.18 host) relaxed it. The program is still rejected for its stack use.
+      expect(kernelVersion().atLeast('5.16'), result.log).toBe(true);
+      return;
+    }
     expect(result.log, result.log).toMatch(/invalid (indirect )?read from stack/);
     expect(result.explanation).toMatch(/padding of a struct on the stack/);
   });
