@@ -601,11 +601,11 @@ describe.skipIf(skip !== '')('item 7 on this kernel: verifier failures carry the
     const result = JSON.parse(out.trim().split('\n').pop()!) as { name?: string; message?: string; explanation?: string; log?: string; loaded?: boolean };
     expect(result.name, JSON.stringify(result)).toBe('VerifierError');
     if (/attempt to corrupt spilled pointer on stack/.test(result.log ?? '')) {
-      // Kernels that track narrow scalar spills (5.16, commit 354e8f1970f8 "bpf: Support
-      // <8-byte scalar spill and refill") refused an unprivileged partial overwrite of such a
-      // slot (key.port over the spilled key.kind) before the helper's read is checked; newer
-      // kernels (the 6.18 host) relaxed it. The program is still rejected for its stack use.
-      expect(kernelVersion().atLeast('5.16'), result.log).toBe(true);
+      // Older verifiers (seen on the Debian 5.10 and 6.1 kernels of test:vm) refuse an
+      // unprivileged partial overwrite of a stack slot holding a spilled register (key.port
+      // written over the slot of key.kind) before the helper's read is checked; the 6.18 host
+      // gets to the read. Either way the program is rejected for its use of the stack.
+      expect(result.log).toMatch(/\*\(u32 \*\)\(r10 -12\) = r2\nattempt to corrupt spilled pointer on stack/);
       return;
     }
     expect(result.log, result.log).toMatch(/invalid (indirect )?read from stack/);
