@@ -114,4 +114,11 @@ describe('kconfig', () => {
     fillKconfig(value, [ext('LINUX_HAS_NOTHING', 1, 0, true)], 'little');
     expect(value.every((b) => b === 0)).toBe(true);
   });
+
+  it('the kconfig option supplies CONFIG_ values before the kernel config is read', () => {
+    const value = new Uint8Array(8);
+    fillKconfig(value, [ext('CONFIG_EBPF_TS_GIVEN', 4, 0), ext('CONFIG_EBPF_TS_TRISTATE', 4, 4)], 'little', { CONFIG_EBPF_TS_GIVEN: '42', CONFIG_EBPF_TS_TRISTATE: 'm' });
+    const view = new DataView(value.buffer);
+    expect([view.getUint32(0, true), view.getUint32(4, true)]).toEqual([42, 2]);
+  });
 });
