@@ -24,6 +24,7 @@ import { fdById, objGetInfoByFd } from './sys/commands.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { BtfInfo, BtfLoad } from './sys/layouts.js';
 import { backend } from './sys/select.js';
+import { leakGuard } from './leak-guard.js';
 
 /** Default size of the first BTF log buffer: 64 KiB (the log lists every type checked). */
 export const DEFAULT_BTF_LOG_SIZE = 64 * 1024;
@@ -137,18 +138,7 @@ export class BTFLoadError extends SyscallError {
 
 // The safety net: a BTFHandle dropped without close() has its fd closed by the GC, with one
 // warning per process so the leak gets fixed rather than relied upon.
-let leakWarned = false;
-const leaks = new FinalizationRegistry<number>((fd) => {
-  if (!leakWarned) {
-    leakWarned = true;
-    process.emitWarning(
-      `ebpf-ts: BTFHandle (fd ${fd}) was garbage-collected without close(); its fd is closed now, ` +
-        'but call close() or use `using` to release BTF objects deterministically',
-      { code: 'EBPF_TS_LEAKED_FD' },
-    );
-  }
-  backend().close(fd);
-});
+const leaks = leakGuard<number>('BTFHandle', (fd) => backend().close(fd), (fd) => `(fd ${fd})`);
 
 /**
  * A BTF object in the kernel. Owns one fd; `close()` (or `using`) releases it.

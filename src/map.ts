@@ -37,6 +37,8 @@ import { backend } from './sys/select.js';
 import { possibleCPUs } from './sys/cpus.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { mapNameDotFeature, mapNameFeature, mapTypeConfig, mapTypeFeature } from './features/map-types.js';
+import { leakGuard } from './leak-guard.js';
+import { sanitizeObjectName } from './sys/object-name.js';
 
 export { PinType, copyMapSpec, type MapSpec } from './map-spec.js';
 
@@ -166,8 +168,6 @@ const perCPUTypes = new Set<MapType>([
 const hashLikeTypes = new Set<MapType>([MapType.Hash, MapType.PerCPUHash, MapType.LRUHash, MapType.LRUPerCPUHash, MapType.HashOfMaps]);
 const mapInMapTypes = new Set<MapType>([MapType.ArrayOfMaps, MapType.HashOfMaps]);
 
-/** BPF_OBJ_NAME_LEN - 1: the kernel needs the terminating NUL. */
-const MAX_NAME_LENGTH = 15;
 /** PCPU_MIN_UNIT_SIZE: the largest per-CPU allocation `htab_map_alloc_check()`/`array_map_alloc_check()` allow. */
 const PCPU_MIN_UNIT_SIZE = 32 * 1024;
 /** MAX_BPF_STACK: hash keys live on the program stack, `htab_map_alloc_check()` caps them. */
@@ -175,29 +175,12 @@ const MAX_BPF_STACK = 512;
 
 const round8 = (n: number): number => (n + 7) & ~7;
 
-/**
- * Makes a name acceptable to `bpf_obj_name_cpy()`: `[A-Za-z0-9_.]` only (anything else
- * becomes `_`), at most 15 bytes. `allowDot` false also turns `.` into `_` (kernels before 5.2).
- */
-export function sanitizeName(name: string, allowDot = true): string {
-  const pattern = allowDot ? /[^A-Za-z0-9_.]/g : /[^A-Za-z0-9_]/g;
-  return name.replace(pattern, '_').slice(0, MAX_NAME_LENGTH);
-}
+/** Makes a map name acceptable to the kernel (see {@link sanitizeObjectName}). */
+export const sanitizeName = sanitizeObjectName;
 
 // ---- fd leak safety net -----------------------------------------------------------------
 
-let leakWarned = false;
-const leaks = new FinalizationRegistry<{ fd: number; name: string }>(({ fd, name }) => {
-  if (!leakWarned) {
-    leakWarned = true;
-    process.emitWarning(
-      `BpfMap ${name} (fd ${fd}) was garbage-collected without close(); closing its fd. ` +
-        'Call close() or use `using` (Symbol.dispose) so maps are released deterministically.',
-      { code: 'EBPF_TS_LEAKED_FD' },
-    );
-  }
-  backend().close(fd);
-});
+const leaks = leakGuard<{ fd: number; name: string }>('BpfMap', ({ fd }) => backend().close(fd), ({ fd, name }) => `${name} (fd ${fd})`);
 
 // ---- batch support cache -----------------------------------------------------------------
 

@@ -23,9 +23,11 @@ import { bpfError, Errno } from './sys/errno.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { ProgInfo, ProgLoad, ProgTestRun } from './sys/layouts.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from './types.js';
+import { leakGuard } from './leak-guard.js';
+import { MAX_OBJECT_NAME_LENGTH, sanitizeObjectName } from './sys/object-name.js';
 
 /** `BPF_OBJ_NAME_LEN - 1`: the longest object name the kernel stores. */
-export const MAX_NAME_LENGTH = 15;
+export const MAX_NAME_LENGTH = MAX_OBJECT_NAME_LENGTH;
 
 /** Default size of the first verifier log buffer: 64 KiB, enough for most rejections. */
 export const DEFAULT_LOG_SIZE = 64 * 1024;
@@ -119,32 +121,10 @@ export interface ProgramInfo {
 
 // The safety net: a Program dropped without close() has its fd closed by the GC, with one
 // warning per process so that the leak gets fixed rather than relied upon.
-let leakWarned = false;
-const leaks = new FinalizationRegistry<{ fd: number; name: string }>((held) => {
-  if (!leakWarned) {
-    leakWarned = true;
-    process.emitWarning(
-      `ebpf-ts: Program ${held.name} (fd ${held.fd}) was garbage-collected without close(); ` +
-        'its fd is closed now, but call close() or use `using` to release programs deterministically',
-      { code: 'EBPF_TS_LEAKED_FD' },
-    );
-  }
-  backend().close(held.fd);
-});
+const leaks = leakGuard<{ fd: number; name: string }>('Program', ({ fd }) => backend().close(fd), ({ fd, name }) => `${name} (fd ${fd})`);
 
-/**
- * Turns a program name into one every kernel accepts: `bpf_obj_name_cpy()` allows only
- * `[A-Za-z0-9_]` (plus `.` since 5.2) and at most 15 bytes. Other characters become `_`.
- */
-export function sanitizeName(name: string, allowDot: boolean): string {
-  const allowed = allowDot ? /[A-Za-z0-9_.]/ : /[A-Za-z0-9_]/;
-  let out = '';
-  for (const ch of name) {
-    if (out.length >= MAX_NAME_LENGTH) break;
-    out += allowed.test(ch) ? ch : '_';
-  }
-  return out;
-}
+/** Makes a program name acceptable to the kernel (see {@link sanitizeObjectName}). */
+export const sanitizeName = sanitizeObjectName;
 
 /**
  * A one-line explanation of a well-known verifier rejection, or undefined. `lines` is the

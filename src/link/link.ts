@@ -22,6 +22,7 @@ import { Errno } from '../sys/errno.js';
 import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { PERF_EVENT_IOC_DISABLE } from './perf-event.js';
+import { leakGuard } from '../leak-guard.js';
 
 /** `enum bpf_link_type`. */
 export enum LinkType {
@@ -118,22 +119,7 @@ function release(held: Held): void {
   cleanup?.();
 }
 
-let leakWarned = false;
-const leaks = new FinalizationRegistry<Held>((held) => {
-  if (!leakWarned) {
-    leakWarned = true;
-    process.emitWarning(
-      `ebpf-ts: Link ${held.what} (fd ${held.fd}) was garbage-collected without close(); it is detached now, ` +
-        'but call close() or use `using` to detach programs deterministically',
-      { code: 'EBPF_TS_LEAKED_FD' },
-    );
-  }
-  try {
-    release(held);
-  } catch {
-    // Nothing to report to: this runs outside any caller.
-  }
-});
+const leaks = leakGuard<Held>('Link', release, (held) => `${held.what} (fd ${held.fd})`);
 
 function u32(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, hostLittleEndian);

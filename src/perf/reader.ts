@@ -21,6 +21,7 @@ import { openBpfOutputEvent, PERF_EVENT_IOC_ENABLE } from './event.js';
 import { PerfRing, type PerfLostCallback, type PerfRecord, type PerfSampleCallback } from './ring.js';
 import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from './feed.js';
 import { pageSize } from './page-size.js';
+import { leakGuard } from '../leak-guard.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from './feed.js';
@@ -100,15 +101,7 @@ interface CPURing {
   ready: boolean;
 }
 
-let leakWarned = false;
-const leaks = new FinalizationRegistry<{ fds: number[]; mappings: Mapping[] }>(({ fds, mappings }) => {
-  if (!leakWarned) {
-    leakWarned = true;
-    process.emitWarning(
-      'A PerfReader was garbage-collected without close(); releasing its perf events. Call close() or use `using`.',
-      { code: 'EBPF_TS_LEAKED_FD' },
-    );
-  }
+const leaks = leakGuard<{ fds: number[]; mappings: Mapping[] }>('PerfReader', ({ fds, mappings }) => {
   const b = backend();
   for (const m of mappings) b.munmap(m);
   for (const fd of fds) b.close(fd);

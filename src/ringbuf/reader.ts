@@ -33,6 +33,7 @@ import type { Spec } from '../btf/spec.js';
 import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from '../perf/feed.js';
 import { pageSize } from '../perf/page-size.js';
 import { resolveType } from '../perf/reader.js';
+import { leakGuard } from '../leak-guard.js';
 
 export type { ReadOptions } from '../perf/feed.js';
 
@@ -254,14 +255,7 @@ export class RingBufConsumer {
   }
 }
 
-let leakWarned = false;
-const leaks = new FinalizationRegistry<Mapping[]>((mappings) => {
-  if (!leakWarned) {
-    leakWarned = true;
-    process.emitWarning('A RingBufReader was garbage-collected without close(); unmapping its ring. Call close() or use `using`.', {
-      code: 'EBPF_TS_LEAKED_MAPPING',
-    });
-  }
+const leaks = leakGuard<Mapping[]>('RingBufReader', (mappings) => {
   for (const m of mappings) backend().munmap(m);
 });
 
