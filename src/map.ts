@@ -807,8 +807,15 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * {@link BpfMap.entriesBatch}.
    */
   *keys(): Generator<Uint8Array, void, undefined> {
-    // Two scratch buffers per walk, alternating as "previous" and "next" key (see the
-    // scratch-buffer note on the class); callers get copies.
+    for (const key of this.#walk('iterate keys of')) yield key.slice();
+  }
+
+  /**
+   * The GET_NEXT_KEY walk behind {@link BpfMap.keys} and {@link BpfMap.entries}: yields a
+   * scratch buffer holding the current key, valid until the next step. Two buffers alternate
+   * as "previous" and "next" key (see the scratch-buffer note on the class).
+   */
+  *#walk(op: string): Generator<Uint8Array, void, undefined> {
     const buffers = [new Uint8Array(this.keySize), new Uint8Array(this.keySize)] as const;
     let prev: Uint8Array | null = null;
     let steps = 0;
@@ -816,10 +823,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       const next: Uint8Array = buffers[steps & 1]!;
       const r = mapElem(MapGetNextKey, this.fd, prev, next);
       if (r === -Errno.ENOENT) return;
-      if (r !== 0) this.#fail(MapGetNextKey, -r, 'iterate keys of', prev, next, 0);
+      if (r !== 0) this.#fail(MapGetNextKey, -r, op, prev, next, 0);
       if (++steps > this.maxEntries && this.maxEntries > 0) this.#abort(steps);
       prev = next;
-      yield next.slice();
+      yield next;
     }
   }
 
@@ -833,19 +840,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * For large maps {@link BpfMap.entriesBatch} is much faster (one syscall per chunk).
    */
   *entries(): Generator<[Uint8Array, V], void, undefined> {
-    const buffers = [new Uint8Array(this.keySize), new Uint8Array(this.keySize)] as const;
-    let prev: Uint8Array | null = null;
-    let steps = 0;
-    for (;;) {
-      const next: Uint8Array = buffers[steps & 1]!;
-      const r = mapElem(MapGetNextKey, this.fd, prev, next);
-      if (r === -Errno.ENOENT) return;
-      if (r !== 0) this.#fail(MapGetNextKey, -r, 'iterate', prev, next, 0);
-      if (++steps > this.maxEntries && this.maxEntries > 0) this.#abort(steps);
-      prev = next;
-      const value = this.lookup(next);
+    for (const key of this.#walk('iterate')) {
+      const value = this.lookup(key);
       if (value === undefined) continue; // vanished (or an empty fd slot): walk on from it
-      yield [next.slice(), value];
+      yield [key.slice(), value];
     }
   }
 
