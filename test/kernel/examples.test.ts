@@ -26,7 +26,9 @@ const haveKprobes = support !== undefined && (support.pmuType !== undefined || s
 
 // Seconds each example traces. Guests under TCG run JS 10–20× slower; the window starts
 // once the programs are attached, so the load time does not eat into it.
-const DURATION = Number(process.env.EBPF_TS_EXAMPLE_SECONDS ?? 2);
+// Under qemu TCG (test:vm sets EBPF_TS_VM=1) a node start and the first wake-up take seconds:
+// give each example a longer window there.
+const DURATION = Number(process.env.EBPF_TS_EXAMPLE_SECONDS ?? (process.env.EBPF_TS_VM === '1' ? 8 : 2));
 
 interface Run {
   /** The example's pid. */
@@ -180,8 +182,10 @@ describe.skipIf(noRoot !== '')('examples', () => {
         return;
       }
       const run = await runExample('sockalloc', async () => {
-        // A UDP socket of this process: socket(AF_INET, SOCK_DGRAM) → sock_alloc_file().
-        for (let i = 0; i < 3; i++) {
+        // A UDP socket of this process: socket(AF_INET, SOCK_DGRAM) → sock_alloc_file(). Spread
+        // over a second, so slow (emulated) runs still see some after the reader is polling.
+        for (let i = 0; i < 10; i++) {
+          if (i > 0) await new Promise((ok) => setTimeout(ok, 100));
           const s = createSocket('udp4');
           await new Promise<void>((ok) => s.bind(0, '127.0.0.1', () => ok()));
           s.close();
