@@ -32,12 +32,11 @@ export {
   attachKsyscall,
   kprobeFunctions,
   kprobeSupport,
-  removeTracefsProbeEvents,
-  liveTracefsProbeEvents,
   KPROBES_UNAVAILABLE,
   type KprobeOptions,
   type KprobeSupport,
 } from './kprobe.js';
+export { removeTracefsProbeEvents, liveTracefsProbeEvents } from './probe-events.js';
 export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from './kallsyms.js';
 export {
   attachRawTracepoint,

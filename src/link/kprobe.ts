@@ -9,10 +9,9 @@
  *    as long as the fd and nothing is left behind if the process dies;
  * 2. tracefs's `kprobe_events` (any kernel with CONFIG_KPROBE_EVENTS): a line
  *    `p:<group>/<event> <symbol>+<offset>` creates a trace event that a tracepoint perf event
- *    then opens. Such events outlive the process, so each gets a unique group
- *    (`ebpf_ts_<pid>_<n>`) and is removed on close, on failure, and from a process 'exit'
- *    hook. Used when the PMU is missing, for kretprobe `maxActive` (the PMU has no field for
- *    it), and for names with dots on kernels whose PMU refuses them.
+ *    then opens (probe-events.ts removes it again). Used when the PMU is missing, for
+ *    kretprobe `maxActive` (the PMU has no field for it), and for names with dots on kernels
+ *    whose PMU refuses them.
  *
  * Before any of that, the symbol is looked up in /proc/kallsyms: a missing one becomes a
  * {@link SymbolNotFoundError} with suggestions instead of a bare ENOENT.
@@ -39,8 +38,9 @@ import {
   nearSymbols,
 } from './kallsyms.js';
 import type { Link } from './link.js';
-import { attachPerfEvent, openPerfEvent, openTracepointEvent, PerfAttrSize } from './perf-event.js';
-import { appendTracefsFile, readTracefsFile, TracefsNotMountedError, tracefsAvailable, tracefsPath, tracepointId, validateTracefsName } from './tracefs.js';
+import { attachPerfEvent, openPerfEvent, PerfAttrSize } from './perf-event.js';
+import { attachProbeEvent } from './probe-events.js';
+import { readTracefsFile, TracefsNotMountedError, tracefsAvailable, tracefsPath, validateTracefsName } from './tracefs.js';
 
 /** errno values specific to probe creation (not in the shared table). */
 const EILSEQ = 84;
@@ -218,109 +218,21 @@ function pmuHint(symbol: string, offset: bigint, errno: number): string | undefi
   }
 }
 
-let groupCounter = 0;
-// Probe events created through tracefs and not yet removed: group/event → teardown.
-const liveEvents = new Map<string, () => void>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers must be synchronous; all of this is. On SIGINT/SIGTERM Node runs no exit
-  // handlers unless the application handles the signal and calls process.exit().
-  process.on('exit', removeTracefsProbeEvents);
-}
-
 /**
- * Detaches every kprobe this process created through tracefs and removes the probe events
- * from `kprobe_events`. Runs from a process 'exit' hook; call it yourself from a signal
- * handler (Node runs no 'exit' hooks when SIGINT or SIGTERM kill the process).
- *
- * @example
- * ```ts
- * process.on('SIGINT', () => { removeTracefsProbeEvents(); process.exit(130); });
- * ```
- */
-export function removeTracefsProbeEvents(): void {
-  for (const teardown of [...liveEvents.values()]) {
-    try {
-      teardown();
-    } catch {
-      // Best effort: at exit nothing can report it.
-    }
-  }
-}
-
-/** Removes a tracefs probe event; absent events are fine (someone else removed them). */
-function removeProbeEvent(file: string, group: string, event: string): void {
-  try {
-    appendTracefsFile(file, `-:${group}/${event}\n`);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    throw new BpfError(`removing ${file} event ${group}/${event} failed (${code ?? String(err)}); remove it with: echo '-:${group}/${event}' >> ${tracefsPath()}/${file}`, {
-      cause: err,
-    });
-  }
-}
-
-/** Probe events this process created through tracefs and has not removed yet, as `group/event`. */
-export function liveTracefsProbeEvents(): string[] {
-  return [...liveEvents.keys()];
-}
-
-function probeEventName(symbol: string, offset: bigint): string {
-  // Event names are C identifiers (is_good_name() in kernel/trace/trace_probe.c).
-  return `${symbol.replace(/[^A-Za-z0-9_]/g, '_')}${offset > 0n ? `_${offset}` : ''}`;
-}
-
-/**
- * Creates a kprobe event in tracefs, attaches to it, and arranges its removal. Names were
- * validated by the caller; they are validated again here because this is the function that
- * writes them.
+ * Creates a kprobe event in tracefs and attaches to it. The symbol was validated by the
+ * caller; it is validated again here because this is the function that writes it.
  */
 function attachViaTracefs(prog: Program, symbol: string, offset: bigint, options: KprobeOptions, what: string): Link {
   validateTracefsName('kprobe symbol', symbol);
-  const group = `ebpf_ts_${process.pid}_${groupCounter++}`;
-  const event = probeEventName(symbol, offset);
-  validateTracefsName('kprobe group', group);
-  validateTracefsName('kprobe event', event);
-  const kind = options.retprobe === true ? `r${options.maxActive ?? ''}` : 'p';
-  const line = `${kind}:${group}/${event} ${symbol}${offset > 0n ? `+${offset}` : ''}\n`;
-  try {
-    appendTracefsFile('kprobe_events', line);
-  } catch (err) {
-    throw tracefsWriteError(err, symbol, offset, options, what);
-  }
-  const key = `${group}/${event}`;
-  let removed = false;
-  const remove = (): void => {
-    if (removed) return;
-    removed = true;
-    liveEvents.delete(key);
-    removeProbeEvent('kprobe_events', group, event);
-  };
-  let perfFd: number;
-  try {
-    perfFd = openTracepointEvent(tracepointId(group, event), what);
-  } catch (err) {
-    // The write succeeded but the perf event did not open (EBUSY when a livepatch owns the
-    // function): leave nothing behind.
-    remove();
-    throw err;
-  }
-  // attachPerfEvent closes the fd and calls remove() itself if it fails.
-  const link = attachPerfEvent(prog, perfFd, { what, cookie: options.cookie, cleanup: remove });
-  // The exit hook closes the link (which removes the event); a WeakRef so that the registry
-  // does not keep a forgotten link alive: its finalizer then detaches and removes instead.
-  const ref = new WeakRef(link);
-  liveEvents.set(key, () => {
-    const live = ref.deref();
-    if (live !== undefined) live.close();
-    else remove();
+  return attachProbeEvent(prog, {
+    file: 'kprobe_events',
+    kind: options.retprobe === true ? `r${options.maxActive ?? ''}` : 'p',
+    name: `${symbol}${offset > 0n ? `_${offset}` : ''}`,
+    target: `${symbol}${offset > 0n ? `+${offset}` : ''}`,
+    cookie: options.cookie,
+    what,
+    writeError: (err) => tracefsWriteError(err, symbol, offset, options, what),
   });
-  installExitHook();
-  return link;
 }
 
 function tracefsWriteError(err: unknown, symbol: string, offset: bigint, options: KprobeOptions, what: string): BpfError {

@@ -14,10 +14,9 @@ import {
   attachKretprobe,
   attachKsyscall,
   KPROBES_UNAVAILABLE,
-  liveTracefsProbeEvents,
-  removeTracefsProbeEvents,
   setKprobePmuPath,
 } from '../../src/link/kprobe.js';
+import { liveTracefsProbeEvents, removeTracefsProbeEvents } from '../../src/link/probe-events.js';
 import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { setTracefsPath, TracepointNotFoundError } from '../../src/link/tracefs.js';
 import { Program } from '../../src/prog.js';
