@@ -123,20 +123,26 @@ export class VerifierError extends SyscallError {
   }
 }
 
-/** A kernel symbol (kprobe target, ksym) does not exist; `nearMatches` lists similar names. */
+/**
+ * A symbol does not exist: a kernel symbol (kprobe target, ksym) in /proc/kallsyms, or a
+ * function of a user-space binary (uprobe target); `nearMatches` lists similar names.
+ */
 export class SymbolNotFoundError extends BpfError {
   /** The symbol that was asked for. */
   readonly symbol: string;
-  /** Similar names from /proc/kallsyms, closest first. */
+  /** Similar names from the same table, closest first. */
   readonly nearMatches: readonly string[];
+  /** Where the symbol was looked for: `/proc/kallsyms`, or the binary's path. */
+  readonly source: string;
 
-  constructor(symbol: string, nearMatches: readonly string[], detail?: string) {
+  constructor(symbol: string, nearMatches: readonly string[], detail?: string, source = '/proc/kallsyms') {
     const near = nearMatches.length === 0 ? '' : `; did you mean ${nearMatches.slice(0, 5).join(', ')}?`;
-    super(`symbol ${symbol} not found in /proc/kallsyms${detail === undefined ? '' : ` (${detail})`}${near}`, {
+    super(`symbol ${symbol} not found in ${source}${detail === undefined ? '' : ` (${detail})`}${near}`, {
       errno: 2,
     });
     this.symbol = symbol;
     this.nearMatches = nearMatches;
+    this.source = source;
   }
 }
 

@@ -45,3 +45,4 @@ for src in "${sources[@]}"; do
 done
 
 bash ./golden.sh
+bash ./uprobe/build.sh

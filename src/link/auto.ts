@@ -11,6 +11,7 @@ import { attachKprobe, attachKsyscall } from './kprobe.js';
 import type { Link } from './link.js';
 import { attachRawTracepoint, attachTracing } from './raw-tracepoint.js';
 import { attachTracepoint } from './tracepoint.js';
+import { attachUprobe } from './uprobe.js';
 
 /** A section name split into its kind (`kprobe`, `tp`, …) and target. */
 export interface AttachPlan {
@@ -41,7 +42,7 @@ export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
 /** Section prefixes {@link attachProgram} knows how to attach. */
 const autoAttachKinds = new Set([
   'tracepoint', 'tp', 'kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'raw_tracepoint', 'raw_tp',
-  'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm',
+  'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm', 'uprobe', 'uretprobe',
 ]);
 
 /**
@@ -65,8 +66,10 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * Attaches `prog` where its section name says (libbpf's auto-attach conventions):
  * `tracepoint/<group>/<name>` and `tp/…`, `kprobe/<function>[+<offset>]`,
  * `kretprobe/<function>`, `ksyscall/<syscall>`, `kretsyscall/<syscall>`,
- * `raw_tracepoint/<name>` and `raw_tp/…`, and the BTF-attached `fentry/`, `fexit/`,
- * `fmod_ret/`, `tp_btf/`, `lsm/` (whose target was fixed at load time).
+ * `raw_tracepoint/<name>` and `raw_tp/…`, `uprobe/<binary>:<function>[+<offset>]` and
+ * `uretprobe/<binary>:<function>` (also `.s`; the binary a path or a name such as
+ * `libc.so.6`), and the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose
+ * target was fixed at load time).
  *
  * Minimum kernel: that of the attachment (see each attach function).
  *
@@ -76,8 +79,8 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * using link = attachProgram(coll.programs.handle_execve, spec);
  * ```
  * @throws {@link ArgumentError} when the section has no target or is not one auto-attach
- * knows, {@link NotSupportedError} for kinds not implemented yet (uprobes, multi-kprobes,
- * cgroup, XDP, …), and the errors of the attach function used.
+ * knows, {@link NotSupportedError} for kinds not implemented yet (USDT, multi-kprobes,
+ * multi-uprobes, cgroup, XDP, …), and the errors of the attach function used.
  */
 export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>): Link {
   const sectionName = spec?.sectionName;
@@ -109,6 +112,18 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
     case 'raw_tracepoint.w':
     case 'raw_tp.w':
       return attachRawTracepoint(prog, need(target, sectionName, '<tracepoint>'));
+    case 'uprobe':
+    case 'uretprobe': {
+      const t = need(target, sectionName, '<binary>:<function>[+<offset>]');
+      const colon = t.indexOf(':');
+      if (colon <= 0 || colon === t.length - 1) {
+        throw new ArgumentError(`section ${sectionName}: a uprobe target is <binary>:<function>[+<offset>], got ${JSON.stringify(t)}`);
+      }
+      const fn = t.slice(colon + 1);
+      // A bare number is a file offset, as in `uprobe//usr/bin/app:0x1234`.
+      const where = /^(0x[0-9a-fA-F]+|\d+)$/.test(fn) ? BigInt(fn) : fn;
+      return attachUprobe(prog, t.slice(0, colon), where, { retprobe: kind === 'uretprobe' });
+    }
     case 'fentry':
     case 'fexit':
     case 'fmod_ret':
@@ -116,7 +131,7 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
     case 'lsm':
       return attachTracing(prog, { attachType: spec?.attachType });
     default:
-      if (/^(uprobe|uretprobe|usdt|kprobe\.multi|kretprobe\.multi|uprobe\.multi|kprobe\.session)/.test(kind)) {
+      if (/^(usdt|kprobe\.multi|kretprobe\.multi|uprobe\.multi|uretprobe\.multi|kprobe\.session)/.test(kind)) {
         throw new NotSupportedError(`auto-attach of ${kind} sections in ebpf-ts`, undefined, { detail: 'not implemented yet; attach it explicitly' });
       }
       throw new ArgumentError(`section ${sectionName} (${kind}) has no auto-attach rule; attach program ${prog.name} explicitly`);

@@ -1,8 +1,8 @@
 /**
  * Attaching programs to kernel hooks, and reading what they print: tracepoints, kprobes and
- * kretprobes (PMU or tracefs), raw tracepoints, BTF tracing programs (fentry/fexit/…),
- * auto-attachment by section name, the {@link Link} they return, tracefs helpers and the
- * trace_pipe reader.
+ * kretprobes (PMU or tracefs), uprobes and uretprobes, raw tracepoints, BTF tracing programs
+ * (fentry/fexit/…), auto-attachment by section name, the {@link Link} they return, tracefs
+ * helpers and the trace_pipe reader.
  *
  * @module
  */
@@ -37,6 +37,8 @@ export {
   type KprobeSupport,
 } from './kprobe.js';
 export { removeTracefsProbeEvents, liveTracefsProbeEvents } from './probe-events.js';
+export { attachUprobe, attachUretprobe, uprobeSupport, type UprobeOptions, type UprobeSupport } from './uprobe.js';
+export { Executable, resolveBinary, type ExecutableSymbol } from './executable.js';
 export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from './kallsyms.js';
 export {
   attachRawTracepoint,
