@@ -209,6 +209,7 @@ export class Executable {
    */
   symbolOffset(name: string, offset: bigint | number = 0n): bigint {
     const sym = this.symbol(name);
+    if (typeof offset === 'number' && !Number.isSafeInteger(offset)) throw new ArgumentError(`offset into ${name} must be an integer, got ${offset}`);
     const extra = BigInt(offset);
     if (extra < 0n || (sym.size > 0n && extra >= sym.size)) {
       throw new ArgumentError(`offset ${extra} is outside ${name} (${sym.size} bytes) in ${this.path}`);
