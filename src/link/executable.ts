@@ -19,6 +19,7 @@ import { ArgumentError, ParseError, SymbolNotFoundError } from '../errors.js';
 import { editDistance } from './kallsyms.js';
 // For {@link} in doc comments only.
 import type { attachUprobe } from './uprobe.js';
+import { integerArgument } from './integer.js';
 
 /** `ET_EXEC` and `ET_DYN`: the object types a uprobe can live in. */
 const ET_EXEC = 2;
@@ -209,8 +210,7 @@ export class Executable {
    */
   symbolOffset(name: string, offset: bigint | number = 0n): bigint {
     const sym = this.symbol(name);
-    if (typeof offset === 'number' && !Number.isSafeInteger(offset)) throw new ArgumentError(`offset into ${name} must be an integer, got ${offset}`);
-    const extra = BigInt(offset);
+    const extra = integerArgument(offset, `offset into ${name}`);
     if (extra < 0n || (sym.size > 0n && extra >= sym.size)) {
       throw new ArgumentError(`offset ${extra} is outside ${name} (${sym.size} bytes) in ${this.path}`);
     }
@@ -300,7 +300,12 @@ export class Executable {
       for (const [, candidate] of scored.slice(0, 8)) near.push(candidate);
     }
     const tables = new Set(this.#symbols.map((s) => s.table));
-    const detail = tables.has('.symtab') ? undefined : 'only .dynsym was searched: the binary is stripped, so static functions are not visible';
+    const otherKind = index.get(base)?.some((s) => s.kind !== kind) === true;
+    const detail = otherKind
+      ? `${base} is a ${kind === 'function' ? 'variable' : 'function'} there, not a ${kind}`
+      : tables.has('.symtab')
+        ? undefined
+        : 'only .dynsym was searched: the binary is stripped, so static functions are not visible';
     return new SymbolNotFoundError(name, [...new Set(near)], detail, this.path);
   }
 }
@@ -353,7 +358,12 @@ interface ParsedExecutable {
 }
 
 function readExecutable(path: string): ParsedExecutable {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ArgumentError(`cannot read uprobe target ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
   try {
     return parseExecutable(new FileReader(fd, fstatSync(fd).size, path));
   } finally {

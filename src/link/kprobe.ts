@@ -41,6 +41,7 @@ import type { Link } from './link.js';
 import { attachPerfEvent, openPerfEvent, PerfAttrSize } from './perf-event.js';
 import { attachProbeEvent } from './probe-events.js';
 import { readTracefsFile, TracefsNotMountedError, tracefsAvailable, tracefsPath, validateTracefsName } from './tracefs.js';
+import { integerArgument } from './integer.js';
 
 /** errno values specific to probe creation (not in the shared table). */
 const EILSEQ = 84;
@@ -303,7 +304,8 @@ export function attachKprobe(prog: Program, symbol: string, options: KprobeOptio
     throw new ArgumentError(`attachKprobe needs a KPROBE program; ${prog.name} is ${programTypeName(prog.type)}`);
   }
   validateTracefsName('kprobe symbol', symbol);
-  const offset = BigInt(options.offset ?? 0);
+  const offset = integerArgument(options.offset ?? 0, 'kprobe offset');
+  if (options.cookie !== undefined) integerArgument(options.cookie, 'cookie');
   if (offset < 0n) throw new ArgumentError(`kprobe offset must be >= 0, got ${offset}`);
   if (options.retprobe === true && offset > 0n) throw new ArgumentError('kretprobes attach at the return: an offset makes no sense with retprobe');
   if (options.maxActive !== undefined) {

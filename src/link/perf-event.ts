@@ -28,6 +28,7 @@ import { LinkCreate } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { AttachType, ProgramType } from '../types.js';
 import { Link } from './link.js';
+import { integerArgument } from './integer.js';
 
 /** `PERF_TYPE_*` (`enum perf_type_id`) values used for attachment. */
 export const PerfType = {
@@ -416,7 +417,7 @@ export function attachPerfEvent(prog: Program, perfFd: number, options: AttachPe
   };
   try {
     if (perfLinkFeature.supported()) {
-      const cookie = options.cookie === undefined ? undefined : BigInt(options.cookie);
+      const cookie = options.cookie === undefined ? undefined : integerArgument(options.cookie, 'cookie');
       const fd = bpfCall(
         LinkCreate,
         {
@@ -434,7 +435,7 @@ export function attachPerfEvent(prog: Program, perfFd: number, options: AttachPe
       );
       return Link.adopt({ fd, perfFd, what: options.what, cleanup: options.cleanup, mode: 'perf-link' });
     }
-    if (options.cookie !== undefined && BigInt(options.cookie) !== 0n) {
+    if (options.cookie !== undefined && integerArgument(options.cookie, 'cookie') !== 0n) {
       throw new NotSupportedError('bpf cookie on perf events (BPF perf link)', '5.15');
     }
     perfEventIoctl(perfFd, PERF_EVENT_IOC_SET_BPF, prog.fd, `attach ${prog.name} to ${options.what}`);

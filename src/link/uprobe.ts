@@ -26,6 +26,7 @@ import type { Link } from './link.js';
 import { attachPerfEvent, openPerfEvent, PerfAttrSize } from './perf-event.js';
 import { attachProbeEvent } from './probe-events.js';
 import { TracefsNotMountedError, tracefsAvailable, tracefsPath } from './tracefs.js';
+import { integerArgument } from './integer.js';
 
 /** Options of {@link attachUprobe}. */
 export interface UprobeOptions {
@@ -148,6 +149,7 @@ function requireUprobes(support: UprobeSupport, via: UprobeOptions['via']): void
   if (pmu && via !== 'tracefs') return;
   if (support.tracefsEvents) return;
   if (support.tracefsMounted) {
+    if (pmu) throw new NotSupportedError('tracefs uprobe_events (CONFIG_UPROBE_EVENTS)', undefined, { detail: "the uprobe PMU is there: leave `via` at 'auto'" });
     throw new NotSupportedError('uprobes (CONFIG_UPROBE_EVENTS)', undefined, {
       detail: 'this kernel has no uprobe PMU and tracefs has no uprobe_events',
     });
@@ -196,7 +198,7 @@ function attachViaTracefs(prog: Program, point: ProbePoint, options: UprobeOptio
 /** Resolves the binary and `target` (symbol, `symbol+offset`, or file offset) to a probe point. */
 function probePoint(binary: string | Executable, target: string | bigint | number, retprobe: boolean): ProbePoint {
   if (typeof target === 'number' || typeof target === 'bigint') {
-    const offset = BigInt(target);
+    const offset = integerArgument(target, 'uprobe file offset');
     if (offset < 0n) throw new ArgumentError(`uprobe file offset must be >= 0, got ${offset}`);
     const path = binary instanceof Executable ? binary.path : Executable.open(binary).path;
     return { path, offset, what: `${path}:0x${offset.toString(16)}` };
@@ -238,8 +240,9 @@ export function attachUprobe(prog: Program, binary: string | Executable, target:
   if (options.pid !== undefined && (!Number.isInteger(options.pid) || options.pid < -1)) {
     throw new ArgumentError(`uprobe pid must be a process id or -1 for all processes, got ${options.pid}`);
   }
-  const refCtr = BigInt(options.refCtrOffset ?? 0);
+  const refCtr = integerArgument(options.refCtrOffset ?? 0, 'refCtrOffset');
   if (refCtr < 0n || refCtr >= 1n << 32n) throw new ArgumentError(`refCtrOffset must be a file offset below 4 GiB, got ${refCtr}`);
+  if (options.cookie !== undefined) integerArgument(options.cookie, 'cookie');
   const retprobe = options.retprobe === true;
   const point = probePoint(binary, target, retprobe);
   const via = options.via ?? 'auto';

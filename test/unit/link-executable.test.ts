@@ -318,6 +318,8 @@ describe('symbol(), symbolOffset(), variable(), variableOffset()', () => {
     expect(lib().variableOffset('ebpf_ts_counter')).toBe(fileOffset('libfixture.so', counter.value));
     expect(stripped().variable('ebpf_ts_counter').version).toBe('EBPF_TS_1');
     expect(() => lib().symbol('ebpf_ts_counter')).toThrow(SymbolNotFoundError);
+    expect(() => lib().symbol('ebpf_ts_counter')).toThrow(/ebpf_ts_counter is a variable there, not a function/);
+    expect(() => lib().variable('ebpf_ts_plain')).toThrow(/ebpf_ts_plain is a function there, not a variable/);
     expect(() => lib().symbolOffset('ebpf_ts_counter', 1)).toThrow(SymbolNotFoundError);
     expect(() => lib().variable('ebpf_ts_plain')).toThrow(SymbolNotFoundError);
     expect(() => target().variableOffset('ebpf_ts_uprobe_add')).toThrow(SymbolNotFoundError);

@@ -288,6 +288,8 @@ describe('uprobe PMU', () => {
   it("via: 'tracefs' with a PMU but without uprobe_events: NotSupportedError", () => {
     rmSync(join(dir, 'tracefs', 'uprobe_events'));
     expect(() => attachUprobe(prog, TARGET, 'ebpf_ts_uprobe_add', { via: 'tracefs' })).toThrow(NotSupportedError);
+    // The PMU is there: the message must not claim otherwise.
+    expect(() => attachUprobe(prog, TARGET, 'ebpf_ts_uprobe_add', { via: 'tracefs' })).toThrow(/tracefs uprobe_events.*the uprobe PMU is there/);
     expect(fake.opens).toEqual([]);
   });
 
@@ -459,6 +461,16 @@ describe('arguments are checked before anything is written or opened', () => {
     for (const bad of [-2, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => attachUprobe(prog, TARGET, 'ebpf_ts_uprobe_add', { pid: bad }), String(bad)).toThrow(/pid must be a process id/);
     }
+  });
+
+  it('offsets that are not integers: ArgumentError, not a RangeError from BigInt()', () => {
+    makePmu();
+    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => attachUprobe(prog, TARGET, bad), String(bad)).toThrow(/uprobe file offset must be an integer/);
+      expect(() => attachUprobe(prog, TARGET, 'ebpf_ts_uprobe_add', { refCtrOffset: bad }), String(bad)).toThrow(/refCtrOffset must be an integer/);
+      expect(() => attachUprobe(prog, TARGET, 'ebpf_ts_uprobe_add', { cookie: bad }), String(bad)).toThrow(ArgumentError);
+    }
+    expect(fake.opens).toEqual([]);
   });
 
   it('refCtrOffset at or beyond 4 GiB, or negative', () => {
