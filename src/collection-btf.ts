@@ -7,12 +7,13 @@
  */
 import type { FixupSections, FixupSymbol } from './btf/fixup.js';
 import type { Spec } from './btf/spec.js';
-import { Array as BTFArray, Composite, Datasec, Func, Typedef, Var, sizeof, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
+import { Array as BTFArray, Composite, Datasec, Var, sizeof, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
 import { BTFHandle, loadForKernel } from './btf-handle.js';
 import { readELF } from './elf/file.js';
 import { BpfError } from './errors.js';
 import type { ELFProgramSpec } from './elf/specs.js';
-import { AttachType, ProgramType } from './types.js';
+import { findTracingTarget, tracingKindOf, tracingTargetNotFound, type TracingTargetNotFoundError } from './link/tracing-target.js';
+import { ProgramType } from './types.js';
 
 /** The outcome of loading an object's BTF: a handle, or why there is none. */
 export type ObjectBTF = { readonly handle: BTFHandle; readonly reason?: undefined } | { readonly handle: undefined; readonly reason: string };
@@ -112,33 +113,16 @@ export function needsAttachBtfId(prog: ELFProgramSpec): boolean {
 }
 
 /**
- * The kernel BTF id a tracing/LSM program attaches to, from its section's target, named the
- * way the kernel's attach checks look it up (bpf_check_attach_target()): `btf_trace_<tp>`
- * typedefs for tp_btf, `bpf_lsm_<hook>` for LSM, `bpf_iter_<name>` for iterators, the
- * function itself for fentry/fexit/fmod_ret.
+ * The kernel BTF id a tracing/LSM program attaches to, from its section's target (see
+ * {@link findTracingTarget} for the names the kernel looks up). A missing target throws
+ * {@link TracingTargetNotFoundError} naming it, with the closest names the kernel has.
  */
 export function attachBtfId(prog: ELFProgramSpec, kernel: Spec): number {
   const target = prog.attachTo ?? '';
   if (target === '') throw new BpfError(`program ${prog.name}: section ${prog.sectionName} names no attach target`);
-  let name: string;
-  let want: (t: Type) => boolean = (t) => t instanceof Func;
-  switch (prog.attachType) {
-    case AttachType.TraceRawTP:
-      name = `btf_trace_${target}`;
-      want = (t) => t instanceof Typedef;
-      break;
-    case AttachType.LSMMAC:
-      name = `bpf_lsm_${target}`;
-      break;
-    case AttachType.TraceIter:
-      name = `bpf_iter_${target}`;
-      break;
-    default:
-      name = target;
-  }
-  const id = kernel.idsByName(name).find((i) => want(kernel.typeById(i)) && kernel.typeById(i).name === name);
-  if (id === undefined) {
-    throw new BpfError(`program ${prog.name}: attach target ${name} (from section ${prog.sectionName}) is not in the kernel's BTF`);
-  }
+  // Programs of other attach types (none should get here) are looked up as functions, as before.
+  const kind = tracingKindOf(prog.attachType) ?? 'fentry';
+  const id = findTracingTarget(kernel, kind, target);
+  if (id === undefined) throw tracingTargetNotFound(kernel, kind, target, prog.name);
   return id;
 }

@@ -48,6 +48,7 @@ export {
   type TracingOptions,
   type TracingKind,
 } from './raw-tracepoint.js';
+export { TracingTargetNotFoundError } from './tracing-target.js';
 export { attachProgram, attachPlan, canAutoAttach, type AttachPlan } from './auto.js';
 export {
   TracePipeReader,

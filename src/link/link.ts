@@ -70,9 +70,12 @@ export interface LinkInfo {
   readonly rawTracepointName?: string;
   /** For tracing links: the attach type (`BPF_TRACE_FENTRY`, …). */
   readonly tracingAttachType?: number;
-  /** For tracing links: the target's BTF object id (5.13+). */
+  /**
+   * For tracing links: the id of the BTF object holding the target (vmlinux's or a module's);
+   * undefined before Linux 5.13, which does not report it.
+   */
   readonly tracingTargetObjectId?: number;
-  /** For tracing links: the target's BTF type id (5.13+). */
+  /** For tracing links: the target's BTF type id; undefined before Linux 5.13, which does not report it. */
   readonly tracingTargetBtfId?: number;
 }
 
@@ -143,11 +146,15 @@ function linkInfo(fd: number): LinkInfo {
     return { ...base, rawTracepointName: new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul)) };
   }
   if (type === LinkType.Tracing) {
+    // target_obj_id and target_btf_id arrived in 5.13 ("bpf: Return target info when a
+    // tracing bpf_link is queried"); older kernels leave our zeroed bytes alone. A 5.13+
+    // tracing link always has a target type, so a zero id means "not reported".
+    const btfId = u32(info, f.tracing_target_btf_id.offset);
+    const objectId = u32(info, f.tracing_target_obj_id.offset);
     return {
       ...base,
       tracingAttachType: u32(info, f.tracing_attach_type.offset),
-      tracingTargetObjectId: u32(info, f.tracing_target_obj_id.offset),
-      tracingTargetBtfId: u32(info, f.tracing_target_btf_id.offset),
+      ...(btfId === 0 ? {} : { tracingTargetObjectId: objectId, tracingTargetBtfId: btfId }),
     };
   }
   return base;

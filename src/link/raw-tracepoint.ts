@@ -22,6 +22,7 @@ import { Errno } from '../sys/errno.js';
 import { LinkCreate, RawTracepointOpen } from '../sys/layouts.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
 import { Link } from './link.js';
+import { findTracingTarget, tracingTargetNotFound, type TracingKind, type TracingTargetNotFoundError } from './tracing-target.js';
 
 /** Options of {@link attachRawTracepoint}. */
 export interface RawTracepointOptions {
@@ -114,23 +115,13 @@ export function attachTracing(prog: Program, options: TracingOptions = {}): Link
   return Link.adopt({ fd, mode: 'bpf-link', what: `tracing program ${prog.name}` });
 }
 
-/** Kinds of BTF-attached programs, by their section prefix. */
-export type TracingKind =
-  /** `fentry/<function>` */
-  | 'fentry'
-  /** `fexit/<function>` */
-  | 'fexit'
-  /** `fmod_ret/<function>` */
-  | 'fmod_ret'
-  /** `tp_btf/<tracepoint>` */
-  | 'tp_btf'
-  /** `lsm/<hook>` */
-  | 'lsm';
+export type { TracingKind } from './tracing-target.js';
 
 /**
  * The kernel BTF id a TRACING/LSM program must be loaded with (`attachBtfId`) to attach to
  * `target`: the `func` `target` for fentry/fexit/fmod_ret, the typedef `btf_trace_<target>`
- * for tp_btf, the `func` `bpf_lsm_<target>` for lsm (as libbpf resolves them).
+ * for tp_btf, the `func` `bpf_lsm_<target>` for lsm, `bpf_iter_<target>` for iter (as the
+ * kernel's bpf_check_attach_target() and libbpf resolve them).
  *
  * Minimum kernel: 5.5 (needs /sys/kernel/btf/vmlinux or a vmlinux with .BTF).
  *
@@ -138,12 +129,13 @@ export type TracingKind =
  * ```ts
  * tracingTargetBtfId('fentry', 'do_unlinkat'); // e.g. 48213
  * ```
- * @throws the errors of `loadKernelSpec()` (no kernel BTF) and `TypeNotFoundError` when the
- * target does not exist.
+ * @throws the errors of `loadKernelSpec()` (no kernel BTF) and
+ * {@link TracingTargetNotFoundError} (a `TypeNotFoundError`) when the target does not exist,
+ * with the closest names the kernel has.
  */
 export function tracingTargetBtfId(kind: TracingKind, target: string): number {
   const spec = loadKernelSpec();
-  if (kind === 'tp_btf') return spec.typeId(spec.typeByName(`btf_trace_${target}`, 'typedef'));
-  const name = kind === 'lsm' ? `bpf_lsm_${target}` : target;
-  return spec.typeId(spec.typeByName(name, 'func'));
+  const id = findTracingTarget(spec, kind, target);
+  if (id === undefined) throw tracingTargetNotFound(spec, kind, target);
+  return id;
 }

@@ -20,6 +20,7 @@ import { helperFeature } from '../../src/features/helpers.js';
 import { mapTypeFeature } from '../../src/features/map-types.js';
 import { programTypeFeature } from '../../src/features/prog-types.js';
 import { BpfMap } from '../../src/map.js';
+import { TracingTargetNotFoundError } from '../../src/link/tracing-target.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { backend } from '../../src/sys/select.js';
 import { MapType, ProgramType } from '../../src/types.js';
@@ -98,11 +99,20 @@ if (can !== undefined) {
     for (const p of ['fentry_prog', 'fentry_sleepable', 'fexit_prog', 'fmod_ret_prog', 'lsm_prog', 'lsm_sleepable']) {
       cannotLoad[`elf_programs:${p}`] = { error: SyscallError, why: `this kernel refuses trampoline programs: ${can.trampolines}` };
     }
+    for (const p of ['getppid_entry', 'getppid_exit', 'deny_setnice']) {
+      cannotLoad[`tracing:${p}`] = { error: SyscallError, why: `this kernel refuses trampoline programs: ${can.trampolines}` };
+    }
   } else {
     cannotLoad['elf_programs:fentry_sleepable'] = {
       error: SyscallError,
       why: 'do_unlinkat is not on the sleepable list (ALLOW_ERROR_INJECTION functions and sleepable LSM hooks)',
     };
+  }
+  if (!kernelHasFunc('__do_sys_getppid')) {
+    // Resolved before BPF_PROG_LOAD, so this wins over a trampoline refusal.
+    for (const p of ['getppid_entry', 'getppid_exit']) {
+      cannotLoad[`tracing:${p}`] = { error: TracingTargetNotFoundError, why: "__do_sys_getppid (getppid's function on x86_64) is not in this kernel's BTF; link-tracing.test.ts retargets it" };
+    }
   }
   if (!can.atomicsFetch) {
     for (const id of ['asm_coverage:memory_and_atomics', 'elf_programs:sock_a', 'elf_programs:sock_b']) {
