@@ -229,6 +229,19 @@ int main(void)
 	S("bpf_link_info", bpf_link_info, "tracing_attach_type", tracing.attach_type);
 	S("bpf_link_info", bpf_link_info, "tracing_target_obj_id", tracing.target_obj_id);
 	S("bpf_link_info", bpf_link_info, "tracing_target_btf_id", tracing.target_btf_id);
+	S("bpf_link_info", bpf_link_info, "perf_event_type", perf_event.type);
+	S("bpf_link_info", bpf_link_info, "perf_event_name", perf_event.uprobe.file_name);
+	S("bpf_link_info", bpf_link_info, "perf_event_name_len", perf_event.uprobe.name_len);
+	S("bpf_link_info", bpf_link_info, "perf_event_offset", perf_event.uprobe.offset);
+	S("bpf_link_info", bpf_link_info, "perf_event_kprobe_addr", perf_event.kprobe.addr);
+	S("bpf_link_info", bpf_link_info, "perf_event_kprobe_missed", perf_event.kprobe.missed);
+	S("bpf_link_info", bpf_link_info, "perf_event_kprobe_cookie", perf_event.kprobe.cookie);
+	S("bpf_link_info", bpf_link_info, "perf_event_uprobe_cookie", perf_event.uprobe.cookie);
+	S("bpf_link_info", bpf_link_info, "perf_event_uprobe_ref_ctr_offset", perf_event.uprobe.ref_ctr_offset);
+	S("bpf_link_info", bpf_link_info, "perf_event_tracepoint_cookie", perf_event.tracepoint.cookie);
+	S("bpf_link_info", bpf_link_info, "perf_event_event_config", perf_event.event.config);
+	S("bpf_link_info", bpf_link_info, "perf_event_event_type", perf_event.event.type);
+	S("bpf_link_info", bpf_link_info, "perf_event_event_cookie", perf_event.event.cookie);
 	printf("\n]\n");
 	return 0;
 }

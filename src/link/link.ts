@@ -77,7 +77,47 @@ export interface LinkInfo {
   readonly tracingTargetObjectId?: number;
   /** For tracing links: the target's BTF type id; undefined before Linux 5.13, which does not report it. */
   readonly tracingTargetBtfId?: number;
+  /** For perf-event links (kprobes, uprobes, tracepoints): what the event is; Linux 6.6+. */
+  readonly perfEvent?: PerfEventLinkInfo;
 }
+
+/** `enum bpf_perf_event_type`: what a perf-event link is attached to. */
+export type PerfEventLinkKind = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'event';
+
+/**
+ * The perf event behind a perf-event link, as `bpf_link_info.perf_event` reports it (Linux
+ * 6.6; missed kprobe hits 6.7; cookies 6.9; uprobe semaphore offsets 6.16). Fields a kernel
+ * does not report are undefined (or 0 for the later additions, which older kernels leave zero).
+ */
+export interface PerfEventLinkInfo {
+  /** The kind of event. */
+  readonly kind: PerfEventLinkKind;
+  /** The binary (uprobes), function (kprobes) or tracepoint name; empty for kprobes by address. */
+  readonly name?: string;
+  /** Offset into the binary (uprobes) or the function (kprobes). */
+  readonly offset?: number;
+  /** kprobes: the probed address (0 unless this process may see kernel addresses: kptr_restrict). */
+  readonly address?: bigint;
+  /** kprobes: hits missed because another kprobe was running (6.7+). */
+  readonly missed?: bigint;
+  /** uprobes: the USDT semaphore's file offset (6.16+). */
+  readonly refCtrOffset?: bigint;
+  /** Generic perf events: `perf_event_attr.config` and `type`. */
+  readonly config?: bigint;
+  /** Generic perf events: the `PERF_TYPE_*`. */
+  readonly eventType?: number;
+  /** The cookie given at attach time (6.9+). */
+  readonly cookie: bigint;
+}
+
+const perfEventKinds: Record<number, PerfEventLinkKind> = {
+  1: 'uprobe',
+  2: 'uretprobe',
+  3: 'kprobe',
+  4: 'kretprobe',
+  5: 'tracepoint',
+  6: 'event',
+};
 
 /** How a {@link Link} holds its attachment. */
 export type LinkMode =
@@ -128,6 +168,70 @@ function u32(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, hostLittleEndian);
 }
 
+function u64(bytes: Uint8Array, offset: number): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, hostLittleEndian);
+}
+
+// PATH_MAX: uprobe paths are the longest names perf_event link info reports.
+const PERF_EVENT_NAME_MAX = 4096;
+
+/**
+ * `bpf_link_info.perf_event` (6.6+), read with a name buffer: the kernel copies the binary,
+ * function or tracepoint name when `*_name` points at one of `name_len` bytes. Older kernels
+ * leave `perf_event.type` zero: undefined.
+ */
+function perfEventInfo(fd: number, ctx: { context: string }): PerfEventLinkInfo | undefined {
+  const f = LinkInfoLayout.fields;
+  const name = new Uint8Array(PERF_EVENT_NAME_MAX);
+  const input = new Uint8Array(f.perf_event_name_len.offset + 4);
+  new DataView(input.buffer).setUint32(f.perf_event_name_len.offset, name.length, hostLittleEndian);
+  // Generic events have no name; the kernel reads no pointer for them, so the first call can
+  // carry the buffer for every kind.
+  let info: Uint8Array;
+  try {
+    info = objGetInfoByFd(fd, LinkInfoLayout.size, [f.perf_event_name.offset, name], ctx, input);
+  } catch (err) {
+    // Before 6.6 the kernel checks the unused union bytes are zero only for some link types;
+    // a kernel that rejects our name pointer has no perf_event info to give.
+    if (err instanceof SyscallError && err.errno === Errno.EINVAL) return undefined;
+    throw err;
+  }
+  const kind = perfEventKinds[u32(info, f.perf_event_type.offset)];
+  if (kind === undefined) return undefined;
+  const nul = name.indexOf(0);
+  const text = new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul));
+  switch (kind) {
+    case 'uprobe':
+    case 'uretprobe':
+      return {
+        kind,
+        name: text,
+        offset: u32(info, f.perf_event_offset.offset),
+        refCtrOffset: u64(info, f.perf_event_uprobe_ref_ctr_offset.offset),
+        cookie: u64(info, f.perf_event_uprobe_cookie.offset),
+      };
+    case 'kprobe':
+    case 'kretprobe':
+      return {
+        kind,
+        name: text,
+        offset: u32(info, f.perf_event_offset.offset),
+        address: u64(info, f.perf_event_kprobe_addr.offset),
+        missed: u64(info, f.perf_event_kprobe_missed.offset),
+        cookie: u64(info, f.perf_event_kprobe_cookie.offset),
+      };
+    case 'tracepoint':
+      return { kind, name: text, cookie: u64(info, f.perf_event_tracepoint_cookie.offset) };
+    case 'event':
+      return {
+        kind,
+        config: u64(info, f.perf_event_event_config.offset),
+        eventType: u32(info, f.perf_event_event_type.offset),
+        cookie: u64(info, f.perf_event_event_cookie.offset),
+      };
+  }
+}
+
 function linkInfo(fd: number): LinkInfo {
   const f = LinkInfoLayout.fields;
   const ctx = { context: `info of link fd ${fd}` };
@@ -156,6 +260,10 @@ function linkInfo(fd: number): LinkInfo {
       tracingAttachType: u32(info, f.tracing_attach_type.offset),
       ...(btfId === 0 ? {} : { tracingTargetObjectId: objectId, tracingTargetBtfId: btfId }),
     };
+  }
+  if (type === LinkType.PerfEvent) {
+    const perfEvent = perfEventInfo(fd, ctx);
+    return perfEvent === undefined ? base : { ...base, perfEvent };
   }
   return base;
 }

@@ -496,7 +496,11 @@ export const BtfInfo = defineLayout('bpf_btf_info', -1, '4.18', {
   kernel_btf: [28, 'u32', '5.11'],
 });
 
-/** `struct bpf_link_info`, common head plus the raw_tracepoint / tracing variants. */
+/**
+ * `struct bpf_link_info`, common head plus the raw_tracepoint, tracing and perf_event variants.
+ * perf_event's inner union starts at 24 (8-aligned after its `type`); its members share
+ * `*_name` at 24, `name_len` at 32 and `offset` at 36.
+ */
 export const LinkInfo = defineLayout('bpf_link_info', -1, '5.8', {
   type: [0, 'u32', '5.8'],
   id: [4, 'u32', '5.8'],
@@ -506,5 +510,18 @@ export const LinkInfo = defineLayout('bpf_link_info', -1, '5.8', {
   tracing_attach_type: [16, 'u32', '5.8'],
   tracing_target_obj_id: [20, 'u32', '5.13'],
   tracing_target_btf_id: [24, 'u32', '5.13'],
+  perf_event_type: [16, 'u32', '6.6'],
+  perf_event_name: [24, 'ptr', '6.6'],
+  perf_event_name_len: [32, 'u32', '6.6'],
+  perf_event_offset: [36, 'u32', '6.6'],
+  perf_event_kprobe_addr: [40, 'u64', '6.6'],
+  perf_event_kprobe_missed: [48, 'u64', '6.7'],
+  perf_event_kprobe_cookie: [56, 'u64', '6.9'],
+  perf_event_uprobe_cookie: [40, 'u64', '6.9'],
+  perf_event_uprobe_ref_ctr_offset: [48, 'u64', '6.16'],
+  perf_event_tracepoint_cookie: [40, 'u64', '6.9'],
+  perf_event_event_config: [24, 'u64', '6.6'],
+  perf_event_event_type: [32, 'u32', '6.6'],
+  perf_event_event_cookie: [40, 'u64', '6.9'],
   pad: [64, 'u64', '5.8'],
 });

@@ -97,7 +97,12 @@ describe.skipIf(noRoot !== '' || !haveKprobes)(`kprobe attachment (VM kernels)${
       const link = attachKprobe(prog, GETPPID, { via });
       callGetppid(100);
       expect(readCount(map)).toBe(100n);
-      if (link.mode !== 'perf-ioctl') expect(link.info().type).toBe(LinkType.PerfEvent);
+      if (link.mode !== 'perf-ioctl') {
+        const info = link.info();
+        expect(info.type).toBe(LinkType.PerfEvent);
+        // bpf_link_info.perf_event (6.6): a PMU kprobe reports its function.
+        if (kernelVersion().atLeast('6.6') && via === 'auto') expect(info.perfEvent).toMatchObject({ kind: 'kprobe', name: GETPPID, offset: 0 });
+      }
       if (via === 'tracefs') expect(kprobeEvents()).toMatch(new RegExp(`ebpf_ts_${process.pid}_\\d+/`));
       link.close();
       callGetppid(20);

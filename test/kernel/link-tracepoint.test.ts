@@ -68,6 +68,13 @@ describe.skipIf(skip !== '')(`tracepoint links (backend ${skip === '' ? backend(
     const info = link.info();
     expect(info.type).toBe(LinkType.PerfEvent);
     expect(info.programId).toBe(prog.info().id);
+    // bpf_link_info.perf_event: 6.6; the cookie in it 6.9. Older kernels report no details.
+    if (kernelVersion().atLeast('6.6')) {
+      expect(info.perfEvent).toMatchObject({ kind: 'tracepoint', name: 'sys_enter_getppid' });
+      if (kernelVersion().atLeast('6.9')) expect(info.perfEvent?.cookie).toBe(42n);
+    } else {
+      expect(info.perfEvent).toBeUndefined();
+    }
     expect(listLinks().map((l) => l.id)).toContain(info.id);
     const pin = `/sys/fs/bpf/ebpf_ts_link_test_${process.pid}`;
     link.pin(pin);

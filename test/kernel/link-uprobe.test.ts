@@ -11,9 +11,11 @@ import { SymbolNotFoundError, SyscallError } from '../../src/errors.js';
 import { attachProgram } from '../../src/link/auto.js';
 import { Executable } from '../../src/link/executable.js';
 import { LinkType } from '../../src/link/link.js';
+import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { liveTracefsProbeEvents } from '../../src/link/probe-events.js';
 import { tracefsPath } from '../../src/link/tracefs.js';
 import { attachUprobe, attachUretprobe, uprobeSupport } from '../../src/link/uprobe.js';
+import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { backend } from '../../src/sys/select.js';
 import { ensureTracefs } from './link-helpers.js';
 
@@ -105,7 +107,17 @@ describe.skipIf(skip !== '')(`uprobes (backend ${root ? backend().kind : 'none'}
       const want = expectedSums(100);
       expect(out).toContain(`sum=${want.retSum} `);
       expect(stats(pid)).toEqual({ calls: 100n, argSum: want.argSum, returns: 100n, retSum: want.retSum });
-      if (entry.mode !== 'perf-ioctl') expect(entry.info().type).toBe(LinkType.PerfEvent);
+      if (entry.mode !== 'perf-ioctl') {
+        const info = entry.info();
+        expect(info.type).toBe(LinkType.PerfEvent);
+        // bpf_link_info.perf_event (6.6) names the binary and the offset.
+        if (kernelVersion().atLeast('6.6')) {
+          expect(info.perfEvent).toMatchObject({ kind: 'uprobe', name: TARGET, offset: Number(Executable.open(TARGET).symbolOffset(FN)) });
+          expect(exit.info().perfEvent?.kind).toBe('uretprobe');
+        } else {
+          expect(info.perfEvent).toBeUndefined();
+        }
+      }
       entry.close();
       exit.close();
       const after = runTarget(10);
@@ -133,8 +145,10 @@ describe.skipIf(skip !== '')(`uprobes (backend ${root ? backend().kind : 'none'}
   it('refCtrOffset: the kernel raises the USDT semaphore while the probe is attached', async () => {
     const refCtrOffset = Executable.open(TARGET).variableOffset('ebpf_ts_semaphore');
     const waiting = await startWaitingTarget(5);
-    const link = attachUprobe(coll.programs.on_add!, TARGET, FN, { pid: waiting.child.pid!, refCtrOffset });
+    const link = attachUprobe(coll.programs.on_add!, TARGET, FN, { pid: waiting.child.pid!, refCtrOffset, ...(perfLinkFeature.supported() ? { cookie: 7n } : {}) });
     try {
+      // The semaphore offset is in the link info from 6.16, the cookie from 6.9.
+      if (kernelVersion().atLeast('6.16')) expect(link.info().perfEvent).toMatchObject({ refCtrOffset, cookie: 7n });
       const out = await waiting.release();
       expect(out).toMatch(/semaphore_before=1 semaphore_after=1/);
       expect(stats(waiting.child.pid!)?.calls).toBe(5n);
