@@ -6,7 +6,7 @@
  *
  * @module
  */
-export { Link, LinkType, listLinks, type LinkInfo, type LinkMode, type LinkParts } from './link.js';
+export { Link, LinkType, listLinks, type LinkInfo, type LinkMode, type LinkParts, type PerfEventLinkInfo, type PerfEventLinkKind } from './link.js';
 export {
   DEFAULT_TRACEFS_PATH,
   DEBUGFS_TRACEFS_PATH,
