@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArgumentError, BpfError, ParseError, SymbolNotFoundError } from '../../src/errors.js';
 import { Executable, type ExecutableSymbol, resolveBinary } from '../../src/link/executable.js';
+import { caught } from './helpers/perf-fake.js';
 
 const fixtures = realpathSync(join(import.meta.dirname, '../../testdata/uprobe'));
 const fixture = (name: string): string => join(fixtures, name);
@@ -122,15 +123,6 @@ function readelfSymbol(file: string, rawName: string, table: '.symtab' | '.dynsy
 function fileOffset(file: string, address: bigint): bigint {
   const load = loadFor(readelf.get(file)!, address)!;
   return address - load.vaddr + load.offset;
-}
-
-function caught(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an exception');
 }
 
 let tmp: string;

@@ -17,34 +17,11 @@ import {
   setKprobePmuPath,
 } from '../../src/link/kprobe.js';
 import { liveTracefsProbeEvents, removeTracefsProbeEvents } from '../../src/link/probe-events.js';
-import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { setTracefsPath, TracepointNotFoundError } from '../../src/link/tracefs.js';
 import { Program } from '../../src/prog.js';
-import { programNameDotFeature, programNameFeature } from '../../src/features/prog-types.js';
-import { FakeBackend } from '../../src/sys/backend-fake.js';
-import type { PointerList } from '../../src/sys/backend.js';
-import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
 import { Cmd } from '../../src/sys/layouts.js';
-import { setBackend } from '../../src/sys/select.js';
 import { ProgramType } from '../../src/types.js';
-
-/** The fake backend, recording perf_event_open and ioctl calls. */
-class PerfFake extends FakeBackend {
-  readonly opens: Array<{ attr: Uint8Array; pid: number; cpu: number; pointers: Map<number, Uint8Array | null> }> = [];
-  readonly ioctls: Array<[number, number, number | bigint | Uint8Array]> = [];
-  openResult: number | undefined;
-  // Optional parameters keep the override compatible with FakeBackend's parameterless one.
-  override perfEventOpen(attr: Uint8Array = new Uint8Array(0), pid = -1, cpu = -1, _g = -1, _f = 0, pointers?: PointerList): number {
-    const ptrs = new Map<number, Uint8Array | null>();
-    for (let i = 0; pointers !== undefined && i < pointers.length; i += 2) ptrs.set(pointers[i] as number, pointers[i + 1] as Uint8Array | null);
-    this.opens.push({ attr: attr.slice(), pid, cpu, pointers: ptrs });
-    return this.openResult ?? this.allocFd();
-  }
-  override ioctl(fd = -1, request = 0, arg: number | bigint | Uint8Array = 0): number {
-    this.ioctls.push([fd, request, arg]);
-    return 0;
-  }
-}
+import { installFakeKernel, type PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
 
 let fake: PerfFake;
 let dir: string;
@@ -63,13 +40,7 @@ function nextGroupAfter(text: string): string {
 }
 
 beforeEach(() => {
-  fake = new PerfFake();
-  setBackend(fake);
-  overrideKernelVersion('6.18.0');
-  programNameFeature.reset();
-  programNameDotFeature.reset();
-  perfLinkFeature.reset();
-  fake.alwaysBpf(Cmd.ProgLoad, () => fake.allocFd());
+  fake = installFakeKernel();
   dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-kprobe-'));
   mkdirSync(join(dir, 'tracefs', 'events'), { recursive: true });
   writeFileSync(join(dir, 'tracefs', 'trace'), '');
@@ -83,13 +54,11 @@ beforeEach(() => {
 
 afterEach(() => {
   prog.close();
-  setBackend(undefined);
-  overrideKernelVersion(undefined);
+  uninstallFakeKernel();
   setTracefsPath(undefined);
   setKallsymsSource();
   setKprobePmuPath();
   setKprobeBlacklistPath();
-  perfLinkFeature.reset();
   rmSync(dir, { recursive: true, force: true });
 });
 

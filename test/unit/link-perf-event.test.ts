@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { NotSupportedError, SyscallError } from '../../src/errors.js';
-import { programNameDotFeature, programNameFeature } from '../../src/features/prog-types.js';
 import {
   attachPerfEvent,
   encodePerfEventAttr,
@@ -21,11 +20,9 @@ import {
   PerfType,
 } from '../../src/link/perf-event.js';
 import { Program } from '../../src/prog.js';
-import { FakeBackend } from '../../src/sys/backend-fake.js';
-import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
 import { Cmd } from '../../src/sys/layouts.js';
-import { setBackend } from '../../src/sys/select.js';
 import { AttachType, ProgramType } from '../../src/types.js';
+import { installFakeKernel, type PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
 
 const uapi = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'link-perf-event-attr.json'), 'utf8')) as {
   sizeof: number;
@@ -123,33 +120,16 @@ describe('perf_event_attr layout', () => {
   });
 });
 
-class IoctlFake extends FakeBackend {
-  readonly ioctls: Array<[number, number, number | bigint | Uint8Array]> = [];
-  ioctlResult = 0;
-  override ioctl(fd = -1, request = 0, arg: number | bigint | Uint8Array = 0): number {
-    this.ioctls.push([fd, request, arg]);
-    return request === PERF_EVENT_IOC_SET_BPF ? this.ioctlResult : 0;
-  }
-}
-
 describe('attaching to a perf event', () => {
-  let fake: IoctlFake;
+  let fake: PerfFake;
   let prog: Program;
   beforeEach(() => {
-    fake = new IoctlFake();
-    setBackend(fake);
-    overrideKernelVersion('6.18.0');
-    programNameFeature.reset();
-    programNameDotFeature.reset();
-    perfLinkFeature.reset();
-    fake.alwaysBpf(Cmd.ProgLoad, () => fake.allocFd());
+    fake = installFakeKernel();
     prog = Program.load({ name: 'tp', type: ProgramType.Tracepoint, license: 'GPL', instructions: [asm.mov64Imm(asm.Register.R0, 0), asm.exit()] });
   });
   afterEach(() => {
     prog.close();
-    setBackend(undefined);
-    overrideKernelVersion(undefined);
-    perfLinkFeature.reset();
+    uninstallFakeKernel();
   });
 
   it('the probe reads EBADF as "perf links exist" and EINVAL as "not before 5.15"', () => {
@@ -211,7 +191,7 @@ describe('attaching to a perf event', () => {
 
   it('SET_BPF EEXIST is explained, and the fd is not leaked', () => {
     fake.alwaysBpf(Cmd.LinkCreate, -22);
-    fake.ioctlResult = -17;
+    fake.ioctlResults.set(PERF_EVENT_IOC_SET_BPF, -17);
     const err = (() => {
       try {
         attachPerfEvent(prog, 98, { what: 'x' });

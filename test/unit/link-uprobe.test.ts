@@ -10,43 +10,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { ArgumentError, NotSupportedError, SymbolNotFoundError, SyscallError } from '../../src/errors.js';
-import { programNameDotFeature, programNameFeature } from '../../src/features/prog-types.js';
 import { attachProgram, canAutoAttach } from '../../src/link/auto.js';
 import { Executable } from '../../src/link/executable.js';
-import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { liveTracefsProbeEvents, removeTracefsProbeEvents } from '../../src/link/probe-events.js';
 import { setTracefsPath, TracepointNotFoundError } from '../../src/link/tracefs.js';
 import { attachUprobe, attachUretprobe, setUprobePmuPath, uprobeSupport } from '../../src/link/uprobe.js';
 import { Program } from '../../src/prog.js';
-import { FakeBackend } from '../../src/sys/backend-fake.js';
-import type { PointerList } from '../../src/sys/backend.js';
-import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
 import { Cmd } from '../../src/sys/layouts.js';
-import { setBackend } from '../../src/sys/select.js';
 import { ProgramType } from '../../src/types.js';
-
-/** The fake backend, recording perf_event_open and ioctl calls. */
-class PerfFake extends FakeBackend {
-  readonly opens: Array<{ attr: Uint8Array; pid: number; cpu: number; pointers: Map<number, Uint8Array | null> }> = [];
-  readonly ioctls: Array<[number, number, number | bigint | Uint8Array]> = [];
-  /** The fds perf_event_open returned. */
-  readonly perfFds: number[] = [];
-  openResult: number | undefined;
-  // Optional parameters keep the override compatible with FakeBackend's parameterless one.
-  override perfEventOpen(attr: Uint8Array = new Uint8Array(0), pid = -1, cpu = -1, _g = -1, _f = 0, pointers?: PointerList): number {
-    const ptrs = new Map<number, Uint8Array | null>();
-    for (let i = 0; pointers !== undefined && i < pointers.length; i += 2) ptrs.set(pointers[i] as number, pointers[i + 1] as Uint8Array | null);
-    this.opens.push({ attr: attr.slice(), pid, cpu, pointers: ptrs });
-    if (this.openResult !== undefined) return this.openResult;
-    const fd = this.allocFd();
-    this.perfFds.push(fd);
-    return fd;
-  }
-  override ioctl(fd = -1, request = 0, arg: number | bigint | Uint8Array = 0): number {
-    this.ioctls.push([fd, request, arg]);
-    return 0;
-  }
-}
+import { caught, installFakeKernel, type PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
 
 const le = endianness() === 'LE';
 const pid = process.pid;
@@ -109,15 +81,6 @@ function pmuOpen(i = 0) {
   };
 }
 
-function caught(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an exception');
-}
-
 /** Copies the target fixture into a directory named `name` under the test directory. */
 function copyTargetInto(name: string): string {
   mkdirSync(join(dir, name), { recursive: true });
@@ -127,13 +90,7 @@ function copyTargetInto(name: string): string {
 }
 
 beforeEach(() => {
-  fake = new PerfFake();
-  setBackend(fake);
-  overrideKernelVersion('6.18.0');
-  programNameFeature.reset();
-  programNameDotFeature.reset();
-  perfLinkFeature.reset();
-  fake.alwaysBpf(Cmd.ProgLoad, () => fake.allocFd());
+  fake = installFakeKernel();
   fake.alwaysBpf(Cmd.LinkCreate, -22); // no perf links: the ioctl path, unless a test says otherwise
   dir = realpathSync(mkdtempSync(join(tmpdir(), 'ebpf-ts-uprobe-')));
   mkdirSync(join(dir, 'tracefs', 'events'), { recursive: true });
@@ -147,11 +104,9 @@ beforeEach(() => {
 afterEach(() => {
   removeTracefsProbeEvents();
   prog.close();
-  setBackend(undefined);
-  overrideKernelVersion(undefined);
+  uninstallFakeKernel();
   setTracefsPath(undefined);
   setUprobePmuPath();
-  perfLinkFeature.reset();
   rmSync(dir, { recursive: true, force: true });
 });
 
