@@ -152,6 +152,13 @@ int main(void)
 	A("BPF_LINK_CREATE", "kprobe_multi_cookies", link_create.kprobe_multi.cookies);
 	A("BPF_LINK_CREATE", "tracing_target_btf_id", link_create.tracing.target_btf_id);
 	A("BPF_LINK_CREATE", "tracing_cookie", link_create.tracing.cookie);
+	A("BPF_LINK_CREATE", "uprobe_multi_path", link_create.uprobe_multi.path);
+	A("BPF_LINK_CREATE", "uprobe_multi_offsets", link_create.uprobe_multi.offsets);
+	A("BPF_LINK_CREATE", "uprobe_multi_ref_ctr_offsets", link_create.uprobe_multi.ref_ctr_offsets);
+	A("BPF_LINK_CREATE", "uprobe_multi_cookies", link_create.uprobe_multi.cookies);
+	A("BPF_LINK_CREATE", "uprobe_multi_cnt", link_create.uprobe_multi.cnt);
+	A("BPF_LINK_CREATE", "uprobe_multi_flags", link_create.uprobe_multi.flags);
+	A("BPF_LINK_CREATE", "uprobe_multi_pid", link_create.uprobe_multi.pid);
 	A("BPF_LINK_UPDATE", "link_fd", link_update.link_fd);
 	A("BPF_LINK_UPDATE", "new_prog_fd", link_update.new_prog_fd);
 	A("BPF_LINK_UPDATE", "flags", link_update.flags);
@@ -242,6 +249,19 @@ int main(void)
 	S("bpf_link_info", bpf_link_info, "perf_event_event_config", perf_event.event.config);
 	S("bpf_link_info", bpf_link_info, "perf_event_event_type", perf_event.event.type);
 	S("bpf_link_info", bpf_link_info, "perf_event_event_cookie", perf_event.event.cookie);
+	S("bpf_link_info", bpf_link_info, "kprobe_multi_addrs", kprobe_multi.addrs);
+	S("bpf_link_info", bpf_link_info, "kprobe_multi_count", kprobe_multi.count);
+	S("bpf_link_info", bpf_link_info, "kprobe_multi_flags", kprobe_multi.flags);
+	S("bpf_link_info", bpf_link_info, "kprobe_multi_missed", kprobe_multi.missed);
+	S("bpf_link_info", bpf_link_info, "kprobe_multi_cookies", kprobe_multi.cookies);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_path", uprobe_multi.path);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_offsets", uprobe_multi.offsets);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_ref_ctr_offsets", uprobe_multi.ref_ctr_offsets);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_cookies", uprobe_multi.cookies);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_path_size", uprobe_multi.path_size);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_count", uprobe_multi.count);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_flags", uprobe_multi.flags);
+	S("bpf_link_info", bpf_link_info, "uprobe_multi_pid", uprobe_multi.pid);
 	printf("\n]\n");
 	return 0;
 }

@@ -8,10 +8,12 @@ import { ArgumentError, NotSupportedError } from '../errors.js';
 import type { Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
 import { attachKprobe, attachKsyscall } from './kprobe.js';
+import { attachKprobeMulti, type kprobeMultiFunctions } from './kprobe-multi.js';
 import type { Link } from './link.js';
 import { attachRawTracepoint, attachTracing } from './raw-tracepoint.js';
 import { attachTracepoint } from './tracepoint.js';
 import { attachUprobe } from './uprobe.js';
+import { attachUprobeMulti } from './uprobe-multi.js';
 
 /** A section name split into its kind (`kprobe`, `tp`, …) and target. */
 export interface AttachPlan {
@@ -43,7 +45,13 @@ export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
 const autoAttachKinds = new Set([
   'tracepoint', 'tp', 'kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'raw_tracepoint', 'raw_tp',
   'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm', 'uprobe', 'uretprobe',
+  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi',
 ]);
+
+/** True if `target` has glob characters; a plain name is attached as a one-name list. */
+function isGlob(target: string): boolean {
+  return /[*?]/.test(target);
+}
 
 /**
  * True if {@link attachProgram} knows where a program of this section goes: a known prefix
@@ -68,8 +76,11 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * `kretprobe/<function>`, `ksyscall/<syscall>`, `kretsyscall/<syscall>`,
  * `raw_tracepoint/<name>` and `raw_tp/…`, `uprobe/<binary>:<function>[+<offset>]` and
  * `uretprobe/<binary>:<function>` (also `.s`; the binary a path or a name such as
- * `libc.so.6`), and the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose
- * target was fixed at load time).
+ * `libc.so.6`), `kprobe.multi/<pattern>` and `kretprobe.multi/<pattern>` (a glob over
+ * {@link kprobeMultiFunctions}, or one function name), `uprobe.multi/<binary>:<pattern>` and
+ * `uretprobe.multi/<binary>:<pattern>` (also `.s`; a glob over the binary's functions, or one
+ * name), and the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose target
+ * was fixed at load time).
  *
  * Minimum kernel: that of the attachment (see each attach function).
  *
@@ -79,8 +90,8 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * using link = attachProgram(coll.programs.handle_execve, spec);
  * ```
  * @throws {@link ArgumentError} when the section has no target or is not one auto-attach
- * knows, {@link NotSupportedError} for kinds not implemented yet (USDT, multi-kprobes,
- * multi-uprobes, cgroup, XDP, …), and the errors of the attach function used.
+ * knows, {@link NotSupportedError} for kinds not implemented yet (USDT, kprobe.session,
+ * uprobe.session, cgroup, XDP, …), and the errors of the attach function used.
  */
 export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>): Link {
   const sectionName = spec?.sectionName;
@@ -124,6 +135,23 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
       const where = /^(0x[0-9a-fA-F]+|\d+)$/.test(fn) ? BigInt(fn) : fn;
       return attachUprobe(prog, t.slice(0, colon), where, { retprobe: kind === 'uretprobe' });
     }
+    case 'kprobe.multi':
+    case 'kretprobe.multi': {
+      const t = need(target, sectionName, '<pattern>');
+      // A plain name also works for functions that are attachable only under an alias
+      // (__x64_sys_* on x86-64), which a pattern over available_filter_functions misses.
+      return attachKprobeMulti(prog, { ...(isGlob(t) ? { pattern: t } : { symbols: [t] }), retprobe: kind === 'kretprobe.multi' });
+    }
+    case 'uprobe.multi':
+    case 'uretprobe.multi': {
+      const t = need(target, sectionName, '<binary>:<pattern>');
+      const colon = t.indexOf(':');
+      if (colon <= 0 || colon === t.length - 1) {
+        throw new ArgumentError(`section ${sectionName}: a uprobe.multi target is <binary>:<pattern>, got ${JSON.stringify(t)}`);
+      }
+      const fn = t.slice(colon + 1);
+      return attachUprobeMulti(prog, t.slice(0, colon), { ...(isGlob(fn) ? { pattern: fn } : { symbols: [fn] }), retprobe: kind === 'uretprobe.multi' });
+    }
     case 'fentry':
     case 'fexit':
     case 'fmod_ret':
@@ -131,7 +159,7 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
     case 'lsm':
       return attachTracing(prog, { attachType: spec?.attachType });
     default:
-      if (/^(usdt|kprobe\.multi|kretprobe\.multi|uprobe\.multi|uretprobe\.multi|kprobe\.session)/.test(kind)) {
+      if (/^(usdt|kprobe\.session|uprobe\.session)/.test(kind)) {
         throw new NotSupportedError(`auto-attach of ${kind} sections in ebpf-ts`, undefined, { detail: 'not implemented yet; attach it explicitly' });
       }
       throw new ArgumentError(`section ${sectionName} (${kind}) has no auto-attach rule; attach program ${prog.name} explicitly`);

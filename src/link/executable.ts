@@ -16,7 +16,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, sta
 import { arch } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { ArgumentError, ParseError, SymbolNotFoundError } from '../errors.js';
-import { editDistance } from './kallsyms.js';
+import { editDistance, globToRegExp } from './kallsyms.js';
 // For {@link} in doc comments only.
 import type { attachUprobe } from './uprobe.js';
 import { integerArgument } from './integer.js';
@@ -235,6 +235,36 @@ export class Executable {
    */
   variableOffset(name: string): bigint {
     return this.variable(name).offset;
+  }
+
+  /**
+   * The functions whose name matches `pattern` (a glob with `*` and `?`, such as `ebpf_ts_*`, or
+   * a RegExp), one per file offset, sorted by offset: what a uprobe_multi `pattern` attaches
+   * to. The match is on the name without its version; of several names at one offset (a
+   * function listed in both tables, aliases) the global, default-version one is kept. IFUNC
+   * resolvers are left out: see {@link Executable.symbol}.
+   *
+   * @example
+   * ```ts
+   * Executable.open('libc.so.6').functionsMatching('pthread_mutex_*lock').map((s) => s.name);
+   * ```
+   * @throws {@link ArgumentError} when `pattern` is empty or the binary has no symbols.
+   */
+  functionsMatching(pattern: string | RegExp): ExecutableSymbol[] {
+    if (!(pattern instanceof RegExp) && (typeof pattern !== 'string' || pattern === '')) {
+      throw new ArgumentError('uprobe pattern must be a non-empty glob or a RegExp');
+    }
+    if (this.#symbols.length === 0) {
+      throw new ArgumentError(`${this.path} has no symbols (.symtab and .dynsym are missing or empty: stripped?); give file offsets instead`);
+    }
+    const re = typeof pattern === 'string' ? globToRegExp(pattern) : pattern;
+    const byOffset = new Map<bigint, ExecutableSymbol>();
+    for (const s of this.#symbols) {
+      if (s.kind !== 'function' || s.ifunc || !re.test(s.name)) continue;
+      const seen = byOffset.get(s.offset);
+      if (seen === undefined || rank(s) < rank(seen) || (rank(s) === rank(seen) && s.defaultVersion && !seen.defaultVersion)) byOffset.set(s.offset, s);
+    }
+    return [...byOffset.values()].sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
   }
 
   #find(name: string, kind: ExecutableSymbol['kind']): ExecutableSymbol {

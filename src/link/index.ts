@@ -1,6 +1,7 @@
 /**
  * Attaching programs to kernel hooks, and reading what they print: tracepoints, kprobes and
- * kretprobes (PMU or tracefs), uprobes and uretprobes, raw tracepoints, BTF tracing programs
+ * kretprobes (PMU or tracefs), uprobes and uretprobes, multi-probe links (kprobe_multi,
+ * uprobe_multi), raw tracepoints, BTF tracing programs
  * (fentry/fexit/…), auto-attachment by section name, the {@link Link} they return, tracefs
  * helpers and the trace_pipe reader.
  *
@@ -38,6 +39,9 @@ export {
 } from './kprobe.js';
 export { removeTracefsProbeEvents, liveTracefsProbeEvents } from './probe-events.js';
 export { attachUprobe, attachUretprobe, uprobeSupport, type UprobeOptions, type UprobeSupport } from './uprobe.js';
+export { attachKprobeMulti, kprobeMultiFunctions, kprobeMultiFeature, BPF_F_KPROBE_MULTI_RETURN, type KprobeMultiOptions } from './kprobe-multi.js';
+export { attachUprobeMulti, uprobeMultiFeature, BPF_F_UPROBE_MULTI_RETURN, type UprobeMultiOptions } from './uprobe-multi.js';
+export type { KprobeMultiLinkInfo, UprobeMultiLinkInfo } from './multi-link-info.js';
 export { Executable, resolveBinary, type ExecutableSymbol } from './executable.js';
 export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from './kallsyms.js';
 export {

@@ -21,6 +21,7 @@ import { fdById, objectIds, objGet, objGetInfoByFd, objPin } from '../sys/comman
 import { Errno } from '../sys/errno.js';
 import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
+import { kprobeMultiInfo, uprobeMultiInfo, type KprobeMultiLinkInfo, type UprobeMultiLinkInfo } from './multi-link-info.js';
 import { PERF_EVENT_IOC_DISABLE } from './perf-event.js';
 import { leakGuard } from '../leak-guard.js';
 
@@ -79,6 +80,10 @@ export interface LinkInfo {
   readonly tracingTargetBtfId?: number;
   /** For perf-event links (kprobes, uprobes, tracepoints): what the event is; Linux 6.6+. */
   readonly perfEvent?: PerfEventLinkInfo;
+  /** For kprobe_multi links: how many functions, flags, addresses and cookies; Linux 6.6+. */
+  readonly kprobeMulti?: KprobeMultiLinkInfo;
+  /** For uprobe_multi links: the binary, offsets, cookies and pid; Linux 6.8+. */
+  readonly uprobeMulti?: UprobeMultiLinkInfo;
 }
 
 /** `enum bpf_perf_event_type`: what a perf-event link is attached to. */
@@ -265,6 +270,14 @@ function linkInfo(fd: number): LinkInfo {
     const perfEvent = perfEventInfo(fd, ctx);
     return perfEvent === undefined ? base : { ...base, perfEvent };
   }
+  if (type === LinkType.KprobeMulti) {
+    const kprobeMulti = kprobeMultiInfo(fd, info, ctx);
+    return kprobeMulti === undefined ? base : { ...base, kprobeMulti };
+  }
+  if (type === LinkType.UprobeMulti) {
+    const uprobeMulti = uprobeMultiInfo(fd, info, ctx);
+    return uprobeMulti === undefined ? base : { ...base, uprobeMulti };
+  }
   return base;
 }
 
@@ -273,8 +286,9 @@ function linkInfo(fd: number): LinkInfo {
  * `close()` or `using` detaches.
  *
  * Minimum kernel: depends on the attachment (tracepoints 4.7, kprobes 4.1, raw tracepoints
- * 4.17, fentry/fexit 5.5); `info()` and `pin()` need a bpf_link: 5.8 for raw tracepoints and
- * tracing programs, 5.15 for kprobes and tracepoints (perf link).
+ * 4.17, fentry/fexit 5.5, kprobe_multi 5.18, uprobe_multi 6.6); `info()` and `pin()` need a
+ * bpf_link: 5.8 for raw tracepoints and tracing programs, 5.15 for kprobes and tracepoints
+ * (perf link); multi-probe links are always bpf_links.
  *
  * @example
  * ```ts

@@ -323,6 +323,13 @@ export const LinkCreate = defineLayout(
     kprobe_multi_cookies: [40, 'ptr', '5.18'],
     tracing_target_btf_id: [16, 'u32', '5.19'],
     tracing_cookie: [24, 'u64', '5.19'],
+    uprobe_multi_path: [16, 'ptr', '6.6'],
+    uprobe_multi_offsets: [24, 'ptr', '6.6'],
+    uprobe_multi_ref_ctr_offsets: [32, 'ptr', '6.6'],
+    uprobe_multi_cookies: [40, 'ptr', '6.6'],
+    uprobe_multi_cnt: [48, 'u32', '6.6'],
+    uprobe_multi_flags: [52, 'u32', '6.6'],
+    uprobe_multi_pid: [56, 'u32', '6.6'],
   },
   { returnsFd: true },
 );
@@ -497,9 +504,9 @@ export const BtfInfo = defineLayout('bpf_btf_info', -1, '4.18', {
 });
 
 /**
- * `struct bpf_link_info`, common head plus the raw_tracepoint, tracing and perf_event variants.
- * perf_event's inner union starts at 24 (8-aligned after its `type`); its members share
- * `*_name` at 24, `name_len` at 32 and `offset` at 36.
+ * `struct bpf_link_info`, common head plus the raw_tracepoint, tracing, perf_event,
+ * kprobe_multi and uprobe_multi variants. perf_event's inner union starts at 24 (8-aligned
+ * after its `type`); its members share `*_name` at 24, `name_len` at 32 and `offset` at 36.
  */
 export const LinkInfo = defineLayout('bpf_link_info', -1, '5.8', {
   type: [0, 'u32', '5.8'],
@@ -523,5 +530,18 @@ export const LinkInfo = defineLayout('bpf_link_info', -1, '5.8', {
   perf_event_event_config: [24, 'u64', '6.6'],
   perf_event_event_type: [32, 'u32', '6.6'],
   perf_event_event_cookie: [40, 'u64', '6.9'],
+  kprobe_multi_addrs: [16, 'ptr', '6.6'],
+  kprobe_multi_count: [24, 'u32', '6.6'],
+  kprobe_multi_flags: [28, 'u32', '6.6'],
+  kprobe_multi_missed: [32, 'u64', '6.7'],
+  kprobe_multi_cookies: [40, 'ptr', '6.9'],
+  uprobe_multi_path: [16, 'ptr', '6.8'],
+  uprobe_multi_offsets: [24, 'ptr', '6.8'],
+  uprobe_multi_ref_ctr_offsets: [32, 'ptr', '6.8'],
+  uprobe_multi_cookies: [40, 'ptr', '6.8'],
+  uprobe_multi_path_size: [48, 'u32', '6.8'],
+  uprobe_multi_count: [52, 'u32', '6.8'],
+  uprobe_multi_flags: [56, 'u32', '6.8'],
+  uprobe_multi_pid: [60, 'u32', '6.8'],
   pad: [64, 'u64', '5.8'],
 });

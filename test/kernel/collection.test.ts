@@ -123,6 +123,11 @@ if (can !== undefined) {
   if (can.pidTgid.supported === false) cannotLoad['core_bench:bench_ids'] = { error: VerifierError, why: `this kernel does not let SOCKET_FILTER programs call bpf_get_current_pid_tgid (probed)` };
   if (can.comm.supported === false) cannotLoad['core_bench:bench_comm'] = { error: VerifierError, why: `this kernel does not let SOCKET_FILTER programs call bpf_get_current_comm (probed)` };
   if (!kernelVersion().atLeast('6.1')) cannotLoad['elf_programs:urp_sleepable'] = { error: VerifierError, why: `sleepable uprobes need Linux 6.1 (${kernel})` };
+  if (!kernelVersion().atLeast('5.15')) {
+    for (const p of ['uprobe_multi_entry', 'uprobe_multi_return', 'kprobe_multi_entry', 'kprobe_multi_return']) {
+      cannotLoad[`multi:${p}`] = { error: VerifierError, why: `bpf_get_attach_cookie needs Linux 5.15 (${kernel})` };
+    }
+  }
   if (can.syscall.supported === false) cannotLoad['elf_programs:syscall_prog'] = { error: NotSupportedError, why: `program type SYSCALL needs Linux 5.14 (${kernel})` };
   if (can.netfilter.supported === false) cannotLoad['elf_programs:netfilter_prog'] = { error: NotSupportedError, why: `program type NETFILTER needs Linux 6.4 (${kernel})` };
   if (!kernelVersion().atLeast('5.18')) cannotLoad['elf_programs:xdp_frags_prog'] = { error: NotSupportedError, why: `BPF_F_XDP_HAS_FRAGS needs Linux 5.18 (${kernel})` };

@@ -504,8 +504,8 @@ describe('auto-attach by section name', () => {
     expect(fake.opens).toEqual([]);
   });
 
-  it('multi-uprobes and USDT are not implemented: NotSupportedError', () => {
-    for (const sectionName of ['uprobe.multi/x:y', 'uretprobe.multi/x:y', 'usdt/x:p:n']) {
+  it('USDT and session probes are not implemented: NotSupportedError (uprobe.multi: link-multi.test.ts)', () => {
+    for (const sectionName of ['usdt/x:p:n', 'uprobe.session/x:y', 'kprobe.session/vfs_*']) {
       const err = caught(() => attachProgram(prog, { sectionName }));
       expect(err, sectionName).toBeInstanceOf(NotSupportedError);
     }
