@@ -309,6 +309,7 @@ export class Program {
   /**
    * Attaches the program where its section name says, like libbpf's auto-attach:
    * `tracepoint/<group>/<name>`, `kprobe/<fn>`, `kretprobe/<fn>`, `ksyscall/<name>`,
+   * `uprobe/<binary>:<fn>`, `kprobe.multi/<pattern>`, `uprobe.multi/<binary>:<pattern>`,
    * `raw_tp/<name>`, `fentry/<fn>`, `tp_btf/<name>`, `lsm/<hook>`, … (see
    * {@link attachProgram}). The returned link is the caller's to close.
    *
