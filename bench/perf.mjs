@@ -31,6 +31,9 @@
 // the readiness callbacks, nothing allocated per record or batch). Both count every sample and
 // look at its length, as the peers' callbacks do.
 //
+// Ours also report how often the main thread went to sleep (its voluntary context switches),
+// per 1000 events: about 1000 means a wake-up per event, fewer means batches per wake-up.
+//
 // Env: PERF_SECS (5), BENCH_RUNS (3), PERF_WMS ("0 4096 65536"; 0 = wake on every sample),
 //      PERF_APIS ("readMany forEach"),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
@@ -156,6 +159,10 @@ function parent() {
     }
   }
 
+  const sleepsPer1k = (vs) => {
+    const xs = vs.filter((v) => Number.isFinite(v.reader_sleeps)).map((v) => (1000 * v.reader_sleeps) / (v.received + v.lost));
+    return xs.length === 0 ? '-' : med(xs).toFixed(1);
+  };
   const med = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -163,8 +170,8 @@ function parent() {
   const out = [];
   out.push(`## bench-perf: medians of ${runs} rounds, ${secs}s each, 1-min load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${cpus().length} CPUs)`);
   out.push('');
-  out.push('| watermark | contestant | events/s | × libbpf | lost | unreported | received+lost==fired | user CPU s | sys CPU s | runs |');
-  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  out.push('| watermark | contestant | events/s | × libbpf | lost | unreported | received+lost==fired | user CPU s | sys CPU s | reader sleeps / 1k events | runs |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
   const summary = {};
   for (const wm of wms) {
     const base = rows.get(`${wm}\tlibbpf`);
@@ -172,13 +179,13 @@ function parent() {
     for (const c of contestants) {
       const vs = rows.get(`${wm}\t${c.id}`);
       if (!vs) {
-        out.push(`| ${wm} | ${c.id} | failed | | | | | | | 0 |`);
+        out.push(`| ${wm} | ${c.id} | failed | | | | | | | | 0 |`);
         continue;
       }
       const eps = med(vs.map((v) => v.events_per_s));
       const exact = vs.filter((v) => v.unreported === 0).length;
       out.push(
-        `| ${wm} | ${c.id} | ${Math.round(eps)} | ${Number.isFinite(baseEps) ? (eps / baseEps).toFixed(2) : '-'} | ${med(vs.map((v) => v.lost))} | ${med(vs.map((v) => v.unreported))} | ${exact}/${vs.length} | ${med(vs.map((v) => v.cpu_user_s)).toFixed(2)} | ${med(vs.map((v) => v.cpu_sys_s)).toFixed(2)} | ${vs.length} |`,
+        `| ${wm} | ${c.id} | ${Math.round(eps)} | ${Number.isFinite(baseEps) ? (eps / baseEps).toFixed(2) : '-'} | ${med(vs.map((v) => v.lost))} | ${med(vs.map((v) => v.unreported))} | ${exact}/${vs.length} | ${med(vs.map((v) => v.cpu_user_s)).toFixed(2)} | ${med(vs.map((v) => v.cpu_sys_s)).toFixed(2)} | ${sleepsPer1k(vs)} | ${vs.length} |`,
       );
       summary[`${wm} ${c.id}`] = vs;
     }
@@ -322,6 +329,10 @@ async function child(secs) {
     else for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
   };
 
+  // The main thread's voluntary context switches: how often the reader went to sleep in
+  // epoll_wait (a diagnostic of wake-ups; the peers do not report theirs).
+  const sleeps = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'))?.[1] ?? NaN);
+  const sleeps0 = sleeps();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   call('gen_start', ffi.DataType.I32);
@@ -346,6 +357,7 @@ async function child(secs) {
   await new Promise((r) => setTimeout(r, 200));
   drainAll();
   const cpu1 = process.cpuUsage(cpu0);
+  const readerSleeps = sleeps() - sleeps0;
   // Flush losses still held by the kernel (see the header comment), then drain again.
   for (const cpu of onlineCPUs()) call('gen_once_on', ffi.DataType.I32, [ffi.DataType.I32], [cpu]);
   drainAll();
@@ -362,7 +374,7 @@ async function child(secs) {
   console.log(
     `bench-perf watermark=${wm} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} lost=${lost} ` +
       `output_err=${outErr} events_per_s=${Math.round(received / tGen)} gen_per_s=${Math.round(generated / tGen)} ` +
-      `cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)}`,
+      `cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} reader_sleeps=${readerSleeps}`,
   );
 }
 

@@ -27,6 +27,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -241,6 +242,13 @@ void FinalizeMapping(napi_env /*env*/, void* /*data*/, void* hint) {
 // dup'ed so that (a) the caller closing its fd while we still poll cannot leave epoll watching
 // a stale file (libuv forbids closing a polled fd), and (b) two watchers on the same fd do not
 // collide in libuv's per-fd watcher table.
+//
+// A watcher of several fds (watchAny) polls a private epoll instance holding them all, the way
+// libbpf's perf_buffer keeps its per-CPU rings in one epoll set: libuv sees one fd, and the
+// callback runs once per wake-up however many members are ready, not once per ready fd (each
+// a trip through napi_make_callback into JS). The instance is the watcher's own fd, so (a) and
+// (b) hold without dup'ing the members: an epoll set holds files, not fd numbers, and drops a
+// file by itself when the file is released (eventpoll_release()).
 
 // bpf(cmd, attr[, off, buf]...)  or  bpf(cmd, attr, [off, buf, ...])
 napi_value Bpf(napi_env env, napi_callback_info cbinfo) {
@@ -289,7 +297,7 @@ class Addon;
 struct WatchState {
   Addon* addon;
   uint32_t id;
-  int fd;
+  int fd;  // ours: a dup of the watched fd, or watchAny's epoll instance
   napi_env env;
   napi_ref callback;
   napi_async_context async_context;
@@ -335,6 +343,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("loadAcquire32", &Addon::LoadAcquire32),
         InstanceMethod("storeRelease64", &Addon::StoreRelease64),
         InstanceMethod("watch", &Addon::Watch),
+        InstanceMethod("watchAny", &Addon::WatchAny),
         InstanceMethod("unwatch", &Addon::Unwatch),
         InstanceMethod("refWatch", &Addon::RefWatch),
         InstanceMethod("activeWatchers", &Addon::ActiveWatchers),
@@ -348,7 +357,7 @@ class Addon : public Napi::Addon<Addon> {
     napi_create_function(env, "patchPointers", NAPI_AUTO_LENGTH, PatchPointersOnly, nullptr, &patch_fn);
     exports.Set("patchPointers", Napi::Value(env, patch_fn));
     // Lets the loader tell a stale binary from the current source (see scripts/install.mjs).
-    exports.Set("abiVersion", Napi::Number::New(env, 2));
+    exports.Set("abiVersion", Napi::Number::New(env, 3));
     exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   }
 
@@ -597,38 +606,59 @@ class Addon : public Napi::Addon<Addon> {
       ThrowType(env, "watch(fd, events, callback): callback must be a function");
       return Napi::Value();
     }
-    uv_loop_t* loop;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return IntV(env, -ENOSYS);
     int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (dupfd < 0) return IntV(env, -errno);
+    return StartWatch(env, dupfd, ToUvEvents(events), info[2]);
+  }
 
-    auto* w = new WatchState();
-    w->addon = this;
-    w->fd = dupfd;
-    w->env = env;
-    w->closing = false;
-    int rc = uv_poll_init(loop, &w->handle, dupfd);
-    if (rc != 0) {
-      // uv_poll_init failing leaves no handle to close (e.g. EPERM: a regular file).
-      close(dupfd);
-      delete w;
-      return IntV(env, rc);  // libuv errors are already -errno on Unix
+  // watchAny(fds, events, callback) -> watcher id (> 0), or -errno. The callback runs when any
+  // of the fds is ready for `events`, once per event-loop wake-up, with POLLIN as its argument
+  // (the set itself is polled for readability; POLLERR if libuv reports an error). Which fds
+  // are ready is not reported: the caller looks at all of them (a perf fd could not tell
+  // anyway: perf_poll() hands out each wake-up once, and polling the set has already taken it).
+  Napi::Value WatchAny(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t events;
+    if (info.Length() < 3 || !info[0].IsArray() || !Int32Arg(env, info[1], &events)) {
+      if (!Napi::Env(env).IsExceptionPending()) ThrowType(env, "watchAny(fds, events, callback)");
+      return Napi::Value();
     }
-    w->handle.data = w;
-    rc = uv_poll_start(&w->handle, ToUvEvents(events), OnPoll);
-    if (rc != 0) {
-      w->closing = true;
-      uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), FreeWithoutHook);
-      return IntV(env, rc);
+    if (!info[2].IsFunction()) {
+      ThrowType(env, "watchAny(fds, events, callback): callback must be a function");
+      return Napi::Value();
     }
-    napi_create_reference(env, info[2], 1, &w->callback);
-    napi_value resource_name;
-    napi_create_string_utf8(env, "ebpf-ts:watch", NAPI_AUTO_LENGTH, &resource_name);
-    napi_async_init(env, nullptr, resource_name, &w->async_context);
-    napi_add_async_cleanup_hook(env, OnEnvTeardown, w, &w->cleanup);
-    w->id = ++last_watch_id_;
-    watchers_[w->id] = w;
-    return IntV(env, w->id);
+    Napi::Array fds = info[0].As<Napi::Array>();
+    uint32_t n = fds.Length();
+    if (n == 0) return IntV(env, -EINVAL);
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) return IntV(env, -errno);
+    // Above stdio, like watch()'s dup: a process that closed fd 0 must not get it back here.
+    if (epfd < 3) {
+      int moved = fcntl(epfd, F_DUPFD_CLOEXEC, 3);
+      int err = errno;
+      close(epfd);
+      if (moved < 0) return IntV(env, -err);
+      epfd = moved;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      int32_t fd;
+      if (!Int32Arg(env, fds.Get(i), &fd)) {
+        close(epfd);
+        return Napi::Value();
+      }
+      // Level-triggered, as libuv polls the instance itself: each poll of the instance asks
+      // its ready members again and drops those no longer ready, so the set empties itself.
+      // poll(2) and epoll share these bits on Linux.
+      struct epoll_event ev = {};
+      ev.events = static_cast<uint32_t>(events) & (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP);
+      ev.data.u32 = i;
+      if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        int err = errno;
+        close(epfd);
+        return IntV(env, -err);  // EPERM: a regular file; EBADF; EEXIST: an fd given twice
+      }
+    }
+    return StartWatch(env, epfd, UV_READABLE, info[2]);
   }
 
   // unwatch(id): stops and releases a watcher; the callback is never called afterwards.
@@ -662,6 +692,43 @@ class Addon : public Napi::Addon<Addon> {
   }
 
  private:
+  // Polls `fd` (ours from now on: closed with the handle, also on failure) for `uv_events` and
+  // calls `callback` from the loop. Returns the watcher id or -errno.
+  Napi::Value StartWatch(napi_env env, int fd, int uv_events, Napi::Value callback) {
+    uv_loop_t* loop;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      close(fd);
+      return IntV(env, -ENOSYS);
+    }
+    auto* w = new WatchState();
+    w->addon = this;
+    w->fd = fd;
+    w->env = env;
+    w->closing = false;
+    int rc = uv_poll_init(loop, &w->handle, fd);
+    if (rc != 0) {
+      // uv_poll_init failing leaves no handle to close (e.g. EPERM: a regular file).
+      close(fd);
+      delete w;
+      return IntV(env, rc);  // libuv errors are already -errno on Unix
+    }
+    w->handle.data = w;
+    rc = uv_poll_start(&w->handle, uv_events, OnPoll);
+    if (rc != 0) {
+      w->closing = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), FreeWithoutHook);
+      return IntV(env, rc);
+    }
+    napi_create_reference(env, callback, 1, &w->callback);
+    napi_value resource_name;
+    napi_create_string_utf8(env, "ebpf-ts:watch", NAPI_AUTO_LENGTH, &resource_name);
+    napi_async_init(env, nullptr, resource_name, &w->async_context);
+    napi_add_async_cleanup_hook(env, OnEnvTeardown, w, &w->cleanup);
+    w->id = ++last_watch_id_;
+    watchers_[w->id] = w;
+    return IntV(env, w->id);
+  }
+
   static void OnPoll(uv_poll_t* handle, int status, int uv_events) {
     auto* w = static_cast<WatchState*>(handle->data);
     if (w->closing) return;

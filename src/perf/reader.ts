@@ -91,12 +91,12 @@ interface CPURing {
   readonly fd: number;
   readonly mapping: Mapping;
   readonly ring: PerfRing;
-  watcher: Watcher | undefined;
   /**
-   * The kernel signalled this ring (its fd polled readable) and it has not been emptied
-   * since. Only such rings are read by read()/readMany(): that is what makes `watermark` and
-   * `wakeupEvents` mean something, and it hands control back to the event loop after every
-   * batch instead of chasing a producer record by record.
+   * The kernel signalled since this ring was last emptied (a wake-up of any ring counts for
+   * all: see #onWake). Only such rings are read by read()/readMany(): that is what makes
+   * `watermark` and `wakeupEvents` mean something — a read resolves after a wake-up, not as
+   * soon as one record sits below the watermark — and it hands control back to the event loop
+   * after every batch instead of chasing a producer record by record.
    */
   ready: boolean;
 }
@@ -113,8 +113,9 @@ const leaks = leakGuard<{ fds: number[]; mappings: Mapping[] }>('PerfReader', ({
  * map at the CPU's index so that `bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, …)`
  * lands in the ring of the CPU the program runs on.
  *
- * Readiness comes from the event loop (the native backend's libuv poll handles; the ffi-rs
- * fallback polls every 5 ms): no thread is blocked, nothing spins. Records are copied out of
+ * Readiness comes from the event loop (the native backend: one libuv poll handle on an epoll set
+ * of all the rings' fds, like libbpf's perf_buffer; the ffi-rs fallback polls every 5 ms): no
+ * thread is blocked, nothing spins. A wake-up reads every ring. Records are copied out of
  * the rings only while a read is pending, so a reader that is not read from lets the rings
  * fill and the kernel count what it drops; those counts arrive as records with
  * `lostSamples > 0` and an empty `rawSample`.
@@ -146,6 +147,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   readonly #rings: CPURing[];
   readonly #byCPU = new Map<number, CPURing>();
   readonly #paused = new Set<number>();
+  /** Readiness of the rings: one watcher of all their fds, or one per ring (see the constructor). */
+  readonly #watchers: Watcher[] = [];
   readonly #feed: Feed<PerfRecord>;
   readonly #key = new Uint8Array(4);
   readonly #value = new Uint8Array(4);
@@ -232,22 +235,44 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     // for data that is already there. Unwatched wake-ups cost one callback each and stop
     // when a ring is full (the kernel then drops instead of waking).
     try {
-      for (const r of this.#rings) {
-        r.watcher = this.#backend.watch(r.fd, POLLIN, () => {
-          r.ready = true;
-          if (this.#sink !== undefined) this.#pump(r);
-          else this.#feed.readable();
-        });
-      }
+      const b = this.#backend;
+      const fds = this.#rings.map((r) => r.fd);
+      // One watcher for all rings where the backend has it (the native addon: one epoll set,
+      // one callback per wake-up); else one per ring, each callback reading every ring.
+      if (b.watchAny !== undefined) this.#watchers.push(b.watchAny(fds, POLLIN, this.#onWake));
+      else for (const fd of fds) this.#watchers.push(b.watch(fd, POLLIN, this.#onWake));
     } catch (err) {
       this.#release();
       throw err;
     }
     this.#setRef(false);
+    this.#lookOnceWatched();
     if (signal !== undefined) {
       this.#onAbort = () => this.#shutdown(closedError('PerfReader', signal.reason));
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+  }
+
+  /**
+   * Reads every ring once, as soon as libuv has put the watchers into its epoll set. libuv adds
+   * a new poll handle only in its next poll phase, and adding a file to an epoll set polls it
+   * (ep_insert()) while reporting it polls it again (ep_send_events()): perf_poll() hands a
+   * wake-up to the first of the two only, so a wake-up from before that poll phase is lost.
+   * If the rings fill meanwhile — a producer that starts right after the reader, faster than
+   * the event loop gets going — no further wake-up comes, and only #rescue would end the
+   * stall, 100 ms later (seen at the start of `npm run bench:perf`). The look runs in the
+   * check phase after that poll phase: the second setImmediate from now (the first one runs
+   * before it when the reader is created in a poll-phase callback). Unref'd: it does not keep
+   * the process alive.
+   */
+  #lookOnceWatched(): void {
+    setImmediate(() => {
+      setImmediate(() => {
+        if (this.#feed.closedError !== undefined) return;
+        if (this.#sink !== undefined) this.#pumpAll();
+        else this.#feed.readable(true);
+      }).unref();
+    }).unref();
   }
 
   #openRing(cpu: number, pages: number, page: number, wakeup: { watermark?: number | undefined; wakeupEvents?: number | undefined }): void {
@@ -265,10 +290,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
         throw new SyscallError('mmap', -m, mmapHint(-m), `map the perf ring of CPU ${cpu} (${pages} pages)`);
       }
       mapping = m;
-      const ring = new PerfRing(cpu, m, page, b);
+      const ring = new PerfRing(cpu, m, page);
       const r = b.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
       if (r < 0) throw new SyscallError('ioctl(PERF_EVENT_IOC_ENABLE)', -r, undefined, `enable the perf event of CPU ${cpu}`);
-      const entry: CPURing = { cpu, fd, mapping: m, ring, watcher: undefined, ready: false };
+      const entry: CPURing = { cpu, fd, mapping: m, ring, ready: false };
       this.#rings.push(entry);
       this.#byCPU.set(cpu, entry);
     } catch (err) {
@@ -287,10 +312,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * per watcher: there an open reader keeps the process alive until close().
    */
   #setRef(ref: boolean): void {
-    for (const r of this.#rings) {
-      const w = r.watcher as (Watcher & { ref?: () => void; unref?: () => void }) | undefined;
-      if (ref) w?.ref?.();
-      else w?.unref?.();
+    for (const watcher of this.#watchers) {
+      const w = watcher as Watcher & { ref?: () => void; unref?: () => void };
+      if (ref) w.ref?.();
+      else w.unref?.();
     }
     // The recheck runs exactly while someone reads.
     if (ref && this.#recheck === undefined && this.#feed.closedError === undefined) {
@@ -307,7 +332,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * (perf_output_begin() fails before any wake-up accounting), so one wake-up that never
    * reaches the event loop would stop the reader for good — and on a 6.18 guest, readers
    * (this one and libbpf-style epoll loops alike) were seen to stop for seconds with full rings
-   * and nothing pending in epoll: the wake-up's irq_work did not run. Every RECHECK_MS, a ring
+   * and nothing pending in epoll: the wake-up's irq_work did not run. (One way to lose a
+   * wake-up is known and handled: the start-up race of #lookOnceWatched.) Every RECHECK_MS, a ring
    * more than half full (or past its watermark, if that is higher) that has not signalled is
    * treated as woken. Normal operation never gets there (the watermark is lower), so this only
    * bounds how long a lost wake-up can cost; with wakeupEvents the half-full threshold keeps
@@ -323,11 +349,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       }
     }
     if (!found) return;
-    if (this.#sink !== undefined) {
-      for (const r of this.#rings) if (r.ready && this.#sink !== undefined) this.#pump(r);
-    } else {
-      this.#feed.readable();
-    }
+    if (this.#sink !== undefined) this.#pumpAll();
+    else this.#feed.readable();
   }
 
   #install(cpu: number): void {
@@ -345,10 +368,9 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
 
   /** Releases every ring opened so far (constructor failure and close). */
   #release(): void {
+    for (const w of this.#watchers.splice(0)) w.stop();
     const b = this.#backend ?? backend();
     for (const r of this.#rings) {
-      r.watcher?.stop();
-      r.watcher = undefined;
       // Remove our event from the map so the kernel can free it now: the map holds its own
       // reference to the perf file (perf_event_fd_array_get_ptr()), released on delete.
       if (!this.#map.closed) {
@@ -389,17 +411,45 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     return got;
   }
 
-  /** forEachRecord: hands everything `r` has published to the sink (one batch, one data_tail store). */
-  #pump(r: CPURing): void {
+  /**
+   * A wake-up: some ring's fd polled readable. Every ring is read, not only the one that woke
+   * us, and none is told apart: with the native backend's one epoll set nobody can tell (polling
+   * the set took each perf fd's wake-up, perf_poll() hands it out once), and an empty ring
+   * costs one load of `data_head`. Records below the watermark in the other rings go out with
+   * the batch instead of taking room until their own wake-up. With one watcher per ring (the
+   * ffi-rs backend) the first callback of a poll empties every ring; the later ones find
+   * nothing.
+   */
+  readonly #onWake = (): void => {
+    if (this.#sink !== undefined) {
+      this.#pumpAll();
+      return;
+    }
+    for (const r of this.#rings) r.ready = true;
+    this.#feed.readable();
+  };
+
+  /**
+   * forEachRecord: hands everything the rings have published to the sink (per ring one batch,
+   * one data_tail store).
+   */
+  #pumpAll(): void {
     const sink = this.#sink!;
-    r.ready = false;
+    const rings = this.#rings;
     try {
       // Look again while records keep arriving (bounded, so that a producer faster than the
-      // callback cannot keep the event loop from running): the ring is emptier when the reader
-      // goes back to sleep, so the next wake-up finds more room left (the kernel wakes every
-      // `watermark` bytes written, however much was consumed meanwhile).
-      for (let round = 0; round < PUMP_ROUNDS && this.#sink === sink; round++) {
-        if (r.ring.consume(sink.onSample, sink.onLost, Infinity) === 0) break;
+      // callback cannot keep the event loop from running): the rings are emptier when the
+      // reader goes back to sleep, so the next wake-up finds more room left (the kernel wakes
+      // every `watermark` bytes written, however much was consumed meanwhile).
+      for (let round = 0; round < PUMP_ROUNDS; round++) {
+        let n = 0;
+        for (let i = 0; i < rings.length; i++) {
+          const r = rings[i]!;
+          r.ready = false;
+          n += r.ring.consume(sink.onSample, sink.onLost, Infinity);
+          if (this.#sink !== sink) return;
+        }
+        if (n === 0) break;
       }
     } catch (err) {
       // Thrown by the caller's callback: the loop ends with it (records after the one that
@@ -580,10 +630,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       // Look at every ring once: a wake-up that came before this loop started has been
       // consumed already (perf_poll() hands each out once), and data may sit below the watermark.
       queueMicrotask(() => {
-        for (const r of this.#rings) {
-          if (this.#sink !== sink) return;
-          this.#pump(r);
-        }
+        if (this.#sink === sink) this.#pumpAll();
       });
     });
   }

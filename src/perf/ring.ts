@@ -92,7 +92,11 @@ export interface PerfRecord {
 /** The shared, empty `rawSample` of every loss report (no allocation per LOST record). */
 export const EMPTY_SAMPLE: Uint8Array = new Uint8Array(0);
 
-/** The two ordered accesses a ring needs; the syscall backend provides them. */
+/**
+ * The two ordered accesses of `data_head`/`data_tail` as 64-bit values: what a test gives a
+ * {@link PerfRing} to watch (and log) them. Without one, the ring does them itself (see
+ * {@link PerfRing}'s constructor).
+ */
 export interface RingAtomics {
   /** `smp_load_acquire` of a u64 in the mapping. */
   loadAcquire64(mapping: Mapping, offset: number): bigint;
@@ -133,7 +137,16 @@ export class PerfRing {
   /** The CPU this ring belongs to (stamped on every record). */
   readonly cpu: number;
   readonly #mapping: Mapping;
-  readonly #atomics: RingAtomics;
+  /** A test's accessors of data_head/data_tail, or undefined for our own (#meta). */
+  readonly #atomics: RingAtomics | undefined;
+  /** The metadata page as host-order u32 words, for Atomics on data_head and data_tail. */
+  readonly #meta: Uint32Array;
+  /** Indexes in #meta of the low and high words of data_head and data_tail. */
+  readonly #headLow: number;
+  readonly #tailLow: number;
+  readonly #tailHigh: number;
+  /** The high word of data_tail as last written (it changes every 4 GiB). */
+  #tailHighWritten: number;
   /** The data area, as bytes and as host-order words (views created once). */
   readonly #ring: Area;
   /** Size of the data area (a power of two). */
@@ -154,10 +167,30 @@ export class PerfRing {
   /** Records of unknown types skipped so far. */
   unknownRecords = 0;
 
-  constructor(cpu: number, mapping: Mapping, pageSize: number, atomics: RingAtomics) {
+  /**
+   * `atomics`: for tests, accessors that replace the ring's own. Those are `Atomics.load` and
+   * `Atomics.store` on u32 words of the metadata page: sequentially consistent, hence at least
+   * the acquire and release the ring needs (a plain MOV load and an XCHG store on x86-64,
+   * LDAR/STLR on arm64: the reasoning of src/sys/backend-ffi.ts's loadAcquire64), with no call
+   * into the backend and no BigInt per access — a wake-up costs a few nanoseconds per ring
+   * here instead of an N-API call and BigInt conversions.
+   *
+   * Only the low words are ordered, and that is all the kernel needs: it only ever uses
+   * `data_tail` modulo the ring size (`CIRC_SPACE()` in perf_output_begin(), since 4.4 at least;
+   * `ring_buffer_has_space()` today), and the bytes published, `data_head - data_tail`, never
+   * exceed the ring size (≤ 1 GiB here), so they are exact modulo 2^32. `data_tail`'s high word
+   * is written after the low one, and only when it changes (every 4 GiB): a value the kernel
+   * might read in between differs from the real one by 2^32, a multiple of the ring size.
+   */
+  constructor(cpu: number, mapping: Mapping, pageSize: number, atomics?: RingAtomics) {
     this.cpu = cpu;
     this.#mapping = mapping;
     this.#atomics = atomics;
+    this.#meta = new Uint32Array(mapping.buffer, 0, pageSize >>> 2);
+    const low = hostLittleEndian ? 0 : 1;
+    this.#headLow = (DATA_HEAD_OFFSET >>> 2) + low;
+    this.#tailLow = (DATA_TAIL_OFFSET >>> 2) + low;
+    this.#tailHigh = (DATA_TAIL_OFFSET >>> 2) + 1 - low;
     const meta = new DataView(mapping.buffer, 0, pageSize);
     // data_offset/data_size appeared in 4.1 (commit e8c6deac69629, "perf: Add data_{offset,size}
     // to user_page"); earlier kernels leave them 0 and the data follows the metadata page.
@@ -178,6 +211,31 @@ export class PerfRing {
       mask: size - 1,
     };
     this.#tail = Number(meta.getBigUint64(DATA_TAIL_OFFSET, hostLittleEndian));
+    this.#tailHighWritten = Math.floor(this.#tail / U32_HIGH);
+  }
+
+  /** Bytes published and not consumed: `data_head` (acquire) minus our tail, modulo 2^32. */
+  #published(): number {
+    const a = this.#atomics;
+    const head = a === undefined ? Atomics.load(this.#meta, this.#headLow) : Number(BigInt.asUintN(32, a.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET)));
+    return (head - this.#tail) >>> 0;
+  }
+
+  /** Moves `data_tail` forward by `used` bytes (release). */
+  #advance(used: number): void {
+    const tail = this.#tail + used;
+    this.#tail = tail;
+    const a = this.#atomics;
+    if (a !== undefined) {
+      a.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(tail));
+      return;
+    }
+    Atomics.store(this.#meta, this.#tailLow, tail >>> 0);
+    const high = Math.floor(tail / U32_HIGH);
+    if (high !== this.#tailHighWritten) {
+      this.#tailHighWritten = high;
+      Atomics.store(this.#meta, this.#tailHigh, high);
+    }
   }
 
   /**
@@ -190,7 +248,7 @@ export class PerfRing {
 
   /** Bytes published by the kernel and not consumed yet (one acquire load). */
   pending(): number {
-    return Number(this.#atomics.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET)) - this.#tail;
+    return this.#published();
   }
 
   /**
@@ -200,19 +258,15 @@ export class PerfRing {
    * record it threw on counts as delivered, and the error propagates.
    */
   consume(onSample: PerfSampleCallback, onLost: PerfLostCallback | undefined, max: number): number {
-    const head = Number(this.#atomics.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET));
-    const tail = this.#tail;
-    if (head === tail || max <= 0 || this.#stopped) return 0;
-    const published = head - tail;
+    if (max <= 0 || this.#stopped) return 0;
+    const published = this.#published();
+    if (published === 0) return 0;
     try {
-      this.#parse(this.#ring, tail & this.#ring.mask, published, published, max, onSample, onLost);
+      this.#parse(this.#ring, this.#tail & this.#ring.mask, published, published, max, onSample, onLost);
     } finally {
       // #parse keeps #progress exact even when a callback throws.
       const used = this.#progress;
-      if (used > 0 && !this.#stopped) {
-        this.#tail = tail + used;
-        this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(this.#tail));
-      }
+      if (used > 0 && !this.#stopped) this.#advance(used);
     }
     return this.#count;
   }
@@ -227,10 +281,10 @@ export class PerfRing {
    * one allocation per batch instead of one per record.
    */
   readInto(out: PerfRecord[], max: number): number {
-    const head = Number(this.#atomics.loadAcquire64(this.#mapping, DATA_HEAD_OFFSET));
+    if (max <= 0) return 0;
+    const published = this.#published();
+    if (published === 0) return 0;
     const tail = this.#tail;
-    if (head === tail || max <= 0) return 0;
-    const published = head - tail;
     const ring = this.#ring;
     const avail = Math.min(published, SLAB_BYTES, this.size);
     // Rounded up to 8 so that the u32/u16 views cover it (records are 8-byte multiples).
@@ -256,10 +310,7 @@ export class PerfRing {
       },
     );
     const used = this.#progress;
-    if (used > 0) {
-      this.#tail = tail + used;
-      this.#atomics.storeRelease64(this.#mapping, DATA_TAIL_OFFSET, BigInt(this.#tail));
-    }
+    if (used > 0) this.#advance(used);
     return this.#count;
   }
 

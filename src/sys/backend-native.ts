@@ -11,9 +11,10 @@
  * - `watch()` returns a numeric id; the adapter wraps it in a {@link NativeWatcher}.
  *
  * Behaviour worth knowing:
- * - A watcher is a libuv poll handle on a duplicate of the fd. Like a socket it keeps the event
- *   loop alive while active; `unref()` lets the process exit anyway. Watchers still open when a
- *   worker thread exits are closed by the addon's environment cleanup hook.
+ * - A watcher is a libuv poll handle on a duplicate of the fd (`watchAny`: on a private epoll
+ *   instance holding the fds). Like a socket it keeps the event loop alive while active;
+ *   `unref()` lets the process exit anyway. Watchers still open when a worker thread exits are
+ *   closed by the addon's environment cleanup hook.
  * - Under a V8 sandbox (Electron 21+), ArrayBuffers over foreign memory are forbidden, so
  *   `mmap()` returns `-EOPNOTSUPP`. No copying fallback is offered: the mapping exists to see
  *   the kernel's writes as they happen, which a copy cannot do. Callers (perf/ring buffer
@@ -35,7 +36,7 @@ import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
 import { SyscallError } from '../errors.js';
 
 /** The addon's ABI revision this file was written against (`abiVersion` export of the addon). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** The addon's raw exports, as native/ebpf_ts.cc defines them. */
 export interface NativeAddon {
@@ -78,6 +79,11 @@ export interface NativeAddon {
   storeRelease64(buffer: ArrayBuffer, offset: number, value: bigint): void;
   /** Starts a libuv poll on a dup of `fd`; returns a watcher id (> 0) or `-errno`. */
   watch(fd: number, events: number, callback: (revents: number) => void): number;
+  /**
+   * One libuv poll on a private epoll instance holding every fd of `fds` (ABI 3): the callback
+   * runs once per wake-up when any is ready. Returns a watcher id (> 0) or `-errno`.
+   */
+  watchAny(fds: number[], events: number, callback: (revents: number) => void): number;
   /** Stops watcher `id`; unknown ids are ignored. */
   unwatch(id: number): void;
   /** `uv_ref`/`uv_unref` on watcher `id`. */
@@ -252,6 +258,8 @@ export interface NativeBackend extends Backend {
   readonly addon: NativeAddon;
   /** Typed as {@link NativeWatcher}, which adds `ref()`/`unref()`. */
   watch(fd: number, events: number, callback: (revents: number) => void): NativeWatcher;
+  /** Typed as {@link NativeWatcher}, which adds `ref()`/`unref()`. */
+  watchAny(fds: readonly number[], events: number, callback: (revents: number) => void): NativeWatcher;
 }
 
 let cached: NativeBackend | undefined;
@@ -323,6 +331,12 @@ export function loadNativeBackend(): NativeBackend {
       // The interface has no error return here; an fd that cannot be polled (a regular
       // file: EPERM from epoll_ctl, a closed fd: EBADF) is reported as a SyscallError.
       if (id < 0) throw new SyscallError('poll', -id, undefined, `watch fd ${fd}`);
+      return new NativeWatcher(raw, id);
+    },
+
+    watchAny(fds, events, callback) {
+      const id = raw.watchAny([...fds], events, callback);
+      if (id < 0) throw new SyscallError('epoll_ctl', -id, undefined, `watch fds ${fds.join(', ')}`);
       return new NativeWatcher(raw, id);
     },
 

@@ -125,6 +125,15 @@ export interface Backend {
    */
   watch(fd: number, events: number, callback: (revents: number) => void): Watcher;
 
+  /**
+   * Like {@link Backend.watch} for a set of fds: `callback` runs when any of them is ready, once
+   * per wake-up of the event loop however many are ready, and is not told which (look at all
+   * of them). The native backend polls one private epoll instance holding the set (libuv then
+   * sees one fd). Optional: a backend without it is used with one {@link Backend.watch} per fd.
+   * An fd that cannot be polled fails the whole call.
+   */
+  watchAny?(fds: readonly number[], events: number, callback: (revents: number) => void): Watcher;
+
   /** `getrlimit(resource)` as `[soft, hard]`; `RLIM_INFINITY` is `2n ** 64n - 1n`. */
   getrlimit(resource: number): [bigint, bigint] | number;
 

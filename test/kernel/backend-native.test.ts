@@ -12,6 +12,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -416,6 +417,115 @@ describe('native backend: watch()', () => {
     const refd = spawnSync(process.execPath, ['-e', script(false)], { encoding: 'utf8', timeout: 10_000 });
     expect(refd.status).toBe(0);
     expect(refd.stdout).toContain('stopping');
+  });
+});
+
+describe('native backend: watchAny()', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-watch-any-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  let made = 0;
+  function openFifo(): { r: number; w: number } {
+    const path = join(dir, `fifo${made++}`);
+    execFileSync('mkfifo', [path]);
+    const r = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const w = openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    return { r, w };
+  }
+
+  /** Reads whatever `fd` holds (the fifos are non-blocking). */
+  function drain(fd: number): string {
+    const buf = Buffer.alloc(64);
+    let out = '';
+    for (;;) {
+      try {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n <= 0) return out;
+        out += buf.toString('utf8', 0, n);
+      } catch {
+        return out; // EAGAIN: empty
+      }
+    }
+  }
+
+  it('calls back once for several ready fds, then for each later one; stop() releases the set', async () => {
+    const fifos = [openFifo(), openFifo(), openFifo()];
+    const base = nb.addon.activeWatchers();
+    const fdsBefore = openFds();
+    const got: string[][] = [];
+    let wake: (() => void) | undefined;
+    const watcher = nb.watchAny(
+      fifos.map((f) => f.r),
+      POLLIN,
+      (revents) => {
+        expect(revents & POLLIN).toBe(POLLIN);
+        // Level-triggered: read everything, or the set stays ready.
+        got.push(fifos.map((f) => drain(f.r)));
+        wake?.();
+      },
+    );
+    const next = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
+    try {
+      expect(nb.addon.activeWatchers()).toBe(base + 1);
+      expect(openFds()).toBe(fdsBefore + 1); // the epoll instance, not one dup per fd
+      let fired = next();
+      writeSync(fifos[0]!.w, 'a');
+      writeSync(fifos[2]!.w, 'c');
+      await fired;
+      fired = next();
+      writeSync(fifos[1]!.w, 'b');
+      await fired;
+      expect(got).toEqual([
+        ['a', '', 'c'],
+        ['', 'b', ''],
+      ]);
+    } finally {
+      watcher.stop();
+      watcher.stop();
+    }
+    expect(nb.addon.activeWatchers()).toBe(base);
+    // libuv closes the handle in the closing phase of this loop turn; the fd goes with it.
+    for (let turn = 0; turn < 3 && openFds() !== fdsBefore; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(openFds()).toBe(fdsBefore);
+    for (const f of fifos) {
+      closeSync(f.r);
+      closeSync(f.w);
+    }
+  });
+
+  it('keeps watching the other fds after the caller closes one of them', async () => {
+    const [a, b] = [openFifo(), openFifo()];
+    let wake!: () => void;
+    const fired = new Promise<void>((resolve) => (wake = resolve));
+    const watcher = nb.watchAny([a.r, b.r], POLLIN, () => {
+      if (drain(b.r) === 'x') wake();
+    });
+    closeSync(a.r); // the file is released, and the set drops it by itself
+    closeSync(a.w);
+    writeSync(b.w, 'x');
+    await fired;
+    watcher.stop();
+    closeSync(b.r);
+    closeSync(b.w);
+  });
+
+  it('throws a SyscallError, and leaks no fd, when the set cannot be built', () => {
+    const { r, w } = openFifo();
+    const before = openFds();
+    const file = join(dir, 'regular');
+    writeFileSync(file, 'x');
+    const reg = openSync(file, 'r');
+    expect(() => nb.watchAny([r, 100_000], POLLIN, () => {})).toThrow(/EBADF/);
+    expect(() => nb.watchAny([r, r], POLLIN, () => {})).toThrow(/EEXIST/);
+    expect(() => nb.watchAny([r, reg], POLLIN, () => {})).toThrow(/EPERM/);
+    expect(() => nb.watchAny([], POLLIN, () => {})).toThrow(/EINVAL/);
+    closeSync(reg);
+    expect(openFds()).toBe(before);
+    closeSync(r);
+    closeSync(w);
   });
 });
 

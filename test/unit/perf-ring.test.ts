@@ -278,6 +278,29 @@ describe('PerfRing', () => {
     expect(ring.consume(() => {}, undefined, Infinity)).toBe(0);
   });
 
+  it('on its own (no test accessors) reads data_head and writes data_tail through the mapping, across the 4 GiB mark', () => {
+    const k = new FakeKernel();
+    // Positions are free-running u64s: start just below 2^32 so that the batch crosses it.
+    const start = 2 ** 32 - 3 * 24;
+    k.head = start;
+    k.meta.setBigUint64(DATA_TAIL_OFFSET, BigInt(start), true);
+    k.publish();
+    const ring = new PerfRing(0, k.mapping, PAGE);
+    expect(ring.pending()).toBe(0);
+    for (let i = 0; i < 6; i++) k.sample(payload(12, i)); // 24 bytes each
+    k.publish();
+    expect(ring.pending()).toBe(6 * 24);
+    const got: number[] = [];
+    expect(ring.consume((_cpu, bytes, off) => got.push(bytes[off]!), undefined, 4)).toBe(4);
+    expect(got).toEqual([0, 1, 2, 3].map((i) => payload(12, i)[0]));
+    expect(k.tail).toBe(start + 4 * 24); // both words: past 2^32
+    expect(ring.pending()).toBe(2 * 24);
+    const rest = read(ring);
+    expect(rest.map((r) => r.rawSample[0])).toEqual([4, 5].map((i) => payload(12, i)[0]));
+    expect(k.tail).toBe(k.head);
+    expect(ring.pending()).toBe(0);
+  });
+
   it('finds the data area on kernels before 4.1 (no data_offset/data_size)', () => {
     const k = new FakeKernel(2, false);
     const ring = new PerfRing(0, k.mapping, PAGE, k);
