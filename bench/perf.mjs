@@ -19,6 +19,14 @@
 // - The generator is the peers' loop in C (`while (!stop) getppid();` on a pthread), compiled
 //   at run time into a shared library and started through ffi-rs, so that it runs in our
 //   process (the program filters on our tgid) at the same speed as theirs.
+// - Ours warm up before the timed run (PERF_WARMUP_S seconds, default 1; 0 turns it off): the
+//   same reader and generator run that long, then everything is drained, the kernel's pending
+//   loss counts flushed (as at the end, below) and every counter reset. That keeps V8's
+//   compilation of the read path (on background threads, which compete with reader and
+//   generator for this machine's two CPUs) and the start-up garbage collections out of the
+//   timed run; the peers are compiled ahead of time and start warm. bench/run.mjs warms up its
+//   map loops for the same reason. Without it, the first ~300 ms of a run lose samples that
+//   the rest does not.
 // - After the final drain ours runs getppid() once on each CPU (a pinned thread) and drains
 //   again: the kernel reports a ring's lost count only in front of the next sample that fits
 //   (perf_output_begin()), so without this a ring that was full at the end keeps its losses
@@ -33,6 +41,10 @@
 //
 // Ours also report how often the main thread went to sleep (its voluntary context switches),
 // per 1000 events: about 1000 means a wake-up per event, fewer means batches per wake-up.
+//
+// Each run waits for a quiet machine first (no qemu VM, under 15% of a CPU busy; PERF_QUIET=0
+// turns that off, PERF_QUIET_MAX_S bounds the wait); the raw figures note whether a VM ran
+// (vm_during) and how busy the machine was just before (busy_before, % of one CPU).
 //
 // Env: PERF_SECS (5), BENCH_RUNS (3), PERF_WMS ("0 4096 65536"; 0 = wake on every sample),
 //      PERF_APIS ("readMany forEach"),
@@ -128,6 +140,7 @@ function parent() {
     for (const wm of wms) {
       const order = contestants.map((_, i) => contestants[(i + round) % contestants.length]);
       for (const c of order) {
+        const quiet = waitQuiet();
         loads.push(loadavg()[0]);
         const env = { ...process.env, PERF_WATERMARK: String(wm) };
         const r =
@@ -151,7 +164,9 @@ function parent() {
             .map(([k, x]) => [k, Number(x)]),
         );
         v.unreported = v.fired - v.received - v.lost;
-        log(`  round ${round + 1} wm=${wm} ${c.id}: ${Math.round(v.events_per_s)} ev/s, lost ${v.lost}, unreported ${v.unreported}`);
+        v.busy_before = quiet.busy;
+        v.vm_during = quiet.vm || vmRunning() ? 1 : 0;
+        log(`  round ${round + 1} wm=${wm} ${c.id}: ${Math.round(v.events_per_s)} ev/s, lost ${v.lost}, unreported ${v.unreported}${v.vm_during ? ' (a VM ran during this run)' : ''}`);
         const key = `${wm}\t${c.id}`;
         if (!rows.has(key)) rows.set(key, []);
         rows.get(key).push(v);
@@ -191,13 +206,50 @@ function parent() {
     }
   }
   out.push('');
+  const vmRuns = [...rows.values()].flat().filter((v) => v.vm_during).length;
+  if (vmRuns > 0) out.push(`Note: a VM ran during ${vmRuns} of the runs (vm_during in the raw figures).`);
   out.push('Goal (issue 5): ebpf-ts events/s >= 1.0x libbpf with no more lost samples, and received + lost == fired exactly.');
   out.push('readMany: record objects, one promise per batch; forEach: forEachRecord(), records handed over in place.');
+  out.push(`Ours: warmed up for ${process.env.PERF_WARMUP_S ?? 1} s before the timed run (PERF_WARMUP_S; the peers are compiled ahead of time).`);
   out.push('Ours: program hand-assembled with the asm builder (same logic and 64-byte record as perf_getppid.bpf.c), attached with attachTracepoint; generator = the peers\' C loop in a shared library run through ffi-rs.');
   console.log(out.join('\n'));
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'perf-latest.json'), JSON.stringify({ date: new Date().toISOString(), secs, runs, wms, summary }, null, 1));
   return 0;
+}
+
+/** Whether a qemu VM runs on this machine (other work here starts them; they take whole CPUs). */
+function vmRunning() {
+  return spawnSync('pgrep', ['-f', 'qemu-system'], { encoding: 'utf8' }).stdout.trim() !== '';
+}
+
+/** CPU time (clock ticks) spent by everything on the machine, from /proc/stat. */
+function busyTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return f[0] + f[1] + f[2] + f[5] + f[6]; // user nice system irq softirq
+}
+
+/**
+ * Before each run (unless PERF_QUIET=0): waits while a VM runs (polling every 30 s) and while
+ * the machine is busy (more than 15% of one CPU over a second, i.e. other work), for at most
+ * PERF_QUIET_MAX_S seconds (600), so that every contestant runs on a machine as quiet as it
+ * gets. Returns the busy share seen last (% of one CPU) and whether a VM was still running.
+ */
+function waitQuiet() {
+  if (process.env.PERF_QUIET === '0') return { busy: NaN, vm: vmRunning() };
+  const deadline = Date.now() + Number(process.env.PERF_QUIET_MAX_S ?? 600) * 1000;
+  const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  for (;;) {
+    const vm = vmRunning();
+    const b0 = busyTicks();
+    sleep(1000);
+    const busy = busyTicks() - b0; // ticks of 1/100 s in one second: % of one CPU
+    if ((!vm && busy <= 15) || Date.now() > deadline) {
+      if (Date.now() > deadline) log(`  note: machine still ${vm ? 'running a VM' : `busy (${busy}% of a CPU)`}; running anyway`);
+      return { busy, vm };
+    }
+    sleep(vm ? 30_000 : 5_000);
+  }
 }
 
 function prepareDist() {
@@ -237,6 +289,7 @@ async function child(secs) {
   const dist = process.env.BENCH_DIST;
   const wm = Number(process.env.PERF_WATERMARK ?? 0);
   const api = process.env.PERF_API ?? 'readMany';
+  const warmupS = Number(process.env.PERF_WARMUP_S ?? 1);
   const imp = (p) => import(pathToFileURL(join(dist, p)).href);
   const asm = await imp('asm/index.js');
   const { Helper } = await imp('asm/helper.js');
@@ -329,15 +382,6 @@ async function child(secs) {
     else for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
   };
 
-  // The main thread's voluntary context switches: how often the reader went to sleep in
-  // epoll_wait (a diagnostic of wake-ups; the peers do not report theirs).
-  const sleeps = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'))?.[1] ?? NaN);
-  const sleeps0 = sleeps();
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  call('gen_start', ffi.DataType.I32);
-  let generated = 0;
-  let tGen = 0;
   const readLoop = async () => {
     for (;;) {
       let batch;
@@ -350,7 +394,40 @@ async function child(secs) {
       count(batch);
     }
   };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const key = (k) => new Uint8Array(new Uint32Array([k]).buffer);
+  // Flush losses still held by the kernel (see the header comment), then drain again.
+  const flushLosses = () => {
+    for (const cpu of onlineCPUs()) call('gen_once_on', ffi.DataType.I32, [ffi.DataType.I32], [cpu]);
+    drainAll();
+  };
   const loop = api === 'forEach' ? reader.forEachRecord(onSample, { onLost }).catch((err) => process.stderr.write(`forEachRecord ended: ${err?.stack ?? err}\n`)) : readLoop();
+
+  // Warm-up (see the header comment): the same producer and reader, then everything counted
+  // so far is drained, its losses flushed out of the kernel, and every counter reset.
+  if (warmupS > 0) {
+    call('gen_start', ffi.DataType.I32);
+    await sleep(warmupS * 1000);
+    call('gen_stop', ffi.DataType.Double);
+    await sleep(200);
+    drainAll();
+    flushLosses();
+    counters.update(key(0), new Uint8Array(8));
+    counters.update(key(1), new Uint8Array(8));
+    received = 0;
+    lost = 0;
+    badSize = 0;
+  }
+
+  // The main thread's voluntary context switches: how often the reader went to sleep in
+  // epoll_wait (a diagnostic of wake-ups; the peers do not report theirs).
+  const sleeps = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'))?.[1] ?? NaN);
+  const sleeps0 = sleeps();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  call('gen_start', ffi.DataType.I32);
+  let generated = 0;
+  let tGen = 0;
   await new Promise((r) => setTimeout(r, secs * 1000));
   generated = call('gen_stop', ffi.DataType.Double);
   tGen = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -358,12 +435,10 @@ async function child(secs) {
   drainAll();
   const cpu1 = process.cpuUsage(cpu0);
   const readerSleeps = sleeps() - sleeps0;
-  // Flush losses still held by the kernel (see the header comment), then drain again.
-  for (const cpu of onlineCPUs()) call('gen_once_on', ffi.DataType.I32, [ffi.DataType.I32], [cpu]);
-  drainAll();
+  flushLosses();
   reader.close();
   await loop;
-  const u64 = (k) => new DataView(counters.lookup(new Uint8Array(new Uint32Array([k]).buffer)).buffer).getBigUint64(0, true);
+  const u64 = (k) => new DataView(counters.lookup(key(k)).buffer).getBigUint64(0, true);
   const fired = Number(u64(0));
   const outErr = Number(u64(1));
   link.close();
@@ -372,7 +447,7 @@ async function child(secs) {
   counters.close();
   if (badSize > 0) process.stderr.write(`warning: ${badSize} samples shorter than 64 bytes\n`);
   console.log(
-    `bench-perf watermark=${wm} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} lost=${lost} ` +
+    `bench-perf watermark=${wm} warmup_s=${warmupS} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} lost=${lost} ` +
       `output_err=${outErr} events_per_s=${Math.round(received / tGen)} gen_per_s=${Math.round(generated / tGen)} ` +
       `cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} reader_sleeps=${readerSleeps}`,
   );

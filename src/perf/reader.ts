@@ -557,7 +557,9 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * — no object, view or copy per record (only a sample that wraps around a ring's end is
    * copied, into a scratch buffer) — and returns how many records it handed over. Like
    * libbpf's `perf_buffer__consume()`, it reads every ring, including records below the
-   * watermark. `data_tail` is written once per ring, after its last callback returned.
+   * watermark. A ring's `data_tail` is written after its last callback returned, and every
+   * 16 KiB of a long batch (a quarter of a smaller ring) so that the kernel gets room back
+   * while the rest is read.
    *
    * The `bytes` given to `onSample` is the kernel's ring: read the sample during the call and
    * copy what you keep. Calling {@link PerfReader.close} from a callback stops the walk.
@@ -597,9 +599,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * The fast path, asynchronous: calls `onSample` for every sample (and `options.onLost` for
    * every loss report) straight from the event loop's readiness callbacks until the reader is
    * closed — no promise, object or copy per record or per batch. Each time a ring wakes the
-   * reader (every sample, or every `watermark` bytes) everything it has published is handed
-   * over and `data_tail` is written once. Use it instead of `for await` when the event rate is
-   * high; the callback arguments are as in {@link PerfReader.consume}.
+   * reader (every sample, or every `watermark` bytes) everything the rings have published is
+   * handed over and each ring's `data_tail` written (as in {@link PerfReader.consume}). Use it
+   * instead of `for await` when the event rate is high; the callback arguments are as in
+   * {@link PerfReader.consume}.
    *
    * One loop at a time; `read()` and `readMany()` reject while it runs (they would wait for
    * wake-ups the loop consumes); the synchronous `readAvailable()` and `consume()` still work.

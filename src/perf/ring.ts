@@ -37,7 +37,8 @@
  *   or two memcpys into one new buffer per batch (which also straightens wrapped records) and
  *   the same parser walks that copy; per record only the sample view and the record object are
  *   allocated.
- * Either way `data_tail` is written once per batch, after the records were handed over.
+ * Either way `data_tail` is written after the records were handed over: once per batch, and in
+ * place also every {@link RELEASE_BYTES} of a long batch.
  *
  * @module
  */
@@ -60,6 +61,9 @@ export const DATA_SIZE_OFFSET = 1048;
 
 /** `sizeof(struct perf_event_header)`. */
 const HEADER_SIZE = 8;
+
+/** In a long consume() batch, `data_tail` is advanced every this many bytes (see consume()). */
+export const RELEASE_BYTES = 16 * 1024;
 
 /**
  * Most bytes copied out of a ring per batch. Larger than any record (header.size is a u16),
@@ -162,6 +166,10 @@ export class PerfRing {
   #count = 0;
   /** Bytes the last parse moved past (what `data_tail` advances by). */
   #progress = 0;
+  /** Of those, bytes already given back to the kernel during the parse (consume()). */
+  #released = 0;
+  /** consume() gives the kernel back its space every this many bytes (see consume()). */
+  readonly #releaseEvery: number;
   /** Set by {@link PerfRing.stop}: the mapping is going away, touch nothing more. */
   #stopped = false;
   /** Records of unknown types skipped so far. */
@@ -204,6 +212,7 @@ export class PerfRing {
       throw new RangeError(`perf ring of CPU ${cpu}: data area ${offset}+${size} does not fit a ${mapping.length}-byte mapping as a power of two`);
     }
     this.size = size;
+    this.#releaseEvery = Math.min(RELEASE_BYTES, size >>> 2);
     this.#ring = {
       bytes: new Uint8Array(mapping.buffer, offset, size),
       words: new Uint32Array(mapping.buffer, offset, size >>> 2),
@@ -253,20 +262,25 @@ export class PerfRing {
 
   /**
    * Hands up to `max` records to the callbacks, in place (see {@link PerfSampleCallback}), and
-   * returns how many it handed over (samples and loss reports). `data_tail` is advanced once,
-   * with release ordering, after the last callback returned — also when a callback throws: the
-   * record it threw on counts as delivered, and the error propagates.
+   * returns how many it handed over (samples and loss reports). `data_tail` is advanced, with
+   * release ordering, after the last callback returned — also when a callback throws: the
+   * record it threw on counts as delivered, and the error propagates — and, in a long batch,
+   * also every {@link RELEASE_BYTES} (a quarter of a smaller ring) once the callbacks of those
+   * records have returned: the kernel gets room back while the rest is read, instead of
+   * dropping samples until the whole batch is done (a full ring takes a while to walk, and the
+   * reader may be preempted meanwhile). A record's bytes are valid only during its callback
+   * either way.
    */
   consume(onSample: PerfSampleCallback, onLost: PerfLostCallback | undefined, max: number): number {
     if (max <= 0 || this.#stopped) return 0;
     const published = this.#published();
     if (published === 0) return 0;
     try {
-      this.#parse(this.#ring, this.#tail & this.#ring.mask, published, published, max, onSample, onLost);
+      this.#parse(this.#ring, this.#tail & this.#ring.mask, published, published, max, onSample, onLost, this.#releaseEvery);
     } finally {
-      // #parse keeps #progress exact even when a callback throws.
-      const used = this.#progress;
-      if (used > 0 && !this.#stopped) this.#advance(used);
+      // #parse keeps #progress and #released exact even when a callback throws.
+      const rest = this.#progress - this.#released;
+      if (rest > 0 && !this.#stopped) this.#advance(rest);
     }
     return this.#count;
   }
@@ -329,14 +343,23 @@ export class PerfRing {
     max: number,
     onSample: PerfSampleCallback,
     onLost: PerfLostCallback | undefined,
+    releaseEvery = Infinity,
   ): number {
     const { bytes, words, halves, mask } = area;
     const cpu = this.cpu;
     let rel = 0;
     let n = 0;
+    let released = 0;
     this.#progress = 0;
+    this.#released = 0;
     this.#count = 0;
     while (rel + HEADER_SIZE <= avail && n < max && !this.#stopped) {
+      if (rel - released >= releaseEvery) {
+        // Every record before `rel` has been handed over and its callback has returned.
+        this.#advance(rel - released);
+        released = rel;
+        this.#released = rel;
+      }
       const off = (start + rel) & mask;
       const type = words[off >>> 2]!;
       const recSize = halves[(off + 6) >>> 1]!;

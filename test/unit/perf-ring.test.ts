@@ -301,6 +301,53 @@ describe('PerfRing', () => {
     expect(ring.pending()).toBe(0);
   });
 
+  it('consume() gives the kernel its room back during a long batch, and not after stop()', () => {
+    const k = new FakeKernel(8); // 32 KiB data area: data_tail moves every 8 KiB
+    const ring = new PerfRing(0, k.mapping, PAGE, k);
+    for (let i = 0; i < 1024; i++) k.sample(payload(12, i)); // 24 bytes each: 24 KiB
+    k.publish();
+    const tails: number[] = [];
+    let calls = 0;
+    expect(
+      ring.consume(
+        () => {
+          if (calls++ % 100 === 0) tails.push(k.tail);
+        },
+        undefined,
+        Infinity,
+      ),
+    ).toBe(1024);
+    // Behind the callback by less than 8 KiB all along, and never ahead of it.
+    const stepRecords = Math.ceil(8192 / 24);
+    tails.forEach((tail, j) => {
+      const handedOver = j * 100 * 24;
+      expect(tail).toBeLessThanOrEqual(handedOver);
+      expect(handedOver - tail).toBeLessThan(stepRecords * 24);
+    });
+    expect(tails.at(-1)).toBeGreaterThan(0);
+    expect(k.tail).toBe(k.head);
+    expect(k.log.filter((l) => l.startsWith('store')).length).toBe(3); // past 8 and 16 KiB, then the end
+
+    // A callback that stops the ring (the reader is closing, the mapping goes away): no store
+    // after it, neither from the step nor at the end.
+    for (let i = 0; i < 1024; i++) k.sample(payload(12, i));
+    k.publish();
+    const before = k.tail;
+    let n = 0;
+    ring.consume(
+      () => {
+        if (++n === 400) ring.stop();
+      },
+      undefined,
+      Infinity,
+    );
+    expect(n).toBe(400);
+    expect(k.tail).toBeLessThanOrEqual(before + 399 * 24);
+    const stores = k.log.length;
+    ring.consume(() => {}, undefined, Infinity);
+    expect(k.log.length).toBe(stores);
+  });
+
   it('finds the data area on kernels before 4.1 (no data_offset/data_size)', () => {
     const k = new FakeKernel(2, false);
     const ring = new PerfRing(0, k.mapping, PAGE, k);
