@@ -5,7 +5,6 @@
 //   EBPF_TS_VM_TESTS=test/kernel/link-multi.test.ts npm run test:vm -- 6.12
 // testdata/multi.bpf.c counts every run by (process, entry or return, attach cookie) and sums
 // the first argument at entry and the return value at return, so the tests check exact figures.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -25,10 +24,10 @@ import { backend } from '../../src/sys/select.js';
 import { AttachType, ProgramType } from '../../src/types.js';
 import { callGetppid, ensureTracefs } from './link-helpers.js';
 import { expectVersionedFeature, inEmulatedVM } from './helpers/kernel-features.js';
+import { runTarget, startWaitingTarget, TARGET } from './helpers/uprobe-target.js';
 
 const root = process.getuid?.() === 0;
 const TESTDATA = join(import.meta.dirname, '..', '..', 'testdata');
-const TARGET = join(TESTDATA, 'uprobe', 'target');
 const OBJECT = join(TESTDATA, 'multi.bpfel.o');
 const UPROBE_OBJECT = join(TESTDATA, 'uprobe.bpfel.o');
 const FN = 'ebpf_ts_uprobe_add';
@@ -66,35 +65,6 @@ if (kprobeSkip !== '' && noRoot === '') console.warn(`skipping kprobe_multi atta
 interface Stats {
   count: bigint;
   sum: bigint;
-}
-
-/** Runs the target to completion: `n` calls of ebpf_ts_uprobe_add(i, 1000); returns its pid and output. */
-function runTarget(n: number): { pid: number; out: string } {
-  const r = spawnSync(TARGET, [String(n)], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`target exited with ${r.status}: ${r.stderr}`);
-  return { pid: r.pid!, out: r.stdout };
-}
-
-/** Starts the target in "wait" mode; `release()` lets it make its `n` calls and resolves with its output. */
-async function startWaitingTarget(n: number): Promise<{ child: ChildProcessWithoutNullStreams; release: () => Promise<string> }> {
-  const child = spawn(TARGET, [String(n), 'wait']);
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('ready\n')) resolve();
-    });
-  });
-  const exited = new Promise<string>((resolve) => child.once('exit', () => resolve(out)));
-  return {
-    child,
-    release: async () => {
-      child.stdin.end('go\n');
-      return exited;
-    },
-  };
 }
 
 /** Σ i for i = 1..n: the sum of first arguments; plus 1000 each for the return values. */

@@ -2,7 +2,6 @@
 // program that calls ebpf_ts_uprobe_add(i, 1000) for i = 1..N (testdata/uprobe/target.c).
 // testdata/uprobe.bpf.c counts the calls per process and sums the first argument at entry and
 // the return value at return, so every test can check exact figures.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +17,9 @@ import { attachUprobe, attachUretprobe, uprobeSupport } from '../../src/link/upr
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { backend } from '../../src/sys/select.js';
 import { ensureTracefs } from './link-helpers.js';
+import { runTarget, startWaitingTarget, TARGET } from './helpers/uprobe-target.js';
 
 const root = process.getuid?.() === 0;
-const TARGET = join(__dirname, '..', '..', 'testdata', 'uprobe', 'target');
 const OBJECT = join(__dirname, '..', '..', 'testdata', 'uprobe.bpfel.o');
 const FN = 'ebpf_ts_uprobe_add';
 
@@ -42,35 +41,6 @@ interface Stats {
   argSum: bigint;
   returns: bigint;
   retSum: bigint;
-}
-
-/** Runs the target to completion: `n` calls; returns its pid and what it printed. */
-function runTarget(n: number): { pid: number; out: string } {
-  const r = spawnSync(TARGET, [String(n)], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`target exited with ${r.status}: ${r.stderr}`);
-  return { pid: r.pid!, out: r.stdout };
-}
-
-/** Starts the target in "wait" mode; `release()` lets it make its `n` calls and resolves with its output. */
-async function startWaitingTarget(n: number): Promise<{ child: ChildProcessWithoutNullStreams; release: () => Promise<string> }> {
-  const child = spawn(TARGET, [String(n), 'wait']);
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('ready\n')) resolve();
-    });
-  });
-  const exited = new Promise<string>((resolve) => child.once('exit', () => resolve(out)));
-  return {
-    child,
-    release: async () => {
-      child.stdin.end('go\n');
-      return exited;
-    },
-  };
 }
 
 function expectedSums(n: number): { argSum: bigint; retSum: bigint } {
