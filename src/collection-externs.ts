@@ -13,8 +13,6 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
-import { gunzipSync } from 'node:zlib';
 import type { ByteOrder } from './asm/encoding.js';
 import { Helper } from './asm/helper.js';
 import type { Spec } from './btf/spec.js';
@@ -22,6 +20,7 @@ import { Array as BTFArray, Enum, Func, Int, IntEncoding, Var, skipQualifiersAnd
 import type { ExternSpec } from './elf/specs.js';
 import { BpfError, SymbolNotFoundError } from './errors.js';
 import { helperFeature } from './features/helpers.js';
+import { kernelConfig, kernelConfigPaths } from './internal/kconfig.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { ProgramType } from './types.js';
 
@@ -36,41 +35,6 @@ export class UnresolvedExternError extends BpfError {
   }
 }
 
-/** Parses `CONFIG_X=value` lines; `# CONFIG_X is not set` becomes `n`. */
-export function parseKernelConfig(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const set = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
-    if (set !== null) {
-      out.set(set[1]!, set[2]!);
-      continue;
-    }
-    const unset = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
-    if (unset !== null) out.set(unset[1]!, 'n');
-  }
-  return out;
-}
-
-let configCache: Map<string, string> | null | undefined;
-
-/**
- * The running kernel's configuration, from /boot/config-$(uname -r) or /proc/config.gz (the
- * two places libbpf reads), or null when neither exists. Read once per process.
- */
-export function kernelConfig(): Map<string, string> | null {
-  if (configCache !== undefined) return configCache;
-  configCache = null;
-  try {
-    configCache = parseKernelConfig(readFileSync(`/boot/config-${release()}`, 'utf8'));
-  } catch {
-    try {
-      configCache = parseKernelConfig(gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'));
-    } catch {
-      configCache = null;
-    }
-  }
-  return configCache;
-}
 
 /**
  * `LINUX_HAS_*` values. libbpf defines these two; each answers from a probe or a kernel fact
@@ -169,7 +133,7 @@ export function fillKconfig(value: Uint8Array, externs: readonly ExternSpec[], b
       if (config === null && !ext.weak) {
         throw new UnresolvedExternError(
           ext.name,
-          `no kernel config found (looked at /boot/config-${release()} and /proc/config.gz): pass its value in the kconfig option, or declare it __weak to read 0`,
+          `no kernel config found (looked at ${kernelConfigPaths().join(' and ')}): pass its value in the kconfig option, or declare it __weak to read 0`,
         );
       }
       raw = config?.get(ext.name);

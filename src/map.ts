@@ -36,7 +36,7 @@ import { fdById, mapElem, objGet, objGetInfoByFd, objPin, objectIds, type ElemLa
 import { backend } from './sys/select.js';
 import { possibleCPUs } from './sys/cpus.js';
 import { kernelVersion } from './sys/kernel-version.js';
-import { mapNameDotFeature, mapNameFeature, mapTypeConfig, mapTypeFeature } from './features/map-types.js';
+import { mapNameDotFeature, mapNameFeature, mapTypeFeature } from './features/map-types.js';
 import { leakGuard } from './leak-guard.js';
 import { sanitizeObjectName } from './sys/object-name.js';
 
@@ -1351,15 +1351,22 @@ function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.f
           ? createRules(s.type)
           : undefined,
   };
+  if (errno === Errno.EPERM) {
+    // With every capability held, EPERM is a security policy refusing the type (ARENA under
+    // lockdown); the probe tells that from missing privileges.
+    const probe = mapTypeFeature(s.type).check();
+    if (probe.supported === false && probe.refusedByPolicy) {
+      throw new NotSupportedError(`${label}: map type ${mapTypeName(s.type)}`, undefined, { errno, detail: probe.reason });
+    }
+  }
   if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP) {
     // find_and_alloc_map() answers an unknown type with EINVAL, like bad sizes: ask the probe.
     const probe = mapTypeFeature(s.type).check();
     if (probe.supported === false) {
-      const config = mapTypeConfig[s.type];
-      const since = probe.minimumVersion ?? mapTypeSince[s.type];
-      const hint = config === undefined || probe.reason.includes(config) ? '' : `; check ${config}`;
+      // The probe's reason names the config option to check, or the one left out.
+      const since = probe.missingConfig === undefined ? (probe.minimumVersion ?? mapTypeSince[s.type]) : undefined;
       const what = s.type in MapType ? `map type ${mapTypeName(s.type)}` : mapTypeName(s.type);
-      throw new NotSupportedError(`${label}: ${what}`, since, { errno, detail: probe.reason + hint });
+      throw new NotSupportedError(`${label}: ${what}`, since, { errno, detail: probe.reason });
     }
   }
   throw bpfError(MapCreate, errno, attr, pointers, ctx);

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { attachProgram } from './link/auto.js';
 import type { Link } from './link/link.js';
 import { readFileSync } from 'node:fs';
 import { encode } from './asm/encoding.js';
@@ -121,6 +120,20 @@ export interface ProgramInfo {
 
 // The safety net: a Program dropped without close() has its fd closed by the GC, with one
 // warning per process so that the leak gets fixed rather than relied upon.
+/** Attaches a program where its section name says; link/auto.ts provides it. */
+export type AutoAttach = (prog: Program, spec: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>) => Link;
+
+let autoAttach: AutoAttach | undefined;
+
+/**
+ * Called once by link/auto.ts when it is loaded. The attach functions in link/ import this
+ * module, so this module cannot import them back: link/ hands {@link Program.attach} its
+ * implementation instead (cilium/ebpf keeps the same direction: link depends on the program).
+ */
+export function registerAutoAttach(fn: AutoAttach): void {
+  autoAttach = fn;
+}
+
 const leaks = leakGuard<{ fd: number; name: string }>('Program', ({ fd }) => backend().close(fd), ({ fd, name }) => `${name} (fd ${fd})`);
 
 /** Makes a program name acceptable to the kernel (see {@link sanitizeObjectName}). */
@@ -322,7 +335,11 @@ export class Program {
    * of the attach function used.
    */
   attach(): Link {
-    return attachProgram(this, this.attachment);
+    if (autoAttach === undefined) {
+      // Only reachable when src/prog.ts is imported on its own, without the package index.
+      throw new BpfError(`program ${this.name}: auto-attach is not loaded; import from 'ebpf-ts' (its link/ module registers it)`);
+    }
+    return autoAttach(this, this.attachment);
   }
 
   /** The program's fd. Throws {@link ClosedError} after `close()`. */

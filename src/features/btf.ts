@@ -6,8 +6,8 @@
  * How the kernel answers: BPF_BTF_LOAD itself is 4.18 (an older kernel answers EINVAL for the
  * unknown command, `__sys_bpf()` default case). A kernel that has the command but not the kind
  * fails btf_check_meta() with EINVAL ("Invalid kind" / "Invalid btf_info kind_flag" / "Invalid
- * func linkage" in its log). EPERM says only that we lack CAP_BPF/CAP_SYS_ADMIN: unknown, not
- * cached.
+ * func linkage" in its log). EPERM without CAP_SYS_ADMIN says only that we lack privileges:
+ * unknown, not cached; with it, a security policy refused the load (see `permissionDenied`).
  *
  * @module
  */
@@ -38,7 +38,7 @@ import { bpfRaw } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { BtfLoad } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
-import { Feature, notSupported, Supported, unknown, type FeatureResult } from './feature.js';
+import { Feature, notSupported, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 
 /** The first mainline kernel with each BTF feature (for messages; probes decide). */
 export const btfFeatureSince: Readonly<Record<BTFFeatureName | 'btf', string | undefined>> = {
@@ -111,9 +111,8 @@ function rawLoad(bytes: Uint8Array): number {
 export function interpretBTFProbe(feature: BTFFeatureName | 'btf', result: number): FeatureResult {
   if (result >= 0) return Supported;
   const errno = -result;
-  if (errno === Errno.EPERM || errno === Errno.EACCES) {
-    return unknown(`BPF_BTF_LOAD answered ${errnoName(errno)}: no privileges to probe`);
-  }
+  if (errno === Errno.EPERM) return permissionDenied('BPF_BTF_LOAD');
+  if (errno === Errno.EACCES) return unknown('BPF_BTF_LOAD answered EACCES: no privileges to probe');
   if (errno === Errno.EINVAL) {
     return notSupported(`BPF_BTF_LOAD rejected the ${feature} probe blob (EINVAL)`, btfFeatureSince[feature]);
   }

@@ -8,6 +8,9 @@
  * @module
  */
 import { NotSupportedError } from '../errors.js';
+import { configEnabled, kernelConfigSource } from '../internal/kconfig.js';
+import { policyRefusal } from '../internal/privileges.js';
+import { kernelVersion } from '../sys/kernel-version.js';
 
 /** A probe's answer. */
 export type FeatureResult =
@@ -22,6 +25,16 @@ export type FeatureResult =
       readonly minimumVersion: string | undefined;
       /** What the kernel answered. */
       readonly reason: string;
+      /**
+       * True when the kernel has the feature but a security policy (lockdown, an LSM) refuses
+       * it to this process although it holds CAP_SYS_ADMIN; `minimumVersion` is then undefined.
+       */
+      readonly refusedByPolicy?: true;
+      /**
+       * The CONFIG_ option the running kernel was built without, when its config says so and
+       * the kernel is new enough to have the feature; `minimumVersion` is then undefined.
+       */
+      readonly missingConfig?: string;
     }
   | {
       /** The probe could not tell (e.g. EPERM); not cached. */
@@ -62,7 +75,10 @@ export class Feature {
   require(): void {
     const r = this.check();
     if (r.supported === true) return;
-    if (r.supported === false) throw new NotSupportedError(this.name, r.minimumVersion ?? this.minimumVersion, { detail: r.reason });
+    if (r.supported === false) {
+      const since = r.refusedByPolicy || r.missingConfig !== undefined ? undefined : (r.minimumVersion ?? this.minimumVersion);
+      throw new NotSupportedError(this.name, since, { detail: r.reason });
+    }
     throw new NotSupportedError(this.name, this.minimumVersion, { detail: `probe inconclusive: ${r.reason}` });
   }
 
@@ -83,4 +99,39 @@ export function notSupported(reason: string, minimumVersion?: string): FeatureRe
 /** An inconclusive answer: not cached. */
 export function unknown(reason: string): FeatureResult {
   return { supported: 'unknown', reason };
+}
+
+/**
+ * The answer to a probe that the kernel refused with EPERM (`what` says which call, e.g.
+ * `"BPF_MAP_CREATE of map type ARENA"`). Without CAP_SYS_ADMIN that says only that we may not
+ * ask: unknown, not cached. With it, every capability check bpf() makes has passed, so a
+ * security policy (lockdown, an LSM) refused the feature: a conclusive "not usable here".
+ */
+export function permissionDenied(what: string): FeatureResult {
+  const policy = policyRefusal();
+  if (policy === undefined) return unknown(`${what} answered EPERM: no privileges to probe (needs CAP_BPF or CAP_SYS_ADMIN)`);
+  return { supported: false, minimumVersion: undefined, reason: `${what} answered EPERM: ${policy}`, refusedByPolicy: true };
+}
+
+/**
+ * A conclusive "no" for a feature that also hangs on kernel config options (`config` names
+ * them, e.g. `"CONFIG_BPF_LIRC_MODE2"`). On a kernel at least `since`, an option the config
+ * leaves out is the real cause: the answer names it instead of a version, as bpftool does.
+ * Otherwise (older kernel, options on, or no readable config) the version is the answer and
+ * the options are a hint.
+ */
+export function notSupportedUnlessConfigured(reason: string, since: string | undefined, config: string | undefined): FeatureResult {
+  const options = config === undefined ? [] : [...config.matchAll(/CONFIG_\w+/g)].map((m) => m[0]);
+  if (options.length > 0 && (since === undefined || kernelVersion().atLeast(since))) {
+    const off = options.find((o) => configEnabled(o) === false);
+    if (off !== undefined) {
+      return configuredOut(`${reason}; ${off} is not set in this kernel's config (${kernelConfigSource()})`, off);
+    }
+  }
+  return notSupported(config === undefined ? reason : `${reason}; check ${config}`, since);
+}
+
+/** A conclusive "no" because the kernel was built without `option` (no version would help). */
+export function configuredOut(reason: string, option: string): FeatureResult {
+  return { supported: false, minimumVersion: undefined, reason, missingConfig: option };
 }

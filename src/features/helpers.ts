@@ -18,7 +18,7 @@ import { Helper, helperName } from '../asm/helper.js';
 import { errnoName } from '../errors.js';
 import { Errno } from '../sys/errno.js';
 import { ProgramType, programTypeName } from '../types.js';
-import { Feature, notSupported, Supported, unknown, type FeatureResult } from './feature.js';
+import { Feature, notSupported, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 import { probeLoad, programTypeFeature } from './prog-types.js';
 
 /**
@@ -107,7 +107,7 @@ export function probeHelper(type: ProgramType, helper: Helper | number): Feature
   const name = helperDisplayName(helper);
   const typeResult = programTypeFeature(type).check();
   if (typeResult.supported !== true) {
-    if (typeResult.supported === false) return notSupported(`program type ${typeName}: ${typeResult.reason}`, typeResult.minimumVersion);
+    if (typeResult.supported === false) return { ...typeResult, reason: `program type ${typeName}: ${typeResult.reason}` };
     return unknown(`program type ${typeName}: ${typeResult.reason}`);
   }
   if (unprobeableTypes.has(type)) {
@@ -118,7 +118,7 @@ export function probeHelper(type: ProgramType, helper: Helper | number): Feature
   const r = probeLoad({ type, instructions: [call(helper), exit()], logSize: 64 * 1024 });
   if (r.result >= 0) return Supported;
   const errno = -r.result;
-  if (errno === Errno.EPERM) return unknown(`loading a ${typeName} program calling ${name} failed with EPERM (privileges or lockdown)`);
+  if (errno === Errno.EPERM) return permissionDenied(`loading a ${typeName} program calling ${name}`);
   if (/invalid func /.test(r.log)) {
     return notSupported(`${name} is unknown to this kernel`, helperSince[helper as Helper]);
   }

@@ -15,7 +15,7 @@ import { BtfLoad, MapCreate } from '../sys/layouts.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
 import { MapType, mapTypeName, mapTypeSince } from '../types.js';
-import { Feature, notSupported, Supported, unknown, type FeatureResult } from './feature.js';
+import { Feature, notSupported, notSupportedUnlessConfigured, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 import { errnoName } from '../errors.js';
 
 /** `BPF_F_NO_PREALLOC`: LPM tries and local storage maps require it. */
@@ -151,13 +151,11 @@ function classify(type: MapType, errno: number): FeatureResult {
     case Errno.E2BIG: // an attr field (btf, map_extra) older kernels do not know
     case Errno.ENOTSUPP:
     case Errno.EOPNOTSUPP: {
-      const config = mapTypeConfig[type];
-      const hint = config === undefined ? '' : `; check ${config}`;
       const why = type === MapType.Arena && errno !== Errno.EINVAL ? '; the BPF JIT lacks arena support' : '';
-      return notSupported(`BPF_MAP_CREATE of ${name} answered ${errnoName(errno)}${why}${hint}`, mapTypeSince[type]);
+      return notSupportedUnlessConfigured(`BPF_MAP_CREATE of ${name} answered ${errnoName(errno)}${why}`, mapTypeSince[type], mapTypeConfig[type]);
     }
     case Errno.EPERM:
-      return unknown(`BPF_MAP_CREATE of ${name} answered EPERM: no privileges to probe (CAP_BPF or CAP_SYS_ADMIN)`);
+      return permissionDenied(`BPF_MAP_CREATE of ${name}`);
     default:
       return unknown(`BPF_MAP_CREATE of ${name} answered ${errnoName(errno)}`);
   }
@@ -178,7 +176,7 @@ function probeMapType(type: MapType): FeatureResult {
     if (values.btf_key_type_id !== undefined) {
       const btf = loadMinimalIntBTF();
       if (btf < 0) {
-        if (btf === -Errno.EPERM) return unknown('BPF_BTF_LOAD answered EPERM: no privileges to probe');
+        if (btf === -Errno.EPERM) return permissionDenied('BPF_BTF_LOAD');
         // No BTF_LOAD (before 4.18) means no local storage either (5.2+).
         return notSupported(`BPF_BTF_LOAD failed (${errnoName(-btf)}), which local storage maps need`, mapTypeSince[type]);
       }

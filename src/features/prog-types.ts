@@ -25,7 +25,7 @@ import { kernelVersion } from '../sys/kernel-version.js';
 import { ProgLoad } from '../sys/layouts.js';
 import { errnoName } from '../errors.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from '../types.js';
-import { Feature, notSupported, Supported, unknown, type FeatureResult } from './feature.js';
+import { Feature, notSupported, notSupportedUnlessConfigured, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 
 /** Host byte order for instructions handed to the kernel. */
 export const hostByteOrder: ByteOrder = hostLittleEndian ? 'little' : 'big';
@@ -117,6 +117,41 @@ export function logText(buf: Uint8Array): string {
 // whether the kernel knows the type.
 const btfTargetTypes = new Set<ProgramType>([ProgramType.Tracing, ProgramType.LSM, ProgramType.Ext]);
 
+/**
+ * The kernel config option a program type is registered under in include/linux/bpf_types.h,
+ * beyond CONFIG_BPF_SYSCALL. A type missing from a kernel new enough to have it was most
+ * likely configured out; the probe names the option when the kernel's config says so.
+ */
+export const programTypeConfig: Readonly<Partial<Record<ProgramType, string>>> = {
+  [ProgramType.SocketFilter]: 'CONFIG_NET',
+  [ProgramType.SchedCls]: 'CONFIG_NET',
+  [ProgramType.SchedAct]: 'CONFIG_NET',
+  [ProgramType.XDP]: 'CONFIG_NET',
+  [ProgramType.CgroupSKB]: 'CONFIG_NET and CONFIG_CGROUP_BPF',
+  [ProgramType.CgroupSock]: 'CONFIG_NET and CONFIG_CGROUP_BPF',
+  [ProgramType.CgroupSockAddr]: 'CONFIG_NET and CONFIG_CGROUP_BPF',
+  [ProgramType.CgroupDevice]: 'CONFIG_CGROUP_BPF',
+  [ProgramType.CgroupSysctl]: 'CONFIG_CGROUP_BPF',
+  [ProgramType.CgroupSockopt]: 'CONFIG_CGROUP_BPF',
+  [ProgramType.SockOps]: 'CONFIG_NET',
+  [ProgramType.SKSKB]: 'CONFIG_NET',
+  [ProgramType.SKMsg]: 'CONFIG_NET',
+  [ProgramType.FlowDissector]: 'CONFIG_NET',
+  [ProgramType.Kprobe]: 'CONFIG_BPF_EVENTS',
+  [ProgramType.Tracepoint]: 'CONFIG_BPF_EVENTS',
+  [ProgramType.PerfEvent]: 'CONFIG_BPF_EVENTS',
+  [ProgramType.RawTracepoint]: 'CONFIG_BPF_EVENTS',
+  [ProgramType.RawTracepointWritable]: 'CONFIG_BPF_EVENTS',
+  [ProgramType.Tracing]: 'CONFIG_BPF_EVENTS',
+  [ProgramType.LIRCMode2]: 'CONFIG_BPF_LIRC_MODE2',
+  [ProgramType.SKReuseport]: 'CONFIG_INET',
+  [ProgramType.SKLookup]: 'CONFIG_INET',
+  [ProgramType.StructOps]: 'CONFIG_BPF_JIT',
+  [ProgramType.Ext]: 'CONFIG_BPF_JIT',
+  [ProgramType.LSM]: 'CONFIG_BPF_LSM',
+  [ProgramType.Netfilter]: 'CONFIG_NETFILTER_BPF_LINK',
+};
+
 /** Probes one program type. Exported for tests; use {@link programTypeFeature}. */
 export function probeProgramType(type: ProgramType): FeatureResult {
   const name = programTypeName(type);
@@ -129,8 +164,8 @@ export function probeProgramType(type: ProgramType): FeatureResult {
   switch (errno) {
     case Errno.EPERM:
       // Capabilities (CAP_BPF, CAP_PERFMON for tracing types, CAP_NET_ADMIN for networking
-      // types in some kernels) or lockdown: says nothing about the type.
-      return unknown(`loading a ${name} program failed with EPERM (privileges or lockdown)`);
+      // types in some kernels), or lockdown/an LSM when those are held.
+      return permissionDenied(`loading a ${name} program`);
     case Errno.E2BIG:
       // bpf_check_uarg_tail_zero() (kernel/bpf/syscall.c): the attr has a non-zero field the
       // kernel does not know (expected_attach_type, attach_btf_id), so it predates the type.
@@ -149,14 +184,14 @@ export function probeProgramType(type: ProgramType): FeatureResult {
       if (needsLog) {
         if (/must provide btf_id/.test(first.log)) return Supported;
         if (first.log !== '') return Supported;
-        return notSupported(`${name} programs are unknown to this kernel (EINVAL before verification)`, since);
+        return notSupportedUnlessConfigured(`${name} programs are unknown to this kernel (EINVAL before verification)`, since, programTypeConfig[type]);
       }
       // Other types: the trivial program is valid, so EINVAL means either find_prog_type()
       // did not know the type, or the verifier refused something; a log tells them apart.
       const second = probeLoad({ type, logSize: 4096 });
       if (second.result >= 0) return Supported;
       if (second.log !== '') return Supported;
-      return notSupported(`${name} programs are unknown to this kernel (EINVAL before verification; a type can also be missing because its kernel config option is off)`, since);
+      return notSupportedUnlessConfigured(`${name} programs are unknown to this kernel (EINVAL before verification)`, since, programTypeConfig[type]);
     }
   }
   return unknown(`loading a ${name} program failed with ${errnoName(errno)}`);

@@ -5,7 +5,7 @@
  * @module
  */
 import { ArgumentError, NotSupportedError } from '../errors.js';
-import type { Program } from '../prog.js';
+import { registerAutoAttach, type Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
 import { attachKprobe, attachKsyscall } from './kprobe.js';
 import { attachKprobeMulti, type kprobeMultiFunctions } from './kprobe-multi.js';
@@ -165,3 +165,5 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
       throw new ArgumentError(`section ${sectionName} (${kind}) has no auto-attach rule; attach program ${prog.name} explicitly`);
   }
 }
+
+registerAutoAttach(attachProgram);

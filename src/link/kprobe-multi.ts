@@ -21,7 +21,7 @@
 import { exit, mov64Imm } from '../asm/builder.js';
 import { Register } from '../asm/register.js';
 import { ArgumentError, errnoName, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { Feature, notSupported, Supported, unknown, type FeatureResult } from '../features/feature.js';
+import { configuredOut, Feature, notSupported, Supported, unknown, type FeatureResult } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
 import { bpfCheck, bpfRaw } from '../sys/bpf.js';
@@ -112,7 +112,7 @@ export const kprobeMultiFeature = new Feature('kprobe_multi link (BPF_LINK_CREAT
       case Errno.ESRCH:
         return Supported;
       case Errno.EOPNOTSUPP:
-        return notSupported('BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without CONFIG_FPROBE', undefined);
+        return configuredOut('BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without CONFIG_FPROBE', 'CONFIG_FPROBE');
       case Errno.EINVAL:
       case Errno.E2BIG:
         return notSupported(`BPF_LINK_CREATE rejects BPF_TRACE_KPROBE_MULTI (${errnoName(-r)})`, '5.18');

@@ -19,10 +19,9 @@
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { ArgumentError, BpfError, NotSupportedError, SymbolNotFoundError, SyscallError } from '../errors.js';
+import { configEnabled } from '../internal/kconfig.js';
 import type { Program } from '../prog.js';
 import { cString } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
@@ -102,24 +101,6 @@ function retprobeBit(): bigint {
   return 1n << BigInt(m[1]!);
 }
 
-let configCache: { kprobes: boolean | undefined } | undefined;
-
-function kernelConfigKprobes(): boolean | undefined {
-  if (configCache !== undefined) return configCache.kprobes;
-  let text: string | undefined;
-  try {
-    text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  } catch {
-    try {
-      text = readFileSync(`/boot/config-${release()}`, 'utf8');
-    } catch {
-      text = undefined;
-    }
-  }
-  const kprobes = text === undefined ? undefined : /^CONFIG_KPROBES=y/m.test(text);
-  configCache = { kprobes };
-  return kprobes;
-}
 
 /**
  * What this kernel offers for kprobes: the PMU, tracefs's kprobe_events, and CONFIG_KPROBES.
@@ -136,7 +117,7 @@ export function kprobeSupport(): KprobeSupport {
     pmuType: readPmuType(),
     tracefsMounted,
     tracefsEvents: tracefsMounted && existsSync(join(tracefsPath(), 'kprobe_events')),
-    configKprobes: kernelConfigKprobes(),
+    configKprobes: configEnabled('CONFIG_KPROBES'),
   };
 }
 

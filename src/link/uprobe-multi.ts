@@ -13,7 +13,7 @@
 import { exit, mov64Imm } from '../asm/builder.js';
 import { Register } from '../asm/register.js';
 import { ArgumentError, errnoName, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { Feature, notSupported, Supported, unknown } from '../features/feature.js';
+import { configuredOut, Feature, notSupported, Supported, unknown } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { bpfCall, bpfRaw } from '../sys/bpf.js';
 import { encodeAttr } from '../sys/attr.js';
@@ -102,7 +102,7 @@ export const uprobeMultiFeature = new Feature('uprobe_multi link (BPF_LINK_CREAT
       case Errno.EBADF:
         return Supported;
       case Errno.EOPNOTSUPP:
-        return notSupported('BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without CONFIG_UPROBES', undefined);
+        return configuredOut('BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without CONFIG_UPROBES', 'CONFIG_UPROBES');
       case Errno.EINVAL:
       case Errno.E2BIG:
         return notSupported(`BPF_LINK_CREATE rejects BPF_TRACE_UPROBE_MULTI (${errnoName(-r)})`, '6.6');

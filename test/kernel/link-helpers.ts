@@ -70,5 +70,5 @@ export function callGetppid(n: number): void {
 export function ensureTracefs(): void {
   if (tracefsAvailable()) return;
   const path = mountTracefs();
-  console.warn(`link tests: tracefs was not mounted; mounted it at ${path}`);
+  console.warn(`kernel tests: tracefs was not mounted; mounted it at ${path}`);
 }

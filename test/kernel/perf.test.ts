@@ -2,7 +2,7 @@
 // hand-assembled raw tracepoint program that calls bpf_perf_event_output(BPF_F_CURRENT_CPU)
 // on a chosen CPU (BPF_F_TEST_RUN_ON_CPU): that gives exact control of what is produced, which
 // loss accounting needs. Runs on whichever backend EBPF_TS_BACKEND selects (CI runs both).
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
@@ -16,6 +16,7 @@ import { backend } from '../../src/sys/select.js';
 import { PerfReader, type PerfRecord } from '../../src/perf/reader.js';
 import { pageSize } from '../../src/perf/page-size.js';
 import { attachTracepoint } from '../../src/link/tracepoint.js';
+import { ensureTracefs } from './link-helpers.js';
 import { Int, Member, Struct } from '../../src/btf/types.js';
 
 const R = asm.Register;
@@ -241,11 +242,8 @@ describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind
     expect(straddled).toBeGreaterThanOrEqual(5);
   });
 
-  it('wakes a pending read from the event loop (tracepoint syscalls/sys_enter_getppid)', async (t) => {
-    if (!existsSync('/sys/kernel/tracing/events/syscalls') && !existsSync('/sys/kernel/debug/tracing/events/syscalls')) {
-      t.skip('tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
-      return;
-    }
+  it('wakes a pending read from the event loop (tracepoint syscalls/sys_enter_getppid)', async () => {
+    ensureTracefs();
     // Outputs the 8-byte pid_tgid of whoever calls getppid().
     const tp = Program.load({
       name: 'on_getppid',
@@ -308,11 +306,8 @@ describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind
     expect(reader.consume(onSample, onLost)).toBe(0);
   });
 
-  it('forEachRecord() is fed from the event loop (tracepoint), excludes read(), ends on close() from a callback', async (t) => {
-    if (!existsSync('/sys/kernel/tracing/events/syscalls') && !existsSync('/sys/kernel/debug/tracing/events/syscalls')) {
-      t.skip('tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
-      return;
-    }
+  it('forEachRecord() is fed from the event loop (tracepoint), excludes read(), ends on close() from a callback', async () => {
+    ensureTracefs();
     // Outputs the 8-byte pid_tgid of whoever calls getppid().
     const tp = Program.load({
       name: 'on_getppid',

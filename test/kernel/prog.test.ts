@@ -2,13 +2,15 @@
 // pinning, enumeration, fd hygiene, and the program-type and helper probes as a self-check.
 // Needs root. Runs on whichever backend EBPF_TS_BACKEND selects (CI runs both).
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { Helper } from '../../src/asm/helper.js';
 import { ArgumentError, ClosedError, NotSupportedError, SyscallError, VerifierError } from '../../src/errors.js';
 import { helperFeature, helperSince } from '../../src/features/helpers.js';
-import { programTypeFeature } from '../../src/features/prog-types.js';
+import { hostByteOrder, programTypeFeature } from '../../src/features/prog-types.js';
+import { findTool, missingToolReason } from '../helpers/tools.js';
 import { listPrograms, Program } from '../../src/prog.js';
 import type { ProgramSpec } from '../../src/prog-spec.js';
 import { bpfCall } from '../../src/sys/bpf.js';
@@ -17,7 +19,7 @@ import { MapCreate, MapUpdateElem } from '../../src/sys/layouts.js';
 import { backend } from '../../src/sys/select.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from '../../src/types.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
-import { expectVersionedFeature, kernelConfig as sharedKernelConfig } from './helpers/kernel-features.js';
+import { configHas, expectVersionedFeature } from './helpers/kernel-features.js';
 import { loadKernelSpec } from '../../src/btf/kernel.js';
 import { Kind } from '../../src/btf/types.js';
 
@@ -44,9 +46,7 @@ function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-function kernelConfig(): string {
-  return sharedKernelConfig() ?? '';
-}
+const lockdownForcedByConfig = (): boolean => configHas('CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY') === true || configHas('CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY') === true;
 
 describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 'none'})`, () => {
   it('loads a program built with the asm builder and testRun returns its constant', () => {
@@ -213,7 +213,7 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       license: 'GPL',
       instructions: [asm.mov64Imm(R.R0, 0), asm.exit()],
     };
-    const lockdown = /^CONFIG_LOCK_DOWN_KERNEL_FORCE_(INTEGRITY|CONFIDENTIALITY)=y/m.test(kernelConfig());
+    const lockdown = lockdownForcedByConfig();
     if (!lockdown) {
       Program.load(fentry).close();
       return;
@@ -249,8 +249,17 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
     // bpf_prog_info.verified_insns arrived in 5.16; older kernels leave it zero.
     if (kernelVersion().atLeast('5.16')) expect(info.verifiedInstructions).toBeGreaterThan(0);
     else expect(info.verifiedInstructions).toBe(0);
-    // bpftool computes the same tag.
-    const shown = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(info.id)], { encoding: 'utf8' }));
+    // The tag is the first 8 bytes of a hash of the instructions as loaded (a map-free program:
+    // nothing zeroed): SHA-1 in bpf_prog_calc_tag() until the kernel moved to SHA-256 (6.18).
+    const bytes = asm.encode(ret(7).instructions, hostByteOrder);
+    const digests = ['sha1', 'sha256'].map((h) => createHash(h).update(bytes).digest('hex').slice(0, 16));
+    expect(digests).toContain(info.tag);
+  });
+
+  it.skipIf(findTool('bpftool') === undefined)(`bpftool prog show agrees on tag and name${findTool('bpftool') === undefined ? ` (skipped: ${missingToolReason('bpftool')})` : ''}`, () => {
+    using prog = Program.load({ ...ret(7), name: 'info-test.prog_with_long_name' });
+    const info = prog.info();
+    const shown = JSON.parse(execFileSync(findTool('bpftool')!, ['-j', 'prog', 'show', 'id', String(info.id)], { encoding: 'utf8' }));
     expect(shown.tag).toBe(info.tag);
     expect(shown.name).toBe(info.name);
   });
@@ -356,19 +365,19 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
   });
 
   describe('probes answer from the kernel (self-check on this host)', () => {
-    const config = kernelConfig();
-    const lockdownForced = /^CONFIG_LOCK_DOWN_KERNEL_FORCE_(INTEGRITY|CONFIDENTIALITY)=y/m.test(config);
+    const lockdownForced = lockdownForcedByConfig();
     // Types this host may lack, each with the reason; anything else must be supported.
-    function expectation(type: ProgramType): { kind: 'supported' } | { kind: 'not'; why: string } | { kind: 'unknown'; why: string } {
+    type Expectation = { kind: 'supported' } | { kind: 'config'; option: string } | { kind: 'policy'; why: string } | { kind: 'not'; why: string };
+    function expectation(type: ProgramType): Expectation {
       if (type === ProgramType.Unspec) return { kind: 'not', why: 'UNSPEC is not loadable' };
-      if (type === ProgramType.LIRCMode2 && !/^CONFIG_BPF_LIRC_MODE2=y/m.test(config)) {
-        return { kind: 'not', why: 'CONFIG_BPF_LIRC_MODE2 is not set in /proc/config.gz' };
-      }
+      if (type === ProgramType.LIRCMode2 && configHas('CONFIG_BPF_LIRC_MODE2') === false) return { kind: 'config', option: 'CONFIG_BPF_LIRC_MODE2' };
       if ((type === ProgramType.Tracing || type === ProgramType.Ext || type === ProgramType.LSM) && lockdownForced) {
-        return { kind: 'unknown', why: 'kernel lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_*) refuses BTF-attached tracing loads with EPERM' };
+        return { kind: 'policy', why: 'kernel lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_*) refuses BTF-attached tracing loads with EPERM' };
       }
       return { kind: 'supported' };
     }
+    const labels = (e: Expectation): string =>
+      e.kind === 'supported' ? 'supported' : e.kind === 'config' ? `not supported, naming ${e.option} (off in this kernel's config)` : `${e.kind === 'not' ? 'not supported' : 'refused by policy'} because ${e.why}`;
     const types = Object.values(ProgramType).filter((v): v is ProgramType => typeof v === 'number');
     for (const type of types) {
       // A type newer than the running kernel (test:vm guests) must say so, with its version.
@@ -379,14 +388,16 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
         continue;
       }
       const exp = expectation(type);
-      const label = exp.kind === 'supported' ? 'supported' : `${exp.kind === 'not' ? 'not supported' : 'unknown'} because ${exp.why}`;
-      it(`program type ${programTypeName(type)}: ${label}`, () => {
+      it(`program type ${programTypeName(type)}: ${labels(exp)}`, () => {
         const r = programTypeFeature(type).check();
         if (exp.kind === 'supported') expect(r).toEqual({ supported: true });
         else if (exp.kind === 'not') expect(r.supported).toBe(false);
-        else {
-          expect(r.supported).toBe('unknown');
-          expect((r as { reason: string }).reason).toMatch(/EPERM/);
+        else if (exp.kind === 'config') {
+          expect(r).toMatchObject({ supported: false, minimumVersion: undefined, missingConfig: exp.option });
+          expect(() => programTypeFeature(type).require()).toThrow(new RegExp(`${exp.option} is not set in this kernel's config`));
+        } else {
+          expect(r).toMatchObject({ supported: false, refusedByPolicy: true });
+          expect((r as { reason: string }).reason).toMatch(/EPERM: refused by the kernel's security policy/);
         }
       });
     }
@@ -443,9 +454,13 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       expect((r as { reason: string }).reason).toMatch(/unknown to this kernel/);
     });
 
-    it('helpers of BTF-target types answer unknown with the reason', () => {
-      const r = helperFeature(ProgramType.LSM, Helper.GetCurrentTaskBtf).check();
-      expect(r.supported).toBe('unknown');
+    it('helpers of BTF-target types answer unknown with the reason, or carry the type\'s own refusal', () => {
+      const r = helperFeature(ProgramType.StructOps, Helper.GetCurrentTaskBtf).check();
+      expect(r).toMatchObject({ supported: 'unknown', reason: expect.stringMatching(/without a BTF attach target/) });
+      const lsm = programTypeFeature(ProgramType.LSM).check();
+      const helper = helperFeature(ProgramType.LSM, Helper.GetCurrentTaskBtf).check();
+      if (lsm.supported === true) expect(helper.supported).toBe('unknown');
+      else expect(helper).toMatchObject({ ...lsm, reason: `program type LSM: ${lsm.reason}` });
     });
   });
 });

@@ -28,7 +28,8 @@ import {
   formatTypeName,
   parseSpec,
 } from '../../src/btf/index.js';
-import { findClang, hasVmlinux, noVmlinuxReason, objectBTF, vmlinuxPath } from './btf-helpers.js';
+import { findTool, missingToolReason } from '../helpers/tools.js';
+import { hasVmlinux, noVmlinuxReason, objectBTF, vmlinuxPath } from './btf-helpers.js';
 
 const int = new Int('int', 4, IntEncoding.Signed);
 const char = new Int('char', 1, IntEncoding.Signed | IntEncoding.Char);
@@ -118,7 +119,7 @@ describe('definitions', () => {
   });
 });
 
-const clang = findClang();
+const clang = findTool('clang');
 
 function compile(header: string, program: string): void {
   const dir = mkdtempSync(join(tmpdir(), 'btf-format-'));
@@ -156,14 +157,14 @@ describe('header dump', () => {
     expect(h).toContain('\tX___2 = 2,');
   });
 
-  it('of the testdata object compiles with clang, layouts asserted (skipped without clang)', (ctx) => {
-    if (clang === undefined) ctx.skip('clang not installed');
+  it('of the testdata object compiles with clang, layouts asserted', (ctx) => {
+    if (clang === undefined) ctx.skip(missingToolReason('clang'));
     const h = dumpCHeader(parseSpec(objectBTF('btf_kinds.bpfel.o').btf), { assertLayout: true });
     compile(h, '#include "vmlinux.h"\nint f(struct nested *n) { return n->bits.b + n->matrix[1][2]; }\n');
   });
 
-  it(`of ${vmlinuxPath} compiles with clang for a program using kernel types (skipped without clang / kernel BTF)`, (ctx) => {
-    if (clang === undefined) ctx.skip('clang not installed');
+  it(`of ${vmlinuxPath} compiles with clang for a program using kernel types`, (ctx) => {
+    if (clang === undefined) ctx.skip(missingToolReason('clang'));
     if (!hasVmlinux) ctx.skip(noVmlinuxReason);
     const h = dumpCHeader(parseSpec(readFileSync(vmlinuxPath)), { assertLayout: true });
     compile(

@@ -30,17 +30,3 @@ export function kernelModules(): string[] {
     return [];
   }
 }
-
-/** Path of a working clang, or undefined. */
-export function findClang(): string | undefined {
-  for (const c of [process.env.CLANG, 'clang', 'clang-14']) {
-    if (c === undefined || c === '') continue;
-    try {
-      execFileSync(c, ['--version'], { stdio: 'ignore' });
-      return c;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}

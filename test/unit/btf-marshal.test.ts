@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { findTool, missingToolReason } from '../helpers/tools.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,21 +121,16 @@ describe('split BTF', () => {
     expect(() => parseSpec(bytes)).toThrow(/must start with an empty string|references type ID|name offset/);
   });
 
-  it('bpftool reads our split BTF the same way (skipped without bpftool)', (ctx) => {
-    let bpftool = true;
-    try {
-      execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    } catch {
-      bpftool = false;
-    }
-    if (!bpftool) ctx.skip('bpftool is not installed');
+  it('bpftool reads our split BTF the same way', (ctx) => {
+    const bpftool = findTool('bpftool');
+    if (bpftool === undefined) ctx.skip(missingToolReason('bpftool'));
     const baseBytes = objectBTF('btf_kinds.bpfel.o').btf;
     const { bytes } = split(parseSpec(baseBytes));
     const dir = mkdtempSync(join(tmpdir(), 'btf-split-'));
     try {
       writeFileSync(join(dir, 'base.btf'), baseBytes);
       writeFileSync(join(dir, 'split.btf'), bytes);
-      const out = execFileSync('bpftool', ['btf', 'dump', 'file', join(dir, 'split.btf'), '-B', join(dir, 'base.btf')], {
+      const out = execFileSync(bpftool!, ['btf', 'dump', 'file', join(dir, 'split.btf'), '-B', join(dir, 'base.btf')], {
         encoding: 'utf8',
       });
       expect(out).toContain("STRUCT 'module_thing' size=16 vlen=2");

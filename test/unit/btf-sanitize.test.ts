@@ -3,6 +3,7 @@
 // kernel test (test/kernel/btf.test.ts) loads every variant.
 import { describe, expect, it } from 'vitest';
 import { marshalSpec } from '../../src/btf/marshal.js';
+import { Capability, overrideCapabilities } from '../../src/internal/privileges.js';
 import { btfFeatureNames, enum64PlaceholderName, sanitizeSpec, type BTFFeatureName } from '../../src/btf/sanitize.js';
 import { parseSpec, Spec } from '../../src/btf/spec.js';
 import {
@@ -193,12 +194,16 @@ describe('sanitizeSpec', () => {
 });
 
 describe('BTF feature probes: what an answer means (no kernel needed)', () => {
-  it('a loaded blob is supported; EINVAL is "not supported" with the first kernel; EPERM and others are unknown', async () => {
+  it('a loaded blob is supported; EINVAL is "not supported" with the first kernel; EPERM is unknown without privileges and a policy refusal with them, others unknown', async () => {
     const { interpretBTFProbe, btfFeatureSince } = await import('../../src/features/btf.js');
     expect(interpretBTFProbe('float', 5)).toEqual({ supported: true });
     expect(interpretBTFProbe('float', -22)).toMatchObject({ supported: false, minimumVersion: '5.13' });
     expect(interpretBTFProbe('enum64', -22)).toMatchObject({ supported: false, minimumVersion: btfFeatureSince.enum64 });
+    overrideCapabilities(0n);
     expect(interpretBTFProbe('btf', -1).supported).toBe('unknown');
+    overrideCapabilities(1n << BigInt(Capability.CAP_SYS_ADMIN));
+    expect(interpretBTFProbe('btf', -1)).toMatchObject({ supported: false, refusedByPolicy: true });
+    overrideCapabilities();
     expect(interpretBTFProbe('typeTag', -12).supported).toBe('unknown');
   });
 

@@ -1,8 +1,9 @@
 // The ebpf-ts CLI run in-process against the testdata objects: inspect and disasm facts
-// cross-checked with the spec parser, llvm-objdump and bpftool; btf dump output diffed against
-// bpftool's and compiled with clang; exit codes and one-line errors for bad input. Needs no
+// cross-checked with the spec parser and with llvm-objdump's and bpftool's output recorded in
+// testdata/golden; btf dump output diffed against bpftool's and compiled with clang (where
+// installed); exit codes and one-line errors for bad input. Needs no
 // kernel and no privileges (nothing here calls bpf()).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { runCLI } from '../../src/cli/run.js';
 import { formatTable } from '../../src/cli/table.js';
 import { parseCollectionSpec } from '../../src/collection-spec.js';
 import { ParseError } from '../../src/errors.js';
+import { findTool, golden, missingToolReason } from '../helpers/tools.js';
 
 interface Result {
   code: number;
@@ -27,7 +29,7 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<Re
   return { code, stdout, stderr };
 }
 
-const has = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
+const clang = findTool('clang');
 const objects = readdirSync('testdata').filter((f) => /\.bpfe[lb]\.o$/.test(f)).sort().map((f) => `testdata/${f}`);
 const tmp = mkdtempSync(join(tmpdir(), 'ebpf-ts-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -101,9 +103,9 @@ describe('inspect', () => {
     expect(j.coreRelocations.reduce((n: number, g: { relocations: unknown[] }) => n + g.relocations.length, 0)).toBe(coreCount);
   });
 
-  it.skipIf(!has('llvm-objdump'))('section names and sizes equal llvm-objdump -h (llvm-objdump installed)', async () => {
+  it('section names and sizes equal llvm-objdump -h (testdata/golden)', async () => {
     for (const path of ['testdata/elf_globals.bpfel.o', 'testdata/core_relocs.bpfeb.o', 'testdata/elf_maps.bpfel.o']) {
-      const objdump = execFileSync('llvm-objdump', ['-h', path], { encoding: 'utf8' });
+      const objdump = golden(path.replace(/^testdata\/(.*)\.o$/, '$1.objdump-h.txt'));
       const expected = [...objdump.matchAll(/^\s*(\d+)\s+(\S+)\s+([0-9a-f]+)\s/gm)]
         .filter((m) => m[1] !== '0')
         .map((m) => ({ name: m[2], size: parseInt(m[3]!, 16) }));
@@ -112,12 +114,12 @@ describe('inspect', () => {
     }
   });
 
-  it.skipIf(!has('llvm-readelf'))('program names are the FUNC symbols of program sections in llvm-readelf -s', async () => {
+  it('program names are the FUNC symbols of program sections in llvm-readelf -s (testdata/golden)', async () => {
     const path = 'testdata/elf_programs.bpfel.o';
     const j = JSON.parse((await cli(['inspect', '--json', path])).stdout);
     const sections = new Map<number, string>(j.sections.map((s: { index: number; name: string }) => [s.index, s.name]));
     const programSections = new Set(j.sections.filter((s: { kind: string }) => s.kind === 'program').map((s: { index: number }) => s.index));
-    const readelf = execFileSync('llvm-readelf', ['-s', path], { encoding: 'utf8' });
+    const readelf = golden('elf_programs.bpfel.readelf-s.txt');
     const funcs = [...readelf.matchAll(/^\s*\d+:\s+[0-9a-f]+\s+\d+\s+FUNC\s+GLOBAL\s+\S+\s+(\d+)\s+(\S+)$/gm)]
       .filter((m) => programSections.has(Number(m[1])))
       .map((m) => m[2]);
@@ -188,12 +190,14 @@ describe('disasm', () => {
 });
 
 describe('btf dump', () => {
-  it.skipIf(!has('bpftool'))('--format raw of an object is line for line what bpftool btf dump file prints (bpftool installed)', async () => {
-    for (const path of ['testdata/btf_kinds.bpfel.o', 'testdata/btf_kinds.bpfeb.o', 'testdata/core_relocs.bpfel.o', 'testdata/elf_globals.bpfel.o']) {
-      const ours = await cli(['btf', 'dump', path]);
+  it('--format raw of an object is line for line what bpftool btf dump file prints (testdata/golden, every object)', async () => {
+    const objects = readdirSync('testdata').filter((f) => f.endsWith('.bpfel.o'));
+    expect(objects.length).toBeGreaterThan(20);
+    for (const name of [...objects, ...objects.map((o) => o.replace('.bpfel.', '.bpfeb.'))]) {
+      const ours = await cli(['btf', 'dump', `testdata/${name}`]);
       expect(ours.code, ours.stderr).toBe(0);
       // bpftool reads either byte order; its output does not depend on it.
-      expect(ours.stdout).toBe(execFileSync('bpftool', ['btf', 'dump', 'file', path], { encoding: 'utf8' }));
+      expect(ours.stdout, name).toBe(golden(name.replace(/\.bpfe[lb]\.o$/, '.bpfel.btf-dump.txt')));
     }
   });
 
@@ -212,7 +216,7 @@ describe('btf dump', () => {
     expect(j.types.find((t: { name: string }) => t.name === 'bits')).toMatchObject({ kind: 'STRUCT', size: 8, vlen: 5 });
   });
 
-  it.skipIf(!has('clang'))('--format c of a testdata object compiles with clang -target bpf (clang installed)', async () => {
+  it.skipIf(clang === undefined)(`--format c of a testdata object compiles with clang -target bpf${clang === undefined ? ` (skipped: ${missingToolReason('clang')})` : ''}`, async () => {
     for (const path of ['testdata/btf_kinds.bpfel.o', 'testdata/core_relocs.bpfel.o', 'testdata/elf_patterns.bpfeb.o']) {
       const r = await cli(['btf', 'dump', '--format', 'c', path]);
       expect(r.code, r.stderr).toBe(0);
@@ -220,7 +224,7 @@ describe('btf dump', () => {
       const header = join(tmp, 'types.h');
       writeFileSync(header, r.stdout);
       writeFileSync(join(tmp, 'use.c'), '#include "types.h"\nint use(void) { return 0; }\n');
-      const cc = spawnSync('clang', ['-target', 'bpf', '-O2', '-c', join(tmp, 'use.c'), '-o', join(tmp, 'use.o')], { encoding: 'utf8' });
+      const cc = spawnSync(clang!, ['-target', 'bpf', '-O2', '-c', join(tmp, 'use.c'), '-o', join(tmp, 'use.o')], { encoding: 'utf8' });
       expect(cc.stderr, `${path}: ${cc.stderr}`).not.toMatch(/error/);
       expect(cc.status).toBe(0);
     }

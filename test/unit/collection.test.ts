@@ -4,7 +4,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadCollection } from '../../src/collection.js';
 import { collectionHint, GlobalDataNotSupportedError, MapTypeNotSupportedError } from '../../src/collection-errors.js';
-import { fillKconfig, parseKernelConfig } from '../../src/collection-externs.js';
+import { fillKconfig } from '../../src/collection-externs.js';
+import { parseKernelConfig } from '../../src/internal/kconfig.js';
 import { NotSupportedError } from '../../src/errors.js';
 import { resetMapTypeFeatures } from '../../src/features/map-types.js';
 import { FakeBackend } from '../../src/sys/backend-fake.js';

@@ -7,6 +7,8 @@ import { Cmd } from '../../src/sys/layouts.js';
 import { Errno } from '../../src/sys/errno.js';
 import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
 import { overridePossibleCPUs, parseCPUList } from '../../src/sys/cpus.js';
+import { Capability, overrideCapabilities } from '../../src/internal/privileges.js';
+import { overrideKernelConfig } from '../../src/internal/kconfig.js';
 import { resetMapTypeFeatures } from '../../src/features/map-types.js';
 import {
   BatchCursor,
@@ -87,6 +89,8 @@ beforeEach(() => {
 
 afterEach(() => {
   setBackend(undefined);
+  overrideCapabilities();
+  overrideKernelConfig();
   overrideKernelVersion(undefined);
   overridePossibleCPUs(undefined);
 });
@@ -511,8 +515,9 @@ describe('MapSpec and CPUs', () => {
 });
 
 describe('map type probes', () => {
-  it('answer unknown on EPERM (not cached), not supported on EINVAL with the version, supported on success', async () => {
+  it('answer unknown on EPERM without privileges (not cached), not supported on EINVAL with the version, supported on success', async () => {
     const { mapTypeFeature } = await import('../../src/features/map-types.js');
+    overrideCapabilities(0n);
     fake.onBpf(Cmd.MapCreate, -Errno.EPERM);
     expect(mapTypeFeature(MapType.Queue).check()).toMatchObject({ supported: 'unknown' });
     fake.onBpf(Cmd.MapCreate, -Errno.EINVAL);
@@ -522,6 +527,41 @@ describe('map type probes', () => {
     expect(mapTypeFeature(MapType.Hash).check()).toEqual({ supported: true });
     const hashProbe = fake.callsOf(Cmd.MapCreate).at(-1)!;
     expect(view(hashProbe.attr).getUint32(0, true)).toBe(MapType.Hash);
+  });
+
+  it('EPERM with CAP_SYS_ADMIN held is a security policy refusing the type: create throws NotSupportedError naming it, no version', async () => {
+    const { mapTypeFeature } = await import('../../src/features/map-types.js');
+    overrideCapabilities(1n << BigInt(Capability.CAP_SYS_ADMIN));
+    fake.alwaysBpf(Cmd.MapCreate, () => -Errno.EPERM);
+    const r = mapTypeFeature(MapType.Arena).check();
+    expect(r).toMatchObject({ supported: false, minimumVersion: undefined, refusedByPolicy: true });
+    expect((r as { reason: string }).reason).toMatch(/^BPF_MAP_CREATE of map type ARENA answered EPERM: refused by the kernel's security policy \(lockdown or an LSM\)/);
+    const err = (() => {
+      try {
+        BpfMap.create({ name: 'arena', type: MapType.Arena, keySize: 0, valueSize: 0, maxEntries: 2, flags: 1 << 10 });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect((err as NotSupportedError).minimumVersion).toBeUndefined();
+    expect((err as Error).message).toMatch(/^map arena: map type ARENA is not supported by this kernel; .*security policy/);
+    expect((err as NotSupportedError).errno).toBe(Errno.EPERM);
+  });
+
+  it('a type the kernel config leaves out names the option instead of a version', async () => {
+    const { mapTypeFeature } = await import('../../src/features/map-types.js');
+    overrideKernelConfig('# CONFIG_XDP_SOCKETS is not set\nCONFIG_NET=y\n');
+    fake.onBpf(Cmd.MapCreate, -Errno.EINVAL);
+    const r = mapTypeFeature(MapType.XSKMap).check();
+    expect(r).toMatchObject({ supported: false, minimumVersion: undefined, missingConfig: 'CONFIG_XDP_SOCKETS' });
+    expect(() => mapTypeFeature(MapType.XSKMap).require()).toThrow(/^map type XSKMAP is not supported by this kernel; .*CONFIG_XDP_SOCKETS is not set in this kernel's config \(\(test config\)\)$/);
+    // On a kernel older than the type, the version is the answer whatever the config says.
+    resetMapTypeFeatures();
+    overrideKernelVersion('4.17');
+    fake.onBpf(Cmd.MapCreate, -Errno.EINVAL);
+    expect(mapTypeFeature(MapType.XSKMap).check()).toMatchObject({ supported: false, minimumVersion: '4.18' });
   });
 
   it('STRUCT_OPS: ENOTSUPP from a wrong value type id means the type exists', async () => {

@@ -4,12 +4,11 @@
  * naming exactly its first version; one the kernel has must answer "supported", unless the
  * kernel's config leaves it out.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { release } from 'node:os';
 import { expect } from 'vitest';
 import type { FeatureResult } from '../../../src/features/feature.js';
 import { kernelVersion } from '../../../src/sys/kernel-version.js';
+import { configEnabled } from '../../../src/internal/kconfig.js';
+import { Capability, hasCapability } from '../../../src/internal/privileges.js';
 import * as asm from '../../../src/asm/index.js';
 import { loadKernelSpec } from '../../../src/btf/kernel.js';
 import { Func } from '../../../src/btf/types.js';
@@ -18,28 +17,15 @@ import { probeLoad } from '../../../src/features/prog-types.js';
 import { Errno } from '../../../src/sys/errno.js';
 import { AttachType, ProgramType } from '../../../src/types.js';
 
-/** The running kernel's config, or undefined when neither /proc/config.gz nor /boot/config-* is readable. */
-export function kernelConfig(): string | undefined {
-  try {
-    return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  } catch {
-    const boot = `/boot/config-${release()}`;
-    return existsSync(boot) ? readFileSync(boot, 'utf8') : undefined;
-  }
-}
-
 /** True/false if the config says whether `option` is built in or a module; undefined if unknown. */
-export function configHas(option: string): boolean | undefined {
-  const config = kernelConfig();
-  if (config === undefined) return undefined;
-  return new RegExp(`^${option}=[ym]`, 'm').test(config);
-}
+export const configHas = configEnabled;
 
 /**
  * Checks a probe's answer against the running kernel's version: before `since` it must be
  * "not supported" with `minimumVersion === since`; from `since` on, "supported" — except
  * when `configGate` (a CONFIG_ option) is known to be off, or unknown (then either answer is
- * accepted, and a "no" must name the option).
+ * accepted, and a "no" must name the option), or a security policy refuses it to this
+ * privileged process (then the answer must say so, without a version).
  */
 export function expectVersionedFeature(r: FeatureResult, since: string | undefined, configGate?: string): void {
   if (since !== undefined && !kernelVersion().atLeast(since)) {
@@ -51,13 +37,22 @@ export function expectVersionedFeature(r: FeatureResult, since: string | undefin
     const option = /CONFIG_[A-Z0-9_]+/.exec(configGate)?.[0];
     const has = option === undefined ? undefined : configHas(option);
     if (has === false) {
-      expect(r.supported).toBe(false);
+      // The probe names the option the config leaves out, not a version.
+      expect(r).toMatchObject({ supported: false, minimumVersion: undefined, missingConfig: option });
       return;
     }
     if (has === undefined && r.supported === false) {
       expect((r as { reason: string }).reason + String((r as { minimumVersion?: string }).minimumVersion)).toBeTruthy();
       return;
     }
+  }
+  if (r.supported === false && r.refusedByPolicy === true) {
+    // The kernel has the feature but refuses it to a process holding every capability
+    // (ARENA under lockdown on the host): only a security policy does that.
+    expect(hasCapability(Capability.CAP_SYS_ADMIN)).toBe(true);
+    expect(r.reason).toMatch(/refused by the kernel's security policy \(lockdown or an LSM\)/);
+    expect(r.minimumVersion).toBeUndefined();
+    return;
   }
   expect(r).toEqual({ supported: true });
 }

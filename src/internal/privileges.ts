@@ -1,0 +1,69 @@
+/**
+ * What this process may do, as far as it can tell from the outside: its effective
+ * capabilities (/proc/self/status) and the kernel's lockdown mode (securityfs). Used to tell
+ * an EPERM that means "not privileged" from one that means "a security policy said no".
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+
+/** Linux capability numbers (include/uapi/linux/capability.h) that BPF checks. */
+export const Capability = {
+  CAP_NET_ADMIN: 12,
+  CAP_SYS_ADMIN: 21,
+  CAP_SYS_RESOURCE: 24,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+} as const;
+
+let pretend: { caps: bigint | undefined } | undefined;
+
+/**
+ * Pretends the effective set is `caps` instead of reading /proc (unit tests, which
+ * must not depend on who runs them); no argument reads /proc again.
+ */
+export function overrideCapabilities(...caps: [] | [bigint | undefined]): void {
+  pretend = caps.length === 0 ? undefined : { caps: caps[0] };
+}
+
+/** The effective capability set (`CapEff` in /proc/self/status), or undefined if unreadable. */
+export function effectiveCapabilities(): bigint | undefined {
+  if (pretend !== undefined) return pretend.caps;
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m === null ? undefined : BigInt(`0x${m[1]}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True if `caps` (default: this process's effective set) holds `cap`; false when unknown. */
+export function hasCapability(cap: number, caps = effectiveCapabilities()): boolean {
+  return caps !== undefined && (caps & (1n << BigInt(cap))) !== 0n;
+}
+
+/**
+ * The kernel's lockdown mode (`none`, `integrity`, `confidentiality`), read from
+ * /sys/kernel/security/lockdown; undefined when securityfs is not mounted or the kernel has
+ * no lockdown LSM.
+ */
+export function lockdownMode(): string | undefined {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/security/lockdown', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why the kernel answered EPERM to a process holding CAP_SYS_ADMIN (which passes every
+ * capability check bpf() makes: `bpf_capable()`, `perfmon_capable()`, `bpf_net_capable()`):
+ * a security policy refused it. Returns undefined when the process lacks CAP_SYS_ADMIN, where
+ * a missing capability explains EPERM just as well.
+ */
+export function policyRefusal(): string | undefined {
+  if (!hasCapability(Capability.CAP_SYS_ADMIN)) return undefined;
+  const mode = lockdownMode();
+  const lockdown = mode !== undefined && mode !== 'none' ? `; kernel lockdown is "${mode}"` : '';
+  return `refused by the kernel's security policy (lockdown or an LSM) although this process holds CAP_SYS_ADMIN${lockdown}`;
+}
