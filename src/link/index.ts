@@ -62,8 +62,8 @@ export {
   type TraceLine,
   type TracePipeOptions,
 } from './trace-pipe.js';
+export { perfLinkFeature, attachPerfEvent, type AttachPerfEventOptions } from './perf-event.js';
 export {
-  perfLinkFeature,
   openPerfEvent,
   encodePerfEventAttr,
   PerfType,
@@ -74,9 +74,7 @@ export {
   PERF_EVENT_IOC_ENABLE,
   PERF_EVENT_IOC_DISABLE,
   PERF_EVENT_IOC_SET_BPF,
-  attachPerfEvent,
-  type AttachPerfEventOptions,
   type PerfEventAttr,
   type PerfEventOpenOptions,
   type EncodedPerfEventAttr,
-} from './perf-event.js';
+} from '../internal/perf-event.js';

@@ -37,7 +37,8 @@ import {
   nearSymbols,
 } from './kallsyms.js';
 import type { Link } from './link.js';
-import { attachPerfEvent, openPerfEvent, PerfAttrSize } from './perf-event.js';
+import { attachPerfEvent } from './perf-event.js';
+import { openPerfEvent, PerfAttrSize } from '../internal/perf-event.js';
 import { attachProbeEvent } from './probe-events.js';
 import { readTracefsFile, TracefsNotMountedError, tracefsAvailable, tracefsPath, validateTracefsName } from './tracefs.js';
 import { integerArgument } from './integer.js';

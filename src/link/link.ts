@@ -22,7 +22,7 @@ import { Errno } from '../sys/errno.js';
 import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { kprobeMultiInfo, uprobeMultiInfo, type KprobeMultiLinkInfo, type UprobeMultiLinkInfo } from './multi-link-info.js';
-import { PERF_EVENT_IOC_DISABLE } from './perf-event.js';
+import { PERF_EVENT_IOC_DISABLE } from '../internal/perf-event.js';
 import { leakGuard } from '../leak-guard.js';
 
 /** `enum bpf_link_type`. */

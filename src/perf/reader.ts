@@ -17,7 +17,8 @@ import { hostLittleEndian } from '../sys/attr.js';
 import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decode.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
-import { openBpfOutputEvent, PERF_EVENT_IOC_ENABLE } from './event.js';
+import { openBpfOutputEvent } from './event.js';
+import { PERF_EVENT_IOC_ENABLE } from '../internal/perf-event.js';
 import { PerfRing, type PerfLostCallback, type PerfRecord, type PerfSampleCallback } from './ring.js';
 import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from './feed.js';
 import { pageSize } from './page-size.js';
@@ -280,7 +281,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     const w: { watermark?: number; wakeupEvents?: number } = {};
     if (wakeup.watermark !== undefined) w.watermark = wakeup.watermark;
     if (wakeup.wakeupEvents !== undefined) w.wakeupEvents = wakeup.wakeupEvents;
-    const fd = openBpfOutputEvent(b, cpu, w);
+    const fd = openBpfOutputEvent(cpu, w);
     let mapping: Mapping | undefined;
     try {
       // A writable mapping: we own data_tail, and the kernel then never overwrites unread

@@ -11,6 +11,7 @@ import { Cmd } from './layouts.js';
 import { bpfError, Errno, type ErrorContext } from './errno.js';
 import { ensureMemlock } from './memlock.js';
 import { errnoName } from '../errors.js';
+import { moveAboveStdio } from '../internal/fd.js';
 
 /** How many times BPF_PROG_LOAD is retried on EAGAIN (a signal interrupted the verifier, 4.20+). */
 export const PROG_LOAD_ATTEMPTS = 5;
@@ -56,23 +57,12 @@ export function bpfRaw(layout: Layout, attr: Uint8Array, pointers?: PointerList)
   for (let attempt = 1; result === -Errno.EAGAIN && layout.cmd === Cmd.ProgLoad && attempt < PROG_LOAD_ATTEMPTS; attempt++) {
     result = b.bpf(layout.cmd, attr, pointers);
   }
-  if (result >= 0 && result <= 2 && layout.returnsFd) result = moveAboveStdio(result);
+  if (result >= 0 && layout.returnsFd) result = moveAboveStdio(result);
   if (syscallDebugEnabled()) {
     const outcome = result >= 0 ? String(result) : `-1 ${errnoName(-result)}`;
     debugSink(`bpf(${layout.name}, size=${attr.byteLength}) ${describeAttr(layout, attr, pointers)} = ${outcome}`);
   }
   return result;
-}
-
-/**
- * fd 0–2 are stdio; a process that closed them could get a BPF object there, and code (ours,
- * and the kernel's UAPI conventions where 0 means "none") would then mistake it. Move it up.
- */
-function moveAboveStdio(fd: number): number {
-  const b = backend();
-  const dup = b.dupAbove(fd, 3);
-  b.close(fd);
-  return dup;
 }
 
 /**

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { NotSupportedError, SyscallError } from '../../src/errors.js';
+import { attachPerfEvent, perfLinkFeature } from '../../src/link/perf-event.js';
 import {
-  attachPerfEvent,
   encodePerfEventAttr,
   PERF_EVENT_IOC_DISABLE,
   PERF_EVENT_IOC_ENABLE,
@@ -16,9 +16,8 @@ import {
   PerfAttrFlag,
   PerfAttrOffset,
   PerfAttrSize,
-  perfLinkFeature,
   PerfType,
-} from '../../src/link/perf-event.js';
+} from '../../src/internal/perf-event.js';
 import { Program } from '../../src/prog.js';
 import { Cmd } from '../../src/sys/layouts.js';
 import { AttachType, ProgramType } from '../../src/types.js';
@@ -202,5 +201,25 @@ describe('attaching to a perf event', () => {
     expect(err).toBeInstanceOf(SyscallError);
     expect(err!.message).toMatch(/PERF_EVENT_IOC_SET_BPF: EEXIST \(a program is already attached/);
     expect(fake.closed).toContain(98);
+  });
+});
+
+describe('BPF output events (perf event array readers)', () => {
+  it('encode PERF_COUNT_SW_BPF_OUTPUT with one sample per call and the wake-up asked for, in 64 bytes', async () => {
+    const { encodeBpfOutputAttr } = await import('../../src/perf/event.js');
+    const everySample = new DataView(encodeBpfOutputAttr({}).buffer);
+    expect(everySample.byteLength).toBe(PerfAttrSize.Ver0);
+    const le = true;
+    expect(everySample.getUint32(PerfAttrOffset.type, le)).toBe(PerfType.Software);
+    expect(everySample.getUint32(PerfAttrOffset.size, le)).toBe(64);
+    expect(everySample.getBigUint64(PerfAttrOffset.config, le)).toBe(10n); // PERF_COUNT_SW_BPF_OUTPUT
+    expect(everySample.getBigUint64(PerfAttrOffset.samplePeriod, le)).toBe(1n);
+    expect(everySample.getBigUint64(PerfAttrOffset.sampleType, le)).toBe(PERF_SAMPLE_RAW);
+    expect(everySample.getBigUint64(PerfAttrOffset.flags, le)).toBe(0n);
+    expect(everySample.getUint32(PerfAttrOffset.wakeupEvents, le)).toBe(1);
+    const watermark = new DataView(encodeBpfOutputAttr({ watermark: 4096 }).buffer);
+    expect(watermark.getBigUint64(PerfAttrOffset.flags, le)).toBe(PerfAttrFlag.Watermark);
+    expect(watermark.getUint32(PerfAttrOffset.wakeupEvents, le)).toBe(4096);
+    expect(new DataView(encodeBpfOutputAttr({ wakeupEvents: 8 }).buffer).getUint32(PerfAttrOffset.wakeupEvents, le)).toBe(8);
   });
 });
