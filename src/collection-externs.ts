@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
 import type { ByteOrder } from './asm/encoding.js';
 import { Helper } from './asm/helper.js';
 import type { Spec } from './btf/spec.js';
@@ -20,6 +19,7 @@ import { Array as BTFArray, Enum, Func, Int, IntEncoding, Var, skipQualifiersAnd
 import type { ExternSpec } from './elf/specs.js';
 import { BpfError, SymbolNotFoundError } from './errors.js';
 import { helperFeature } from './features/helpers.js';
+import { kallsyms, syscallPrefix } from './internal/kallsyms.js';
 import { kernelConfig, kernelConfigPaths } from './internal/kconfig.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { ProgramType } from './types.js';
@@ -49,14 +49,10 @@ function linuxHas(name: string): boolean | undefined {
     case 'LINUX_HAS_SYSCALL_WRAPPER':
       // Syscall entry points are wrapped (__x64_sys_*, 4.17) when the arch-prefixed symbol
       // exists; that decides how ksyscall programs must read their arguments.
-      return kallsyms().has(`${syscallPrefix()}sys_bpf`);
+      return kallsyms().get(`${syscallPrefix()}sys_bpf`) !== undefined;
     default:
       return undefined;
   }
-}
-
-function syscallPrefix(): string {
-  return process.arch === 'arm64' ? '__arm64_' : process.arch === 'x64' ? '__x64_' : '__';
 }
 
 /** Encodes a kconfig value for `type` as libbpf does (bool, tristate enum, char, integers, char arrays). */
@@ -146,31 +142,6 @@ export function fillKconfig(value: Uint8Array, externs: readonly ExternSpec[], b
   }
 }
 
-let kallsymsCache: Map<string, bigint> | undefined;
-
-/** /proc/kallsyms as name → address (first occurrence; module symbols included). Read once. */
-export function kallsyms(): Map<string, bigint> {
-  if (kallsymsCache !== undefined) return kallsymsCache;
-  const out = new Map<string, bigint>();
-  let text = '';
-  try {
-    text = readFileSync('/proc/kallsyms', 'utf8');
-  } catch {
-    // Unreadable (no procfs): every lookup then fails with a clear error.
-  }
-  for (const line of text.split('\n')) {
-    const a = line.indexOf(' ');
-    const b = line.indexOf(' ', a + 1);
-    if (a < 0 || b < 0) continue;
-    let end = line.indexOf('\t', b + 1);
-    if (end < 0) end = line.length;
-    const name = line.slice(b + 1, end);
-    if (!out.has(name)) out.set(name, BigInt(`0x${line.slice(0, a)}`));
-  }
-  kallsymsCache = out;
-  return out;
-}
-
 /** Where a `.ksyms` extern resolved to. */
 export type ResolvedKsym =
   | {
@@ -198,10 +169,10 @@ export type ResolvedKsym =
 export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: string): ResolvedKsym {
   const user = program === undefined ? '' : ` used by program ${program}`;
   if (ext.typeless) {
-    const address = kallsyms().get(ext.name);
+    const address = kallsyms().get(ext.name)?.address;
     if (address !== undefined) return { kind: 'address', address };
     if (ext.weak) return { kind: 'missing' };
-    throw new SymbolNotFoundError(ext.name, nearNames(ext.name, [...kallsyms().keys()]), `typeless __ksym extern${user}`);
+    throw new SymbolNotFoundError(ext.name, nearNames(ext.name, kallsyms().sortedNames), `typeless __ksym extern${user}`);
   }
   const spec = kernel();
   const want = ext.isFunction ? Func : Var;

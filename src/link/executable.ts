@@ -16,7 +16,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, sta
 import { arch } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { ArgumentError, ParseError, SymbolNotFoundError } from '../errors.js';
-import { editDistance, globToRegExp } from './kallsyms.js';
+import { editDistance, globToRegExp } from '../internal/kallsyms.js';
 // For {@link} in doc comments only.
 import type { attachUprobe } from './uprobe.js';
 import { integerArgument } from './integer.js';

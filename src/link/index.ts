@@ -25,7 +25,7 @@ export {
   type TraceEvent,
   type TraceEventField,
   type TraceEventFormat,
-} from './tracefs.js';
+} from '../internal/tracefs.js';
 export { attachTracepoint, type TracepointOptions } from './tracepoint.js';
 export {
   attachKprobe,
@@ -43,7 +43,7 @@ export { attachKprobeMulti, kprobeMultiFunctions, kprobeMultiFeature, BPF_F_KPRO
 export { attachUprobeMulti, uprobeMultiFeature, BPF_F_UPROBE_MULTI_RETURN, type UprobeMultiOptions } from './uprobe-multi.js';
 export type { KprobeMultiLinkInfo, UprobeMultiLinkInfo } from './multi-link-info.js';
 export { Executable, resolveBinary, type ExecutableSymbol } from './executable.js';
-export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from './kallsyms.js';
+export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from '../internal/kallsyms.js';
 export {
   attachRawTracepoint,
   attachTracing,

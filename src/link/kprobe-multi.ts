@@ -30,11 +30,11 @@ import { LinkCreate } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { encodeAttrWithStrings, u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
-import { explainMissingSymbol, globToRegExp, isTextSymbol, kallsyms, matchKernelFunctions, nearSymbols } from './kallsyms.js';
+import { explainMissingSymbol, globToRegExp, isTextSymbol, kallsyms, matchKernelFunctions, nearSymbols } from '../internal/kallsyms.js';
 import { type attachKprobe, kprobeFunctions, kprobeSupport } from './kprobe.js';
 import { Link } from './link.js';
 import { checkListLength, checkMultiProgram, exactlyOne, summarize, u64List } from './multi-args.js';
-import { readTracefsFile, tracefsAvailable } from './tracefs.js';
+import { readTracefsFile, tracefsAvailable } from '../internal/tracefs.js';
 
 /** `BPF_F_KPROBE_MULTI_RETURN`: run at the functions' return (kretprobe_multi). */
 export const BPF_F_KPROBE_MULTI_RETURN = 1;

@@ -35,12 +35,12 @@ import {
   ksyscallName,
   matchKernelFunctions,
   nearSymbols,
-} from './kallsyms.js';
+} from '../internal/kallsyms.js';
 import type { Link } from './link.js';
 import { attachPerfEvent } from './perf-event.js';
 import { openPerfEvent, PerfAttrSize } from '../internal/perf-event.js';
 import { attachProbeEvent } from './probe-events.js';
-import { readTracefsFile, TracefsNotMountedError, tracefsAvailable, tracefsPath, validateTracefsName } from './tracefs.js';
+import { readTracefsFile, TracefsNotMountedError, tracefsAvailable, tracefsPath, validateTracefsName } from '../internal/tracefs.js';
 import { integerArgument } from './integer.js';
 
 /** errno values specific to probe creation (not in the shared table). */

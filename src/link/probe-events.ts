@@ -13,7 +13,7 @@ import { BpfError } from '../errors.js';
 import type { Program } from '../prog.js';
 import type { Link } from './link.js';
 import { attachPerfEvent, openTracepointEvent } from './perf-event.js';
-import { appendTracefsFile, tracefsPath, tracepointId, validateTracefsName } from './tracefs.js';
+import { appendTracefsFile, tracefsPath, tracepointId, validateTracefsName } from '../internal/tracefs.js';
 
 /** The tracefs control files that create dynamic probe events. */
 export type ProbeEventsFile = 'kprobe_events' | 'uprobe_events';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import { POLLIN, type Watcher } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
-import { appendTracefsFile, tracefsPath } from './tracefs.js';
+import { appendTracefsFile, tracefsPath } from '../internal/tracefs.js';
 
 /** One line of trace output, split into the fields the kernel prints before the message. */
 export interface TraceLine {

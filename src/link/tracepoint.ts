@@ -9,7 +9,7 @@ import type { Program } from '../prog.js';
 import { ProgramType, programTypeName } from '../types.js';
 import type { Link } from './link.js';
 import { attachPerfEvent, openTracepointEvent } from './perf-event.js';
-import { tracepointId } from './tracefs.js';
+import { tracepointId } from '../internal/tracefs.js';
 
 /** Options of {@link attachTracepoint}. */
 export interface TracepointOptions {

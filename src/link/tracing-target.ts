@@ -14,7 +14,7 @@ import { TypeNotFoundError } from '../btf/errors.js';
 import type { Spec } from '../btf/spec.js';
 import { Kind } from '../btf/types.js';
 import { AttachType } from '../types.js';
-import { editDistance, kallsyms } from './kallsyms.js';
+import { editDistance, kallsyms } from '../internal/kallsyms.js';
 
 /** Kinds of BTF-attached programs, by their section prefix. */
 export type TracingKind =

@@ -26,7 +26,7 @@ import type { Link } from './link.js';
 import { attachPerfEvent } from './perf-event.js';
 import { openPerfEvent, PerfAttrSize } from '../internal/perf-event.js';
 import { attachProbeEvent } from './probe-events.js';
-import { TracefsNotMountedError, tracefsAvailable, tracefsPath } from './tracefs.js';
+import { TracefsNotMountedError, tracefsAvailable, tracefsPath } from '../internal/tracefs.js';
 import { integerArgument } from './integer.js';
 
 /** Options of {@link attachUprobe}. */

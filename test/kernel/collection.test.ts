@@ -13,7 +13,8 @@ import { dumpCHeader } from '../../src/btf/format.js';
 import { loadKernelSpec } from '../../src/btf/kernel.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { CORERelocationFailedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from '../../src/collection-errors.js';
-import { kallsyms, UnresolvedExternError } from '../../src/collection-externs.js';
+import { UnresolvedExternError } from '../../src/collection-externs.js';
+import { kallsyms } from '../../src/internal/kallsyms.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, ClosedError, NotSupportedError, SymbolNotFoundError, SyscallError, VerifierError } from '../../src/errors.js';
 import { helperFeature } from '../../src/features/helpers.js';
@@ -142,7 +143,7 @@ if (can !== undefined) {
   }
   if (!can.rcuKfunc) {
     cannotLoad['elf_globals:ksyms'] = { error: UnresolvedExternError, why: `kfunc bpf_rcu_read_lock needs Linux 6.2 (${kernel})` };
-  } else if (!kallsyms().has('bpf_prog_active')) {
+  } else if (kallsyms().get('bpf_prog_active') === undefined) {
     // bpf_prog_active is a per-CPU variable: /proc/kallsyms lists it only with CONFIG_KALLSYMS_ALL.
     cannotLoad['elf_globals:ksyms'] = { error: SymbolNotFoundError, why: 'typeless ksym bpf_prog_active is absent from /proc/kallsyms (CONFIG_KALLSYMS_ALL is off)' };
   }

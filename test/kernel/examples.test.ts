@@ -13,7 +13,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KPROBES_UNAVAILABLE, kprobeSupport } from '../../src/link/kprobe.js';
-import { tracefsPath } from '../../src/link/tracefs.js';
+import { tracefsPath } from '../../src/internal/tracefs.js';
 import { ensureTracefs } from './link-helpers.js';
 
 const repo = resolve(import.meta.dirname, '../..');

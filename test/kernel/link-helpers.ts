@@ -4,7 +4,7 @@ import * as asm from '../../src/asm/index.js';
 import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
 import { MapType, ProgramType } from '../../src/types.js';
-import { mountTracefs, tracefsAvailable } from '../../src/link/tracefs.js';
+import { mountTracefs, tracefsAvailable } from '../../src/internal/tracefs.js';
 
 const R = asm.Register;
 

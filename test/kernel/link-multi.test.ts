@@ -13,7 +13,7 @@ import { loadCollection, type Collection } from '../../src/collection.js';
 import { ArgumentError, NotSupportedError, SymbolNotFoundError, SyscallError } from '../../src/errors.js';
 import { attachProgram } from '../../src/link/auto.js';
 import { Executable } from '../../src/link/executable.js';
-import { kallsyms, ksyscallName } from '../../src/link/kallsyms.js';
+import { kallsyms, ksyscallName } from '../../src/internal/kallsyms.js';
 import { attachKprobeMulti, kprobeMultiFeature, kprobeMultiFunctions } from '../../src/link/kprobe-multi.js';
 import { kprobeSupport } from '../../src/link/kprobe.js';
 import { Link, LinkType, listLinks } from '../../src/link/link.js';

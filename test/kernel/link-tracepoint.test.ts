@@ -11,7 +11,7 @@ import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { attachRawTracepoint } from '../../src/link/raw-tracepoint.js';
 import { clearTraceBuffer, TracePipeReader, writeTraceMarker } from '../../src/link/trace-pipe.js';
-import { listTracepoints, tracepointFormat, TracepointNotFoundError } from '../../src/link/tracefs.js';
+import { listTracepoints, tracepointFormat, TracepointNotFoundError } from '../../src/internal/tracefs.js';
 import { attachTracepoint } from '../../src/link/tracepoint.js';
 import { Program } from '../../src/prog.js';
 import { backend } from '../../src/sys/select.js';

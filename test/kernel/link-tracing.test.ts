@@ -12,7 +12,7 @@ import { TypeNotFoundError } from '../../src/btf/errors.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, NotSupportedError } from '../../src/errors.js';
-import { kallsyms, ksyscallName } from '../../src/link/kallsyms.js';
+import { kallsyms, ksyscallName } from '../../src/internal/kallsyms.js';
 import { LinkType, listLinks, type Link } from '../../src/link/link.js';
 import { attachTracing, tracingTargetBtfId } from '../../src/link/raw-tracepoint.js';
 import { TracingTargetNotFoundError } from '../../src/link/tracing-target.js';

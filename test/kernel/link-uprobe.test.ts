@@ -12,7 +12,7 @@ import { Executable } from '../../src/link/executable.js';
 import { LinkType } from '../../src/link/link.js';
 import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { liveTracefsProbeEvents } from '../../src/link/probe-events.js';
-import { tracefsPath } from '../../src/link/tracefs.js';
+import { tracefsPath } from '../../src/internal/tracefs.js';
 import { attachUprobe, attachUretprobe, uprobeSupport } from '../../src/link/uprobe.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { backend } from '../../src/sys/select.js';

@@ -17,7 +17,7 @@ import {
   setKallsymsSource,
   setKprobeBlacklistPath,
   syscallPrefix,
-} from '../../src/link/kallsyms.js';
+} from '../../src/internal/kallsyms.js';
 
 const fixturePath = join(__dirname, 'fixtures', 'link-kallsyms.txt');
 const table = parseKallsyms(readFileSync(fixturePath, 'utf8'));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { ArgumentError, NotSupportedError, SymbolNotFoundError, SyscallError } from '../../src/errors.js';
-import { setKallsymsSource, setKprobeBlacklistPath } from '../../src/link/kallsyms.js';
+import { setKallsymsSource, setKprobeBlacklistPath } from '../../src/internal/kallsyms.js';
 import {
   attachKprobe,
   attachKretprobe,
@@ -17,7 +17,7 @@ import {
   setKprobePmuPath,
 } from '../../src/link/kprobe.js';
 import { liveTracefsProbeEvents, removeTracefsProbeEvents } from '../../src/link/probe-events.js';
-import { setTracefsPath, TracepointNotFoundError } from '../../src/link/tracefs.js';
+import { setTracefsPath, TracepointNotFoundError } from '../../src/internal/tracefs.js';
 import { Program } from '../../src/prog.js';
 import { Cmd } from '../../src/sys/layouts.js';
 import { ProgramType } from '../../src/types.js';

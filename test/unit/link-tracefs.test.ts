@@ -17,7 +17,7 @@ import {
   tracepointId,
   TracepointNotFoundError,
   validateTracefsName,
-} from '../../src/link/tracefs.js';
+} from '../../src/internal/tracefs.js';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 

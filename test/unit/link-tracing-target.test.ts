@@ -9,7 +9,7 @@ import { TypeNotFoundError } from '../../src/btf/errors.js';
 import { marshalSpec } from '../../src/btf/marshal.js';
 import { parseSpec, Spec } from '../../src/btf/spec.js';
 import { Func, FuncProto, Int, IntEncoding, Pointer, Typedef, VOID } from '../../src/btf/types.js';
-import { setKallsymsSource } from '../../src/link/kallsyms.js';
+import { setKallsymsSource } from '../../src/internal/kallsyms.js';
 import {
   findTracingTarget,
   nearTracingTargets,

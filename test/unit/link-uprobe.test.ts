@@ -13,7 +13,7 @@ import { ArgumentError, NotSupportedError, SymbolNotFoundError, SyscallError } f
 import { attachProgram, canAutoAttach } from '../../src/link/auto.js';
 import { Executable } from '../../src/link/executable.js';
 import { liveTracefsProbeEvents, removeTracefsProbeEvents } from '../../src/link/probe-events.js';
-import { setTracefsPath, TracepointNotFoundError } from '../../src/link/tracefs.js';
+import { setTracefsPath, TracepointNotFoundError } from '../../src/internal/tracefs.js';
 import { attachUprobe, attachUretprobe, setUprobePmuPath, uprobeSupport } from '../../src/link/uprobe.js';
 import { Program } from '../../src/prog.js';
 import { Cmd } from '../../src/sys/layouts.js';
