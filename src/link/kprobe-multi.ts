@@ -18,21 +18,19 @@
  *
  * @module
  */
-import { exit, mov64Imm } from '../asm/builder.js';
-import { Register } from '../asm/register.js';
-import { ArgumentError, errnoName, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { configuredOut, Feature, notSupported, Supported, unknown, type FeatureResult } from '../features/feature.js';
+import { ArgumentError, NotSupportedError, SymbolNotFoundError } from '../errors.js';
+import { Feature, unknown } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
-import { bpfCheck, bpfRaw } from '../sys/bpf.js';
+import { bpfCheck } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { LinkCreate } from '../sys/layouts.js';
-import { backend } from '../sys/select.js';
 import { encodeAttrWithStrings, u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
 import { explainMissingSymbol, globToRegExp, isTextSymbol, kallsyms, matchKernelFunctions, nearSymbols } from '../internal/kallsyms.js';
 import { type attachKprobe, kprobeFunctions, kprobeSupport } from './kprobe.js';
 import { Link } from './link.js';
+import { linkCreateProbe } from './link-create-probe.js';
 import { checkListLength, checkMultiProgram, exactlyOne, summarize, u64List } from './multi-args.js';
 import { readTracefsFile, tracefsAvailable } from '../internal/tracefs.js';
 
@@ -66,15 +64,6 @@ export interface KprobeMultiOptions {
   retprobe?: boolean;
 }
 
-/** Builds the probe program: `r0 = 0; exit` as KPROBE with BPF_TRACE_KPROBE_MULTI. */
-function probeProgram(attachType: AttachType, name: string): Program | FeatureResult {
-  try {
-    return Program.load({ name, type: ProgramType.Kprobe, attachType, license: 'GPL', instructions: [mov64Imm(Register.R0, 0), exit()] });
-  } catch (err) {
-    return unknown(`cannot load a probe program: ${(err as Error).message}`);
-  }
-}
-
 /**
  * kprobe_multi links: BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI (Linux 5.18). Probed with one
  * symbol whose pointer is NULL, so nothing is attached: a kernel with the feature gets as far
@@ -88,41 +77,19 @@ function probeProgram(attachType: AttachType, name: string): Program | FeatureRe
  * if (kprobeMultiFeature.supported()) console.log('one link for many functions');
  * ```
  */
-export const kprobeMultiFeature = new Feature('kprobe_multi link (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI)', '5.18', () => {
-  const prog = probeProgram(AttachType.TraceKprobeMulti, 'probe_kpm');
-  if (!(prog instanceof Program)) return prog;
-  try {
-    const { attr, pointers } = encodeAttr(LinkCreate, {
-      prog_fd: prog.fd,
-      target_fd: 0,
-      attach_type: AttachType.TraceKprobeMulti,
-      flags: 0,
-      kprobe_multi_cnt: 1,
-      // One slot holding NULL: copy_user_syms() fails to copy the name (EFAULT).
-      kprobe_multi_syms: new Uint8Array(8),
-    });
-    const r = bpfRaw(LinkCreate, attr, pointers);
-    if (r >= 0) {
-      backend().close(r);
-      return Supported;
-    }
-    switch (-r) {
-      case Errno.EFAULT:
-      case Errno.ENOENT:
-      case Errno.ESRCH:
-        return Supported;
-      case Errno.EOPNOTSUPP:
-        return configuredOut('BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without CONFIG_FPROBE', 'CONFIG_FPROBE');
-      case Errno.EINVAL:
-      case Errno.E2BIG:
-        return notSupported(`BPF_LINK_CREATE rejects BPF_TRACE_KPROBE_MULTI (${errnoName(-r)})`, '5.18');
-      default:
-        return unknown(`BPF_LINK_CREATE answered ${errnoName(-r)}`);
-    }
-  } finally {
-    prog.close();
-  }
-});
+export const kprobeMultiFeature = new Feature('kprobe_multi link (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI)', '5.18', () =>
+  linkCreateProbe({
+    name: 'probe_kpm',
+    programType: ProgramType.Kprobe,
+    attachType: AttachType.TraceKprobeMulti,
+    attachName: 'BPF_TRACE_KPROBE_MULTI',
+    // One slot holding NULL: copy_user_syms() fails to copy the name (EFAULT).
+    fields: { kprobe_multi_cnt: 1, kprobe_multi_syms: new Uint8Array(8) },
+    proves: [Errno.EFAULT, Errno.ENOENT, Errno.ESRCH],
+    since: '5.18',
+    config: 'CONFIG_FPROBE',
+  }),
+);
 
 /** True when this kernel has neither a kprobe PMU nor kprobe_events (CONFIG_KPROBES unset). */
 function noKprobesAtAll(): boolean {

@@ -14,18 +14,16 @@
  *
  * @module
  */
-import { exit, mov64Imm } from '../asm/builder.js';
-import { Register } from '../asm/register.js';
-import { NotSupportedError, errnoName } from '../errors.js';
-import { Feature, notSupported, Supported, unknown } from '../features/feature.js';
+import { NotSupportedError } from '../errors.js';
+import { Feature, unknown } from '../features/feature.js';
 import { Program } from '../prog.js';
-import { encodeAttr } from '../sys/attr.js';
-import { bpfCall, bpfRaw } from '../sys/bpf.js';
+import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { AttachType, ProgramType } from '../types.js';
 import { Link } from './link.js';
+import { linkCreateProbe } from './link-create-probe.js';
 import { integerArgument } from './integer.js';
 import { openPerfEvent, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_SAMPLE_RAW, perfEventIoctl, PerfType } from '../internal/perf-event.js';
 
@@ -48,32 +46,18 @@ export function openTracepointEvent(id: number, what: string, pid = -1): number 
  * if (perfLinkFeature.supported()) console.log('links for kprobes and tracepoints');
  * ```
  */
-export const perfLinkFeature = new Feature('BPF perf link (BPF_LINK_CREATE with BPF_PERF_EVENT)', '5.15', () => {
-  let prog: Program;
-  try {
-    prog = Program.load({
-      name: 'probe_perf_link',
-      type: ProgramType.Tracepoint,
-      license: 'GPL',
-      instructions: [mov64Imm(Register.R0, 0), exit()],
-    });
-  } catch (err) {
-    return unknown(`cannot load a probe program: ${(err as Error).message}`);
-  }
-  try {
-    const { attr } = encodeAttr(LinkCreate, { prog_fd: prog.fd, target_fd: 0xffffffff, attach_type: AttachType.PerfEvent, flags: 0 });
-    const r = bpfRaw(LinkCreate, attr);
-    if (r >= 0) {
-      backend().close(r);
-      return Supported;
-    }
-    if (r === -Errno.EBADF) return Supported;
-    if (r === -Errno.EINVAL) return notSupported('BPF_LINK_CREATE rejects BPF_PERF_EVENT (EINVAL)', '5.15');
-    return unknown(`BPF_LINK_CREATE answered ${errnoName(-r)}`);
-  } finally {
-    prog.close();
-  }
-});
+export const perfLinkFeature = new Feature('BPF perf link (BPF_LINK_CREATE with BPF_PERF_EVENT)', '5.15', () =>
+  linkCreateProbe({
+    name: 'probe_perf_link',
+    programType: ProgramType.Tracepoint,
+    attachType: AttachType.PerfEvent,
+    loadAttachType: AttachType.None,
+    attachName: 'BPF_PERF_EVENT',
+    fields: { target_fd: 0xffffffff },
+    proves: [Errno.EBADF],
+    since: '5.15',
+  }),
+);
 
 /** Options of {@link attachPerfEvent}. */
 export interface AttachPerfEventOptions {

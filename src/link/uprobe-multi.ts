@@ -10,21 +10,18 @@
  *
  * @module
  */
-import { exit, mov64Imm } from '../asm/builder.js';
-import { Register } from '../asm/register.js';
-import { ArgumentError, errnoName, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { configuredOut, Feature, notSupported, Supported, unknown } from '../features/feature.js';
+import { ArgumentError, NotSupportedError, SymbolNotFoundError } from '../errors.js';
+import { Feature } from '../features/feature.js';
 import { Program } from '../prog.js';
-import { bpfCall, bpfRaw } from '../sys/bpf.js';
-import { encodeAttr } from '../sys/attr.js';
+import { bpfCall } from '../sys/bpf.js';
 import { cString } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
 import { LinkCreate } from '../sys/layouts.js';
-import { backend } from '../sys/select.js';
 import { u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
 import { Executable } from './executable.js';
 import { Link } from './link.js';
+import { linkCreateProbe } from './link-create-probe.js';
 import { checkListLength, checkMultiProgram, exactlyOne, summarize, u64List } from './multi-args.js';
 import type { attachUprobe } from './uprobe.js';
 
@@ -70,49 +67,18 @@ export interface UprobeMultiOptions {
  * if (uprobeMultiFeature.supported()) console.log('one link for many uprobes');
  * ```
  */
-export const uprobeMultiFeature = new Feature('uprobe_multi link (BPF_LINK_CREATE with BPF_TRACE_UPROBE_MULTI)', '6.6', () => {
-  let prog: Program;
-  try {
-    prog = Program.load({
-      name: 'probe_upm',
-      type: ProgramType.Kprobe,
-      attachType: AttachType.TraceUprobeMulti,
-      license: 'GPL',
-      instructions: [mov64Imm(Register.R0, 0), exit()],
-    });
-  } catch (err) {
-    return unknown(`cannot load a probe program: ${(err as Error).message}`);
-  }
-  try {
-    const { attr, pointers } = encodeAttr(LinkCreate, {
-      prog_fd: prog.fd,
-      target_fd: 0,
-      attach_type: AttachType.TraceUprobeMulti,
-      flags: 0,
-      uprobe_multi_path: cString('/'),
-      uprobe_multi_offsets: u64Array([0n]),
-      uprobe_multi_cnt: 1,
-    });
-    const r = bpfRaw(LinkCreate, attr, pointers);
-    if (r >= 0) {
-      backend().close(r);
-      return Supported;
-    }
-    switch (-r) {
-      case Errno.EBADF:
-        return Supported;
-      case Errno.EOPNOTSUPP:
-        return configuredOut('BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without CONFIG_UPROBES', 'CONFIG_UPROBES');
-      case Errno.EINVAL:
-      case Errno.E2BIG:
-        return notSupported(`BPF_LINK_CREATE rejects BPF_TRACE_UPROBE_MULTI (${errnoName(-r)})`, '6.6');
-      default:
-        return unknown(`BPF_LINK_CREATE answered ${errnoName(-r)}`);
-    }
-  } finally {
-    prog.close();
-  }
-});
+export const uprobeMultiFeature = new Feature('uprobe_multi link (BPF_LINK_CREATE with BPF_TRACE_UPROBE_MULTI)', '6.6', () =>
+  linkCreateProbe({
+    name: 'probe_upm',
+    programType: ProgramType.Kprobe,
+    attachType: AttachType.TraceUprobeMulti,
+    attachName: 'BPF_TRACE_UPROBE_MULTI',
+    fields: { uprobe_multi_path: cString('/'), uprobe_multi_offsets: u64Array([0n]), uprobe_multi_cnt: 1 },
+    proves: [Errno.EBADF],
+    since: '6.6',
+    config: 'CONFIG_UPROBES',
+  }),
+);
 
 function requireUprobeMulti(): void {
   const r = uprobeMultiFeature.check();
