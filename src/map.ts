@@ -39,6 +39,8 @@ import { kernelVersion } from './sys/kernel-version.js';
 import { mapNameDotFeature, mapNameFeature, mapTypeFeature } from './features/map-types.js';
 import { leakGuard } from './leak-guard.js';
 import { sanitizeObjectName } from './sys/object-name.js';
+import { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
+export { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
 
 export { PinType, copyMapSpec, type MapSpec } from './map-spec.js';
 
@@ -54,18 +56,6 @@ export enum UpdateFlags {
   Lock = 4,
 }
 
-/** `BPF_F_NO_PREALLOC`. */
-export const BPF_F_NO_PREALLOC = 1 << 0;
-/** `BPF_F_NUMA_NODE`: `numaNode` is honoured. */
-export const BPF_F_NUMA_NODE = 1 << 2;
-/** `BPF_F_RDONLY`: user space may only read (4.15+). */
-export const BPF_F_RDONLY = 1 << 3;
-/** `BPF_F_WRONLY`: user space may only write (4.15+). */
-export const BPF_F_WRONLY = 1 << 4;
-/** `BPF_F_RDONLY_PROG`: programs may only read (5.2+). */
-export const BPF_F_RDONLY_PROG = 1 << 7;
-/** `BPF_F_MMAPABLE`: the map can be mmap()ed (5.5+; arenas require it). */
-export const BPF_F_MMAPABLE = 1 << 10;
 
 /** A map value: one buffer, or one buffer per possible CPU for per-CPU maps. */
 export type MapValue = Uint8Array | Uint8Array[];

@@ -21,11 +21,8 @@ import type { ELFFile, ELFSection } from './file.js';
 import { findDatasec } from './maps.js';
 import type { ELFMapSpec, ExternSpec } from './specs.js';
 import { VariableSpec } from './variables.js';
-
-/** `BPF_F_RDONLY_PROG`: programs may only read the map (Linux 5.2). */
-export const BPF_F_RDONLY_PROG = 1 << 7;
-/** `BPF_F_MMAPABLE`: the map can be mmap()ed (array maps, Linux 5.5). */
-export const BPF_F_MMAPABLE = 1 << 10;
+import { BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from '../internal/flags.js';
+export { BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from '../internal/flags.js';
 
 /**
  * The largest global data section accepted. The kernel caps an array map's value at

@@ -15,11 +15,8 @@
  * @module
  */
 import { AttachType, ProgramType } from '../types.js';
-
-/** `BPF_F_SLEEPABLE`: the program may sleep (`prog_flags`, Linux 5.10). */
-export const BPF_F_SLEEPABLE = 1 << 4;
-/** `BPF_F_XDP_HAS_FRAGS`: the XDP program handles multi-buffer packets (Linux 5.18). */
-export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+import { BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from '../internal/flags.js';
+export { BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from '../internal/flags.js';
 
 /** How a table entry matches a section name. */
 export type SectionMatch = 'exact' | 'target';

@@ -17,11 +17,7 @@ import { backend } from '../sys/select.js';
 import { MapType, mapTypeName, mapTypeSince } from '../types.js';
 import { Feature, notSupported, notSupportedUnlessConfigured, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 import { errnoName } from '../errors.js';
-
-/** `BPF_F_NO_PREALLOC`: LPM tries and local storage maps require it. */
-const BPF_F_NO_PREALLOC = 1 << 0;
-/** `BPF_F_MMAPABLE`: arenas require it. */
-const BPF_F_MMAPABLE = 1 << 10;
+import { BPF_F_NO_PREALLOC, BPF_F_MMAPABLE } from '../internal/flags.js';
 
 /**
  * The kernel config option a map type depends on beyond `CONFIG_BPF_SYSCALL`, from

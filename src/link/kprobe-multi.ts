@@ -33,9 +33,8 @@ import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
 import { checkListLength, checkMultiProgram, exactlyOne, summarize, u64List } from './multi-args.js';
 import { readTracefsFile, tracefsAvailable } from '../internal/tracefs.js';
-
-/** `BPF_F_KPROBE_MULTI_RETURN`: run at the functions' return (kretprobe_multi). */
-export const BPF_F_KPROBE_MULTI_RETURN = 1;
+import { BPF_F_KPROBE_MULTI_RETURN } from '../internal/flags.js';
+export { BPF_F_KPROBE_MULTI_RETURN } from '../internal/flags.js';
 
 /**
  * `KSYM_NAME_LEN`: the kernel copies each name into a buffer of this size and answers E2BIG to

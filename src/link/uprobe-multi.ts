@@ -24,9 +24,8 @@ import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
 import { checkListLength, checkMultiProgram, exactlyOne, summarize, u64List } from './multi-args.js';
 import type { attachUprobe } from './uprobe.js';
-
-/** `BPF_F_UPROBE_MULTI_RETURN`: run at the functions' return (uretprobe_multi). */
-export const BPF_F_UPROBE_MULTI_RETURN = 1;
+import { BPF_F_UPROBE_MULTI_RETURN } from '../internal/flags.js';
+export { BPF_F_UPROBE_MULTI_RETURN } from '../internal/flags.js';
 
 /** Options of {@link attachUprobeMulti}: one of `symbols`, `pattern` or `offsets`. */
 export interface UprobeMultiOptions {

@@ -12,6 +12,7 @@ import type { PointerList } from './backend.js';
 import { fieldsSet, type Field, type Layout } from './attr.js';
 import { kernelVersion } from './kernel-version.js';
 import { memlockState } from './memlock.js';
+import { Capability, effectiveCapabilities, hasCapability, lockdownMode } from '../internal/privileges.js';
 
 /** errno values used by the mapping (x86-64 and arm64 share them). */
 export const Errno = {
@@ -39,25 +40,6 @@ export const Errno = {
   ENOTSUPP: 524,
 } as const;
 
-/** Linux capability numbers relevant to BPF. */
-const CAP_SYS_ADMIN = 21;
-const CAP_PERFMON = 38;
-const CAP_BPF = 39;
-
-function effectiveCapabilities(): bigint | undefined {
-  try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
-    return m === null ? undefined : BigInt(`0x${m[1]}`);
-  } catch {
-    return undefined;
-  }
-}
-
-function hasCap(caps: bigint, cap: number): boolean {
-  return (caps & (1n << BigInt(cap))) !== 0n;
-}
-
 function readTrim(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -74,15 +56,15 @@ function readTrim(path: string): string | undefined {
 export function permissionHint(): string {
   const reasons: string[] = [];
   const caps = effectiveCapabilities();
-  if (caps !== undefined && !hasCap(caps, CAP_SYS_ADMIN) && !hasCap(caps, CAP_BPF)) {
+  const has = (cap: number): boolean => hasCapability(cap, caps);
+  if (caps !== undefined && !has(Capability.CAP_SYS_ADMIN) && !has(Capability.CAP_BPF)) {
     reasons.push('the process has neither CAP_BPF (Linux 5.8+) nor CAP_SYS_ADMIN: run as root or grant CAP_BPF,CAP_PERFMON');
     const sysctl = readTrim('/proc/sys/kernel/unprivileged_bpf_disabled');
     if (sysctl !== undefined && sysctl !== '0') reasons.push(`kernel.unprivileged_bpf_disabled=${sysctl}`);
-  } else if (caps !== undefined && !hasCap(caps, CAP_SYS_ADMIN) && !hasCap(caps, CAP_PERFMON)) {
+  } else if (caps !== undefined && !has(Capability.CAP_SYS_ADMIN) && !has(Capability.CAP_PERFMON)) {
     reasons.push('tracing programs and pointer-leaking loads also need CAP_PERFMON');
   }
-  const lockdown = readTrim('/sys/kernel/security/lockdown');
-  const mode = lockdown === undefined ? undefined : /\[(\w+)\]/.exec(lockdown)?.[1];
+  const mode = lockdownMode();
   if (mode !== undefined && mode !== 'none') {
     reasons.push(`kernel lockdown is "${mode}", which forbids some BPF features (e.g. bpf_probe_write_user, reading kernel memory)`);
   }

@@ -371,6 +371,9 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
     function expectation(type: ProgramType): Expectation {
       if (type === ProgramType.Unspec) return { kind: 'not', why: 'UNSPEC is not loadable' };
       if (type === ProgramType.LIRCMode2 && configHas('CONFIG_BPF_LIRC_MODE2') === false) return { kind: 'config', option: 'CONFIG_BPF_LIRC_MODE2' };
+      // Without a readable config (the test:vm guests) the probe cannot name the option; the
+      // Debian kernels there lack the type all the same.
+      if (type === ProgramType.LIRCMode2 && configHas('CONFIG_BPF_LIRC_MODE2') === undefined) return { kind: 'not', why: 'no readable kernel config, and CONFIG_BPF_LIRC_MODE2 is off in the kernels tested' };
       if ((type === ProgramType.Tracing || type === ProgramType.Ext || type === ProgramType.LSM) && lockdownForced) {
         return { kind: 'policy', why: 'kernel lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_*) refuses BTF-attached tracing loads with EPERM' };
       }
