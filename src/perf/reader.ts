@@ -1,12 +1,13 @@
 /**
  * `PerfReader`: reads what BPF programs send with `bpf_perf_event_output()` through a
  * `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, one mmapped ring per online CPU (ring layout and the record
- * parser in src/perf/ring.ts, demand handling of read()/readMany() in src/perf/feed.ts; the
- * callback fast path, forEachRecord(), bypasses the feed and is driven by the watchers).
+ * parser in src/perf/ring.ts; the read loop it shares with the ring buffer reader — demand
+ * handling of read()/readMany(), wake-ups, the forEachRecord pump, the safety net — in
+ * src/internal/reader/).
  *
  * @module
  */
-import { ArgumentError, ClosedError, SyscallError } from '../errors.js';
+import { ArgumentError, SyscallError } from '../errors.js';
 import type { BpfMap } from '../map.js';
 import { MapType } from '../types.js';
 import type { Backend, Mapping, Watcher } from '../sys/backend.js';
@@ -14,28 +15,21 @@ import { POLLIN } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
 import { onlineCPUs } from '../sys/cpus.js';
 import { hostLittleEndian } from '../sys/attr.js';
+import { Errno } from '../sys/errno.js';
 import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decode.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { openBpfOutputEvent } from './event.js';
 import { PERF_EVENT_IOC_ENABLE } from '../internal/perf-event.js';
 import { PerfRing, type PerfLostCallback, type PerfRecord, type PerfSampleCallback } from './ring.js';
-import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from './feed.js';
-import { pageSize } from './page-size.js';
+import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader/feed.js';
+import { ReaderCore } from '../internal/reader/core.js';
+import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
+import { resolveType } from '../internal/reader/decode.js';
 import { leakGuard } from '../leak-guard.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
-export type { ReadOptions } from './feed.js';
-
-/** Period of the safety net against lost wake-ups (see PerfReader's #rescue). */
-const RECHECK_MS = 100;
-
-/** How many times one wake-up of forEachRecord looks at a ring for records written meanwhile. */
-const PUMP_ROUNDS = 4;
-
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
+export type { ReadOptions } from '../internal/reader/feed.js';
 
 /** Options of {@link PerfReader}. */
 export interface PerfReaderOptions {
@@ -76,14 +70,10 @@ export interface PerfForEachOptions {
   signal?: AbortSignal;
 }
 
-/** A running {@link PerfReader.forEachRecord} loop. */
+/** The callbacks of a running {@link PerfReader.forEachRecord} loop. */
 interface Sink {
   readonly onSample: PerfSampleCallback;
   readonly onLost: PerfLostCallback;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
 }
 
 /** One ring and everything that belongs to it. */
@@ -93,13 +83,14 @@ interface CPURing {
   readonly mapping: Mapping;
   readonly ring: PerfRing;
   /**
-   * The kernel signalled since this ring was last emptied (a wake-up of any ring counts for
-   * all: see #onWake). Only such rings are read by read()/readMany(): that is what makes
-   * `watermark` and `wakeupEvents` mean something — a read resolves after a wake-up, not as
-   * soon as one record sits below the watermark — and it hands control back to the event loop
-   * after every batch instead of chasing a producer record by record.
+   * The core's `wakeUps` when this ring was last emptied (-1: treated as woken by #stalled).
+   * While they differ, the kernel signalled since (a wake-up of any ring counts for all: see
+   * #watchAll) and the ring is *ready*. Only ready rings are read by read()/readMany(): that
+   * is what makes `watermark` and `wakeupEvents` mean something — a read resolves after a
+   * wake-up, not as soon as one record sits below the watermark — and it hands control back to
+   * the event loop after every batch instead of chasing a producer record by record.
    */
-  ready: boolean;
+  emptiedAt: number;
 }
 
 const leaks = leakGuard<{ fds: number[]; mappings: Mapping[] }>('PerfReader', ({ fds, mappings }) => {
@@ -148,23 +139,16 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   readonly #rings: CPURing[];
   readonly #byCPU = new Map<number, CPURing>();
   readonly #paused = new Set<number>();
-  /** Readiness of the rings: one watcher of all their fds, or one per ring (see the constructor). */
+  /** Readiness of the rings: one watcher of all their fds, or one per ring (see #watchAll). */
   readonly #watchers: Watcher[] = [];
-  readonly #feed: Feed<PerfRecord>;
+  /** The read loop (src/internal/reader/core.ts). */
+  readonly #core: ReaderCore<PerfRecord, Sink>;
   readonly #key = new Uint8Array(4);
   readonly #value = new Uint8Array(4);
   #next = 0;
   #lost = 0;
-  /** The forEachRecord loop, while one runs. */
-  #sink: Sink | undefined;
-  /** Whether pending reads want the watchers to keep the event loop alive. */
-  #demand = false;
-  /** The safety-net timer (see #rescue), while someone reads. */
-  #recheck: ReturnType<typeof setInterval> | undefined;
-  /** Unread bytes from which #rescue treats a silent ring as woken. */
+  /** Unread bytes from which #stalled treats a silent ring as woken. */
   readonly #rescueBytes: number;
-  #onAbort: (() => void) | undefined;
-  readonly #signal: AbortSignal | undefined;
   /** Bytes of each CPU's ring (data area, a power-of-two number of pages). */
   readonly bufferBytes: number;
 
@@ -200,7 +184,6 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
 
     this.#backend = backend();
     this.#map = map;
-    this.#signal = signal;
     const cpus = onlineCPUs();
     for (const cpu of cpus) {
       if (cpu >= map.maxEntries) {
@@ -217,41 +200,54 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     }
     leaks.register(this, { fds: this.#rings.map((r) => r.fd), mappings: this.#rings.map((r) => r.mapping) }, this);
 
-    this.#feed = new Feed<PerfRecord>({
-      drain: (out, max, everything) => this.#drain(out, max, everything),
-      // The watchers live as long as the reader (see below); demand only decides whether
+    this.#core = new ReaderCore<PerfRecord, Sink>('PerfReader', {
+      drain: this.#drain,
+      consume: this.#consumeAll,
+      // The watchers live as long as the reader (see #watchAll); demand only decides whether
       // they keep the event loop alive.
-      arm: () => {
-        this.#demand = true;
-        this.#setRef(true);
-      },
-      disarm: () => {
-        this.#demand = false;
-        this.#setRef(this.#sink !== undefined);
+      watch: (want) => this.#setRef(want),
+      stalled: () => this.#stalled(),
+      release: () => {
+        // Stop parsing first: close() may be called from inside a callback, and the parse
+        // loop must not touch the rings once they are unmapped below.
+        for (const r of this.#rings) r.ring.stop();
+        leaks.unregister(this);
+        this.#release();
       },
     });
-    // Every ring is watched from now until close, not only while a read is pending: perf_poll()
-    // hands out each wake-up once, and an fd added to epoll later was seen not to report a
-    // wake-up that happened before (6.18), so a watcher started on demand could wait forever
-    // for data that is already there. Unwatched wake-ups cost one callback each and stop
-    // when a ring is full (the kernel then drops instead of waking).
     try {
-      const b = this.#backend;
-      const fds = this.#rings.map((r) => r.fd);
-      // One watcher for all rings where the backend has it (the native addon: one epoll set,
-      // one callback per wake-up); else one per ring, each callback reading every ring.
-      if (b.watchAny !== undefined) this.#watchers.push(b.watchAny(fds, POLLIN, this.#onWake));
-      else for (const fd of fds) this.#watchers.push(b.watch(fd, POLLIN, this.#onWake));
+      this.#watchAll();
     } catch (err) {
       this.#release();
       throw err;
     }
     this.#setRef(false);
     this.#lookOnceWatched();
-    if (signal !== undefined) {
-      this.#onAbort = () => this.#shutdown(closedError('PerfReader', signal.reason));
-      signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
+    this.#core.closeOn(signal);
+  }
+
+  /**
+   * Watches every ring from now until close, not only while a read is pending: perf_poll()
+   * hands out each wake-up once, and an fd added to epoll later was seen not to report a
+   * wake-up that happened before (6.18), so a watcher started on demand could wait forever for
+   * data that is already there. Unwatched wake-ups cost one callback each and stop when a ring
+   * is full (the kernel then drops instead of waking).
+   *
+   * A wake-up reads every ring, not only the one that woke us, and none is told apart: with the
+   * native backend's one epoll set nobody can tell (polling the set took each perf fd's
+   * wake-up, perf_poll() hands it out once), and an empty ring costs one load of `data_head`.
+   * Records below the watermark in the other rings go out with the batch instead of taking room
+   * until their own wake-up. With one watcher per ring (the ffi-rs backend) the first callback
+   * of a poll empties every ring; the later ones find nothing.
+   */
+  #watchAll(): void {
+    const b = this.#backend;
+    const fds = this.#rings.map((r) => r.fd);
+    const wake = this.#core.wake;
+    // One watcher for all rings where the backend has it (the native addon: one epoll set,
+    // one callback per wake-up); else one per ring, each callback reading every ring.
+    if (b.watchAny !== undefined) this.#watchers.push(b.watchAny(fds, POLLIN, wake));
+    else for (const fd of fds) this.#watchers.push(b.watch(fd, POLLIN, wake));
   }
 
   /**
@@ -260,19 +256,15 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * (ep_insert()) while reporting it polls it again (ep_send_events()): perf_poll() hands a
    * wake-up to the first of the two only, so a wake-up from before that poll phase is lost.
    * If the rings fill meanwhile — a producer that starts right after the reader, faster than
-   * the event loop gets going — no further wake-up comes, and only #rescue would end the
-   * stall, 100 ms later (seen at the start of `npm run bench:perf`). The look runs in the
-   * check phase after that poll phase: the second setImmediate from now (the first one runs
-   * before it when the reader is created in a poll-phase callback). Unref'd: it does not keep
-   * the process alive.
+   * the event loop gets going — no further wake-up comes, and only the safety net (#stalled)
+   * would end the stall, 100 ms later (seen at the start of `npm run bench:perf`). The look
+   * runs in the check phase after that poll phase: the second setImmediate from now (the first
+   * one runs before it when the reader is created in a poll-phase callback). Unref'd: it does
+   * not keep the process alive.
    */
   #lookOnceWatched(): void {
     setImmediate(() => {
-      setImmediate(() => {
-        if (this.#feed.closedError !== undefined) return;
-        if (this.#sink !== undefined) this.#pumpAll();
-        else this.#feed.readable(true);
-      }).unref();
+      setImmediate(() => this.#core.look()).unref();
     }).unref();
   }
 
@@ -294,7 +286,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       const ring = new PerfRing(cpu, m, page);
       const r = b.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
       if (r < 0) throw new SyscallError('ioctl(PERF_EVENT_IOC_ENABLE)', -r, undefined, `enable the perf event of CPU ${cpu}`);
-      const entry: CPURing = { cpu, fd, mapping: m, ring, ready: false };
+      const entry: CPURing = { cpu, fd, mapping: m, ring, emptiedAt: 0 };
       this.#rings.push(entry);
       this.#byCPU.set(cpu, entry);
     } catch (err) {
@@ -308,7 +300,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   /**
-   * Whether the watchers keep the event loop alive: only while a read is pending, so an idle
+   * Whether the watchers keep the event loop alive: only while someone reads, so an idle
    * reader does not keep the process running. The ffi-rs backend's timer cannot be unref'd
    * per watcher: there an open reader keeps the process alive until close().
    */
@@ -318,40 +310,24 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       if (ref) w.ref?.();
       else w.unref?.();
     }
-    // The recheck runs exactly while someone reads.
-    if (ref && this.#recheck === undefined && this.#feed.closedError === undefined) {
-      this.#recheck = setInterval(() => this.#rescue(), RECHECK_MS);
-      this.#recheck.unref();
-    } else if (!ref && this.#recheck !== undefined) {
-      clearInterval(this.#recheck);
-      this.#recheck = undefined;
-    }
   }
 
   /**
-   * The safety net behind the wake-ups. A perf ring that fills up produces no more wake-ups
-   * (perf_output_begin() fails before any wake-up accounting), so one wake-up that never
-   * reaches the event loop would stop the reader for good — and on a 6.18 guest, readers
-   * (this one and libbpf-style epoll loops alike) were seen to stop for seconds with full rings
-   * and nothing pending in epoll: the wake-up's irq_work did not run. (One way to lose a
-   * wake-up is known and handled: the start-up race of #lookOnceWatched.) Every RECHECK_MS, a ring
-   * more than half full (or past its watermark, if that is higher) that has not signalled is
-   * treated as woken. Normal operation never gets there (the watermark is lower), so this only
-   * bounds how long a lost wake-up can cost; with wakeupEvents the half-full threshold keeps
-   * the "every n samples" meaning.
+   * The safety net's check (the why is in src/internal/reader/core.ts; one way to lose a
+   * wake-up is known and handled: the start-up race of #lookOnceWatched): a ring more than half
+   * full (or past its watermark, if that is higher) that has not signalled is marked woken.
+   * With wakeupEvents the half-full threshold keeps the "every n samples" meaning.
    */
-  #rescue(): void {
-    if (this.#feed.closedError !== undefined) return;
+  #stalled(): boolean {
+    const woken = this.#core.wakeUps;
     let found = false;
     for (const r of this.#rings) {
-      if (!r.ready && r.ring.pending() >= this.#rescueBytes) {
-        r.ready = true;
+      if (r.emptiedAt === woken && r.ring.pending() >= this.#rescueBytes) {
+        r.emptiedAt = -1;
         found = true;
       }
     }
-    if (!found) return;
-    if (this.#sink !== undefined) this.#pumpAll();
-    else this.#feed.readable();
+    return found;
   }
 
   #install(cpu: number): void {
@@ -388,9 +364,10 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     this.#byCPU.clear();
   }
 
-  #drain(out: PerfRecord[], max: number, everything: boolean): number {
+  readonly #drain = (out: PerfRecord[], max: number, everything: boolean): number => {
     const rings = this.#rings;
     const n = rings.length;
+    const woken = this.#core.wakeUps;
     let got = 0;
     // Start one ring further each time so that a busy CPU cannot starve the others when a
     // batch limit stops the walk early.
@@ -400,91 +377,35 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       let j = start + i;
       if (j >= n) j -= n;
       const r = rings[j]!;
-      if (!r.ready && !everything) continue;
+      if (r.emptiedAt === woken && !everything) continue;
       const before = out.length;
       const k = r.ring.readInto(out, max - got);
       // Emptied (up to what the kernel had published): wait for its next wake-up.
-      if (got + k < max) r.ready = false;
+      if (got + k < max) r.emptiedAt = woken;
       got += k;
       // Loss reports are rare: summing them here keeps the read paths free of extra promises.
       for (let x = before; x < out.length; x++) this.#lost += out[x]!.lostSamples;
     }
     return got;
-  }
-
-  /**
-   * A wake-up: some ring's fd polled readable. Every ring is read, not only the one that woke
-   * us, and none is told apart: with the native backend's one epoll set nobody can tell (polling
-   * the set took each perf fd's wake-up, perf_poll() hands it out once), and an empty ring
-   * costs one load of `data_head`. Records below the watermark in the other rings go out with
-   * the batch instead of taking room until their own wake-up. With one watcher per ring (the
-   * ffi-rs backend) the first callback of a poll empties every ring; the later ones find
-   * nothing.
-   */
-  readonly #onWake = (): void => {
-    if (this.#sink !== undefined) {
-      this.#pumpAll();
-      return;
-    }
-    for (const r of this.#rings) r.ready = true;
-    this.#feed.readable();
   };
 
   /**
-   * forEachRecord: hands everything the rings have published to the sink (per ring one batch,
-   * one data_tail store).
+   * forEachRecord: hands everything the rings have published to the loop's callbacks (per
+   * ring one batch, one data_tail store).
    */
-  #pumpAll(): void {
-    const sink = this.#sink!;
+  readonly #consumeAll = (sink: Sink): number => {
+    const core = this.#core;
     const rings = this.#rings;
-    try {
-      // Look again while records keep arriving (bounded, so that a producer faster than the
-      // callback cannot keep the event loop from running): the rings are emptier when the
-      // reader goes back to sleep, so the next wake-up finds more room left (the kernel wakes
-      // every `watermark` bytes written, however much was consumed meanwhile).
-      for (let round = 0; round < PUMP_ROUNDS; round++) {
-        let n = 0;
-        for (let i = 0; i < rings.length; i++) {
-          const r = rings[i]!;
-          r.ready = false;
-          n += r.ring.consume(sink.onSample, sink.onLost, Infinity);
-          if (this.#sink !== sink) return;
-        }
-        if (n === 0) break;
-      }
-    } catch (err) {
-      // Thrown by the caller's callback: the loop ends with it (records after the one that
-      // threw stay in the ring for the next reader call).
-      this.#endSink(err, true);
+    const woken = core.wakeUps;
+    let n = 0;
+    for (let i = 0; i < rings.length; i++) {
+      const r = rings[i]!;
+      r.emptiedAt = woken;
+      n += r.ring.consume(sink.onSample, sink.onLost, Infinity);
+      if (core.sink !== sink) break;
     }
-  }
-
-  /** Ends the forEachRecord loop, if one runs: resolves it, or rejects it with `err`. */
-  #endSink(err: unknown, failed = err !== undefined): void {
-    const sink = this.#sink;
-    if (sink === undefined) return;
-    this.#sink = undefined;
-    if (sink.onAbort !== undefined) sink.signal?.removeEventListener('abort', sink.onAbort);
-    if (this.#feed.closedError === undefined) this.#setRef(this.#demand);
-    if (failed) sink.reject(err);
-    else sink.resolve();
-  }
-
-  #shutdown(err: ClosedError): void {
-    if (this.#feed.closedError !== undefined) return;
-    this.#feed.close(err);
-    // Stop parsing first: close() may be called from inside a callback, and the parse loop
-    // must not touch the rings once they are unmapped below.
-    for (const r of this.#rings) r.ring.stop();
-    this.#endSink(undefined);
-    if (this.#recheck !== undefined) {
-      clearInterval(this.#recheck);
-      this.#recheck = undefined;
-    }
-    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
-    leaks.unregister(this);
-    this.#release();
-  }
+    return n;
+  };
 
   /** The CPUs that have a ring (the CPUs online when the reader was created), ascending. */
   get cpus(): number[] {
@@ -505,7 +426,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
 
   /** True once closed (by {@link PerfReader.close} or the AbortSignal). */
   get closed(): boolean {
-    return this.#feed.closedError !== undefined;
+    return this.#core.closedError !== undefined;
   }
 
   /**
@@ -522,8 +443,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * `options.signal`'s reason if that aborts first.
    */
   read(options?: ReadOptions): Promise<PerfRecord> {
-    if (this.#sink !== undefined) return Promise.reject(busyError('read'));
-    return this.#feed.read(options);
+    return this.#core.read(options);
   }
 
   /**
@@ -537,9 +457,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * @throws (rejects with) {@link ClosedError} as {@link PerfReader.read}.
    */
   readMany(max: number = DEFAULT_BATCH, options?: ReadOptions): Promise<PerfRecord[]> {
-    if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
-    if (this.#sink !== undefined) return Promise.reject(busyError('readMany'));
-    return this.#feed.readMany(max, options);
+    return this.#core.readMany(max, options);
   }
 
   /**
@@ -550,7 +468,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * @throws {@link ClosedError} after close.
    */
   readAvailable(max: number = DEFAULT_BATCH): PerfRecord[] {
-    return this.#feed.readAvailable(max);
+    return this.#core.readAvailable(max);
   }
 
   /**
@@ -585,13 +503,13 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * counts as consumed).
    */
   consume(onSample: PerfSampleCallback, onLost?: PerfLostCallback, max = Infinity): number {
-    if (this.#feed.closedError !== undefined) throw this.#feed.closedError;
+    if (this.#core.closedError !== undefined) throw this.#core.closedError;
     const lost = this.#lostCounter(onLost);
     let n = 0;
     for (const r of this.#rings) {
       if (n >= max) break;
       n += r.ring.consume(onSample, lost, max - n);
-      if (this.#feed.closedError !== undefined) break;
+      if (this.#core.closedError !== undefined) break;
     }
     return n;
   }
@@ -621,22 +539,15 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * ```
    */
   forEachRecord(onSample: PerfSampleCallback, options: PerfForEachOptions = {}): Promise<void> {
-    if (this.#feed.closedError !== undefined) return Promise.resolve();
-    if (this.#sink !== undefined) return Promise.reject(busyError('forEachRecord'));
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = signal === undefined ? undefined : () => this.#endSink(signal.reason, true);
-      const sink: Sink = { onSample, onLost: this.#lostCounter(options.onLost), resolve, reject, signal, onAbort };
-      this.#sink = sink;
-      if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
-      this.#setRef(true);
-      // Look at every ring once: a wake-up that came before this loop started has been
-      // consumed already (perf_poll() hands each out once), and data may sit below the watermark.
-      queueMicrotask(() => {
-        if (this.#sink === sink) this.#pumpAll();
-      });
+    const core = this.#core;
+    const sink: Sink = { onSample, onLost: this.#lostCounter(options.onLost) };
+    const done = core.loop(sink, options.signal);
+    // Look at every ring once: a wake-up that came before this loop started has been
+    // consumed already (perf_poll() hands each out once), and data may sit below the watermark.
+    queueMicrotask(() => {
+      if (core.sink === sink) core.pump();
     });
+    return done;
   }
 
   /** The loss callback the rings get: sums into lostSamples, then calls the caller's. */
@@ -651,17 +562,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * Async iteration over every record; ends (without error) when the reader is closed or
    * aborted.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<PerfRecord> {
-    for (;;) {
-      let batch: PerfRecord[];
-      try {
-        batch = await this.readMany();
-      } catch (err) {
-        if (err instanceof ClosedError) return;
-        throw err;
-      }
-      for (const r of batch) yield r;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<PerfRecord> {
+    return this.#core.records();
   }
 
   /**
@@ -714,7 +616,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   #ringOf(cpu: number, what: string): CPURing {
-    if (this.#feed.closedError !== undefined) throw this.#feed.closedError;
+    if (this.#core.closedError !== undefined) throw this.#core.closedError;
     const r = this.#byCPU.get(cpu);
     if (r === undefined) throw new ArgumentError(`PerfReader.${what}: no ring for CPU ${cpu} (rings: ${this.cpus.join(', ')})`);
     return r;
@@ -726,7 +628,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * {@link PerfReader.readAvailable} first to keep them. Idempotent.
    */
   close(): void {
-    this.#shutdown(closedError('PerfReader'));
+    this.#core.close(closedError('PerfReader'));
   }
 
   /** Same as {@link PerfReader.close}, for `using`. */
@@ -735,23 +637,11 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 }
 
-function busyError(what: string): ArgumentError {
-  return new ArgumentError(`PerfReader.${what}: forEachRecord() is running on this reader; end it (close or its signal) first`);
-}
-
-/** Resolves `"struct event"` (or a plain name) in `btf`. @internal */
-export function resolveType(type: Type | string, btf: Spec | undefined): Type {
-  if (typeof type !== 'string') return type;
-  if (btf === undefined) throw new ArgumentError(`decoded(${JSON.stringify(type)}): pass options.btf to look a type up by name`);
-  const m = /^\s*(struct|union|enum|typedef)\s+(\S+)\s*$/.exec(type);
-  return m === null ? btf.typeByName(type.trim()) : btf.typeByName(m[2]!, m[1] as 'struct');
-}
-
 function mmapHint(errno: number): string | undefined {
   // perf_mmap(): beyond perf_event_mlock_kb per user, unprivileged users get EPERM.
-  if (errno === 1) return 'the rings exceed kernel.perf_event_mlock_kb for this user: use smaller perCpuBufferBytes or CAP_IPC_LOCK';
-  if (errno === 12) return 'out of memory for the ring: use smaller perCpuBufferBytes';
-  if (errno === 95) return 'this runtime cannot map kernel memory into JS (V8 sandbox, e.g. Electron)';
-  if (errno === 22) return 'the ring size must be a power-of-two number of pages';
+  if (errno === Errno.EPERM) return 'the rings exceed kernel.perf_event_mlock_kb for this user: use smaller perCpuBufferBytes or CAP_IPC_LOCK';
+  if (errno === Errno.ENOMEM) return 'out of memory for the ring: use smaller perCpuBufferBytes';
+  if (errno === Errno.EOPNOTSUPP) return SANDBOX_HINT;
+  if (errno === Errno.EINVAL) return 'the ring size must be a power-of-two number of pages';
   return undefined;
 }

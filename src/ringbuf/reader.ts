@@ -19,27 +19,28 @@
  * (`bpf_ringbuf_reserve()` returns NULL, `bpf_ringbuf_output()` -EAGAIN) and the program has
  * to count that itself.
  *
+ * The read loop it shares with the perf reader (demand handling of read()/readMany(), wake-ups,
+ * the forEachRecord pump, the safety net) is in src/internal/reader/.
+ *
  * @module
  */
-import { ArgumentError, ClosedError, SyscallError } from '../errors.js';
+import { ArgumentError, SyscallError } from '../errors.js';
 import type { BpfMap } from '../map.js';
 import { MapType } from '../types.js';
 import type { Backend, Mapping, Watcher } from '../sys/backend.js';
 import { POLLIN } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
+import { Errno } from '../sys/errno.js';
 import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decode.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
-import { closedError, DEFAULT_BATCH, Feed, type ReadOptions } from '../perf/feed.js';
-import { pageSize } from '../perf/page-size.js';
-import { resolveType } from '../perf/reader.js';
+import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader/feed.js';
+import { ReaderCore } from '../internal/reader/core.js';
+import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
+import { resolveType } from '../internal/reader/decode.js';
 import { leakGuard } from '../leak-guard.js';
 
-export type { ReadOptions } from '../perf/feed.js';
-
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
+export type { ReadOptions } from '../internal/reader/feed.js';
 /** `BPF_RINGBUF_BUSY_BIT`. */
 export const RINGBUF_BUSY_BIT = 1 << 31;
 /** `BPF_RINGBUF_DISCARD_BIT`. */
@@ -82,12 +83,6 @@ export interface RingBufDecodeOptions extends DecodeOptions {
   /** BTF to resolve a type given by name (`"struct event"`) in. */
   btf?: Spec;
 }
-
-/** Period of the safety net against lost wake-ups (see RingBufReader's #recheck). */
-const RECHECK_MS = 100;
-
-/** How many times one readiness callback of forEachRecord looks for records committed meanwhile. */
-const PUMP_ROUNDS = 4;
 
 /** Most bytes {@link RingBufConsumer.readInto} copies out per batch (a bigger record still goes whole). */
 const SLAB_BYTES = 256 * 1024;
@@ -288,22 +283,9 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   readonly #map: BpfMap;
   readonly #mappings: Mapping[] = [];
   readonly #ring: RingBufConsumer;
-  readonly #feed: Feed<RingBufRecord>;
+  /** The read loop (src/internal/reader/core.ts); the loop's callbacks are the one `onRecord`. */
+  readonly #core: ReaderCore<RingBufRecord, RingBufRecordCallback>;
   #watcher: Watcher | undefined;
-  #onAbort: (() => void) | undefined;
-  readonly #signal: AbortSignal | undefined;
-  /** Whether pending reads want the fd watched. */
-  #demand = false;
-  /** The forEachRecord loop, while one runs. */
-  #sink: Sink | undefined;
-  /**
-   * The safety net behind the wake-ups, while someone reads: a ring that fills up makes the
-   * producers fail, so nothing more is committed and nothing wakes the reader again. One
-   * wake-up lost on its way (an irq_work that does not run: seen with perf rings on a 6.18
-   * guest; bpf_ringbuf_commit() wakes through irq_work too) would stop the reader for good.
-   * Every RECHECK_MS a ring more than half full is read as if it had signalled.
-   */
-  #recheck: ReturnType<typeof setInterval> | undefined;
   /** Size of the ring's data area in bytes (the map's `maxEntries`). */
   readonly bufferBytes: number;
 
@@ -320,7 +302,6 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
     const b = backend();
     this.#backend = b;
     this.#map = map;
-    this.#signal = signal;
     const page = pageSize();
     const size = map.maxEntries;
     this.bufferBytes = size;
@@ -339,83 +320,41 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
       throw err;
     }
     leaks.register(this, this.#mappings.slice(), this);
-    this.#feed = new Feed<RingBufRecord>({
+    const ring = this.#ring;
+    this.#core = new ReaderCore<RingBufRecord, RingBufRecordCallback>('RingBufReader', {
       // Level-triggered (ringbuf_map_poll_kern()): no readiness to remember, always read.
-      drain: (out, max) => this.#ring.readInto(out, max),
-      arm: () => {
-        this.#demand = true;
-        this.#watch();
-      },
-      disarm: () => {
-        this.#demand = false;
-        this.#watch();
+      drain: (out, max) => ring.readInto(out, max),
+      // One consumer_pos store per round.
+      consume: (onRecord) => ring.consume(onRecord, Infinity),
+      watch: (want) => this.#watch(want),
+      // The safety net (src/internal/reader/core.ts): a ring more than half full.
+      stalled: () => ring.pending() >= size >>> 1,
+      release: () => {
+        // close() may come from inside a callback: stop the walk before the pages go.
+        ring.stop();
+        leaks.unregister(this);
+        for (const m of this.#mappings) b.munmap(m);
       },
     });
-    if (signal !== undefined) {
-      this.#onAbort = () => this.#shutdown(closedError('RingBufReader', signal.reason));
-      signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
+    this.#core.closeOn(signal);
   }
 
   /**
    * Watches the fd exactly while someone waits for records (pending reads or a forEachRecord
    * loop): it is level-triggered, so a watcher nobody serves would spin the event loop.
    */
-  #watch(): void {
-    const want = (this.#demand || this.#sink !== undefined) && this.#feed.closedError === undefined;
+  #watch(want: boolean): void {
     if (want) {
-      this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, () => this.#readable());
-      if (this.#recheck === undefined) {
-        this.#recheck = setInterval(() => {
-          if (this.#ring.pending() >= this.bufferBytes >>> 1) this.#readable();
-        }, RECHECK_MS);
-        this.#recheck.unref();
-      }
+      this.#watcher ??= this.#backend.watch(this.#map.fd, POLLIN, this.#core.wake);
     } else {
       this.#watcher?.stop();
       this.#watcher = undefined;
-      if (this.#recheck !== undefined) clearInterval(this.#recheck);
-      this.#recheck = undefined;
     }
-  }
-
-  #readable(): void {
-    if (this.#sink !== undefined) this.#pump();
-    else this.#feed.readable();
-  }
-
-  /** forEachRecord: hands every committed record to the loop's callback (one consumer_pos store). */
-  #pump(): void {
-    const sink = this.#sink!;
-    try {
-      // Records committed while a batch was handed over raise no new wake-up (the kernel wakes
-      // the consumer only when it had caught up: bpf_ringbuf_commit() compares consumer_pos
-      // with the record's position), so look again, a few times, before going back to the
-      // event loop — as libbpf's ring_buffer__poll() does, but bounded so that a producer
-      // faster than the callback cannot keep the event loop from running.
-      for (let round = 0; round < PUMP_ROUNDS && this.#sink === sink; round++) {
-        if (this.#ring.consume(sink.onRecord, Infinity) === 0) break;
-      }
-    } catch (err) {
-      // Thrown by the caller's callback: the loop ends with it; later records stay in the ring.
-      this.#endSink(err, true);
-    }
-  }
-
-  /** Ends the forEachRecord loop, if one runs: resolves it, or rejects it with `err`. */
-  #endSink(err: unknown, failed = err !== undefined): void {
-    const sink = this.#sink;
-    if (sink === undefined) return;
-    this.#sink = undefined;
-    if (sink.onAbort !== undefined) sink.signal?.removeEventListener('abort', sink.onAbort);
-    this.#watch();
-    if (failed) sink.reject(err);
-    else sink.resolve();
   }
 
   /** True once closed (by {@link RingBufReader.close} or the AbortSignal). */
   get closed(): boolean {
-    return this.#feed.closedError !== undefined;
+    return this.#core.closedError !== undefined;
   }
 
   /** Bytes in the ring not consumed yet (committed, discarded or still being written). */
@@ -430,8 +369,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * `options.signal`'s reason if that aborts first.
    */
   read(options?: ReadOptions): Promise<RingBufRecord> {
-    if (this.#sink !== undefined) return Promise.reject(busyError('read'));
-    return this.#feed.read(options);
+    return this.#core.read(options);
   }
 
   /**
@@ -439,9 +377,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * @throws (rejects with) {@link ClosedError} as {@link RingBufReader.read}.
    */
   readMany(max: number = DEFAULT_BATCH, options?: ReadOptions): Promise<RingBufRecord[]> {
-    if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
-    if (this.#sink !== undefined) return Promise.reject(busyError('readMany'));
-    return this.#feed.readMany(max, options);
+    return this.#core.readMany(max, options);
   }
 
   /**
@@ -449,7 +385,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * @throws {@link ClosedError} after close.
    */
   readAvailable(max: number = DEFAULT_BATCH): RingBufRecord[] {
-    return this.#feed.readAvailable(max);
+    return this.#core.readAvailable(max);
   }
 
   /**
@@ -476,7 +412,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * on counts as consumed).
    */
   consume(onRecord: RingBufRecordCallback, max = Infinity): number {
-    if (this.#feed.closedError !== undefined) throw this.#feed.closedError;
+    if (this.#core.closedError !== undefined) throw this.#core.closedError;
     return this.#ring.consume(onRecord, max);
   }
 
@@ -501,32 +437,13 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * ```
    */
   forEachRecord(onRecord: RingBufRecordCallback, options: RingBufForEachOptions = {}): Promise<void> {
-    if (this.#feed.closedError !== undefined) return Promise.resolve();
-    if (this.#sink !== undefined) return Promise.reject(busyError('forEachRecord'));
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = signal === undefined ? undefined : () => this.#endSink(signal.reason, true);
-      const sink: Sink = { onRecord, resolve, reject, signal, onAbort };
-      this.#sink = sink;
-      if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
-      // Level-triggered: records already committed make the new watcher fire at once.
-      this.#watch();
-    });
+    // Level-triggered: records already committed make the new watcher fire at once.
+    return this.#core.loop(onRecord, options.signal);
   }
 
   /** Async iteration over every record; ends (without error) when the reader is closed or aborted. */
-  async *[Symbol.asyncIterator](): AsyncIterator<RingBufRecord> {
-    for (;;) {
-      let batch: RingBufRecord[];
-      try {
-        batch = await this.readMany();
-      } catch (err) {
-        if (err instanceof ClosedError) return;
-        throw err;
-      }
-      for (const r of batch) yield r;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<RingBufRecord> {
+    return this.#core.records();
   }
 
   /**
@@ -544,24 +461,12 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
     for await (const r of this) yield decodeValue(t, r.rawSample, options);
   }
 
-  #shutdown(err: ClosedError): void {
-    if (this.#feed.closedError !== undefined) return;
-    this.#feed.close(err);
-    // close() may come from inside a callback: stop the walk before the pages go.
-    this.#ring.stop();
-    this.#endSink(undefined);
-    this.#watch();
-    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
-    leaks.unregister(this);
-    for (const m of this.#mappings) this.#backend.munmap(m);
-  }
-
   /**
    * Unmaps the ring; pending reads reject with a {@link ClosedError}. The map itself stays
    * open (it belongs to the caller). Idempotent.
    */
   close(): void {
-    this.#shutdown(closedError('RingBufReader'));
+    this.#core.close(closedError('RingBufReader'));
   }
 
   /** Same as {@link RingBufReader.close}, for `using`. */
@@ -570,24 +475,11 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   }
 }
 
-/** A running {@link RingBufReader.forEachRecord} loop. */
-interface Sink {
-  readonly onRecord: RingBufRecordCallback;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
-}
-
-function busyError(what: string): ArgumentError {
-  return new ArgumentError(`RingBufReader.${what}: forEachRecord() is running on this reader; end it (close or its signal) first`);
-}
-
 function mmapError(errno: number, what: string, name: string): SyscallError {
   const hint =
-    errno === 95
-      ? 'this runtime cannot map kernel memory into JS (V8 sandbox, e.g. Electron)'
-      : errno === 1
+    errno === Errno.EOPNOTSUPP
+      ? SANDBOX_HINT
+      : errno === Errno.EPERM
         ? 'needs CAP_BPF or CAP_SYS_ADMIN and a map created by this user'
         : undefined;
   return new SyscallError('mmap', errno, hint, `map the ${what} of ring buffer ${name}`);

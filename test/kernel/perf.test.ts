@@ -14,7 +14,7 @@ import { MapType, ProgramType } from '../../src/types.js';
 import { onlineCPUs } from '../../src/sys/cpus.js';
 import { backend } from '../../src/sys/select.js';
 import { PerfReader, type PerfRecord } from '../../src/perf/reader.js';
-import { pageSize } from '../../src/perf/page-size.js';
+import { pageSize } from '../../src/internal/reader/mmap.js';
 import { attachTracepoint } from '../../src/link/tracepoint.js';
 import { ensureTracefs } from './link-helpers.js';
 import { Int, Member, Struct } from '../../src/btf/types.js';

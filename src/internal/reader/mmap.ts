@@ -1,12 +1,24 @@
 /**
- * The system page size, which sizes perf and ring buffer mappings. Node has no `sysconf()`;
- * the kernel hands every process its page size in the auxiliary vector (`AT_PAGESZ`), so it is
- * read from /proc/self/auxv once per process.
+ * What the perf and ring buffer readers need to map their rings: the `mmap()` flags and the
+ * system page size, which sizes both readers' mappings. Node has no `sysconf()`; the kernel
+ * hands every process its page size in the auxiliary vector (`AT_PAGESZ`), so it is read from
+ * /proc/self/auxv once per process.
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { hostLittleEndian } from '../sys/attr.js';
+import { hostLittleEndian } from '../../sys/attr.js';
+
+/** `mmap()` protection and flags from <sys/mman.h>. */
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+
+/**
+ * The hint for EOPNOTSUPP from the backend's `mmap()`: its answer where JS may not alias the
+ * pages (the V8 sandbox forbids ArrayBuffers over foreign memory; src/sys/backend-native.ts).
+ */
+export const SANDBOX_HINT = 'this runtime cannot map kernel memory into JS (V8 sandbox, e.g. Electron)';
 
 /** `AT_PAGESZ` from <elf.h>. */
 const AT_PAGESZ = 6n;

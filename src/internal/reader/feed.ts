@@ -1,7 +1,7 @@
 /**
  * The demand side shared by the perf and ring buffer readers: pending `read()`/`readMany()`
- * calls, a small queue of records already copied out of the rings, and the rule that decides
- * when the fds are watched.
+ * calls, a small queue of records already copied out of the rings, the rule that decides
+ * when the fds are watched, and the refusal of reads while a forEachRecord loop runs.
  *
  * Records are only copied out of the kernel's rings when someone asks for them. A reader
  * nobody reads from leaves the data where it is, so a full ring makes the *kernel* drop and
@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { ClosedError } from '../errors.js';
+import { ArgumentError, ClosedError } from '../../errors.js';
 
 /** Records copied out per drain when the caller sets no limit: bounds one callback's work. */
 export const DEFAULT_BATCH = 4096;
@@ -35,31 +35,41 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-/** The source of records a {@link Feed} pulls from. @internal */
-export interface FeedSource<T> {
-  /**
-   * Appends up to `max` records to `out`; returns how many. `everything` false: only from
-   * rings the kernel has signalled since they were last emptied; true: from every ring.
-   */
-  drain(out: T[], max: number, everything: boolean): number;
-  /** Demand appeared: watch the fds (or let their watchers keep the event loop alive). */
-  arm(): void;
-  /** No demand: stop watching (or let the event loop exit despite the watchers). */
-  disarm(): void;
-}
+/**
+ * Appends up to `max` records to `out`; returns how many. `everything` false: only from rings
+ * the kernel has signalled since they were last emptied; true: from every ring.
+ * @internal
+ */
+export type Drain<T> = (out: T[], max: number, everything: boolean) => number;
 
-/** Pending reads and copied-out records of one reader. @internal */
-export class Feed<T> {
+/**
+ * Pending reads and copied-out records of one reader, and the rule that reads are refused
+ * while a forEachRecord loop runs (they would wait for wake-ups the loop consumes). What
+ * happens when demand appears or goes is the subclass's (ReaderCore, ./core.ts).
+ * @internal
+ */
+export abstract class Feed<T, S> {
+  /** The reader's name in errors (`PerfReader`). */
+  readonly name: string;
+  /** The callbacks of the forEachRecord loop, while one runs (set by the subclass). */
+  sink: S | undefined = undefined;
   #queue: T[] = [];
   #head = 0;
   readonly #waiters: Waiter<T>[] = [];
-  readonly #source: FeedSource<T>;
+  readonly #drain: Drain<T>;
   #armed = false;
   #closed: Error | undefined;
 
-  constructor(source: FeedSource<T>) {
-    this.#source = source;
+  constructor(name: string, drain: Drain<T>) {
+    this.name = name;
+    this.#drain = drain;
   }
+
+  /**
+   * Demand appeared (`true`: watch the fds, or let their watchers keep the event loop alive) or
+   * went (`false`: stop watching, or let the event loop exit despite the watchers).
+   */
+  protected abstract setDemand(demand: boolean): void;
 
   /** The error reads fail with after close, or undefined while open. */
   get closedError(): Error | undefined {
@@ -68,6 +78,7 @@ export class Feed<T> {
 
   /** One record, as soon as one is available. */
   read(options?: ReadOptions): Promise<T> {
+    if (this.sink !== undefined) return Promise.reject(busyError(this.name, 'read'));
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#head < this.#queue.length || this.#fill(DEFAULT_BATCH) > 0) return Promise.resolve(this.#take());
     return this.#wait(0, options?.signal) as Promise<T>;
@@ -75,6 +86,8 @@ export class Feed<T> {
 
   /** Between 1 and `max` records, as soon as at least one is available. */
   readMany(max: number, options?: ReadOptions): Promise<T[]> {
+    if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
+    if (this.sink !== undefined) return Promise.reject(busyError(this.name, 'readMany'));
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#head < this.#queue.length || this.#fill(max) > 0) return Promise.resolve(this.#takeMany(max));
     return this.#wait(max, options?.signal) as Promise<T[]>;
@@ -126,7 +139,7 @@ export class Feed<T> {
       this.#queue = [];
       this.#head = 0;
     }
-    return this.#source.drain(this.#queue, max, everything);
+    return this.#drain(this.#queue, max, everything);
   }
 
   #take(): T {
@@ -184,7 +197,7 @@ export class Feed<T> {
   #arm(): void {
     if (this.#armed) return;
     this.#armed = true;
-    this.#source.arm();
+    this.setDemand(true);
     // Demand has just appeared: look at every ring once. A wake-up that came while nobody
     // was waiting may not be reported again (a perf fd's readiness is consumed by the poll
     // that saw it: perf_poll() clears rb->poll), and records may be waiting below the
@@ -195,7 +208,7 @@ export class Feed<T> {
   #disarm(): void {
     if (!this.#armed) return;
     this.#armed = false;
-    this.#source.disarm();
+    this.setDemand(false);
   }
 }
 
@@ -204,4 +217,9 @@ export function closedError(what: string, reason?: unknown): ClosedError {
   return reason === undefined
     ? new ClosedError(`${what} is closed`)
     : new ClosedError(`${what} was closed by its AbortSignal`, { cause: reason });
+}
+
+/** The error of a read or a second loop while a forEachRecord loop runs. @internal */
+export function busyError(name: string, what: string): ArgumentError {
+  return new ArgumentError(`${name}.${what}: forEachRecord() is running on this reader; end it (close or its signal) first`);
 }
