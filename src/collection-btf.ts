@@ -10,6 +10,7 @@ import type { Spec } from './btf/spec.js';
 import { Array as BTFArray, Composite, Datasec, Var, sizeof, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
 import { BTFHandle, loadForKernel } from './btf-handle.js';
 import { readELF } from './elf/file.js';
+import { STB_LOCAL, STT_FUNC, STT_OBJECT, STV_HIDDEN, STV_INTERNAL } from './internal/elf-constants.js';
 import { BpfError } from './errors.js';
 import type { ELFProgramSpec } from './elf/specs.js';
 import { findTracingTarget, tracingKindOf, tracingTargetNotFound, type TracingTargetNotFoundError } from './link/tracing-target.js';
@@ -17,12 +18,6 @@ import { ProgramType } from './types.js';
 
 /** The outcome of loading an object's BTF: a handle, or why there is none. */
 export type ObjectBTF = { readonly handle: BTFHandle; readonly reason?: undefined } | { readonly handle: undefined; readonly reason: string };
-
-const STT_OBJECT = 1;
-const STT_FUNC = 2;
-const STB_LOCAL = 0;
-const STV_INTERNAL = 1;
-const STV_HIDDEN = 2;
 
 /**
  * The ELF facts BTF fix-ups need (section sizes, variable offsets, hidden visibility), read

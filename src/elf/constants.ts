@@ -1,94 +1,116 @@
 /**
- * Numbers from the ELF specification (System V gABI) and the BPF psABI that the reader needs:
- * section types, symbol types and bindings, special section indexes and the BPF relocation
- * types (llvm/BinaryFormat/ELFRelocs/BPF.def, Documentation/bpf/llvm_reloc.rst).
+ * The ELF numbers the BPF object reader needs, under the names this package exports them by
+ * (section types, symbol types and bindings, special section indexes; the values come from
+ * internal/elf-constants.ts), and the BPF relocation types of the BPF psABI
+ * (llvm/BinaryFormat/ELFRelocs/BPF.def, Documentation/bpf/llvm_reloc.rst).
  *
  * @module
  */
+import {
+  EM_BPF,
+  ET_REL,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHF_MERGE,
+  SHF_STRINGS,
+  SHF_WRITE,
+  SHN_ABS,
+  SHN_COMMON,
+  SHN_LORESERVE,
+  SHN_UNDEF,
+  SHN_XINDEX,
+  SHT_NOBITS,
+  SHT_NULL,
+  SHT_PROGBITS,
+  SHT_REL,
+  SHT_RELA,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+  STB_GLOBAL,
+  STB_LOCAL,
+  STB_WEAK,
+  STT_FILE,
+  STT_FUNC,
+  STT_NOTYPE,
+  STT_OBJECT,
+  STT_SECTION,
+  STV_DEFAULT,
+  STV_HIDDEN,
+  STV_INTERNAL,
+  STV_PROTECTED,
+} from '../internal/elf-constants.js';
 
-/** `EM_BPF`: the machine number of BPF objects (`e_machine`). */
-export const EM_BPF = 247;
-/** `ET_REL`: a relocatable object, what `clang -c` writes. */
-export const ET_REL = 1;
+// The numbers themselves live in internal/elf-constants.ts (one copy for every ELF reader);
+// these are the names this package has always exported for them.
+export { EM_BPF, ET_REL, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX };
 
 /** Section types (`sh_type`) the reader cares about. */
 export const SectionType = {
   /** `SHT_NULL` */
-  Null: 0,
+  Null: SHT_NULL,
   /** `SHT_PROGBITS`: code and initialised data. */
-  ProgBits: 1,
+  ProgBits: SHT_PROGBITS,
   /** `SHT_SYMTAB` */
-  SymTab: 2,
+  SymTab: SHT_SYMTAB,
   /** `SHT_STRTAB` */
-  StrTab: 3,
+  StrTab: SHT_STRTAB,
   /** `SHT_RELA`: relocations with explicit addends. */
-  Rela: 4,
+  Rela: SHT_RELA,
   /** `SHT_NOBITS`: occupies no file bytes (`.bss`). */
-  NoBits: 8,
+  NoBits: SHT_NOBITS,
   /** `SHT_REL`: relocations whose addend is in the relocated field (what clang emits for BPF). */
-  Rel: 9,
+  Rel: SHT_REL,
 } as const;
 
 /** Section flags (`sh_flags`). */
 export const SectionFlag = {
   /** `SHF_WRITE` */
-  Write: 0x1,
+  Write: SHF_WRITE,
   /** `SHF_ALLOC` */
-  Alloc: 0x2,
+  Alloc: SHF_ALLOC,
   /** `SHF_EXECINSTR`: the section holds instructions. */
-  ExecInstr: 0x4,
+  ExecInstr: SHF_EXECINSTR,
   /** `SHF_MERGE` */
-  Merge: 0x10,
+  Merge: SHF_MERGE,
   /** `SHF_STRINGS` */
-  Strings: 0x20,
+  Strings: SHF_STRINGS,
 } as const;
 
 /** Symbol types (`ELF64_ST_TYPE(st_info)`). */
 export const SymbolType = {
   /** `STT_NOTYPE`: labels and undefined externs. */
-  NoType: 0,
+  NoType: STT_NOTYPE,
   /** `STT_OBJECT`: a variable or map definition. */
-  Object: 1,
+  Object: STT_OBJECT,
   /** `STT_FUNC`: a function (program or subprogram). */
-  Func: 2,
+  Func: STT_FUNC,
   /** `STT_SECTION`: stands for its section; relocations against it carry the offset. */
-  Section: 3,
+  Section: STT_SECTION,
   /** `STT_FILE` */
-  File: 4,
+  File: STT_FILE,
 } as const;
 
 /** Symbol bindings (`ELF64_ST_BIND(st_info)`). */
 export const SymbolBind = {
   /** `STB_LOCAL`: file-local (C `static`). */
-  Local: 0,
+  Local: STB_LOCAL,
   /** `STB_GLOBAL` */
-  Global: 1,
+  Global: STB_GLOBAL,
   /** `STB_WEAK`: may stay unresolved (`__weak` externs). */
-  Weak: 2,
+  Weak: STB_WEAK,
 } as const;
 
 /** Symbol visibility (`ELF64_ST_VISIBILITY(st_other)`). */
 export const SymbolVisibility = {
   /** `STV_DEFAULT` */
-  Default: 0,
+  Default: STV_DEFAULT,
   /** `STV_INTERNAL` */
-  Internal: 1,
+  Internal: STV_INTERNAL,
   /** `STV_HIDDEN`: `__hidden` functions, verified as global functions by libbpf's rules. */
-  Hidden: 2,
+  Hidden: STV_HIDDEN,
   /** `STV_PROTECTED` */
-  Protected: 3,
+  Protected: STV_PROTECTED,
 } as const;
-
-/** `SHN_UNDEF`: the symbol is not defined in this object (an extern). */
-export const SHN_UNDEF = 0;
-/** `SHN_LORESERVE`: section indexes from here up are special, not real sections. */
-export const SHN_LORESERVE = 0xff00;
-/** `SHN_ABS`: an absolute value, in no section. */
-export const SHN_ABS = 0xfff1;
-/** `SHN_COMMON`: an uninitialised common symbol (clang never emits these for BPF). */
-export const SHN_COMMON = 0xfff2;
-/** `SHN_XINDEX`: the real index is in `.symtab_shndx`. */
-export const SHN_XINDEX = 0xffff;
 
 /**
  * BPF relocation types (Documentation/bpf/llvm_reloc.rst). Which one appears where:

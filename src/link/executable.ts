@@ -12,33 +12,45 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import { arch } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { ArgumentError, ParseError, SymbolNotFoundError } from '../errors.js';
+import {
+  ET_DYN,
+  ET_EXEC,
+  PT_LOAD,
+  SHN_LORESERVE,
+  SHN_UNDEF,
+  SHN_XINDEX,
+  SHT_DYNSYM,
+  SHT_GNU_verdef,
+  SHT_GNU_versym,
+  SHT_SYMTAB,
+  STB_LOCAL,
+  STB_WEAK,
+  STT_FUNC,
+  STT_GNU_IFUNC,
+  STT_OBJECT,
+  VERSYM_HIDDEN,
+} from '../internal/elf-constants.js';
+import {
+  isELF,
+  readHeader,
+  readProgramHeaders,
+  readSectionHeaders,
+  readStringTable,
+  readSymbolTable,
+  sectionContents,
+  type ELFHeader,
+  type ProgramHeader,
+  type SectionHeader,
+} from '../internal/elf-reader.js';
+import { elfError, fileSource, type ELFSource } from '../internal/elf-source.js';
 import { editDistance, globToRegExp } from '../internal/kallsyms.js';
 // For {@link} in doc comments only.
 import type { attachUprobe } from './uprobe.js';
 import { integerArgument } from './integer.js';
-
-/** `ET_EXEC` and `ET_DYN`: the object types a uprobe can live in. */
-const ET_EXEC = 2;
-const ET_DYN = 3;
-const PT_LOAD = 1;
-const SHT_SYMTAB = 2;
-const SHT_DYNSYM = 11;
-const SHT_GNU_VERDEF = 0x6ffffffd;
-const SHT_GNU_VERSYM = 0x6fffffff;
-const STT_OBJECT = 1;
-const STT_FUNC = 2;
-const STT_GNU_IFUNC = 10;
-const STB_LOCAL = 0;
-const STB_WEAK = 2;
-const SHN_UNDEF = 0;
-const SHN_LORESERVE = 0xff00;
-const SHN_XINDEX = 0xffff;
-/** `.gnu.version` entries with this bit are non-default versions (`name@VER`, not `name@@VER`). */
-const VERSYM_HIDDEN = 0x8000;
 
 /** One function or variable symbol of a binary. */
 export interface ExecutableSymbol {
@@ -62,66 +74,6 @@ export interface ExecutableSymbol {
   readonly ifunc: boolean;
   /** The table it came from. */
   readonly table: '.symtab' | '.dynsym';
-}
-
-interface Layout {
-  readonly is64: boolean;
-  readonly le: boolean;
-}
-
-interface SectionHeader {
-  readonly index: number;
-  readonly name: number;
-  readonly type: number;
-  readonly offset: number;
-  readonly size: number;
-  readonly link: number;
-  readonly entsize: number;
-}
-
-interface Segment {
-  readonly vaddr: bigint;
-  readonly offset: bigint;
-  readonly filesz: bigint;
-}
-
-/** Reads ranges of an open file, checking each against the file's size. */
-class FileReader {
-  constructor(
-    readonly fd: number,
-    readonly size: number,
-    readonly path: string,
-  ) {}
-
-  read(offset: number, length: number, what: string): DataView {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new ParseError(`${this.path}: ${what} (${length} bytes at offset ${offset}) runs past the end of the ${this.size}-byte file`, offset);
-    }
-    const bytes = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, bytes, done, length - done, offset + done);
-      if (n === 0) throw new ParseError(`${this.path}: ${what} was cut short (file changed while reading?)`, offset + done);
-      done += n;
-    }
-    return new DataView(bytes.buffer);
-  }
-}
-
-function word(view: DataView, at: number, layout: Layout): bigint {
-  return layout.is64 ? view.getBigUint64(at, layout.le) : BigInt(view.getUint32(at, layout.le));
-}
-
-function toNumber(value: bigint, what: string, path: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParseError(`${path}: ${what} ${value} is not a usable file offset`);
-  return Number(value);
-}
-
-function cstring(strings: DataView, at: number, path: string, what: string): string {
-  if (at >= strings.byteLength) throw new ParseError(`${path}: ${what} name offset ${at} is outside its ${strings.byteLength}-byte string table`);
-  let end = at;
-  while (end < strings.byteLength && strings.getUint8(end) !== 0) end++;
-  return Buffer.from(strings.buffer, strings.byteOffset + at, end - at).toString('latin1');
 }
 
 /**
@@ -395,105 +347,30 @@ function readExecutable(path: string): ParsedExecutable {
     throw new ArgumentError(`cannot read uprobe target ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   try {
-    return parseExecutable(new FileReader(fd, fstatSync(fd).size, path));
+    return parseExecutable(fileSource(fd, fstatSync(fd).size, path));
   } finally {
     closeSync(fd);
   }
 }
 
-function parseExecutable(file: FileReader): ParsedExecutable {
-  const { path } = file;
+function parseExecutable(file: ELFSource): ParsedExecutable {
+  const path = file.name;
   if (file.size < 52) throw new ArgumentError(`${path} is not an ELF file (${file.size} bytes)`);
-  const ident = file.read(0, 16, 'e_ident');
-  if (ident.getUint32(0, false) !== 0x7f454c46) throw new ArgumentError(`${path} is not an ELF file (no \\x7fELF magic); uprobes attach to ELF executables and shared objects`);
-  const elfClass = ident.getUint8(4);
-  const data = ident.getUint8(5);
-  if ((elfClass !== 1 && elfClass !== 2) || (data !== 1 && data !== 2)) {
-    throw new ParseError(`${path}: unknown ELF class ${elfClass} or data encoding ${data}`, 4);
+  if (!isELF(file.read(0, 4, 'ELF magic'))) throw new ArgumentError(`${path} is not an ELF file (no \\x7fELF magic); uprobes attach to ELF executables and shared objects`);
+  const header = readHeader(file);
+  if (header.e_type !== ET_EXEC && header.e_type !== ET_DYN) {
+    throw new ArgumentError(`${path} is an ELF file of type ${header.e_type}, not an executable or shared object (ET_EXEC/ET_DYN): uprobes need code the kernel maps`);
   }
-  const layout: Layout = { is64: elfClass === 2, le: data === 1 };
-  const header = file.read(0, layout.is64 ? 64 : 52, 'ELF header');
-  const type = header.getUint16(16, layout.le);
-  const machine = header.getUint16(18, layout.le);
-  if (type !== ET_EXEC && type !== ET_DYN) {
-    throw new ArgumentError(`${path} is an ELF file of type ${type}, not an executable or shared object (ET_EXEC/ET_DYN): uprobes need code the kernel maps`);
-  }
-  const w = layout.is64 ? 8 : 4;
-  const phoff = toNumber(word(header, 24 + w, layout), 'e_phoff', path);
-  const shoff = toNumber(word(header, 24 + 2 * w, layout), 'e_shoff', path);
-  const at = 24 + 3 * w + 4; // past e_entry, e_phoff, e_shoff, e_flags
-  const phentsize = header.getUint16(at + 2, layout.le);
-  const phnum = header.getUint16(at + 4, layout.le);
-  const shentsize = header.getUint16(at + 6, layout.le);
-  let shnum = header.getUint16(at + 8, layout.le);
-  let shstrndx = header.getUint16(at + 10, layout.le);
-
-  const segments = readSegments(file, layout, phoff, phentsize, phnum);
-  if (shoff === 0) return { elfType: type, machine, symbols: [] };
-  const expectShent = layout.is64 ? 64 : 40;
-  if (shentsize !== expectShent) throw new ParseError(`${path}: e_shentsize is ${shentsize}, expected ${expectShent}`, at + 6);
-  if (shnum === 0 || shstrndx === SHN_XINDEX) {
-    // More than 0xff00 sections: the real numbers live in section header 0.
-    const first = readSectionHeader(file, layout, shoff, 0);
-    if (shnum === 0) shnum = first.size;
-    if (shstrndx === SHN_XINDEX) shstrndx = first.link;
-  }
-  const sections: SectionHeader[] = [];
-  for (let i = 0; i < shnum; i++) sections.push(readSectionHeader(file, layout, shoff + i * shentsize, i));
-
+  const segments = readProgramHeaders(file, header).filter((p) => p.p_type === PT_LOAD);
+  const sections = readSectionHeaders(file, header);
   const symbols: ExecutableSymbol[] = [];
   for (const table of sections) {
-    if (table.type !== SHT_SYMTAB && table.type !== SHT_DYNSYM) continue;
-    const tableName = table.type === SHT_SYMTAB ? '.symtab' : '.dynsym';
-    const strings = sections[table.link];
-    if (strings === undefined) throw new ParseError(`${path}: ${tableName} links to string table section ${table.link}, which does not exist`);
-    const versions = table.type === SHT_DYNSYM ? readVersions(file, layout, sections) : undefined;
-    readSymbols(file, layout, table, tableName, strings, segments, versions, symbols);
+    if (table.sh_type !== SHT_SYMTAB && table.sh_type !== SHT_DYNSYM) continue;
+    const tableName = table.sh_type === SHT_SYMTAB ? '.symtab' : '.dynsym';
+    const versions = table.sh_type === SHT_DYNSYM ? readVersions(file, header, sections) : undefined;
+    readSymbols(file, header, sections, table, tableName, segments, versions, symbols);
   }
-  return { elfType: type, machine, symbols };
-}
-
-function readSegments(file: FileReader, layout: Layout, phoff: number, phentsize: number, phnum: number): Segment[] {
-  if (phnum === 0) return [];
-  const expect = layout.is64 ? 56 : 32;
-  if (phentsize !== expect) throw new ParseError(`${file.path}: e_phentsize is ${phentsize}, expected ${expect}`);
-  const table = file.read(phoff, phnum * phentsize, 'program header table');
-  const out: Segment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = i * phentsize;
-    if (table.getUint32(o, layout.le) !== PT_LOAD) continue;
-    out.push(
-      layout.is64
-        ? { offset: table.getBigUint64(o + 8, layout.le), vaddr: table.getBigUint64(o + 16, layout.le), filesz: table.getBigUint64(o + 32, layout.le) }
-        : { offset: BigInt(table.getUint32(o + 4, layout.le)), vaddr: BigInt(table.getUint32(o + 8, layout.le)), filesz: BigInt(table.getUint32(o + 16, layout.le)) },
-    );
-  }
-  return out;
-}
-
-function readSectionHeader(file: FileReader, layout: Layout, offset: number, index: number): SectionHeader {
-  const v = file.read(offset, layout.is64 ? 64 : 40, `section header ${index}`);
-  const le = layout.le;
-  if (layout.is64) {
-    return {
-      index,
-      name: v.getUint32(0, le),
-      type: v.getUint32(4, le),
-      offset: toNumber(v.getBigUint64(24, le), `section ${index} sh_offset`, file.path),
-      size: toNumber(v.getBigUint64(32, le), `section ${index} sh_size`, file.path),
-      link: v.getUint32(40, le),
-      entsize: toNumber(v.getBigUint64(56, le), `section ${index} sh_entsize`, file.path),
-    };
-  }
-  return {
-    index,
-    name: v.getUint32(0, le),
-    type: v.getUint32(4, le),
-    offset: v.getUint32(16, le),
-    size: v.getUint32(20, le),
-    link: v.getUint32(24, le),
-    entsize: v.getUint32(36, le),
-  };
+  return { elfType: header.e_type, machine: header.e_machine, symbols };
 }
 
 interface Versions {
@@ -504,27 +381,30 @@ interface Versions {
 }
 
 /** `.gnu.version` and `.gnu.version_d`, when the binary has them. */
-function readVersions(file: FileReader, layout: Layout, sections: readonly SectionHeader[]): Versions | undefined {
-  const versymSection = sections.find((s) => s.type === SHT_GNU_VERSYM);
+function readVersions(file: ELFSource, header: ELFHeader, sections: readonly SectionHeader[]): Versions | undefined {
+  const versymSection = sections.find((s) => s.sh_type === SHT_GNU_versym);
   if (versymSection === undefined) return undefined;
-  const versym = file.read(versymSection.offset, versymSection.size, '.gnu.version');
+  const versymBytes = sectionContents(file, header, versymSection, '.gnu.version');
+  const versym = new DataView(versymBytes.buffer, versymBytes.byteOffset, versymBytes.byteLength);
   const names = new Map<number, string>();
-  const verdef = sections.find((s) => s.type === SHT_GNU_VERDEF);
+  const verdef = sections.find((s) => s.sh_type === SHT_GNU_verdef);
   if (verdef !== undefined) {
-    const strings = sections[verdef.link];
-    if (strings === undefined) throw new ParseError(`${file.path}: .gnu.version_d links to missing section ${verdef.link}`);
-    const strtab = file.read(strings.offset, strings.size, '.gnu.version_d string table');
-    const defs = file.read(verdef.offset, verdef.size, '.gnu.version_d');
+    const strings = sections[verdef.sh_link];
+    if (strings === undefined) throw elfError(file, `.gnu.version_d links to missing section ${verdef.sh_link}`);
+    const strtab = readStringTable(file, header, strings, '.gnu.version_d string table');
+    const bytes = sectionContents(file, header, verdef, '.gnu.version_d');
+    const defs = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const le = header.byteOrder === 'little';
     let at = 0;
     // Elf_Verdef: vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16, vd_hash u32, vd_aux u32, vd_next u32.
     for (let guard = 0; guard < 65536; guard++) {
-      if (at + 20 > defs.byteLength) throw new ParseError(`${file.path}: .gnu.version_d entry runs past its section`, verdef.offset + at);
-      const ndx = defs.getUint16(at + 4, layout.le);
-      const aux = defs.getUint32(at + 12, layout.le);
-      const next = defs.getUint32(at + 16, layout.le);
+      if (at + 20 > defs.byteLength) throw elfError(file, '.gnu.version_d entry runs past its section', verdef.sh_offset + at);
+      const ndx = defs.getUint16(at + 4, le);
+      const aux = defs.getUint32(at + 12, le);
+      const next = defs.getUint32(at + 16, le);
       // Elf_Verdaux: vda_name u32, vda_next u32; the first one names the version.
-      if (at + aux + 8 > defs.byteLength) throw new ParseError(`${file.path}: .gnu.version_d aux entry runs past its section`, verdef.offset + at);
-      names.set(ndx, cstring(strtab, defs.getUint32(at + aux, layout.le), file.path, '.gnu.version_d'));
+      if (at + aux + 8 > defs.byteLength) throw elfError(file, '.gnu.version_d aux entry runs past its section', verdef.sh_offset + at);
+      names.set(ndx, strtab.at(defs.getUint32(at + aux, le), '.gnu.version_d'));
       if (next === 0) break;
       at += next;
     }
@@ -533,34 +413,27 @@ function readVersions(file: FileReader, layout: Layout, sections: readonly Secti
 }
 
 function readSymbols(
-  file: FileReader,
-  layout: Layout,
-  table: SectionHeader,
+  file: ELFSource,
+  header: ELFHeader,
+  sections: readonly SectionHeader[],
+  section: SectionHeader,
   tableName: '.symtab' | '.dynsym',
-  stringSection: SectionHeader,
-  segments: readonly Segment[],
+  segments: readonly ProgramHeader[],
   versions: Versions | undefined,
   out: ExecutableSymbol[],
 ): void {
-  const entsize = layout.is64 ? 24 : 16;
-  if (table.entsize !== entsize) throw new ParseError(`${file.path}: ${tableName} sh_entsize is ${table.entsize}, expected ${entsize}`, table.offset);
-  const count = Math.floor(table.size / entsize);
-  const syms = file.read(table.offset, count * entsize, tableName);
-  const strings = file.read(stringSection.offset, stringSection.size, `${tableName} string table`);
-  const le = layout.le;
-  for (let i = 1; i < count; i++) {
-    const o = i * entsize;
-    const info = layout.is64 ? syms.getUint8(o + 4) : syms.getUint8(o + 12);
-    const type = info & 0xf;
+  const table = readSymbolTable(file, header, sections, section, tableName);
+  const le = header.byteOrder === 'little';
+  for (let i = 1; i < table.count; i++) {
+    const type = table.type(i);
     if (type !== STT_FUNC && type !== STT_GNU_IFUNC && type !== STT_OBJECT) continue;
-    const shndx = layout.is64 ? syms.getUint16(o + 6, le) : syms.getUint16(o + 14, le);
-    const address = layout.is64 ? syms.getBigUint64(o + 8, le) : BigInt(syms.getUint32(o + 4, le));
+    const shndx = table.sectionIndex(i);
+    const address = table.value(i);
     if (shndx === SHN_UNDEF || (shndx >= SHN_LORESERVE && shndx !== SHN_XINDEX) || address === 0n) continue;
-    const size = layout.is64 ? syms.getBigUint64(o + 16, le) : BigInt(syms.getUint32(o + 8, le));
-    const segment = segments.find((s) => address >= s.vaddr && address < s.vaddr + s.filesz);
+    const segment = segments.find((s) => address >= s.p_vaddr && address < s.p_vaddr + s.p_filesz);
     // A function outside every loaded segment cannot be probed; skip rather than fail the file.
     if (segment === undefined) continue;
-    let name = cstring(strings, syms.getUint32(o, le), file.path, `${tableName} symbol ${i}`);
+    let name = table.name(i, `${tableName} symbol ${i}`);
     let version: string | undefined;
     let defaultVersion = true;
     const at = name.indexOf('@');
@@ -582,9 +455,9 @@ function readSymbols(
       version,
       defaultVersion,
       address,
-      size,
-      offset: address - segment.vaddr + segment.offset,
-      bind: info >> 4,
+      size: table.size(i),
+      offset: address - segment.p_vaddr + segment.p_offset,
+      bind: table.bind(i),
       ifunc: type === STT_GNU_IFUNC,
       table: tableName,
     });
