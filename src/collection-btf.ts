@@ -5,12 +5,8 @@
  *
  * @module
  */
-import type { FixupSections, FixupSymbol } from './btf/fixup.js';
 import type { Spec } from './btf/spec.js';
-import { Array as BTFArray, Composite, Datasec, Var, sizeof, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
 import { BTFHandle, loadForKernel } from './btf-handle.js';
-import { readELF } from './elf/file.js';
-import { STB_LOCAL, STT_FUNC, STT_OBJECT, STV_HIDDEN, STV_INTERNAL } from './internal/elf-constants.js';
 import { BpfError } from './errors.js';
 import type { ELFProgramSpec } from './elf/specs.js';
 import { findTracingTarget, tracingKindOf, tracingTargetNotFound, type TracingTargetNotFoundError } from './link/tracing-target.js';
@@ -20,78 +16,16 @@ import { ProgramType } from './types.js';
 export type ObjectBTF = { readonly handle: BTFHandle; readonly reason?: undefined } | { readonly handle: undefined; readonly reason: string };
 
 /**
- * The ELF facts BTF fix-ups need (section sizes, variable offsets, hidden visibility), read
- * from the object's bytes: exact.
+ * Loads the object's BTF for the running kernel: sanitised for the kinds this kernel lacks,
+ * then BPF_BTF_LOAD (see `loadForKernel`). The fix-ups that need the ELF were done when the
+ * object was parsed; this never reads it, so every spec takes this one route. A kernel that
+ * still refuses the BTF is not fatal: like libbpf, the collection then loads without BTF —
+ * maps without key/value types, programs without func_info/line_info — and the reason is
+ * kept for messages.
  */
-export function fixupFromELF(bytes: Uint8Array): { sections: FixupSections; hiddenFunctions: string[] } {
-  const file = readELF(bytes);
-  const sections: FixupSections = new Map();
-  const hiddenFunctions: string[] = [];
-  for (const section of file.sections) {
-    if (section.name === '') continue;
-    const symbols = new Map<string, FixupSymbol>();
-    for (const sym of file.symbolsIn(section.index)) {
-      const hidden = sym.visibility === STV_HIDDEN || sym.visibility === STV_INTERNAL;
-      if (sym.type === STT_OBJECT && sym.name !== '') symbols.set(sym.name, { offset: sym.value, hidden });
-      if (sym.type === STT_FUNC && sym.bind !== STB_LOCAL && hidden) hiddenFunctions.push(sym.name);
-    }
-    sections.set(section.name, { size: section.size, symbols });
-  }
-  return { sections, hiddenFunctions };
-}
-
-/** Natural alignment of a type (how clang places globals in a section). */
-function alignOf(type: Type): number {
-  const t = skipQualifiersAndTypedefs(type);
-  if (t instanceof BTFArray) return alignOf(t.type);
-  if (t instanceof Composite) return Math.max(1, ...t.members.map((m) => alignOf(m.type)));
+export function loadObjectBTF(spec: Spec): ObjectBTF {
   try {
-    return Math.min(8, Math.max(1, sizeof(t)));
-  } catch {
-    return 1;
-  }
-}
-
-/**
- * The same facts reconstructed from BTF alone, for a {@link CollectionSpec} whose ELF bytes
- * are gone: the ELF reader already completed the global data DATASECs, so only sections such
- * as `license` and `.maps` are left, and clang lays their globals out in definition order
- * (the DATASEC's order) at natural alignment.
- */
-export function fixupFromBTF(spec: Spec): FixupSections {
-  const sections: FixupSections = new Map();
-  for (const [, t] of spec.entries()) {
-    if (!(t instanceof Datasec) || t.size !== 0 || t.name === '.kconfig' || t.name === '.ksyms') continue;
-    const symbols = new Map<string, number>();
-    let offset = 0;
-    for (const info of t.vars) {
-      if (!(info.type instanceof Var)) continue;
-      const a = alignOf(info.type.type);
-      offset = Math.ceil(offset / a) * a;
-      symbols.set(info.type.name, offset);
-      let size = info.size;
-      try {
-        size = sizeof(info.type.type);
-      } catch {
-        // keep the DATASEC's own size
-      }
-      offset += size;
-    }
-    sections.set(t.name, { size: offset, symbols });
-  }
-  return sections;
-}
-
-/**
- * Loads the object's BTF for the running kernel: fixed up (DATASEC sizes, extern linkage),
- * sanitised for the kinds this kernel lacks, then BPF_BTF_LOAD (see `loadForKernel`). A
- * kernel that still refuses it is not fatal: like libbpf, the collection then loads without
- * BTF — maps without key/value types, programs without func_info/line_info — and the reason
- * is kept for messages.
- */
-export function loadObjectBTF(spec: Spec, elf: { sections: FixupSections; hiddenFunctions: string[] } | undefined): ObjectBTF {
-  try {
-    const loaded = loadForKernel(spec, elf === undefined ? { sections: fixupFromBTF(spec) } : elf);
+    const loaded = loadForKernel(spec);
     return { handle: loaded.handle };
   } catch (err) {
     if (err instanceof BpfError) return { handle: undefined, reason: err.message.split('\n')[0]! };

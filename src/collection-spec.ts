@@ -37,7 +37,11 @@ export class CollectionSpec {
   variables: Record<string, VariableSpec>;
   /** `.kconfig` and `.ksyms` externs by name, to be resolved at load time. */
   externs: Record<string, ExternSpec>;
-  /** The object's BTF (`.BTF`), with DATASECs fixed up; undefined if compiled without `-g`. */
+  /**
+   * The object's BTF (`.BTF`), complete: the fix-ups that need the ELF (DATASEC sizes,
+   * variable offsets, extern and hidden linkage) were made when it was parsed, so loading the
+   * spec never needs the object again. Undefined if compiled without `-g`.
+   */
   btf: Spec | undefined;
   /** The object's byte order. */
   byteOrder: ByteOrder;

@@ -28,7 +28,7 @@ import type { Instruction } from './asm/instruction.js';
 import { CORECandidateCache, coreRelocate, type CORERelocateResult } from './btf/core.js';
 import { loadKernelSpec } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
-import { attachBtfId, fixupFromELF, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
+import { attachBtfId, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
 import { explainLoadFailure, GlobalDataNotSupportedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from './collection-errors.js';
 import { fillKconfig, resolveKsym } from './collection-externs.js';
 import { CollectionSpec, parseCollectionSpec } from './collection-spec.js';
@@ -224,7 +224,7 @@ function releaseAll(releases: Release[]): void {
  * naming the map or program.
  */
 export async function loadCollection(specOrPath: CollectionSpec | string, options: CollectionOptions = {}): Promise<Collection> {
-  if (typeof specOrPath !== 'string') return instantiate(specOrPath.copy(), options, undefined);
+  if (typeof specOrPath !== 'string') return instantiate(specOrPath.copy(), options);
   // Synchronous on purpose: objects are small, and an async read costs more in event-loop
   // round trips (~0.5 ms) than the read itself, a tenth of a warm load.
   const bytes = readFileSync(specOrPath);
@@ -237,7 +237,8 @@ export async function loadCollection(specOrPath: CollectionSpec | string, option
     if (e instanceof ParseError) throw new ParseError(`${specOrPath}: ${e.message}`);
     throw e;
   }
-  return instantiate(spec, options, spec.btf === undefined ? undefined : fixupFromELF(view));
+  // The same route as a spec: parsing finished the BTF, so the bytes are not needed again.
+  return instantiate(spec, options);
 }
 
 /** The programs to load and the maps they need (see {@link CollectionOptions.programs}). */
@@ -346,7 +347,7 @@ function u32(value: number): Uint8Array {
 /** `call` to a helper id no kernel has: libbpf's marker for an unresolved weak kfunc (dead code). */
 const POISON_KFUNC = 2002000000;
 
-function instantiate(spec: CollectionSpec, options: CollectionOptions, elf: ReturnType<typeof fixupFromELF> | undefined): Collection {
+function instantiate(spec: CollectionSpec, options: CollectionOptions): Collection {
   if (options.constants !== undefined) spec.rewriteConstants(options.constants);
   const { programs: progSpecs, maps: mapSpecs } = select(spec, options);
   checkGlobalData(progSpecs, spec);
@@ -365,7 +366,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions, elf: Retu
   try {
     // --- object BTF ------------------------------------------------------------------------
     if (spec.btf !== undefined && (progSpecs.length > 0 || mapSpecs.length > 0)) {
-      btf = loadObjectBTF(spec.btf, elf);
+      btf = loadObjectBTF(spec.btf);
       if (btf.handle !== undefined) {
         const handle = btf.handle;
         // Maps and programs hold their own references to the BTF; the loader's fd is only

@@ -1,8 +1,9 @@
 /**
  * The whole object, in the order the pieces depend on each other: ELF tables, section
  * classification, BTF, license and version, map definitions, global data and externs (what
- * relocations can point at), then code (functions with resolved references) and finally one
- * linked {@link ELFProgramSpec} per program function.
+ * relocations can point at), then code (functions with resolved references), one linked
+ * {@link ELFProgramSpec} per program function, and last the BTF fix-ups that need the ELF
+ * (btf-fixup.ts), so that a spec made of the result loads without the object's bytes.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import type { ByteOrder } from '../asm/encoding.js';
 import { kernelFuncInfoSize, kernelLineInfoSize, marshalFuncInfos, marshalLineInfos, parseBTFExt, type BTFExt } from '../btf/ext.js';
 import { parseSpec, type Spec } from '../btf/spec.js';
 import { BpfError, ParseError } from '../errors.js';
+import { fixupObjectBTF } from './btf-fixup.js';
 import { classifySection, isDataKind, type SectionKind } from './classify.js';
 import { readFunctions, type CodeFunction } from './code.js';
 import { parseDataSection, parseExterns } from './data.js';
@@ -29,7 +31,11 @@ export interface ObjectContents {
   readonly kinds: readonly SectionKind[];
   /** The object's byte order. */
   readonly byteOrder: ByteOrder;
-  /** `.BTF`, parsed (lazily) and with DATASECs fixed up; undefined without `-g`. */
+  /**
+   * `.BTF`, parsed (lazily, from a copy of the section) and completed with every fix-up that
+   * needs the ELF (DATASEC sizes, variable offsets, extern and hidden linkage); undefined
+   * without `-g`.
+   */
   readonly btf: Spec | undefined;
   /** `.BTF.ext`, parsed; undefined when absent (or without `.BTF`). */
   readonly btfExt: BTFExt | undefined;
@@ -58,7 +64,8 @@ function parseBTF(file: ELFFile): Spec | undefined {
   const section = file.section('.BTF');
   if (section === undefined) return undefined;
   try {
-    const spec = parseSpec(section.data);
+    // A copy: the spec keeps its blob, and must not pin the caller's buffer or see it change.
+    const spec = parseSpec(section.data.slice());
     if (spec.byteOrder !== file.byteOrder) throw new ParseError(`.BTF is ${spec.byteOrder}-endian in a ${file.byteOrder}-endian object`, section.offset);
     return spec;
   } catch (e) {
@@ -169,5 +176,8 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
     }
     programs.set(fn.name, spec);
   }
+  // Last: the externs above take their types from the BTF as clang wrote it (the .ksyms
+  // fix-up swaps them for 4-byte placeholders).
+  if (btf !== undefined) fixupObjectBTF(file, btf);
   return { file, kinds, byteOrder: file.byteOrder, btf, btfExt, license, kernelVersion, programs, functions, maps: definitions.maps, variables, externs };
 }

@@ -15,7 +15,8 @@ import { loadCollection, type Collection } from '../../src/collection.js';
 import { CORERelocationFailedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from '../../src/collection-errors.js';
 import { UnresolvedExternError } from '../../src/collection-externs.js';
 import { kallsyms } from '../../src/internal/kallsyms.js';
-import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
+import { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
+import { readELF } from '../../src/elf/file.js';
 import { ArgumentError, ClosedError, NotSupportedError, SymbolNotFoundError, SyscallError, VerifierError } from '../../src/errors.js';
 import { helperFeature } from '../../src/features/helpers.js';
 import { mapTypeFeature } from '../../src/features/map-types.js';
@@ -346,6 +347,34 @@ describe.skipIf(skip !== '')('loadCollection, whole objects', () => {
       a.close();
       b.close();
     }
+  });
+});
+
+describe.skipIf(skip !== '')('one load route for every spec', () => {
+  it('a spec parsed from bytes that are then overwritten loads and runs like the file, hidden symbols (STV_HIDDEN in .symtab) included', async () => {
+    // elf_programs with the global subprogram leaf and the map hits made hidden: static in BTF.
+    const bytes = new Uint8Array(readFileSync(join(TD, 'elf_programs.bpfel.o')));
+    const elf = readELF(bytes);
+    const symtab = elf.section('.symtab')!;
+    for (const name of ['leaf', 'hits']) bytes[symtab.offset + elf.symbols.find((s) => s.name === name)!.index * 24 + 5] = 2;
+    const dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-hidden-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'hidden.bpfel.o');
+    writeFileSync(path, bytes);
+    const spec = parseCollectionSpec(bytes);
+    bytes.fill(0xff);
+    const results: number[] = [];
+    for (const what of [path, spec]) {
+      const coll = await loadCollection(what, { programs: ['sock_b'] });
+      try {
+        // The kernel took the object's BTF (func_info names the static leaf).
+        expect(coll.programs.sock_b!.info().btfId).toBeGreaterThan(0);
+        results.push(coll.programs.sock_b!.testRun({ data: packet }).retval);
+      } finally {
+        coll.close();
+      }
+    }
+    expect(results[1]).toBe(results[0]);
   });
 });
 

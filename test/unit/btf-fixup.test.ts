@@ -1,5 +1,7 @@
 // BTF fix-ups: what clang leaves incomplete in a .o, completed from the ELF facts (section
-// sizes, symbol offsets, visibility), on hand-built specs and on testdata objects. No kernel.
+// sizes, symbol offsets, visibility), on hand-built specs and on testdata objects; and done
+// by the time an object is parsed, leaving the load path nothing to complete. No kernel.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FixupError, fixupSpec, ksymPlaceholderName, type FixupSections } from '../../src/btf/fixup.js';
@@ -16,6 +18,7 @@ import {
   VarLinkage,
   VarSecinfo,
 } from '../../src/btf/types.js';
+import { parseCollectionSpec } from '../../src/collection-spec.js';
 import { fixupSections } from './helpers/btf-fixture.js';
 import { readElf } from './helpers/elf-sections.js';
 
@@ -176,5 +179,19 @@ describe('idempotence and IDs', () => {
       const t = spec.typeById(id as number);
       expect([t.kindName, t.name]).toEqual([kind, name]);
     }
+  });
+});
+
+describe('done at parse time', () => {
+  const objects = readdirSync(testdata).filter((f) => /\.bpfe[lb]\.o$/.test(f)).sort();
+
+  it.each(objects)('%s: the load path, which has no ELF facts, finds nothing left to fix up', (name) => {
+    const spec = parseCollectionSpec(new Uint8Array(readFileSync(join(testdata, name)))).btf!;
+    for (const [, t] of spec.entries()) if (t instanceof Datasec) expect(t.size, `DATASEC ${t.name}`).toBeGreaterThan(0);
+    const copy = spec.copy();
+    const before = marshalSpec(copy);
+    const report = fixupSpec(copy);
+    expect(marshalSpec(copy)).toEqual(before);
+    expect([report.varOffsets, report.funcLinkage, report.varLinkage, report.paramNames]).toEqual([0, [], [], 0]);
   });
 });

@@ -1,8 +1,15 @@
 // loadCollection on the fake backend: the item-7 messages that need an old or differently
-// configured kernel (global data before 5.2, a map type configured out), proven without one,
-// plus the pure helpers behind kconfig values and verifier hints.
+// configured kernel (global data before 5.2, a map type configured out), proven without one;
+// one load route, whether the spec was read from a file, parsed from bytes in memory or
+// outlived those bytes; plus the pure helpers behind kconfig values and verifier hints.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Func, FuncLinkage, Var, VarLinkage } from '../../src/btf/types.js';
 import { loadCollection } from '../../src/collection.js';
+import { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
+import { readELF } from '../../src/elf/file.js';
 import { collectionHint, GlobalDataNotSupportedError, MapTypeNotSupportedError } from '../../src/collection-errors.js';
 import { fillKconfig } from '../../src/collection-externs.js';
 import { parseKernelConfig } from '../../src/internal/kconfig.js';
@@ -70,6 +77,68 @@ describe('loadCollection on the fake backend', () => {
     );
     const err = await loadCollection('testdata/load_fail_xskmap.bpfel.o').catch((e: unknown) => e);
     expect((err as Error).message).toBe('map xsk_map: map type XSKMAP is not supported by this kernel (requires Linux 4.18 or later)');
+  });
+});
+
+describe('one load route: the BTF a spec sends to the kernel does not depend on how the spec was made', () => {
+  const testdata = join(import.meta.dirname, '../../testdata');
+  const objects = readdirSync(testdata).filter((f) => f.endsWith('.bpfel.o')).sort();
+
+  /**
+   * The blob BPF_BTF_LOAD gets for the object: the last BTF loaded before the first map or
+   * program is created (the fake refuses those, which ends the load there).
+   */
+  async function btfSent(what: string | CollectionSpec): Promise<Uint8Array> {
+    fake = new FakeBackend();
+    setBackend(fake);
+    overrideKernelVersion('6.18');
+    fake.alwaysBpf(Cmd.BtfLoad, () => fake.allocFd());
+    await loadCollection(what).then(
+      (coll) => coll.close(),
+      () => undefined,
+    );
+    const end = fake.calls.findIndex((c) => c.cmd === Cmd.MapCreate || c.cmd === Cmd.ProgLoad);
+    const loads = fake.calls.slice(0, end < 0 ? undefined : end).filter((c) => c.cmd === Cmd.BtfLoad);
+    const blob = loads.at(-1)?.pointers.get(0);
+    if (blob == null) throw new Error('no BTF was loaded');
+    // The object's BTF (magic 0xeB9F in its own byte order), not a feature probe's.
+    expect([blob[0], blob[1]]).toEqual([0x9f, 0xeb]);
+    return blob.slice();
+  }
+
+  it.each(objects)('%s: from its path, parsed from bytes, from loadCollectionSpec, and after its bytes are overwritten', async (name) => {
+    const path = join(testdata, name);
+    const fromPath = await btfSent(path);
+    expect(fromPath.length).toBeGreaterThan(24);
+    expect(await btfSent(parseCollectionSpec(new Uint8Array(readFileSync(path))))).toEqual(fromPath);
+    expect(await btfSent(await loadCollectionSpec(path))).toEqual(fromPath);
+    // Loading never reads the object again: a spec whose source bytes are gone loads the same.
+    const bytes = new Uint8Array(readFileSync(path));
+    const spec = parseCollectionSpec(bytes);
+    bytes.fill(0xff);
+    expect(await btfSent(spec)).toEqual(fromPath);
+  });
+
+  it('hidden symbols (only .symtab says so) reach the BTF of a spec parsed from bytes, as of one loaded by path', async () => {
+    // elf_programs with the global subprogram leaf and the global variable hits made STV_HIDDEN.
+    const bytes = new Uint8Array(readFileSync(join(testdata, 'elf_programs.bpfel.o')));
+    const elf = readELF(bytes);
+    const symtab = elf.section('.symtab')!;
+    for (const name of ['leaf', 'hits']) bytes[symtab.offset + elf.symbols.find((s) => s.name === name)!.index * 24 + 5] = 2;
+    const spec = parseCollectionSpec(bytes);
+    expect(spec.btf!.typeByName('leaf', Func).linkage).toBe(FuncLinkage.Static);
+    expect(spec.btf!.typeByName('hits', Var).linkage).toBe(VarLinkage.Static);
+    const dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-hidden-'));
+    try {
+      const path = join(dir, 'hidden.bpfel.o');
+      writeFileSync(path, bytes);
+      const fromPath = await btfSent(path);
+      expect(await btfSent(spec)).toEqual(fromPath);
+      // Not the BTF of the unmodified object: the linkage changed in what the kernel gets.
+      expect(fromPath).not.toEqual(await btfSent(join(testdata, 'elf_programs.bpfel.o')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
