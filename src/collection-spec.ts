@@ -7,7 +7,9 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ByteOrder } from './asm/encoding.js';
 import type { Spec } from './btf/spec.js';
 import type { Type } from './btf/types.js';
@@ -76,16 +78,28 @@ export class CollectionSpec {
    */
   rewriteConstants(values: Record<string, VariableValue>): void {
     const missing: string[] = [];
+    const writable: string[] = [];
     const writes: [VariableSpec, Uint8Array][] = [];
     for (const [name, value] of Object.entries(values)) {
       const v = Object.hasOwn(this.variables, name) ? this.variables[name] : undefined;
       if (v === undefined || !v.readOnly) {
         missing.push(name);
+        if (v !== undefined) writable.push(`${name} (in ${v.sectionName})`);
         continue;
       }
       writes.push([v, v.encode(value)]);
     }
-    if (missing.length > 0) throw new UnknownVariableError(missing, 'not constants (const volatile variables in .rodata) of this object');
+    if (missing.length > 0) {
+      // A writable global is the usual mix-up: it is set after loading, through the variable.
+      const hint =
+        writable.length > 0
+          ? `; ${writable.join(', ')} ${writable.length === 1 ? 'is a writable global, not a constant' : 'are writable globals, not constants'}: set ${writable.length === 1 ? 'it' : 'them'} after loading with coll.variables.NAME.set(value), or declare ${writable.length === 1 ? 'it' : 'them'} const volatile to set ${writable.length === 1 ? 'it' : 'them'} here`
+          : '';
+      // Function-scoped statics (`prog.____fmt`) are read-only too, but nobody sets those.
+      const constants = Object.values(this.variables).filter((v) => v.readOnly && !v.name.includes('.')).map((v) => v.name);
+      const known = writable.length === missing.length ? '' : `; the object's constants: ${constants.length === 0 ? 'none' : constants.join(', ')}`;
+      throw new UnknownVariableError(missing, 'not constants (const volatile variables in .rodata) of this object', hint + known);
+    }
     for (const [v, bytes] of writes) v.set(bytes);
   }
 
@@ -160,13 +174,38 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
 }
 
 /**
- * Reads and parses a BPF object file. See {@link parseCollectionSpec}; file system errors are
- * passed on as they are, parse errors name the file.
+ * A BPF object file that cannot be read: missing, a directory, not readable. `code` is the
+ * errno's name (`ENOENT`, `EISDIR`, `EACCES`, …); the message names the path as resolved and
+ * what to do.
  */
-export async function loadCollectionSpec(path: string): Promise<CollectionSpec> {
-  const bytes = await readFile(path);
+export class ObjectFileError extends BpfError {
+  /** The path as given. */
+  readonly path: string;
+
+  constructor(path: string, cause: NodeJS.ErrnoException) {
+    const full = resolve(path);
+    const where = full === path ? path : `${path} (${full})`;
+    const why: Record<string, string> = {
+      ENOENT: 'no such file; check the path (a relative path is resolved against the current directory) and that the object was built',
+      EISDIR: 'it is a directory; pass the .o file inside it',
+      EACCES: 'permission denied; check the file mode, or run as a user who may read it',
+      ENOTDIR: 'a part of the path is not a directory',
+    };
+    super(`cannot read BPF object ${where}: ${why[cause.code ?? ''] ?? cause.message}`, {
+      cause,
+      errno: cause.errno === undefined ? undefined : Math.abs(cause.errno),
+    });
+    this.path = path;
+  }
+}
+
+/**
+ * Parses the bytes of the object file at `path`; a ParseError names the file. Shared by
+ * {@link loadCollectionSpec} and `loadCollection(path)`, which read the file each their way.
+ */
+export function parseObjectFile(path: string, bytes: Uint8Array): CollectionSpec {
   try {
-    return parseCollectionSpec(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return parseCollectionSpec(bytes);
   } catch (e) {
     if (e instanceof ParseError) {
       const message = e.offset === undefined ? e.message : e.message.replace(/ \(at offset \d+\)$/, '');
@@ -174,4 +213,33 @@ export async function loadCollectionSpec(path: string): Promise<CollectionSpec> 
     }
     throw e;
   }
+}
+
+/**
+ * Reads the object file at `path` synchronously (objects are small: an async read costs more in
+ * event-loop round trips than the read itself); a failure is an {@link ObjectFileError}.
+ */
+export function readObjectFile(path: string): Uint8Array {
+  try {
+    const bytes = readFileSync(path);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    throw new ObjectFileError(path, e as NodeJS.ErrnoException);
+  }
+}
+
+/**
+ * Reads and parses a BPF object file. See {@link parseCollectionSpec}.
+ *
+ * @throws {@link ObjectFileError} when the file cannot be read (missing, a directory, no
+ * permission), {@link ParseError} naming the file when it is not a valid BPF object.
+ */
+export async function loadCollectionSpec(path: string): Promise<CollectionSpec> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new ObjectFileError(path, e as NodeJS.ErrnoException);
+  }
+  return parseObjectFile(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }

@@ -56,7 +56,7 @@ export {
 export { mapTypeFeature } from './features/map-types.js';
 export { possibleCPUs, onlineCPUs } from './sys/cpus.js';
 export * as elf from './elf/index.js';
-export { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from './collection-spec.js';
+export { loadCollectionSpec, parseCollectionSpec, ObjectFileError, type CollectionSpec } from './collection-spec.js';
 export * from './link/index.js';
 export {
   BTFHandle,

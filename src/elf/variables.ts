@@ -20,8 +20,8 @@ export class UnknownVariableError extends ArgumentError {
   /** The names that were not found. */
   readonly names: readonly string[];
 
-  constructor(names: readonly string[], detail: string) {
-    super(`${detail}: ${names.join(', ')}`);
+  constructor(names: readonly string[], detail: string, hint = '') {
+    super(`${detail}: ${names.join(', ')}${hint}`);
     this.names = names;
   }
 }

@@ -357,6 +357,13 @@ describe('elf_globals: global data, variables, externs', () => {
     })();
     expect(err).toBeInstanceOf(UnknownVariableError);
     expect((err as UnknownVariableError).names).toEqual(['nope', 'packets']);
+    // The writable global is named with what to do instead; the unknown name gets the list.
+    expect((err as Error).message).toBe(
+      'not constants (const volatile variables in .rodata) of this object: nope, packets; packets (in .data) is a writable global, not a constant: ' +
+        "set it after loading with coll.variables.NAME.set(value), or declare it const volatile to set it here; the object's constants: " +
+        'target_pid, threshold_ns, cfg, small_const, custom_ro',
+    );
+    expect(() => s.rewriteConstants({ counter: 1 })).toThrow(/^not constants .*: counter; counter \(in \.bss\) is a writable global, not a constant: set it after loading with coll\.variables\.NAME\.set\(value\)[^;]*$/);
     expect(s.variables.target_pid!.value).toBe(0);
     expect(() => s.rewriteConstants({ target_pid: 2 ** 32 })).toThrow(ArgumentError);
     expect(() => s.rewriteConstants({ small_const: 200 })).toThrow(/does not fit/);
