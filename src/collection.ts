@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { canAutoAttach } from './link/auto.js';
+import { autoAttachRefusal } from './link/auto.js';
 import type { Link } from './link/link.js';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
@@ -131,26 +131,52 @@ export class Collection implements Disposable {
   readonly links: Record<string, Link> = {};
 
   /**
+   * Programs {@link Collection.attachAll} left alone, by name, with the reason (no section
+   * name, no target in the section, or a kind of section with no auto-attach yet).
+   */
+  readonly notAttached: Record<string, string> = {};
+
+  /**
    * Attaches every program whose section name says where it goes (`tracepoint/…`, `kprobe/…`,
    * `raw_tp/…`, `fentry/…`, …; see {@link canAutoAttach}), like libbpf's skeleton attach.
-   * Programs without an auto-attach target (socket filters, XDP, …) are left alone. If one
-   * attach fails, the links made by this call are closed and the error is thrown.
+   * Programs without an auto-attach target (socket filters, XDP, …) are left alone, but not
+   * silently: each is listed in {@link Collection.notAttached} with the reason, and one process
+   * warning (code `EBPF_TS_NOT_ATTACHED`) names them unless `quiet` is set. If one attach
+   * fails, the links made by this call are closed and the error is thrown.
    *
+   * The links stay open as long as the collection: they are kept in {@link Collection.links}
+   * and closed by {@link Collection.close}. (A link you make yourself with `attach()` is yours:
+   * dropped without `close()`, it is closed when garbage-collected and the program stops.)
+   *
+   * @param options.quiet No warning for programs left alone (they are still listed).
    * @returns the new links by program name (also kept in {@link Collection.links}).
    */
-  attachAll(): Record<string, Link> {
+  attachAll(options: { quiet?: boolean } = {}): Record<string, Link> {
     if (!this.#open) throw new ClosedError('collection is closed');
     const made: Record<string, Link> = {};
+    const skipped: string[] = [];
     try {
       for (const [name, prog] of Object.entries(this.programs)) {
-        if (this.links[name] !== undefined || !canAutoAttach(prog.attachment.sectionName, prog.attachment.attachTo)) continue;
+        if (this.links[name] !== undefined) continue;
+        const refusal = autoAttachRefusal(prog.attachment.sectionName, prog.attachment.attachTo);
+        if (refusal !== undefined) {
+          this.notAttached[name] = refusal;
+          skipped.push(`${name}: ${refusal}`);
+          continue;
+        }
         made[name] = prog.attach();
+        delete this.notAttached[name];
       }
     } catch (err) {
       for (const link of Object.values(made)) link.close();
       throw err;
     }
     Object.assign(this.links, made);
+    if (skipped.length > 0 && options.quiet !== true) {
+      process.emitWarning(`ebpf-ts: attachAll() left ${skipped.length} program(s) unattached (see coll.notAttached; attachAll({ quiet: true }) silences this):\n  ${skipped.join('\n  ')}`, {
+        code: 'EBPF_TS_NOT_ATTACHED',
+      });
+    }
     return made;
   }
 

@@ -54,13 +54,22 @@ function isGlob(target: string): boolean {
 }
 
 /**
- * True if {@link attachProgram} knows where a program of this section goes: a known prefix
- * with a target (`kprobe/do_sys_openat2`, not a bare `kprobe`).
+ * Why {@link attachProgram} cannot attach a program of this section, or undefined when it can
+ * (a known prefix with a target: `kprobe/do_sys_openat2`, not a bare `kprobe`).
  */
-export function canAutoAttach(sectionName: string | undefined, attachTo?: string): boolean {
-  if (sectionName === undefined || sectionName === '') return false;
+export function autoAttachRefusal(sectionName: string | undefined, attachTo?: string): string | undefined {
+  if (sectionName === undefined || sectionName === '') return 'it was loaded without a section name';
   const { kind, target } = attachPlan(sectionName, attachTo);
-  return autoAttachKinds.has(kind) && target !== undefined;
+  if (!autoAttachKinds.has(kind)) {
+    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (network, cgroup, socket, iterator and struct_ops attach points are not implemented yet); testRun() works for test-runnable types`;
+  }
+  if (target === undefined) return `section ${JSON.stringify(sectionName)} names no target: use e.g. ${kind}/<target>, or attach it explicitly`;
+  return undefined;
+}
+
+/** True if {@link attachProgram} knows where a program of this section goes (see {@link autoAttachRefusal}). */
+export function canAutoAttach(sectionName: string | undefined, attachTo?: string): boolean {
+  return autoAttachRefusal(sectionName, attachTo) === undefined;
 }
 
 function need(target: string | undefined, sectionName: string, form: string): string {

@@ -13,15 +13,32 @@ describe.skipIf(!root)('auto-attach (root: loads and attaches programs)', () => 
     ensureTracefs();
     const coll = await loadCollection(object, { constants: { filter_tgid: process.pid } });
     try {
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w);
+      process.on('warning', onWarning);
       const links = coll.attachAll();
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      process.off('warning', onWarning);
       expect(Object.keys(links).sort()).toEqual(['on_enter', 'on_exit']);
-      // Socket filters, XDP, … have no auto-attach target and are left alone.
+      // Socket filters, XDP, … have no auto-attach target and are left alone, but not silently.
       expect(Object.keys(coll.links).sort()).toEqual(['on_enter', 'on_exit']);
+      const others = Object.keys(coll.programs).filter((n) => n !== 'on_enter' && n !== 'on_exit');
+      expect(others.length).toBeGreaterThan(0);
+      expect(Object.keys(coll.notAttached).sort()).toEqual(others.sort());
+      for (const why of Object.values(coll.notAttached)) expect(why).toMatch(/no auto-attach for|names no target|without a section name/);
+      const warning = warnings.find((w) => (w as { code?: string }).code === 'EBPF_TS_NOT_ATTACHED');
+      expect(warning?.message).toContain(`attachAll() left ${others.length} program(s) unattached`);
+      for (const n of others) expect(warning?.message).toContain(`\n  ${n}: `);
       callGetppid(50);
       const entered = coll.variables.enter_count!.get() as bigint;
       expect(entered).toBeGreaterThanOrEqual(50n);
-      // A second attachAll() attaches nothing new.
-      expect(coll.attachAll()).toEqual({});
+      // A second attachAll() attaches nothing new; quiet: no warning, the list stays.
+      process.on('warning', onWarning);
+      expect(coll.attachAll({ quiet: true })).toEqual({});
+      await new Promise((r) => setImmediate(r));
+      process.off('warning', onWarning);
+      expect(warnings.filter((w) => (w as { code?: string }).code === 'EBPF_TS_NOT_ATTACHED')).toHaveLength(1);
+      expect(Object.keys(coll.notAttached).sort()).toEqual(others.sort());
     } finally {
       coll.close();
     }
