@@ -35,8 +35,8 @@ export class TypeNotFoundError extends BpfError {
   /** The requested kind, if any (`"struct"`). */
   readonly kindName: string | undefined;
 
-  constructor(name: string, kindName?: string) {
-    super(`BTF type ${kindName === undefined ? '' : `${kindName} `}${name} not found`);
+  constructor(name: string, kindName?: string, detail?: string) {
+    super(`BTF type ${kindName === undefined ? '' : `${kindName} `}${name} not found${detail === undefined ? '' : `: ${detail}`}`);
     this.typeName = name;
     this.kindName = kindName;
   }
