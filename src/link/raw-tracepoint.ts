@@ -62,10 +62,21 @@ export function attachRawTracepoint(prog: Program, name: string, options: RawTra
         // bpf_raw_tp_open(): bpf_get_raw_tracepoint() finds no tracepoint of that name.
         errno === Errno.ENOENT
           ? `no tracepoint named ${name}: raw tracepoints use the event name alone (sched_switch, sys_enter), see available_events in tracefs`
-          : undefined,
+          : alreadyAttached(errno, prog, `raw tracepoint ${name}`),
     },
   );
   return Link.adopt({ fd, mode: 'bpf-link', what: `raw tracepoint ${name}` });
+}
+
+/**
+ * The errnos that mean "this program is attached there already". A raw tracepoint registers
+ * (function, data) once: on kernels whose data is the program rather than the link,
+ * tracepoint_probe_register_may_exist() answers EEXIST to a second attachment of the same
+ * program. A trampoline keeps each program once: bpf_trampoline_link_prog() answers EBUSY.
+ */
+function alreadyAttached(errno: number, prog: Program, where: string): string | undefined {
+  if (errno !== Errno.EEXIST && errno !== Errno.EBUSY) return undefined;
+  return `program ${prog.name} is already attached to ${where} (this kernel attaches a program there once): close the link that holds it, or load the program again (Program.load / loadCollection) to attach a second copy`;
 }
 
 /** Options of {@link attachTracing}. */
@@ -106,12 +117,12 @@ export function attachTracing(prog: Program, options: TracingOptions = {}): Link
     const fd = bpfCall(
       LinkCreate,
       { prog_fd: prog.fd, target_fd: 0, attach_type: options.attachType, flags: 0, tracing_target_btf_id: 0, tracing_cookie: cookie },
-      { context },
+      { context, explain: (errno) => alreadyAttached(errno, prog, 'its target') },
     );
     return Link.adopt({ fd, mode: 'bpf-link', what: `${AttachType[options.attachType] ?? 'tracing'} program ${prog.name}` });
   }
   // A NULL name makes bpf_raw_tp_open() hand TRACING/LSM programs to bpf_tracing_prog_attach().
-  const fd = bpfCall(RawTracepointOpen, { name: null, prog_fd: prog.fd }, { context });
+  const fd = bpfCall(RawTracepointOpen, { name: null, prog_fd: prog.fd }, { context, explain: (errno) => alreadyAttached(errno, prog, 'its target') });
   return Link.adopt({ fd, mode: 'bpf-link', what: `tracing program ${prog.name}` });
 }
 

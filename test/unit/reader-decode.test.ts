@@ -9,7 +9,7 @@ import { resolveType } from '../../src/internal/reader/decode.js';
 
 function spec(): Spec {
   const s = new Spec();
-  const u32 = new Int('u32', 4, IntEncoding.None);
+  const u32 = new Int('u32', 4, IntEncoding.Unsigned);
   s.add(u32);
   s.add(new Struct('event', 4, [new Member('pid', u32, 0)]));
   return s;
