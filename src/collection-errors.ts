@@ -9,9 +9,9 @@
  */
 import { corePoisonHelperId, corePoisonMessage, findPoison, type CORERelocateResult, type COREPoison } from './btf/core.js';
 import { ArgumentError, NotSupportedError, VerifierError } from './errors.js';
-import { helperDisplayName, helperSince } from './features/helpers.js';
 import { kernelVersion } from './sys/kernel-version.js';
-import { programTypeName, type ProgramType } from './types.js';
+import { helperRefusalHint, helperRefusedRe } from './features/helpers.js';
+import type { ProgramType } from './types.js';
 
 /**
  * A program uses global data (`.rodata`, `.data`, `.bss`: array maps addressed with
@@ -114,15 +114,9 @@ export function collectionHint(log: readonly string[], type: ProgramType): strin
   const text = log.join('\n');
   const running = kernelVersion().toString();
   let m: RegExpExecArray | null;
-  // check_helper_call(): "program of this type cannot use helper %s#%d" since 6.2, "unknown
-  // func %s#%d" before, when the type's get_func_proto() returns NULL.
-  if ((m = /(?:program of this type cannot use helper|unknown func) (\S+?)#(\d+)/.exec(text)) !== null) {
-    const id = Number(m[2]);
-    const since = helperSince[id as keyof typeof helperSince];
-    return (
-      `helper ${helperDisplayName(id)}${since === undefined ? '' : ` (added in Linux ${since})`} cannot be called from ` +
-      `${programTypeName(type)} programs on this kernel (Linux ${running}): use a program type that may call it, or another helper`
-    );
+  // check_helper_call() refusing the helper for this program type (see helperRefusedRe).
+  if ((m = helperRefusedRe.exec(text)) !== null) {
+    return `${helperRefusalHint(Number(m[2]), type)} (Linux ${running})`;
   }
   if (/invalid (?:indirect )?read from stack/.test(text)) {
     return 'a helper reads stack bytes that were never written, typically padding of a struct on the stack: zero the struct first (__builtin_memset or = {})';

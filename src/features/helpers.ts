@@ -101,6 +101,15 @@ export function helperDisplayName(helper: number): string {
 // (a struct_ops map, a target program) that a probe cannot create on its own.
 const unprobeableTypes = new Set<ProgramType>([ProgramType.Tracing, ProgramType.LSM, ProgramType.Ext, ProgramType.StructOps]);
 
+/**
+ * The verifier's ways of saying "this program type may not call that helper":
+ * `program of this type cannot use helper <name>#<id>` (6.2+), `unknown func <name>#<id>`
+ * before, and `func <name>#<id> not supported for program type <n>` when the helper's
+ * get_func_proto() answers ENOTSUPP for the type (bpf_get_func_ip in a tracepoint). Group 1 is
+ * the name, group 2 the id.
+ */
+export const helperRefusedRe = /(?:program of this type cannot use helper |unknown func |^func )(\S+?)#(\d+)(?: not supported for program type \d+)?/m;
+
 /** Probes one (type, helper) pair. Exported for tests; use {@link helperFeature}. */
 export function probeHelper(type: ProgramType, helper: Helper | number): FeatureResult {
   const typeName = programTypeName(type);
@@ -122,7 +131,7 @@ export function probeHelper(type: ProgramType, helper: Helper | number): Feature
   if (/invalid func /.test(r.log)) {
     return notSupported(`${name} is unknown to this kernel`, helperSince[helper as Helper]);
   }
-  if (/program of this type cannot use helper|unknown func/.test(r.log)) {
+  if (helperRefusedRe.test(r.log)) {
     return notSupported(`${name} cannot be used by ${typeName} programs`);
   }
   if (r.log !== '') return Supported; // the verifier got past the call: the helper exists here
@@ -160,4 +169,31 @@ export function helperFeature(type: ProgramType, helper: Helper | number): Featu
     helperFeatures.set(key, f);
   }
   return f;
+}
+
+/**
+ * Why the verifier refused a call of `helper` from a program of `type` ("program of this type
+ * cannot use helper", or "unknown func" before 6.2), for error messages: the helper, the
+ * kernel that added it, and the program types that may call it on this kernel — asked of the
+ * kernel with the helper probes (cached), since what a type may call changes between kernels
+ * and no table would stay right. TRACING, LSM, EXT and STRUCT_OPS programs cannot be probed
+ * without an attach target and are named as such.
+ */
+export function helperRefusalHint(helper: number, type: ProgramType): string {
+  const since = helperSince[helper as Helper];
+  const allowed: string[] = [];
+  for (const t of Object.values(ProgramType)) {
+    if (typeof t !== 'number' || t === ProgramType.Unspec || t === type || unprobeableTypes.has(t)) continue;
+    if (helperFeature(t, helper).check().supported === true) allowed.push(programTypeName(t));
+  }
+  const name = helperDisplayName(helper);
+  const head = `helper ${name}${since === undefined ? '' : ` (added in Linux ${since})`} cannot be called from ${programTypeName(type)} programs`;
+  const unprobed = '(TRACING, LSM, EXT and STRUCT_OPS cannot be probed without a target)';
+  if (allowed.length === 0) {
+    return `${head}; no program type that can be probed may call it on this kernel ${unprobed}: do without the helper, or check whether one of those types offers it`;
+  }
+  return (
+    `${head}; on this kernel it may be called from ${allowed.join(', ')} programs ${unprobed}: attach the code as one of those types ` +
+    `(e.g. a kprobe or fentry on the kernel function instead of a tracepoint), or do without the helper`
+  );
 }
