@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgumentError, BpfError } from '../errors.js';
+import { editDistance } from './kallsyms.js';
 
 /** The mount point the kernel creates for tracefs (Linux 4.1+), and the default for {@link mountTracefs}. */
 export const DEFAULT_TRACEFS_PATH = '/sys/kernel/tracing';
@@ -260,21 +261,34 @@ function similarEvents(root: string, group: string, name: string): string[] {
   try {
     names = readdirSync(join(root, 'events', group));
   } catch {
-    // The group itself is missing: suggest groups instead.
+    // The group itself is missing: suggest groups instead (typos and partial names).
     try {
-      return readdirSync(join(root, 'events'))
-        .filter((g) => g.includes(group) || group.includes(g))
-        .slice(0, 5)
-        .map((g) => `${g}/${name}`);
+      return closeNames(group, readdirSync(join(root, 'events'))).map((g) => `${g}/${name}`);
     } catch {
       return [];
     }
   }
-  const stem = name.replace(/^sys_(enter|exit)_/, '');
-  return names
-    .filter((n) => n !== 'enable' && n !== 'filter' && (n.includes(stem) || name.includes(n)))
+  return closeNames(name, names.filter((n) => n !== 'enable' && n !== 'filter')).map((n) => `${group}/${n}`);
+}
+
+/**
+ * Up to five of `candidates` close to `wanted`: within a few edits (a typo: `sys_enter_exceve`),
+ * or containing it / contained in it once the `sys_enter_`/`sys_exit_` prefix is set aside (a
+ * partial name: `execve`), closest first.
+ */
+function closeNames(wanted: string, candidates: readonly string[]): string[] {
+  const stem = wanted.replace(/^sys_(enter|exit)_/, '');
+  const max = Math.max(2, Math.floor(wanted.length / 4));
+  const scored: [number, string][] = [];
+  for (const c of candidates) {
+    const d = editDistance(wanted, c, max);
+    if (d <= max) scored.push([d, c]);
+    else if (c.includes(stem) || wanted.includes(c)) scored.push([max + 1, c]);
+  }
+  return scored
+    .sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]))
     .slice(0, 5)
-    .map((n) => `${group}/${n}`);
+    .map(([, c]) => c);
 }
 
 /** A trace event tracefs lists. */

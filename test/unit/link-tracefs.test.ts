@@ -151,6 +151,22 @@ describe('tracefs events in a fake tracefs directory', () => {
     expect(err!.message).toMatch(/syscalls\/sys_enter_getppidd does not exist.*did you mean syscalls\/sys_enter_getppid/);
   });
 
+  it('a misspelled event or group gets the close names, closest first', () => {
+    const near = (group: string, name: string): readonly string[] => {
+      try {
+        tracepointId(group, name);
+      } catch (e) {
+        return (e as TracepointNotFoundError).nearMatches;
+      }
+      return [];
+    };
+    // A transposition and a dropped letter are typos within reach; the exit event is not.
+    expect(near('syscalls', 'sys_enter_getpipd')).toEqual(['syscalls/sys_enter_getppid']);
+    expect(near('syscalls', 'sys_enter_getpid')[0]).toBe('syscalls/sys_enter_getppid');
+    expect(near('sycalls', 'sys_enter_getppid')).toEqual(['syscalls/sys_enter_getppid']);
+    expect(near('syscalls', 'nothing_like_it')).toEqual([]);
+  });
+
   it('validates names before building any path', () => {
     expect(() => tracepointId('..', 'x')).toThrow(ArgumentError);
     expect(() => tracepointId('syscalls', '../../../etc/passwd')).toThrow(ArgumentError);
