@@ -16,10 +16,11 @@ import { inspectCommand } from './inspect.js';
 import { mapListCommand, progListCommand } from './loaded.js';
 import type { CLIContext } from './output.js';
 import { probeCommand } from './probe.js';
+import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progListCommand, mapListCommand, probeCommand];
+export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progListCommand, mapListCommand, probeCommand, cleanupCommand];
 
 /** The top-level `ebpf-ts --help`. */
 export function globalHelp(): string {

@@ -37,7 +37,7 @@ export {
   type KprobeOptions,
   type KprobeSupport,
 } from './kprobe.js';
-export { removeTracefsProbeEvents, liveTracefsProbeEvents } from './probe-events.js';
+export { removeTracefsProbeEvents, liveTracefsProbeEvents, sweepStaleProbeEvents } from './probe-events.js';
 export { attachUprobe, attachUretprobe, uprobeSupport, type UprobeOptions, type UprobeSupport } from './uprobe.js';
 export { attachKprobeMulti, kprobeMultiFunctions, kprobeMultiFeature, BPF_F_KPROBE_MULTI_RETURN, type KprobeMultiOptions } from './kprobe-multi.js';
 export { attachUprobeMulti, uprobeMultiFeature, BPF_F_UPROBE_MULTI_RETURN, type UprobeMultiOptions } from './uprobe-multi.js';

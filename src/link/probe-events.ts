@@ -5,7 +5,8 @@
  * Unlike a PMU probe, which lives exactly as long as its perf event fd, a tracefs event stays
  * in the kernel after the process that wrote it is gone. So each event gets a group of its own
  * (`ebpf_ts_<pid>_<n>`), and is removed when its link closes, when attaching fails half-way,
- * and from a process 'exit' hook.
+ * from a process 'exit' hook and on fatal signals the application does not handle; events of
+ * processes that died anyway (SIGKILL) are swept by the next process that makes one.
  *
  * @module
  */
@@ -13,7 +14,7 @@ import { BpfError } from '../errors.js';
 import type { Program } from '../prog.js';
 import type { Link } from './link.js';
 import { attachPerfEvent, openTracepointEvent } from './perf-event.js';
-import { appendTracefsFile, tracefsPath, tracepointId, validateTracefsName } from '../internal/tracefs.js';
+import { appendTracefsFile, readTracefsFile, tracefsPath, tracepointId, validateTracefsName } from '../internal/tracefs.js';
 
 /** The tracefs control files that create dynamic probe events. */
 export type ProbeEventsFile = 'kprobe_events' | 'uprobe_events';
@@ -45,20 +46,88 @@ let groupCounter = 0;
 // Probe events created through tracefs and not yet removed: group/event → teardown.
 const liveEvents = new Map<string, () => void>();
 let exitHookInstalled = false;
+let swept = false;
+
+// Signals whose default action ends the process without running 'exit' hooks.
+const fatalSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * On a fatal signal the application does not handle itself: remove our probe events, then let
+ * the signal do what it would have done (terminate with that signal). With a listener of the
+ * application's own, the application decides; its process.exit() runs the 'exit' hook.
+ */
+function onFatalSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  removeTracefsProbeEvents();
+  setSignalHandlers(false);
+  process.kill(process.pid, signal);
+}
+
+function setSignalHandlers(on: boolean): void {
+  for (const signal of fatalSignals) {
+    process.removeListener(signal, onFatalSignal);
+    if (on) process.on(signal, onFatalSignal);
+  }
+}
 
 function installExitHook(): void {
+  // The signal handlers exist only while events do: with none left, a signal behaves as if
+  // this library were not there.
+  setSignalHandlers(true);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // 'exit' handlers must be synchronous; all of this is. On SIGINT/SIGTERM Node runs no exit
-  // handlers unless the application handles the signal and calls process.exit().
+  // 'exit' handlers must be synchronous; all of this is.
   process.on('exit', removeTracefsProbeEvents);
+}
+
+/** A probe event line of kprobe_events/uprobe_events made by some ebpf-ts process. */
+const ourEventLine = /^[pr]\d*:(ebpf_ts_(\d+)_\d+)\/(\S+)\s/;
+
+/**
+ * Removes the tracefs probe events that ebpf-ts processes created (`ebpf_ts_<pid>_<n>` groups)
+ * and left behind when they died without running their cleanup (SIGKILL, a crash): those whose
+ * pid no longer exists. Events of live processes are kept. Runs once per process before its
+ * first tracefs probe event, and from `ebpf-ts cleanup`. Assumes the processes sharing this
+ * tracefs share its pid namespace (a container's pids would look dead from the host).
+ *
+ * @returns the events removed, as `group/event`.
+ */
+export function sweepStaleProbeEvents(): string[] {
+  const removed: string[] = [];
+  for (const file of ['kprobe_events', 'uprobe_events'] as const) {
+    let text: string;
+    try {
+      text = readTracefsFile(file);
+    } catch {
+      continue; // no tracefs, or no such file: nothing of ours can be there
+    }
+    for (const line of text.split('\n')) {
+      const m = ourEventLine.exec(line);
+      if (m === null || processAlive(Number(m[2]))) continue;
+      removeProbeEvent(file, m[1]!, m[3]!);
+      removed.push(`${m[1]}/${m[3]}`);
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 /**
  * Detaches every kprobe and uprobe this process created through tracefs and removes the probe
- * events from `kprobe_events`/`uprobe_events`. Runs from a process 'exit' hook; call it
- * yourself from a signal handler (Node runs no 'exit' hooks when SIGINT or SIGTERM kill the
- * process).
+ * events from `kprobe_events`/`uprobe_events`. Runs from a process 'exit' hook, and on SIGINT,
+ * SIGTERM or SIGHUP when the application has no handler of its own for them (Node runs no
+ * 'exit' hooks when a signal kills the process); an application that handles those signals
+ * itself should call it there, or exit with process.exit().
  *
  * @example
  * ```ts
@@ -104,6 +173,14 @@ export function probeEventName(wish: string): string {
  * tracepoint perf event, and arranges the event's removal (on close, on failure, at exit).
  */
 export function attachProbeEvent(prog: Program, definition: ProbeEventDefinition): Link {
+  if (!swept) {
+    swept = true;
+    try {
+      sweepStaleProbeEvents();
+    } catch {
+      // Best effort: a stale event of another process must not stop this attachment.
+    }
+  }
   const group = `ebpf_ts_${process.pid}_${groupCounter++}`;
   const event = probeEventName(definition.name);
   validateTracefsName('probe group', group);
@@ -120,6 +197,7 @@ export function attachProbeEvent(prog: Program, definition: ProbeEventDefinition
     if (removed) return;
     removed = true;
     liveEvents.delete(key);
+    if (liveEvents.size === 0) setSignalHandlers(false);
     removeProbeEvent(file, group, event);
   };
   let perfFd: number;

@@ -9,14 +9,14 @@
 // checks its error message and exit status; in test:vm guests it checks events.
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KPROBES_UNAVAILABLE, kprobeSupport } from '../../src/link/kprobe.js';
 import { tracefsPath } from '../../src/internal/tracefs.js';
 import { ensureTracefs } from './link-helpers.js';
+import { ensureBuiltDist, repo } from './helpers/dist.js';
 
-const repo = resolve(import.meta.dirname, '../..');
 const root = process.getuid?.() === 0;
 const noRoot = root ? '' : 'needs root for bpf() and tracefs';
 if (noRoot !== '') console.warn(`skipping example tests: ${noRoot}`);
@@ -113,13 +113,8 @@ function expectCleanExit(run: Run): void {
 
 describe.skipIf(noRoot !== '')('examples', () => {
   beforeAll(() => {
-    // The examples import ../dist/index.js. CI builds it (`npm install` runs `prepare`); a
-    // checkout whose sources are newer than dist/ is rebuilt here so the test runs the code
-    // under test, not an old build.
-    if (distIsStale()) {
-      const r = spawnSync('npm', ['run', 'build'], { cwd: repo, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
-    }
+    // The examples import ../dist/index.js.
+    ensureBuiltDist();
   }, 300_000);
 
   it('execsnoop prints the execs it sees, with parent pid (CO-RE), uid, return value and file', async () => {
@@ -201,18 +196,3 @@ describe.skipIf(noRoot !== '')('examples', () => {
   );
 });
 
-/** True if dist/index.js is missing or older than some file under src/. */
-function distIsStale(): boolean {
-  const built = join(repo, 'dist', 'index.js');
-  if (!existsSync(built)) return true;
-  const builtAt = statSync(built).mtimeMs;
-  const newest = (dir: string): number => {
-    let t = 0;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, entry.name);
-      t = Math.max(t, entry.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }
-    return t;
-  };
-  return newest(join(repo, 'src')) > builtAt;
-}
