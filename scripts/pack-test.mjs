@@ -80,6 +80,10 @@ function main() {
     'package/scripts/install.mjs',
     'package/dist/index.js',
     'package/dist/sys/backend-native.js',
+    // The examples run from the installed package, with the C they were built from.
+    'package/examples/execsnoop.mjs',
+    'package/examples/lib/common.mjs',
+    ...['execsnoop', 'writesnoop', 'sockalloc', 'printk'].flatMap((n) => [`package/testdata/${n}.bpf.c`, `package/testdata/${n}.bpfel.o`, `package/testdata/${n}.bpfeb.o`]),
   ]) {
     if (!listing.includes(want)) throw new Error(`tarball lacks ${want}`);
   }
