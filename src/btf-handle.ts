@@ -23,8 +23,7 @@ import { bpfRaw } from './sys/bpf.js';
 import { fdById, objGetInfoByFd } from './sys/commands.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { BtfInfo, BtfLoad } from './sys/layouts.js';
-import { backend } from './sys/select.js';
-import { leakGuard } from './leak-guard.js';
+import { Owner, type HeldFd } from './internal/owner.js';
 
 /** Default size of the first BTF log buffer: 64 KiB (the log lists every type checked). */
 export const DEFAULT_BTF_LOG_SIZE = 64 * 1024;
@@ -136,9 +135,9 @@ export class BTFLoadError extends SyscallError {
   }
 }
 
-// The safety net: a BTFHandle dropped without close() has its fd closed by the GC, with one
-// warning per process so the leak gets fixed rather than relied upon.
-const leaks = leakGuard<number>('BTFHandle', (fd) => backend().close(fd), (fd) => `(fd ${fd})`);
+// close(), the safety net for a BTFHandle dropped without close() (its fd closed by the GC,
+// with one warning per process) and use after close: src/internal/owner.ts.
+const owners = Owner.fdKind('BTFHandle');
 
 /**
  * A BTF object in the kernel. Owns one fd; `close()` (or `using`) releases it.
@@ -157,22 +156,20 @@ const leaks = leakGuard<number>('BTFHandle', (fd) => backend().close(fd), (fd) =
  * {@link ClosedError} when used after `close()`.
  */
 export class BTFHandle {
-  #fd: number;
+  readonly #owner: Owner<HeldFd>;
 
   private constructor(fd: number) {
-    this.#fd = fd;
-    leaks.register(this, fd, this);
+    this.#owner = new Owner(owners, this, { fd, name: '' }, 'BTF handle is closed');
   }
 
   /** The fd. Throws {@link ClosedError} after `close()`. */
   get fd(): number {
-    if (this.#fd < 0) throw new ClosedError('BTF handle is closed');
-    return this.#fd;
+    return this.#owner.held.fd;
   }
 
   /** True once `close()` has run. */
   get closed(): boolean {
-    return this.#fd < 0;
+    return this.#owner.closed;
   }
 
   /**
@@ -256,11 +253,7 @@ export class BTFHandle {
 
   /** Closes the fd. Safe to call twice. */
   close(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
-    leaks.unregister(this);
-    backend().close(fd);
+    this.#owner.close();
   }
 
   /** Same as {@link BTFHandle.close}, for `using`. */

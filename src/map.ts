@@ -37,7 +37,7 @@ import { backend } from './sys/select.js';
 import { possibleCPUs } from './sys/cpus.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { mapNameDotFeature, mapNameFeature, mapTypeFeature } from './features/map-types.js';
-import { leakGuard } from './leak-guard.js';
+import { Owner, type HeldFd } from './internal/owner.js';
 import { sanitizeObjectName } from './sys/object-name.js';
 import { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
 export { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
@@ -168,9 +168,9 @@ const round8 = (n: number): number => (n + 7) & ~7;
 /** Makes a map name acceptable to the kernel (see {@link sanitizeObjectName}). */
 export const sanitizeName = sanitizeObjectName;
 
-// ---- fd leak safety net -----------------------------------------------------------------
+// ---- ownership: close(), the leak safety net, use after close (src/internal/owner.ts) ----
 
-const leaks = leakGuard<{ fd: number; name: string }>('BpfMap', ({ fd }) => backend().close(fd), ({ fd, name }) => `${name} (fd ${fd})`);
+const owners = Owner.fdKind('BpfMap');
 
 // ---- batch support cache -----------------------------------------------------------------
 
@@ -206,7 +206,9 @@ export function resetBatchSupport(): void {
  * for keys/values of the wrong size (before any syscall), {@link ClosedError} after close().
  */
 export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
+  /** The fd, read by the element hot path without going through #owner; -1 once closed. */
   #fd: number;
+  readonly #owner: Owner<HeldFd>;
   /** Map type. */
   readonly type: MapType;
   /** Key size in bytes. */
@@ -273,7 +275,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
         this.#elemCall = bpfPrepare(this.#elemAttr, this.#elemPointers, [MapLookupElem, MapUpdateElem, MapLookupAndDeleteElem]);
       }
     }
-    leaks.register(this, { fd, name: name === '' ? mapTypeName(type) : name }, this);
+    this.#owner = new Owner(owners, this, { fd, name: name === '' ? mapTypeName(type) : name }, `${this.#label} is closed`);
   }
 
   // ---- creation ------------------------------------------------------------------------
@@ -476,17 +478,13 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * @throws a {@link ClosedError} after close().
    */
   get fd(): number {
-    if (this.#fd < 0) throw this.#closedError();
+    if (this.#fd < 0) throw this.#owner.closedError();
     return this.#fd;
-  }
-
-  #closedError(): ClosedError {
-    return new ClosedError(`${this.#label} is closed`);
   }
 
   /** True once close() was called. */
   get closed(): boolean {
-    return this.#fd < 0;
+    return this.#owner.closed;
   }
 
   /** Where this map was pinned by {@link BpfMap.pin} or opened from by {@link BpfMap.fromPin}. */
@@ -499,11 +497,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * Idempotent.
    */
   close(): void {
-    const fd = this.#fd;
-    if (fd < 0) return;
     this.#fd = -1;
-    leaks.unregister(this);
-    backend().close(fd);
+    this.#owner.close();
   }
 
   /** Same as {@link BpfMap.close}, for `using`. */
@@ -700,7 +695,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * for frozen maps.
    */
   delete(key: Uint8Array): boolean {
-    if (this.#fd < 0) throw this.#closedError();
+    if (this.#fd < 0) throw this.#owner.closedError();
     this.#checkKey(key, 'delete');
     this.#scratchKey!.set(key);
     const r = this.#deleteCall!(MapDeleteElem.cmd);

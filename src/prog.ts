@@ -22,7 +22,7 @@ import { bpfError, Errno } from './sys/errno.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { ProgInfo, ProgLoad, ProgTestRun } from './sys/layouts.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from './types.js';
-import { leakGuard } from './leak-guard.js';
+import { fdState, Owner, type HeldFd } from './internal/owner.js';
 import { MAX_OBJECT_NAME_LENGTH, sanitizeObjectName } from './sys/object-name.js';
 
 /** `BPF_OBJ_NAME_LEN - 1`: the longest object name the kernel stores. */
@@ -118,8 +118,6 @@ export interface ProgramInfo {
   readonly gplCompatible: boolean;
 }
 
-// The safety net: a Program dropped without close() has its fd closed by the GC, with one
-// warning per process so that the leak gets fixed rather than relied upon.
 /** Attaches a program where its section name says; link/auto.ts provides it. */
 export type AutoAttach = (prog: Program, spec: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>) => Link;
 
@@ -134,7 +132,9 @@ export function registerAutoAttach(fn: AutoAttach): void {
   autoAttach = fn;
 }
 
-const leaks = leakGuard<{ fd: number; name: string }>('Program', ({ fd }) => backend().close(fd), ({ fd, name }) => `${name} (fd ${fd})`);
+// close(), the safety net for a Program dropped without close() (its fd closed by the GC,
+// with one warning per process) and use after close: src/internal/owner.ts.
+const owners = Owner.fdKind('Program');
 
 /** Makes a program name acceptable to the kernel (see {@link sanitizeObjectName}). */
 export const sanitizeName = sanitizeObjectName;
@@ -303,7 +303,7 @@ interface LogLoad {
  * {@link ClosedError} when used after `close()`.
  */
 export class Program {
-  #fd: number;
+  readonly #owner: Owner<HeldFd>;
   /** The name the program was loaded with (unsanitised), or the kernel's name for it. */
   readonly name: string;
   /** The program type. */
@@ -312,11 +312,10 @@ export class Program {
   readonly attachment: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>;
 
   private constructor(fd: number, name: string, type: ProgramType, spec?: ProgramSpec) {
-    this.#fd = fd;
     this.name = name;
     this.type = type;
     this.attachment = { sectionName: spec?.sectionName, attachTo: spec?.attachTo, attachType: spec?.attachType };
-    leaks.register(this, { fd, name }, this);
+    this.#owner = new Owner(owners, this, { fd, name }, `program ${name} is closed`);
   }
 
   /**
@@ -344,13 +343,12 @@ export class Program {
 
   /** The program's fd. Throws {@link ClosedError} after `close()`. */
   get fd(): number {
-    if (this.#fd < 0) throw new ClosedError(`program ${this.name} is closed`);
-    return this.#fd;
+    return this.#owner.held.fd;
   }
 
   /** True once `close()` has run. */
   get closed(): boolean {
-    return this.#fd < 0;
+    return this.#owner.closed;
   }
 
   /**
@@ -565,11 +563,7 @@ export class Program {
 
   /** Closes the fd. Idempotent; the kernel frees the program once nothing else holds it. */
   close(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
-    leaks.unregister(this);
-    backend().close(fd);
+    this.#owner.close();
   }
 
   /** `using prog = Program.load(…)` closes it at the end of the scope. */
@@ -579,7 +573,7 @@ export class Program {
 
   /** `Program(name, TYPE, fd N)`. */
   toString(): string {
-    return `Program(${this.name}, ${programTypeName(this.type)}, ${this.#fd < 0 ? 'closed' : `fd ${this.#fd}`})`;
+    return `Program(${this.name}, ${programTypeName(this.type)}, ${fdState(this.#owner)})`;
   }
 }
 

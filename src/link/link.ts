@@ -10,7 +10,8 @@
  *
  * Anything the attachment created outside the fds (a tracefs kprobe event) is removed by a
  * cleanup function when the link closes. A FinalizationRegistry closes links that were
- * garbage-collected while open, and warns: it is a safety net, not the mechanism.
+ * garbage-collected while open, and warns: it is a safety net, not the mechanism. Both go
+ * through one release function (src/internal/owner.ts).
  *
  * @module
  */
@@ -23,7 +24,7 @@ import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { kprobeMultiInfo, uprobeMultiInfo, type KprobeMultiLinkInfo, type UprobeMultiLinkInfo } from './multi-link-info.js';
 import { PERF_EVENT_IOC_DISABLE } from '../internal/perf-event.js';
-import { leakGuard } from '../leak-guard.js';
+import { fdState, Owner } from '../internal/owner.js';
 
 /** `enum bpf_link_type`. */
 export enum LinkType {
@@ -147,11 +148,12 @@ export interface LinkParts {
   readonly cleanup?: () => void;
 }
 
+/** What a link owns. `cleanup` is dropped once the link is pinned. */
 interface Held {
-  fd: number;
-  perfFd: number;
-  mode: LinkMode;
-  what: string;
+  readonly fd: number;
+  readonly perfFd: number;
+  readonly mode: LinkMode;
+  readonly what: string;
   cleanup: (() => void) | undefined;
 }
 
@@ -162,12 +164,10 @@ function release(held: Held): void {
   if (held.mode === 'perf-ioctl') b.ioctl(held.fd, PERF_EVENT_IOC_DISABLE, 0);
   b.close(held.fd);
   if (held.perfFd >= 0) b.close(held.perfFd);
-  const cleanup = held.cleanup;
-  held.cleanup = undefined;
-  cleanup?.();
+  held.cleanup?.();
 }
 
-const leaks = leakGuard<Held>('Link', release, (held) => `${held.what} (fd ${held.fd})`);
+const owners = Owner.kind<Held>('Link', release, (held) => `${held.what} (fd ${held.fd})`);
 
 function u32(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, hostLittleEndian);
@@ -300,7 +300,7 @@ function linkInfo(fd: number): LinkInfo {
  * on an attachment without a bpf_link, {@link SyscallError} from the kernel.
  */
 export class Link {
-  #held: Held | undefined;
+  readonly #owner: Owner<Held>;
   /** How the attachment is held. */
   readonly mode: LinkMode;
   /** What is attached, e.g. `kprobe do_sys_openat2`. */
@@ -309,8 +309,8 @@ export class Link {
   private constructor(parts: LinkParts) {
     this.mode = parts.mode;
     this.what = parts.what;
-    this.#held = { fd: parts.fd, perfFd: parts.perfFd ?? -1, mode: parts.mode, what: parts.what, cleanup: parts.cleanup };
-    leaks.register(this, this.#held, this);
+    const held: Held = { fd: parts.fd, perfFd: parts.perfFd ?? -1, mode: parts.mode, what: parts.what, cleanup: parts.cleanup };
+    this.#owner = new Owner(owners, this, held, `link ${parts.what} is closed`);
   }
 
   /**
@@ -358,13 +358,12 @@ export class Link {
 
   /** The bpf_link fd (or the perf event fd for `perf-ioctl`). Throws {@link ClosedError} after `close()`. */
   get fd(): number {
-    if (this.#held === undefined) throw new ClosedError(`link ${this.what} is closed`);
-    return this.#held.fd;
+    return this.#owner.held.fd;
   }
 
   /** True once `close()` has run. */
   get closed(): boolean {
-    return this.#held === undefined;
+    return this.#owner.closed;
   }
 
   private requireBpfLink(operation: string): number {
@@ -413,10 +412,9 @@ export class Link {
       context: `pin link ${this.what} at ${path}`,
       explain: (errno) => (errno === Errno.EINVAL || errno === Errno.EPERM ? `${path} must be on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)` : undefined),
     });
-    if (this.#held !== undefined && this.#held.cleanup !== undefined) {
-      // The pin outlives us: removing the probe event under it would fail with EBUSY anyway.
-      this.#held.cleanup = undefined;
-    }
+    // The pin outlives us: removing the probe event under it would fail with EBUSY anyway.
+    const held = this.#owner.peek();
+    if (held !== undefined) held.cleanup = undefined;
   }
 
   /**
@@ -435,11 +433,7 @@ export class Link {
 
   /** Detaches: closes the fds and removes what the attachment created. Idempotent. */
   close(): void {
-    const held = this.#held;
-    if (held === undefined) return;
-    this.#held = undefined;
-    leaks.unregister(this);
-    release(held);
+    this.#owner.close();
   }
 
   /** `using link = attach…()` detaches at the end of the scope. */
@@ -449,7 +443,7 @@ export class Link {
 
   /** `Link(kprobe do_sys_openat2, perf-link, fd N)`. */
   toString(): string {
-    return `Link(${this.what}, ${this.mode}, ${this.#held === undefined ? 'closed' : `fd ${this.#held.fd}`})`;
+    return `Link(${this.what}, ${this.mode}, ${fdState(this.#owner)})`;
   }
 }
 

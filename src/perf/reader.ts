@@ -26,7 +26,7 @@ import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader
 import { ReaderCore } from '../internal/reader/core.js';
 import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
 import { resolveType } from '../internal/reader/decode.js';
-import { leakGuard } from '../leak-guard.js';
+import { Owner } from '../internal/owner.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from '../internal/reader/feed.js';
@@ -93,11 +93,44 @@ interface CPURing {
   emptiedAt: number;
 }
 
-const leaks = leakGuard<{ fds: number[]; mappings: Mapping[] }>('PerfReader', ({ fds, mappings }) => {
-  const b = backend();
-  for (const m of mappings) b.munmap(m);
-  for (const fd of fds) b.close(fd);
-});
+/** What a reader owns: its rings (the reader's own list, filled as they open) and their map slots. */
+interface Held {
+  readonly backend: Backend;
+  readonly map: BpfMap;
+  readonly rings: CPURing[];
+}
+
+/**
+ * Releases every ring opened so far, for close(), a failed constructor and the safety net
+ * alike (src/internal/owner.ts): stops the parsers (close() may be called from inside a
+ * callback, and no parse loop may touch a ring once it is unmapped), takes each event out of
+ * the map, unmaps the ring and closes the event.
+ */
+function releaseRings({ backend: b, map, rings }: Held): void {
+  for (const r of rings) r.ring.stop();
+  const key = new Uint8Array(4);
+  for (const r of rings) {
+    // Remove our event from the map so the kernel can free it now: the map holds its own
+    // reference to the perf file (perf_event_fd_array_get_ptr()), released on delete.
+    if (!map.closed) {
+      try {
+        deleteSlot(map, key, r.cpu);
+      } catch {
+        // The slot may hold someone else's event or the map may be gone: nothing to undo.
+      }
+    }
+    b.munmap(r.mapping);
+    b.close(r.fd);
+  }
+  rings.length = 0;
+}
+
+function deleteSlot(map: BpfMap, key: Uint8Array, cpu: number): void {
+  new DataView(key.buffer).setUint32(0, cpu, hostLittleEndian);
+  map.delete(key);
+}
+
+const owners = Owner.kind<Held>('PerfReader', releaseRings);
 
 /**
  * Reads records from a `BPF_MAP_TYPE_PERF_EVENT_ARRAY`: one `PERF_COUNT_SW_BPF_OUTPUT` perf
@@ -136,7 +169,9 @@ const leaks = leakGuard<{ fds: number[]; mappings: Mapping[] }>('PerfReader', ({
 export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   readonly #backend: Backend;
   readonly #map: BpfMap;
-  readonly #rings: CPURing[];
+  /** The rings, in the order opened; the owner's record holds the same list. */
+  readonly #rings: CPURing[] = [];
+  readonly #owner: Owner<Held>;
   readonly #byCPU = new Map<number, CPURing>();
   readonly #paused = new Set<number>();
   /** Readiness of the rings: one watcher of all their fds, or one per ring (see #watchAll). */
@@ -191,14 +226,13 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       }
     }
 
-    this.#rings = [];
+    this.#owner = new Owner(owners, this, { backend: this.#backend, map, rings: this.#rings }, 'PerfReader is closed');
     try {
       for (const cpu of cpus) this.#openRing(cpu, pages, page, { watermark, wakeupEvents });
     } catch (err) {
       this.#release();
       throw err;
     }
-    leaks.register(this, { fds: this.#rings.map((r) => r.fd), mappings: this.#rings.map((r) => r.mapping) }, this);
 
     this.#core = new ReaderCore<PerfRecord, Sink>('PerfReader', {
       drain: this.#drain,
@@ -207,13 +241,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       // they keep the event loop alive.
       watch: (want) => this.#setRef(want),
       stalled: () => this.#stalled(),
-      release: () => {
-        // Stop parsing first: close() may be called from inside a callback, and the parse
-        // loop must not touch the rings once they are unmapped below.
-        for (const r of this.#rings) r.ring.stop();
-        leaks.unregister(this);
-        this.#release();
-      },
+      release: () => this.#release(),
     });
     try {
       this.#watchAll();
@@ -295,7 +323,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       throw err;
     }
     // Installed last: once in the map, programs write to it. A failure here still leaves
-    // the ring in #rings, so #release() unmaps and closes it.
+    // the ring in #rings, so releaseRings() unmaps and closes it.
     this.#install(cpu);
   }
 
@@ -339,28 +367,13 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   #uninstall(cpu: number): void {
-    new DataView(this.#key.buffer).setUint32(0, cpu, hostLittleEndian);
-    this.#map.delete(this.#key);
+    deleteSlot(this.#map, this.#key, cpu);
   }
 
-  /** Releases every ring opened so far (constructor failure and close). */
+  /** Constructor failure and close: stops watching, then the owner releases the rings (releaseRings). */
   #release(): void {
     for (const w of this.#watchers.splice(0)) w.stop();
-    const b = this.#backend ?? backend();
-    for (const r of this.#rings) {
-      // Remove our event from the map so the kernel can free it now: the map holds its own
-      // reference to the perf file (perf_event_fd_array_get_ptr()), released on delete.
-      if (!this.#map.closed) {
-        try {
-          this.#uninstall(r.cpu);
-        } catch {
-          // The slot may hold someone else's event or the map may be gone: nothing to undo.
-        }
-      }
-      b.munmap(r.mapping);
-      b.close(r.fd);
-    }
-    this.#rings.length = 0;
+    this.#owner.close();
     this.#byCPU.clear();
   }
 
@@ -426,7 +439,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
 
   /** True once closed (by {@link PerfReader.close} or the AbortSignal). */
   get closed(): boolean {
-    return this.#core.closedError !== undefined;
+    return this.#owner.closed;
   }
 
   /**

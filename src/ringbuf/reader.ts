@@ -38,7 +38,7 @@ import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader
 import { ReaderCore } from '../internal/reader/core.js';
 import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
 import { resolveType } from '../internal/reader/decode.js';
-import { leakGuard } from '../leak-guard.js';
+import { Owner } from '../internal/owner.js';
 
 export type { ReadOptions } from '../internal/reader/feed.js';
 /** `BPF_RINGBUF_BUSY_BIT`. */
@@ -250,9 +250,24 @@ export class RingBufConsumer {
   }
 }
 
-const leaks = leakGuard<Mapping[]>('RingBufReader', (mappings) => {
-  for (const m of mappings) backend().munmap(m);
-});
+/** What a reader owns: the ring's mappings and, once they are made, the consumer walking them. */
+interface Held {
+  readonly backend: Backend;
+  readonly mappings: Mapping[];
+  consumer: RingBufConsumer | undefined;
+}
+
+/**
+ * Unmaps the ring, for close(), a failed constructor and the safety net alike
+ * (src/internal/owner.ts). close() may come from inside a callback: the walk stops before the
+ * pages go.
+ */
+function releaseRing({ backend: b, mappings, consumer }: Held): void {
+  consumer?.stop();
+  for (const m of mappings) b.munmap(m);
+}
+
+const owners = Owner.kind<Held>('RingBufReader', releaseRing);
 
 /**
  * Reads records from a `BPF_MAP_TYPE_RINGBUF`. Same shape as {@link PerfReader}: `read()`,
@@ -281,7 +296,7 @@ const leaks = leakGuard<Mapping[]>('RingBufReader', (mappings) => {
 export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   readonly #backend: Backend;
   readonly #map: BpfMap;
-  readonly #mappings: Mapping[] = [];
+  readonly #owner: Owner<Held>;
   readonly #ring: RingBufConsumer;
   /** The read loop (src/internal/reader/core.ts); the loop's callbacks are the one `onRecord`. */
   readonly #core: ReaderCore<RingBufRecord, RingBufRecordCallback>;
@@ -306,20 +321,21 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
     const size = map.maxEntries;
     this.bufferBytes = size;
     const fd = map.fd;
+    const held: Held = { backend: b, mappings: [], consumer: undefined };
+    this.#owner = new Owner(owners, this, held, 'RingBufReader is closed');
     try {
       const consumer = b.mmap(fd, page, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
       if (typeof consumer === 'number') throw mmapError(-consumer, 'consumer page', map.name);
-      this.#mappings.push(consumer);
+      held.mappings.push(consumer);
       // The kernel refuses a writable mapping of the producer side (ringbuf_map_mmap_kern()).
       const producer = b.mmap(fd, page + 2 * size, PROT_READ, MAP_SHARED, page);
       if (typeof producer === 'number') throw mmapError(-producer, 'producer page and data', map.name);
-      this.#mappings.push(producer);
-      this.#ring = new RingBufConsumer(consumer, producer, size, page, b);
+      held.mappings.push(producer);
+      this.#ring = held.consumer = new RingBufConsumer(consumer, producer, size, page, b);
     } catch (err) {
-      for (const m of this.#mappings) b.munmap(m);
+      this.#owner.close();
       throw err;
     }
-    leaks.register(this, this.#mappings.slice(), this);
     const ring = this.#ring;
     this.#core = new ReaderCore<RingBufRecord, RingBufRecordCallback>('RingBufReader', {
       // Level-triggered (ringbuf_map_poll_kern()): no readiness to remember, always read.
@@ -329,12 +345,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
       watch: (want) => this.#watch(want),
       // The safety net (src/internal/reader/core.ts): a ring more than half full.
       stalled: () => ring.pending() >= size >>> 1,
-      release: () => {
-        // close() may come from inside a callback: stop the walk before the pages go.
-        ring.stop();
-        leaks.unregister(this);
-        for (const m of this.#mappings) b.munmap(m);
-      },
+      release: () => this.#owner.close(),
     });
     this.#core.closeOn(signal);
   }
@@ -354,7 +365,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
 
   /** True once closed (by {@link RingBufReader.close} or the AbortSignal). */
   get closed(): boolean {
-    return this.#core.closedError !== undefined;
+    return this.#owner.closed;
   }
 
   /** Bytes in the ring not consumed yet (committed, discarded or still being written). */
