@@ -67,7 +67,7 @@ export function autoAttachRefusal(sectionName: string | undefined, attachTo?: st
   return undefined;
 }
 
-/** True if {@link attachProgram} knows where a program of this section goes (see {@link autoAttachRefusal}). */
+/** True if {@link attachProgram} knows where a program of this section goes (a known prefix with a target). */
 export function canAutoAttach(sectionName: string | undefined, attachTo?: string): boolean {
   return autoAttachRefusal(sectionName, attachTo) === undefined;
 }
