@@ -10,8 +10,6 @@
 import { corePoisonHelperId, corePoisonMessage, findPoison, type CORERelocateResult, type COREPoison } from './btf/core.js';
 import { ArgumentError, NotSupportedError, VerifierError } from './errors.js';
 import { kernelVersion } from './sys/kernel-version.js';
-import { helperRefusalHint, helperRefusedRe } from './features/helpers.js';
-import type { ProgramType } from './types.js';
 
 /**
  * A program uses global data (`.rodata`, `.data`, `.bss`: array maps addressed with
@@ -104,38 +102,15 @@ function callSite(log: readonly string[], pattern: RegExp): number | undefined {
 }
 
 /**
- * A one-line hint for the verifier failures a collection load can explain better than a bare
- * program load: helpers the program type may not call (naming the helper, the type, the
- * version that added the helper and the running kernel's), and reads of uninitialised stack
- * (both the pre-6.x "invalid indirect read from stack" and the newer "invalid read from stack"
- * wording). Undefined when nothing applies.
- */
-export function collectionHint(log: readonly string[], type: ProgramType): string | undefined {
-  const text = log.join('\n');
-  const running = kernelVersion().toString();
-  let m: RegExpExecArray | null;
-  // check_helper_call() refusing the helper for this program type (see helperRefusedRe).
-  if ((m = helperRefusedRe.exec(text)) !== null) {
-    return `${helperRefusalHint(Number(m[2]), type)} (Linux ${running})`;
-  }
-  if (/invalid (?:indirect )?read from stack/.test(text)) {
-    return 'a helper reads stack bytes that were never written, typically padding of a struct on the stack: zero the struct first (__builtin_memset or = {})';
-  }
-  return undefined;
-}
-
-/**
  * Turns a program's {@link VerifierError} into the most telling error: a
  * {@link CORERelocationFailedError} when the verifier stopped at a poisoned instruction, else
- * the same error with a collection-level hint when one applies.
+ * the error as Program.load explained it.
  */
-export function explainLoadFailure(err: VerifierError, type: ProgramType, core: CORERelocateResult | undefined): VerifierError {
+export function explainLoadFailure(err: VerifierError, core: CORERelocateResult | undefined): VerifierError {
   if (core !== undefined && core.poisoned.length > 0) {
     const at = callSite(err.log, new RegExp(`#${corePoisonHelperId}\\b|call ${corePoisonHelperId}\\b|unknown#${corePoisonHelperId}`));
     const poison = at === undefined ? undefined : findPoison(core, at);
     if (poison !== undefined) return new CORERelocationFailedError(err, poison);
   }
-  const hint = collectionHint(err.log, type);
-  if (hint === undefined) return err;
-  return new VerifierError(err.program, err.errno ?? 22, err.log, err.truncated, hint);
+  return err;
 }

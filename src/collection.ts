@@ -460,7 +460,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
       try {
         prog = Program.load(load, { logLevel: options.logLevel, logSize: options.logSize });
       } catch (err) {
-        if (err instanceof VerifierError) throw explainLoadFailure(err, p.type, core);
+        if (err instanceof VerifierError) throw explainLoadFailure(err, core);
         throw err;
       }
       releases.push(() => prog.close());

@@ -7,6 +7,7 @@
  * @module
  */
 import { constants as osConstants } from 'node:os';
+import { programTypeName } from './types.js';
 
 // Aliases share numbers (EWOULDBLOCK = EAGAIN, ENOTSUP = EOPNOTSUPP): the first name wins,
 // which in Node's table is the conventional one.
@@ -117,7 +118,8 @@ export class VerifierError extends SyscallError {
     for (let i = log.length - 1; i >= 0; i--) {
       const line = log[i]!.trim();
       if (line === '' || /^processed \d+ insns/.test(line) || /^verification time/.test(line) || /^stack depth/.test(line)) continue;
-      return line;
+      // "func bpf_get_func_ip#173 not supported for program type 5": name the type.
+      return line.replace(/\bprogram type (\d+)\b/, (_, n: string) => `program type ${programTypeName(Number(n))}`);
     }
     return undefined;
   }

@@ -11,7 +11,7 @@ import { encode } from './asm/encoding.js';
 import type { Instruction } from './asm/instruction.js';
 import { PseudoCall, PseudoSource } from './asm/pseudo.js';
 import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError, VerifierError } from './errors.js';
-import { helperDisplayName, helperSince } from './features/helpers.js';
+import { helperDisplayName, helperRefusalHint, helperRefusedRe, helperSince } from './features/helpers.js';
 import { hostByteOrder, logText, programNameDotFeature, programNameFeature, programTypeFeature } from './features/prog-types.js';
 import type { ProgramSpec } from './prog-spec.js';
 import { encodeAttr, fieldsSet, hostLittleEndian, type AttrValues } from './sys/attr.js';
@@ -158,9 +158,7 @@ export function explainVerifierLog(lines: readonly string[], type: ProgramType, 
     const since = helperSince[id as keyof typeof helperSince];
     return `helper ${helperDisplayName(id)} (id ${id}) does not exist in this kernel${since === undefined ? '' : ` (added in Linux ${since})`}`;
   }
-  if ((m = /(?:program of this type cannot use helper|unknown func) (\S+?)#(\d+)/.exec(text)) !== null) {
-    return `helper ${helperDisplayName(Number(m[2]))} cannot be called from ${typeName} programs on this kernel`;
-  }
+  if ((m = helperRefusedRe.exec(text)) !== null) return helperRefusalHint(Number(m[2]), type);
   // Before 5.12 (commit 5ca419f2864a "bpf: Add BPF_FETCH field / create atomic_fetch_add
   // instruction") BPF_STX|BPF_XADD had to have imm 0: any other atomic operation is refused here.
   if (/BPF_STX uses reserved fields|BPF_XADD uses reserved fields/.test(text) && !kernelVersion().atLeast('5.12')) {
@@ -177,7 +175,8 @@ export function explainVerifierLog(lines: readonly string[], type: ProgramType, 
   if (/unbounded memory access|min value is negative|min value is outside of the allowed memory range/.test(text)) {
     return 'an index or offset used for memory access has no proven bounds: check it against the buffer size (and >= 0) right before the access';
   }
-  if (/invalid indirect read from stack/.test(text)) {
+  // "invalid indirect read from stack" before 6.x, "invalid read from stack" since.
+  if (/invalid (?:indirect )?read from stack/.test(text)) {
     return 'a helper reads stack bytes that were never written, typically padding of a struct on the stack: zero the struct first (__builtin_memset or = {})';
   }
   if (/R0 !read_ok/.test(text)) {

@@ -17,6 +17,7 @@ import { call, exit } from '../asm/builder.js';
 import { Helper, helperName } from '../asm/helper.js';
 import { errnoName } from '../errors.js';
 import { Errno } from '../sys/errno.js';
+import { kernelVersion } from '../sys/kernel-version.js';
 import { ProgramType, programTypeName } from '../types.js';
 import { Feature, notSupported, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 import { probeLoad, programTypeFeature } from './prog-types.js';
@@ -189,11 +190,12 @@ export function helperRefusalHint(helper: number, type: ProgramType): string {
   const name = helperDisplayName(helper);
   const head = `helper ${name}${since === undefined ? '' : ` (added in Linux ${since})`} cannot be called from ${programTypeName(type)} programs`;
   const unprobed = '(TRACING, LSM, EXT and STRUCT_OPS cannot be probed without a target)';
+  const kernel = `this kernel (Linux ${kernelVersion()})`;
   if (allowed.length === 0) {
-    return `${head}; no program type that can be probed may call it on this kernel ${unprobed}: do without the helper, or check whether one of those types offers it`;
+    return `${head}; no program type that can be probed may call it on ${kernel} ${unprobed}: do without the helper, or check whether one of those types offers it`;
   }
   return (
-    `${head}; on this kernel it may be called from ${allowed.join(', ')} programs ${unprobed}: attach the code as one of those types ` +
+    `${head}; on ${kernel} it may be called from ${allowed.join(', ')} programs ${unprobed}: attach the code as one of those types ` +
     `(e.g. a kprobe or fentry on the kernel function instead of a tracepoint), or do without the helper`
   );
 }

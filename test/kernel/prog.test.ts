@@ -168,7 +168,7 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       err = e;
     }
     expect(err).toBeInstanceOf(VerifierError);
-    expect((err as VerifierError).explanation).toMatch(/bpf_xdp_adjust_head cannot be called from SOCKET_FILTER/);
+    expect((err as VerifierError).explanation).toMatch(/helper bpf_xdp_adjust_head \(added in Linux 4\.10\) cannot be called from SOCKET_FILTER programs; on this kernel \(Linux [\d.]+\) it may be called from [A-Z_, ]*\bXDP\b/);
   });
 
   it('an attach-type mismatch is not reported as a VerifierError', () => {

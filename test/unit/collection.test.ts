@@ -10,7 +10,8 @@ import { Func, FuncLinkage, Var, VarLinkage } from '../../src/btf/types.js';
 import { loadCollection } from '../../src/collection.js';
 import { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { readELF } from '../../src/elf/file.js';
-import { collectionHint, GlobalDataNotSupportedError, MapTypeNotSupportedError } from '../../src/collection-errors.js';
+import { GlobalDataNotSupportedError, MapTypeNotSupportedError } from '../../src/collection-errors.js';
+import { explainVerifierLog } from '../../src/prog.js';
 import { fillKconfig } from '../../src/collection-externs.js';
 import { parseKernelConfig } from '../../src/internal/kconfig.js';
 import { NotSupportedError } from '../../src/errors.js';
@@ -145,19 +146,19 @@ describe('one load route: the BTF a spec sends to the kernel does not depend on 
 describe('verifier hints', () => {
   it('a helper the type may not call names helper, type, the helper\'s version and the kernel\'s', () => {
     overrideKernelVersion('6.18');
-    const hint = collectionHint(['0: (85) call bpf_skb_store_bytes#9', 'program of this type cannot use helper bpf_skb_store_bytes#9'], ProgramType.SocketFilter);
+    const hint = explainVerifierLog(['0: (85) call bpf_skb_store_bytes#9', 'program of this type cannot use helper bpf_skb_store_bytes#9'], ProgramType.SocketFilter);
     // Which types may call it is asked of the (fake) kernel; the sentence around it is fixed.
-    expect(hint).toMatch(/^helper bpf_skb_store_bytes \(added in Linux 4\.1\) cannot be called from SOCKET_FILTER programs; .*: (attach the code as one of those types|do without the helper).*\(Linux 6\.18(\.0)?\)$/);
+    expect(hint).toMatch(/^helper bpf_skb_store_bytes \(added in Linux 4\.1\) cannot be called from SOCKET_FILTER programs; .*this kernel \(Linux 6\.18(\.0)?\).*: (attach the code as one of those types|do without the helper)/);
   });
 
   it('the pre-6.2 wording "unknown func" gets the same hint', () => {
     overrideKernelVersion('5.10');
-    expect(collectionHint(['unknown func bpf_skb_store_bytes#9'], ProgramType.SocketFilter)).toMatch(/Linux 5\.10/);
+    expect(explainVerifierLog(['unknown func bpf_skb_store_bytes#9'], ProgramType.SocketFilter)).toMatch(/Linux 5\.10/);
   });
 
   it('both wordings of an uninitialised stack read get the padding hint', () => {
     for (const line of ['invalid indirect read from stack R2 off -16+1 size 16', 'invalid read from stack R2 off -16+1 size 16']) {
-      expect(collectionHint([line], ProgramType.SocketFilter)).toMatch(/padding of a struct/);
+      expect(explainVerifierLog([line], ProgramType.SocketFilter)).toMatch(/padding of a struct/);
     }
   });
 });
