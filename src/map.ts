@@ -221,6 +221,13 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   readonly flags: number;
   /** The map's name (as the kernel knows it, or the spec's name if the kernel has none). */
   readonly name: string;
+  /**
+   * The name the kernel keeps (what `bpftool map show` and `info().name` print): the spec's
+   * name with characters other than `[A-Za-z0-9_.]` replaced and cut to 15 bytes
+   * (BPF_OBJ_NAME_LEN); '' when the kernel got none. A collection keys its maps by the full
+   * name, so `coll.maps.events_by_process.kernelName` is `events_by_proce`.
+   */
+  readonly kernelName: string;
   /** True for per-CPU maps: values are arrays of one value per possible CPU. */
   readonly perCPU: boolean;
   #cpus: number;
@@ -245,8 +252,9 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   readonly #deletePointers: PointerList | undefined;
   readonly #deleteCall: ((cmd: number) => number) | undefined;
 
-  private constructor(fd: number, type: MapType, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string) {
+  private constructor(fd: number, type: MapType, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string, kernelName = name) {
     this.#fd = fd;
+    this.kernelName = kernelName;
     this.type = type;
     this.keySize = keySize;
     this.valueSize = valueSize;
@@ -355,7 +363,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     } finally {
       temporaryInner?.close();
     }
-    const map = new BpfMap<V>(fd, s.type, s.keySize, s.valueSize, s.maxEntries, flags, name !== '' ? name : (s.name ?? ''));
+    const map = new BpfMap<V>(fd, s.type, s.keySize, s.valueSize, s.maxEntries, flags, name !== '' ? name : (s.name ?? ''), name);
     try {
       for (const [key, value] of s.contents ?? []) {
         // Keyless maps (queue, stack, bloom filter) take their contents by push.

@@ -305,13 +305,20 @@ export class Program {
   readonly #owner: Owner<HeldFd>;
   /** The name the program was loaded with (unsanitised), or the kernel's name for it. */
   readonly name: string;
+  /**
+   * The name the kernel keeps (what `bpftool prog show` and `info().name` print): `name` with
+   * characters other than `[A-Za-z0-9_.]` replaced and cut to 15 bytes (BPF_OBJ_NAME_LEN),
+   * e.g. `handle_sched_wa` for `handle_sched_wakeup`; '' when the kernel got none.
+   */
+  readonly kernelName: string;
   /** The program type. */
   readonly type: ProgramType;
   /** Where the spec said the program goes (section name, attach target), for {@link Program.attach}. */
   readonly attachment: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>;
 
-  private constructor(fd: number, name: string, type: ProgramType, spec?: ProgramSpec) {
+  private constructor(fd: number, name: string, type: ProgramType, spec?: ProgramSpec, kernelName = name) {
     this.name = name;
+    this.kernelName = kernelName;
     this.type = type;
     this.attachment = { sectionName: spec?.sectionName, attachTo: spec?.attachTo, attachType: spec?.attachType };
     this.#owner = new Owner(owners, this, { fd, name }, `program ${name} is closed`);
@@ -372,6 +379,7 @@ export class Program {
     checkResolved(displayName, spec.instructions);
     const insns = encode(spec.instructions, hostByteOrder);
     const insnCount = insns.byteLength / 8;
+    const kernelName = programNameFor(spec.name);
 
     const base: AttrValues<keyof typeof ProgLoad.fields> = {
       prog_type: spec.type,
@@ -380,7 +388,7 @@ export class Program {
       license: cString(spec.license ?? ''),
       kern_version: kernVersionFor(spec),
       prog_flags: spec.flags === undefined || spec.flags === 0 ? undefined : spec.flags,
-      prog_name: programNameFor(spec.name),
+      prog_name: kernelName,
       expected_attach_type:
         spec.attachType === undefined || spec.attachType === AttachType.None ? undefined : spec.attachType,
       ...btfFields(spec),
@@ -392,7 +400,7 @@ export class Program {
     // Fast path: no log. The kernel formats no log text at all, which matters for big programs.
     const { attr, pointers } = encodeAttr(ProgLoad, base);
     const first = bpfRaw(ProgLoad, attr, pointers);
-    if (first >= 0) return new Program(first, displayName, spec.type, spec);
+    if (first >= 0) return new Program(first, displayName, spec.type, spec, kernelName ?? '');
     const errno = -first;
     const context = `load program ${displayName}`;
 
@@ -406,7 +414,7 @@ export class Program {
     }
 
     const logged = loadWithLog(base, options);
-    if (logged.fd !== undefined) return new Program(logged.fd, displayName, spec.type, spec);
+    if (logged.fd !== undefined) return new Program(logged.fd, displayName, spec.type, spec, kernelName ?? '');
     const lines = splitLog(logged.log);
     if (lines.length === 0) {
       // No log: the kernel refused before bpf_check() (find_prog_type(), attach checks,
@@ -572,7 +580,8 @@ export class Program {
 
   /** `Program(name, TYPE, fd N)`. */
   toString(): string {
-    return `Program(${this.name}, ${programTypeName(this.type)}, ${fdState(this.#owner)})`;
+    const kernel = this.kernelName === '' || this.kernelName === this.name ? '' : ` (kernel name ${this.kernelName})`;
+    return `Program(${this.name}${kernel}, ${programTypeName(this.type)}, ${fdState(this.#owner)})`;
   }
 }
 

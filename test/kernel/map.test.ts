@@ -594,6 +594,7 @@ describe('element operations', () => {
   it('sanitises names the kernel would reject', () => {
     using m = BpfMap.create({ name: 'a-very-long-name:with/odd', type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });
     expect(m.info().name).toBe('a_very_long_nam');
+    expect(m.kernelName).toBe('a_very_long_nam');
   });
 });
 

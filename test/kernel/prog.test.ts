@@ -239,6 +239,9 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
     expect(info.id).toBeGreaterThan(0);
     expect(info.tag).toMatch(/^[0-9a-f]{16}$/);
     expect(info.name).toBe('info_test.prog_'); // '-' replaced, 15 bytes kept, '.' allowed on 5.2+
+    expect(prog.kernelName).toBe(info.name);
+    expect(prog.name).toBe('info-test.prog_with_long_name');
+    expect(String(prog)).toMatch(/^Program\(info-test\.prog_with_long_name \(kernel name info_test\.prog_\), SOCKET_FILTER, fd \d+\)$/);
     expect(info.type).toBe(ProgramType.SocketFilter);
     expect(info.xlatedLength).toBe(16);
     expect(info.jitedLength).toBeGreaterThan(0);
