@@ -139,6 +139,19 @@ function main() {
     process.stdout.write(run(join(bin, 'node'), [file], { cwd: app, env }));
   }
 
+  // 3b. TypeScript consumers, strict, with node16 resolution: an ES module (.mts) and a
+  // CommonJS file (.cts, what a project without "type": "module" compiles to) both get the
+  // package's types (the "import" and "require" conditions). Compiled with this checkout's tsc.
+  const types = `import { BpfMap, MapType, type MapSpec } from 'ebpf-ts';\nconst spec: MapSpec = { type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 };\nexport const open = (): BpfMap => BpfMap.create(spec);\n`;
+  writeFileSync(join(app, 'types-esm.mts'), types);
+  writeFileSync(join(app, 'types-cjs.cts'), types);
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['types-esm.mts', 'types-cjs.cts'] }),
+  );
+  run(join(bin, 'node'), [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, env });
+  step('TypeScript (module node16, strict): the types import into an ES module and into a CommonJS file');
+
   // 4. The demo shipped in the package (README's `npm run demo`), on both backends: load a
   // program, testRun it, read the map it counted into.
   const demo = join(installed, 'examples', 'demo.mjs');
