@@ -147,7 +147,7 @@ function main() {
   writeFileSync(join(app, 'types-cjs.cts'), types);
   writeFileSync(
     join(app, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['types-esm.mts', 'types-cjs.cts'] }),
+    JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', lib: ['esnext'], strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['types-esm.mts', 'types-cjs.cts'] }),
   );
   run(join(bin, 'node'), [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, env });
   step('TypeScript (module node16, strict): the types import into an ES module and into a CommonJS file');
