@@ -77,8 +77,8 @@ export const disasmCommand: Command = {
   details:
     'Each program is listed as it would be loaded: with its .text subprograms appended and calls fixed up.\nInstruction numbers are 8-byte slots from the start of the program (ld_imm64 takes two).',
   options: [
-    { name: 'raw', type: 'boolean', default: true, description: 'print the raw bytes of each instruction' },
-    { name: 'source', type: 'boolean', default: true, description: 'interleave C source lines (needs an object compiled with -g)' },
+    { name: 'raw', type: 'boolean', default: true, description: 'leave out the raw bytes of each instruction' },
+    { name: 'source', type: 'boolean', default: true, description: 'leave out the C source lines (printed by default when the object was compiled with -g)' },
     jsonOption,
   ],
   positionals: [

@@ -10,7 +10,7 @@
  */
 import { parseArgs, UsageError } from './args.js';
 import { btfDumpCommand } from './btf-dump.js';
-import { commandHelp, type Command } from './command.js';
+import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
 import { mapListCommand, progListCommand } from './loaded.js';
@@ -33,16 +33,28 @@ export function globalHelp(): string {
       .slice(1)
       .map((l) => (l === '' ? l : `  ${l}`))
       .join('\n') +
-    "\nRun 'ebpf-ts <command> --help' for a command's options. Every command takes --json.\n" +
+    "\nRun 'ebpf-ts <command> --help' for a command's options. Every command takes -j/--json.\n" +
     'Set EBPF_TS_DEBUG=1 to see stack traces of errors.\n'
   );
 }
 
 function findCommand(argv: readonly string[]): { command: Command; rest: readonly string[] } | undefined {
+  let best: { command: Command; rest: readonly string[]; length: number } | undefined;
   for (const command of commands) {
     for (const words of [command.words, ...(command.aliases ?? [])]) {
-      if (words.every((w, i) => argv[i] === w)) return { command, rest: argv.slice(words.length) };
+      // The longest spelling wins, so that `prog dump xlated` is never read as `prog dump`.
+      if (words.every((w, i) => argv[i] === w) && (best === undefined || words.length > best.length)) best = { command, rest: argv.slice(words.length), length: words.length };
     }
+  }
+  return best;
+}
+
+/** The command group `argv` starts with (`prog`, `prog dump`): the longest prefix some commands share. */
+function findGroup(argv: readonly string[]): { prefix: readonly string[]; members: readonly Command[] } | undefined {
+  for (let n = Math.min(argv.length, Math.max(...commands.map((c) => c.words.length)) - 1); n >= 1; n--) {
+    const prefix = argv.slice(0, n);
+    const members = commands.filter((c) => c.words.length > n && prefix.every((w, i) => c.words[i] === w));
+    if (members.length > 0) return { prefix, members };
   }
   return undefined;
 }
@@ -68,9 +80,21 @@ export async function runCLI(argv: readonly string[], ctx: CLIContext): Promise<
   }
   const found = findCommand(argv);
   if (found === undefined) {
-    const group = commands.filter((c) => c.words.length > 1 && c.words[0] === argv[0]);
-    const hint = group.length > 0 ? ` (try: ${group.map((c) => `ebpf-ts ${c.words.join(' ')}`).join(', ')})` : '';
-    ctx.err(`ebpf-ts: unknown command ${JSON.stringify(argv.slice(0, group.length > 0 ? 2 : 1).join(' '))}${hint}\nRun 'ebpf-ts --help' for the list of commands.\n`);
+    const group = findGroup(argv);
+    if (group !== undefined) {
+      const next = argv[group.prefix.length];
+      if (next === '--help' || next === '-h' || next === 'help') {
+        ctx.out(groupHelp(group.prefix, group.members));
+        return 0;
+      }
+      if (next === undefined) {
+        ctx.err(groupHelp(group.prefix, group.members));
+        return 2;
+      }
+    }
+    const members = group?.members ?? [];
+    const hint = members.length > 0 ? ` (try: ${members.map((c) => `ebpf-ts ${c.words.join(' ')}`).join(', ')})` : '';
+    ctx.err(`ebpf-ts: unknown command ${JSON.stringify(argv.slice(0, (group?.prefix.length ?? 0) + 1).join(' '))}${hint}\nRun 'ebpf-ts --help' for the list of commands.\n`);
     return 2;
   }
   const { command, rest } = found;
