@@ -24,6 +24,7 @@ import { fdById, objGetInfoByFd } from './sys/commands.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { BtfInfo, BtfLoad } from './sys/layouts.js';
 import { Owner, type HeldFd } from './internal/owner.js';
+import { dataView } from './internal/bytes.js';
 
 /** Default size of the first BTF log buffer: 64 KiB (the log lists every type checked). */
 export const DEFAULT_BTF_LOG_SIZE = 64 * 1024;
@@ -227,7 +228,7 @@ export class BTFHandle {
     if (btfInfoHasName !== false) {
       const nameBuf = new Uint8Array(64);
       const input = new Uint8Array(BtfInfo.size);
-      new DataView(input.buffer).setUint32(BtfInfo.fields.name_len.offset, nameBuf.byteLength, hostLittleEndian);
+      dataView(input).setUint32(BtfInfo.fields.name_len.offset, nameBuf.byteLength, hostLittleEndian);
       try {
         const bytes = objGetInfoByFd(fd, BtfInfo.size, [BtfInfo.fields.name.offset, nameBuf], ctx, input);
         btfInfoHasName = true;

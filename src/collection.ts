@@ -47,6 +47,7 @@ import { kernelVersion } from './sys/kernel-version.js';
 import { backend } from './sys/select.js';
 import { MapType, ProgramType, mapTypeName, mapTypeSince } from './types.js';
 import { Variable, type SectionAccess } from './variable.js';
+import { dataView } from './internal/bytes.js';
 
 /** Options of {@link loadCollection}. */
 export interface CollectionOptions {
@@ -356,7 +357,7 @@ const mapInMapTypes = new Set<MapType>([MapType.ArrayOfMaps, MapType.HashOfMaps]
 
 function u32(value: number): Uint8Array {
   const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value, hostLittleEndian);
+  dataView(out).setUint32(0, value, hostLittleEndian);
   return out;
 }
 

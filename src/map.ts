@@ -40,6 +40,7 @@ import { mapNameDotFeature, mapNameFeature, mapTypeFeature } from './features/ma
 import { Owner, type HeldFd } from './internal/owner.js';
 import { sanitizeObjectName } from './sys/object-name.js';
 import { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
+import { dataView } from './internal/bytes.js';
 export { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
 
 export { PinType, copyMapSpec, type MapSpec } from './map-spec.js';
@@ -270,12 +271,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     this.#scratchValue = this.#kernelValueSize > 0 ? new Uint8Array(this.#kernelValueSize) : null;
     if (this.#scratchKey !== null) {
       this.#deleteAttr = new Uint8Array(16);
-      new DataView(this.#deleteAttr.buffer).setUint32(0, fd, hostLittleEndian);
+      dataView(this.#deleteAttr).setUint32(0, fd, hostLittleEndian);
       this.#deletePointers = [8, this.#scratchKey];
       this.#deleteCall = bpfPrepare(this.#deleteAttr, this.#deletePointers, [MapDeleteElem]);
       if (this.#scratchValue !== null) {
         this.#elemAttr = new Uint8Array(32);
-        this.#elemView = new DataView(this.#elemAttr.buffer);
+        this.#elemView = dataView(this.#elemAttr);
         this.#elemView.setUint32(0, fd, hostLittleEndian);
         this.#elemPointers = [8, this.#scratchKey, 16, this.#scratchValue];
         // The request and its buffers live as long as the map, so their addresses can be
@@ -1138,7 +1139,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   ): { result: number; count: number; attr: Uint8Array; pointers: Array<number | Uint8Array | null> } {
     // Sent up to elem_flags (offset 48); batch.flags is not used.
     const attr = new Uint8Array(48);
-    const view = new DataView(attr.buffer);
+    const view = dataView(attr);
     const pointers: Array<number | Uint8Array | null> = [];
     if (inBatch !== null) pointers.push(0, inBatch);
     if (outBatch !== null) pointers.push(8, outBatch);

@@ -24,6 +24,7 @@ import { ProgInfo, ProgLoad, ProgTestRun } from './sys/layouts.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from './types.js';
 import { fdState, Owner, type HeldFd } from './internal/owner.js';
 import { MAX_OBJECT_NAME_LENGTH, sanitizeObjectName } from './sys/object-name.js';
+import { dataView } from './internal/bytes.js';
 
 /** `BPF_OBJ_NAME_LEN - 1`: the longest object name the kernel stores. */
 export const MAX_NAME_LENGTH = MAX_OBJECT_NAME_LENGTH;
@@ -221,12 +222,12 @@ function fdinfo(fd: number): string {
 }
 
 function u32(bytes: Uint8Array, offset: number): number {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, hostLittleEndian);
+  return dataView(bytes).getUint32(offset, hostLittleEndian);
 }
 
 function decodeInfo(info: Uint8Array, mapIds: readonly number[]): ProgramInfo {
   const f = ProgInfo.fields;
-  const view = new DataView(info.buffer, info.byteOffset, info.byteLength);
+  const view = dataView(info);
   const le = hostLittleEndian;
   const tag = Buffer.from(info.subarray(f.tag.offset, f.tag.offset + 8)).toString('hex');
   const nameBytes = info.subarray(f.name.offset, f.name.offset + f.name.size);
@@ -261,7 +262,7 @@ function programInfo(fd: number): ProgramInfo {
   if (count === 0) return decodeInfo(first, []);
   const ids = new Uint8Array(count * 4);
   const input = new Uint8Array(f.nr_map_ids.offset + 4);
-  new DataView(input.buffer).setUint32(f.nr_map_ids.offset, count, hostLittleEndian);
+  dataView(input).setUint32(f.nr_map_ids.offset, count, hostLittleEndian);
   const second = objGetInfoByFd(fd, ProgInfo.size, [f.map_ids.offset, ids], { context: `info of program fd ${fd}` }, input);
   const got = Math.min(count, u32(second, f.nr_map_ids.offset));
   const mapIds: number[] = [];
@@ -515,7 +516,7 @@ export class Program {
         cpu: options.cpu === undefined ? undefined : options.cpu,
       });
       const r = bpfRaw(ProgTestRun, attr, pointers);
-      const view = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
+      const view = dataView(attr);
       const le = hostLittleEndian;
       const f = ProgTestRun.fields;
       const dataNeeded = view.getUint32(f.data_size_out.offset, le);
@@ -650,7 +651,7 @@ function btfFields(spec: ProgramSpec): AttrValues<keyof typeof ProgLoad.fields> 
 
 function fdArrayBytes(fds: readonly number[]): Uint8Array {
   const out = new Uint8Array(fds.length * 4);
-  const view = new DataView(out.buffer);
+  const view = dataView(out);
   fds.forEach((fd, i) => view.setInt32(i * 4, fd, hostLittleEndian));
   return out;
 }

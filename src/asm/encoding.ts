@@ -14,6 +14,7 @@
 import { ArgumentError, ParseError } from '../errors.js';
 import { Instruction } from './instruction.js';
 import { LoadImm64Opcode } from './opcode.js';
+import { dataView } from '../internal/bytes.js';
 
 /** Byte order of an object file and of the instructions in it (`bpfel` / `bpfeb`). */
 export type ByteOrder = 'little' | 'big';
@@ -43,7 +44,7 @@ export function decode(bytes: Uint8Array, byteOrder: ByteOrder, baseOffset = 0):
       baseOffset + index * SlotSize,
     );
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = dataView(bytes);
   const little = byteOrder === 'little';
   const insns: Instruction[] = [];
   for (let pos = 0; pos < bytes.byteLength; pos += SlotSize) {
@@ -113,7 +114,7 @@ export function byteLength(insns: readonly Instruction[]): number {
  */
 export function encode(insns: readonly Instruction[], byteOrder: ByteOrder): Uint8Array {
   const out = new Uint8Array(byteLength(insns));
-  const view = new DataView(out.buffer);
+  const view = dataView(out);
   const little = byteOrder === 'little';
   let pos = 0;
   insns.forEach((insn, index) => {

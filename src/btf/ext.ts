@@ -21,6 +21,7 @@ import type { ByteOrder } from './parse.js';
 import type { Spec } from './spec.js';
 import { StringTable } from './strings.js';
 import { COREKind, coreKindName } from './core-kind.js';
+import { dataView } from '../internal/bytes.js';
 
 /** The magic number at the start of `.BTF.ext` (same as `.BTF`'s). */
 export const btfExtMagic = 0xeb9f;
@@ -147,7 +148,7 @@ export function parseBTFExt(bytes: Uint8Array, strings: Spec | StringTable): BTF
     throw new ParseError(`not .BTF.ext: bad magic 0x${((bytes[0]! << 8) | bytes[1]!).toString(16)}`, 0);
   }
   const le = byteOrder === 'little';
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = dataView(bytes);
   const version = bytes[2]!;
   if (version !== 1) throw new ParseError(`unsupported .BTF.ext version ${version}`, 2);
   const flags = bytes[3]!;
@@ -305,7 +306,7 @@ function checkedInsnIndex(insnOffset: number, programOffset: number, what: strin
 export function marshalFuncInfos(records: readonly FuncInfo[], options: ExtMarshalOptions = {}): Uint8Array {
   const le = (options.byteOrder ?? 'little') === 'little';
   const out = new Uint8Array(records.length * kernelFuncInfoSize);
-  const view = new DataView(out.buffer);
+  const view = dataView(out);
   records.forEach((r, i) => {
     view.setUint32(i * 8, checkedInsnIndex(r.insnOffset, options.programOffset ?? 0, 'func_info'), le);
     view.setUint32(i * 8 + 4, r.typeId, le);
@@ -327,7 +328,7 @@ export function marshalLineInfos(
 ): Uint8Array {
   const le = (options.byteOrder ?? 'little') === 'little';
   const out = new Uint8Array(records.length * kernelLineInfoSize);
-  const view = new DataView(out.buffer);
+  const view = dataView(out);
   records.forEach((r, i) => {
     if (r.lineNumber >= 1 << 22 || r.column >= 1 << 10) {
       throw new ArgumentError(`line_info: line ${r.lineNumber} column ${r.column} does not fit line_col`);

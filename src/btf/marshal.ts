@@ -29,6 +29,7 @@ import {
   children,
   type Referrer,
 } from './types.js';
+import { dataView } from '../internal/bytes.js';
 
 /** Options of {@link marshalSpec}. */
 export interface MarshalOptions {
@@ -59,7 +60,7 @@ export function marshalSpec(spec: Spec, options: MarshalOptions = {}): Uint8Arra
   let typeLength = 0;
   for (const t of types) typeLength += recordSize(t);
   const typeSection = new Uint8Array(typeLength);
-  const view = new DataView(typeSection.buffer);
+  const view = dataView(typeSection);
   let at = 0;
   const u32 = (v: number): void => {
     view.setUint32(at, v >>> 0, le);
@@ -184,7 +185,7 @@ export function marshalSpec(spec: Spec, options: MarshalOptions = {}): Uint8Arra
   // Keep the input's header (its length and flags) when there was one.
   const headerLength = raw?.header.headerLength ?? btfHeaderSize;
   const out = new Uint8Array(headerLength + typeSection.length + stringSection.length);
-  const hv = new DataView(out.buffer);
+  const hv = dataView(out);
   if (raw !== undefined) out.set(raw.headerBytes, 0);
   hv.setUint16(0, btfMagic, le);
   out[2] = 1;

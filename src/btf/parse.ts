@@ -49,6 +49,7 @@ import {
   type FuncLinkage,
   type VarLinkage,
 } from './types.js';
+import { dataView } from '../internal/bytes.js';
 
 /** `BTF_MAGIC`. */
 export const btfMagic = 0xeb9f;
@@ -102,7 +103,7 @@ export function parseHeader(bytes: Uint8Array): {
   if (byteOrder === undefined) {
     throw new ParseError(`not BTF: bad magic 0x${((bytes[0]! << 8) | bytes[1]!).toString(16)}`, 0);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = dataView(bytes);
   const le = byteOrder === 'little';
   const header: BTFHeader = {
     version: bytes[2]!,
@@ -179,7 +180,7 @@ export class RawTypes {
     this.header = header;
     this.headerBytes = bytes.slice(0, header.headerLength);
     this.le = byteOrder === 'little';
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = dataView(bytes);
     const strStart = header.headerLength + header.stringOffset;
     this.strings = new StringTable(bytes.subarray(strStart, strStart + header.stringLength), base?.strings, strStart);
     this.firstId = base === undefined ? 1 : base.typeCount;

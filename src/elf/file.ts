@@ -24,6 +24,7 @@ import {
 } from '../internal/elf-reader.js';
 import { memorySource, type ELFSource } from '../internal/elf-source.js';
 import { EM_BPF, ET_REL, RelocationType, SectionType, SHN_LORESERVE, SHN_UNDEF, SymbolType } from './constants.js';
+import { dataView } from '../internal/bytes.js';
 
 /** One section header, with its bytes. */
 export interface ELFSection {
@@ -99,7 +100,7 @@ export class ELFFile {
     this.bytes = bytes;
     this.byteOrder = byteOrder;
     this.sections = sections;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#view = dataView(bytes);
     this.#source = memorySource(bytes);
     this.#tables = tables;
   }

@@ -18,6 +18,7 @@ import { MapType } from '../types.js';
 import { RelocationType, SymbolType } from './constants.js';
 import { symbolName, type ELFFile, type ELFSection, type ELFSymbol } from './file.js';
 import type { ELFMapSpec, MapSlotReference } from './specs.js';
+import { dataView } from '../internal/bytes.js';
 
 /** Maps found in one object, plus where each definition lives (for relocations). */
 export interface MapDefinitions {
@@ -233,7 +234,7 @@ export function parseLegacyMaps(file: ELFFile, section: ELFSection, out: MapDefi
   if (!Number.isInteger(defSize) || defSize < 16 || defSize % 4 !== 0) {
     throw new ParseError(`legacy maps section: ${section.size} bytes do not divide into ${symbols.length} map definitions of at least 16 bytes`, section.offset);
   }
-  const view = new DataView(section.data.buffer, section.data.byteOffset, section.data.byteLength);
+  const view = dataView(section.data);
   const little = file.byteOrder === 'little';
   const offsets = new Map<number, string>();
   for (const symbol of symbols) {

@@ -11,6 +11,7 @@ import type { ByteOrder } from '../asm/encoding.js';
 import { Enum, Int, IntEncoding, skipQualifiersAndTypedefs, type Type } from '../btf/types.js';
 import { ArgumentError } from '../errors.js';
 import type { ELFMapSpec } from './specs.js';
+import { dataView } from '../internal/bytes.js';
 
 /** A value {@link VariableSpec.set} accepts. */
 export type VariableValue = Uint8Array | number | bigint | boolean;
@@ -82,7 +83,7 @@ export class VariableSpec {
     const t = this.type === undefined ? undefined : skipQualifiersAndTypedefs(this.type);
     const signed = t instanceof Int ? t.signed : t instanceof Enum ? t.signed : false;
     if ((t instanceof Int || t instanceof Enum) && [1, 2, 4, 8].includes(this.size)) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const view = dataView(bytes);
       const little = this.byteOrder === 'little';
       if (t instanceof Int && (t.encoding & IntEncoding.Bool) !== 0) return bytes.some((b) => b !== 0);
       switch (this.size) {
@@ -134,7 +135,7 @@ export class VariableSpec {
     const max = signed === true ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
     if (n < min || n > max) throw new ArgumentError(`variable ${this.name}: ${value} does not fit ${this.size} bytes${signed === undefined ? '' : signed ? ' (signed)' : ' (unsigned)'}`);
     const out = new Uint8Array(this.size);
-    const view = new DataView(out.buffer);
+    const view = dataView(out);
     const little = this.byteOrder === 'little';
     const u = BigInt.asUintN(Number(bits), n);
     if (this.size === 8) view.setBigUint64(0, u, little);

@@ -18,6 +18,7 @@ import { MapType, mapTypeName, mapTypeSince } from '../types.js';
 import { Feature, notSupported, notSupportedUnlessConfigured, permissionDenied, Supported, unknown, type FeatureResult } from './feature.js';
 import { errnoName } from '../errors.js';
 import { BPF_F_NO_PREALLOC, BPF_F_MMAPABLE } from '../internal/flags.js';
+import { dataView } from '../internal/bytes.js';
 
 /**
  * The kernel config option a map type depends on beyond `CONFIG_BPF_SYSCALL`, from
@@ -55,7 +56,7 @@ export function minimalIntBTF(): Uint8Array {
   const typeLen = 16; // struct btf_type (12) + the INT's u32 encoding word
   const headerLen = 24;
   const bytes = new Uint8Array(headerLen + typeLen + strings.length);
-  const v = new DataView(bytes.buffer);
+  const v = dataView(bytes);
   const le = hostLittleEndian; // BTF is loaded in host byte order
   v.setUint16(0, 0xeb9f, le); // magic
   v.setUint8(2, 1); // version

@@ -25,6 +25,7 @@ import {
   SHT_STRTAB,
 } from './elf-constants.js';
 import { elfError, type ELFSource } from './elf-source.js';
+import { dataView } from './bytes.js';
 
 // Where the fields of each structure lie (gABI names) and how big the structures are, in
 // each file class: `Elf64_*`, and `Elf32_*` with narrower words and `Elf32_Sym` reordered.
@@ -92,10 +93,6 @@ export interface ProgramHeader {
   readonly p_offset: bigint;
   readonly p_vaddr: bigint;
   readonly p_filesz: bigint;
-}
-
-function dataView(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** An address or size field: 8 bytes in ELF64, 4 in ELF32. */

@@ -14,6 +14,7 @@ import type { PointerList } from '../sys/backend.js';
 import { Errno, permissionHint } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
 import { moveAboveStdio } from './fd.js';
+import { dataView } from './bytes.js';
 
 /** `PERF_TYPE_*` (`enum perf_type_id`) values used for attachment. */
 export const PerfType = {
@@ -200,7 +201,7 @@ export function encodePerfEventAttr(attr: PerfEventAttr): EncodedPerfEventAttr {
   const size = attr.size ?? published;
   if (size < end) throw new ArgumentError(`perf_event_attr size ${size} cannot hold the fields set (needs ${end})`);
   const bytes = new Uint8Array(size);
-  const view = new DataView(bytes.buffer);
+  const view = dataView(bytes);
   const le = hostLittleEndian;
   const u64 = (offset: number, v: bigint | undefined): void => {
     if (v !== undefined && offset + 8 <= size) view.setBigUint64(offset, BigInt.asUintN(64, v), le);

@@ -51,6 +51,7 @@ import { editDistance, globToRegExp } from '../internal/kallsyms.js';
 // For {@link} in doc comments only.
 import type { attachUprobe } from './uprobe.js';
 import { integerArgument } from './integer.js';
+import { dataView } from '../internal/bytes.js';
 
 /** One function or variable symbol of a binary. */
 export interface ExecutableSymbol {
@@ -385,7 +386,7 @@ function readVersions(file: ELFSource, header: ELFHeader, sections: readonly Sec
   const versymSection = sections.find((s) => s.sh_type === SHT_GNU_versym);
   if (versymSection === undefined) return undefined;
   const versymBytes = sectionContents(file, header, versymSection, '.gnu.version');
-  const versym = new DataView(versymBytes.buffer, versymBytes.byteOffset, versymBytes.byteLength);
+  const versym = dataView(versymBytes);
   const names = new Map<number, string>();
   const verdef = sections.find((s) => s.sh_type === SHT_GNU_verdef);
   if (verdef !== undefined) {
@@ -393,7 +394,7 @@ function readVersions(file: ELFSource, header: ELFHeader, sections: readonly Sec
     if (strings === undefined) throw elfError(file, `.gnu.version_d links to missing section ${verdef.sh_link}`);
     const strtab = readStringTable(file, header, strings, '.gnu.version_d string table');
     const bytes = sectionContents(file, header, verdef, '.gnu.version_d');
-    const defs = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const defs = dataView(bytes);
     const le = header.byteOrder === 'little';
     let at = 0;
     // Elf_Verdef: vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16, vd_hash u32, vd_aux u32, vd_next u32.

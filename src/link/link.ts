@@ -25,6 +25,7 @@ import { backend } from '../sys/select.js';
 import { kprobeMultiInfo, uprobeMultiInfo, type KprobeMultiLinkInfo, type UprobeMultiLinkInfo } from './multi-link-info.js';
 import { PERF_EVENT_IOC_DISABLE } from '../internal/perf-event.js';
 import { fdState, Owner } from '../internal/owner.js';
+import { dataView } from '../internal/bytes.js';
 
 /** `enum bpf_link_type`. */
 export enum LinkType {
@@ -170,11 +171,11 @@ function release(held: Held): void {
 const owners = Owner.kind<Held>('Link', release, (held) => `${held.what} (fd ${held.fd})`);
 
 function u32(bytes: Uint8Array, offset: number): number {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, hostLittleEndian);
+  return dataView(bytes).getUint32(offset, hostLittleEndian);
 }
 
 function u64(bytes: Uint8Array, offset: number): bigint {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, hostLittleEndian);
+  return dataView(bytes).getBigUint64(offset, hostLittleEndian);
 }
 
 // PATH_MAX: uprobe paths are the longest names perf_event link info reports.
@@ -189,7 +190,7 @@ function perfEventInfo(fd: number, ctx: { context: string }): PerfEventLinkInfo 
   const f = LinkInfoLayout.fields;
   const name = new Uint8Array(PERF_EVENT_NAME_MAX);
   const input = new Uint8Array(f.perf_event_name_len.offset + 4);
-  new DataView(input.buffer).setUint32(f.perf_event_name_len.offset, name.length, hostLittleEndian);
+  dataView(input).setUint32(f.perf_event_name_len.offset, name.length, hostLittleEndian);
   // Generic events have no name; the kernel reads no pointer for them, so the first call can
   // carry the buffer for every kind.
   let info: Uint8Array;
@@ -249,7 +250,7 @@ function linkInfo(fd: number): LinkInfo {
     const len = u32(info, f.raw_tracepoint_tp_name_len.offset);
     const name = new Uint8Array(Math.max(len, 1) + 1);
     const input = new Uint8Array(f.raw_tracepoint_tp_name_len.offset + 4);
-    new DataView(input.buffer).setUint32(f.raw_tracepoint_tp_name_len.offset, name.length, hostLittleEndian);
+    dataView(input).setUint32(f.raw_tracepoint_tp_name_len.offset, name.length, hostLittleEndian);
     objGetInfoByFd(fd, LinkInfoLayout.size, [f.raw_tracepoint_tp_name.offset, name], ctx, input);
     const nul = name.indexOf(0);
     return { ...base, rawTracepointName: new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul)) };

@@ -11,6 +11,7 @@ import { hostLittleEndian } from '../sys/attr.js';
 import { objGetInfoByFd } from '../sys/commands.js';
 import type { ErrorContext } from '../sys/errno.js';
 import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
+import { dataView } from '../internal/bytes.js';
 
 /**
  * A kprobe_multi link, as `bpf_link_info.kprobe_multi` reports it (Linux 6.6; missed hits 6.7;
@@ -57,12 +58,9 @@ export interface UprobeMultiLinkInfo {
 /** Room for the path: PATH_MAX, what the kernel's d_path() produces at most. */
 const PATH_MAX = 4096;
 
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 function u64s(bytes: Uint8Array, count: number): bigint[] {
-  const v = view(bytes);
+  const v = dataView(bytes);
   return Array.from({ length: count }, (_, i) => v.getBigUint64(8 * i, hostLittleEndian));
 }
 
@@ -70,7 +68,7 @@ function u64s(bytes: Uint8Array, count: number): bigint[] {
 function inputWith(fields: ReadonlyArray<readonly [offset: number, value: number]>): Uint8Array {
   const end = Math.max(...fields.map(([o]) => o + 4));
   const input = new Uint8Array(end);
-  for (const [offset, value] of fields) view(input).setUint32(offset, value, hostLittleEndian);
+  for (const [offset, value] of fields) dataView(input).setUint32(offset, value, hostLittleEndian);
   return input;
 }
 
@@ -80,7 +78,7 @@ function inputWith(fields: ReadonlyArray<readonly [offset: number, value: number
  */
 export function kprobeMultiInfo(fd: number, first: Uint8Array, ctx: ErrorContext): KprobeMultiLinkInfo | undefined {
   const f = LinkInfoLayout.fields;
-  const count = view(first).getUint32(f.kprobe_multi_count.offset, hostLittleEndian);
+  const count = dataView(first).getUint32(f.kprobe_multi_count.offset, hostLittleEndian);
   if (count === 0) return undefined;
   const addrs = new Uint8Array(8 * count);
   const cookies = new Uint8Array(8 * count);
@@ -92,12 +90,12 @@ export function kprobeMultiInfo(fd: number, first: Uint8Array, ctx: ErrorContext
     ctx,
     inputWith([[f.kprobe_multi_count.offset, count]]),
   );
-  const flags = view(info).getUint32(f.kprobe_multi_flags.offset, hostLittleEndian);
+  const flags = dataView(info).getUint32(f.kprobe_multi_flags.offset, hostLittleEndian);
   return {
     count,
     flags,
     retprobe: (flags & 1) !== 0,
-    missed: view(info).getBigUint64(f.kprobe_multi_missed.offset, hostLittleEndian),
+    missed: dataView(info).getBigUint64(f.kprobe_multi_missed.offset, hostLittleEndian),
     addresses: u64s(addrs, count),
     cookies: u64s(cookies, count),
   };
@@ -109,7 +107,7 @@ export function kprobeMultiInfo(fd: number, first: Uint8Array, ctx: ErrorContext
  */
 export function uprobeMultiInfo(fd: number, first: Uint8Array, ctx: ErrorContext): UprobeMultiLinkInfo | undefined {
   const f = LinkInfoLayout.fields;
-  const count = view(first).getUint32(f.uprobe_multi_count.offset, hostLittleEndian);
+  const count = dataView(first).getUint32(f.uprobe_multi_count.offset, hostLittleEndian);
   if (count === 0) return undefined;
   const path = new Uint8Array(PATH_MAX);
   const offsets = new Uint8Array(8 * count);
@@ -136,7 +134,7 @@ export function uprobeMultiInfo(fd: number, first: Uint8Array, ctx: ErrorContext
       [f.uprobe_multi_count.offset, count],
     ]),
   );
-  const v = view(info);
+  const v = dataView(info);
   const flags = v.getUint32(f.uprobe_multi_flags.offset, hostLittleEndian);
   const nul = path.indexOf(0);
   return {

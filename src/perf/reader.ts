@@ -27,6 +27,7 @@ import { ReaderCore } from '../internal/reader/core.js';
 import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
 import { resolveType } from '../internal/reader/decode.js';
 import { Owner } from '../internal/owner.js';
+import { dataView } from '../internal/bytes.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from '../internal/reader/feed.js';
@@ -126,7 +127,7 @@ function releaseRings({ backend: b, map, rings }: Held): void {
 }
 
 function deleteSlot(map: BpfMap, key: Uint8Array, cpu: number): void {
-  new DataView(key.buffer).setUint32(0, cpu, hostLittleEndian);
+  dataView(key).setUint32(0, cpu, hostLittleEndian);
   map.delete(key);
 }
 
@@ -360,8 +361,8 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
 
   #install(cpu: number): void {
     const entry = this.#byCPU.get(cpu)!;
-    const v = new DataView(this.#value.buffer);
-    new DataView(this.#key.buffer).setUint32(0, cpu, hostLittleEndian);
+    const v = dataView(this.#value);
+    dataView(this.#key).setUint32(0, cpu, hostLittleEndian);
     v.setUint32(0, entry.fd, hostLittleEndian);
     this.#map.update(this.#key, this.#value);
   }

@@ -7,11 +7,10 @@
  *
  * @module
  */
-import { endianness } from 'node:os';
 import type { PointerList } from './backend.js';
+import { dataView, hostLittleEndian } from '../internal/bytes.js';
 
-/** Host byte order: bpf_attr is a native-endian C struct. */
-export const hostLittleEndian = endianness() === 'LE';
+export { hostLittleEndian } from '../internal/bytes.js';
 
 /**
  * How a field is stored. `ptr` is a user pointer (`__aligned_u64`) that the backend fills with a
@@ -103,7 +102,7 @@ export function encodeAttr<F extends string>(layout: Layout<F>, values: AttrValu
     end = Math.max(end, field.offset + field.size);
   }
   const attr = new Uint8Array(end);
-  const view = new DataView(attr.buffer);
+  const view = dataView(attr);
   const pointers: Array<number | Uint8Array | null> = [];
   for (const key in values) {
     const value = values[key];
@@ -155,7 +154,7 @@ function writeField(
 
 /** Reads one field from an encoded struct (for info structs and diagnostics). */
 export function readField(bytes: Uint8Array, field: Field): number | bigint | string | Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = dataView(bytes);
   const le = hostLittleEndian;
   if (field.offset + field.size > bytes.byteLength) return field.kind === 'u64' || field.kind === 'ptr' ? 0n : 0;
   switch (field.kind) {

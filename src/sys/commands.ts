@@ -27,6 +27,7 @@ import {
   ProgGetNextId,
 } from './layouts.js';
 import { Errno, type ErrorContext } from './errno.js';
+import { dataView } from '../internal/bytes.js';
 
 /** The element commands that share `{map_fd, key, value, flags}`. */
 export type ElemLayout =
@@ -111,7 +112,7 @@ export function objGetInfoByFd(
   // Some info fields are inputs too: the capacity of an output array (`nr_map_ids` for
   // `map_ids`) is read from the caller's struct by bpf_prog_get_info_by_fd().
   if (input !== undefined) info.set(input.subarray(0, size));
-  const view = new DataView(whole.buffer);
+  const view = dataView(whole);
   view.setUint32(0, fd, hostLittleEndian);
   view.setUint32(4, size, hostLittleEndian);
   const pointers: Array<number | Uint8Array | null> = [8, info];
@@ -166,7 +167,7 @@ export function objectIds(kind: ObjectKind): number[] {
     const r = bpfRaw(layout, attr);
     if (r === -Errno.ENOENT) return ids;
     if (r < 0) bpfCheck(layout, attr); // throws the typed error
-    start = new DataView(attr.buffer).getUint32(4, hostLittleEndian);
+    start = dataView(attr).getUint32(4, hostLittleEndian);
     ids.push(start);
   }
 }

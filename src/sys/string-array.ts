@@ -18,6 +18,7 @@
  */
 import type { PointerList } from './backend.js';
 import { encodeAttr, hostLittleEndian, type AttrValues, type EncodedAttr, type Layout } from './attr.js';
+import { dataView } from '../internal/bytes.js';
 
 /**
  * Encodes `values` for `layout` like `encodeAttr`, with pointer field `field` set to an array
@@ -59,7 +60,7 @@ export function encodeAttrWithStrings<F extends string>(layout: Layout<F>, value
 /** `values` as an array of native-endian u64s, for `__u64 *` attr fields (addresses, cookies, offsets). */
 export function u64Array(values: readonly bigint[]): Uint8Array {
   const out = new Uint8Array(8 * values.length);
-  const view = new DataView(out.buffer);
+  const view = dataView(out);
   for (let i = 0; i < values.length; i++) view.setBigUint64(8 * i, BigInt.asUintN(64, values[i]!), hostLittleEndian);
   return out;
 }
