@@ -1,17 +1,19 @@
 /**
- * `ebpf-ts prog list` and `ebpf-ts map list`: the programs and maps loaded in the kernel,
- * with the columns `bpftool prog show` / `bpftool map show` print. Needs CAP_SYS_ADMIN
- * (the kernel hides object ids from everyone else).
+ * What the `show` and `list` commands of loaded objects share: load times as wall-clock
+ * dates, the processes holding each object and the paths it is pinned at (both gathered once
+ * per command), and the kernel's memlock figure for an fd.
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { listMaps } from '../map.js';
-import { listPrograms } from '../prog.js';
-import { mapTypeName, programTypeName } from '../types.js';
-import { jsonOption, type Command } from './command.js';
-import { toJSON } from './output.js';
-import { formatTable, hex } from './table.js';
+import { objectHolders, type Holder, type HoldersByKind } from '../internal/bpf-holders.js';
+import { fdinfoNumber, ownFdinfo } from '../internal/bpf-fdinfo.js';
+import { pinnedObjects, type PinsByKind } from '../internal/bpf-pins.js';
+import { objectIds, type ObjectKind } from '../sys/commands.js';
+import { Errno } from '../sys/errno.js';
+import { ArgumentError, SyscallError } from '../errors.js';
+import { UsageError } from './args.js';
+import { directId, matches, parseSelector, selectorText, type Candidate, type SelectableKind } from './selector.js';
 
 /**
  * Wall-clock time of a `load_time` (ns since boot, CLOCK_BOOTTIME). /proc/uptime counts
@@ -24,107 +26,71 @@ export function loadedAt(loadTimeNs: bigint, now = Date.now()): Date {
   return new Date(Math.round(bootMs + Number(loadTimeNs / 1000n) / 1000));
 }
 
-// bpftool prints local time without a zone name; an ISO string in UTC is unambiguous.
-const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** bpftool prints local time without a zone name; an ISO string in UTC is unambiguous. */
+export const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** The `prog list` command. */
-export const progListCommand: Command = {
-  words: ['prog', 'list'],
-  aliases: [['prog', 'show']],
-  summary: 'List the BPF programs loaded in the kernel (like bpftool prog show). Needs CAP_SYS_ADMIN.',
-  options: [jsonOption],
-  positionals: [],
-  run(args, ctx) {
-    const programs = listPrograms().map((p) => ({
-      id: p.id,
-      type: programTypeName(p.type),
-      name: p.name,
-      tag: p.tag,
-      gplCompatible: p.gplCompatible,
-      loadedAt: p.loadTime === 0n ? null : iso(loadedAt(p.loadTime)),
-      uid: p.createdByUid,
-      xlatedBytes: p.xlatedLength,
-      jitedBytes: p.jitedLength,
-      mapIds: [...p.mapIds],
-      btfId: p.btfId,
-      verifiedInstructions: p.verifiedInstructions,
-      runCount: p.runCount,
-      runTimeNs: p.runTimeNs,
-    }));
-    if (args.options.json === true) {
-      ctx.out(toJSON(programs));
-      return;
-    }
-    ctx.out(
-      formatTable(
-        [
-          { title: 'ID', right: true },
-          { title: 'TYPE' },
-          { title: 'NAME' },
-          { title: 'TAG' },
-          { title: 'GPL' },
-          { title: 'LOADED AT' },
-          { title: 'UID', right: true },
-          { title: 'XLATED', right: true },
-          { title: 'JITED', right: true },
-          { title: 'BTF', right: true },
-          { title: 'MAP IDS' },
-        ],
-        programs.map((p) => [
-          String(p.id),
-          p.type,
-          p.name,
-          p.tag,
-          p.gplCompatible ? 'yes' : 'no',
-          p.loadedAt ?? '-',
-          String(p.uid),
-          String(p.xlatedBytes),
-          String(p.jitedBytes),
-          p.btfId === 0 ? '-' : String(p.btfId),
-          p.mapIds.length === 0 ? '-' : p.mapIds.join(','),
-        ]),
-      ),
-    );
-  },
-};
+/** Who holds and where is pinned each object, gathered before the command opens fds of its own. */
+export interface Whereabouts {
+  /** Processes holding each object. */
+  readonly holders: HoldersByKind;
+  /** Pinned paths of each object. */
+  readonly pins: PinsByKind;
+}
 
-/** The `map list` command. */
-export const mapListCommand: Command = {
-  words: ['map', 'list'],
-  aliases: [['map', 'show']],
-  summary: 'List the BPF maps in the kernel (like bpftool map show). Needs CAP_SYS_ADMIN.',
-  options: [jsonOption],
-  positionals: [],
-  run(args, ctx) {
-    const maps = listMaps().map((m) => ({
-      id: m.id,
-      type: mapTypeName(m.type),
-      name: m.name,
-      keySize: m.keySize,
-      valueSize: m.valueSize,
-      maxEntries: m.maxEntries,
-      flags: m.flags,
-      btfId: m.btfId,
-      mapExtra: m.mapExtra,
-    }));
-    if (args.options.json === true) {
-      ctx.out(toJSON(maps));
-      return;
-    }
-    ctx.out(
-      formatTable(
-        [
-          { title: 'ID', right: true },
-          { title: 'TYPE' },
-          { title: 'NAME' },
-          { title: 'KEY', right: true },
-          { title: 'VALUE', right: true },
-          { title: 'MAX ENTRIES', right: true },
-          { title: 'FLAGS' },
-          { title: 'BTF', right: true },
-        ],
-        maps.map((m) => [String(m.id), m.type, m.name, `${m.keySize}B`, `${m.valueSize}B`, String(m.maxEntries), hex(m.flags), m.btfId === 0 ? '-' : String(m.btfId)]),
-      ),
-    );
-  },
-};
+/**
+ * Walks /proc and the bpffs mounts. Call it before opening any object: the holders walk would
+ * otherwise list this process for every object it looked at.
+ */
+export function whereabouts(): Whereabouts {
+  const holders = objectHolders();
+  return { holders, pins: pinnedObjects() };
+}
+
+/** The holders and pins of one object, ready for JSON. */
+export function holdersAndPins(w: Whereabouts, kind: ObjectKind, id: number): { pids: Holder[]; pinned: string[] } {
+  return { pids: [...(w.holders[kind].get(id) ?? [])], pinned: [...(w.pins[kind].get(id) ?? [])] };
+}
+
+/** `node(1234),bpftool(99)` for a table cell; `-` for none. */
+export function pidsCell(pids: readonly Holder[]): string {
+  return pids.length === 0 ? '-' : pids.map((h) => `${h.comm}(${h.pid})`).join(',');
+}
+
+/** A list cell: `a,b`, or `-` when empty. */
+export function listCell(items: readonly (string | number)[]): string {
+  return items.length === 0 ? '-' : items.join(',');
+}
+
+/**
+ * Bytes the kernel charges the object behind `fd` to memlock accounting, from its fdinfo
+ * (as bpftool reads it); null when the kernel does not print it.
+ */
+export function memlockBytes(fd: number): number | null {
+  return fdinfoNumber(ownFdinfo(fd), 'memlock') ?? null;
+}
+
+/** `open()`, or undefined when the object vanished since its id was listed (ENOENT). */
+export function openIfPresent<T>(open: () => T): T | undefined {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof SyscallError && err.errno === Errno.ENOENT) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The records a `show` command prints: every object of `kind`, or those `words` name (an id,
+ * a pinned path, a name or tag). `recordOf` reads one object (undefined if it vanished),
+ * `candidateOf` gives what a name or tag is matched against. Naming nothing that exists is
+ * an error.
+ */
+export function showRecords<R>(words: readonly string[], kind: SelectableKind, recordOf: (id: number) => R | undefined, candidateOf: (r: R) => Candidate): R[] {
+  if (words.length === 0) return objectIds(kind).flatMap((id) => recordOf(id) ?? []);
+  const { selector, rest } = parseSelector(words, kind);
+  if (rest.length > 0) throw new UsageError(`unexpected words after ${selectorText(selector)}: ${rest.join(' ')}`);
+  const direct = directId(selector, kind);
+  const records = (direct === undefined ? objectIds(kind) : [direct]).flatMap((id) => recordOf(id) ?? []).filter((r) => direct !== undefined || matches(selector, candidateOf(r)));
+  if (records.length === 0) throw new ArgumentError(`no ${kind === 'prog' ? 'program' : 'map'} with ${selectorText(selector)}`);
+  return records;
+}

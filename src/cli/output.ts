@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { formatTable, type Column } from './table.js';
 
 /** The streams and environment a command runs with. */
 export interface CLIContext {
@@ -33,4 +34,12 @@ export function toJSON(value: unknown): string {
       2,
     ) + '\n'
   );
+}
+
+/**
+ * Prints a list command's records: as JSON with `-j`, else one table row per record
+ * (`cells` gives the row, in the order of `columns`).
+ */
+export function printRecords<R>(ctx: CLIContext, json: boolean, records: readonly R[], columns: readonly Column[], cells: (r: R) => string[]): void {
+  ctx.out(json ? toJSON(records) : formatTable(columns, records.map(cells)));
 }

@@ -13,14 +13,15 @@ import { btfDumpCommand } from './btf-dump.js';
 import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
-import { mapListCommand, progListCommand } from './loaded.js';
+import { mapShowCommand } from './map-show.js';
+import { progShowCommand } from './prog-show.js';
 import type { CLIContext } from './output.js';
 import { probeCommand } from './probe.js';
 import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progListCommand, mapListCommand, probeCommand, cleanupCommand];
+export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progShowCommand, mapShowCommand, probeCommand, cleanupCommand];
 
 /** The top-level `ebpf-ts --help`. */
 export function globalHelp(): string {

@@ -121,4 +121,9 @@ describe('argument grammar', () => {
     // Without a variadic positional, extra words stay an error.
     expect(() => parseArgs(['a', 'b'], options, [{ name: 'x', required: true, description: '' }])).toThrow(/unexpected argument "b"/);
   });
+
+  it('shows a variadic positional as <name...> in the usage line', async () => {
+    expect((await cli(['prog', 'show', '--help'])).stdout.split('\n')[0]).toBe('Usage: ebpf-ts prog show [options] [prog...]');
+    expect((await cli(['prog', 'list', '--help'])).stdout).toContain('Also spelled: ebpf-ts prog list');
+  });
 });

@@ -1,0 +1,123 @@
+/**
+ * `ebpf-ts map show [MAP]` (also `map list`): the maps in the kernel with the facts
+ * `bpftool map show` prints — type, name, sizes, flags, memlock, whether frozen, BTF id,
+ * the processes holding each map and the paths it is pinned at. Needs CAP_SYS_ADMIN.
+ *
+ * @module
+ */
+import type { Holder } from '../internal/bpf-holders.js';
+import { fdinfoNumber, ownFdinfo } from '../internal/bpf-fdinfo.js';
+import { BpfMap } from '../map.js';
+import { mapTypeName } from '../types.js';
+import { jsonOption, type Command } from './command.js';
+import { holdersAndPins, listCell, openIfPresent, pidsCell, showRecords, whereabouts, type Whereabouts } from './loaded.js';
+import { printRecords } from './output.js';
+import { formatTable, hex } from './table.js';
+
+/** One map as `map show --json` prints it. */
+export interface MapRecord {
+  /** Kernel id. */
+  readonly id: number;
+  /** UAPI type name without the prefix (`HASH`). */
+  readonly type: string;
+  /** The kernel's name (at most 15 characters). */
+  readonly name: string;
+  /** Key size in bytes. */
+  readonly keySize: number;
+  /** Value size in bytes. */
+  readonly valueSize: number;
+  /** max_entries. */
+  readonly maxEntries: number;
+  /** map_flags. */
+  readonly flags: number;
+  /** BTF object id, 0 without BTF. */
+  readonly btfId: number;
+  /** map_extra (bloom filter hashes, arena address). */
+  readonly mapExtra: bigint;
+  /** Bytes charged to memlock accounting (fdinfo), null when the kernel does not say. */
+  readonly memlockBytes: number | null;
+  /** BPF_MAP_FREEZE was called: user space can no longer write it (fdinfo, 5.2+). */
+  readonly frozen: boolean;
+  /** Processes holding the map. */
+  readonly pids: Holder[];
+  /** Paths the map is pinned at. */
+  readonly pinned: string[];
+}
+
+function mapRecord(id: number, w: Whereabouts): MapRecord | undefined {
+  const map = openIfPresent(() => BpfMap.fromId(id));
+  if (map === undefined) return undefined;
+  try {
+    const m = map.info();
+    const fdinfo = ownFdinfo(map.fd);
+    return {
+      id: m.id,
+      type: mapTypeName(m.type),
+      name: m.name,
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+      btfId: m.btfId,
+      mapExtra: m.mapExtra,
+      memlockBytes: fdinfoNumber(fdinfo, 'memlock') ?? null,
+      frozen: fdinfoNumber(fdinfo, 'frozen') === 1,
+      ...holdersAndPins(w, 'map', m.id),
+    };
+  } finally {
+    map.close();
+  }
+}
+
+/** The maps `words` name (all without words) as `map show --json` prints them. */
+export function mapRecords(words: readonly string[]): MapRecord[] {
+  const w = whereabouts();
+  return showRecords(words, 'map', (id) => mapRecord(id, w), (r) => ({ id: r.id, names: [r.name] }));
+}
+
+/** The `map show` command. */
+export const mapShowCommand: Command = {
+  words: ['map', 'show'],
+  aliases: [['map', 'list']],
+  summary: 'List the BPF maps in the kernel (like bpftool map show). Needs CAP_SYS_ADMIN.',
+  details:
+    'MAP picks maps: an id ("5" or "id 5"), "name NAME" or "pinned PATH" (or just a path).\n' +
+    'PIDS are the processes holding the map open (found in /proc/*/fdinfo), PINNED its paths on bpffs.\n' +
+    'MEMLOCK is what the kernel reports in the fdinfo of the map; FLAGS says "frozen" after BPF_MAP_FREEZE.',
+  options: [jsonOption],
+  positionals: [{ name: 'map', required: false, variadic: true, description: 'which maps (default: all)' }],
+  run(args, ctx) {
+    const maps = mapRecords(args.rest);
+    printRecords(
+      ctx,
+      args.options.json === true,
+      maps,
+      [
+        { title: 'ID', right: true },
+        { title: 'TYPE' },
+        { title: 'NAME' },
+        { title: 'KEY', right: true },
+        { title: 'VALUE', right: true },
+        { title: 'MAX ENTRIES', right: true },
+        { title: 'FLAGS' },
+        { title: 'MEMLOCK', right: true },
+        { title: 'BTF', right: true },
+        { title: 'PIDS' },
+        { title: 'PINNED' },
+      ],
+      (m) => [
+        String(m.id),
+        m.type,
+        m.name,
+        `${m.keySize}B`,
+        `${m.valueSize}B`,
+        String(m.maxEntries),
+        `${hex(m.flags)}${m.frozen ? ' frozen' : ''}`,
+        m.memlockBytes === null ? '-' : String(m.memlockBytes),
+        m.btfId === 0 ? '-' : String(m.btfId),
+        pidsCell(m.pids),
+        listCell(m.pinned),
+      ],
+    );
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * Where BPF objects are pinned: every bpffs mount of this mount namespace is walked, each
+ * file opened with BPF_OBJ_GET and identified by its kind and id, as `bpftool -f … show`
+ * lists under `pinned`. Files that cannot be opened (no permission, removed meanwhile) are
+ * left out.
+ *
+ * @module
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { objGet, objGetInfoByFd, type ObjectKind } from '../sys/commands.js';
+import { readField } from '../sys/attr.js';
+import { BtfInfo, ProgInfo } from '../sys/layouts.js';
+import { backend } from '../sys/select.js';
+import { ownFdKind } from './bpf-fdinfo.js';
+
+/** Pinned paths by object kind, then by object id, sorted. */
+export type PinsByKind = Readonly<Record<ObjectKind, ReadonlyMap<number, readonly string[]>>>;
+
+// mountinfo escapes space, tab, newline and backslash in paths as \ooo octal.
+const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+
+/**
+ * The mount points of bpffs in /proc/self/mountinfo text (`... <mount point> ... - bpf ...`),
+ * in file order without repeats.
+ */
+export function bpffsMountPoints(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [before, after] = line.split(' - ');
+    if (after === undefined || after.split(' ')[0] !== 'bpf') continue;
+    const point = before!.split(' ')[4];
+    if (point !== undefined && !out.includes(unescape(point))) out.push(unescape(point));
+  }
+  return out;
+}
+
+/** The bpffs mount points of this process's mount namespace. */
+export function bpffsMounts(): string[] {
+  try {
+    return bpffsMountPoints(readFileSync('/proc/self/mountinfo', 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+// Every info struct starts with enough to find the id: offset 4 for programs, maps and
+// links (after their type), 12 for BTF (after the blob pointer and size).
+function pinnedId(fd: number, kind: ObjectKind): number {
+  const field = kind === 'btf' ? BtfInfo.fields.id : ProgInfo.fields.id;
+  return Number(readField(objGetInfoByFd(fd, field.offset + field.size), field));
+}
+
+function identify(path: string): { kind: ObjectKind; id: number } | undefined {
+  let fd: number;
+  try {
+    fd = objGet(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const kind = ownFdKind(fd);
+    return kind === undefined ? undefined : { kind, id: pinnedId(fd, kind) };
+  } catch {
+    return undefined;
+  } finally {
+    backend().close(fd);
+  }
+}
+
+function* files(dir: string, seen: Set<string>): Generator<string> {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (seen.has(path)) continue;
+    seen.add(path);
+    if (e.isDirectory()) yield* files(path, seen);
+    else if (e.isFile()) yield path;
+  }
+}
+
+/** Walks every bpffs mount (or `mounts`) and returns the pinned paths of each object. */
+export function pinnedObjects(mounts: readonly string[] = bpffsMounts()): PinsByKind {
+  const found: Record<ObjectKind, Map<number, string[]>> = { prog: new Map(), map: new Map(), link: new Map(), btf: new Map() };
+  // A mount point inside another bpffs mount is walked once.
+  const seen = new Set<string>();
+  for (const mount of mounts) {
+    for (const path of files(mount, seen)) {
+      const obj = identify(path);
+      if (obj === undefined) continue;
+      const list = found[obj.kind].get(obj.id) ?? [];
+      list.push(path);
+      found[obj.kind].set(obj.id, list);
+    }
+  }
+  for (const byId of Object.values(found)) for (const list of byId.values()) list.sort();
+  return found;
+}

@@ -1,0 +1,196 @@
+// The CLI's commands on loaded objects, against the running kernel (root): each test loads
+// maps and programs with the library, pins some under its own bpffs directory, runs the
+// command in-process and checks what it prints against what it loaded; where bpftool is
+// installed, the same objects are compared with `bpftool -j …` in separate tests that skip
+// (saying why) without it. Everything created is closed and unpinned again.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as asm from '../../src/asm/index.js';
+import { Helper } from '../../src/asm/helper.js';
+import { runCLI } from '../../src/cli/run.js';
+import { loadCollection } from '../../src/collection.js';
+import { fdinfoNumber, ownFdinfo } from '../../src/internal/bpf-fdinfo.js';
+import { BpfMap } from '../../src/map.js';
+import { Program } from '../../src/prog.js';
+import { MapType, ProgramType } from '../../src/types.js';
+import { findTool, missingToolReason } from '../helpers/tools.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
+if (skip !== '') console.warn(`skipping CLI object tests: ${skip}`);
+const bpftool = findTool('bpftool');
+const withBpftool = bpftool === undefined ? ` (skipped: ${missingToolReason('bpftool')})` : '';
+const pinDir = `/sys/fs/bpf/ebpf-ts-cli-${process.pid}`;
+const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The PIDS cell lists this process (its comm may contain spaces: vitest names its workers). */
+const holdsCell = `.*${esc(`${comm}(${process.pid})`)}.*`;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
+  return { code, stdout, stderr };
+}
+
+async function json<T = any>(args: string[]): Promise<T> {
+  const r = await cli([...args, '-j']);
+  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+function tool(args: string[]): any {
+  return JSON.parse(execFileSync(bpftool!, ['-j', ...args], { encoding: 'utf8' }));
+}
+
+/** A socket filter that looks a key up in `map`, so that the program uses the map. */
+function lookupProgram(map: BpfMap, name: string): Program {
+  return Program.load({
+    name,
+    type: ProgramType.SocketFilter,
+    license: 'GPL',
+    instructions: [
+      asm.storeImm(asm.Size.W, asm.Register.R10, -4, 0),
+      asm.mov64Reg(asm.Register.R2, asm.Register.R10),
+      asm.alu64Imm(asm.ALUOp.Add, asm.Register.R2, -4),
+      asm.loadMapPtr(asm.Register.R1, map.fd),
+      asm.call(Helper.MapLookupElem),
+      asm.mov64Imm(asm.Register.R0, 0),
+      asm.exit(),
+    ],
+  });
+}
+
+/** The objects most tests look at: a hash map, a frozen array, a program using the hash map; the program and the hash pinned. */
+function fixture(): { map: BpfMap; frozen: BpfMap; prog: Program; progPin: string; mapPin: string; [Symbol.dispose](): void } {
+  const map = BpfMap.create({ name: 'cli_obj_map', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 5 });
+  const frozen = BpfMap.create({ name: 'cli_obj_frozen', type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });
+  frozen.freeze();
+  const prog = lookupProgram(map, 'cli_obj_prog');
+  const progPin = join(pinDir, 'prog');
+  const mapPin = join(pinDir, 'map');
+  prog.pin(progPin);
+  map.pin(mapPin);
+  return {
+    map,
+    frozen,
+    prog,
+    progPin,
+    mapPin,
+    [Symbol.dispose]() {
+      rmSync(progPin, { force: true });
+      rmSync(mapPin, { force: true });
+      prog.close();
+      map.close();
+      frozen.close();
+    },
+  };
+}
+
+describe.skipIf(skip !== '')('CLI on loaded objects', () => {
+  beforeAll(() => mkdirSync(pinDir, { recursive: true }));
+  afterAll(() => rmSync(pinDir, { recursive: true, force: true }));
+
+  describe('prog show / map show', () => {
+    it('prog show has the map ids, memlock, the pids holding the program and its pins', async () => {
+      using f = fixture();
+      const info = f.prog.info();
+      const [p, ...others] = await json<any[]>(['prog', 'show', String(info.id)]);
+      expect(others).toEqual([]);
+      expect(p).toMatchObject({ id: info.id, type: 'SOCKET_FILTER', name: 'cli_obj_prog', tag: info.tag, gplCompatible: true, uid: 0 });
+      expect(p.mapIds).toEqual([f.map.info().id]);
+      expect(p.memlockBytes).toBe(fdinfoNumber(ownFdinfo(f.prog.fd), 'memlock'));
+      expect(p.memlockBytes).toBeGreaterThan(0);
+      expect(p.pids).toContainEqual({ pid: process.pid, comm });
+      expect(p.pinned).toEqual([f.progPin]);
+      expect(Object.keys(p)).toEqual([
+        'id', 'type', 'name', 'tag', 'gplCompatible', 'loadedAt', 'uid', 'xlatedBytes', 'jitedBytes', 'memlockBytes',
+        'mapIds', 'btfId', 'verifiedInstructions', 'runCount', 'runTimeNs', 'pids', 'pinned',
+      ]);
+
+      const text = await cli(['prog', 'show', 'id', String(info.id)]);
+      expect(text.stdout).toMatch(new RegExp(`^\\s*${info.id}\\s+SOCKET_FILTER\\s+cli_obj_prog\\s+${info.tag}\\s+yes\\s.*\\s${f.map.info().id}\\s+${holdsCell}\\s+${f.progPin}$`, 'm'));
+    });
+
+    it('picks programs by id, name, tag and pinned path, and says when none matches', async () => {
+      using f = fixture();
+      const { id, tag } = f.prog.info();
+      for (const words of [[String(id)], ['id', String(id)], ['name', 'cli_obj_prog'], ['cli_obj_prog'], ['tag', tag], ['pinned', f.progPin], [f.progPin]]) {
+        const list = await json<{ id: number }[]>(['prog', 'show', ...words]);
+        expect(list.map((x) => x.id), words.join(' ')).toEqual([id]);
+      }
+      const missing = await cli(['prog', 'show', 'name', 'cli_no_such_prog']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe('ebpf-ts prog show: no program with name cli_no_such_prog\n');
+      const wrongKind = await cli(['prog', 'show', f.mapPin]);
+      expect(wrongKind.code).toBe(1);
+      expect(wrongKind.stderr).toContain('is a map, not a program');
+      const gone = await cli(['prog', 'show', 'id', '4294967295']);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toBe('ebpf-ts prog show: no program with id 4294967295\n');
+    });
+
+    it('prog list is prog show, map list is map show', async () => {
+      using f = fixture();
+      const id = f.prog.info().id;
+      expect(await json(['prog', 'list', String(id)])).toEqual(await json(['prog', 'show', String(id)]));
+      const mapId = f.map.info().id;
+      expect(await json(['map', 'list', String(mapId)])).toEqual(await json(['map', 'show', String(mapId)]));
+    });
+
+    it('map show has memlock, frozen, the pids and the pins', async () => {
+      using f = fixture();
+      const id = f.map.info().id;
+      const [m] = await json<any[]>(['map', 'show', 'id', String(id)]);
+      expect(m).toMatchObject({ id, type: 'HASH', name: 'cli_obj_map', keySize: 4, valueSize: 8, maxEntries: 5, flags: 0, frozen: false });
+      expect(m.memlockBytes).toBe(fdinfoNumber(ownFdinfo(f.map.fd), 'memlock'));
+      expect(m.pids).toContainEqual({ pid: process.pid, comm });
+      expect(m.pinned).toEqual([f.mapPin]);
+      const [frozen] = await json<any[]>(['map', 'show', 'name', 'cli_obj_frozen']);
+      expect(frozen).toMatchObject({ id: f.frozen.info().id, frozen: true, pinned: [] });
+      const text = await cli(['map', 'show', f.mapPin]);
+      expect(text.stdout).toMatch(new RegExp(`^\\s*${id}\\s+HASH\\s+cli_obj_map\\s+4B\\s+8B\\s+5\\s+0\\s+\\d+\\s+-\\s+${holdsCell}\\s+${f.mapPin}$`, 'm'));
+      expect((await cli(['map', 'show', String(f.frozen.info().id)])).stdout).toMatch(/\s0 frozen\s/);
+    });
+
+    it('a program loaded from an object shows its full name from BTF, not the 15 characters the kernel keeps', async () => {
+      await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
+      const prog = coll.programs.sock_alloc_file_entry!;
+      const info = prog.info();
+      expect(info.name).toBe('sock_alloc_file');
+      const [p] = await json<any[]>(['prog', 'show', String(info.id)]);
+      expect(p.name).toBe('sock_alloc_file_entry');
+      expect(p.btfId).toBe(info.btfId);
+      expect((await json<any[]>(['prog', 'show', 'name', 'sock_alloc_file_entry'])).map((x) => x.id)).toContain(info.id);
+    });
+
+    // Our JSON key → bpftool's, and what bpftool's absence of the key means.
+    const progKeys: [string, string, unknown][] = [
+      ['id', 'id', undefined], ['name', 'name', undefined], ['tag', 'tag', undefined], ['gplCompatible', 'gpl_compatible', undefined],
+      ['uid', 'uid', undefined], ['xlatedBytes', 'bytes_xlated', undefined], ['jitedBytes', 'bytes_jited', 0],
+      ['memlockBytes', 'bytes_memlock', undefined], ['mapIds', 'map_ids', []], ['btfId', 'btf_id', 0], ['pinned', 'pinned', []],
+    ];
+    const mapKeys: [string, string, unknown][] = [
+      ['id', 'id', undefined], ['name', 'name', undefined], ['flags', 'flags', undefined], ['keySize', 'bytes_key', undefined],
+      ['valueSize', 'bytes_value', undefined], ['maxEntries', 'max_entries', undefined], ['memlockBytes', 'bytes_memlock', undefined],
+      ['btfId', 'btf_id', 0],
+    ];
+    async function expectSameAsBpftool(kind: 'prog' | 'map', id: number, keys: [string, string, unknown][]): Promise<void> {
+      const [ours] = await json<any[]>([kind, 'show', String(id)]);
+      const theirs = tool(['-f', kind, 'show', 'id', String(id)]);
+      expect(ours.type.toLowerCase()).toBe(theirs.type);
+      for (const [key, theirKey, absent] of keys) expect(ours[key], `${kind} ${id} ${key}`).toEqual(theirs[theirKey] ?? absent);
+      if (kind === 'map') expect(ours.frozen).toBe(theirs.frozen === 1);
+      // bpftool 7.1 leaves out pinned paths of maps, and only builds with its BPF skeleton report pids.
+      for (const key of ['pinned', 'pids']) if (theirs[key] !== undefined) expect(ours[key]).toEqual(theirs[key]);
+    }
+
+    it.skipIf(bpftool === undefined)(`prog show and map show agree with bpftool -j -f${withBpftool}`, async () => {
+      using f = fixture();
+      await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
+      for (const prog of [f.prog, coll.programs.sock_alloc_file_entry!]) await expectSameAsBpftool('prog', prog.info().id, progKeys);
+      for (const map of [f.map, f.frozen, coll.maps.events!]) await expectSameAsBpftool('map', map.info().id, mapKeys);
+    });
+  });
+});
