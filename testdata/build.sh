@@ -3,7 +3,8 @@
 # regenerate the llvm-objdump golden listings (golden.sh). `npm run testdata` runs this.
 #
 # Per-file compiler flags: a line `// ebpf-ts-cflags: FLAGS` in the C file adds FLAGS (e.g.
-# `-mcpu=v3` for ALU32/JMP32 and fetching atomics). Nothing else differs between files.
+# `-mcpu=v3` for ALU32/JMP32 and fetching atomics), and `// ebpf-ts-clang: clang-19` builds that
+# file with another compiler (apt-get install clang-19). Nothing else differs between files.
 #
 # Reproducibility: the objects are committed, so the same sources must give the same bytes on
 # any machine and in any checkout directory. We compile from inside testdata/ with relative
@@ -36,10 +37,13 @@ fi
 for src in "${sources[@]}"; do
 	name=${src%.bpf.c}
 	extra=$(sed -n 's|^// ebpf-ts-cflags:[[:space:]]*||p' "$src" | head -n1)
+	# `// ebpf-ts-clang: clang-19`: a file that needs a newer compiler than $CLANG (ENUM64 BTF).
+	cc=$(sed -n 's|^// ebpf-ts-clang:[[:space:]]*||p' "$src" | head -n1)
+	cc=${cc:-$CLANG}
 	for arch in bpfel bpfeb; do
 		out=$name.$arch.o
 		# shellcheck disable=SC2086 # $extra is a list of flags
-		"$CLANG" -target "$arch" "${COMMON[@]}" $extra -c "$src" -o "$out"
+		"$cc" -target "$arch" "${COMMON[@]}" $extra -c "$src" -o "$out"
 		echo "built testdata/$out${extra:+ ($extra)}"
 	done
 done

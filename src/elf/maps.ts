@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Array as BTFArray, Datasec, FuncProto, Pointer, Struct, Var, skipQualifiers, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
+import { Array as BTFArray, Datasec, Enum, Enum64, FuncProto, Pointer, Struct, Var, skipQualifiers, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { ParseError } from '../errors.js';
 import { PinType } from '../map-spec.js';
@@ -36,14 +36,27 @@ function definitionSymbols(file: ELFFile, section: ELFSection): ELFSymbol[] {
     .sort((a, b) => a.value - b.value);
 }
 
-/** The number an `__uint(name, N)` member encodes. */
-function uintMember(mapName: string, member: string, type: Type): number {
-  const ptr = skipQualifiers(type);
-  const array = ptr instanceof Pointer ? skipQualifiersAndTypedefs(ptr.type) : undefined;
+/**
+ * The number an integer attribute member encodes: `__uint(name, N)` is a pointer to an array
+ * of N elements; `__ulong(name, N)` (newer bpf_helpers.h, for 64-bit values such as an arena's
+ * map_extra address) is an anonymous enum, or enum64, whose one enumerator is N — libbpf
+ * accepts either wherever a number is expected, and so do we.
+ */
+function integerMember(mapName: string, member: string, type: Type): bigint {
+  const t = skipQualifiers(type);
+  if ((t instanceof Enum || t instanceof Enum64) && t.values.length === 1) return BigInt.asUintN(64, BigInt(t.values[0]!.value));
+  const array = t instanceof Pointer ? skipQualifiersAndTypedefs(t.type) : undefined;
   if (!(array instanceof BTFArray)) {
-    throw new ParseError(`map ${mapName}: member ${member} is ${type}, expected __uint(${member}, N) (a pointer to an array)`);
+    throw new ParseError(`map ${mapName}: member ${member} is ${type}, expected __uint(${member}, N) (a pointer to an array) or __ulong(${member}, N) (an enum with one value)`);
   }
-  return array.nelems;
+  return BigInt(array.nelems);
+}
+
+/** An integer attribute that the kernel takes as a u32 (`type`, `max_entries`, …). */
+function uintMember(mapName: string, member: string, type: Type): number {
+  const n = integerMember(mapName, member, type);
+  if (n > 0xffffffffn) throw new ParseError(`map ${mapName}: ${member} ${n} does not fit the kernel's 32-bit field`);
+  return Number(n);
 }
 
 /** The type a `__type(name, T)` member encodes. */
@@ -94,7 +107,7 @@ function parseDefinition(name: string, sectionName: string, type: Type, depth: n
         spec.numaNode = uintMember(name, m.name, m.type);
         break;
       case 'map_extra':
-        spec.mapExtra = BigInt(uintMember(name, m.name, m.type));
+        spec.mapExtra = integerMember(name, m.name, m.type);
         break;
       case 'pinning': {
         const pinning = uintMember(name, m.name, m.type);

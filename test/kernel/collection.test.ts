@@ -124,6 +124,9 @@ if (can !== undefined) {
       cannotLoad[id] = { error: VerifierError, why: `atomic operations with fetch need Linux 5.12 (${kernel})` };
     }
   }
+  if (can.bloom.supported === false) {
+    cannotLoad['elf_ulong_maps:ulong_maps'] = { error: MapTypeNotSupportedError, why: `its map small_bloom is a BLOOM_FILTER, which needs Linux 5.16 (${kernel})` };
+  }
   if (can.loop.supported === false) cannotLoad['elf_programs:sock_loop'] = { error: VerifierError, why: `bpf_loop needs Linux 5.17 (${kernel})` };
   if (can.pidTgid.supported === false) cannotLoad['core_bench:bench_ids'] = { error: VerifierError, why: `this kernel does not let SOCKET_FILTER programs call bpf_get_current_pid_tgid (probed)` };
   if (can.comm.supported === false) cannotLoad['core_bench:bench_comm'] = { error: VerifierError, why: `this kernel does not let SOCKET_FILTER programs call bpf_get_current_comm (probed)` };
