@@ -15,6 +15,8 @@ import { btfSpecById } from './kernel-btf.js';
 import type { Holder } from '../internal/bpf-holders.js';
 import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, openIfPresent, pidsCell, showRecords, whereabouts, type Whereabouts } from './loaded.js';
 import { printRecords } from './output.js';
+import type { Candidate } from './selector.js';
+import { objectIds } from '../sys/commands.js';
 import { formatTable } from './table.js';
 
 /**
@@ -164,3 +166,17 @@ export const progShowCommand: Command = {
     );
   },
 };
+
+/** Every loaded program as a {@link Candidate} for a name or tag selector. */
+export function programCandidates(btfCache: Map<number, Spec> = new Map()): Candidate[] {
+  return objectIds('prog').flatMap((id) => {
+    const prog = openIfPresent(() => Program.fromId(id));
+    if (prog === undefined) return [];
+    try {
+      const info = prog.info();
+      return [{ id, names: [fullProgramName(prog, info, btfCache), info.name], tag: info.tag }];
+    } finally {
+      prog.close();
+    }
+  });
+}

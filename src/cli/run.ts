@@ -14,6 +14,7 @@ import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
 import { mapShowCommand } from './map-show.js';
+import { progDumpJitedCommand, progDumpXlatedCommand } from './prog-dump.js';
 import { progShowCommand } from './prog-show.js';
 import type { CLIContext } from './output.js';
 import { probeCommand } from './probe.js';
@@ -21,7 +22,7 @@ import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progShowCommand, mapShowCommand, probeCommand, cleanupCommand];
+export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progShowCommand, progDumpXlatedCommand, progDumpJitedCommand, mapShowCommand, probeCommand, cleanupCommand];
 
 /** The top-level `ebpf-ts --help`. */
 export function globalHelp(): string {

@@ -4,7 +4,8 @@
 // installed, the same objects are compared with `bpftool -j …` in separate tests that skip
 // (saying why) without it. Everything created is closed and unpinned again.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
@@ -20,6 +21,8 @@ import { findTool, missingToolReason } from '../helpers/tools.js';
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
 if (skip !== '') console.warn(`skipping CLI object tests: ${skip}`);
 const bpftool = findTool('bpftool');
+const objdump = findTool('objdump');
+const tmp = mkdtempSync(join(tmpdir(), 'ebpf-ts-cli-objects-'));
 const withBpftool = bpftool === undefined ? ` (skipped: ${missingToolReason('bpftool')})` : '';
 const pinDir = `/sys/fs/bpf/ebpf-ts-cli-${process.pid}`;
 const comm = readFileSync('/proc/self/comm', 'utf8').trim();
@@ -90,7 +93,10 @@ function fixture(): { map: BpfMap; frozen: BpfMap; prog: Program; progPin: strin
 
 describe.skipIf(skip !== '')('CLI on loaded objects', () => {
   beforeAll(() => mkdirSync(pinDir, { recursive: true }));
-  afterAll(() => rmSync(pinDir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(pinDir, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
 
   describe('prog show / map show', () => {
     it('prog show has the map ids, memlock, the pids holding the program and its pins', async () => {
@@ -191,6 +197,107 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
       for (const prog of [f.prog, coll.programs.sock_alloc_file_entry!]) await expectSameAsBpftool('prog', prog.info().id, progKeys);
       for (const map of [f.map, f.frozen, coll.maps.events!]) await expectSameAsBpftool('map', map.info().id, mapKeys);
+    });
+  });
+
+  describe('prog dump', () => {
+    const hex = (parts: string[]): string => parts.join('');
+
+    it('xlated names the map a program loads and the call it makes, and --out writes the kernel\'s bytes', async () => {
+      using f = fixture();
+      const info = f.prog.info();
+      const mapId = f.map.info().id;
+      const r = await cli(['prog', 'dump', 'xlated', String(info.id)]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')[0]).toBe(`Translated instructions of program ${info.id} cli_obj_prog (SOCKET_FILTER, tag ${info.tag}):`);
+      expect(r.stdout).toMatch(new RegExp(`^\\s+3:\\t18 11 [0-9a-f ]+\\tr1 = map\\[id:${mapId} cli_obj_map\\]$`, 'm'));
+      // The verifier replaced the lookup helper by the hash map's own function (or inlined it).
+      expect(r.stdout).toMatch(/\tcall (bpf_map_lookup_elem|\w*htab_map_lookup_elem)$/m);
+      expect(r.stdout).not.toContain('ld_pseudo');
+      const j = await json<any>(['prog', 'dump', 'xlated', 'name', 'cli_obj_prog']);
+      expect(j).toMatchObject({ id: info.id, name: 'cli_obj_prog', type: 'SOCKET_FILTER', tag: info.tag });
+      expect(hex(j.instructions.map((i: { bytes: string }) => i.bytes)).length / 2).toBe(info.xlatedLength);
+      const file = join(tmp, 'xlated.bin');
+      const out = await cli(['prog', 'dump', 'xlated', f.progPin, '--out', file]);
+      expect(out.stdout).toBe(`wrote ${info.xlatedLength} bytes of translated instructions of program ${info.id} cli_obj_prog (SOCKET_FILTER, tag ${info.tag}) to ${file}\n`);
+      expect(readFileSync(file).toString('hex')).toBe(hex(j.instructions.map((i: { bytes: string }) => i.bytes)));
+    });
+
+    it('xlated of an object with BTF has function names, source lines, helper names, map names, BPF-to-BPF and tail calls', async () => {
+      await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
+      const onEnter = coll.programs.on_enter!.info();
+      const r = await cli(['prog', 'dump', 'xlated', '--no-raw', String(onEnter.id)]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^0000000000000000 <on_enter>:\n; int on_enter\(struct sys_enter_args \*ctx\)\n\s+0:\tr6 = r1$/m);
+      expect(r.stdout).toMatch(/^; __u64 pid_tgid = bpf_get_current_pid_tgid\(\);\n\s+1:\tcall bpf_get_current_pid_tgid$/m);
+      expect(r.stdout).toMatch(/^\s+\d+:\tcall wanted$/m);
+      expect(r.stdout).toMatch(/^[0-9a-f]{16} <wanted>:$/m);
+      expect(r.stdout).toMatch(new RegExp(`= map\\[id:${coll.maps.inflight!.info().id} inflight\\]$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`= map\\[id:${coll.maps['.bss']!.info().id} \\.bss\\] \\+ 0$`, 'm'));
+      const classify = await cli(['prog', 'dump', 'xlated', '--no-raw', '--no-source', String(coll.programs.classify!.info().id)]);
+      expect(classify.stdout).toMatch(new RegExp(`r2 = map\\[id:${coll.maps.tails!.info().id} tails\\]\\n\\s+2:\\tr3 = 0\\n\\s+3:\\tcall bpf_tail_call\\n`));
+      expect(classify.stdout).not.toMatch(/^; /m);
+    });
+
+    it('jited prints each function with its source lines, the same bytes as --out, as instructions where objdump is installed', async () => {
+      await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
+      const info = coll.programs.on_enter!.info();
+      expect(info.jitedLength).toBeGreaterThan(0);
+      const j = await json<any>(['prog', 'dump', 'jited', String(info.id)]);
+      expect(j.functions.map((f: { name: string }) => f.name)).toEqual(['on_enter', 'wanted']);
+      const all = hex(j.functions.map((f: { bytes: string }) => f.bytes));
+      expect(all.length / 2).toBe(info.jitedLength);
+      for (const f of j.functions) expect(f.address).toMatch(/^0xffff[0-9a-f]{12}$/);
+      expect(j.functions[0].lines.map((l: { text: string }) => l.text)).toContain('__u64 pid_tgid = bpf_get_current_pid_tgid();');
+      const file = join(tmp, 'jited.bin');
+      expect((await cli(['prog', 'dump', 'jited', String(info.id), '--out', file])).code).toBe(0);
+      expect(readFileSync(file).toString('hex')).toBe(all);
+      const plain = await cli(['prog', 'dump', 'jited', '--no-objdump', String(info.id)]);
+      expect(plain.stdout.split('\n')[0]).toMatch(/machine code in hex\):$/);
+      expect(plain.stdout).toMatch(/^[0-9a-f]{16} <on_enter>:\n; int on_enter\(struct sys_enter_args \*ctx\)\n\s+0:\t([0-9a-f]{2} ){0,15}[0-9a-f]{2}$/m);
+      if (objdump === undefined) {
+        expect(j.functions[0].instructions).toBeNull();
+        return;
+      }
+      for (const f of j.functions) expect(hex(f.instructions.map((i: { bytes: string }) => i.bytes))).toBe(f.bytes);
+      const text = await cli(['prog', 'dump', 'jited', String(info.id)]);
+      expect(text.stdout.split('\n')[0]).toMatch(/disassembled by objdump\):$/);
+      // The helper call's target is named from kallsyms.
+      expect(text.stdout).toMatch(/\tcall +0xffff[0-9a-f]+ <bpf_get_current_pid_tgid>$/m);
+    });
+
+    it('says why there is nothing to dump', async () => {
+      const r = await cli(['prog', 'dump', 'xlated', 'name', 'cli_no_such_prog']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('ebpf-ts prog dump xlated: no program with name cli_no_such_prog\n');
+      const usage = await cli(['prog', 'dump', 'jited']);
+      expect(usage.code).toBe(2);
+    });
+
+    it.skipIf(bpftool === undefined)(`xlated agrees with bpftool prog dump xlated (bytes, calls, maps, source lines)${withBpftool}`, async () => {
+      await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
+      for (const prog of [coll.programs.on_enter!, coll.programs.on_exit!, coll.programs.classify!]) {
+        const id = String(prog.info().id);
+        const ours = join(tmp, 'ours.bin');
+        const theirs = join(tmp, 'theirs.bin');
+        await cli(['prog', 'dump', 'xlated', id, '--out', ours]);
+        execFileSync(bpftool!, ['prog', 'dump', 'xlated', 'id', id, 'file', theirs]);
+        expect(readFileSync(ours)).toEqual(readFileSync(theirs));
+        const mine = (await json<any>(['prog', 'dump', 'xlated', id])).instructions as { text: string; source: { text: string } | null }[];
+        const bp = tool(['prog', 'dump', 'xlated', 'id', id]) as { disasm: string; src?: string }[];
+        expect(mine.length).toBe(bp.length);
+        // bpftool: "(85) call bpf_ktime_get_ns#282304", "(85) call pc+21#bpf_prog_<tag>_wanted", "(18) r1 = map[id:7]".
+        // A BPF-to-BPF call names the callee's kernel symbol, bpf_prog_<tag>_<name>, after the '#'.
+        const calls = (texts: string[]): string[] =>
+          texts.flatMap((t) => {
+            const m = /call (?:pc[+-]\d+#bpf_prog_[0-9a-f]{16}_)?([^\s#]+)/.exec(t);
+            return m === null ? [] : [m[1]!];
+          });
+        expect(calls(mine.map((i) => i.text))).toEqual(calls(bp.map((i) => i.disasm)));
+        const maps = (texts: string[]): string[] => texts.flatMap((t) => /map\[id:(\d+)/.exec(t)?.[1] ?? []);
+        expect(maps(mine.map((i) => i.text))).toEqual(maps(bp.map((i) => i.disasm)));
+        expect(mine.map((i) => i.source?.text ?? null)).toEqual(bp.map((i) => (i.src === undefined ? null : i.src.trim())));
+      }
     });
   });
 });
