@@ -12,6 +12,7 @@ import type { ProgramCode } from '../internal/bpf-prog-code.js';
 import { sourceComment } from './disasm.js';
 import type { SymbolsByAddress } from './kernel-symbols.js';
 import { objdump, type MachineInstruction } from './objdump.js';
+import { hexWords } from './table.js';
 import { functionNames, sourceLines } from './xlated.js';
 
 /** One JITed function. */
@@ -68,8 +69,6 @@ export function jitedFunctions(code: ProgramCode, btf: Spec | undefined, program
 /** Hex bytes per line of the listing, as objdump prints them. */
 const rowBytes = 16;
 
-const hexBytes = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
-
 /** A listing row: an instruction, or up to 16 bytes of code without one. */
 interface Row {
   readonly offset: number;
@@ -110,7 +109,7 @@ export function formatJited(functions: readonly JitedFunction[], source: boolean
         if (line !== previous) out.push(line);
         previous = line;
       }
-      out.push(`${row.offset.toString(16).padStart(8)}:\t${row.text === undefined ? hexBytes(row.bytes) : `${hexBytes(row.bytes).padEnd(width)}\t${row.text}`}`);
+      out.push(`${row.offset.toString(16).padStart(8)}:\t${row.text === undefined ? hexWords(row.bytes) : `${hexWords(row.bytes).padEnd(width)}\t${row.text}`}`);
     }
   }
   return out.join('\n') + '\n';

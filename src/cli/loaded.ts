@@ -80,6 +80,20 @@ export function openIfPresent<T>(open: () => T): T | undefined {
 }
 
 /**
+ * Opens an object, reads from it and closes it again; undefined when it vanished since its id
+ * was listed.
+ */
+export function readObject<T extends { close(): void }, R>(open: () => T, read: (object: T) => R): R | undefined {
+  const object = openIfPresent(open);
+  if (object === undefined) return undefined;
+  try {
+    return read(object);
+  } finally {
+    object.close();
+  }
+}
+
+/**
  * The records a `show` command prints: every object of `kind`, or those `words` name (an id,
  * a pinned path, a name or tag). `recordOf` reads one object (undefined if it vanished),
  * `candidateOf` gives what a name or tag is matched against. Naming nothing that exists is

@@ -10,8 +10,10 @@ import { fdinfoNumber, ownFdinfo } from '../internal/bpf-fdinfo.js';
 import { BpfMap } from '../map.js';
 import { mapTypeName } from '../types.js';
 import { jsonOption, type Command } from './command.js';
-import { holdersAndPins, listCell, openIfPresent, pidsCell, showRecords, whereabouts, type Whereabouts } from './loaded.js';
+import { holdersAndPins, listCell, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
 import { printRecords } from './output.js';
+import type { Candidate } from './selector.js';
+import { objectIds } from '../sys/commands.js';
 import { formatTable, hex } from './table.js';
 
 /** One map as `map show --json` prints it. */
@@ -45,28 +47,32 @@ export interface MapRecord {
 }
 
 function mapRecord(id: number, w: Whereabouts): MapRecord | undefined {
-  const map = openIfPresent(() => BpfMap.fromId(id));
-  if (map === undefined) return undefined;
-  try {
-    const m = map.info();
-    const fdinfo = ownFdinfo(map.fd);
-    return {
-      id: m.id,
-      type: mapTypeName(m.type),
-      name: m.name,
-      keySize: m.keySize,
-      valueSize: m.valueSize,
-      maxEntries: m.maxEntries,
-      flags: m.flags,
-      btfId: m.btfId,
-      mapExtra: m.mapExtra,
-      memlockBytes: fdinfoNumber(fdinfo, 'memlock') ?? null,
-      frozen: fdinfoNumber(fdinfo, 'frozen') === 1,
-      ...holdersAndPins(w, 'map', m.id),
-    };
-  } finally {
-    map.close();
-  }
+  return readObject(
+    () => BpfMap.fromId(id),
+    (map) => {
+      const m = map.info();
+      const fdinfo = ownFdinfo(map.fd);
+      return {
+        id: m.id,
+        type: mapTypeName(m.type),
+        name: m.name,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+        flags: m.flags,
+        btfId: m.btfId,
+        mapExtra: m.mapExtra,
+        memlockBytes: fdinfoNumber(fdinfo, 'memlock') ?? null,
+        frozen: fdinfoNumber(fdinfo, 'frozen') === 1,
+        ...holdersAndPins(w, 'map', m.id),
+      };
+    },
+  );
+}
+
+/** Every map as a {@link Candidate} for a name selector. */
+export function mapCandidates(): Candidate[] {
+  return objectIds('map').flatMap((id) => readObject(() => BpfMap.fromId(id), (map) => ({ id, names: [map.info().name] })) ?? []);
 }
 
 /** The maps `words` name (all without words) as `map show --json` prints them. */

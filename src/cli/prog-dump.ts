@@ -25,7 +25,7 @@ import { disassembleWithSource, instructionRecords, sourceRecord } from './disas
 import { formatJited, jitedFunctions } from './jited.js';
 import { btfSpecById } from './kernel-btf.js';
 import { kernelSymbols } from './kernel-symbols.js';
-import { openIfPresent } from './loaded.js';
+import { readObject } from './loaded.js';
 import type { CLIContext } from './output.js';
 import { toJSON } from './output.js';
 import { fullProgramName, programCandidates } from './prog-show.js';
@@ -116,11 +116,7 @@ export const progDumpXlatedCommand: Command = {
       {
         functions: functionNames(d.code, d.btf, d.name),
         mapName: (id) => {
-          if (!mapNames.has(id)) {
-            const map = openIfPresent(() => BpfMap.fromId(id));
-            mapNames.set(id, map?.info().name);
-            map?.close();
-          }
+          if (!mapNames.has(id)) mapNames.set(id, readObject(() => BpfMap.fromId(id), (map) => map.info().name));
           return mapNames.get(id);
         },
         symbols: kernelSymbols(),

@@ -13,7 +13,7 @@ import { programTypeName } from '../types.js';
 import { jsonOption, type Command } from './command.js';
 import { btfSpecById } from './kernel-btf.js';
 import type { Holder } from '../internal/bpf-holders.js';
-import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, openIfPresent, pidsCell, showRecords, whereabouts, type Whereabouts } from './loaded.js';
+import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
 import { printRecords } from './output.js';
 import type { Candidate } from './selector.js';
 import { objectIds } from '../sys/commands.js';
@@ -75,31 +75,30 @@ export interface ProgramRecord {
 }
 
 function programRecord(id: number, w: Whereabouts, btfCache: Map<number, Spec>): ProgramRecord | undefined {
-  const prog = openIfPresent(() => Program.fromId(id));
-  if (prog === undefined) return undefined;
-  try {
-    const p = prog.info();
-    return {
-      id: p.id,
-      type: programTypeName(p.type),
-      name: fullProgramName(prog, p, btfCache),
-      tag: p.tag,
-      gplCompatible: p.gplCompatible,
-      loadedAt: p.loadTime === 0n ? null : isoSeconds(loadedAt(p.loadTime)),
-      uid: p.createdByUid,
-      xlatedBytes: p.xlatedLength,
-      jitedBytes: p.jitedLength,
-      memlockBytes: memlockBytes(prog.fd),
-      mapIds: [...p.mapIds],
-      btfId: p.btfId,
-      verifiedInstructions: p.verifiedInstructions,
-      runCount: p.runCount,
-      runTimeNs: p.runTimeNs,
-      ...holdersAndPins(w, 'prog', p.id),
-    };
-  } finally {
-    prog.close();
-  }
+  return readObject(
+    () => Program.fromId(id),
+    (prog) => {
+      const p = prog.info();
+      return {
+        id: p.id,
+        type: programTypeName(p.type),
+        name: fullProgramName(prog, p, btfCache),
+        tag: p.tag,
+        gplCompatible: p.gplCompatible,
+        loadedAt: p.loadTime === 0n ? null : isoSeconds(loadedAt(p.loadTime)),
+        uid: p.createdByUid,
+        xlatedBytes: p.xlatedLength,
+        jitedBytes: p.jitedLength,
+        memlockBytes: memlockBytes(prog.fd),
+        mapIds: [...p.mapIds],
+        btfId: p.btfId,
+        verifiedInstructions: p.verifiedInstructions,
+        runCount: p.runCount,
+        runTimeNs: p.runTimeNs,
+        ...holdersAndPins(w, 'prog', p.id),
+      };
+    },
+  );
 }
 
 /** The programs `words` name (all without words) as `prog show --json` prints them. */
@@ -169,14 +168,14 @@ export const progShowCommand: Command = {
 
 /** Every loaded program as a {@link Candidate} for a name or tag selector. */
 export function programCandidates(btfCache: Map<number, Spec> = new Map()): Candidate[] {
-  return objectIds('prog').flatMap((id) => {
-    const prog = openIfPresent(() => Program.fromId(id));
-    if (prog === undefined) return [];
-    try {
-      const info = prog.info();
-      return [{ id, names: [fullProgramName(prog, info, btfCache), info.name], tag: info.tag }];
-    } finally {
-      prog.close();
-    }
-  });
+  return objectIds('prog').flatMap(
+    (id) =>
+      readObject(
+        () => Program.fromId(id),
+        (prog) => {
+          const info = prog.info();
+          return { id, names: [fullProgramName(prog, info, btfCache), info.name], tag: info.tag };
+        },
+      ) ?? [],
+  );
 }

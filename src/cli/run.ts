@@ -13,6 +13,8 @@ import { btfDumpCommand } from './btf-dump.js';
 import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
+import { mapDumpCommand } from './map-dump.js';
+import { mapDeleteCommand, mapLookupCommand, mapUpdateCommand } from './map-elem.js';
 import { mapShowCommand } from './map-show.js';
 import { progDumpJitedCommand, progDumpXlatedCommand } from './prog-dump.js';
 import { progShowCommand } from './prog-show.js';
@@ -22,7 +24,7 @@ import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progShowCommand, progDumpXlatedCommand, progDumpJitedCommand, mapShowCommand, probeCommand, cleanupCommand];
+export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progShowCommand, progDumpXlatedCommand, progDumpJitedCommand, mapShowCommand, mapDumpCommand, mapLookupCommand, mapUpdateCommand, mapDeleteCommand, probeCommand, cleanupCommand];
 
 /** The top-level `ebpf-ts --help`. */
 export function globalHelp(): string {

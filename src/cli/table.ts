@@ -50,3 +50,8 @@ export function formatSection(title: string, body: string): string {
 export function hex(n: number | bigint): string {
   return n === 0 || n === 0n ? '0' : `0x${n.toString(16)}`;
 }
+
+/** Bytes as space-separated hex pairs: `01 00 00 00`. */
+export function hexWords(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+}

@@ -300,4 +300,106 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       }
     });
   });
+
+  describe('map dump / lookup / update / delete', () => {
+    const hexOf = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : Buffer.from(bytes).toString('hex'));
+
+    it('without BTF, keys and values are bytes in and hex out; flags and missing keys are errors', async () => {
+      using f = fixture();
+      const id = String(f.map.info().id);
+      expect((await cli(['map', 'dump', id])).stdout).toBe('Found 0 elements\n');
+      const up = await cli(['map', 'update', id, 'key', '0x01', '0', '0', '0', 'value', 'hex', '2a00000000000000']);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toBe(`updated key 01 00 00 00 of map ${id} (cli_obj_map, HASH)\n`);
+      expect(hexOf(f.map.lookup(Uint8Array.from([1, 0, 0, 0])))).toBe('2a00000000000000');
+      expect((await cli(['map', 'lookup', 'name', 'cli_obj_map', 'key', 'hex', '01000000'])).stdout).toBe('key: 01 00 00 00  value: 2a 00 00 00 00 00 00 00\n');
+      expect(await json(['map', 'dump', f.mapPin])).toEqual([{ key: '01000000', value: '2a00000000000000' }]);
+      const again = await cli(['map', 'update', id, 'key', '1', '0', '0', '0', 'value', '0', '0', '0', '0', '0', '0', '0', '0', 'noexist']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/EEXIST/);
+      const del = await cli(['map', 'delete', id, 'key', '1', '0', '0', '0']);
+      expect(del.stdout).toBe(`deleted key 01 00 00 00 of map ${id} (cli_obj_map, HASH)\n`);
+      expect(f.map.lookup(Uint8Array.from([1, 0, 0, 0]))).toBeUndefined();
+      const missing = await cli(['map', 'lookup', id, 'key', '1', '0', '0', '0']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe(`ebpf-ts map lookup: key 01 00 00 00 is not in map ${id} (cli_obj_map, HASH)\n`);
+      const json1 = await cli(['map', 'update', id, 'key', '1', 'value', '2']);
+      expect(json1.code).toBe(2);
+      expect(json1.stderr).toContain('the map has no BTF for a JSON value');
+    });
+
+    it('with BTF, keys and values are JSON in and out, exact beyond 2^53', async () => {
+      await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
+      const inflight = coll.maps.inflight!;
+      const id = String(inflight.info().id);
+      const up = await cli(['map', 'update', id, 'key', '7', 'value', '{"ts": 18446744073709551615, "id": 3}']);
+      expect(up.code, up.stderr).toBe(0);
+      const key = Uint8Array.from([7, 0, 0, 0, 0, 0, 0, 0]);
+      expect(hexOf(inflight.lookup(key))).toBe('ffffffffffffffff' + '0300000000000000');
+      expect((await cli(['map', 'lookup', id, 'key', '7'])).stdout).toBe('key: 7  value: {"ts": 18446744073709551615, "id": 3}\n');
+      inflight.update(Uint8Array.from([8, 0, 0, 0, 0, 0, 0, 0]), Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]));
+      const dump = await json<any[]>(['map', 'dump', id]);
+      expect(dump.map((e) => e.formatted).sort((a, b) => Number(a.key) - Number(b.key))).toEqual([
+        { key: '7', value: { ts: '18446744073709551615', id: '3' } },
+        { key: '8', value: { ts: '1', id: '2' } },
+      ]);
+      const text = await cli(['map', 'dump', id]);
+      expect(text.stdout).toMatch(/^key: 8 {2}value: \{"ts": 1, "id": 2\}$/m);
+      expect(text.stdout).toMatch(/^Found 2 elements$/m);
+      // Global data: the value is the section's DATASEC, keys have no type.
+      const bss = await json<any[]>(['map', 'dump', String(coll.maps['.bss']!.info().id)]);
+      expect(bss).toEqual([{ key: '00000000', value: '00'.repeat(24), formatted: { key: null, value: { enter_count: '0', exit_count: '0', dropped: '0' } } }]);
+    });
+
+    it('per-CPU maps get the value on every CPU and print one per CPU; fd arrays take and show the object', async () => {
+      await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
+      const scratch = coll.maps.scratch!;
+      const id = String(scratch.info().id);
+      expect((await cli(['map', 'update', id, 'key', '0', 'value', '{"pid_tgid": 5, "comm": "cli"}'])).code).toBe(0);
+      const values = scratch.lookup(new Uint8Array(4)) as unknown as Uint8Array[];
+      expect(values.length).toBeGreaterThan(0);
+      for (const v of values) expect(hexOf(v)).toBe(hexOf(values[0]));
+      const text = (await cli(['map', 'lookup', id, 'key', '0'])).stdout;
+      expect(text.split('\n').filter((l) => /^ {2}cpu \d+: \{"pid_tgid": 5, .*"comm": "cli"/.test(l))).toHaveLength(values.length);
+
+      const tails = coll.maps.tails!;
+      const tail = coll.programs.classify_tail!.info().id;
+      const up = await cli(['map', 'update', String(tails.info().id), 'key', '0', '0', '0', '0', 'value', 'id', String(tail)]);
+      expect(up.code, up.stderr).toBe(0);
+      const stored = Buffer.from(tails.lookup(new Uint8Array(4))!).readUInt32LE(0);
+      expect(stored).toBe(tail);
+      expect((await json<any>(['map', 'lookup', String(tails.info().id), 'key', '0', '0', '0', '0'])).value).toBe(Buffer.from(tails.lookup(new Uint8Array(4))!).toString('hex'));
+
+      // A perf event array holds fds the kernel does not hand back: each entry says so.
+      const events = await cli(['map', 'dump', String(coll.maps.events!.info().id)]);
+      expect(events.code).toBe(0);
+      expect(events.stdout).toMatch(/^key: 00 00 00 00 {2}value: \(.*ENOTSUPP.*\)$/m);
+    });
+
+    it.skipIf(bpftool === undefined)(`map dump and lookup agree with bpftool, and see what bpftool wrote${withBpftool}`, async () => {
+      await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
+      const bytesOf = (words: string[]): string => words.map((w) => w.slice(2)).join('');
+      const inflight = String(coll.maps.inflight!.info().id);
+      execFileSync(bpftool!, ['map', 'update', 'id', inflight, 'key', '9', '0', '0', '0', '0', '0', '0', '0', 'value', ...'1 0 0 0 0 0 0 0 4 0 0 0 0 0 0 0'.split(' ')]);
+      expect(await cli(['map', 'update', inflight, 'key', '10', 'value', '{"ts": 5, "id": 6}'])).toMatchObject({ code: 0 });
+      for (const map of [coll.maps.inflight!, coll.maps.scratch!, coll.maps['.rodata']!]) {
+        const id = String(map.info().id);
+        const ours = await json<any[]>(['map', 'dump', id]);
+        const theirs = tool(['map', 'dump', 'id', id]) as any[];
+        expect(ours.map((e) => e.key).sort()).toEqual(theirs.map((e) => bytesOf(e.key)).sort());
+        for (const t of theirs) {
+          const o = ours.find((e) => e.key === bytesOf(t.key));
+          if (t.values !== undefined) expect(o.value).toEqual(t.values.map((v: { value: string[] }) => bytesOf(v.value)));
+          else expect(o.value).toBe(bytesOf(t.value));
+        }
+      }
+      const mine = await json<any>(['map', 'lookup', inflight, 'key', '9']);
+      const theirs = tool(['map', 'lookup', 'id', inflight, 'key', '9', '0', '0', '0', '0', '0', '0', '0']);
+      expect(mine.value).toBe(bytesOf(theirs.value));
+      expect(JSON.parse(JSON.stringify(mine.formatted))).toEqual({ key: '9', value: { ts: '1', id: '4' } });
+      expect(theirs.formatted).toEqual({ key: 9, value: { ts: 1, id: 4 } });
+      const written = tool(['map', 'lookup', 'id', inflight, 'key', '10', '0', '0', '0', '0', '0', '0', '0']);
+      expect(written.formatted).toEqual({ key: 10, value: { ts: 5, id: 6 } });
+    });
+  });
 });

@@ -1,0 +1,139 @@
+/**
+ * `ebpf-ts map lookup|update|delete MAP key K… [value V…]`: one entry of a loaded map, the
+ * key and value given as bytes or, with BTF, as JSON (see map-input.ts), like bpftool's
+ * commands of the same names. Program arrays and maps of maps take the inner object as
+ * `value id N` / `value name N` / `value pinned PATH`. Needs CAP_SYS_ADMIN.
+ *
+ * @module
+ */
+import { ArgumentError } from '../errors.js';
+import { UpdateFlags, BpfMap, type MapValue } from '../map.js';
+import { Program } from '../prog.js';
+import { possibleCPUs } from '../sys/cpus.js';
+import { hostLittleEndian } from '../sys/attr.js';
+import { MapType } from '../types.js';
+import { UsageError } from './args.js';
+import { jsonOption, type Command } from './command.js';
+import { entryRecord, entryText, openMap, type OpenedMap } from './map-entries.js';
+import { elementBytes, splitElementWords } from './map-input.js';
+import { mapCandidates } from './map-show.js';
+import { toJSON } from './output.js';
+import { programCandidates } from './prog-show.js';
+import { parseSelector, selectOne, type SelectableKind } from './selector.js';
+import { hexWords } from './table.js';
+
+const details = (more: string): string =>
+  'MAP: an id ("5" or "id 5"), "name NAME" or "pinned PATH". K and V: one word per byte (0x01 or 1, as bpftool\n' +
+  'takes them), "hex" and hex digits ("hex 01000000"), or for a map with BTF one JSON word (key 1,\n' +
+  `value '{"x": 1}'); integers beyond 2^53 may be written in full. A negative number needs "--" before it.\n${more}`;
+
+const elementPositionals = [{ name: 'map', required: true, variadic: true, description: 'the map, then "key" K…' }] as const;
+
+/** Opens the map and reads `key …`; `value` is only allowed when `withValue`. */
+function element(words: readonly string[], withValue: boolean): { m: OpenedMap; key: Uint8Array; value: string[] | undefined; flag: ReturnType<typeof splitElementWords>['flag'] } {
+  const m = openMap(words);
+  try {
+    const split = splitElementWords(m.rest);
+    if (!withValue && split.value !== undefined) throw new UsageError('this command takes no value');
+    if (withValue && split.value === undefined) throw new UsageError('missing "value" and the value');
+    return { m, key: elementBytes(split.key, m.info.keySize, m.keyType, 'key'), value: split.value, flag: split.flag };
+  } catch (err) {
+    m.map.close();
+    throw err;
+  }
+}
+
+/** The `map lookup` command. */
+export const mapLookupCommand: Command = {
+  words: ['map', 'lookup'],
+  summary: 'Print the value of one key of a loaded map (like bpftool map lookup).',
+  details: details('The entry prints as `map dump` prints entries; a missing key is an error (exit 1).'),
+  options: [jsonOption],
+  positionals: elementPositionals,
+  run(args, ctx) {
+    const { m, key } = element(args.rest, false);
+    try {
+      const value = m.map.lookup(key);
+      if (value === undefined) throw new ArgumentError(`key ${hexWords(key)} is not in ${m.label}`);
+      const r = entryRecord(m, key, value);
+      ctx.out(args.options.json === true ? toJSON(r) : entryText(r));
+    } finally {
+      m.map.close();
+    }
+  },
+};
+
+// Maps whose values are other objects: user space writes an fd, the kernel stores the object.
+const objectValues: Partial<Record<MapType, SelectableKind>> = {
+  [MapType.ProgArray]: 'prog',
+  [MapType.ArrayOfMaps]: 'map',
+  [MapType.HashOfMaps]: 'map',
+};
+
+/** Runs `update` with the value's bytes; an object value is opened for the call and closed after. */
+function withValue(m: OpenedMap, words: readonly string[], update: (value: MapValue) => void): Uint8Array {
+  const kind = objectValues[m.info.type as MapType];
+  if (kind === undefined) {
+    const bytes = elementBytes(words, m.info.valueSize, m.valueType, 'value');
+    // A per-CPU map gets the same value on every CPU.
+    update(m.map.perCPU ? Array.from({ length: possibleCPUs() }, () => bytes) : bytes);
+    return bytes;
+  }
+  const { selector, rest } = parseSelector(words, kind);
+  if (rest.length > 0) throw new UsageError(`unexpected words after the value: ${rest.join(' ')}`);
+  const id = selectOne(selector, kind, kind === 'prog' ? programCandidates : mapCandidates);
+  const object = kind === 'prog' ? Program.fromId(id) : BpfMap.fromId(id);
+  try {
+    const fd = new Uint8Array(4);
+    new DataView(fd.buffer).setUint32(0, object.fd, hostLittleEndian);
+    update(fd);
+  } finally {
+    object.close();
+  }
+  // What the kernel keeps, and lookups return, is the object's id.
+  const stored = new Uint8Array(4);
+  new DataView(stored.buffer).setUint32(0, id, hostLittleEndian);
+  return stored;
+}
+
+const updateFlags = { any: UpdateFlags.Any, exist: UpdateFlags.Exist, noexist: UpdateFlags.NoExist } as const;
+
+/** The `map update` command. */
+export const mapUpdateCommand: Command = {
+  words: ['map', 'update'],
+  summary: 'Create or replace one entry of a loaded map (like bpftool map update).',
+  details: details(
+    'A last word "noexist" only creates, "exist" only replaces, "any" (the default) does either. Per-CPU maps\n' +
+      'get the value on every CPU. Program arrays take "value id N" (or name, tag, pinned), maps of maps the same\n' +
+      'for the inner map.',
+  ),
+  options: [jsonOption],
+  positionals: elementPositionals,
+  run(args, ctx) {
+    const { m, key, value, flag } = element(args.rest, true);
+    try {
+      const stored = withValue(m, value!, (v) => m.map.update(key, v, updateFlags[flag ?? 'any']));
+      ctx.out(args.options.json === true ? toJSON({ map: m.info.id, key, value: stored, updated: true }) : `updated key ${hexWords(key)} of ${m.label}\n`);
+    } finally {
+      m.map.close();
+    }
+  },
+};
+
+/** The `map delete` command. */
+export const mapDeleteCommand: Command = {
+  words: ['map', 'delete'],
+  summary: 'Delete one entry of a loaded map (like bpftool map delete).',
+  details: details('A missing key is an error (exit 1).'),
+  options: [jsonOption],
+  positionals: elementPositionals,
+  run(args, ctx) {
+    const { m, key } = element(args.rest, false);
+    try {
+      if (!m.map.delete(key)) throw new ArgumentError(`key ${hexWords(key)} is not in ${m.label}`);
+      ctx.out(args.options.json === true ? toJSON({ map: m.info.id, key, deleted: true }) : `deleted key ${hexWords(key)} of ${m.label}\n`);
+    } finally {
+      m.map.close();
+    }
+  },
+};
