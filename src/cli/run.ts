@@ -10,6 +10,8 @@
  */
 import { parseArgs, UsageError } from './args.js';
 import { btfDumpCommand } from './btf-dump.js';
+import { btfListCommand } from './btf-list.js';
+import { linkListCommand } from './link-list.js';
 import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
@@ -24,7 +26,23 @@ import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [inspectCommand, disasmCommand, btfDumpCommand, progShowCommand, progDumpXlatedCommand, progDumpJitedCommand, mapShowCommand, mapDumpCommand, mapLookupCommand, mapUpdateCommand, mapDeleteCommand, probeCommand, cleanupCommand];
+export const commands: readonly Command[] = [
+  inspectCommand,
+  disasmCommand,
+  btfDumpCommand,
+  btfListCommand,
+  progShowCommand,
+  progDumpXlatedCommand,
+  progDumpJitedCommand,
+  mapShowCommand,
+  mapDumpCommand,
+  mapLookupCommand,
+  mapUpdateCommand,
+  mapDeleteCommand,
+  linkListCommand,
+  probeCommand,
+  cleanupCommand,
+];
 
 /** The top-level `ebpf-ts --help`. */
 export function globalHelp(): string {

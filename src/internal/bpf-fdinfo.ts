@@ -8,12 +8,14 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { ObjectKind } from '../sys/commands.js';
 
-// The anon inode names bpf_prog_new_fd(), bpf_map_new_fd(), bpf_link_prime() and
-// btf_new_fd() give their files.
+// The anon inode names bpf_prog_new_fd(), bpf_map_new_fd(), btf_new_fd() and, for links,
+// bpf_link_prime() (a new link) and bpf_link_new_fd() (BPF_OBJ_GET, GET_FD_BY_ID) give their
+// files: a link's second fd is spelled with a dash.
 const inodeKinds: Readonly<Record<string, ObjectKind>> = {
   'anon_inode:bpf-prog': 'prog',
   'anon_inode:bpf-map': 'map',
   'anon_inode:bpf_link': 'link',
+  'anon_inode:bpf-link': 'link',
   'anon_inode:btf': 'btf',
 };
 

@@ -13,6 +13,9 @@ import { Helper } from '../../src/asm/helper.js';
 import { runCLI } from '../../src/cli/run.js';
 import { loadCollection } from '../../src/collection.js';
 import { fdinfoNumber, ownFdinfo } from '../../src/internal/bpf-fdinfo.js';
+import { attachTracepoint } from '../../src/link/tracepoint.js';
+import { attachRawTracepoint } from '../../src/link/raw-tracepoint.js';
+import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
 import { MapType, ProgramType } from '../../src/types.js';
@@ -400,6 +403,80 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       expect(theirs.formatted).toEqual({ key: 9, value: { ts: 1, id: 4 } });
       const written = tool(['map', 'lookup', 'id', inflight, 'key', '10', '0', '0', '0', '0', '0', '0', '0']);
       expect(written.formatted).toEqual({ key: 10, value: { ts: 5, id: 6 } });
+    });
+  });
+
+  describe('link list / btf list', () => {
+    const trivial = (type: ProgramType, name: string): Program =>
+      Program.load({ name, type, license: 'GPL', instructions: [asm.mov64Imm(asm.Register.R0, 0), asm.exit()] });
+
+    it('link list shows a raw tracepoint link and a tracepoint perf link with their programs, holders and pins', async () => {
+      using rawProg = trivial(ProgramType.RawTracepoint, 'cli_link_rawtp');
+      using tpProg = trivial(ProgramType.Tracepoint, 'cli_link_tp');
+      using raw = attachRawTracepoint(rawProg, 'sys_enter');
+      using tp = attachTracepoint(tpProg, 'syscalls', 'sys_enter_getppid');
+      const pin = join(pinDir, 'link');
+      raw.pin(pin);
+      try {
+        const rawId = raw.info().id;
+        const links = await json<any[]>(['link', 'list']);
+        const r = links.find((l) => l.id === rawId);
+        expect(r).toMatchObject({ type: 'RAW_TRACEPOINT', progId: rawProg.info().id, progType: 'RAW_TRACEPOINT', attached: 'raw tracepoint sys_enter', details: { rawTracepointName: 'sys_enter' }, pinned: [pin] });
+        expect(r.pids).toContainEqual({ pid: process.pid, comm });
+        expect(Object.keys(r)).toEqual(['id', 'type', 'progId', 'progType', 'attached', 'details', 'pids', 'pinned']);
+        // Before 5.15 a tracepoint program is attached by ioctl, with no link to list.
+        if (tp.mode !== 'perf-ioctl') {
+          const t = links.find((l) => l.id === tp.info().id);
+          expect(t).toMatchObject({ type: 'PERF_EVENT', progId: tpProg.info().id, progType: 'TRACEPOINT' });
+          // Linux 6.6 reports what a perf event link is attached to.
+          if (kernelVersion().atLeast('6.6')) expect(t.attached).toBe('tracepoint sys_enter_getppid');
+        }
+        const text = await cli(['link', 'show', String(rawId)]);
+        expect(text.stdout).toMatch(new RegExp(`^\\s*${rawId}\\s+RAW_TRACEPOINT\\s+${rawProg.info().id}\\s+RAW_TRACEPOINT\\s+raw tracepoint sys_enter\\s+${holdsCell}\\s+${pin}$`, 'm'));
+        expect(text.stdout.trim().split('\n')).toHaveLength(2);
+        const missing = await cli(['link', 'list', '4294967295']);
+        expect(missing).toMatchObject({ code: 1, stderr: 'ebpf-ts link list: no link with id 4294967295\n' });
+      } finally {
+        rmSync(pin, { force: true });
+      }
+    });
+
+    it('btf list has vmlinux and the BTF of a loaded object with the programs and maps using it', async () => {
+      await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
+      const prog = coll.programs.sock_alloc_file_entry!.info();
+      const list = await json<any[]>(['btf', 'list']);
+      const own = list.find((b) => b.id === prog.btfId);
+      expect(own).toMatchObject({ name: '', kernel: false, progIds: [prog.id], mapIds: [coll.maps['.bss']!.info().id] });
+      expect(own.size).toBeGreaterThan(0);
+      expect(list.find((b) => b.name === 'vmlinux')).toMatchObject({ kernel: true, progIds: [], mapIds: [] });
+      const text = await cli(['btf', 'show']);
+      expect(text.stdout).toMatch(new RegExp(`^\\s*${prog.btfId}\\s+-\\s+${own.size}B\\s+no\\s+${prog.id}\\s+${coll.maps['.bss']!.info().id}\\s`, 'm'));
+      expect(text.stdout).toMatch(/^\s*\d+\s+vmlinux\s+\d+B\s+yes\s+-\s+-\s/m);
+    });
+
+    it.skipIf(bpftool === undefined)(`link list and btf list agree with bpftool link show / btf show${withBpftool}`, async () => {
+      using rawProg = trivial(ProgramType.RawTracepoint, 'cli_link_rawtp');
+      using raw = attachRawTracepoint(rawProg, 'sys_enter');
+      const id = raw.info().id;
+      const [ours] = (await json<any[]>(['link', 'list', String(id)]));
+      const theirs = tool(['link', 'show', 'id', String(id)]);
+      expect({ id: ours.id, type: ours.type.toLowerCase(), prog: ours.progId, tp: ours.details.rawTracepointName }).toEqual({ id: theirs.id, type: theirs.type, prog: theirs.prog_id, tp: theirs.tp_name });
+      if (theirs.pids !== undefined) expect(ours.pids).toEqual(theirs.pids);
+
+      await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
+      const btfIds = [1, coll.programs.sock_alloc_file_entry!.info().btfId];
+      const list = await json<any[]>(['btf', 'list']);
+      for (const btfId of btfIds) {
+        const o = list.find((b) => b.id === btfId);
+        const t = tool(['btf', 'show', 'id', String(btfId)]);
+        expect({ size: o.size, kernel: o.kernel, name: o.name, progIds: [...o.progIds].sort(), mapIds: [...o.mapIds].sort() }).toEqual({
+          size: t.size,
+          kernel: t.kernel,
+          name: t.name ?? '',
+          progIds: [...t.prog_ids].sort(),
+          mapIds: [...t.map_ids].sort(),
+        });
+      }
     });
   });
 });

@@ -59,10 +59,11 @@ describe('fdinfo', () => {
     expect(info.get('map_id')).toBe('361999');
   });
 
-  it('knows the anon inode names of the four kinds of object', () => {
+  it('knows the anon inode names of the four kinds of object (a link\'s in both spellings)', () => {
     expect(bpfFdKind('anon_inode:bpf-prog')).toBe('prog');
     expect(bpfFdKind('anon_inode:bpf-map')).toBe('map');
     expect(bpfFdKind('anon_inode:bpf_link')).toBe('link');
+    expect(bpfFdKind('anon_inode:bpf-link')).toBe('link');
     expect(bpfFdKind('anon_inode:btf')).toBe('btf');
     expect(bpfFdKind('anon_inode:[eventfd]')).toBeUndefined();
   });
