@@ -1,8 +1,10 @@
 /**
- * `ebpf-ts probe`: what the running kernel supports, asked of the kernel itself (tiny maps,
- * two-instruction programs, minimal BTF blobs), never inferred from its version number:
- * distributions backport features and configs leave them out. Every answer is "supported",
- * "not supported (needs X.Y)" or "unknown (why)", as the feature probes return them.
+ * `ebpf-ts feature probe` (also `probe`): the BPF sysctls, the JIT's state and the kernel
+ * config options BPF depends on (system-config.ts), then what the running kernel supports,
+ * asked of the kernel itself (tiny maps, two-instruction programs, minimal BTF blobs), never
+ * inferred from its version number: distributions backport features and configs leave them
+ * out. Every answer is "supported", "not supported (needs X.Y)" or "unknown (why)", as the
+ * feature probes return them.
  *
  * @module
  */
@@ -18,6 +20,8 @@ import { UsageError } from './args.js';
 import { jsonOption, type Command } from './command.js';
 import { toJSON } from './output.js';
 import { formatSection, formatTable } from './table.js';
+import { systemConfig, type SystemConfig } from './system-config.js';
+import { kernelConfigPaths } from '../internal/kconfig.js';
 
 /** One probe's answer, flattened for output. */
 export interface ProbeEntry {
@@ -76,18 +80,32 @@ export function runProbes(helperTypes: readonly ProgramType[]): Record<string, u
     helpers[programTypeName(type)] = helperIds.map((h) => entry(helperName(h) ?? `helper #${h}`, helperFeature(type, h)));
   }
   const btf = [entry('BTF', btfFeature), ...Object.values(btfKindFeatures).map((f) => entry(f.name, f))];
-  return { kernelVersion: kernelVersion().toString(), programTypes, mapTypes, helpers, btf };
+  return { kernelVersion: kernelVersion().toString(), system: systemConfig(), programTypes, mapTypes, helpers, btf };
 }
 
 function table(entries: readonly ProbeEntry[], title: string): string {
   return formatTable([{ title }, { title: 'STATUS' }], entries.map((e) => [e.name, e.status]));
 }
 
-/** The `probe` command. */
+/** The system part of the text output: sysctls, JIT, kernel config. */
+export function renderSystem(c: SystemConfig): string {
+  let out = formatSection('System configuration', formatTable([{ title: 'SYSCTL' }, { title: 'VALUE', right: true }, { title: 'MEANING' }], c.sysctls.map((e) => [e.name, e.value === null ? '-' : String(e.value), e.meaning])));
+  out += `JIT: ${c.jit}\n\n`;
+  if (c.kernelConfigSource === null) return `${out}Kernel config: not readable (looked for ${kernelConfigPaths().join(' and ')})\n\n`;
+  return out + formatSection(`Kernel config (${c.kernelConfigSource})`, formatTable([{ title: 'OPTION' }, { title: 'VALUE' }, { title: 'FOR' }], c.kernelConfig.map((e) => [e.name, e.value ?? 'not set', e.why])));
+}
+
+/** The `feature probe` command. */
 export const probeCommand: Command = {
-  words: ['probe'],
-  summary: 'Report which program types, map types, helpers and BTF kinds the running kernel supports.',
-  details: 'Each answer comes from asking the kernel (loading a tiny program, creating a tiny map), so it needs CAP_BPF or root;\nwithout privileges answers are "unknown".',
+  words: ['feature', 'probe'],
+  aliases: [['probe']],
+  summary: "Report the BPF sysctls, JIT and kernel config, and which program types, map types, helpers and BTF kinds the kernel supports.",
+  details:
+    'The sysctls and config are read (config from /boot/config-$(uname -r) or /proc/config.gz); every other\n' +
+    'answer comes from asking the kernel (loading a tiny program, creating a tiny map), so it needs CAP_BPF or\n' +
+    'root; without privileges answers are "unknown". --json: kernelVersion, system (sysctls, jit,\n' +
+    'kernelConfigSource, kernelConfig: values as the config has them, null when not set), programTypes, mapTypes,\n' +
+    'helpers, btf.',
   options: [
     {
       name: 'helpers',
@@ -108,6 +126,7 @@ export const probeCommand: Command = {
       return;
     }
     let out = `Kernel version: ${String(r.kernelVersion)}\n\n`;
+    out += renderSystem(r.system as SystemConfig);
     out += formatSection('Program types', table(r.programTypes as ProbeEntry[], 'PROGRAM TYPE'));
     out += formatSection('Map types', table(r.mapTypes as ProbeEntry[], 'MAP TYPE'));
     for (const [type, list] of Object.entries(r.helpers as Record<string, ProbeEntry[]>)) {

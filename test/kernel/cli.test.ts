@@ -1,8 +1,9 @@
 // The ebpf-ts CLI against the running kernel: `prog list`/`map list` show objects this test
-// created (cross-checked with bpftool where installed), `probe` reports this kernel, and
+// created (cross-checked with bpftool where installed), `feature probe` reports this kernel
+// (its sysctls and config cross-checked with bpftool), and
 // `btf dump` of the host's BTF gives a plausible vmlinux.h. Needs root.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import * as asm from '../../src/asm/index.js';
 import { runCLI } from '../../src/cli/run.js';
 import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
+import { kernelConfig, kernelConfigSource } from '../../src/internal/kconfig.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { MapType, ProgramType } from '../../src/types.js';
 import { findTool, missingToolReason } from '../helpers/tools.js';
@@ -26,6 +28,8 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
   return { code, stdout, stderr };
 }
+
+const bpftool = findTool('bpftool');
 
 describe.skipIf(skip !== '')('CLI on the running kernel', () => {
   it('prog list and map list include a program and a map this test loaded', async () => {
@@ -62,7 +66,6 @@ describe.skipIf(skip !== '')('CLI on the running kernel', () => {
     }
   });
 
-  const bpftool = findTool('bpftool');
   it.skipIf(bpftool === undefined)(`prog list agrees with bpftool prog show${bpftool === undefined ? ` (skipped: ${missingToolReason('bpftool')})` : ''}`, async () => {
     using prog = Program.load({ name: 'cli_test_prog', type: ProgramType.SocketFilter, license: 'GPL', instructions: [asm.mov64Imm(asm.Register.R0, 0), asm.exit()] });
     const id = prog.info().id;
@@ -72,11 +75,11 @@ describe.skipIf(skip !== '')('CLI on the running kernel', () => {
     expect(p).toMatchObject({ tag: bp.tag, name: bp.name, xlatedBytes: bp.bytes_xlated });
   });
 
-  it("probe reports this kernel's version and the basics every BPF kernel has", async () => {
-    const r = await cli(['probe', '--json', '--helpers', 'SOCKET_FILTER']);
+  it("feature probe reports this kernel's version, its BPF sysctls and config, and the basics every BPF kernel has", async () => {
+    const r = await cli(['feature', 'probe', '--json', '--helpers', 'SOCKET_FILTER']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(Object.keys(j)).toEqual(['kernelVersion', 'programTypes', 'mapTypes', 'helpers', 'btf']);
+    expect(Object.keys(j)).toEqual(['kernelVersion', 'system', 'programTypes', 'mapTypes', 'helpers', 'btf']);
     expect(j.kernelVersion).toBe(kernelVersion().toString());
     expect(release().startsWith(`${kernelVersion().major}.${kernelVersion().minor}`)).toBe(true);
     const find = (list: { name: string; status: string }[], name: string) => list.find((e) => e.name === name);
@@ -86,9 +89,43 @@ describe.skipIf(skip !== '')('CLI on the running kernel', () => {
     for (const e of [...j.programTypes, ...j.mapTypes, ...j.helpers.SOCKET_FILTER, ...j.btf]) {
       expect(e.status).toMatch(/^(supported|not supported \(.+\)|unknown \(.+\))$/);
     }
+    // The sysctls are the /proc/sys files; the config options are what internal/kconfig.ts reads.
+    for (const e of j.system.sysctls) {
+      const path = `/proc/sys/${e.name.replace(/\./g, '/')}`;
+      expect(e.value, e.name).toBe(existsSync(path) ? Number(readFileSync(path, 'utf8')) : null);
+    }
+    expect(j.system.sysctls.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['kernel.unprivileged_bpf_disabled', 'net.core.bpf_jit_enable', 'net.core.bpf_jit_harden', 'net.core.bpf_jit_kallsyms', 'net.core.bpf_jit_limit']));
+    const config = kernelConfig();
+    if (config !== null) {
+      expect(j.system.kernelConfigSource).toBe(kernelConfigSource());
+      for (const e of j.system.kernelConfig) expect(e.value, e.name).toBe(config.get(e.name) === undefined || config.get(e.name) === 'n' ? null : config.get(e.name));
+      expect(j.system.kernelConfig.find((e: { name: string }) => e.name === 'CONFIG_BPF_SYSCALL').value).toBe('y');
+    } else expect(j.system).toMatchObject({ kernelConfigSource: null, kernelConfig: [] });
     const text = await cli(['probe', '--helpers', 'none']);
     expect(text.stdout.split('\n')[0]).toBe(`Kernel version: ${kernelVersion().toString()}`);
+    expect(text.stdout).toMatch(/^System configuration:\n {2}SYSCTL +VALUE +MEANING\n/m);
+    expect(text.stdout).toMatch(/^JIT: (on|off|unknown)/m);
     expect(text.stdout).not.toContain('Helpers for');
+  });
+
+  it.skipIf(bpftool === undefined)(`feature probe's sysctls and kernel config agree with bpftool feature probe${bpftool === undefined ? ` (skipped: ${missingToolReason('bpftool')})` : ''}`, async () => {
+    const ours = JSON.parse((await cli(['feature', 'probe', '-j', '--helpers', 'none'])).stdout).system;
+    const theirs = JSON.parse(execFileSync(bpftool!, ['-j', 'feature', 'probe', 'kernel'], { encoding: 'utf8' })).system_config;
+    let compared = 0;
+    for (const e of ours.sysctls) {
+      const key = e.name.split('.').pop();
+      if (key in theirs) {
+        expect(e.value, e.name).toBe(theirs[key]);
+        compared++;
+      }
+    }
+    for (const e of ours.kernelConfig) {
+      if (e.name in theirs) {
+        expect(e.value, e.name).toBe(theirs[e.name]);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(30);
   });
 
   it('btf dump --format c of the running kernel is a plausible vmlinux.h that clang compiles', async (t) => {

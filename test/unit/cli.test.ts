@@ -283,7 +283,7 @@ describe('errors and exit codes', () => {
   it('--help exists for every command and exits 0', async () => {
     const top = await cli(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of [['inspect'], ['disasm'], ['btf', 'dump'], ['prog', 'list'], ['map', 'list'], ['probe'], ['prog', 'show']]) {
+    for (const cmd of [['inspect'], ['disasm'], ['btf', 'dump'], ['prog', 'list'], ['map', 'list'], ['feature', 'probe'], ['prog', 'show']]) {
       const r = await cli([...cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: ebpf-ts ${cmd[0]}`));
