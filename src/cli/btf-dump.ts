@@ -1,8 +1,9 @@
 /**
- * `ebpf-ts btf dump [--format c|raw] [file]`: the types of a BTF blob — by default the
+ * `ebpf-ts btf dump [--format c|raw] [file | id N]`: the types of a BTF blob — by default the
  * running kernel's (/sys/kernel/btf/vmlinux) — as a C header (`vmlinux.h` for CO-RE
  * programs) or as bpftool's raw type list. `file` may be raw BTF or an ELF file with a
- * `.BTF` section (a BPF object, a vmlinux image).
+ * `.BTF` section (a BPF object, a vmlinux image); `id N` is a BTF object loaded in the kernel
+ * (as `btf list` shows them), read back from it.
  *
  * @module
  */
@@ -10,6 +11,8 @@ import { dumpCHeader } from '../btf/format.js';
 import { loadKernelSpec } from '../btf/kernel.js';
 import { jsonOption, type Command } from './command.js';
 import { rawDump, rawTypeRecord } from './btf-raw.js';
+import { btfSpecById } from './kernel-btf.js';
+import { UsageError } from './args.js';
 import { toJSON } from './output.js';
 
 /** The `btf dump` command. */
@@ -18,16 +21,21 @@ export const btfDumpCommand: Command = {
   summary: "Print BTF types as a C header or as bpftool's raw list (default: the running kernel's BTF).",
   details:
     'ebpf-ts btf dump --format c > vmlinux.h   writes the header CO-RE programs include.\n' +
-    'Without a file, /sys/kernel/btf/vmlinux is read (or a vmlinux image libbpf would also search).\n' +
+    'Without a file, /sys/kernel/btf/vmlinux is read (or a vmlinux image libbpf would also search);\n' +
+    '"id N" dumps the loaded BTF object N (see btf list; needs CAP_SYS_ADMIN).\n' +
     '--json prints the raw records as objects; it ignores --format.',
   options: [
     { name: 'format', type: 'string', default: 'raw', choices: ['raw', 'c'], valueName: 'FMT', description: 'output format' },
     jsonOption,
   ],
-  positionals: [{ name: 'file', required: false, description: 'raw BTF, or an ELF object with a .BTF section' }],
+  positionals: [{ name: 'file', required: false, variadic: true, description: 'raw BTF, an ELF object with a .BTF section, or "id N"' }],
   run(args, ctx) {
-    const file = args.positionals.file;
-    const spec = loadKernelSpec(file);
+    const [first, second, ...extra] = args.rest;
+    const byId = first === 'id';
+    if (byId && (second === undefined || !/^\d+$/.test(second))) throw new UsageError('"id" needs a BTF object id (see ebpf-ts btf list)');
+    if (extra.length > 0 || (!byId && second !== undefined)) throw new UsageError(`unexpected argument ${JSON.stringify(byId ? extra[0] : second)}`);
+    const file = byId ? `id ${second}` : first;
+    const spec = byId ? btfSpecById(Number(second)) : loadKernelSpec(first);
     if (args.options.json === true) {
       const types = [];
       for (const [id, t] of spec.entries()) {

@@ -452,6 +452,11 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       const text = await cli(['btf', 'show']);
       expect(text.stdout).toMatch(new RegExp(`^\\s*${prog.btfId}\\s+-\\s+${own.size}B\\s+no\\s+${prog.id}\\s+${coll.maps['.bss']!.info().id}\\s`, 'm'));
       expect(text.stdout).toMatch(/^\s*\d+\s+vmlinux\s+\d+B\s+yes\s+-\s+-\s/m);
+      // The loaded BTF, read back from the kernel: the object's types.
+      const dump = await cli(['btf', 'dump', 'id', String(prog.btfId)]);
+      expect(dump.code, dump.stderr).toBe(0);
+      expect(dump.stdout).toMatch(/^\[\d+\] STRUCT 'event' size=24 vlen=4$/m);
+      expect(dump.stdout).toMatch(/^\[\d+\] FUNC 'sock_alloc_file_entry' type_id=\d+ linkage=global$/m);
     });
 
     it.skipIf(bpftool === undefined)(`link list and btf list agree with bpftool link show / btf show${withBpftool}`, async () => {
@@ -477,6 +482,8 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
           mapIds: [...t.map_ids].sort(),
         });
       }
+      const own = String(btfIds[1]);
+      expect((await cli(['btf', 'dump', 'id', own])).stdout).toBe(execFileSync(bpftool!, ['btf', 'dump', 'id', own], { encoding: 'utf8' }));
     });
   });
 });
