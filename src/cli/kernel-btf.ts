@@ -9,7 +9,7 @@
 import { BTFHandle } from '../btf-handle.js';
 import { loadKernelModuleSpec, loadKernelSpec } from '../btf/kernel.js';
 import { parseSpec, type Spec } from '../btf/spec.js';
-import { hostLittleEndian } from '../sys/attr.js';
+import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { objGetInfoByFd } from '../sys/commands.js';
 import { BtfInfo } from '../sys/layouts.js';
 
@@ -20,7 +20,7 @@ export function readBTFBlob(handle: BTFHandle, size: number): Uint8Array {
   // Asking only for the head of the struct (blob pointer and size) works on every kernel.
   const length = f.btf_size.offset + f.btf_size.size;
   const input = new Uint8Array(length);
-  new DataView(input.buffer).setUint32(f.btf_size.offset, size, hostLittleEndian);
+  dataView(input).setUint32(f.btf_size.offset, size, hostLittleEndian);
   objGetInfoByFd(handle.fd, length, [f.btf.offset, blob], { context: `read BTF (fd ${handle.fd})` }, input);
   return blob;
 }

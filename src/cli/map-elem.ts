@@ -10,7 +10,7 @@ import { ArgumentError } from '../errors.js';
 import { UpdateFlags, BpfMap, type MapValue } from '../map.js';
 import { Program } from '../prog.js';
 import { possibleCPUs } from '../sys/cpus.js';
-import { hostLittleEndian } from '../sys/attr.js';
+import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { MapType } from '../types.js';
 import { UsageError } from './args.js';
 import { jsonOption, type Command } from './command.js';
@@ -70,6 +70,13 @@ const objectValues: Partial<Record<MapType, SelectableKind>> = {
   [MapType.HashOfMaps]: 'map',
 };
 
+/** `n` as a host-order u32 value. */
+function u32Bytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  dataView(bytes).setUint32(0, n, hostLittleEndian);
+  return bytes;
+}
+
 /** Runs `update` with the value's bytes; an object value is opened for the call and closed after. */
 function withValue(m: OpenedMap, words: readonly string[], update: (value: MapValue) => void): Uint8Array {
   const kind = objectValues[m.info.type as MapType];
@@ -84,16 +91,12 @@ function withValue(m: OpenedMap, words: readonly string[], update: (value: MapVa
   const id = selectOne(selector, kind, kind === 'prog' ? programCandidates : mapCandidates);
   const object = kind === 'prog' ? Program.fromId(id) : BpfMap.fromId(id);
   try {
-    const fd = new Uint8Array(4);
-    new DataView(fd.buffer).setUint32(0, object.fd, hostLittleEndian);
-    update(fd);
+    update(u32Bytes(object.fd));
   } finally {
     object.close();
   }
   // What the kernel keeps, and lookups return, is the object's id.
-  const stored = new Uint8Array(4);
-  new DataView(stored.buffer).setUint32(0, id, hostLittleEndian);
-  return stored;
+  return u32Bytes(id);
 }
 
 const updateFlags = { any: UpdateFlags.Any, exist: UpdateFlags.Exist, noexist: UpdateFlags.NoExist } as const;

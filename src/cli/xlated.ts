@@ -13,7 +13,7 @@ import type { Instruction, SourceLine } from '../asm/instruction.js';
 import { PseudoCall, PseudoSource } from '../asm/pseudo.js';
 import type { Spec } from '../btf/spec.js';
 import { Func } from '../btf/types.js';
-import { hostLittleEndian } from '../sys/attr.js';
+import { hostLittleEndian } from '../internal/bytes.js';
 import type { ProgramCode } from '../internal/bpf-prog-code.js';
 import type { InstructionText } from './disasm.js';
 import type { SymbolsByAddress } from './kernel-symbols.js';

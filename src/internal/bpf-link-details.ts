@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { hostLittleEndian } from '../sys/attr.js';
+import { dataView, hostLittleEndian } from './bytes.js';
 import { fdById, objGetInfoByFd } from '../sys/commands.js';
 import { backend } from '../sys/select.js';
 
@@ -45,11 +45,11 @@ export function linkDetails(id: number, type: number): LinkDetails | undefined {
     const pointers: (number | Uint8Array)[] = [];
     if (type === Iter) {
       // target_name at 16 with its buffer length at 24.
-      new DataView(input.buffer).setUint32(24, name.byteLength, hostLittleEndian);
+      dataView(input).setUint32(24, name.byteLength, hostLittleEndian);
       pointers.push(16, name);
     }
     const info = objGetInfoByFd(fd, 64, pointers, { context: `info of link id ${id}` }, input);
-    const v = new DataView(info.buffer, info.byteOffset, info.byteLength);
+    const v = dataView(info);
     const u32 = (at: number): number => v.getUint32(at, hostLittleEndian);
     switch (type) {
       case Cgroup:

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { hostLittleEndian, readField, type Field } from '../sys/attr.js';
+import { readField, type Field } from '../sys/attr.js';
+import { dataView, hostLittleEndian } from './bytes.js';
 import { objGetInfoByFd } from '../sys/commands.js';
 import { ProgInfo } from '../sys/layouts.js';
 
@@ -69,12 +70,8 @@ export interface ProgramCodeRequest {
 const f = ProgInfo.fields;
 const u32 = (bytes: Uint8Array, field: Field): number => Number(readField(bytes, field));
 
-function view(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 function records<T>(bytes: Uint8Array, size: number, read: (v: DataView, at: number) => T): T[] {
-  const v = view(bytes);
+  const v = dataView(bytes);
   const out: T[] = [];
   for (let at = 0; size > 0 && at + size <= bytes.byteLength; at += size) out.push(read(v, at));
   return out;
@@ -100,7 +97,7 @@ export function readProgramCode(fd: number, want: ProgramCodeRequest): ProgramCo
   };
   type Part = keyof typeof arrays;
   const input = new Uint8Array(ProgInfo.size);
-  const iv = view(input);
+  const iv = dataView(input);
   // The kernel checks the record sizes whenever their arrays are asked for.
   for (const size of [f.func_info_rec_size, f.line_info_rec_size, f.jited_line_info_rec_size]) iv.setUint32(size.offset, u32(first, size), hostLittleEndian);
   const counts = {} as Record<Part, number>;
