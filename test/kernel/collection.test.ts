@@ -125,7 +125,11 @@ if (can !== undefined) {
     }
   }
   if (can.bloom.supported === false) {
-    cannotLoad['elf_ulong_maps:ulong_maps'] = { error: MapTypeNotSupportedError, why: `its map small_bloom is a BLOOM_FILTER, which needs Linux 5.16 (${kernel})` };
+    cannotLoad['elf_ulong_maps:ulong_maps'] = {
+      error: MapTypeNotSupportedError,
+      why: `its map small_bloom is a BLOOM_FILTER, which needs Linux 5.16 (${kernel})`,
+      message: /^map small_bloom: .*BLOOM_FILTER.*requires Linux 5\.16/,
+    };
   }
   if (can.loop.supported === false) cannotLoad['elf_programs:sock_loop'] = { error: VerifierError, why: `bpf_loop needs Linux 5.17 (${kernel})` };
   if (can.pidTgid.supported === false) cannotLoad['core_bench:bench_ids'] = { error: VerifierError, why: `this kernel does not let SOCKET_FILTER programs call bpf_get_current_pid_tgid (probed)` };
