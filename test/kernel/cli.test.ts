@@ -119,13 +119,15 @@ describe.skipIf(skip !== '')('CLI on the running kernel', () => {
         compared++;
       }
     }
-    for (const e of ours.kernelConfig) {
+    // Without a readable kernel config (the test:vm guests) only the sysctls can be compared.
+    const configReadable = kernelConfig() !== null;
+    for (const e of configReadable ? ours.kernelConfig : []) {
       if (e.name in theirs) {
         expect(e.value, e.name).toBe(theirs[e.name]);
         compared++;
       }
     }
-    expect(compared).toBeGreaterThan(30);
+    expect(compared).toBeGreaterThan(configReadable ? 30 : 2);
   });
 
   it('btf dump --format c of the running kernel is a plausible vmlinux.h that clang compiles', async (t) => {
