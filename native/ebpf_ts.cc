@@ -31,7 +31,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 // GCC >= 11 makes every `new T[n]` (node-addon-api's CallbackInfo has one) reference
@@ -347,6 +349,13 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("unwatch", &Addon::Unwatch),
         InstanceMethod("refWatch", &Addon::RefWatch),
         InstanceMethod("activeWatchers", &Addon::ActiveWatchers),
+        InstanceMethod("socket", &Addon::Socket),
+        InstanceMethod("bind", &Addon::Bind),
+        InstanceMethod("sendto", &Addon::Sendto),
+        InstanceMethod("recv", &Addon::Recv),
+        InstanceMethod("setsockopt", &Addon::Setsockopt),
+        InstanceMethod("getsockopt", &Addon::Getsockopt),
+        InstanceMethod("setns", &Addon::Setns),
     });
     // bpf() bypasses Napi::CallbackInfo (which heap-allocates past six arguments) and the
     // instance-data lookup: it is the per-element cost of every map operation.
@@ -357,7 +366,7 @@ class Addon : public Napi::Addon<Addon> {
     napi_create_function(env, "patchPointers", NAPI_AUTO_LENGTH, PatchPointersOnly, nullptr, &patch_fn);
     exports.Set("patchPointers", Napi::Value(env, patch_fn));
     // Lets the loader tell a stale binary from the current source (see scripts/install.mjs).
-    exports.Set("abiVersion", Napi::Number::New(env, 3));
+    exports.Set("abiVersion", Napi::Number::New(env, 4));
     exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   }
 
@@ -436,6 +445,107 @@ class Addon : public Napi::Addon<Addon> {
     }
     long rc = ioctl(fd, static_cast<unsigned long>(req), arg);
     return IntV(env, Result(rc));
+  }
+
+  // Sockets: netlink (XDP and tc attachment on old kernels, interface lookup) and
+  // SO_ATTACH_BPF. Byte arguments are TypedArrays passed by address; null means NULL.
+  static bool OptionalBytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_null || t == napi_undefined) {
+      *data = nullptr;
+      *len = 0;
+      return true;
+    }
+    return TypedArrayBytes(env, v, data, len);
+  }
+
+  // socket(domain, type, protocol): always close-on-exec.
+  Napi::Value Socket(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t domain, type, protocol;
+    if (info.Length() < 3 || !Int32Arg(env, info[0], &domain) || !Int32Arg(env, info[1], &type) ||
+        !Int32Arg(env, info[2], &protocol)) {
+      return Napi::Value();
+    }
+    return IntV(env, Result(socket(domain, type | SOCK_CLOEXEC, protocol)));
+  }
+
+  // bind(fd, sockaddr bytes)
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t fd;
+    uint8_t* addr;
+    size_t len;
+    if (info.Length() < 2 || !Int32Arg(env, info[0], &fd) || !TypedArrayBytes(env, info[1], &addr, &len)) {
+      return Napi::Value();
+    }
+    return IntV(env, Result(bind(fd, reinterpret_cast<sockaddr*>(addr), static_cast<socklen_t>(len))));
+  }
+
+  // sendto(fd, bytes, flags, sockaddr bytes | null)
+  Napi::Value Sendto(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t fd, flags;
+    uint8_t *buf, *addr;
+    size_t len, addr_len;
+    if (info.Length() < 4 || !Int32Arg(env, info[0], &fd) || !TypedArrayBytes(env, info[1], &buf, &len) ||
+        !Int32Arg(env, info[2], &flags) || !OptionalBytes(env, info[3], &addr, &addr_len)) {
+      return Napi::Value();
+    }
+    long rc = sendto(fd, buf, len, flags, reinterpret_cast<sockaddr*>(addr), static_cast<socklen_t>(addr_len));
+    return IntV(env, Result(rc));
+  }
+
+  // recv(fd, bytes, flags): the number of bytes received (with MSG_TRUNC, the datagram's size).
+  Napi::Value Recv(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t fd, flags;
+    uint8_t* buf;
+    size_t len;
+    if (info.Length() < 3 || !Int32Arg(env, info[0], &fd) || !TypedArrayBytes(env, info[1], &buf, &len) ||
+        !Int32Arg(env, info[2], &flags)) {
+      return Napi::Value();
+    }
+    return IntV(env, Result(recv(fd, buf, len, flags)));
+  }
+
+  // setsockopt(fd, level, name, value bytes)
+  Napi::Value Setsockopt(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t fd, level, name;
+    uint8_t* val;
+    size_t len;
+    if (info.Length() < 4 || !Int32Arg(env, info[0], &fd) || !Int32Arg(env, info[1], &level) ||
+        !Int32Arg(env, info[2], &name) || !TypedArrayBytes(env, info[3], &val, &len)) {
+      return Napi::Value();
+    }
+    return IntV(env, Result(setsockopt(fd, level, name, val, static_cast<socklen_t>(len))));
+  }
+
+  // getsockopt(fd, level, name, value bytes): fills the bytes, returns the option's length.
+  Napi::Value Getsockopt(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t fd, level, name;
+    uint8_t* val;
+    size_t len;
+    if (info.Length() < 4 || !Int32Arg(env, info[0], &fd) || !Int32Arg(env, info[1], &level) ||
+        !Int32Arg(env, info[2], &name) || !TypedArrayBytes(env, info[3], &val, &len)) {
+      return Napi::Value();
+    }
+    socklen_t out = static_cast<socklen_t>(len);
+    if (getsockopt(fd, level, name, val, &out) != 0) return IntV(env, -errno);
+    return IntV(env, out);
+  }
+
+  // setns(fd, nstype): moves the calling thread (the JS thread) into a namespace.
+  Napi::Value Setns(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    int32_t fd, nstype;
+    if (info.Length() < 2 || !Int32Arg(env, info[0], &fd) || !Int32Arg(env, info[1], &nstype)) {
+      return Napi::Value();
+    }
+    return IntV(env, Result(setns(fd, nstype)));
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -148,6 +148,28 @@ export class SymbolNotFoundError extends BpfError {
   }
 }
 
+/** What an {@link AttachTargetError} is about. */
+export type AttachTargetKind = 'interface' | 'cgroup' | 'netns' | 'socket' | 'program';
+
+/**
+ * The place a program was to be attached to does not exist or is not the right kind of
+ * thing: a network interface that is not there (in this network namespace), a path that is
+ * not a cgroup v2 directory, a file that is not a network namespace, an fd that is not a
+ * socket. The message says what was looked for, where, and what exists instead.
+ */
+export class AttachTargetError extends BpfError {
+  /** What kind of target it is. */
+  readonly kind: AttachTargetKind;
+  /** The target as the caller named it (interface name or index, path, fd). */
+  readonly target: string;
+
+  constructor(kind: AttachTargetKind, target: string, message: string, options?: { errno?: number; cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.target = target;
+  }
+}
+
 /** An argument is wrong before any syscall is made (e.g. a key of the wrong size). */
 export class ArgumentError extends BpfError {}
 

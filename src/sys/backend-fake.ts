@@ -100,6 +100,35 @@ export class FakeBackend implements Backend {
     return 0;
   }
 
+  /** Sockets are not scripted: unit tests of netlink encode and decode bytes without a kernel. */
+  socket(): number {
+    return -ENOSYS;
+  }
+
+  bind(): number {
+    return -ENOSYS;
+  }
+
+  sendto(): number {
+    return -ENOSYS;
+  }
+
+  recv(): number {
+    return -ENOSYS;
+  }
+
+  setsockopt(): number {
+    return -ENOSYS;
+  }
+
+  getsockopt(): number {
+    return -ENOSYS;
+  }
+
+  setns(): number {
+    return -ENOSYS;
+  }
+
   close(fd: number): number {
     this.closed.push(fd);
     return 0;

@@ -87,6 +87,7 @@ const SYSCALLS: Record<string, { bpf: number; perfEventOpen: number; getpid: num
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
 const F_DUPFD_CLOEXEC = 1030;
+const SOCK_CLOEXEC = 0o2000000;
 const PROT_READ = 0x1;
 const PROT_WRITE = 0x2;
 const MAP_PRIVATE = 0x02;
@@ -227,6 +228,13 @@ class FfiBackend implements Backend {
   private readonly cPeek: FfiCall;
   private readonly cMalloc: FfiCall;
   private readonly cFree: FfiCall;
+  private readonly cSocket: FfiCall;
+  private readonly cBind: FfiCall;
+  private readonly cSendto: FfiCall;
+  private readonly cRecv: FfiCall;
+  private readonly cSetsockopt: FfiCall;
+  private readonly cGetsockopt: FfiCall;
+  private readonly cSetns: FfiCall;
 
   /** The thread's errno, aliased; undefined where external buffers are copies. */
   private readonly errnoView: Int32Array | undefined;
@@ -321,6 +329,14 @@ class FfiBackend implements Backend {
     this.cPeek = call('memmove', I64, [U8, I64, I64]);
     this.cMalloc = call('malloc', I64, [I64]);
     this.cFree = call('free', I32, [I64]);
+    // Buffers go by address (staged like an attr's pointers) so the kernel's writes come back.
+    this.cSocket = call('socket', I32, [I32, I32, I32]);
+    this.cBind = call('bind', I32, [I32, I64, I32]);
+    this.cSendto = call('sendto', I64, [I32, I64, I64, I32, I64, I32]);
+    this.cRecv = call('recv', I64, [I32, I64, I64, I32]);
+    this.cSetsockopt = call('setsockopt', I32, [I32, I32, I32, I64, I32]);
+    this.cGetsockopt = call('getsockopt', I32, [I32, I32, I32, I64, I64]);
+    this.cSetns = call('setns', I32, [I32, I32]);
 
     // Resolve every symbol now: a libc lacking one fails here with a clear message, and later
     // calls only read ffi-rs's (unsynchronised) symbol table.
@@ -340,6 +356,13 @@ class FfiBackend implements Backend {
       this.invoke(this.cToExternal, [0, 0, 0]);
       this.invoke(this.cPeek, [this.rlimitBuf, 0, 0]);
       this.invoke(this.cFree, [0]);
+      this.invoke(this.cSocket, [-1, 0, 0]);
+      this.invoke(this.cBind, [-1, 0, 0]);
+      this.invoke(this.cSendto, [-1, 0, 0, 0, 0, 0]);
+      this.invoke(this.cRecv, [-1, 0, 0, 0]);
+      this.invoke(this.cSetsockopt, [-1, 0, 0, 0, 0]);
+      this.invoke(this.cGetsockopt, [-1, 0, 0, 0, 0]);
+      this.invoke(this.cSetns, [-1, 0]);
       this.errnoAddress = this.invoke(
         call('__errno_location', I64, []),
         [],
@@ -620,6 +643,67 @@ class FfiBackend implements Backend {
     const out = this.result(r);
     this.unstage();
     return out;
+  }
+
+  /**
+   * Stages plain buffers (no attr) and returns their addresses: they ride as pointers of a
+   * small carrier struct, so the arena copy-in/copy-back of {@link stage} applies to them.
+   * {@link unstage} must follow the call.
+   */
+  private stageBuffers(buffers: ReadonlyArray<Uint8Array | null>): number[] {
+    const carrier = new Uint8Array(8 * buffers.length);
+    const pointers: Array<number | Uint8Array | null> = [];
+    buffers.forEach((b, i) => pointers.push(8 * i, b));
+    const at = this.stage(carrier, pointers);
+    const inArena = at >= this.arenaAddress && at < this.arenaAddress + this.arena.length && this.arenaAddress !== 0;
+    const view = inArena ? this.arenaView : new DataView(carrier.buffer, carrier.byteOffset);
+    const base = inArena ? at - this.arenaAddress : 0;
+    return buffers.map((_, i) => view.getUint32(base + 8 * i, true) + view.getUint32(base + 8 * i + 4, true) * 0x1_0000_0000);
+  }
+
+  socket(domain: number, type: number, protocol: number): number {
+    return this.result(this.invoke(this.cSocket, [domain, type | SOCK_CLOEXEC, protocol]) as number);
+  }
+
+  bind(fd: number, addr: Uint8Array): number {
+    const [a] = this.stageBuffers([addr]);
+    const out = this.result(this.invoke(this.cBind, [fd, a, addr.byteLength]) as number);
+    this.unstage();
+    return out;
+  }
+
+  sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number {
+    const [b, a] = this.stageBuffers([buf, addr]);
+    const out = this.result(this.invoke(this.cSendto, [fd, b, buf.byteLength, flags, a, addr?.byteLength ?? 0]) as number);
+    this.unstage();
+    return out;
+  }
+
+  recv(fd: number, buf: Uint8Array, flags: number): number {
+    const [b] = this.stageBuffers([buf]);
+    const out = this.result(this.invoke(this.cRecv, [fd, b, buf.byteLength, flags]) as number);
+    this.unstage();
+    return out;
+  }
+
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+    const [v] = this.stageBuffers([value]);
+    const out = this.result(this.invoke(this.cSetsockopt, [fd, level, name, v, value.byteLength]) as number);
+    this.unstage();
+    return out;
+  }
+
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, value.byteLength, true);
+    const [v, l] = this.stageBuffers([value, len]);
+    const r = this.result(this.invoke(this.cGetsockopt, [fd, level, name, v, l]) as number);
+    this.unstage();
+    return r < 0 ? r : new DataView(len.buffer).getUint32(0, true);
+  }
+
+  setns(fd: number, nstype: number): number {
+    return this.result(this.invoke(this.cSetns, [fd, nstype]) as number);
   }
 
   close(fd: number): number {

@@ -36,7 +36,7 @@ import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
 import { SyscallError } from '../errors.js';
 
 /** The addon's ABI revision this file was written against (`abiVersion` export of the addon). */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** The addon's raw exports, as native/ebpf_ts.cc defines them. */
 export interface NativeAddon {
@@ -63,6 +63,20 @@ export interface NativeAddon {
   close(fd: number): number;
   /** `fcntl(fd, F_DUPFD_CLOEXEC, minFd)`. */
   dupAbove(fd: number, minFd: number): number;
+  /** `socket(domain, type | SOCK_CLOEXEC, protocol)`. */
+  socket(domain: number, type: number, protocol: number): number;
+  /** `bind(fd, addr)`. */
+  bind(fd: number, addr: Uint8Array): number;
+  /** `sendto(fd, buf, flags, addr)`. */
+  sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number;
+  /** `recv(fd, buf, flags)`. */
+  recv(fd: number, buf: Uint8Array, flags: number): number;
+  /** `setsockopt(fd, level, name, value)`. */
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+  /** `getsockopt(fd, level, name, value)`: the option's length. */
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+  /** `setns(fd, nstype)`. */
+  setns(fd: number, nstype: number): number;
   /** `getrlimit` as `[soft, hard]` or `-errno`. */
   getrlimit(resource: number): [bigint, bigint] | number;
   /** `setrlimit`. */
@@ -340,6 +354,13 @@ export function loadNativeBackend(): NativeBackend {
       return new NativeWatcher(raw, id);
     },
 
+    socket: (domain, type, protocol) => raw.socket(domain, type, protocol),
+    bind: (fd, addr) => raw.bind(fd, addr),
+    sendto: (fd, buf, flags, addr) => raw.sendto(fd, buf, flags, addr),
+    recv: (fd, buf, flags) => raw.recv(fd, buf, flags),
+    setsockopt: (fd, level, name, value) => raw.setsockopt(fd, level, name, value),
+    getsockopt: (fd, level, name, value) => raw.getsockopt(fd, level, name, value),
+    setns: (fd, nstype) => raw.setns(fd, nstype),
     getrlimit: (resource) => raw.getrlimit(resource),
     setrlimit: (resource, soft, hard) => raw.setrlimit(resource, soft, hard),
   };

@@ -134,6 +134,36 @@ export interface Backend {
    */
   watchAny?(fds: readonly number[], events: number, callback: (revents: number) => void): Watcher;
 
+  /**
+   * `socket(domain, type | SOCK_CLOEXEC, protocol)`: netlink sockets for interface lookup and
+   * the netlink attach paths, and plain sockets for socket-filter tests. Returns an fd or `-errno`.
+   */
+  socket(domain: number, type: number, protocol: number): number;
+
+  /** `bind(fd, addr, addr.byteLength)`; `addr` is a `struct sockaddr_*`. Returns 0 or `-errno`. */
+  bind(fd: number, addr: Uint8Array): number;
+
+  /**
+   * `sendto(fd, buf, buf.byteLength, flags, addr, addrlen)`; `addr` null sends to the
+   * connected (or netlink default) peer. Returns the bytes sent or `-errno`.
+   */
+  sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number;
+
+  /** `recv(fd, buf, buf.byteLength, flags)`: the bytes received (the full size with MSG_TRUNC) or `-errno`. */
+  recv(fd: number, buf: Uint8Array, flags: number): number;
+
+  /** `setsockopt(fd, level, name, value, value.byteLength)`. Returns 0 or `-errno`. */
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+
+  /** `getsockopt(fd, level, name, value, &len)`: fills `value`, returns the option's length or `-errno`. */
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+
+  /**
+   * `setns(fd, nstype)`: moves the calling thread, the one running JavaScript, into the
+   * namespace `fd` refers to. Returns 0 or `-errno`.
+   */
+  setns(fd: number, nstype: number): number;
+
   /** `getrlimit(resource)` as `[soft, hard]`; `RLIM_INFINITY` is `2n ** 64n - 1n`. */
   getrlimit(resource: number): [bigint, bigint] | number;
 
