@@ -188,12 +188,17 @@ export const ProgAttach = defineLayout('BPF_PROG_ATTACH', Cmd.ProgAttach, '4.10'
   attach_type: [8, 'u32', '4.10'],
   attach_flags: [12, 'u32', '4.10'],
   replace_bpf_fd: [16, 'u32', '5.6'],
+  relative_fd: [20, 'u32', '6.6'],
+  expected_revision: [24, 'u64', '6.6'],
 });
 /** BPF_PROG_DETACH. */
 export const ProgDetach = defineLayout('BPF_PROG_DETACH', Cmd.ProgDetach, '4.10', {
   target_fd: [0, 'u32', '4.10'],
   attach_bpf_fd: [4, 'u32', '4.10'],
   attach_type: [8, 'u32', '4.10'],
+  attach_flags: [12, 'u32', '6.6'],
+  relative_fd: [20, 'u32', '6.6'],
+  expected_revision: [24, 'u64', '6.6'],
 });
 
 /** BPF_PROG_TEST_RUN. */
@@ -330,6 +335,14 @@ export const LinkCreate = defineLayout(
     uprobe_multi_cnt: [48, 'u32', '6.6'],
     uprobe_multi_flags: [52, 'u32', '6.6'],
     uprobe_multi_pid: [56, 'u32', '6.6'],
+    netfilter_pf: [16, 'u32', '6.4'],
+    netfilter_hooknum: [20, 'u32', '6.4'],
+    netfilter_priority: [24, 's32', '6.4'],
+    netfilter_flags: [28, 'u32', '6.4'],
+    tcx_relative_fd: [16, 'u32', '6.6'],
+    tcx_expected_revision: [24, 'u64', '6.6'],
+    netkit_relative_fd: [16, 'u32', '6.7'],
+    netkit_expected_revision: [24, 'u64', '6.7'],
   },
   { returnsFd: true },
 );
@@ -375,6 +388,9 @@ export const ProgQuery = defineLayout('BPF_PROG_QUERY', Cmd.ProgQuery, '4.15', {
   prog_ids: [16, 'ptr', '4.15'],
   prog_cnt: [24, 'u32', '4.15'],
   prog_attach_flags: [32, 'ptr', '6.0'],
+  link_ids: [40, 'ptr', '6.6'],
+  link_attach_flags: [48, 'ptr', '6.6'],
+  revision: [56, 'u64', '6.6'],
 });
 
 /** BPF_TASK_FD_QUERY. */
@@ -543,5 +559,24 @@ export const LinkInfo = defineLayout('bpf_link_info', -1, '5.8', {
   uprobe_multi_count: [52, 'u32', '6.8'],
   uprobe_multi_flags: [56, 'u32', '6.8'],
   uprobe_multi_pid: [60, 'u32', '6.8'],
+  cgroup_cgroup_id: [16, 'u64', '5.8'],
+  cgroup_attach_type: [24, 'u32', '5.8'],
+  iter_target_name: [16, 'ptr', '5.9'],
+  iter_target_name_len: [24, 'u32', '5.9'],
+  iter_map_id: [28, 'u32', '5.9'],
+  netns_netns_ino: [16, 'u32', '5.8'],
+  netns_attach_type: [20, 'u32', '5.8'],
+  xdp_ifindex: [16, 'u32', '5.9'],
+  struct_ops_map_id: [16, 'u32', '6.4'],
+  netfilter_pf: [16, 'u32', '6.4'],
+  netfilter_hooknum: [20, 'u32', '6.4'],
+  netfilter_priority: [24, 's32', '6.4'],
+  netfilter_flags: [28, 'u32', '6.4'],
+  tcx_ifindex: [16, 'u32', '6.6'],
+  tcx_attach_type: [20, 'u32', '6.6'],
+  netkit_ifindex: [16, 'u32', '6.7'],
+  netkit_attach_type: [20, 'u32', '6.7'],
+  sockmap_map_id: [16, 'u32', '6.10'],
+  sockmap_attach_type: [20, 'u32', '6.10'],
   pad: [64, 'u64', '5.8'],
 });
