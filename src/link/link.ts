@@ -133,11 +133,17 @@ export type LinkMode =
   /** A bpf_link fd on top of a perf event fd (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+). */
   | 'perf-link'
   /** A perf event fd with the program set by PERF_EVENT_IOC_SET_BPF (before 5.15). */
-  | 'perf-ioctl';
+  | 'perf-ioctl'
+  /**
+   * No fd: the kernel keeps the attachment itself (an XDP program set through netlink, a
+   * cls_bpf filter, BPF_PROG_ATTACH to a cgroup or map, SO_ATTACH_BPF). `close()` detaches it
+   * through the attach function's cleanup; it outlives the process if never closed.
+   */
+  | 'attachment';
 
 /** What an attach function hands to the {@link Link} it returns. */
 export interface LinkParts {
-  /** The bpf_link fd, or the perf event fd for `perf-ioctl`. */
+  /** The bpf_link fd, the perf event fd for `perf-ioctl`, -1 for `attachment`. */
   readonly fd: number;
   /** The perf event fd under a `perf-link`. */
   readonly perfFd?: number;
@@ -163,7 +169,7 @@ function release(held: Held): void {
   // Disable before closing so no program run starts between the two steps of teardown; the
   // close itself detaches (perf_event_release_kernel() → perf_event_free_bpf_prog()).
   if (held.mode === 'perf-ioctl') b.ioctl(held.fd, PERF_EVENT_IOC_DISABLE, 0);
-  b.close(held.fd);
+  if (held.fd >= 0) b.close(held.fd);
   if (held.perfFd >= 0) b.close(held.perfFd);
   held.cleanup?.();
 }
@@ -357,7 +363,10 @@ export class Link {
     return new Link({ fd, mode: 'bpf-link', what: `link id ${id}` });
   }
 
-  /** The bpf_link fd (or the perf event fd for `perf-ioctl`). Throws {@link ClosedError} after `close()`. */
+  /**
+   * The bpf_link fd (the perf event fd for `perf-ioctl`, -1 for an `attachment`, which has
+   * none). Throws {@link ClosedError} after `close()`.
+   */
   get fd(): number {
     return this.#owner.held.fd;
   }
@@ -372,6 +381,11 @@ export class Link {
     if (this.mode === 'perf-ioctl') {
       throw new NotSupportedError(`${operation} of a perf event attachment (BPF perf link)`, '5.15', {
         detail: `${this.what} was attached with PERF_EVENT_IOC_SET_BPF because this kernel has no BPF perf link, so there is no bpf_link object`,
+      });
+    }
+    if (this.mode === 'attachment') {
+      throw new NotSupportedError(`${operation} of an attachment without a bpf_link`, undefined, {
+        detail: `${this.what} is held by the kernel without a bpf_link (this kernel, or the way it was attached, has no link for it); queryPrograms() shows it`,
       });
     }
     return fd;
