@@ -8,7 +8,7 @@
 // run (kprobes, fentry) detect the kernel's abilities themselves and skip on the host with
 // "runs in test:vm". Prints each kernel's vitest summary, then one line for all of them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,13 +32,73 @@ for (const tool of ['qemu-system-x86_64', 'busybox']) {
 const outDir = join(root, '.test-vm');
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
+// The guest loads only the virtio and 9p modules, and the kernel cannot load more by itself
+// (modprobe would look in the host's /lib/modules). The network tests need veth, the clsact
+// qdisc, cls_bpf and the netfilter defrag helpers, which Debian builds as modules: they are
+// copied (decompressed, for busybox insmod) from the unpacked kernel package in vm-run.sh's
+// cache into the share, and the guest inserts them before the tests.
+const NET_MODULES = ['veth', 'sch_ingress', 'cls_bpf', 'nf_defrag_ipv4', 'nf_defrag_ipv6'];
+const cache = process.env.VM_CACHE ?? '/tmp/vm-run-cache';
+
+function kernelDir(kernel) {
+  const resolved = join(cache, `resolved-${kernel.replaceAll('/', '_')}`);
+  if (!existsSync(resolved)) {
+    // First use of this kernel on this machine: one short boot makes vm-run.sh fetch and unpack it.
+    spawnSync(vmRun, ['-k', kernel, '-t', '600', '--', 'true'], { stdio: 'inherit', cwd: root });
+  }
+  if (!existsSync(resolved)) return undefined;
+  const [pkg, ver] = readFileSync(resolved, 'utf8').trim().split(/\s+/);
+  const dir = join(cache, 'kernels', `${pkg}_${ver ?? 'unknown'}`);
+  return existsSync(dir) ? dir : undefined;
+}
+
+function findModule(dir, name) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const hit = findModule(path, name);
+      if (hit !== undefined) return hit;
+    } else if (entry.name === `${name}.ko` || entry.name.startsWith(`${name}.ko.`)) {
+      return path;
+    }
+  }
+  return undefined;
+}
+
+/** Copies the network modules of `kernel` into the share; returns the guest's insmod commands. */
+function moduleCommands(kernel) {
+  const kdir = kernelDir(kernel);
+  if (kdir === undefined) {
+    console.log(`test:vm: no unpacked ${kernel} kernel in ${cache}: network modules not loaded`);
+    return '';
+  }
+  const into = join(outDir, 'modules', kernel);
+  mkdirSync(into, { recursive: true });
+  const cmds = [];
+  for (const name of NET_MODULES) {
+    const src = findModule(join(kdir, 'lib', 'modules'), name);
+    if (src === undefined) continue; // built in
+    const dst = join(into, `${name}.ko`);
+    const decompress = src.endsWith('.xz') ? 'xz' : src.endsWith('.zst') ? 'zstd' : undefined;
+    const r = decompress === undefined ? spawnSync('cp', [src, dst]) : spawnSync('sh', ['-c', `${decompress} -dc '${src}' > '${dst}'`]);
+    if (r.status !== 0) {
+      console.log(`test:vm: could not copy module ${name} from ${src}`);
+      continue;
+    }
+    cmds.push(`busybox insmod ${dst} 2>/dev/null || true`);
+  }
+  writeFileSync(join(into, 'list'), cmds.join('\n') + '\n');
+  return cmds.length === 0 ? '' : `${cmds.join('; ')}; `;
+}
+
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let bad = 0;
 for (const kernel of kernels) {
   const out = join(outDir, `${kernel}.json`);
   console.log(`\n=== kernel tests in a Linux ${kernel} VM (native addon backend) ===`);
+  const insmods = moduleCommands(kernel);
   const cmd =
-    `cd ${root} && uname -r && EBPF_TS_BACKEND=native npx vitest run --project kernel ` +
+    `cd ${root} && uname -r && ${insmods}EBPF_TS_BACKEND=native npx vitest run --project kernel ` +
     `--reporter=default --reporter=json --outputFile.json=${out} ${files}`;
   const started = Date.now();
   // CI=true: the serial console looks like a terminal to vitest; plain, non-animated output.
