@@ -280,6 +280,10 @@ int main(void)
 	S("bpf_link_info", bpf_link_info, "iter_target_name", iter.target_name);
 	S("bpf_link_info", bpf_link_info, "iter_target_name_len", iter.target_name_len);
 	S("bpf_link_info", bpf_link_info, "iter_map_id", iter.map.map_id);
+	S("bpf_link_info", bpf_link_info, "iter_cgroup_cgroup_id", iter.cgroup.cgroup_id);
+	S("bpf_link_info", bpf_link_info, "iter_cgroup_order", iter.cgroup.order);
+	S("bpf_link_info", bpf_link_info, "iter_task_tid", iter.task.tid);
+	S("bpf_link_info", bpf_link_info, "iter_task_pid", iter.task.pid);
 	S("bpf_link_info", bpf_link_info, "netns_netns_ino", netns.netns_ino);
 	S("bpf_link_info", bpf_link_info, "netns_attach_type", netns.attach_type);
 	S("bpf_link_info", bpf_link_info, "xdp_ifindex", xdp.ifindex);
