@@ -38,7 +38,7 @@ import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError, 
 import { mapTypeConfig } from './features/map-types.js';
 import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
 import { PinType, type MapSpec } from './map-spec.js';
-import { Program } from './prog.js';
+import { Program, type AttachTargets } from './prog.js';
 import type { ProgramSpec } from './prog-spec.js';
 import { hostLittleEndian } from './sys/attr.js';
 import type { Mapping } from './sys/backend.js';
@@ -140,8 +140,12 @@ export class Collection implements Disposable {
   /**
    * Attaches every program whose section name says where it goes (`tracepoint/…`, `kprobe/…`,
    * `raw_tp/…`, `fentry/…`, …; see {@link canAutoAttach}), like libbpf's skeleton attach.
-   * Programs without an auto-attach target (socket filters, XDP, …) are left alone, but not
-   * silently: each is listed in {@link Collection.notAttached} with the reason, and one process
+   * Network and cgroup programs (`xdp`, `tcx/ingress`, `cgroup_skb/egress`, `cgroup/connect4`,
+   * `sk_lookup`, …) are attached too when the options name their interface, cgroup or network
+   * namespace ({@link AttachTargets}).
+   * Programs left without a target (socket filters, sockmap programs, or a network program
+   * whose interface was not given) are left alone, but not silently: each is listed in
+   * {@link Collection.notAttached} with the reason and what to pass, and one process
    * warning (code `EBPF_TS_NOT_ATTACHED`) names them unless `quiet` is set. If one attach
    * fails, the links made by this call are closed and the error is thrown.
    *
@@ -149,23 +153,28 @@ export class Collection implements Disposable {
    * and closed by {@link Collection.close}. (A link you make yourself with `attach()` is yours:
    * dropped without `close()`, it is closed when garbage-collected and the program stops.)
    *
+   * @example
+   * ```ts
+   * coll.attachAll({ interface: 'eth0', cgroup: '/sys/fs/cgroup/my.slice' });
+   * ```
+   *
    * @param options.quiet No warning for programs left alone (they are still listed).
    * @returns the new links by program name (also kept in {@link Collection.links}).
    */
-  attachAll(options: { quiet?: boolean } = {}): Record<string, Link> {
+  attachAll(options: AttachTargets & { quiet?: boolean } = {}): Record<string, Link> {
     if (!this.#open) throw new ClosedError('collection is closed');
     const made: Record<string, Link> = {};
     const skipped: string[] = [];
     try {
       for (const [name, prog] of Object.entries(this.programs)) {
         if (this.links[name] !== undefined) continue;
-        const refusal = autoAttachRefusal(prog.attachment.sectionName, prog.attachment.attachTo);
+        const refusal = autoAttachRefusal(prog.attachment.sectionName, prog.attachment.attachTo, options);
         if (refusal !== undefined) {
           this.notAttached[name] = refusal;
           skipped.push(`${name}: ${refusal}`);
           continue;
         }
-        made[name] = prog.attach();
+        made[name] = prog.attach(options);
         delete this.notAttached[name];
       }
     } catch (err) {

@@ -29,6 +29,7 @@ export {
   type TestRunOptions,
   type TestRunResult,
   type ProgramInfo,
+  type AttachTargets,
 } from './prog.js';
 export type { ProgramSpec } from './prog-spec.js';
 export { programTypeFeature } from './features/prog-types.js';

@@ -119,8 +119,31 @@ export interface ProgramInfo {
   readonly gplCompatible: boolean;
 }
 
+/**
+ * The objects auto-attach needs for sections that name a kind of hook but not the object:
+ * `xdp`, `tcx/ingress` or `netkit/primary` say nothing of the interface, `cgroup_skb/egress`
+ * or `cgroup/connect4` nothing of the cgroup, `sk_lookup` and `flow_dissector` nothing of the
+ * network namespace. Given here, {@link Program.attach} and `Collection.attachAll()` attach
+ * those programs too.
+ */
+export interface AttachTargets {
+  /** The interface for `xdp`, `tc/…`, `tcx/…` and `netkit/…` programs: a name or an ifindex. */
+  readonly interface?: string | number;
+  /**
+   * The cgroup for `cgroup_skb/…`, `cgroup/…`, `sockops` and `lsm_cgroup/…` programs: a cgroup v2
+   * directory (absolute, or relative to the cgroup v2 mount) or an open fd.
+   */
+  readonly cgroup?: string | number;
+  /** The network namespace for `sk_lookup` and `flow_dissector` programs: a path such as /proc/self/ns/net, a name from `ip netns add`, or an fd. */
+  readonly netns?: string | number;
+}
+
 /** Attaches a program where its section name says; link/auto.ts provides it. */
-export type AutoAttach = (prog: Program, spec: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>) => Link;
+export type AutoAttach = (
+  prog: Program,
+  spec: Readonly<Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>>,
+  targets?: AttachTargets,
+) => Link;
 
 let autoAttach: AutoAttach | undefined;
 
@@ -330,22 +353,25 @@ export class Program {
    * `tracepoint/<group>/<name>`, `kprobe/<fn>`, `kretprobe/<fn>`, `ksyscall/<name>`,
    * `uprobe/<binary>:<fn>`, `kprobe.multi/<pattern>`, `uprobe.multi/<binary>:<pattern>`,
    * `raw_tp/<name>`, `fentry/<fn>`, `tp_btf/<name>`, `lsm/<hook>`, … (see
-   * {@link attachProgram}). The returned link is the caller's to close.
+   * {@link attachProgram}). Sections that name a kind of hook but not the object (`xdp`,
+   * `tcx/ingress`, `cgroup_skb/egress`, `sk_lookup`, …) attach to the interface, cgroup or
+   * network namespace given in `targets`. The returned link is the caller's to close.
    *
    * @example
    * ```ts
    * const coll = await loadCollection('execsnoop.bpf.o');
    * const link = coll.programs.handle_exec.attach();
+   * const xdp = coll.programs.xdp_count.attach({ interface: 'eth0' });
    * ```
    * @throws {@link ArgumentError} for a program loaded without a section name, and the errors
    * of the attach function used.
    */
-  attach(): Link {
+  attach(targets?: AttachTargets): Link {
     if (autoAttach === undefined) {
       // Only reachable when src/prog.ts is imported on its own, without the package index.
       throw new BpfError(`program ${this.name}: auto-attach is not loaded; import from 'ebpf-ts' (its link/ module registers it)`);
     }
-    return autoAttach(this, this.attachment);
+    return autoAttach(this, this.attachment, targets);
   }
 
   /** The program's fd. Throws {@link ClosedError} after `close()`. */

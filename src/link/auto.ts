@@ -5,7 +5,7 @@
  * @module
  */
 import { ArgumentError, NotSupportedError } from '../errors.js';
-import { registerAutoAttach, type Program } from '../prog.js';
+import { registerAutoAttach, type AttachTargets, type Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
 import { attachKprobe, attachKsyscall } from './kprobe.js';
 import { attachKprobeMulti, type kprobeMultiFunctions } from './kprobe-multi.js';
@@ -53,23 +53,60 @@ function isGlob(target: string): boolean {
   return /[*?]/.test(target);
 }
 
+/** Which {@link AttachTargets} member a section kind needs: the hook's kind is in the name, the object is not. */
+function targetNeeded(kind: string, sectionName: string): keyof AttachTargets | undefined {
+  if (kind === 'xdp' || kind === 'xdp.frags') return sectionName.includes('/') ? undefined : 'interface';
+  if (kind === 'tc' || kind === 'tcx' || kind === 'netkit') return 'interface';
+  if (kind === 'cgroup_skb' || kind === 'cgroup' || kind === 'sockops' || kind === 'lsm_cgroup') return 'cgroup';
+  if (kind === 'sk_lookup' || kind === 'flow_dissector') return 'netns';
+  return undefined;
+}
+
+/** What a section that auto-attach cannot serve needs instead, in words a user can act on. */
+const explicitOnly: Record<string, string> = {
+  socket: 'a socket filter attaches to a socket: attachSocketFilter(prog, socket)',
+  sk_reuseport: 'an sk_reuseport program attaches to a socket of the reuseport group: attachReuseport(prog, socket)',
+  sk_skb: 'an sk_skb program attaches to a sockmap or sockhash: attachSockmap(prog, map)',
+  sk_msg: 'an sk_msg program attaches to a sockmap or sockhash: attachSockmap(prog, map)',
+  netfilter: 'a netfilter program needs a family, hook and priority: attachNetfilter(prog, { family, hook, priority })',
+  classifier: 'a bare classifier section names no direction: use attachTc(prog, { interface, direction }) or attachTcx, or name the section tc/ingress or tc/egress',
+  action: 'a tc action runs from a tc filter (tc filter … action bpf), not from a hook of its own',
+  xdp_devmap: 'an xdp/devmap or xdp/cpumap program runs from a devmap or cpumap entry: put its fd in the map value (struct bpf_devmap_val / bpf_cpumap_val)',
+  perf_event: 'a perf_event program attaches to a perf event you open (attachPerfEvent), not a named hook',
+  syscall: 'a syscall program is run with testRun(), not attached',
+  freplace: 'an freplace program replaces a function of another program, given at load time',
+};
+
 /**
  * Why {@link attachProgram} cannot attach a program of this section, or undefined when it can
- * (a known prefix with a target: `kprobe/do_sys_openat2`, not a bare `kprobe`).
+ * (a known prefix with a target: `kprobe/do_sys_openat2`, not a bare `kprobe`; a network or
+ * cgroup section whose interface, cgroup or netns is in `targets`).
  */
-export function autoAttachRefusal(sectionName: string | undefined, attachTo?: string): string | undefined {
+export function autoAttachRefusal(sectionName: string | undefined, attachTo?: string, targets: AttachTargets = {}): string | undefined {
   if (sectionName === undefined || sectionName === '') return 'it was loaded without a section name';
   const { kind, target } = attachPlan(sectionName, attachTo);
+  const needs = targetNeeded(kind, sectionName);
+  if (needs !== undefined) {
+    if (kind === 'tc' && target === undefined) return explicitOnly.classifier;
+    if (targets[needs] !== undefined) return undefined;
+    const example = needs === 'interface' ? `{ interface: 'eth0' }` : needs === 'cgroup' ? `{ cgroup: '/sys/fs/cgroup/…' }` : `{ netns: '/proc/self/ns/net' }`;
+    return `section ${JSON.stringify(sectionName)} says the kind of hook but not which ${needs === 'netns' ? 'network namespace' : needs}: pass it, e.g. attachAll(${example}) or prog.attach(${example})`;
+  }
+  const explicit = explicitOnly[kind] ?? ((kind === 'xdp' || kind === 'xdp.frags') ? explicitOnly.xdp_devmap : undefined);
+  if (explicit !== undefined) return explicit;
   if (!autoAttachKinds.has(kind)) {
-    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (network, cgroup, socket, iterator and struct_ops attach points are not implemented yet); testRun() works for test-runnable types`;
+    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (iterators, struct_ops, USDT, sessions and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
   }
   if (target === undefined) return `section ${JSON.stringify(sectionName)} names no target: use e.g. ${kind}/<target>, or attach it explicitly`;
   return undefined;
 }
 
-/** True if {@link attachProgram} knows where a program of this section goes (a known prefix with a target). */
-export function canAutoAttach(sectionName: string | undefined, attachTo?: string): boolean {
-  return autoAttachRefusal(sectionName, attachTo) === undefined;
+/**
+ * True if {@link attachProgram} knows where a program of this section goes (a known prefix with
+ * a target, or a network/cgroup section whose object is in `targets`).
+ */
+export function canAutoAttach(sectionName: string | undefined, attachTo?: string, targets?: AttachTargets): boolean {
+  return autoAttachRefusal(sectionName, attachTo, targets) === undefined;
 }
 
 function need(target: string | undefined, sectionName: string, form: string): string {
