@@ -27,6 +27,8 @@ export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 export const BPF_F_KPROBE_MULTI_RETURN = 1;
 /** `BPF_F_UPROBE_MULTI_RETURN`: a uprobe_multi link runs at function return (6.6). */
 export const BPF_F_UPROBE_MULTI_RETURN = 1;
+/** `BPF_F_NETFILTER_IP_DEFRAG`: a netfilter link sees reassembled IP packets (`netfilter.flags`, 6.6). */
+export const BPF_F_NETFILTER_IP_DEFRAG = 1;
 
 /** `BPF_F_ALLOW_OVERRIDE`: a program attached to a descendant cgroup replaces this one (4.10). */
 export const BPF_F_ALLOW_OVERRIDE = 1 << 0;
