@@ -18,14 +18,19 @@
 import { unlinkSync } from 'node:fs';
 import { ArgumentError, ClosedError, NotSupportedError, SyscallError } from '../errors.js';
 import { hostLittleEndian } from '../sys/attr.js';
+import { bpfCall } from '../sys/bpf.js';
 import { fdById, objectIds, objGet, objGetInfoByFd, objPin } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
-import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
+import { LinkDetach, LinkInfo as LinkInfoLayout, LinkUpdate } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { kprobeMultiInfo, uprobeMultiInfo, type KprobeMultiLinkInfo, type UprobeMultiLinkInfo } from './multi-link-info.js';
 import { PERF_EVENT_IOC_DISABLE } from '../internal/perf-event.js';
 import { fdState, Owner } from '../internal/owner.js';
 import { dataView } from '../internal/bytes.js';
+import { BPF_F_REPLACE } from '../internal/flags.js';
+import { interfaceName } from '../internal/netdev.js';
+import type { Program } from '../prog.js';
+import { programTypeName, type AttachType } from '../types.js';
 
 /** `enum bpf_link_type`. */
 export enum LinkType {
@@ -61,7 +66,12 @@ export enum LinkType {
   Sockmap = 14,
 }
 
-/** What the kernel reports about a link (decoded `struct bpf_link_info`). */
+/**
+ * What the kernel reports about a link (decoded `struct bpf_link_info`): the common fields and,
+ * for each link type, one sub-object with what that type reports (`cgroup` for a cgroup link,
+ * `tcx` for a tcx link, …). A link whose target is gone (an interface removed, a cgroup
+ * deleted) or that was detached with {@link Link.detach} reports zeros there.
+ */
 export interface LinkInfo {
   /** The link type. */
   readonly type: LinkType;
@@ -86,6 +96,96 @@ export interface LinkInfo {
   readonly kprobeMulti?: KprobeMultiLinkInfo;
   /** For uprobe_multi links: the binary, offsets, cookies and pid; Linux 6.8+. */
   readonly uprobeMulti?: UprobeMultiLinkInfo;
+  /** For cgroup links: the cgroup and the hook. */
+  readonly cgroup?: CgroupLinkInfo;
+  /** For netns links (sk_lookup, flow_dissector): the namespace and the hook. */
+  readonly netns?: NetnsLinkInfo;
+  /** For XDP links: the interface. */
+  readonly xdp?: InterfaceLinkInfo;
+  /** For tcx links (Linux 6.6): the interface and the direction. */
+  readonly tcx?: InterfaceLinkInfo;
+  /** For netkit links (Linux 6.7): the interface and primary/peer. */
+  readonly netkit?: InterfaceLinkInfo;
+  /** For netfilter links (Linux 6.4): family, hook, priority, flags. */
+  readonly netfilter?: NetfilterLinkInfo;
+  /** For sockmap links (Linux 6.10): the map and the hook. */
+  readonly sockmap?: SockmapLinkInfo;
+  /** For iterator links: the target and its parameters. */
+  readonly iter?: IterLinkInfo;
+  /** For struct_ops links (info since Linux 6.4): the struct_ops map. */
+  readonly structOps?: StructOpsLinkInfo;
+}
+
+/** `bpf_link_info.cgroup`. */
+export interface CgroupLinkInfo {
+  /** The cgroup's id: the inode number of its directory on cgroup2; 0 once the cgroup is gone or the link detached. */
+  readonly cgroupId: bigint;
+  /** The hook (`AttachType.CgroupInetEgress`, …). */
+  readonly attachType: AttachType;
+}
+
+/** `bpf_link_info.netns`. */
+export interface NetnsLinkInfo {
+  /** The network namespace's inode number (as in `readlink /proc/PID/ns/net`: `net:[INO]`); 0 once it is gone. */
+  readonly netnsIno: number;
+  /** `AttachType.SKLookup` or `AttachType.FlowDissector`. */
+  readonly attachType: AttachType;
+}
+
+/** `bpf_link_info.xdp`, `.tcx` and `.netkit`: a link on a network interface. */
+export interface InterfaceLinkInfo {
+  /** The interface index; 0 once the interface is gone or the link detached. */
+  readonly ifindex: number;
+  /**
+   * The interface's name in this thread's network namespace, when it has one with that index.
+   * bpf_link_info does not say which namespace the interface is in: a link made in another
+   * namespace may name an unrelated interface here.
+   */
+  readonly interface?: string;
+  /** tcx and netkit: `TCXIngress`/`TCXEgress`, `NetkitPrimary`/`NetkitPeer`; undefined for XDP. */
+  readonly attachType?: AttachType;
+}
+
+/** `bpf_link_info.netfilter`. */
+export interface NetfilterLinkInfo {
+  /** The protocol family (`NFPROTO_IPV4` = 2, `NFPROTO_IPV6` = 10). */
+  readonly family: number;
+  /** The hook (`NF_INET_PRE_ROUTING` = 0 … `NF_INET_POST_ROUTING` = 4). */
+  readonly hook: number;
+  /** The priority among the hook's functions. */
+  readonly priority: number;
+  /** `BPF_F_NETFILTER_IP_DEFRAG` (1) when packets are defragmented first. */
+  readonly flags: number;
+}
+
+/** `bpf_link_info.sockmap`. */
+export interface SockmapLinkInfo {
+  /** The sockmap or sockhash. */
+  readonly mapId: number;
+  /** `SKSKBStreamParser`, `SKSKBStreamVerdict`, `SKSKBVerdict` or `SKMsgVerdict`. */
+  readonly attachType: AttachType;
+}
+
+/** `bpf_link_info.iter`. */
+export interface IterLinkInfo {
+  /** The iterator target (`task`, `bpf_map_elem`, `tcp`, …). */
+  readonly targetName: string;
+  /** Map iterators (`bpf_map_elem`, `bpf_sk_storage_map`): the map. */
+  readonly mapId?: number;
+  /** cgroup iterators (6.1): the cgroup the walk starts from. */
+  readonly cgroupId?: bigint;
+  /** cgroup iterators: the walk order (`BPF_CGROUP_ITER_*`). */
+  readonly order?: number;
+  /** task iterators (6.1): the thread the walk is limited to, 0 for all. */
+  readonly tid?: number;
+  /** task iterators: the process the walk is limited to, 0 for all. */
+  readonly pid?: number;
+}
+
+/** `bpf_link_info.struct_ops`. */
+export interface StructOpsLinkInfo {
+  /** The struct_ops map the link registered. */
+  readonly mapId: number;
 }
 
 /** `enum bpf_perf_event_type`: what a perf-event link is attached to. */
@@ -153,15 +253,24 @@ export interface LinkParts {
   readonly what: string;
   /** Run once after the fds are closed (e.g. remove a tracefs probe event). */
   readonly cleanup?: () => void;
+  /**
+   * How an `attachment` swaps its program for {@link Link.update} (BPF_PROG_ATTACH with
+   * BPF_F_REPLACE, netlink XDP_FLAGS_REPLACE, …); without it such a link cannot be updated.
+   * It must also make `cleanup` detach the new program from then on.
+   */
+  readonly update?: (program: Program, oldProgram: Program | undefined) => void;
 }
 
-/** What a link owns. `cleanup` is dropped once the link is pinned. */
+/** What a link owns. `cleanup` is dropped once the link is pinned, and once it has run for {@link Link.detach}. */
 interface Held {
   readonly fd: number;
   readonly perfFd: number;
   readonly mode: LinkMode;
   readonly what: string;
   cleanup: (() => void) | undefined;
+  readonly update: ((program: Program, oldProgram: Program | undefined) => void) | undefined;
+  /** Set by detach() of an `attachment`: nothing is attached any more. */
+  detached: boolean;
 }
 
 function release(held: Held): void {
@@ -244,48 +353,184 @@ function perfEventInfo(fd: number, ctx: { context: string }): PerfEventLinkInfo 
   }
 }
 
+/** The name an interface index has in this thread's network namespace, if any. */
+function interfaceOf(ifindex: number): { ifindex: number; interface?: string } {
+  if (ifindex === 0) return { ifindex };
+  let name: string | undefined;
+  try {
+    name = interfaceName(ifindex);
+  } catch {
+    // No socket for the ioctl (a backend without sockets): the index alone.
+  }
+  return name === undefined ? { ifindex } : { ifindex, interface: name };
+}
+
+// Iterator target names ("bpf_map_elem", "task_file") are short; the kernel reports the length anyway.
+const ITER_NAME_MAX = 64;
+
+/**
+ * `bpf_link_info.iter`: bpf_iter_link_fill_link_info() copies the target name into a buffer
+ * of `target_name_len` bytes (ENOSPC and a cut name when it is too short, with the length it
+ * needs in `target_name_len`), then the target's own members: a map id for map iterators, the
+ * cgroup or task a walk is limited to (6.1).
+ */
+function iterInfo(fd: number, ctx: { context: string }): IterLinkInfo {
+  const f = LinkInfoLayout.fields;
+  let size = ITER_NAME_MAX;
+  for (;;) {
+    const name = new Uint8Array(size);
+    const input = new Uint8Array(f.iter_target_name_len.offset + 4);
+    dataView(input).setUint32(f.iter_target_name_len.offset, name.length, hostLittleEndian);
+    let info: Uint8Array;
+    try {
+      info = objGetInfoByFd(fd, LinkInfoLayout.size, [f.iter_target_name.offset, name], ctx, input);
+    } catch (err) {
+      if (err instanceof SyscallError && err.errno === Errno.ENOSPC && size < 4096) {
+        size *= 4;
+        continue;
+      }
+      throw err;
+    }
+    const nul = name.indexOf(0);
+    const targetName = new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul));
+    const mapId = u32(info, f.iter_map_id.offset);
+    // The target decides which member of the second union means anything.
+    if (targetName === 'cgroup') {
+      return { targetName, cgroupId: u64(info, f.iter_cgroup_cgroup_id.offset), order: u32(info, f.iter_cgroup_order.offset) };
+    }
+    if (targetName === 'task' || targetName === 'task_file' || targetName === 'task_vma') {
+      return { targetName, tid: u32(info, f.iter_task_tid.offset), pid: u32(info, f.iter_task_pid.offset) };
+    }
+    return mapId === 0 ? { targetName } : { targetName, mapId };
+  }
+}
+
 function linkInfo(fd: number): LinkInfo {
   const f = LinkInfoLayout.fields;
   const ctx = { context: `info of link fd ${fd}` };
   const info = objGetInfoByFd(fd, LinkInfoLayout.size, [], ctx);
   const type = u32(info, f.type.offset) as LinkType;
   const base = { type, id: u32(info, f.id.offset), programId: u32(info, f.prog_id.offset) };
-  if (type === LinkType.RawTracepoint) {
-    // Second pass with a buffer: bpf_raw_tp_link_fill_link_info() copies the name when
-    // tp_name is set and reports the length it needs in tp_name_len.
-    const len = u32(info, f.raw_tracepoint_tp_name_len.offset);
-    const name = new Uint8Array(Math.max(len, 1) + 1);
-    const input = new Uint8Array(f.raw_tracepoint_tp_name_len.offset + 4);
-    dataView(input).setUint32(f.raw_tracepoint_tp_name_len.offset, name.length, hostLittleEndian);
-    objGetInfoByFd(fd, LinkInfoLayout.size, [f.raw_tracepoint_tp_name.offset, name], ctx, input);
-    const nul = name.indexOf(0);
-    return { ...base, rawTracepointName: new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul)) };
+  switch (type) {
+    case LinkType.RawTracepoint: {
+      // Second pass with a buffer: bpf_raw_tp_link_fill_link_info() copies the name when
+      // tp_name is set and reports the length it needs in tp_name_len.
+      const len = u32(info, f.raw_tracepoint_tp_name_len.offset);
+      const name = new Uint8Array(Math.max(len, 1) + 1);
+      const input = new Uint8Array(f.raw_tracepoint_tp_name_len.offset + 4);
+      dataView(input).setUint32(f.raw_tracepoint_tp_name_len.offset, name.length, hostLittleEndian);
+      objGetInfoByFd(fd, LinkInfoLayout.size, [f.raw_tracepoint_tp_name.offset, name], ctx, input);
+      const nul = name.indexOf(0);
+      return { ...base, rawTracepointName: new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul)) };
+    }
+    case LinkType.Tracing: {
+      // target_obj_id and target_btf_id arrived in 5.13 ("bpf: Return target info when a
+      // tracing bpf_link is queried"); older kernels leave our zeroed bytes alone. A 5.13+
+      // tracing link always has a target type, so a zero id means "not reported".
+      const btfId = u32(info, f.tracing_target_btf_id.offset);
+      const objectId = u32(info, f.tracing_target_obj_id.offset);
+      return {
+        ...base,
+        tracingAttachType: u32(info, f.tracing_attach_type.offset),
+        ...(btfId === 0 ? {} : { tracingTargetObjectId: objectId, tracingTargetBtfId: btfId }),
+      };
+    }
+    case LinkType.PerfEvent: {
+      const perfEvent = perfEventInfo(fd, ctx);
+      return perfEvent === undefined ? base : { ...base, perfEvent };
+    }
+    case LinkType.KprobeMulti: {
+      const kprobeMulti = kprobeMultiInfo(fd, info, ctx);
+      return kprobeMulti === undefined ? base : { ...base, kprobeMulti };
+    }
+    case LinkType.UprobeMulti: {
+      const uprobeMulti = uprobeMultiInfo(fd, info, ctx);
+      return uprobeMulti === undefined ? base : { ...base, uprobeMulti };
+    }
+    case LinkType.Cgroup:
+      return { ...base, cgroup: { cgroupId: u64(info, f.cgroup_cgroup_id.offset), attachType: u32(info, f.cgroup_attach_type.offset) } };
+    case LinkType.NetNs:
+      return { ...base, netns: { netnsIno: u32(info, f.netns_netns_ino.offset), attachType: u32(info, f.netns_attach_type.offset) } };
+    case LinkType.XDP:
+      return { ...base, xdp: interfaceOf(u32(info, f.xdp_ifindex.offset)) };
+    case LinkType.TCX:
+      return { ...base, tcx: { ...interfaceOf(u32(info, f.tcx_ifindex.offset)), attachType: u32(info, f.tcx_attach_type.offset) } };
+    case LinkType.Netkit:
+      return { ...base, netkit: { ...interfaceOf(u32(info, f.netkit_ifindex.offset)), attachType: u32(info, f.netkit_attach_type.offset) } };
+    case LinkType.Netfilter:
+      return {
+        ...base,
+        netfilter: {
+          family: u32(info, f.netfilter_pf.offset),
+          hook: u32(info, f.netfilter_hooknum.offset),
+          priority: dataView(info).getInt32(f.netfilter_priority.offset, hostLittleEndian),
+          flags: u32(info, f.netfilter_flags.offset),
+        },
+      };
+    case LinkType.Sockmap:
+      return { ...base, sockmap: { mapId: u32(info, f.sockmap_map_id.offset), attachType: u32(info, f.sockmap_attach_type.offset) } };
+    case LinkType.Iter:
+      return { ...base, iter: iterInfo(fd, ctx) };
+    case LinkType.StructOps: {
+      // struct_ops links report their map from 6.4 ("bpf: Create links for BPF struct_ops maps"
+      // came with fill_link_info); before, the member stays zero.
+      const mapId = u32(info, f.struct_ops_map_id.offset);
+      return mapId === 0 ? base : { ...base, structOps: { mapId } };
+    }
+    default:
+      return base;
   }
-  if (type === LinkType.Tracing) {
-    // target_obj_id and target_btf_id arrived in 5.13 ("bpf: Return target info when a
-    // tracing bpf_link is queried"); older kernels leave our zeroed bytes alone. A 5.13+
-    // tracing link always has a target type, so a zero id means "not reported".
-    const btfId = u32(info, f.tracing_target_btf_id.offset);
-    const objectId = u32(info, f.tracing_target_obj_id.offset);
-    return {
-      ...base,
-      tracingAttachType: u32(info, f.tracing_attach_type.offset),
-      ...(btfId === 0 ? {} : { tracingTargetObjectId: objectId, tracingTargetBtfId: btfId }),
-    };
+}
+
+/** ENOLINK: the kernel's answer for a link whose target is gone (not in sys/errno's table). */
+const ENOLINK = 67;
+
+/** Link types without `update_prog` in their bpf_link_ops: BPF_LINK_UPDATE answers EINVAL. */
+const notUpdatable = new Set([LinkType.RawTracepoint, LinkType.Tracing, LinkType.PerfEvent, LinkType.KprobeMulti, LinkType.UprobeMulti]);
+
+/** `cgroup link`, `TRACING link`, or `this link` when its info cannot be read. */
+function linkTypeLabel(fd: number): string {
+  const type = infoOrUndefined(fd)?.type;
+  return type === undefined ? 'this link' : `a ${LinkType[type] ?? `type ${type}`} link`;
+}
+
+function infoOrUndefined(fd: number): LinkInfo | undefined {
+  try {
+    return linkInfo(fd);
+  } catch {
+    return undefined;
   }
-  if (type === LinkType.PerfEvent) {
-    const perfEvent = perfEventInfo(fd, ctx);
-    return perfEvent === undefined ? base : { ...base, perfEvent };
+}
+
+function programLabel(prog: Program): string {
+  try {
+    return `${prog.name} (id ${prog.info().id}, ${programTypeName(prog.type)})`;
+  } catch {
+    return prog.name;
   }
-  if (type === LinkType.KprobeMulti) {
-    const kprobeMulti = kprobeMultiInfo(fd, info, ctx);
-    return kprobeMulti === undefined ? base : { ...base, kprobeMulti };
+}
+
+/**
+ * Why BPF_LINK_UPDATE failed, from what the link reports now. link_update() answers EINVAL
+ * itself for link types without update_prog; the update_prog functions answer EPERM when
+ * BPF_F_REPLACE names another program than the link's, EINVAL for a program of another type or
+ * expected attach type, ENOLINK once the target is gone; netfilter's answers EOPNOTSUPP.
+ */
+function explainUpdate(fd: number, errno: number, program: Program, oldProgram: Program | undefined): string | undefined {
+  const info = infoOrUndefined(fd);
+  const type = info === undefined ? 'this' : (LinkType[info.type] ?? `type ${info.type}`);
+  const runs = info === undefined ? '' : `; the link runs program id ${info.programId}`;
+  if (errno === ENOLINK) return `the link is defunct: what it was attached to is gone (interface, cgroup or namespace removed) or it was detached; attach anew`;
+  if (errno === Errno.EOPNOTSUPP) return `${type} links cannot be updated: attach ${program.name} with a new link and close this one`;
+  if (errno === Errno.EPERM && oldProgram !== undefined) {
+    return `the link no longer runs ${programLabel(oldProgram)}${runs}: another update came first`;
   }
-  if (type === LinkType.UprobeMulti) {
-    const uprobeMulti = uprobeMultiInfo(fd, info, ctx);
-    return uprobeMulti === undefined ? base : { ...base, uprobeMulti };
+  if (errno !== Errno.EINVAL) return undefined;
+  if (info !== undefined && notUpdatable.has(info.type)) {
+    return `links of this type (${type}) cannot be updated: attach ${program.name} and close this link`;
   }
-  return base;
+  if (info?.type === LinkType.StructOps) return 'a struct_ops link is updated with a new struct_ops map, not a program';
+  return `${programLabel(program)} must have the program type and expected attach type (and, for iterators, the target) of the link's program${runs}`;
 }
 
 /**
@@ -313,10 +558,18 @@ export class Link {
   /** What is attached, e.g. `kprobe do_sys_openat2`. */
   readonly what: string;
 
-  private constructor(parts: LinkParts) {
+  protected constructor(parts: LinkParts) {
     this.mode = parts.mode;
     this.what = parts.what;
-    const held: Held = { fd: parts.fd, perfFd: parts.perfFd ?? -1, mode: parts.mode, what: parts.what, cleanup: parts.cleanup };
+    const held: Held = {
+      fd: parts.fd,
+      perfFd: parts.perfFd ?? -1,
+      mode: parts.mode,
+      what: parts.what,
+      cleanup: parts.cleanup,
+      update: parts.update,
+      detached: false,
+    };
     this.#owner = new Owner(owners, this, held, `link ${parts.what} is closed`);
   }
 
@@ -444,6 +697,83 @@ export class Link {
   unpin(path: string): void {
     if (path === '') throw new ArgumentError('unpin needs a path');
     unlinkSync(path);
+  }
+
+  /**
+   * Replaces the link's program with `program`, atomically: no packet or event goes without a
+   * program in between (BPF_LINK_UPDATE). With `oldProgram`, only if the link still runs that
+   * program (BPF_F_REPLACE): a concurrent update makes this one fail instead of being lost.
+   * The new program must have the old one's type and expected attach type. An `attachment`
+   * made by {@link attachRaw} is updated through BPF_PROG_ATTACH instead.
+   *
+   * Minimum kernel: 5.7 (cgroup links); other links as they arrived: netns 5.8, XDP 5.9,
+   * iterators 5.9, tcx 6.6, netkit 6.7, sockmap 6.10. Tracing, raw tracepoint, perf event and
+   * multi-probe links cannot be updated; netfilter links neither.
+   *
+   * @example
+   * ```ts
+   * using link = attachCgroup(v1, { cgroup: '/sys/fs/cgroup/app', attachType: AttachType.CgroupInetEgress });
+   * link.update(v2, { oldProgram: v1 });
+   * ```
+   * @throws {@link NotSupportedError} for attachments without a bpf_link that cannot be
+   * updated, or a kernel before 5.7; {@link SyscallError} explained: EPERM (the link runs
+   * another program than `oldProgram`), EINVAL (a link type that cannot be updated, or a
+   * program of another type or attach type), ENOLINK (the link's target is gone or it was
+   * detached).
+   */
+  update(program: Program, options: { oldProgram?: Program } = {}): void {
+    const { oldProgram } = options;
+    if (this.mode === 'attachment') {
+      const held = this.#owner.held;
+      if (held.update === undefined) {
+        throw new NotSupportedError(`update of ${this.what}`, undefined, { detail: 'this attachment has no way to swap its program: attach the new program, then close this link' });
+      }
+      if (held.detached) throw new ArgumentError(`${this.what} was detached: attach the new program instead`);
+      held.update(program, oldProgram);
+      return;
+    }
+    const fd = this.requireBpfLink('update');
+    bpfCall(
+      LinkUpdate,
+      { link_fd: fd, new_prog_fd: program.fd, flags: oldProgram === undefined ? 0 : BPF_F_REPLACE, old_prog_fd: oldProgram?.fd },
+      { context: `update link ${this.what} to program ${program.name}`, explain: (errno) => explainUpdate(fd, errno, program, oldProgram) },
+    );
+  }
+
+  /**
+   * Detaches the program while this object (and any pin) stays open: the link becomes
+   * defunct, `info()` still answers, with zeros where the target was. For an `attachment`, runs
+   * its cleanup now (detaches exactly its program); `close()` then only releases.
+   *
+   * Minimum kernel: 5.9 (BPF_LINK_DETACH), for cgroup, netns, XDP, netfilter (6.4), tcx (6.6),
+   * netkit (6.7), sockmap (6.10) and struct_ops (6.9) links; other link types detach only when
+   * their last fd and pin are gone.
+   *
+   * @example
+   * ```ts
+   * link.detach(); // a pinned XDP link stops running without removing the pin first
+   * ```
+   * @throws {@link NotSupportedError} before 5.9 or for a perf event attachment;
+   * {@link SyscallError} EOPNOTSUPP, explained, for link types that cannot be detached.
+   */
+  detach(): void {
+    if (this.mode === 'attachment') {
+      const held = this.#owner.held;
+      const cleanup = held.cleanup;
+      held.cleanup = undefined;
+      held.detached = true;
+      cleanup?.();
+      return;
+    }
+    const fd = this.requireBpfLink('detach');
+    bpfCall(
+      LinkDetach,
+      { link_fd: fd },
+      {
+        context: `detach link ${this.what}`,
+        explain: (errno) => (errno === Errno.EOPNOTSUPP ? `${linkTypeLabel(fd)} cannot be detached while open (the kernel detaches cgroup, netns, XDP, tcx, netkit, netfilter, sockmap and struct_ops links): close() it and remove its pins` : undefined),
+      },
+    );
   }
 
   /** Detaches: closes the fds and removes what the attachment created. Idempotent. */
