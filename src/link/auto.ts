@@ -7,6 +7,7 @@
 import { ArgumentError, NotSupportedError } from '../errors.js';
 import { registerAutoAttach, type AttachTargets, type Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
+import { attachIter, type IterLink } from './iter.js';
 import { attachKprobe, attachKsyscall } from './kprobe.js';
 import { attachKprobeMulti, type kprobeMultiFunctions } from './kprobe-multi.js';
 import type { Link } from './link.js';
@@ -45,7 +46,7 @@ export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
 const autoAttachKinds = new Set([
   'tracepoint', 'tp', 'kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'raw_tracepoint', 'raw_tp',
   'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm', 'uprobe', 'uretprobe',
-  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi',
+  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi', 'iter',
 ]);
 
 /** True if `target` has glob characters; a plain name is attached as a one-name list. */
@@ -95,7 +96,7 @@ export function autoAttachRefusal(sectionName: string | undefined, attachTo?: st
   const explicit = explicitOnly[kind] ?? ((kind === 'xdp' || kind === 'xdp.frags') ? explicitOnly.xdp_devmap : undefined);
   if (explicit !== undefined) return explicit;
   if (!autoAttachKinds.has(kind)) {
-    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (iterators, struct_ops, USDT, sessions and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
+    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (struct_ops, USDT, sessions and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
   }
   if (target === undefined) return `section ${JSON.stringify(sectionName)} names no target: use e.g. ${kind}/<target>, or attach it explicitly`;
   return undefined;
@@ -125,8 +126,9 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * `libc.so.6`), `kprobe.multi/<pattern>` and `kretprobe.multi/<pattern>` (a glob over
  * {@link kprobeMultiFunctions}, or one function name), `uprobe.multi/<binary>:<pattern>` and
  * `uretprobe.multi/<binary>:<pattern>` (also `.s`; a glob over the binary's functions, or one
- * name), and the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose target
- * was fixed at load time).
+ * name), the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose target
+ * was fixed at load time), and `iter/<target>` (an iterator over every object of the kind,
+ * read through the returned {@link IterLink}).
  *
  * Minimum kernel: that of the attachment (see each attach function).
  *
@@ -198,6 +200,9 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
       const fn = t.slice(colon + 1);
       return attachUprobeMulti(prog, t.slice(0, colon), { ...(isGlob(fn) ? { pattern: fn } : { symbols: [fn] }), retprobe: kind === 'uretprobe.multi' });
     }
+    case 'iter':
+      // No parameter from a section name: a walk over every object of the kind.
+      return attachIter(prog);
     case 'fentry':
     case 'fexit':
     case 'fmod_ret':

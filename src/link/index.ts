@@ -54,6 +54,7 @@ export {
 } from './raw-tracepoint.js';
 export { TracingTargetNotFoundError } from './tracing-target.js';
 export { attachProgram, attachPlan, canAutoAttach, type AttachPlan } from './auto.js';
+export { attachIter, IterLink, type IterOptions, type CgroupIterOrder } from './iter.js';
 export {
   TracePipeReader,
   clearTraceBuffer,
