@@ -72,6 +72,10 @@ export {
 export { missingBTFFeatures, btfKindFeatures, btfFeature } from './features/btf.js';
 export { loadCollection, Collection, type CollectionOptions } from './collection.js';
 export { Variable, ReadOnlyVariableError } from './variable.js';
+export { TypedMap } from './typed-map.js';
+export { TypedReader, type RawRecord, type RecordSource, type TypedReaderOptions } from './typed-reader.js';
+export { TypedVariable } from './typed-variable.js';
+export type { Codec } from './btf/codec.js';
 export {
   GlobalDataNotSupportedError,
   MapTypeNotSupportedError,

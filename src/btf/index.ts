@@ -101,6 +101,37 @@ export {
 } from './core.js';
 export { decodeValue, encodeValue, type DecodeOptions, type DecodedValue } from './decode.js';
 export {
+  checkInt,
+  checkNumber,
+  codecFor,
+  decodeCString,
+  encodeCString,
+  enumNames,
+  rawCodec,
+  readBits,
+  shapeSize,
+  writeBits,
+  type BTFCodec,
+  type Codec,
+  type CodecOptions,
+} from './codec.js';
+export {
+  bitWindow,
+  shapeOf,
+  type ArrayShape,
+  type CharArrayMode,
+  type CharsShape,
+  type CompositeShape,
+  type DatasecShape,
+  type EnumShape,
+  type FieldShape,
+  type FloatShape,
+  type IntShape,
+  type PointerShape,
+  type Shape,
+  type ShapeOptions,
+} from './shape.js';
+export {
   FixupError,
   fixupSpec,
   kconfigSection,

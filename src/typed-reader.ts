@@ -1,0 +1,143 @@
+/**
+ * {@link TypedReader}: a perf event array or ring buffer reader whose records come out decoded
+ * by a codec. It wraps a `PerfReader` or `RingBufReader` by shape (no import of either, so
+ * this file stays below `perf/` and `ringbuf/`).
+ *
+ * @module
+ */
+import type { Codec } from './btf/codec.js';
+import { ClosedError } from './errors.js';
+
+/** A raw record: the sample's bytes, and for perf a loss report instead (`lostSamples > 0`). */
+export interface RawRecord {
+  readonly rawSample: Uint8Array;
+  readonly lostSamples?: number;
+  readonly cpu?: number;
+}
+
+/** What {@link TypedReader} needs of a reader: `PerfReader` and `RingBufReader` both have it. */
+export interface RecordSource<R extends RawRecord = RawRecord> {
+  read(options?: { signal?: AbortSignal }): Promise<R>;
+  readMany(max?: number, options?: { signal?: AbortSignal }): Promise<R[]>;
+  readAvailable(max?: number): R[];
+  close(): void;
+}
+
+/** Options of {@link TypedReader}. */
+export interface TypedReaderOptions {
+  /** Called with each perf loss report (the records never reach the codec). */
+  onLost?: (lostSamples: number, cpu: number | undefined) => void;
+}
+
+/**
+ * Records of a perf event array or ring buffer, decoded.
+ *
+ * @example
+ * ```ts
+ * using events = new TypedReader(new RingBufReader(coll.maps.events), eventCodec);
+ * for await (const e of events) console.log(e.pid, e.comm);
+ * ```
+ * @throws (from reads) {@link ArgumentError} for a record shorter than the type, and what the
+ * reader underneath rejects with (ClosedError once closed).
+ */
+export class TypedReader<T, R extends RawRecord = RawRecord> implements Disposable {
+  /** The raw reader underneath (pause/resume, forEachRecord, statistics). */
+  readonly reader: RecordSource<R>;
+  readonly #codec: Codec<T>;
+  readonly #onLost: TypedReaderOptions['onLost'];
+  #lost = 0;
+
+  /**
+   * Wraps `reader`, decoding every sample with `codec`. Closing this closes the reader.
+   *
+   * @example
+   * ```ts
+   * const events = new TypedReader(new PerfReader(map), btf.codecFor(spec.btf, 'struct event'));
+   * ```
+   */
+  constructor(reader: RecordSource<R>, codec: Codec<T>, options: TypedReaderOptions = {}) {
+    this.reader = reader;
+    this.#codec = codec;
+    this.#onLost = options.onLost;
+  }
+
+  /** Samples reported lost so far (perf only). */
+  get lostSamples(): number {
+    return this.#lost;
+  }
+
+  #keep(r: R): boolean {
+    const lost = r.lostSamples ?? 0;
+    if (lost === 0) return true;
+    this.#lost += lost;
+    this.#onLost?.(lost, r.cpu);
+    return false;
+  }
+
+  /**
+   * The next record, decoded (loss reports are counted and skipped).
+   *
+   * @example
+   * ```ts
+   * const e = await events.read();
+   * ```
+   */
+  async read(options?: { signal?: AbortSignal }): Promise<T> {
+    for (;;) {
+      const r = await this.reader.read(options);
+      if (this.#keep(r)) return this.#codec.decode(r.rawSample);
+    }
+  }
+
+  /**
+   * Up to `max` records as soon as there is one, decoded (possibly none when all were loss reports).
+   *
+   * @example
+   * ```ts
+   * for (const e of await events.readMany(1024)) handle(e);
+   * ```
+   */
+  async readMany(max?: number, options?: { signal?: AbortSignal }): Promise<T[]> {
+    const out: T[] = [];
+    for (const r of await this.reader.readMany(max, options)) if (this.#keep(r)) out.push(this.#codec.decode(r.rawSample));
+    return out;
+  }
+
+  /**
+   * The records in the rings now, decoded, without waiting.
+   *
+   * @example
+   * ```ts
+   * const rest = events.readAvailable();
+   * ```
+   */
+  readAvailable(max?: number): T[] {
+    const out: T[] = [];
+    for (const r of this.reader.readAvailable(max)) if (this.#keep(r)) out.push(this.#codec.decode(r.rawSample));
+    return out;
+  }
+
+  /** Decoded records until the reader is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let batch: R[];
+      try {
+        batch = await this.reader.readMany();
+      } catch (e) {
+        if (e instanceof ClosedError) return; // closed: the iteration ends, as the readers' own does
+        throw e;
+      }
+      for (const r of batch) if (this.#keep(r)) yield this.#codec.decode(r.rawSample);
+    }
+  }
+
+  /** Closes the reader underneath. Idempotent. */
+  close(): void {
+    this.reader.close();
+  }
+
+  /** Same as {@link TypedReader.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
