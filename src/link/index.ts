@@ -79,3 +79,5 @@ export {
   type PerfEventOpenOptions,
   type EncodedPerfEventAttr,
 } from '../internal/perf-event.js';
+export { attachCgroup, cgroupAttachTypes, cgroupLinkFeature, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, type CgroupOptions } from './cgroup.js';
+export { cgroup2Path, cgroupId, processCgroup, resolveCgroup, type CgroupTarget } from '../internal/cgroup.js';
