@@ -19,7 +19,7 @@ import { readELF, type ELFFile } from './file.js';
 import { attachLines, programExtInfo } from './ext-info.js';
 import { linkProgram } from './link.js';
 import { parseBTFMaps, parseLegacyMaps, type MapDefinitions } from './maps.js';
-import { parseSectionName } from './section-names.js';
+import { parseSectionName, warnLegacySection } from './section-names.js';
 import type { ELFMapSpec, ELFProgramSpec, ExternSpec } from './specs.js';
 import type { VariableSpec } from './variables.js';
 
@@ -146,6 +146,7 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
   for (const fn of functions.values()) {
     if (!fn.isProgram) continue;
     const info = parseSectionName(fn.section.name);
+    if (info.legacy !== undefined) warnLegacySection(info.legacy);
     const { instructions, layout } = linkProgram(fn, functions);
     const spec: ELFProgramSpec = {
       name: fn.name,

@@ -12,6 +12,12 @@
  * A leading `?` (`SEC("?tp/...")`) means "do not load by default" and is stripped before
  * matching (libbpf 1.0's autoload convention).
  *
+ * Objects written for cilium/ebpf or libbpf before 1.0 also name sections by prefix:
+ * `socket/anything`, `xdp_foo`, `classifier/ingress_x`. When no rule above matches, an
+ * `exact` row whose name starts the section name is taken, as cilium/ebpf does (never a
+ * `target` row: `kprobe__x` stays unknown, as everywhere); {@link SectionInfo.legacy} then
+ * says which rule matched and the strict name libbpf 1.x wants.
+ *
  * @module
  */
 import { AttachType, ProgramType } from '../types.js';
@@ -53,6 +59,11 @@ export interface SectionInfo {
   readonly attachBTF: boolean;
   /** The table row that matched, if any. */
   readonly definition: SectionDefinition | undefined;
+  /**
+   * Set when only the legacy prefix rule matched (cilium/ebpf, libbpf < 1.0): what matched
+   * and the strict name libbpf 1.x wants, e.g. `"xdp_foo" matched "xdp" by prefix …`.
+   */
+  readonly legacy?: string;
 }
 
 const S = BPF_F_SLEEPABLE;
@@ -203,6 +214,19 @@ export function parseSectionName(sectionName: string): SectionInfo {
   const name = autoload ? sectionName : sectionName.slice(1);
   const definition = sectionDefinitions.find((d) => matches(d, name));
   if (definition === undefined) {
+    const legacy = sectionDefinitions.find((d) => d.match === 'exact' && name.startsWith(d.name));
+    if (legacy !== undefined) {
+      return {
+        type: legacy.type,
+        attachType: legacy.attachType,
+        attachTo: undefined,
+        flags: legacy.flags,
+        autoload,
+        attachBTF: legacy.attachBTF,
+        definition: legacy,
+        legacy: `section ${JSON.stringify(name)} matched ${JSON.stringify(legacy.name)} by prefix, a rule of cilium/ebpf and libbpf before 1.0; libbpf 1.x wants SEC(${JSON.stringify(legacy.name)})`,
+      };
+    }
     return { type: ProgramType.Unspec, attachType: AttachType.None, attachTo: undefined, flags: 0, autoload, attachBTF: false, definition };
   }
   const rest = name.length > definition.name.length ? name.slice(definition.name.length + 1) : undefined;
@@ -215,4 +239,16 @@ export function parseSectionName(sectionName: string): SectionInfo {
     attachBTF: definition.attachBTF,
     definition,
   };
+}
+
+const warnedLegacy = new Set<string>();
+
+/**
+ * One process warning (code `EBPF_TS_LEGACY_SECTION`) per section name matched only by the
+ * legacy prefix rule, so that the author learns the strict name without being told twice.
+ */
+export function warnLegacySection(message: string): void {
+  if (warnedLegacy.has(message)) return;
+  warnedLegacy.add(message);
+  process.emitWarning(`ebpf-ts: ${message}`, { code: 'EBPF_TS_LEGACY_SECTION' });
 }

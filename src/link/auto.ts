@@ -5,6 +5,7 @@
  * @module
  */
 import { ArgumentError, NotSupportedError } from '../errors.js';
+import { parseSectionName } from '../elf/section-names.js';
 import { registerAutoAttach, type AttachTargets, type Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
 import { attachIter, type IterLink } from './iter.js';
@@ -34,6 +35,10 @@ export interface AttachPlan {
  */
 export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
   const name = sectionName.startsWith('?') ? sectionName.slice(1) : sectionName;
+  // A legacy prefix name (`xdp_foo`, `socket/anything`) attaches like the row it matched, with
+  // no target from the name.
+  const info = parseSectionName(name);
+  if (info.legacy !== undefined && info.definition !== undefined) return attachPlan(info.definition.name, attachTo);
   const slash = name.indexOf('/');
   const prefix = slash < 0 ? name : name.slice(0, slash);
   const rest = slash < 0 ? undefined : name.slice(slash + 1);
@@ -55,8 +60,9 @@ function isGlob(target: string): boolean {
 }
 
 /** Which {@link AttachTargets} member a section kind needs: the hook's kind is in the name, the object is not. */
-function targetNeeded(kind: string, sectionName: string): keyof AttachTargets | undefined {
-  if (kind === 'xdp' || kind === 'xdp.frags') return sectionName.includes('/') ? undefined : 'interface';
+function targetNeeded(kind: string, target: string | undefined): keyof AttachTargets | undefined {
+  // xdp/devmap and xdp/cpumap programs run from map entries, not from an interface.
+  if (kind === 'xdp' || kind === 'xdp.frags') return target === undefined ? 'interface' : undefined;
   if (kind === 'tc' || kind === 'tcx' || kind === 'netkit') return 'interface';
   if (kind === 'cgroup_skb' || kind === 'cgroup' || kind === 'sockops' || kind === 'lsm_cgroup') return 'cgroup';
   if (kind === 'sk_lookup' || kind === 'flow_dissector') return 'netns';
@@ -86,7 +92,7 @@ const explicitOnly: Record<string, string> = {
 export function autoAttachRefusal(sectionName: string | undefined, attachTo?: string, targets: AttachTargets = {}): string | undefined {
   if (sectionName === undefined || sectionName === '') return 'it was loaded without a section name';
   const { kind, target } = attachPlan(sectionName, attachTo);
-  const needs = targetNeeded(kind, sectionName);
+  const needs = targetNeeded(kind, target);
   if (needs !== undefined) {
     if (kind === 'tc' && target === undefined) return explicitOnly.classifier;
     if (targets[needs] !== undefined) return undefined;

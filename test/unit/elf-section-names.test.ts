@@ -98,10 +98,15 @@ const table: Row[] = [
   ['?tp/syscalls/sys_enter_close', P.Tracepoint, A.None, 'syscalls/sys_enter_close', 0, false],
   ['?fentry.s/do_unlinkat', P.Tracing, A.TraceFentry, 'do_unlinkat', S, false],
   ['?xdp.frags', P.XDP, A.XDP, undefined, F, false],
-  // Not conventions: prefixes without the '/' separator, exact names with a suffix, junk.
+  // Legacy prefix names (cilium/ebpf, libbpf < 1.0): a whole-name row followed by anything.
+  ['socket/extra', P.SocketFilter, A.None, undefined],
+  ['xdp_custom', P.XDP, A.XDP, undefined],
+  ['classifier/ingress_x', P.SchedCls, A.None, undefined],
+  ['cgroup_skb/egress_count', P.CgroupSKB, A.CgroupInetEgress, undefined],
+  ['sk_lookup/steer', P.SKLookup, A.SKLookup, undefined],
+  // Not conventions: a target row's name without the '/' separator, junk.
   ['kprobex', P.Unspec, A.None, undefined],
-  ['socket/extra', P.Unspec, A.None, undefined],
-  ['xdp_custom', P.Unspec, A.None, undefined],
+  ['kprobe__do_exit', P.Unspec, A.None, undefined],
   ['my_custom_section', P.Unspec, A.None, undefined],
   ['', P.Unspec, A.None, undefined],
 ];
@@ -117,6 +122,14 @@ describe('section names map to program type, attach type, target, flags and auto
       autoload,
     });
   });
+});
+
+it('a legacy prefix match says which rule matched and the strict name, a strict match says nothing', () => {
+  expect(parseSectionName('xdp_custom').legacy).toBe(
+    'section "xdp_custom" matched "xdp" by prefix, a rule of cilium/ebpf and libbpf before 1.0; libbpf 1.x wants SEC("xdp")',
+  );
+  expect(parseSectionName('?socket/extra').legacy).toMatch(/matched "socket" by prefix/);
+  for (const strict of ['xdp', 'socket', 'kprobe/x', 'tc/ingress', 'cgroup_skb/egress']) expect(parseSectionName(strict).legacy, strict).toBeUndefined();
 });
 
 it('BTF-attached conventions are marked (fentry, fexit, fmod_ret, freplace, lsm, iter, tp_btf)', () => {
