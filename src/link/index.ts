@@ -81,3 +81,17 @@ export {
 } from '../internal/perf-event.js';
 export { attachCgroup, cgroupAttachTypes, cgroupLinkFeature, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, type CgroupOptions } from './cgroup.js';
 export { cgroup2Path, cgroupId, processCgroup, resolveCgroup, type CgroupTarget } from '../internal/cgroup.js';
+export {
+  attachXDP,
+  xdpPrograms,
+  xdpLinkFeature,
+  XDP_FLAGS_UPDATE_IF_NOEXIST,
+  XDP_FLAGS_SKB_MODE,
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_HW_MODE,
+  XDP_FLAGS_REPLACE,
+  type XDPOptions,
+  type XDPMode,
+  type XDPAttachment,
+} from './xdp.js';
+export { NetlinkError } from '../internal/netlink.js';
