@@ -1,0 +1,260 @@
+/**
+ * Programs attached to a network namespace:
+ *
+ * - `sk_lookup` (SK_LOOKUP, 5.9): runs when the kernel looks for the socket an incoming TCP
+ *   connection or UDP datagram goes to, and may pick one itself (`bpf_sk_assign()` with a
+ *   socket from a SOCKMAP, SOCKHASH or REUSEPORT_SOCKARRAY): one socket can then serve any
+ *   address and port range. Up to 64 programs per namespace, run in attach order. Links only.
+ * - `flow_dissector` (FLOW_DISSECTOR, 4.20): replaces the kernel's C flow dissector (the
+ *   parser behind packet hashes, RPS, tc flower and fanout) for the packets of the namespace.
+ *   One per namespace; one in the root namespace overrides all others.
+ *
+ * Both are held by netns links (BPF_LINK_TYPE_NETNS, Linux 5.8, "bpf: Add link-based BPF
+ * program attachment to network namespace"), whose target is an fd of the namespace. A link
+ * does not keep the namespace alive: when the namespace goes, the link stays but is detached
+ * (its info then reports netns inode 0). Before 5.8 a flow dissector is attached with
+ * BPF_PROG_ATTACH in the calling thread's namespace; this module enters the namespace for
+ * that, and keeps an fd of it to detach later.
+ *
+ * @module
+ */
+import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
+import { Feature } from '../features/feature.js';
+import { inNetns, netnsPath } from '../internal/netns.js';
+import type { Program } from '../prog.js';
+import { encodeAttr } from '../sys/attr.js';
+import { bpfCall, bpfRaw } from '../sys/bpf.js';
+import { Errno } from '../sys/errno.js';
+import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
+import { backend } from '../sys/select.js';
+import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { describeAttached } from './attached-programs.js';
+import { Link } from './link.js';
+import { linkCreateProbe } from './link-create-probe.js';
+
+/**
+ * netns links: BPF_LINK_CREATE of a FLOW_DISSECTOR program with BPF_FLOW_DISSECTOR (Linux
+ * 5.8). Probed with a target fd that cannot be open: netns_bpf_link_create() fails to find the
+ * namespace (EBADF); older kernels' link_create() has no case for the program type (EINVAL).
+ *
+ * @example
+ * ```ts
+ * if (!netnsLinkFeature.supported()) console.log('flow dissectors attach with BPF_PROG_ATTACH here');
+ * ```
+ */
+export const netnsLinkFeature = new Feature('netns link (BPF_LINK_CREATE with BPF_FLOW_DISSECTOR)', '5.8', () =>
+  linkCreateProbe({
+    name: 'probe_netns',
+    programType: ProgramType.FlowDissector,
+    attachType: AttachType.FlowDissector,
+    attachName: 'BPF_FLOW_DISSECTOR',
+    fields: { target_fd: 0xffffffff },
+    proves: [Errno.EBADF],
+    since: '5.8',
+  }),
+);
+
+/** Options of {@link attachNetns}. */
+export interface NetnsOptions {
+  /**
+   * The network namespace: a path (`/proc/PID/ns/net`, `/run/netns/NAME`), a name from
+   * `ip netns add`, or an open fd of one. Default: the namespace of the calling thread.
+   */
+  netns?: string | number;
+  /**
+   * How the attachment is held: `bpf-link` (5.8+), or `attachment` (BPF_PROG_ATTACH; flow
+   * dissectors only). By default a link where the kernel has netns links.
+   */
+  mode?: 'bpf-link' | 'attachment';
+}
+
+/** A namespace opened for an attachment. */
+interface OpenNetns {
+  /** An fd of the namespace; ours to close when `owned`. */
+  readonly fd: number;
+  readonly owned: boolean;
+  /** The namespace's inode number (what `ip netns identify` and link info report). */
+  readonly ino: number;
+  /** How messages name it: `netns /proc/123/ns/net (net:[4026532841])`. */
+  readonly description: string;
+}
+
+const NETNS_LINK = /^net:\[(\d+)\]$/;
+
+/** The names `ip netns add` made, for error messages. */
+function namedNetns(): string[] {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
+  }
+}
+
+/** What the fd's /proc/self/fd link says it is: `net:[…]` for a network namespace. */
+function fdTarget(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function openNamespace(netns: string | number | undefined): OpenNetns {
+  if (typeof netns === 'number') {
+    if (!Number.isInteger(netns) || netns < 0) throw new ArgumentError(`netns fd ${netns} is not a file descriptor`);
+    const target = fdTarget(netns);
+    const m = target === undefined ? null : NETNS_LINK.exec(target);
+    if (m === null) {
+      throw new AttachTargetError('netns', `fd ${netns}`, `fd ${netns} is ${target === undefined ? 'not open' : target}, not a network namespace (open /proc/PID/ns/net or /run/netns/NAME)`, {
+        errno: target === undefined ? Errno.EBADF : Errno.EINVAL,
+      });
+    }
+    return { fd: netns, owned: false, ino: Number(m[1]), description: `netns fd ${netns} (${target})` };
+  }
+  const path = netns === undefined ? '/proc/thread-self/ns/net' : netnsPath(netns);
+  if (netns === '') throw new ArgumentError('netns must be a path, a name or an fd, not an empty string');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const names = namedNetns();
+    const have = !path.startsWith('/run/netns/') ? '' : names.length === 0 ? '; /run/netns has no namespaces' : `; /run/netns has ${names.join(', ')}`;
+    throw new AttachTargetError('netns', path, `cannot open network namespace ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}${have}`, {
+      errno: Errno.ENOENT,
+      cause: err,
+    });
+  }
+  const target = fdTarget(fd);
+  const m = target === undefined ? null : NETNS_LINK.exec(target);
+  if (m === null) {
+    closeSync(fd);
+    throw new AttachTargetError('netns', path, `${path} is not a network namespace${target === undefined ? '' : ` (it is ${target})`}: give /proc/PID/ns/net, /run/netns/NAME or a name from ip netns`, {
+      errno: Errno.EINVAL,
+    });
+  }
+  return { fd, owned: true, ino: Number(m[1]), description: `netns ${netns === undefined ? 'of this thread' : path} (${target})` };
+}
+
+/** The attach type of a netns program. */
+function attachTypeOf(prog: Program): AttachType {
+  if (prog.type === ProgramType.SKLookup) return AttachType.SKLookup;
+  if (prog.type === ProgramType.FlowDissector) return AttachType.FlowDissector;
+  throw new ArgumentError(`attachNetns needs an SK_LOOKUP or FLOW_DISSECTOR program (sections sk_lookup, flow_dissector); ${prog.name} is ${programTypeName(prog.type)}`);
+}
+
+/**
+ * Attaches an SK_LOOKUP or FLOW_DISSECTOR program to a network namespace (the calling
+ * thread's by default).
+ *
+ * Uses a netns link (5.8+); a flow dissector falls back to BPF_PROG_ATTACH on older kernels
+ * (an `attachment`, detached on `close()` by entering the namespace again; the link keeps an
+ * fd of the namespace until then). sk_lookup programs need links.
+ *
+ * Minimum kernel: 4.20 (flow_dissector), 5.8 (netns links), 5.9 (sk_lookup).
+ *
+ * @example
+ * ```ts
+ * using link = attachNetns(coll.programs.steer, { netns: '/proc/1234/ns/net' });
+ * ```
+ * @throws {@link ArgumentError} for a program of another type; {@link AttachTargetError} for
+ * a path, name or fd that is not a network namespace; {@link NotSupportedError} for a link
+ * before 5.8 or an sk_lookup `attachment`; {@link SyscallError} from the kernel, explained:
+ * EEXIST (a flow dissector attached another way, or in the root namespace) and E2BIG (the
+ * namespace's flow dissector link, or 64 sk_lookup links, exist already) name what is attached.
+ */
+export function attachNetns(prog: Program, options: NetnsOptions = {}): Link {
+  const type = attachTypeOf(prog);
+  const kind = type === AttachType.SKLookup ? 'sk_lookup' : 'flow dissector';
+  let mode = options.mode;
+  if (mode !== undefined && mode !== 'bpf-link' && mode !== 'attachment') {
+    throw new ArgumentError(`attachNetns: mode must be 'bpf-link' or 'attachment', not ${String(mode)}`);
+  }
+  if (mode === 'attachment' && type === AttachType.SKLookup) {
+    throw new ArgumentError('attachNetns: sk_lookup programs attach through netns links only (mode bpf-link)');
+  }
+  if (mode === undefined) mode = type === AttachType.SKLookup || netnsLinkFeature.supported() ? 'bpf-link' : 'attachment';
+  const ns = openNamespace(options.netns);
+  const context = `attach ${kind} program ${prog.name} to ${ns.description}`;
+  const what = `${kind} program ${prog.name} in ${ns.description}`;
+  try {
+    if (mode === 'bpf-link') {
+      if (type === AttachType.FlowDissector) netnsLinkFeature.require();
+      const fd = bpfCall(
+        LinkCreate,
+        { prog_fd: prog.fd, target_fd: ns.fd, attach_type: type, flags: 0 },
+        { context, explain: (errno) => explainNetns(errno, type, ns, 'bpf-link') },
+      );
+      return Link.adopt({ fd, mode: 'bpf-link', what });
+    }
+    return attachLegacy(prog, ns, context, what);
+  } finally {
+    if (ns.owned) closeSync(ns.fd);
+  }
+}
+
+/**
+ * BPF_PROG_ATTACH of a flow dissector: netns_bpf_prog_attach() wants target_fd 0 and uses the
+ * caller's namespace, and replaces a program attached the same way without a word.
+ */
+function attachLegacy(prog: Program, ns: OpenNetns, context: string, what: string): Link {
+  const type = AttachType.FlowDissector;
+  const held = describeAttached(ns.fd, type);
+  if (held !== undefined) {
+    throw new SyscallError('BPF_PROG_ATTACH', Errno.EEXIST, `${ns.description} has a flow dissector already: ${held}; BPF_PROG_ATTACH would replace it: detach it first`, context);
+  }
+  const b = backend();
+  // Detaching needs the namespace and the program again: fds of our own.
+  const nsFd = b.dupAbove(ns.fd, 3);
+  const progFd = nsFd < 0 ? nsFd : b.dupAbove(prog.fd, 3);
+  if (nsFd < 0 || progFd < 0) {
+    if (nsFd >= 0) b.close(nsFd);
+    throw new SyscallError('fcntl', -(nsFd < 0 ? nsFd : progFd), 'no fd left to keep for the detach (EMFILE: raise the open-file limit)', context);
+  }
+  try {
+    inNetns(nsFd, () =>
+      bpfCall(ProgAttach, { target_fd: 0, attach_bpf_fd: prog.fd, attach_type: type, attach_flags: 0 }, { context, explain: (errno) => explainNetns(errno, type, ns, 'attachment') }),
+    );
+  } catch (err) {
+    b.close(progFd);
+    b.close(nsFd);
+    throw err;
+  }
+  return Link.adopt({
+    fd: -1,
+    mode: 'attachment',
+    what,
+    cleanup: () => {
+      try {
+        const r = inNetns(nsFd, () => bpfRaw(ProgDetach, encodeAttr(ProgDetach, { target_fd: 0, attach_bpf_fd: progFd, attach_type: type }).attr));
+        // ENOENT: another program replaced ours meanwhile, so ours is detached already.
+        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach flow dissector ${prog.name} from ${ns.description}`);
+      } finally {
+        b.close(progFd);
+        b.close(nsFd);
+      }
+    },
+  });
+}
+
+/** Explains the errnos of netns_bpf_link_attach() / netns_bpf_prog_attach() with what is attached. */
+function explainNetns(errno: number, type: AttachType, ns: OpenNetns, mode: 'bpf-link' | 'attachment'): string | undefined {
+  const held = (): string => {
+    const here = describeAttached(ns.fd, type);
+    return here === undefined ? '' : ` (attached there now: ${here})`;
+  };
+  if (type === AttachType.FlowDissector) {
+    if (errno === Errno.EEXIST) {
+      const other = mode === 'bpf-link' ? 'with BPF_PROG_ATTACH, which links cannot join' : 'through a link, which BPF_PROG_ATTACH cannot replace';
+      return (
+        `a flow dissector is attached to ${ns.description} ${other}${held()}, ` +
+        'or one is attached in the root namespace (it overrides every other namespace; attaching in the root namespace is refused while another namespace has one)'
+      );
+    }
+    if (errno === Errno.E2BIG) return `${ns.description} has a flow dissector link already${held()}: a namespace takes one; close that link first`;
+  } else if (errno === Errno.E2BIG) {
+    return `${ns.description} has the most sk_lookup programs it takes (64)${held()}`;
+  }
+  if (errno === Errno.EINVAL) return `${ns.description} must be a network namespace, and the program's expected attach type BPF_${type === AttachType.SKLookup ? 'SK_LOOKUP' : 'FLOW_DISSECTOR'}`;
+  return undefined;
+}
