@@ -17,6 +17,7 @@ import { copyMapSpec } from './map-spec.js';
 import { BpfError, ParseError } from './errors.js';
 import { readObject } from './elf/reader.js';
 import type { ELFMapSpec, ELFProgramSpec, ExternSpec } from './elf/specs.js';
+import { resolveReference, symbolicReferences, type ReferenceTarget, type SymbolicReference } from './elf/references.js';
 import { UnknownVariableError, VariableSpec, type VariableValue } from './elf/variables.js';
 
 /**
@@ -101,6 +102,47 @@ export class CollectionSpec {
       throw new UnknownVariableError(missing, 'not constants (const volatile variables in .rodata) of this object', hint + known);
     }
     for (const [v, bytes] of writes) v.set(bytes);
+  }
+
+  /**
+   * The instructions that still name a symbol the object does not define (inline assembly's
+   * `r0 = MY_CONST ll`, calls to functions that are only declared, externs of an object built
+   * without BTF), program by program. Loading a program that has any fails with
+   * `UnresolvedReferenceError`; resolve them with {@link CollectionSpec.resolveReference}.
+   *
+   * @example
+   * ```ts
+   * spec.unresolvedReferences();
+   * // [{ name: 'MY_CONST', program: 'prog', index: 3, kind: 'constant' }]
+   * ```
+   */
+  unresolvedReferences(): SymbolicReference[] {
+    return Object.values(this.programs).flatMap((p) => symbolicReferences(p, this.externs));
+  }
+
+  /**
+   * Resolves the symbolic references to `name` (see {@link CollectionSpec.unresolvedReferences})
+   * in every program, or only in `options.program`, to `target`: a value for a constant load
+   * (`42n`, `{ value: 42 }`), a map (`{ map: 'counters' }`, or `{ map: '.data', offset: 8 }`
+   * for an address in its value), a global variable (`{ variable: 'config' }`), or another
+   * program's code (`{ function: 'impl' }`, appended to each caller with its subprograms and
+   * BTF line and function records, as a BPF-to-BPF call). Returns the number of instructions
+   * resolved. Nothing changes when it throws.
+   *
+   * @example
+   * ```ts
+   * const spec = await loadCollectionSpec('refs.bpf.o');
+   * spec.resolveReference('MY_CONST', 42n);
+   * spec.resolveReference('MY_MAP', { map: 'values' });
+   * spec.resolveReference('answer', { function: 'answer_impl' });
+   * ```
+   *
+   * @throws `ArgumentError` when no instruction refers to `name` (the message lists the
+   * unresolved names), when the target is not in the spec, or when it cannot stand for an
+   * instruction (a value or a map for a call).
+   */
+  resolveReference(name: string, target: ReferenceTarget, options: { program?: string } = {}): number {
+    return resolveReference(this, name, target, options);
   }
 
   /**

@@ -33,6 +33,7 @@ import { explainLoadFailure, GlobalDataNotSupportedError, MapTypeNotSupportedErr
 import { fillKconfig, resolveKsym } from './collection-externs.js';
 import { CollectionSpec, parseObjectFile, readObjectFile } from './collection-spec.js';
 import type { ELFMapSpec, ELFProgramSpec } from './elf/specs.js';
+import { checkReferences } from './elf/references.js';
 import type { VariableValue } from './elf/variables.js';
 import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError, VerifierError } from './errors.js';
 import { mapTypeConfig } from './features/map-types.js';
@@ -253,6 +254,8 @@ function releaseAll(releases: Release[]): void {
  * @throws {@link VerifierError} a program was rejected (full log; a hint for common causes).
  * @throws {@link CORERelocationFailedError} the verifier reached an instruction a CO-RE
  * relocation could not resolve ("struct X has no field Y").
+ * @throws `UnresolvedReferenceError` a program still names a symbol the object does
+ * not define (see `CollectionSpec.resolveReference`).
  * @throws {@link GlobalDataNotSupportedError} global data before Linux 5.2.
  * @throws {@link MapTypeNotSupportedError} a map type the kernel lacks.
  * @throws {@link PinnedMapIncompatibleError} a pinned map that does not match the object.
@@ -376,6 +379,8 @@ const POISON_KFUNC = 2002000000;
 function instantiate(spec: CollectionSpec, options: CollectionOptions): Collection {
   if (options.constants !== undefined) spec.rewriteConstants(options.constants);
   const { programs: progSpecs, maps: mapSpecs } = select(spec, options);
+  // Before anything is created: a symbol nobody resolved would load as 0 or call nowhere.
+  for (const p of progSpecs) checkReferences(p, spec.externs);
   checkGlobalData(progSpecs, spec);
 
   const releases: Release[] = [];

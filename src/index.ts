@@ -83,6 +83,7 @@ export {
   CORERelocationFailedError,
 } from './collection-errors.js';
 export { UnresolvedExternError } from './collection-externs.js';
+export { UnresolvedReferenceError, type ReferenceTarget, type SymbolicReference } from './elf/references.js';
 export {
   PerfReader,
   type PerfReaderOptions,

@@ -3,7 +3,9 @@
  * the slot index, optionally the raw bytes (all 16 for `ld_imm64`, on one line), and the
  * instruction text; a `ADDRESS <symbol>:` header before each instruction that carries a
  * symbol; jump targets annotated with the symbol they land on (`<LBB0_2>`), or the nearest
- * preceding symbol plus a byte offset (`<prog+0x58>`), as llvm-objdump does.
+ * preceding symbol plus a byte offset (`<prog+0x58>`), as llvm-objdump does. Loads and calls
+ * that carry a reference (a map, a callee, an extern, an undefined symbol) are annotated with
+ * its name the same way (`r1 = 0 ll <events>`, `call -1 <fwd>`).
  *
  * @module
  */
@@ -81,6 +83,11 @@ export function disassemble(insns: readonly Instruction[], options: DisassembleO
     let text = formatInstruction(insn);
     if (insn.isJump && !text.startsWith('<')) {
       text += targetAnnotation(labels, slot + 1 + insn.jumpOffset, totalSlots);
+    } else if (insn.reference !== undefined && (insn.isLoadImm64 || insn.isCall)) {
+      // What the loader will put there (a map, a callee, a kernel symbol) or, for a symbolic
+      // reference, the undefined symbol the user still has to resolve: llvm-objdump -r
+      // prints the same name on the relocation line below.
+      text += ` <${insn.reference}>`;
     }
     if (options.sourceLines === true && insn.line !== undefined) {
       const where = `${insn.line.fileName ?? ''}:${insn.line.lineNumber}`;

@@ -10,7 +10,10 @@
  * - against a function → `src = BPF_PSEUDO_FUNC` (callbacks for bpf_loop & co.),
  *   `reference` = the function;
  * - against an extern → the `.kconfig` map value, or a `.ksyms` symbol;
- * - `call` + `R_BPF_64_32` → a BPF-to-BPF call (`reference` = callee) or a kfunc call.
+ * - `call` + `R_BPF_64_32` → a BPF-to-BPF call (`reference` = callee) or a kfunc call;
+ * - against an undefined symbol that is no extern → a symbolic reference: the instruction
+ *   keeps the symbol's name in `reference` (an `ld_imm64` stays a plain constant, a call a
+ *   BPF-to-BPF call with no callee) until the user resolves it (references.ts).
  *
  * Calls between functions of one section that clang resolved itself (static functions) carry
  * no relocation; they get their `reference` from the target offset. Anything else is a
@@ -23,7 +26,7 @@ import type { Instruction } from '../asm/instruction.js';
 import { PseudoCall, PseudoSource } from '../asm/pseudo.js';
 import { ParseError } from '../errors.js';
 import type { SectionKind } from './classify.js';
-import { RelocationType, SHN_UNDEF, SymbolType } from './constants.js';
+import { RelocationType, SHN_UNDEF, SymbolBind, SymbolType } from './constants.js';
 import { symbolName, type ELFFile, type ELFRelocation, type ELFSection } from './file.js';
 import type { MapDefinitions } from './maps.js';
 import type { ExternSpec } from './specs.js';
@@ -188,10 +191,26 @@ function resolve(file: ELFFile, sc: SectionCode, index: number, rel: ELFRelocati
   // REL entries carry the addend in the field they patch; RELA entries carry it explicitly.
   const addend = rel.addend !== undefined ? Number(rel.addend) : insn.imm;
 
+  // A symbol no input defines and no extern section describes (inline asm's
+  // `r0 = MY_CONST ll`, a call to a function only declared, an extern in an object without
+  // BTF): the instruction keeps the name for the user to resolve before loading.
+  const symbolic = (): void => {
+    if (symbol.name === '') fail('an undefined symbol needs a name');
+    if (symbol.bind === SymbolBind.Local) fail('an undefined symbol cannot be local');
+    insn.reference = symbol.name;
+  };
+
   if (insn.isLoadImm64) {
     if (rel.type !== RelocationType.R_BPF_64_64) fail('ld_imm64 needs R_BPF_64_64');
     if (symbol.sectionIndex === SHN_UNDEF) {
-      const ext = targets.externs.get(symbol.name) ?? fail('not a .kconfig or .ksyms extern');
+      const ext = targets.externs.get(symbol.name);
+      if (ext === undefined) {
+        symbolic();
+        // A plain constant until resolved; the addend (`MY_CONST + 8`) stays in it.
+        insn.src = PseudoSource.None as number;
+        insn.constant = BigInt(addend);
+        return;
+      }
       if (ext.kind === 'kconfig') {
         insn.src = PseudoSource.MapValue as number;
         insn.reference = kconfigMapName;
@@ -246,7 +265,14 @@ function resolve(file: ELFFile, sc: SectionCode, index: number, rel: ELFRelocati
     if (rel.type !== RelocationType.R_BPF_64_32) fail('call needs R_BPF_64_32');
     if (symbol.sectionIndex === SHN_UNDEF) {
       const ext = targets.externs.get(symbol.name);
-      if (ext === undefined || !ext.isFunction) fail('not a kfunc declared extern __ksym');
+      if (ext === undefined) {
+        symbolic();
+        // A BPF-to-BPF call whose callee is named, not placed: `linkProgram` leaves it alone.
+        insn.src = PseudoCall.Call as number;
+        insn.constant = -1;
+        return;
+      }
+      if (!ext.isFunction) fail('calls a .ksyms variable, not a kfunc');
       insn.src = PseudoCall.KfuncCall as number;
       insn.reference = symbol.name;
       return;

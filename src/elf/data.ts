@@ -113,16 +113,17 @@ function alignOf(type: Type): number {
  * Collects `.kconfig` and `.ksyms` externs from the BTF DATASECs of those names and the
  * undefined symbols that refer to them. Kconfig values are laid out in DATASEC order at their
  * natural alignment (the DATASEC is fixed up to match), giving the `.kconfig` map. Undefined
- * symbols in neither DATASEC are an error: a loader could not resolve them.
+ * symbols in neither DATASEC (and all of them without BTF) are no externs: the instructions
+ * that use them keep symbolic references.
  */
 export function parseExterns(file: ELFFile, btf: Spec | undefined): { externs: Map<string, ExternSpec>; kconfigMap: ELFMapSpec | undefined } {
   const externs = new Map<string, ExternSpec>();
   const undefinedSymbols = file.symbols.filter((s) => s.index !== 0 && s.sectionIndex === SHN_UNDEF && s.name !== '' && s.type !== SymbolType.File);
   if (undefinedSymbols.length === 0) return { externs, kconfigMap: undefined };
   const weak = new Map(undefinedSymbols.map((s) => [s.name, s.bind === SymbolBind.Weak]));
-  if (btf === undefined) {
-    throw new ParseError(`extern ${undefinedSymbols[0]!.name} cannot be resolved: the object has no .BTF to say whether it is a kconfig value or a kernel symbol`);
-  }
+  // Without BTF nothing says whether a name is a kconfig value or a kernel symbol: every
+  // reference to one stays symbolic, for the user to resolve (references.ts).
+  if (btf === undefined) return { externs, kconfigMap: undefined };
   let kconfigMap: ELFMapSpec | undefined;
   const kconfig = findDatasec(btf, kconfigMapName);
   if (kconfig !== undefined) {
@@ -180,15 +181,9 @@ export function parseExterns(file: ELFFile, btf: Spec | undefined): { externs: M
       }
     }
   }
-  // Extern functions called from BPF are kfuncs even when clang put no DATASEC entry for them
-  // (it only does with BTF for extern funcs, clang 14+); anything else must be described.
-  for (const s of undefinedSymbols) {
-    if (externs.has(s.name)) continue;
-    const func = btf.idsByName(s.name).map((id) => btf.typeById(id)).find((t): t is Func => t instanceof Func && t.name === s.name);
-    if (func !== undefined) {
-      externs.set(s.name, { name: s.name, kind: 'ksym', weak: s.bind === SymbolBind.Weak, type: func, isFunction: true, typeless: false, offset: undefined, size: 0 });
-    }
-  }
+  // Only `.ksyms` makes a function a kfunc (as for libbpf): a function that is merely declared
+  // (`int fwd(int);`, a FUNC of extern linkage in BTF) is defined by another object, and calls
+  // to it stay symbolic references until linked or resolved.
   return { externs, kconfigMap };
 }
 

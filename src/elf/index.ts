@@ -21,6 +21,15 @@ export {
 export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, kconfigMapName } from './data.js';
 export { UnknownVariableError, VariableSpec, type VariableValue } from './variables.js';
 export { fixupFunctionReferences, isFunctionReference, linkProgram, type LinkedProgram } from './link.js';
+export {
+  checkReferences,
+  resolveReference,
+  symbolicReferences,
+  UnresolvedReferenceError,
+  type ReferenceScope,
+  type ReferenceTarget,
+  type SymbolicReference,
+} from './references.js';
 export { readFunctions, type CodeFunction, type ReferenceTargets } from './code.js';
 export { findDatasec, type MapDefinitions } from './maps.js';
 export { readObject, type ObjectContents } from './reader.js';

@@ -3,13 +3,13 @@
  * program gets its own copy of every function it reaches (calls and callback references,
  * transitively), appended once after its body, and every call's pc-relative immediate is
  * computed for that layout. This is what libbpf does per program (bpf_object__reloc_code());
- * two programs calling the same subprogram each carry a copy.
+ * two programs calling the same subprogram each carry a copy. A call to a function the object
+ * does not define (an undefined symbol) is left for the user to resolve.
  *
  * @module
  */
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoSource } from '../asm/pseudo.js';
-import { ParseError } from '../errors.js';
 import type { CodeFunction } from './code.js';
 
 /** True for instructions that refer to another function by name: calls and callback loads. */
@@ -42,7 +42,8 @@ export function linkProgram(entry: CodeFunction, functions: ReadonlyMap<string, 
     const name = insn.reference!;
     if (layout.has(name)) continue;
     const callee = functions.get(name);
-    if (callee === undefined) throw new ParseError(`program ${entry.name}: instruction ${i} (${insn}) refers to unknown function ${name}`);
+    // No function of the object: a symbolic reference (an undefined symbol), resolved later.
+    if (callee === undefined) continue;
     layout.set(name, slot);
     for (const c of callee.instructions) {
       const copy = c.clone();
@@ -56,14 +57,19 @@ export function linkProgram(entry: CodeFunction, functions: ReadonlyMap<string, 
 
 /**
  * Sets the pc-relative immediates of calls and callback loads from their `reference` and the
- * layout (the kernel counts both from the next instruction: `i + imm + 1`).
+ * layout (the kernel counts both from the next instruction: `i + imm + 1`). References to
+ * names the layout lacks are symbolic (see references.ts) and keep their immediate; loading
+ * refuses them until resolved.
  */
 export function fixupFunctionReferences(insns: Instruction[], layout: ReadonlyMap<string, number>): void {
   let slot = 0;
   for (const insn of insns) {
     if (isFunctionReference(insn)) {
       const target = layout.get(insn.reference!);
-      if (target === undefined) throw new ParseError(`instruction at slot ${slot} (${insn}) refers to ${insn.reference}, which is not linked in`);
+      if (target === undefined) {
+        slot += insn.slots;
+        continue;
+      }
       const relative = target - (slot + 1);
       // ld_imm64's second slot must stay zero: only the low 32 bits carry the offset.
       insn.constant = insn.isLoadImm64 ? BigInt.asUintN(32, BigInt(relative)) : relative;

@@ -14,6 +14,7 @@ import { loadKernelSpec } from '../../src/btf/kernel.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { CORERelocationFailedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from '../../src/collection-errors.js';
 import { UnresolvedExternError } from '../../src/collection-externs.js';
+import { UnresolvedReferenceError } from '../../src/elf/references.js';
 import { kallsyms } from '../../src/internal/kallsyms.js';
 import { loadCollectionSpec, parseCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { readELF } from '../../src/elf/file.js';
@@ -82,6 +83,11 @@ const cannotLoad: Record<string, { error: abstract new (...a: never[]) => Error;
   'load_fail_stack:deep_stack': { error: VerifierError, why: 'it provokes the stack limit on purpose' },
   'load_fail_unbounded:unchecked_index': { error: VerifierError, why: 'it provokes an unbounded access on purpose' },
 };
+// Symbolic references are unresolved in the file on purpose; collection-references.test.ts
+// resolves and runs them.
+for (const id of ['elf_references:refs_constant', 'elf_references:refs_map', 'elf_references:refs_variable', 'elf_references:refs_call', 'elf_references:refs_addend', 'elf_references_nobtf:nobtf_kconfig', 'elf_references_nobtf:nobtf_constant', 'elf_references_nobtf:nobtf_call']) {
+  cannotLoad[id] = { error: UnresolvedReferenceError, why: 'it names a symbol the object leaves undefined, to be resolved first (collection-references.test.ts)' };
+}
 // What this kernel can do decides what must load; each probe's answer is checked against the
 // kernel version it implies by the 'what this kernel can do' tests below.
 const can = skip !== '' ? undefined : {
@@ -181,6 +187,8 @@ const expectedRetval: Record<string, number> = {
   'core_bench:bench_comm': 0,
   'core_bench:bench_parent': 0,
   'core_bench:bench_mm': 0,
+  'elf_references:answer_impl': 42,
+  'elf_references_nobtf:twice_entry': 2,
 };
 
 /**

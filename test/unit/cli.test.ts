@@ -191,7 +191,8 @@ describe('disasm', () => {
 
 describe('btf dump', () => {
   it('--format raw of an object is line for line what bpftool btf dump file prints (testdata/golden, every object)', async () => {
-    const objects = readdirSync('testdata').filter((f) => f.endsWith('.bpfel.o'));
+    // Objects built without BTF (-g0: golden.sh records no dump for them) have none to dump.
+    const objects = readdirSync('testdata').filter((f) => f.endsWith('.bpfel.o') && !f.includes('nobtf'));
     expect(objects.length).toBeGreaterThan(20);
     for (const name of [...objects, ...objects.map((o) => o.replace('.bpfel.', '.bpfeb.'))]) {
       const ours = await cli(['btf', 'dump', `testdata/${name}`]);

@@ -74,7 +74,10 @@ describe.each(littleObjects)('%s', (little) => {
   });
 
   it('every call and callback reference lands on its callee, which is appended once', () => {
-    for (const prog of Object.values(parse(little).programs)) {
+    const spec = parse(little);
+    for (const prog of Object.values(spec.programs)) {
+      // Calls to undefined symbols (elf_references) have no callee until resolved.
+      const symbolic = new Set(spec.unresolvedReferences().filter((r) => r.program === prog.name).map((r) => r.index));
       const at = slots(prog.instructions);
       const starts = new Map<string, number>();
       prog.instructions.forEach((insn, i) => {
@@ -86,7 +89,7 @@ describe.each(littleObjects)('%s', (little) => {
       expect(prog.instructions[0]!.symbol).toBe(prog.name);
       prog.instructions.forEach((insn, i) => {
         const callback = insn.isLoadImm64 && (insn.src as number) === PseudoSource.Func;
-        if (!insn.isFunctionCall && !callback) return;
+        if ((!insn.isFunctionCall && !callback) || symbolic.has(i)) return;
         const target = at[i]! + 1 + insn.imm;
         expect(starts.get(insn.reference!), `${prog.name}[${i}] ${insn} → ${insn.reference}`).toBe(target);
       });
@@ -103,10 +106,12 @@ describe.each(littleObjects)('%s', (little) => {
 /** Our spec of `object` finds the programs and maps bpftool found (`golden`). */
 function expectSkeletonNames(object: string, golden: string): void {
   if (golden.startsWith('refused: ')) {
-    // Debian's libbpf 1.1 refuses legacy "maps" sections and enum-encoded (__ulong) map
-    // attributes, both of which we parse: nothing to compare.
-    expect(golden).toMatch(object.includes('legacy') ? /legacy map definitions/ : /expected PTR, got enum/);
-    expect(object).toMatch(/legacy|ulong/);
+    // Debian's libbpf 1.1 refuses legacy "maps" sections, enum-encoded (__ulong) map
+    // attributes and undefined symbols outside .kconfig/.ksyms, all of which we parse:
+    // nothing to compare.
+    const why = object.includes('legacy') || object.includes('nobtf') ? /legacy map definitions/ : object.includes('references') ? /failed to find BTF for extern 'MY_CONST'/ : /expected PTR, got enum/;
+    expect(golden).toMatch(why);
+    expect(object).toMatch(/legacy|ulong|references/);
     return;
   }
   const spec = parse(object);
@@ -151,8 +156,8 @@ describe('elf_programs: linking and section names', () => {
   it('disassembles with calls pointing at the appended callees', () => {
     const text = disassemble(spec.programs.sock_b!.instructions, { rawBytes: false });
     expect(text).toContain('<sock_b>:');
-    expect(text).toMatch(/2:\tcall 5\n/); // shared_helper at slot 8
-    expect(text).toMatch(/5:\tcall 8\n/); // calls_leaf at slot 14
+    expect(text).toMatch(/2:\tcall 5 <shared_helper>\n/); // shared_helper at slot 8
+    expect(text).toMatch(/5:\tcall 8 <calls_leaf>\n/); // calls_leaf at slot 14
     expect(text).toMatch(/8 <shared_helper>:|<shared_helper>:/);
   });
 
