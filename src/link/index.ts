@@ -95,4 +95,8 @@ export {
   type XDPAttachment,
 } from './xdp.js';
 export { NetlinkError } from '../internal/netlink.js';
+export { attachSocketFilter, attachReuseport, type SocketFilterOptions } from './socket-filter.js';
+export { attachSockmap, addSocket, sockmapLinkFeature, type SockmapOptions } from './sockmap.js';
+export { attachNetns, netnsLinkFeature, type NetnsOptions } from './netns.js';
+export { socketFd, socketCookie, type SocketTarget } from '../internal/socket-fd.js';
 export { attachTc, tcFilters, type TcOptions, type TcDirection, type TcFilter } from './tc.js';
