@@ -100,3 +100,5 @@ export { attachSockmap, addSocket, sockmapLinkFeature, type SockmapOptions } fro
 export { attachNetns, netnsLinkFeature, type NetnsOptions } from './netns.js';
 export { socketFd, socketCookie, type SocketTarget } from '../internal/socket-fd.js';
 export { attachTc, tcFilters, type TcOptions, type TcDirection, type TcFilter } from './tc.js';
+export { inNetns, netnsPath } from '../internal/netns.js';
+export { resolveInterface, interfaceName, interfaceNames } from '../internal/netdev.js';
