@@ -24,7 +24,6 @@ import type { CLIContext } from './output.js';
 import { probeCommand } from './probe.js';
 import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
-import { genCommand } from './gen.js';
 
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly Command[] = [
@@ -43,7 +42,6 @@ export const commands: readonly Command[] = [
   linkListCommand,
   probeCommand,
   cleanupCommand,
-  genCommand,
 ];
 
 /** The top-level `ebpf-ts --help`. */

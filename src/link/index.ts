@@ -79,6 +79,19 @@ export {
   type PerfEventOpenOptions,
   type EncodedPerfEventAttr,
 } from '../internal/perf-event.js';
+export { attachTcx, tcxFeature, type TcxOptions, type TcxDirection } from './tcx.js';
+export { type Anchor, type MprogPlacement } from './mprog.js';
+export {
+  attachNetfilter,
+  netfilterFeature,
+  netfilterDefragFeature,
+  NetfilterFamily,
+  NetfilterHook,
+  BPF_F_NETFILTER_IP_DEFRAG,
+  type NetfilterOptions,
+  type NetfilterFamilyName,
+  type NetfilterHookName,
+} from './netfilter.js';
 export { attachCgroup, cgroupAttachTypes, cgroupLinkFeature, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, type CgroupOptions } from './cgroup.js';
 export { cgroup2Path, cgroupId, processCgroup, resolveCgroup, type CgroupTarget } from '../internal/cgroup.js';
 export {
