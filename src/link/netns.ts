@@ -173,11 +173,12 @@ export function attachNetns(prog: Program, options: NetnsOptions = {}): Link {
   if (mode === 'attachment' && type === AttachType.SKLookup) {
     throw new ArgumentError('attachNetns: sk_lookup programs attach through netns links only (mode bpf-link)');
   }
-  if (mode === undefined) mode = type === AttachType.SKLookup || netnsLinkFeature.supported() ? 'bpf-link' : 'attachment';
+  // The namespace first: a wrong one is reported before any probe reaches the kernel.
   const ns = openNamespace(options.netns);
   const context = `attach ${kind} program ${prog.name} to ${ns.description}`;
   const what = `${kind} program ${prog.name} in ${ns.description}`;
   try {
+    if (mode === undefined) mode = type === AttachType.SKLookup || netnsLinkFeature.supported() ? 'bpf-link' : 'attachment';
     if (mode === 'bpf-link') {
       if (type === AttachType.FlowDissector) netnsLinkFeature.require();
       const fd = bpfCall(
