@@ -80,6 +80,7 @@ export {
   type EncodedPerfEventAttr,
 } from '../internal/perf-event.js';
 export { attachTcx, tcxFeature, type TcxOptions, type TcxDirection } from './tcx.js';
+export { attachNetkit, netkitFeature, type NetkitOptions } from './netkit.js';
 export { type Anchor, type MprogPlacement } from './mprog.js';
 export {
   attachNetfilter,

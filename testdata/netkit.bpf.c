@@ -1,0 +1,88 @@
+// netkit programs for test/kernel/netkit.test.ts: count IPv4 UDP datagrams to a port on the
+// primary side (packets the primary device sends) and on the peer side (packets the peer
+// sends), drop them on the peer side, and record the order of two programs of one side.
+//
+// netkit devices are made in L3 mode by default: no Ethernet header, the IP header first
+// (net_offset 0). The headers are read as bytes so that both byte orders compile to the same
+// code (the unit tests compare the bpfel and bpfeb objects).
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+
+// The netkit verdicts (include/uapi/linux/if_link.h since 6.7; Debian 12's headers predate them).
+#define NETKIT_NEXT -1
+#define NETKIT_DROP 2
+
+const volatile __u16 count_port = 0;
+const volatile __u16 drop_port = 0;
+const volatile __u16 order_port = 0;
+const volatile __u32 net_offset = 0;
+
+__u64 primary_packets = 0;
+__u64 peer_packets = 0;
+__u64 dropped_packets = 0;
+// One hex digit per program run, first run in the highest digit.
+__u64 order_trace = 0;
+
+// The UDP destination port of an IPv4 packet, or 0.
+static __always_inline __u32 udp_dport(struct __sk_buff *skb)
+{
+	__u8 ip[10];
+	__u8 port[2];
+
+	if (bpf_skb_load_bytes(skb, net_offset, ip, sizeof(ip)))
+		return 0;
+	if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_UDP)
+		return 0;
+	if (bpf_skb_load_bytes(skb, net_offset + (ip[0] & 0xf) * 4 + 2, port, sizeof(port)))
+		return 0;
+	return (__u32)port[0] << 8 | port[1];
+}
+
+SEC("netkit/primary")
+int count_primary(struct __sk_buff *skb)
+{
+	if (count_port != 0 && udp_dport(skb) == count_port)
+		__sync_fetch_and_add(&primary_packets, 1);
+	return NETKIT_NEXT;
+}
+
+SEC("netkit/peer")
+int count_peer(struct __sk_buff *skb)
+{
+	if (count_port != 0 && udp_dport(skb) == count_port)
+		__sync_fetch_and_add(&peer_packets, 1);
+	return NETKIT_NEXT;
+}
+
+SEC("netkit/peer")
+int drop_peer(struct __sk_buff *skb)
+{
+	if (drop_port != 0 && udp_dport(skb) == drop_port) {
+		__sync_fetch_and_add(&dropped_packets, 1);
+		return NETKIT_DROP;
+	}
+	return NETKIT_NEXT;
+}
+
+// The test sends one datagram at a time, so the read-modify-write below is not contended.
+static __always_inline int mark(struct __sk_buff *skb, __u64 id)
+{
+	if (order_port != 0 && udp_dport(skb) == order_port)
+		order_trace = (order_trace << 4) | id;
+	return NETKIT_NEXT;
+}
+
+SEC("netkit/primary")
+int order_1(struct __sk_buff *skb)
+{
+	return mark(skb, 1);
+}
+
+SEC("netkit/primary")
+int order_2(struct __sk_buff *skb)
+{
+	return mark(skb, 2);
+}
+
+char LICENSE[] SEC("license") = "GPL";
