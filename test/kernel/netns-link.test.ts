@@ -11,7 +11,6 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { AttachTargetError, SyscallError } from '../../src/errors.js';
-import { linkDetails } from '../../src/internal/bpf-link-details.js';
 import { inNetns } from '../../src/internal/netns.js';
 import { LinkType } from '../../src/link/link.js';
 import { attachNetns, netnsLinkFeature } from '../../src/link/netns.js';
@@ -95,7 +94,7 @@ describe.skipIf(lookupSkip)('sk_lookup through a netns link', () => {
     expect(link.what).toMatch(new RegExp(`^sk_lookup program steer in netns ${ns.path} \\(net:\\[\\d+\\]\\)$`));
     const info = link.info();
     expect(info.type).toBe(LinkType.NetNs);
-    expect(linkDetails(info.id, info.type)).toEqual({ netnsIno: statSync(ns.path).ino, attachType: AttachType.SKLookup });
+    expect(info.netns).toEqual({ netnsIno: statSync(ns.path).ino, attachType: AttachType.SKLookup });
 
     expect(JSON.parse(await nodeInNetnsAsync(ns, CLIENT))).toEqual({ tcp: 'connected' });
     expect(await waitFor(() => received.join('') === 'tcp via sk_lookup')).toBe(true);
@@ -155,7 +154,7 @@ describe.each(flowModes)('flow_dissector through %s', (mode, skip) => {
     if (mode === 'bpf-link') {
       const info = link.info();
       expect(info.type).toBe(LinkType.NetNs);
-      expect(linkDetails(info.id, info.type)).toEqual({ netnsIno: statSync(ns.path).ino, attachType: AttachType.FlowDissector });
+      expect(info.netns).toEqual({ netnsIno: statSync(ns.path).ino, attachType: AttachType.FlowDissector });
     }
     expect(sendUdp(ns, '127.0.0.1', 9009, 5)).toBe(5);
     expect(await waitFor(() => u64(counts, 1) >= 5n)).toBe(true);

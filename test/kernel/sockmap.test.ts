@@ -8,7 +8,6 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { ArgumentError, SyscallError } from '../../src/errors.js';
-import { linkDetails } from '../../src/internal/bpf-link-details.js';
 import { socketCookie } from '../../src/internal/socket-fd.js';
 import { LinkType } from '../../src/link/link.js';
 import { addSocket, attachSockmap, sockmapLinkFeature } from '../../src/link/sockmap.js';
@@ -151,7 +150,7 @@ describe.skipIf(linkSkip)('sockmap links', () => {
     using link = attachSockmap(coll.programs.count_skb!, map);
     const info = link.info();
     expect(info.type).toBe(LinkType.Sockmap);
-    expect(linkDetails(info.id, info.type)).toEqual({ mapId: map.info().id, attachType: AttachType.SKSKBStreamVerdict });
+    expect(info.sockmap).toEqual({ mapId: map.info().id, attachType: AttachType.SKSKBStreamVerdict });
     let err: unknown;
     try {
       attachSockmap(coll.programs.count_skb!, map, AttachType.SKSKBVerdict);
