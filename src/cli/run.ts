@@ -12,6 +12,8 @@ import { parseArgs, UsageError } from './args.js';
 import { btfDumpCommand } from './btf-dump.js';
 import { btfListCommand } from './btf-list.js';
 import { linkListCommand } from './link-list.js';
+import { cgroupShowCommand, cgroupTreeCommand } from './cgroup-tree.js';
+import { netCommand } from './net.js';
 import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
@@ -24,6 +26,8 @@ import type { CLIContext } from './output.js';
 import { probeCommand } from './probe.js';
 import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
+import { genCommand } from './gen.js';
+import { buildCommand } from './build.js';
 
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly Command[] = [
@@ -40,8 +44,13 @@ export const commands: readonly Command[] = [
   mapUpdateCommand,
   mapDeleteCommand,
   linkListCommand,
+  cgroupTreeCommand,
+  cgroupShowCommand,
+  netCommand,
   probeCommand,
   cleanupCommand,
+  genCommand,
+  buildCommand,
 ];
 
 /** The top-level `ebpf-ts --help`. */
