@@ -1,0 +1,468 @@
+/**
+ * The BPF_PROG_ATTACH escape hatch: {@link attachRaw} attaches a program to a hook the way the
+ * kernel's oldest attach command does — to a cgroup, a network namespace (flow dissector), a
+ * sockmap, a lirc device, or an interface's tcx/netkit list by ifindex — without a bpf_link.
+ * The kernel then holds the attachment itself; the returned {@link Link} (mode `attachment`)
+ * detaches exactly this program again with BPF_PROG_DETACH on close. {@link detachRaw}
+ * removes an attachment made elsewhere (another process, a crashed one).
+ *
+ * The dedicated attach functions (attachCgroup, attachTcx, attachNetns, attachSockmap) prefer
+ * bpf_links where the kernel has them; this is for what they do not cover, for kernels
+ * without the link type, and for tools.
+ *
+ * @module
+ */
+import { ArgumentError, SyscallError } from '../errors.js';
+import { dataView, hostLittleEndian } from '../internal/bytes.js';
+import { BPF_F_AFTER, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE, BPF_F_ID, BPF_F_LINK, BPF_F_REPLACE } from '../internal/flags.js';
+import { Program } from '../prog.js';
+import { encodeAttr } from '../sys/attr.js';
+import { bpfCall, bpfRaw } from '../sys/bpf.js';
+import { fdById, objGetInfoByFd } from '../sys/commands.js';
+import { bpfError, Errno } from '../sys/errno.js';
+import { ProgAttach, ProgDetach, ProgInfo } from '../sys/layouts.js';
+import { backend } from '../sys/select.js';
+import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { attachTypeName, hookProgramType, inTargetNetns, isMprogType, resolveTarget, targetKind, type RawTarget, type ResolvedTarget } from './attach-target.js';
+import { Link } from './link.js';
+import { encodePlacement, explainMprog, rememberAttachedProgram, type MprogPlacement } from './mprog.js';
+import { queryPrograms } from './query.js';
+
+export type { RawTarget } from './attach-target.js';
+
+/** Options of {@link attachRaw}. `before`/`after`/`expectedRevision` place a tcx or netkit program (6.6), or a cgroup one (6.16). */
+export interface RawAttachOptions extends MprogPlacement {
+  /** The program to attach; its type must be the hook's (`CGROUP_SKB` for `CgroupInetEgress`, …). */
+  readonly program: Program;
+  /** Where: see {@link RawTarget} (a cgroup, a namespace, a map, a device, or an interface). */
+  readonly target: RawTarget;
+  /** The hook (`AttachType.CgroupInetEgress`, `AttachType.TCXIngress`, …). */
+  readonly attachType: AttachType;
+  /**
+   * `attach_flags`: for cgroups 0 (one program, replaced by the next attach),
+   * `BPF_F_ALLOW_OVERRIDE` (descendant cgroups may replace it) or `BPF_F_ALLOW_MULTI` (programs
+   * of this cgroup and its ancestors all run). Anchors go in `before`/`after`.
+   */
+  readonly flags?: number;
+  /** Replace this attached program in one step (BPF_F_REPLACE): cgroups with `BPF_F_ALLOW_MULTI`, tcx, netkit. */
+  readonly replace?: Program;
+}
+
+/** Options of {@link detachRaw}. */
+export interface RawDetachOptions {
+  /** Where it is attached: as for {@link attachRaw}. */
+  readonly target: RawTarget;
+  /** The hook. */
+  readonly attachType: AttachType;
+  /**
+   * The program to detach: a `Program`, or its id (as `queryPrograms` lists it). Required except
+   * at a cgroup hook holding one program attached without `BPF_F_ALLOW_MULTI`.
+   */
+  readonly program?: Program | number;
+}
+
+const SOCKMAP_HINT = 'attach sk_lookup programs with attachNetns (a BPF link): BPF_PROG_ATTACH does not take them';
+
+/** Which function attaches the attach types BPF_PROG_ATTACH does not take. */
+function elsewhere(attachType: AttachType): string {
+  switch (attachType) {
+    case AttachType.XDP:
+      return 'attach XDP programs with attachXDP (a BPF link or netlink)';
+    case AttachType.SKLookup:
+      return SOCKMAP_HINT;
+    case AttachType.Netfilter:
+      return 'attach netfilter programs with attachNetfilter (a BPF link)';
+    case AttachType.PerfEvent:
+    case AttachType.TraceKprobeMulti:
+    case AttachType.TraceUprobeMulti:
+      return 'attach probes with attachKprobe, attachUprobe or attachKprobeMulti / attachUprobeMulti';
+    case AttachType.TraceFentry:
+    case AttachType.TraceFexit:
+    case AttachType.ModifyReturn:
+    case AttachType.TraceRawTP:
+    case AttachType.LSMMAC:
+      return 'attach tracing and LSM programs with attachTracing';
+    default:
+      return 'BPF_PROG_ATTACH takes cgroup, flow dissector, sockmap, lirc, tcx and netkit hooks';
+  }
+}
+
+function checkFlags(flags: number | undefined, fn: string): number {
+  if (flags === undefined) return 0;
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new ArgumentError(`${fn}: flags must be a 32-bit unsigned integer of BPF_F_* bits, got ${String(flags)}`);
+  if ((flags & (BPF_F_BEFORE | BPF_F_AFTER | BPF_F_ID | BPF_F_LINK)) !== 0) {
+    throw new ArgumentError(`${fn}: give anchors as before/after (a Program, a Link, { programId }, { linkId } or 'all'), not as BPF_F_BEFORE/AFTER/ID/LINK flags`);
+  }
+  return flags;
+}
+
+/** Checks the program's type against the hook's. */
+function checkProgram(program: Program, attachType: AttachType, fn: string, role: string): ProgramType {
+  if (!(program instanceof Program)) throw new ArgumentError(`${fn}: ${role} must be a loaded Program`);
+  const expected = hookProgramType(attachType);
+  if (expected === undefined) throw new ArgumentError(`${fn}: attach type ${attachTypeName(attachType)} is not attached through BPF_PROG_ATTACH: ${elsewhere(attachType)}`);
+  if (program.type !== expected) {
+    throw new ArgumentError(`${fn}: ${attachTypeName(attachType)} runs ${programTypeName(expected)} programs; ${role} ${program.name} is ${programTypeName(program.type)}`);
+  }
+  return expected;
+}
+
+/** `program 12 (count), program 14 (drop)` at the hook now, for messages; '' when it cannot be read. */
+function attachedNow(target: RawTarget | number, attachType: AttachType): string {
+  try {
+    const q = queryPrograms(target, attachType);
+    if (q.programs.length === 0) return '; nothing is attached there now';
+    const names = q.programs.map((p) => {
+      let name = '';
+      try {
+        const prog = Program.fromId(p.id);
+        try {
+          name = prog.info().name;
+        } finally {
+          prog.close();
+        }
+      } catch {
+        /* gone meanwhile */
+      }
+      return `program ${p.id}${name === '' ? '' : ` (${name})`}${p.linkId === undefined ? '' : ` via link ${p.linkId}`}`;
+    });
+    return `; attached now (flags ${flagNames(q.attachFlags)}): ${names.join(', ')}`;
+  } catch {
+    return '';
+  }
+}
+
+/** The ids at a hook now, or undefined when the query fails. */
+function attachedIds(target: number, attachType: AttachType): number[] | undefined {
+  try {
+    return queryPrograms(target, attachType).programs.map((p) => p.id);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `BPF_F_ALLOW_MULTI`, `0`. */
+export function flagNames(flags: number): string {
+  const names: string[] = [];
+  if (flags & BPF_F_ALLOW_OVERRIDE) names.push('BPF_F_ALLOW_OVERRIDE');
+  if (flags & BPF_F_ALLOW_MULTI) names.push('BPF_F_ALLOW_MULTI');
+  if (flags & BPF_F_REPLACE) names.push('BPF_F_REPLACE');
+  const rest = flags & ~(BPF_F_ALLOW_OVERRIDE | BPF_F_ALLOW_MULTI | BPF_F_REPLACE);
+  if (rest !== 0) names.push(`0x${rest.toString(16)}`);
+  return names.length === 0 ? '0' : names.join('|');
+}
+
+interface Attempt {
+  readonly program: Program;
+  readonly attachType: AttachType;
+  readonly target: ResolvedTarget;
+  readonly flags: number;
+  readonly replace: Program | undefined;
+}
+
+/**
+ * Explains an errno of BPF_PROG_ATTACH at a cgroup, netns, sockmap or lirc hook (tcx and
+ * netkit go to the mprog explanations), with what is attached there now.
+ */
+function explainAttach(errno: number, a: Attempt): string | undefined {
+  const kind = targetKind(a.attachType);
+  const now = (): string => attachedNow(a.target.value, a.attachType);
+  const hook = `${attachTypeName(a.attachType)} of ${a.target.description}`;
+  switch (errno) {
+    case Errno.EEXIST:
+      // netns_bpf_prog_attach(): a link holds the hook; lirc_bpf_attach(): the program is in its list.
+      if (kind === 'netns') return `${hook} is held by a BPF link, which BPF_PROG_ATTACH cannot replace: close that link first${now()}`;
+      return `program ${a.program.name} is attached there already (a hook holds each program once): load it again to attach a second copy${now()}`;
+    case Errno.EPERM:
+      if (kind !== 'cgroup') return undefined;
+      // __cgroup_bpf_attach(): flags differing from the hook's, or an ancestor whose program
+      // forbids programs below it (hierarchy_allows_attach()).
+      return `${hook} has programs attached with other flags than ${flagNames(a.flags)} (all must agree), or an ancestor cgroup has a program there attached without BPF_F_ALLOW_OVERRIDE or BPF_F_ALLOW_MULTI, which forbids programs below it${now()}`;
+    case Errno.E2BIG:
+      return kind === 'cgroup' ? `${hook} holds the most programs a cgroup hook can (64)${now()}` : undefined;
+    case Errno.ENOENT:
+      return a.replace === undefined ? undefined : `program ${a.replace.name} (replace) is not attached at ${hook}${now()}`;
+    case Errno.EBUSY:
+      return kind === 'map' ? `${hook}: the map's slot for this hook is held by a BPF link, or a parser/verdict pair conflicts (stream_verdict and skb_verdict exclude each other)${now()}` : undefined;
+    case Errno.EINVAL: {
+      // find_attach_entry(): a cgroup hook refuses the same program twice with EINVAL.
+      if (kind === 'cgroup' && a.replace === undefined && attachedIds(a.target.value, a.attachType)?.includes(idOfProgramFd(a.program.fd) ?? -1) === true) {
+        return `program ${a.program.name} is attached there already (a hook holds each program once): load it again to attach a second copy${now()}`;
+      }
+      const expected = a.program.attachment.attachType;
+      if (kind === 'cgroup' && expected !== undefined && expected !== a.attachType) {
+        return `${a.program.name} was loaded for ${attachTypeName(expected)}: the kernel attaches it only there (load it with attachType ${AttachType[a.attachType]})`;
+      }
+      if (kind === 'netns') return `${a.program.name} is attached there already, or ${a.target.description} is not a network namespace`;
+      if (kind === 'map') return `${a.target.description} is not a sockmap or sockhash, or ${a.program.name} was loaded for another sockmap hook`;
+      if (kind === 'cgroup') return `check that ${a.program.name} was loaded with expected attach type ${attachTypeName(a.attachType)}, and that before/after are only given on kernels with cgroup anchors (6.16)`;
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A copy of the program's fd that the attachment owns (the caller may close the Program first). */
+function ownProgramFd(program: Program): number {
+  const fd = backend().dupAbove(program.fd, 3);
+  if (fd < 0) throw new SyscallError('fcntl', -fd, undefined, `copy the fd of program ${program.name}`);
+  return fd;
+}
+
+/** The id of the program behind `fd`, or undefined when it cannot be read. */
+function idOfProgramFd(fd: number): number | undefined {
+  try {
+    const info = objGetInfoByFd(fd, ProgInfo.fields.id.offset + 4);
+    return dataView(info).getUint32(ProgInfo.fields.id.offset, hostLittleEndian);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What an attachment made by {@link attachRaw} holds until it is detached. */
+interface RawState {
+  /** Our copy of the attached program's fd: what BPF_PROG_DETACH names. */
+  progFd: number;
+  readonly target: ResolvedTarget;
+  readonly attachType: AttachType;
+  readonly flags: number;
+}
+
+/**
+ * BPF_PROG_DETACH of exactly the attachment's program. A cgroup hook without
+ * BPF_F_ALLOW_MULTI detaches whatever it holds, whichever program is named
+ * (find_detach_entry()), so there the hook is asked first and left alone when it holds
+ * another program now. ENOENT (already gone) and ENODEV (the interface is gone) are fine.
+ */
+function detachState(state: RawState): void {
+  try {
+    inTargetNetns(state.target, () => detachInPlace(state));
+  } finally {
+    backend().close(state.progFd);
+    state.target.close();
+  }
+}
+
+function detachInPlace(state: RawState): void {
+  if (targetKind(state.attachType) === 'cgroup' && (state.flags & BPF_F_ALLOW_MULTI) === 0) {
+    const id = idOfProgramFd(state.progFd);
+    let held: number[] | undefined;
+    try {
+      held = queryPrograms(state.target.value, state.attachType).programs.map((p) => p.id);
+    } catch {
+      held = undefined; // the cgroup is gone: nothing to detach
+    }
+    if (held === undefined || id === undefined || !held.includes(id)) return;
+  }
+  const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: state.target.value, attach_bpf_fd: state.progFd, attach_type: state.attachType });
+  const r = bpfRaw(ProgDetach, attr, pointers);
+  if (r < 0 && r !== -Errno.ENOENT && r !== -Errno.ENODEV) {
+    throw bpfError(ProgDetach, -r, attr, pointers, { context: `detach ${attachTypeName(state.attachType)} program from ${state.target.description}` });
+  }
+}
+
+/**
+ * Attaches `program` at a hook with BPF_PROG_ATTACH, without a bpf_link: to a cgroup v2
+ * directory (every cgroup attach type), a network namespace (flow dissector), a sockmap or
+ * sockhash (sk_skb parser/verdict, sk_msg verdict), a lirc device, or an interface's tcx or
+ * netkit list. The returned {@link Link} has no fd (`mode: 'attachment'`): `close()` detaches
+ * exactly this program, `detach()` does so early, `update()` swaps the program
+ * (BPF_F_REPLACE where the hook supports it, else a plain attach, which replaces the one
+ * program of such hooks). An attachment outlives the process if never closed;
+ * {@link queryPrograms} lists it and {@link detachRaw} removes it.
+ *
+ * Minimum kernel: 4.10 (cgroups; BPF_F_ALLOW_MULTI 4.15, `replace` 5.6), 4.14 (sockmap),
+ * 4.18 (lirc), 4.20 (flow dissector), 6.6 (tcx, anchors, `expectedRevision`), 6.7 (netkit),
+ * 6.16 (cgroup anchors).
+ *
+ * @example
+ * ```ts
+ * using link = attachRaw({ program: prog, target: '/sys/fs/cgroup/unified/app', attachType: AttachType.CgroupInetEgress, flags: BPF_F_ALLOW_MULTI });
+ * ```
+ * @throws {@link ArgumentError} for a program of the wrong type, a hook BPF_PROG_ATTACH does
+ * not take, contradictory flags or anchors; {@link AttachTargetError} for a cgroup,
+ * namespace or interface that does not exist or is not one; {@link SyscallError} explained
+ * with what is attached at the hook now (EEXIST, EPERM, EBUSY, E2BIG, ESTALE).
+ */
+export function attachRaw(options: RawAttachOptions): Link {
+  const fn = 'attachRaw';
+  if (typeof options !== 'object' || options === null) throw new ArgumentError(`${fn} takes { program, target, attachType, flags?, replace?, before?, after?, expectedRevision? }`);
+  const { program, attachType } = options;
+  const type = checkProgram(program, attachType, fn, 'program');
+  if (attachType === AttachType.SKLookup) throw new ArgumentError(`${fn}: ${SOCKMAP_HINT}`);
+  let flags = checkFlags(options.flags, fn);
+  const kind = targetKind(attachType)!;
+  const mprog = isMprogType(attachType);
+  const anchored = options.before !== undefined || options.after !== undefined || options.expectedRevision !== undefined;
+  if (anchored && !mprog && kind !== 'cgroup') throw new ArgumentError(`${fn}: before/after/expectedRevision place programs at tcx, netkit and (6.16) cgroup hooks, not ${attachTypeName(attachType)}`);
+  if (kind === 'cgroup' && (flags & BPF_F_ALLOW_OVERRIDE) !== 0 && (flags & BPF_F_ALLOW_MULTI) !== 0) {
+    throw new ArgumentError(`${fn}: BPF_F_ALLOW_OVERRIDE and BPF_F_ALLOW_MULTI exclude each other`);
+  }
+  if (options.replace !== undefined) {
+    checkProgram(options.replace, attachType, fn, 'replace');
+    if (kind === 'cgroup' && (flags & BPF_F_ALLOW_MULTI) === 0) throw new ArgumentError(`${fn}: replace needs BPF_F_ALLOW_MULTI at a cgroup hook (without it, attaching replaces the one program anyway)`);
+    if (kind !== 'cgroup' && !mprog) throw new ArgumentError(`${fn}: replace is for cgroup, tcx and netkit hooks; at ${attachTypeName(attachType)} attaching replaces the program anyway`);
+    flags |= BPF_F_REPLACE;
+  }
+  const placement = anchored ? encodePlacement(options, type, fn) : { flags: 0, relative: 0, revision: 0n, anchor: undefined };
+  const target = resolveTarget(options.target, attachType, fn, true);
+  const hook = `${attachTypeName(attachType)} of ${target.description}`;
+  let progFd: number;
+  try {
+    progFd = ownProgramFd(program);
+  } catch (err) {
+    target.close();
+    throw err;
+  }
+  try {
+    bpfCall(
+      ProgAttach,
+      {
+        target_fd: target.value,
+        attach_bpf_fd: program.fd,
+        attach_type: attachType,
+        attach_flags: flags | placement.flags,
+        replace_bpf_fd: options.replace?.fd,
+        relative_fd: placement.relative === 0 ? undefined : placement.relative,
+        expected_revision: placement.revision === 0n ? undefined : placement.revision,
+      },
+      {
+        context: `attach ${program.name} to ${hook}`,
+        explain: (errno) =>
+          mprog
+            ? explainMprog(errno, { prog: program, hook, ifindex: target.value, attachType, placement })
+            : explainAttach(errno, { program, attachType, target, flags, replace: options.replace }),
+      },
+    );
+  } catch (err) {
+    backend().close(progFd);
+    target.close();
+    throw err;
+  }
+  const state: RawState = { progFd, target, attachType, flags: flags & ~BPF_F_REPLACE };
+  // The update closure may not hold the Link (its owner must not refer to it): a weak
+  // reference lets it re-register the link as an anchor for the new program.
+  let self: WeakRef<Link> | undefined;
+  const link = Link.adopt({
+    fd: -1,
+    mode: 'attachment',
+    what: `${attachTypeName(attachType)} program ${program.name} on ${target.description}`,
+    cleanup: () => detachState(state),
+    update: (next, old) => {
+      updateState(state, next, old);
+      const l = self?.deref();
+      const id = idOfProgramFd(state.progFd);
+      if (mprog && l !== undefined && id !== undefined) rememberAttachedProgram(l, id);
+    },
+  });
+  self = new WeakRef(link);
+  if (mprog) {
+    const id = idOfProgramFd(progFd);
+    if (id !== undefined) rememberAttachedProgram(link, id);
+  }
+  return link;
+}
+
+/**
+ * Swaps the attachment's program: BPF_F_REPLACE of our program where the hook keeps a list
+ * (cgroups with BPF_F_ALLOW_MULTI, tcx, netkit); a plain attach elsewhere, which replaces the
+ * hook's one program (cgroups without MULTI, sockmap slots, the flow dissector); lirc, which
+ * keeps a list without replace, gets the new program attached and then the old one detached.
+ */
+function updateState(state: RawState, next: Program, old: Program | undefined): void {
+  inTargetNetns(state.target, () => updateInPlace(state, next, old));
+}
+
+function updateInPlace(state: RawState, next: Program, old: Program | undefined): void {
+  const fn = 'Link.update';
+  checkProgram(next, state.attachType, fn, 'the new program');
+  if (old !== undefined) {
+    const oldId = idOfProgramFd(old.fd);
+    const ours = idOfProgramFd(state.progFd);
+    if (oldId !== undefined && ours !== undefined && oldId !== ours) {
+      throw new ArgumentError(`${fn}: the attachment runs program id ${ours}, not ${old.name} (id ${oldId})`);
+    }
+  }
+  const kind = targetKind(state.attachType);
+  const replace = isMprogType(state.attachType) || (kind === 'cgroup' && (state.flags & BPF_F_ALLOW_MULTI) !== 0);
+  const nextFd = ownProgramFd(next);
+  const hook = `${attachTypeName(state.attachType)} of ${state.target.description}`;
+  try {
+    bpfCall(
+      ProgAttach,
+      {
+        target_fd: state.target.value,
+        attach_bpf_fd: next.fd,
+        attach_type: state.attachType,
+        attach_flags: state.flags | (replace ? BPF_F_REPLACE : 0),
+        replace_bpf_fd: replace ? state.progFd : undefined,
+      },
+      { context: `update ${hook} to program ${next.name}`, explain: (errno) => explainAttach(errno, { program: next, attachType: state.attachType, target: state.target, flags: state.flags, replace: undefined }) },
+    );
+  } catch (err) {
+    backend().close(nextFd);
+    throw err;
+  }
+  if (state.attachType === AttachType.LIRCMode2) {
+    const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: state.target.value, attach_bpf_fd: state.progFd, attach_type: state.attachType });
+    bpfRaw(ProgDetach, attr, pointers);
+  }
+  backend().close(state.progFd);
+  state.progFd = nextFd;
+}
+
+/**
+ * Detaches a program attached with BPF_PROG_ATTACH (by this process or another): the
+ * counterpart of `bpftool cgroup detach` / `bpftool net detach`. Programs held by a bpf_link
+ * are detached through the link (`Link.fromId(id).detach()`), not here.
+ *
+ * Minimum kernel: as {@link attachRaw}.
+ *
+ * @example
+ * ```ts
+ * for (const p of queryPrograms(cgroup, AttachType.CgroupInetEgress).programs) {
+ *   if (p.linkId === undefined) detachRaw({ target: cgroup, attachType: AttachType.CgroupInetEgress, program: p.id });
+ * }
+ * ```
+ * @throws {@link ArgumentError} for a hook BPF_PROG_DETACH does not take or a missing program;
+ * {@link SyscallError} ENOENT, explained with what is attached there.
+ */
+export function detachRaw(options: RawDetachOptions): void {
+  const fn = 'detachRaw';
+  const { attachType } = options;
+  const kind = targetKind(attachType);
+  if (kind === undefined) throw new ArgumentError(`${fn}: attach type ${attachTypeName(attachType)} is not attached through BPF_PROG_ATTACH: ${elsewhere(attachType)}`);
+  if (options.program === undefined && kind !== 'cgroup') throw new ArgumentError(`${fn}: name the program to detach from ${attachTypeName(attachType)} (a Program or its id)`);
+  let progFd: number | undefined;
+  let label = 'the program';
+  if (options.program instanceof Program) {
+    checkProgram(options.program, attachType, fn, 'program');
+    label = `program ${options.program.name}`;
+  } else if (options.program !== undefined) {
+    const id = options.program;
+    if (!Number.isInteger(id) || id <= 0) throw new ArgumentError(`${fn}: program must be a Program or a program id, got ${String(id)}`);
+    progFd = fdById('prog', id, { context: `open program id ${id}`, explain: (errno) => (errno === Errno.ENOENT ? `no program has id ${id} (any more)` : undefined) });
+    label = `program id ${id}`;
+  }
+  const target = resolveTarget(options.target, attachType, fn, false);
+  try {
+    const fd = options.program instanceof Program ? options.program.fd : progFd;
+    bpfCall(
+      ProgDetach,
+      { target_fd: target.value, attach_bpf_fd: fd ?? 0, attach_type: attachType },
+      {
+        context: `detach ${label} from ${attachTypeName(attachType)} of ${target.description}`,
+        explain: (errno) =>
+          errno === Errno.ENOENT
+            ? `${label} is not attached there without a link (a program held by a bpf_link is detached through the link)${attachedNow(target.value, attachType)}`
+            : errno === Errno.EINVAL && fd === undefined
+              ? `the hook holds programs attached with BPF_F_ALLOW_MULTI: name the one to detach`
+              : undefined,
+      },
+    );
+  } finally {
+    if (progFd !== undefined) backend().close(progFd);
+    target.close();
+  }
+}
