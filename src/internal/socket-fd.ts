@@ -28,7 +28,15 @@ import { dataView, hostLittleEndian } from './bytes.js';
  * A socket as the attach functions take it: an fd, a `dgram.Socket` (bound), a `net.Socket`
  * (connected) or a `net.Server` (listening), or any object with a numeric `fd`.
  */
-export type SocketTarget = number | dgram.Socket | net.Socket | net.Server | { readonly fd: number };
+export type SocketTarget =
+  | number
+  | dgram.Socket
+  | net.Socket
+  | net.Server
+  | {
+      /** The socket's file descriptor. */
+      readonly fd: number;
+    };
 
 /** A socket resolved to its fd, with what identifies it for later. */
 export interface SocketRef {
@@ -197,7 +205,8 @@ export function resolveSocket(target: SocketTarget): SocketRef {
  * ```ts
  * const server = net.createServer().listen(0, '127.0.0.1', () => console.log(socketFd(server)));
  * ```
- * @throws {@link AttachTargetError} as for {@link resolveSocket}.
+ * @throws {@link AttachTargetError} for an fd that is not an open socket (ENOTSOCK, EBADF), and
+ * for a Node socket that is closed, not bound/connected/listening yet, or hides its fd.
  */
 export function socketFd(target: SocketTarget): number {
   return resolveSocket(target).fd;
@@ -214,7 +223,7 @@ export function socketFd(target: SocketTarget): number {
  * ```ts
  * const cookie = socketCookie(udpSocket);
  * ```
- * @throws {@link AttachTargetError} as for {@link resolveSocket}; {@link SyscallError} from
+ * @throws {@link AttachTargetError} as {@link socketFd} does; {@link SyscallError} from
  * getsockopt (ENOPROTOOPT before 4.12).
  */
 export function socketCookie(target: SocketTarget): bigint {
