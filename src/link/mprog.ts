@@ -85,6 +85,9 @@ function checkId(value: unknown, what: string): number {
 /** fd or id, flags and a description of one anchor. */
 function encodeAnchor(anchor: Anchor, key: 'before' | 'after', type: ProgramType, fn: string): { flags: number; relative: number; what: string } {
   if (anchor === 'all') return { flags: 0, relative: 0, what: `${key} all` };
+  if ((anchor instanceof Program || anchor instanceof Link) && anchor.closed) {
+    throw new ArgumentError(`${fn}: ${key} names ${anchor.toString()}, which is closed: an anchor must be open (or given by id)`);
+  }
   if (anchor instanceof Program) {
     // bpf_mprog_prog() refuses an anchor of another program type (EINVAL).
     if (anchor.type !== type) {
@@ -95,10 +98,8 @@ function encodeAnchor(anchor: Anchor, key: 'before' | 'after', type: ProgramType
   if (anchor instanceof Link) {
     if (anchor.mode === 'bpf-link') return { flags: BPF_F_LINK, relative: anchor.fd, what: `${key} link ${anchor.what}` };
     const id = attachmentPrograms.get(anchor);
-    if (id !== undefined && !anchor.closed) return { flags: BPF_F_ID, relative: id, what: `${key} program id ${id} (${anchor.what})` };
-    throw new ArgumentError(
-      `${fn}: ${key} names ${anchor.toString()}, which ${anchor.closed ? 'is closed' : 'has no bpf_link at a tcx or netkit hook'}: name the program or link that is attached there`,
-    );
+    if (id !== undefined) return { flags: BPF_F_ID, relative: id, what: `${key} program id ${id} (${anchor.what})` };
+    throw new ArgumentError(`${fn}: ${key} names ${anchor.toString()}, which is no attachment at a tcx or netkit hook: name the program or link that is attached there`);
   }
   if (anchor !== null && typeof anchor === 'object') {
     const o = anchor as { programId?: unknown; linkId?: unknown };

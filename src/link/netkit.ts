@@ -113,7 +113,9 @@ export function attachNetkit(prog: Program, options: NetkitOptions): Link {
   if (prog.type !== ProgramType.SchedCls) {
     throw new ArgumentError(`attachNetkit needs a SCHED_CLS program (SEC("netkit/primary") or SEC("netkit/peer")); ${prog.name} is ${programTypeName(prog.type)}`);
   }
-  if (options === null || typeof options !== 'object') throw new ArgumentError('attachNetkit needs options: { interface, peer? }');
+  if (options === null || typeof options !== 'object' || (typeof options.interface !== 'string' && typeof options.interface !== 'number')) {
+    throw new ArgumentError('attachNetkit needs options: { interface (the primary device, by name or index), peer? }');
+  }
   const which = side(prog, options);
   const mode = options.mode ?? 'bpf-link';
   if (mode !== 'bpf-link' && mode !== 'attachment') throw new ArgumentError(`attachNetkit: mode must be 'bpf-link' or 'attachment', got ${JSON.stringify(mode)}`);

@@ -125,7 +125,9 @@ export function attachTcx(prog: Program, options: TcxOptions): Link {
   if (prog.type !== ProgramType.SchedCls) {
     throw new ArgumentError(`attachTcx needs a SCHED_CLS program (SEC("tcx/ingress"), SEC("tcx/egress") or SEC("tc")); ${prog.name} is ${programTypeName(prog.type)}`);
   }
-  if (options === null || typeof options !== 'object') throw new ArgumentError("attachTcx needs options: { interface, direction: 'ingress' | 'egress' }");
+  if (options === null || typeof options !== 'object' || (typeof options.interface !== 'string' && typeof options.interface !== 'number')) {
+    throw new ArgumentError("attachTcx needs options: { interface (a name or an index), direction: 'ingress' | 'egress' }");
+  }
   const dir = direction(prog, options);
   const mode = options.mode ?? 'bpf-link';
   if (mode !== 'bpf-link' && mode !== 'attachment') throw new ArgumentError(`attachTcx: mode must be 'bpf-link' or 'attachment', got ${JSON.stringify(mode)}`);
