@@ -1,19 +1,26 @@
 // Cgroup programs for test/kernel/cgroup.test.ts: one per hook the tests drive with real
 // processes in a test cgroup. Each either refuses something the test then tries (and sees
 // fail with EPERM) or counts what it sees into a global the test reads.
+//
+// Network-order fields are read byte by byte (be16, byte 0 of an address) rather than
+// compared with bpf_htons()/bpf_htonl() constants or through the ihl bitfield: the object is
+// built for both byte orders and the unit tests expect the same instructions in each.
 #include <linux/bpf.h>
-#include <linux/if_ether.h>
 #include <linux/in.h>
-#include <linux/ip.h>
-#include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
 
 // Not in the UAPI headers above; the values are the same on every architecture.
 #define AF_INET 2
 #define SOCK_DGRAM 2
 
 char LICENSE[] SEC("license") = "GPL";
+
+// A big-endian (network order) u16 from two bytes in memory.
+static __always_inline __u16 be16(const void *p)
+{
+	const volatile __u8 *b = p;
+	return (__u16)(b[0] << 8 | b[1]);
+}
 
 // Set at load (loadCollection's constants): the TCP port connect() may not reach, the UDP
 // port whose datagrams are counted, and the device deny_dev refuses.
@@ -30,11 +37,16 @@ __u64 ingress_packets = 0;
 __u64 ingress_bytes = 0;
 __u64 sysctl_reads = 0;
 
-// connect() to 127.0.0.1:blocked_port is refused (0 = EPERM for the caller).
+// connect() to 127.0.0.1:blocked_port is refused (0 = EPERM for the caller). The address and
+// port are in network order: copied to the stack, their bytes are in the order they are sent.
 SEC("cgroup/connect4")
 int deny_connect4(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_ip4 == bpf_htonl(0x7f000001) && ctx->user_port == bpf_htons(blocked_port))
+	__u32 ip = ctx->user_ip4;
+	__u32 port = ctx->user_port;
+	const volatile __u8 *a = (const volatile __u8 *)&ip;
+
+	if (a[0] == 127 && a[1] == 0 && a[2] == 0 && a[3] == 1 && be16(&port) == blocked_port)
 		return 0;
 	return 1;
 }
@@ -58,14 +70,18 @@ int count_connect4_b(struct bpf_sock_addr *ctx)
 // the network header for both directions), so skb->len is the IP datagram's length.
 static __always_inline void count_udp(struct __sk_buff *skb, __u64 *packets, __u64 *bytes)
 {
-	struct iphdr ip;
-	struct udphdr udp;
+	__u8 ip[20];
+	__u8 udp[8];
+	__u32 ihl;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP))
+	if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)))
 		return;
-	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.protocol != IPPROTO_UDP)
+	// Version 4 in the high nibble of byte 0, the header length in 32-bit words in the low
+	// one; the protocol is byte 9.
+	if ((*(volatile __u8 *)&ip[0] >> 4) != 4 || ip[9] != IPPROTO_UDP)
 		return;
-	if (bpf_skb_load_bytes(skb, ip.ihl * 4, &udp, sizeof(udp)) || udp.dest != bpf_htons(counted_port))
+	ihl = (*(volatile __u8 *)&ip[0] & 0x0f) * 4;
+	if (bpf_skb_load_bytes(skb, ihl, udp, sizeof(udp)) || be16(&udp[2]) != counted_port)
 		return;
 	__sync_fetch_and_add(packets, 1);
 	__sync_fetch_and_add(bytes, skb->len);
