@@ -5,19 +5,18 @@
  *
  * @module
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type { Holder } from '../internal/bpf-holders.js';
-import { linkDetails, type LinkDetails } from '../internal/bpf-link-details.js';
-import { listLinks, type LinkInfo } from '../link/link.js';
-import { Program } from '../prog.js';
+import { listLinks, type InterfaceLinkInfo, type LinkInfo } from '../link/link.js';
+import { attachTypeName } from '../link/attach-target.js';
 import type { Spec } from '../btf/spec.js';
-import { AttachType, programTypeName } from '../types.js';
 import { jsonOption, type Command } from './command.js';
 import { btfSpecById } from './kernel-btf.js';
-import { holdersAndPins, listCell, pidsCell, readObject, whereabouts } from './loaded.js';
+import { holdersAndPins, listCell, pidsCell, whereabouts } from './loaded.js';
 import { printRecords } from './output.js';
 import { UsageError } from './args.js';
 import { ArgumentError } from '../errors.js';
+import { AttachPointNames, netfilterFamilyName, netfilterHookName } from './attach-points.js';
+import { inNetns } from '../internal/netns.js';
 
 /** `enum bpf_link_type` names without the `BPF_LINK_TYPE_` prefix, by value. */
 const linkTypeNames = ['UNSPEC', 'RAW_TRACEPOINT', 'TRACING', 'CGROUP', 'ITER', 'NETNS', 'XDP', 'PERF_EVENT', 'KPROBE_MULTI', 'STRUCT_OPS', 'NETFILTER', 'TCX', 'UPROBE_MULTI', 'NETKIT', 'SOCKMAP'];
@@ -35,30 +34,18 @@ export interface LinkRecord {
   readonly type: string;
   /** Id of the attached program. */
   readonly progId: number;
+  /** Its name (in full from BTF), null when it could not be opened. */
+  readonly progName: string | null;
   /** Its type, null when it could not be opened. */
   readonly progType: string | null;
-  /** Where the link is attached, in words (`kprobe do_unlinkat`). */
+  /** Where the link is attached, in words (`kprobe do_unlinkat`, `cgroup /sys/fs/cgroup/app cgroup_inet_egress`). */
   readonly attached: string;
-  /** The type-specific facts the kernel reports. */
+  /** The type-specific facts the kernel reports: `Link.info()` without type, id and program (`{ cgroup: {…} }`, `{ tcx: {…} }`, …). */
   readonly details: Readonly<Record<string, unknown>>;
   /** Processes holding the link. */
   readonly pids: Holder[];
   /** Paths the link is pinned at. */
   readonly pinned: string[];
-}
-
-const attachTypeName = (t: unknown): string => AttachType[Number(t)] ?? `attach type ${String(t)}`;
-
-/** The network interface with index `ifindex` (from /sys/class/net), or the number. */
-function interfaceName(ifindex: number): string {
-  try {
-    for (const name of readdirSync('/sys/class/net')) {
-      if (Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) === ifindex) return `${name} (ifindex ${ifindex})`;
-    }
-  } catch {
-    // no sysfs: the number alone
-  }
-  return `ifindex ${ifindex}`;
 }
 
 /** The name of type `btfId` in BTF object `objectId` (a tracing link's target function). */
@@ -70,17 +57,28 @@ function btfTypeName(objectId: number, btfId: number, cache: Map<number, Spec>):
   }
 }
 
-/** The library's decoded facts of a link, as plain JSON. */
+/** The library's decoded facts of a link (`Link.info()` without type, id and program), as plain JSON. */
 function infoDetails(l: LinkInfo): Record<string, unknown> {
   const { type: _type, id: _id, programId: _prog, ...rest } = l;
   return rest;
 }
 
-/** `where` for the link types the library decodes; undefined for the others. */
-function describeInfo(l: LinkInfo, cache: Map<number, Spec>): string | undefined {
+/**
+ * `lo (ifindex 1)`; `ifindex 3 (another network namespace)` when the interface with that index
+ * here does not run the link's program (bpf_link_info does not say which namespace the index
+ * is from); `detached` once the interface is gone.
+ */
+function interfaceText(hook: 'xdp' | 'tcx' | 'netkit', i: InterfaceLinkInfo, progId: number, names: AttachPointNames): string {
+  if (i.ifindex === 0) return 'detached (interface gone)';
+  if (names.interfaceRuns(hook, i.ifindex, progId, i.attachType) === false) return `ifindex ${i.ifindex} (another network namespace)`;
+  return i.interface === undefined ? `ifindex ${i.ifindex}` : `${i.interface} (ifindex ${i.ifindex})`;
+}
+
+/** Where a link is attached, in words. */
+export function describeLink(l: LinkInfo, names: AttachPointNames, btf: Map<number, Spec>): string {
   if (l.rawTracepointName !== undefined) return `raw tracepoint ${l.rawTracepointName}`;
   if (l.tracingAttachType !== undefined) {
-    const target = l.tracingTargetObjectId === undefined ? '' : ` ${btfTypeName(l.tracingTargetObjectId, l.tracingTargetBtfId!, cache)}`;
+    const target = l.tracingTargetObjectId === undefined ? '' : ` ${btfTypeName(l.tracingTargetObjectId, l.tracingTargetBtfId!, btf)}`;
     return `${attachTypeName(l.tracingAttachType)}${target}`;
   }
   const p = l.perfEvent;
@@ -94,43 +92,52 @@ function describeInfo(l: LinkInfo, cache: Map<number, Spec>): string | undefined
     const u = l.uprobeMulti;
     return `${u.retprobe ? 'uretprobe' : 'uprobe'}.multi ${u.path}: ${u.count} places${u.pid === 0 ? '' : ` (pid ${u.pid})`}`;
   }
-  return undefined;
-}
-
-/** `where` from {@link linkDetails}. */
-function describeDetails(type: string, d: LinkDetails): string {
-  const attach = d.attachType === undefined ? '' : ` ${attachTypeName(d.attachType)}`;
-  switch (type) {
-    case 'CGROUP':
-      return `cgroup ${d.cgroupId}${attach}`;
-    case 'ITER':
-      return `iterator ${d.targetName}${d.mapId === undefined ? '' : ` map ${d.mapId}`}${d.cgroupId === undefined ? '' : ` cgroup ${d.cgroupId}`}${d.tid === undefined || d.tid === 0 ? '' : ` tid ${d.tid}`}`;
-    case 'NETNS':
-      return `netns ${d.netnsIno}${attach}`;
-    case 'NETFILTER':
-      return `netfilter pf ${d.pf} hook ${d.hooknum} priority ${d.priority}`;
-    case 'STRUCT_OPS':
-    case 'SOCKMAP':
-      return `map ${d.mapId}${attach}`;
-    default: // XDP, TCX, NETKIT
-      return `${interfaceName(Number(d.ifindex))}${attach}`;
+  if (l.cgroup !== undefined) {
+    const { cgroupId, attachType } = l.cgroup;
+    if (cgroupId === 0n) return `cgroup (detached) ${attachTypeName(attachType)}`;
+    const path = names.cgroupPath(cgroupId);
+    return `cgroup ${path ?? `id ${cgroupId}`} ${attachTypeName(attachType)}`;
   }
+  if (l.netns !== undefined) {
+    const { netnsIno, attachType } = l.netns;
+    if (netnsIno === 0) return `netns (detached) ${attachTypeName(attachType)}`;
+    const holders = names.netnsHolders(netnsIno);
+    return `netns net:[${netnsIno}]${holders.length === 0 ? '' : ` of ${holders.join(', ')}`} ${attachTypeName(attachType)}`;
+  }
+  if (l.xdp !== undefined) return `xdp ${interfaceText('xdp', l.xdp, l.programId, names)}`;
+  if (l.tcx !== undefined) return `tcx ${interfaceText('tcx', l.tcx, l.programId, names)} ${l.tcx.attachType === undefined ? '' : attachTypeName(l.tcx.attachType).replace(/^tcx_/, '')}`.trimEnd();
+  if (l.netkit !== undefined) return `netkit ${interfaceText('netkit', l.netkit, l.programId, names)} ${l.netkit.attachType === undefined ? '' : attachTypeName(l.netkit.attachType).replace(/^netkit_/, '')}`.trimEnd();
+  if (l.netfilter !== undefined) {
+    const n = l.netfilter;
+    return `netfilter ${netfilterFamilyName(n.family)} ${netfilterHookName(n.hook)} priority ${n.priority}${(n.flags & 1) !== 0 ? ' defrag' : ''}`;
+  }
+  if (l.sockmap !== undefined) return `${names.mapLabel(l.sockmap.mapId)} ${attachTypeName(l.sockmap.attachType)}`;
+  if (l.iter !== undefined) {
+    const i = l.iter;
+    const map = i.mapId === undefined ? '' : ` ${names.mapLabel(i.mapId)}`;
+    const cgroup = i.cgroupId === undefined || i.cgroupId === 0n ? '' : ` cgroup ${names.cgroupPath(i.cgroupId) ?? `id ${i.cgroupId}`}`;
+    const task = i.tid !== undefined && i.tid !== 0 ? ` tid ${i.tid}` : i.pid !== undefined && i.pid !== 0 ? ` pid ${i.pid}` : '';
+    return `iterator ${i.targetName}${map}${cgroup}${task}`;
+  }
+  if (l.structOps !== undefined) return `struct_ops ${names.mapLabel(l.structOps.mapId)}`;
+  return '-';
 }
 
 /** Every link as `link list --json` prints it. */
 export function linkRecords(): LinkRecord[] {
   const w = whereabouts();
-  const cache = new Map<number, Spec>();
+  const btf = new Map<number, Spec>();
+  const names = new AttachPointNames();
   return listLinks().map((l) => {
-    const type = linkTypeName(l.type);
-    const extra = linkDetails(l.id, l.type);
+    const prog = names.program(l.programId);
     return {
       id: l.id,
-      type,
+      type: linkTypeName(l.type),
       progId: l.programId,
-      progType: readObject(() => Program.fromId(l.programId), (p) => programTypeName(p.type)) ?? null,
-      attached: describeInfo(l, cache) ?? (extra === undefined ? '-' : describeDetails(type, extra)),
-      details: extra ?? infoDetails(l),
+      progName: prog?.name ?? null,
+      progType: prog?.type ?? null,
+      attached: describeLink(l, names, btf),
+      details: infoDetails(l),
       ...holdersAndPins(w, 'link', l.id),
     };
   });
@@ -142,22 +149,26 @@ export const linkListCommand: Command = {
   aliases: [['link', 'show']],
   summary: 'List the BPF links in the kernel (like bpftool link show). Needs CAP_SYS_ADMIN and Linux 5.8.',
   details:
-    'ATTACHED says where: the tracepoint, function (tracing targets named from their BTF), probe, cgroup,\n' +
-    'network interface, iterator or map. PIDS are the processes holding the link (/proc/*/fdinfo), PINNED\n' +
-    'its paths on bpffs. Attachments made without a link (perf event ioctl, tc/netlink) are not links.',
-  options: [jsonOption],
+    'ATTACHED says where: the tracepoint, function (tracing targets named from their BTF), probe, cgroup\n' +
+    '(its directory), network interface and direction, network namespace (with processes in it), netfilter\n' +
+    'hook, iterator or map. Interfaces are named in this network namespace (or --netns NS); an index whose\n' +
+    'interface here does not run the program is another namespace\'s. PIDS are the processes holding the\n' +
+    'link (/proc/*/fdinfo), PINNED its paths on bpffs. Attachments made without a link (perf event ioctl,\n' +
+    'BPF_PROG_ATTACH, tc and XDP through netlink) are not links: ebpf-ts cgroup tree and ebpf-ts net show them.',
+  options: [jsonOption, { name: 'netns', type: 'string', valueName: 'NS', description: 'name interfaces as this network namespace has them (a name from ip netns add, or a path)' }],
   positionals: [{ name: 'link', required: false, description: 'only the link with this id' }],
   run(args, ctx) {
     const wanted = args.positionals.link;
     if (wanted !== undefined && !/^\d+$/.test(wanted)) throw new UsageError(`${JSON.stringify(wanted)} is not a link id`);
-    const links = linkRecords().filter((l) => wanted === undefined || l.id === Number(wanted));
+    const netns = args.options.netns;
+    const links = (typeof netns === 'string' ? inNetns(netns, linkRecords) : linkRecords()).filter((l) => wanted === undefined || l.id === Number(wanted));
     if (wanted !== undefined && links.length === 0) throw new ArgumentError(`no link with id ${wanted}`);
     printRecords(
       ctx,
       args.options.json === true,
       links,
-      [{ title: 'ID', right: true }, { title: 'TYPE' }, { title: 'PROG', right: true }, { title: 'PROG TYPE' }, { title: 'ATTACHED' }, { title: 'PIDS' }, { title: 'PINNED' }],
-      (l) => [String(l.id), l.type, String(l.progId), l.progType ?? '-', l.attached, pidsCell(l.pids), listCell(l.pinned)],
+      [{ title: 'ID', right: true }, { title: 'TYPE' }, { title: 'PROG', right: true }, { title: 'PROG NAME' }, { title: 'PROG TYPE' }, { title: 'ATTACHED' }, { title: 'PIDS' }, { title: 'PINNED' }],
+      (l) => [String(l.id), l.type, String(l.progId), l.progName === null || l.progName === '' ? '-' : l.progName, l.progType ?? '-', l.attached, pidsCell(l.pids), listCell(l.pinned)],
     );
   },
 };

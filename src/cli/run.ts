@@ -12,6 +12,8 @@ import { parseArgs, UsageError } from './args.js';
 import { btfDumpCommand } from './btf-dump.js';
 import { btfListCommand } from './btf-list.js';
 import { linkListCommand } from './link-list.js';
+import { cgroupShowCommand, cgroupTreeCommand } from './cgroup-tree.js';
+import { netCommand } from './net.js';
 import { commandHelp, groupHelp, type Command } from './command.js';
 import { disasmCommand } from './disasm.js';
 import { inspectCommand } from './inspect.js';
@@ -42,6 +44,9 @@ export const commands: readonly Command[] = [
   mapUpdateCommand,
   mapDeleteCommand,
   linkListCommand,
+  cgroupTreeCommand,
+  cgroupShowCommand,
+  netCommand,
   probeCommand,
   cleanupCommand,
   genCommand,

@@ -421,9 +421,9 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
         const rawId = raw.info().id;
         const links = await json<any[]>(['link', 'list']);
         const r = links.find((l) => l.id === rawId);
-        expect(r).toMatchObject({ type: 'RAW_TRACEPOINT', progId: rawProg.info().id, progType: 'RAW_TRACEPOINT', attached: 'raw tracepoint sys_enter', details: { rawTracepointName: 'sys_enter' }, pinned: [pin] });
+        expect(r).toMatchObject({ type: 'RAW_TRACEPOINT', progId: rawProg.info().id, progName: 'cli_link_rawtp', progType: 'RAW_TRACEPOINT', attached: 'raw tracepoint sys_enter', details: { rawTracepointName: 'sys_enter' }, pinned: [pin] });
         expect(r.pids).toContainEqual({ pid: process.pid, comm });
-        expect(Object.keys(r)).toEqual(['id', 'type', 'progId', 'progType', 'attached', 'details', 'pids', 'pinned']);
+        expect(Object.keys(r)).toEqual(['id', 'type', 'progId', 'progName', 'progType', 'attached', 'details', 'pids', 'pinned']);
         // Before 5.15 a tracepoint program is attached by ioctl, with no link to list.
         if (tp.mode !== 'perf-ioctl') {
           const t = links.find((l) => l.id === tp.info().id);
@@ -432,7 +432,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
           if (kernelVersion().atLeast('6.6')) expect(t.attached).toBe('tracepoint sys_enter_getppid');
         }
         const text = await cli(['link', 'show', String(rawId)]);
-        expect(text.stdout).toMatch(new RegExp(`^\\s*${rawId}\\s+RAW_TRACEPOINT\\s+${rawProg.info().id}\\s+RAW_TRACEPOINT\\s+raw tracepoint sys_enter\\s+${holdsCell}\\s+${pin}$`, 'm'));
+        expect(text.stdout).toMatch(new RegExp(`^\\s*${rawId}\\s+RAW_TRACEPOINT\\s+${rawProg.info().id}\\s+cli_link_rawtp\\s+RAW_TRACEPOINT\\s+raw tracepoint sys_enter\\s+${holdsCell}\\s+${pin}$`, 'm'));
         expect(text.stdout.trim().split('\n')).toHaveLength(2);
         const missing = await cli(['link', 'list', '4294967295']);
         expect(missing).toMatchObject({ code: 1, stderr: 'ebpf-ts link list: no link with id 4294967295\n' });
