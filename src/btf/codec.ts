@@ -143,18 +143,19 @@ const utf8 = new TextDecoder();
  * ```
  */
 export function decodeCString(bytes: Uint8Array, off: number, length: number): string {
-  let end = off;
   const limit = off + length;
-  let ascii = true;
-  while (end < limit) {
-    const b = bytes[end]!;
-    if (b === 0) break;
-    if (b >= 0x80) ascii = false;
-    end++;
-  }
-  if (!ascii || end - off > 64) return utf8.decode(bytes.subarray(off, end));
   let s = '';
-  for (let i = off; i < end; i++) s += String.fromCharCode(bytes[i]!);
+  for (let i = off; i < limit; i++) {
+    const b = bytes[i]!;
+    if (b === 0) return s;
+    if (b >= 0x80) {
+      // Not ASCII: UTF-8 up to the NUL (or the end), as TextDecoder reads it.
+      let end = i;
+      while (end < limit && bytes[end] !== 0) end++;
+      return utf8.decode(bytes.subarray(off, end));
+    }
+    s += String.fromCharCode(b);
+  }
   return s;
 }
 

@@ -346,8 +346,17 @@ export class CodecSource {
     for (const f of s.fields) lines.push(`  ${propertyKey(f.name)}: ${this.#fieldType(f)};`);
     lines.push('}', '');
     lines.push(`function decode${name}(v: DataView, b: Uint8Array, o: number): ${name} {`);
+    // Arrays of the struct itself fill a local in a plain loop (no closure per decode).
+    const values = s.fields.map((f, i) => {
+      if (f.kind !== 'field' || f.shape.kind !== 'array') return this.#fieldExpr(f, 'o', 0);
+      const a = f.shape;
+      const t = this.typeOf(a.element);
+      lines.push(`  const a${i} = new Array<${t}>(${a.count});`);
+      lines.push(`  for (let i = 0; i < ${a.count}; i++) a${i}[i] = ${this.decodeExpr(a.element, `${add('o', f.offset)} + i * ${a.elementSize}`, 1)};`);
+      return `a${i}`;
+    });
     lines.push('  return {');
-    for (const f of s.fields) lines.push(`    ${propertyKey(f.name)}: ${this.#fieldExpr(f, 'o', 0)},`);
+    s.fields.forEach((f, i) => lines.push(`    ${propertyKey(f.name)}: ${values[i]},`));
     lines.push('  };', '}', '');
     lines.push(`function encode${name}(x: ${name}, v: DataView, b: Uint8Array, o: number): void {`);
     lines.push(...this.#fieldsLines(s, 'x', 'o', c?.name === undefined || c.name === '' ? 'value' : c.name, 0).map((l) => `  ${l}`));
