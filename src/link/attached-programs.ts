@@ -50,3 +50,16 @@ export function describeAttached(targetFd: number, attachType: AttachType): stri
   if (ids === undefined || ids.length === 0) return undefined;
   return ids.map(programLabel).join(', ');
 }
+
+/**
+ * Whether `a` and `b` are the same kernel program: the same object, or two fds of one program
+ * (equal ids). A program whose id cannot be read (closed) matches only itself.
+ */
+export function sameProgram(a: Program, b: Program): boolean {
+  if (a === b) return true;
+  try {
+    return a.info().id === b.info().id;
+  } catch {
+    return false;
+  }
+}

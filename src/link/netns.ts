@@ -29,7 +29,7 @@ import { Errno } from '../sys/errno.js';
 import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
-import { describeAttached } from './attached-programs.js';
+import { describeAttached, sameProgram } from './attached-programs.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
 
@@ -207,7 +207,8 @@ function attachLegacy(prog: Program, ns: OpenNetns, context: string, what: strin
   const b = backend();
   // Detaching needs the namespace and the program again: fds of our own.
   const nsFd = b.dupAbove(ns.fd, 3);
-  const progFd = nsFd < 0 ? nsFd : b.dupAbove(prog.fd, 3);
+  let progFd = nsFd < 0 ? nsFd : b.dupAbove(prog.fd, 3);
+  let current = prog;
   if (nsFd < 0 || progFd < 0) {
     if (nsFd >= 0) b.close(nsFd);
     throw new SyscallError('fcntl', -(nsFd < 0 ? nsFd : progFd), 'no fd left to keep for the detach (EMFILE: raise the open-file limit)', context);
@@ -229,11 +230,32 @@ function attachLegacy(prog: Program, ns: OpenNetns, context: string, what: strin
       try {
         const r = inNetns(nsFd, () => bpfRaw(ProgDetach, encodeAttr(ProgDetach, { target_fd: 0, attach_bpf_fd: progFd, attach_type: type }).attr));
         // ENOENT: another program replaced ours meanwhile, so ours is detached already.
-        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach flow dissector ${prog.name} from ${ns.description}`);
+        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach flow dissector ${current.name} from ${ns.description}`);
       } finally {
         b.close(progFd);
         b.close(nsFd);
       }
+    },
+    // BPF_PROG_ATTACH of the new program in the namespace: netns_bpf_prog_attach() swaps it into
+    // the run array; it takes no replace_bpf_fd, so the old one is checked here.
+    update: (program, oldProgram) => {
+      if (program.type !== ProgramType.FlowDissector) throw new ArgumentError(`update ${what}: ${program.name} is ${programTypeName(program.type)}, not FLOW_DISSECTOR`);
+      if (oldProgram !== undefined && !sameProgram(oldProgram, current)) {
+        throw new SyscallError('BPF_PROG_ATTACH', Errno.EPERM, `${ns.description} runs ${current.name} (attached by this link), not ${oldProgram.name}`, `update ${what}`);
+      }
+      const dup = b.dupAbove(program.fd, 3);
+      if (dup < 0) throw new SyscallError('fcntl', -dup, 'no fd left to keep for the detach', `update ${what}`);
+      try {
+        inNetns(nsFd, () =>
+          bpfCall(ProgAttach, { target_fd: 0, attach_bpf_fd: program.fd, attach_type: type, attach_flags: 0 }, { context: `update ${what} to ${program.name}`, explain: (errno) => explainNetns(errno, type, { ...ns, fd: nsFd }, 'attachment') }),
+        );
+      } catch (err) {
+        b.close(dup);
+        throw err;
+      }
+      b.close(progFd);
+      progFd = dup;
+      current = program;
     },
   });
 }

@@ -23,6 +23,7 @@ import type { Program } from '../prog.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
 import { ProgramType, programTypeName } from '../types.js';
+import { sameProgram } from './attached-programs.js';
 import { Link } from './link.js';
 
 /** `SO_GET_FILTER` (= SO_ATTACH_FILTER): read back the socket's filter. */
@@ -115,6 +116,7 @@ export function attachSocketFilter(prog: Program, socket: SocketTarget, options:
     mode: 'attachment',
     what,
     cleanup: () => detach(ref, SO_DETACH_BPF, 'SO_DETACH_BPF'),
+    update: replacer(ref, prog, 'SO_ATTACH_BPF', SO_ATTACH_BPF, (p) => p.type === ProgramType.SocketFilter),
   });
 }
 
@@ -155,7 +157,29 @@ export function attachReuseport(prog: Program, socket: SocketTarget): Link {
     mode: 'attachment',
     what: `reuseport program ${prog.name} on ${ref.description}`,
     cleanup: () => detach(ref, SO_DETACH_REUSEPORT_BPF, 'SO_DETACH_REUSEPORT_BPF'),
+    update: replacer(ref, prog, 'SO_ATTACH_REUSEPORT_EBPF', SO_ATTACH_REUSEPORT_EBPF, (p) => p.type === prog.type),
   });
+}
+
+/**
+ * {@link Link.update} of a socket attachment: the same setsockopt with the new program, which
+ * the kernel swaps in atomically (sk_attach_bpf() and reuseport_attach_prog() replace the
+ * old program under RCU). The socket cannot say which eBPF program it runs, so `oldProgram` is
+ * checked against the one this link attached last.
+ */
+function replacer(ref: SocketRef, first: Program, name: string, option: number, fits: (p: Program) => boolean): (p: Program, old: Program | undefined) => void {
+  let current = first;
+  return (program, oldProgram) => {
+    if (!fits(program)) throw new ArgumentError(`update ${name} on ${ref.description}: ${program.name} is ${programTypeName(program.type)}, not ${programTypeName(current.type)}`);
+    if (oldProgram !== undefined && !sameProgram(oldProgram, current)) {
+      throw new SyscallError('setsockopt', Errno.EPERM, `${ref.description} runs ${current.name} (attached by this link), not ${oldProgram.name}`, `update ${name} on ${ref.description}`);
+    }
+    const fd = ref.current();
+    if (fd === undefined) throw new AttachTargetError('socket', ref.description, `${ref.description} is closed: its program went with it; attach to a new socket`, { errno: Errno.EBADF });
+    const r = backend().setsockopt(fd, SOL_SOCKET, option, intValue(program.fd));
+    if (r < 0) throw setsockoptError(name, -r, ref, program);
+    current = program;
+  };
 }
 
 /**

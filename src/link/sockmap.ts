@@ -35,7 +35,7 @@ import { Errno } from '../sys/errno.js';
 import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { AttachType, MapType, mapTypeName, ProgramType, programTypeName } from '../types.js';
-import { describeAttached } from './attached-programs.js';
+import { describeAttached, sameProgram } from './attached-programs.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
 
@@ -160,7 +160,8 @@ export function attachSockmap(prog: Program, map: BpfMap, attachType?: AttachTyp
   // Detaching needs the map and the program: keep fds of our own, whatever the caller closes.
   const b = backend();
   const mapFd = b.dupAbove(map.fd, 3);
-  const progFd = mapFd < 0 ? mapFd : b.dupAbove(prog.fd, 3);
+  let progFd = mapFd < 0 ? mapFd : b.dupAbove(prog.fd, 3);
+  let current = prog;
   if (mapFd < 0 || progFd < 0) {
     const errno = -(mapFd < 0 ? mapFd : progFd);
     if (mapFd >= 0) b.close(mapFd);
@@ -176,11 +177,30 @@ export function attachSockmap(prog: Program, map: BpfMap, attachType?: AttachTyp
         const { attr } = encodeAttr(ProgDetach, { target_fd: mapFd, attach_bpf_fd: progFd, attach_type: type });
         const r = bpfRaw(ProgDetach, attr);
         // ENOENT: another program took the slot meanwhile, so ours is detached already.
-        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach ${prog.name} from ${where}`);
+        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach ${current.name} from ${where}`);
       } finally {
         b.close(progFd);
         b.close(mapFd);
       }
+    },
+    // BPF_PROG_ATTACH of the new program: sock_map_prog_update() swaps it in (psock_set_prog()
+    // is an xchg); sock_map_get_from_fd() takes no replace_bpf_fd, so the old one is checked here.
+    update: (program, oldProgram) => {
+      if (program.type !== prog.type) throw new ArgumentError(`update ${where}: ${program.name} is ${programTypeName(program.type)}, not ${programTypeName(prog.type)}`);
+      if (oldProgram !== undefined && !sameProgram(oldProgram, current)) {
+        throw new SyscallError('BPF_PROG_ATTACH', Errno.EPERM, `${where} runs ${current.name} (attached by this link), not ${oldProgram.name}`, `update ${where}`);
+      }
+      const dup = b.dupAbove(program.fd, 3);
+      if (dup < 0) throw new SyscallError('fcntl', -dup, 'no fd left to keep for the detach', `update ${where}`);
+      try {
+        bpfCall(ProgAttach, { target_fd: mapFd, attach_bpf_fd: program.fd, attach_type: type, attach_flags: 0 }, { context: `update ${where} to ${program.name}`, explain });
+      } catch (err) {
+        b.close(dup);
+        throw err;
+      }
+      b.close(progFd);
+      progFd = dup;
+      current = program;
     },
   });
 }

@@ -161,6 +161,16 @@ describe.each(flowModes)('flow_dissector through %s', (mode, skip) => {
     expect(u64(counts, 1)).toBe(5n);
     drain(packets);
 
+    // update(): a second copy of the program takes over (BPF_LINK_UPDATE, or BPF_PROG_ATTACH
+    // in the namespace), and counts in its own map.
+    const next = await load(flowObject);
+    link.update(next.programs.dissect!, { oldProgram: coll.programs.dissect! });
+    expect(sendUdp(ns, '127.0.0.1', 9009, 3)).toBe(3);
+    expect(await waitFor(() => u64(next.maps.flow_counts!, 1) >= 3n)).toBe(true);
+    expect(u64(next.maps.flow_counts!, 1)).toBe(3n);
+    expect(u64(counts, 1)).toBe(5n);
+    drain(packets);
+
     link.close();
     expect(sendUdp(ns, '127.0.0.1', 9009, 5)).toBe(5);
     expect(await waitFor(() => drain(packets).length >= 5)).toBe(true);

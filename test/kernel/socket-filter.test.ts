@@ -98,6 +98,26 @@ describe.skipIf(noRoot)('attachSocketFilter on a Node dgram socket', () => {
     link.close(); // idempotent
   });
 
+  it('update() swaps in another program (checked against oldProgram), which filters from then on', async () => {
+    const strict = await loadFilter(100);
+    const lenient = await loadFilter(2000);
+    const receiver = await boundUdp();
+    const port = receiver.address().port;
+    const got: number[] = [];
+    receiver.on('message', (m) => got.push(m.length));
+    const sender = await boundUdp();
+    const send = (size: number): Promise<void> => new Promise((resolve, reject) => sender.send(Buffer.alloc(size, 1), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    using link = attachSocketFilter(strict.programs.drop_large!, receiver);
+    expect(() => link.update(lenient.programs.drop_large!, { oldProgram: lenient.programs.drop_large! })).toThrow(/runs drop_large \(attached by this link\), not drop_large/);
+    link.update(lenient.programs.drop_large!, { oldProgram: strict.programs.drop_large! });
+    for (const size of [500, 1000]) await send(size);
+    await send(1);
+    expect(await waitFor(() => got.includes(1))).toBe(true);
+    expect(got).toEqual([500, 1000, 1]);
+    expect(u64(lenient.maps.filter_counts!, 0)).toBe(3n);
+    expect(u64(strict.maps.filter_counts!, 0)).toBe(0n);
+  });
+
   it('refuses to replace a filter unless asked, and each link detaches only while its filter is there', async () => {
     const coll = await loadFilter(100);
     const receiver = await boundUdp();

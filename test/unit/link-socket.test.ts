@@ -221,6 +221,29 @@ describe('attachSockmap', () => {
     expect(u32(detach, ProgDetach.fields.attach_type)).toBe(AttachType.SKSKBStreamVerdict);
   });
 
+  it('update() of an attachment: BPF_PROG_ATTACH of the new program, whose fd copy the detach then uses', () => {
+    using map = sockmap();
+    using v1 = load(ProgramType.SKSKB, AttachType.SKSKBStreamVerdict, 'v1');
+    using v2 = load(ProgramType.SKSKB, AttachType.SKSKBStreamVerdict, 'v2');
+    using msg = load(ProgramType.SKMsg, AttachType.SKMsgVerdict, 'msg');
+    fake.onBpf(Cmd.ProgQuery, queryAnswer());
+    fake.alwaysBpf(Cmd.ProgAttach, 0);
+    fake.onBpf(Cmd.ProgDetach, 0);
+    const link = attachSockmap(v1, map, undefined, { mode: 'attachment' });
+    const firstDup = u32(fake.callsOf(Cmd.ProgAttach)[0]!.attr, ProgAttach.fields.attach_bpf_fd);
+    expect(firstDup).toBe(v1.fd);
+    expect(() => link.update(msg)).toThrow(/msg is SK_MSG, not SK_SKB/);
+    expect(() => link.update(v2, { oldProgram: v2 })).toThrow(/runs v1 \(attached by this link\), not v2/);
+    link.update(v2, { oldProgram: v1 });
+    const second = fake.callsOf(Cmd.ProgAttach)[1]!.attr;
+    expect(u32(second, ProgAttach.fields.attach_bpf_fd)).toBe(v2.fd);
+    expect(u32(second, ProgAttach.fields.target_fd)).not.toBe(map.fd); // our own copy of the map fd
+    link.close();
+    const detachedWith = u32(fake.callsOf(Cmd.ProgDetach)[0]!.attr, ProgDetach.fields.attach_bpf_fd);
+    expect(fake.closed).toContain(detachedWith);
+    expect(detachedWith).not.toBe(v2.fd);
+  });
+
   it('refuses to replace a program in the slot; EBUSY names what holds it', () => {
     using map = sockmap();
     using prog = load(ProgramType.SKMsg, AttachType.SKMsgVerdict, 'redirect');
