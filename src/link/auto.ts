@@ -8,7 +8,13 @@ import { ArgumentError, NotSupportedError } from '../errors.js';
 import { parseSectionName } from '../elf/section-names.js';
 import { registerAutoAttach, type AttachTargets, type Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
+import { attachCgroup } from './cgroup.js';
 import { attachIter, type IterLink } from './iter.js';
+import { attachNetkit } from './netkit.js';
+import { attachNetns } from './netns.js';
+import { attachTc } from './tc.js';
+import { attachTcx, tcxFeature } from './tcx.js';
+import { attachXDP } from './xdp.js';
 import { attachKprobe, attachKsyscall } from './kprobe.js';
 import { attachKprobeMulti, type kprobeMultiFunctions } from './kprobe-multi.js';
 import type { Link } from './link.js';
@@ -116,6 +122,12 @@ export function canAutoAttach(sectionName: string | undefined, attachTo?: string
   return autoAttachRefusal(sectionName, attachTo, targets) === undefined;
 }
 
+function needTarget<K extends keyof AttachTargets>(targets: AttachTargets, key: K, sectionName: string): NonNullable<AttachTargets[K]> {
+  const value = targets[key];
+  if (value === undefined) throw new ArgumentError(autoAttachRefusal(sectionName, undefined, targets) ?? `section ${sectionName} needs ${key}`);
+  return value as NonNullable<AttachTargets[K]>;
+}
+
 function need(target: string | undefined, sectionName: string, form: string): string {
   if (target === undefined) {
     throw new ArgumentError(`section ${sectionName} names no attach target: auto-attach needs ${form}; attach it explicitly instead`);
@@ -147,7 +159,7 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * knows, {@link NotSupportedError} for kinds not implemented yet (USDT, kprobe.session,
  * uprobe.session, cgroup, XDP, …), and the errors of the attach function used.
  */
-export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>): Link {
+export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>, targets: AttachTargets = {}): Link {
   const sectionName = spec?.sectionName;
   if (sectionName === undefined || sectionName === '') {
     throw new ArgumentError(`program ${prog.name} has no section name: auto-attach cannot tell where it goes; attach it explicitly`);
@@ -206,6 +218,29 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
       const fn = t.slice(colon + 1);
       return attachUprobeMulti(prog, t.slice(0, colon), { ...(isGlob(fn) ? { pattern: fn } : { symbols: [fn] }), retprobe: kind === 'uretprobe.multi' });
     }
+    case 'xdp':
+    case 'xdp.frags':
+      if (target !== undefined) throw new ArgumentError(`section ${sectionName}: ${explicitOnly.xdp_devmap}`);
+      return attachXDP(prog, { interface: needTarget(targets, 'interface', sectionName) });
+    case 'tc':
+    case 'tcx': {
+      const direction = target === 'ingress' || target === 'egress' ? target : undefined;
+      if (direction === undefined) throw new ArgumentError(`section ${sectionName}: ${explicitOnly.classifier}`);
+      const iface = needTarget(targets, 'interface', sectionName);
+      // libbpf's tc/ingress is a tcx link; kernels before 6.6 get the clsact + cls_bpf filter.
+      if (kind === 'tcx' || tcxFeature.supported()) return attachTcx(prog, { interface: iface, direction });
+      return attachTc(prog, { interface: iface, direction });
+    }
+    case 'netkit':
+      return attachNetkit(prog, { interface: needTarget(targets, 'interface', sectionName), peer: target === 'peer' });
+    case 'cgroup_skb':
+    case 'cgroup':
+    case 'sockops':
+    case 'lsm_cgroup':
+      return attachCgroup(prog, { cgroup: needTarget(targets, 'cgroup', sectionName) });
+    case 'sk_lookup':
+    case 'flow_dissector':
+      return attachNetns(prog, { netns: needTarget(targets, 'netns', sectionName) });
     case 'iter':
       // No parameter from a section name: a walk over every object of the kind.
       return attachIter(prog);
