@@ -143,14 +143,14 @@ describe.skipIf(cgroupSkip !== undefined)('cgroup attachments: attachRaw, queryP
     using v1 = egressCounter(map, 0, 'ops_v1');
     using v2 = egressCounter(map, 1, 'ops_v2');
     using v3 = egressCounter(map, 2, 'ops_v3');
-    const link = attachRaw({ program: v1, target: cg.path, attachType: AttachType.CgroupInetEgress });
+    using link = attachRaw({ program: v1, target: cg.path, attachType: AttachType.CgroupInetEgress });
     expect(queryPrograms(cg.path, AttachType.CgroupInetEgress).attachFlags).toBe(0);
     link.update(v2);
     expect(ids(cg.path, AttachType.CgroupInetEgress)).toEqual([v2.info().id]);
     sendFrom(cg, 4);
     expect([count(map, 0), count(map, 1)]).toEqual([0n, 4n]);
     // Another attach replaces the one program; the link's close must leave v3 alone.
-    const other = attachRaw({ program: v3, target: cg.path, attachType: AttachType.CgroupInetEgress });
+    using other = attachRaw({ program: v3, target: cg.path, attachType: AttachType.CgroupInetEgress });
     link.close();
     expect(ids(cg.path, AttachType.CgroupInetEgress)).toEqual([v3.info().id]);
     other.close();
@@ -161,7 +161,7 @@ describe.skipIf(cgroupSkip !== undefined)('cgroup attachments: attachRaw, queryP
     using cg = TestCgroup.create();
     using map = counters();
     using v1 = egressCounter(map, 0, 'ops_v1');
-    const link = attachRaw({ program: v1, target: cg.path, attachType: AttachType.CgroupInetEgress, flags: BPF_F_ALLOW_MULTI });
+    using link = attachRaw({ program: v1, target: cg.path, attachType: AttachType.CgroupInetEgress, flags: BPF_F_ALLOW_MULTI });
     let err: unknown;
     try {
       attachRaw({ program: v1, target: cg.path, attachType: AttachType.CgroupInetEgress, flags: BPF_F_ALLOW_MULTI });
@@ -171,7 +171,8 @@ describe.skipIf(cgroupSkip !== undefined)('cgroup attachments: attachRaw, queryP
     expect(err).toBeInstanceOf(SyscallError);
     expect((err as Error).message).toMatch(new RegExp(`EINVAL \\(program ops_v1 is attached there already .*attached now \\(flags BPF_F_ALLOW_MULTI\\): program ${v1.info().id} \\(ops_v1\\)`));
     // Other flags than the hook's: EPERM, explained.
-    expect(() => attachRaw({ program: egressCounter(map, 1, 'ops_v2'), target: cg.path, attachType: AttachType.CgroupInetEgress })).toThrow(/EPERM \(cgroup_inet_egress of cgroup .* has programs attached with other flags than 0/);
+    using v2 = egressCounter(map, 1, 'ops_v2');
+    expect(() => attachRaw({ program: v2, target: cg.path, attachType: AttachType.CgroupInetEgress })).toThrow(/EPERM \(cgroup_inet_egress of cgroup .* has programs attached with other flags than 0/);
     // As another process would: by id, without the Link.
     detachRaw({ target: cg.path, attachType: AttachType.CgroupInetEgress, program: v1.info().id });
     expect(ids(cg.path, AttachType.CgroupInetEgress)).toEqual([]);
