@@ -59,3 +59,4 @@ done
 
 bash ./golden.sh
 bash ./uprobe/build.sh
+CLANG="$CLANG" bash ./linked/build.sh

@@ -67,6 +67,42 @@ interface SectionCode {
   indexAtSlot: Map<number, number>;
   /** Function start slot → name. */
   functionAt: Map<number, string>;
+  /** Function start slot → the slot after its last instruction, where the symbol has a size. */
+  functionEnd: Map<number, number>;
+  /** Slots in the section. */
+  totalSlots: number;
+}
+
+/**
+ * A name for every function symbol of the code sections, by symbol index: its own, unless a
+ * function that comes first already has it. A statically linked object can hold several
+ * static functions of one name, one per input (`static int helper(void)` in a.c and b.c):
+ * global names are kept, and a later local of a taken name is called `name@file` after the
+ * STT_FILE symbol it follows (the input it came from), or `name@N`.
+ */
+function functionNames(file: ELFFile, kinds: readonly SectionKind[]): Map<number, string> {
+  const out = new Map<number, string>();
+  const taken = new Set<string>();
+  const isCode = (s: { type: number; name: string; sectionIndex: number }): boolean =>
+    s.type === SymbolType.Func && s.name !== '' && (kinds[s.sectionIndex] === 'program' || kinds[s.sectionIndex] === 'text');
+  for (const s of file.symbols) {
+    if (!isCode(s) || s.bind === SymbolBind.Local) continue;
+    out.set(s.index, s.name);
+    taken.add(s.name);
+  }
+  let input: string | undefined;
+  for (const s of file.symbols) {
+    if (s.type === SymbolType.File) input = s.name;
+    if (!isCode(s) || s.bind !== SymbolBind.Local) continue;
+    let name = s.name;
+    if (taken.has(name)) {
+      name = input !== undefined && input !== '' ? `${s.name}@${input}` : `${s.name}@2`;
+      for (let n = 2; taken.has(name); n++) name = `${s.name}@${n}`;
+    }
+    out.set(s.index, name);
+    taken.add(name);
+  }
+  return out;
 }
 
 function relocationName(type: number): string {
@@ -84,6 +120,7 @@ function nameFromSection(name: string): string {
  */
 export function readFunctions(file: ELFFile, targets: ReferenceTargets): Map<string, CodeFunction> {
   const code = new Map<number, SectionCode>();
+  const names = functionNames(file, targets.kinds);
   for (const section of file.sections) {
     const kind = targets.kinds[section.index];
     if ((kind !== 'program' && kind !== 'text') || section.size === 0) continue;
@@ -97,6 +134,7 @@ export function readFunctions(file: ELFFile, targets: ReferenceTargets): Map<str
       slot += insn.slots;
     });
     const functionAt = new Map<number, string>();
+    const functionEnd = new Map<number, number>();
     const funcs = file
       .symbolsIn(section.index)
       .filter((s) => s.type === SymbolType.Func && s.name !== '')
@@ -105,13 +143,18 @@ export function readFunctions(file: ELFFile, targets: ReferenceTargets): Map<str
       if (f.value % 8 !== 0 || !indexAtSlot.has(f.value / 8)) {
         throw new ParseError(`function ${f.name} in ${section.name}: offset ${f.value} is not the start of an instruction`, section.offset + Math.min(f.value, section.size));
       }
-      if (!functionAt.has(f.value / 8)) functionAt.set(f.value / 8, f.name);
+      if (f.size % 8 !== 0 || f.value + f.size > section.size) {
+        throw new ParseError(`function ${f.name} in ${section.name}: [${f.value}, +${f.size}) is not whole instructions inside the section`, section.offset + Math.min(f.value, section.size));
+      }
+      if (functionAt.has(f.value / 8)) continue; // an alias: the first name stands
+      functionAt.set(f.value / 8, names.get(f.index)!);
+      if (f.size > 0) functionEnd.set(f.value / 8, (f.value + f.size) / 8);
     }
     if (functionAt.size === 0) {
       if (kind === 'text') continue; // nothing can call unnamed code
       functionAt.set(0, nameFromSection(section.name));
     }
-    code.set(section.index, { section, instructions, slots, indexAtSlot, functionAt });
+    code.set(section.index, { section, instructions, slots, indexAtSlot, functionAt, functionEnd, totalSlots: slot });
   }
 
   for (const sc of code.values()) applyRelocations(file, sc, code, targets);
@@ -123,7 +166,15 @@ export function readFunctions(file: ELFFile, targets: ReferenceTargets): Map<str
     starts.forEach((start, k) => {
       const name = sc.functionAt.get(start)!;
       const from = sc.indexAtSlot.get(start)!;
-      const to = k + 1 < starts.length ? sc.indexAtSlot.get(starts[k + 1]!)! : sc.instructions.length;
+      // A function ends where its symbol's size says; code between functions belongs to none
+      // (a linked object keeps the code of the weak definitions that lost, without symbols).
+      const next = k + 1 < starts.length ? starts[k + 1]! : sc.totalSlots;
+      const end = sc.functionEnd.get(start) ?? next;
+      if (end > next) {
+        throw new ParseError(`function ${name} in ${sc.section.name}: its ${(end - start) * 8} bytes overlap function ${sc.functionAt.get(next)} at offset ${next * 8}`, sc.section.offset + start * 8);
+      }
+      const to = end === sc.totalSlots ? sc.instructions.length : sc.indexAtSlot.get(end);
+      if (to === undefined) throw new ParseError(`function ${name} in ${sc.section.name}: its end (offset ${end * 8}) splits an instruction`, sc.section.offset + end * 8);
       const instructions = sc.instructions.slice(from, to);
       checkJumps(sc, name, from, to);
       instructions[0]!.symbol = name;

@@ -13,7 +13,7 @@
  */
 import type { ByteOrder } from '../asm/encoding.js';
 import type { Spec } from '../btf/spec.js';
-import { Array as BTFArray, Composite, Func, Var, Void, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
+import { Array as BTFArray, Composite, Func, Var, VarLinkage, Void, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
 import { ParseError } from '../errors.js';
 import { MapType } from '../types.js';
 import { SHN_UNDEF, SymbolBind, SymbolType } from './constants.js';
@@ -77,8 +77,10 @@ export function parseDataSection(
     for (const info of datasec.vars) {
       if (!(info.type instanceof Var)) continue;
       const name = info.type.name;
-      const symbol = symbols.find((s) => s.name === name);
-      // Static variables carry their offset in BTF already; globals only in the symbol table.
+      // Static variables carry their offset in BTF already (a linked object may hold several
+      // of one name, one per input); globals only in the symbol table, where each name is
+      // one symbol.
+      const symbol = info.type.linkage === VarLinkage.Static ? undefined : symbols.find((s) => s.name === name && s.bind !== SymbolBind.Local);
       if (symbol !== undefined) info.offset = symbol.value;
       if (info.offset + info.size > section.size) {
         throw new ParseError(`variable ${name}: [${info.offset}, +${info.size}) is outside section ${section.name} (${section.size} bytes)`, section.offset);

@@ -235,26 +235,30 @@ export function parseBTFMaps(file: ELFFile, section: ELFSection, btf: Spec | und
 
 /**
  * Parses the legacy `maps` section: every named symbol is one `struct bpf_map_def`
- * (`type, key_size, value_size, max_entries, map_flags`, u32 each). All definitions share one
- * size, the section size divided by their count (libbpf's rule); bytes beyond the 20 known
- * ones are kept in {@link ELFMapSpec.extra}.
+ * (`type, key_size, value_size, max_entries, map_flags`, u32 each) or a longer struct that
+ * starts with those fields (iproute2's `bpf_elf_map`). Definitions may differ in size: a
+ * statically linked object (`bpftool gen object`) concatenates the `maps` sections of its
+ * inputs, each with its own struct. A definition's extent is its symbol's `st_size`, or, when
+ * a compiler left that 0, the distance to the next definition (the end of the section for the
+ * last). Bytes beyond the 20 known ones are kept in {@link ELFMapSpec.extra}.
  */
 export function parseLegacyMaps(file: ELFFile, section: ELFSection, out: MapDefinitions): void {
   const symbols = definitionSymbols(file, section);
   if (symbols.length === 0) return;
   if (section.data.length !== section.size) throw new ParseError('legacy maps section has no file contents', section.offset);
-  const defSize = section.size / symbols.length;
-  if (!Number.isInteger(defSize) || defSize < 16 || defSize % 4 !== 0) {
-    throw new ParseError(`legacy maps section: ${section.size} bytes do not divide into ${symbols.length} map definitions of at least 16 bytes`, section.offset);
-  }
   const view = dataView(section.data);
   const little = file.byteOrder === 'little';
   const offsets = new Map<number, string>();
-  for (const symbol of symbols) {
-    if (symbol.value % defSize !== 0 || symbol.value + defSize > section.size) {
-      throw new ParseError(`legacy map ${symbol.name}: offset ${symbol.value} is not a definition boundary (${defSize}-byte definitions)`, section.offset + symbol.value);
-    }
+  symbols.forEach((symbol, i) => {
     const at = symbol.value;
+    const next = i + 1 < symbols.length ? symbols[i + 1]!.value : section.size;
+    const size = symbol.size !== 0 ? symbol.size : next - at;
+    const where = section.offset + Math.min(at, section.size);
+    if (at % 4 !== 0 || size % 4 !== 0 || size < 16) {
+      throw new ParseError(`legacy map ${symbol.name}: definition [${at}, +${size}) is not a struct bpf_map_def (4-byte aligned, at least 16 bytes)`, where);
+    }
+    if (at + size > section.size) throw new ParseError(`legacy map ${symbol.name}: definition [${at}, +${size}) is past the end of the maps section (${section.size} bytes)`, where);
+    if (at + size > next) throw new ParseError(`legacy map ${symbol.name}: definition [${at}, +${size}) overlaps the next one, ${symbols[i + 1]!.name} at ${next}`, where);
     const spec: ELFMapSpec = {
       name: symbol.name,
       sectionName: section.name,
@@ -262,13 +266,13 @@ export function parseLegacyMaps(file: ELFFile, section: ELFSection, out: MapDefi
       keySize: view.getUint32(at + 4, little),
       valueSize: view.getUint32(at + 8, little),
       maxEntries: view.getUint32(at + 12, little),
-      flags: defSize >= 20 ? view.getUint32(at + 16, little) : 0,
+      flags: size >= 20 ? view.getUint32(at + 16, little) : 0,
     };
-    if (defSize > 20) spec.extra = section.data.slice(at + 20, at + defSize);
-    if (out.maps.has(symbol.name)) throw new ParseError(`map ${symbol.name} is defined twice`, section.offset + at);
+    if (size > 20) spec.extra = section.data.slice(at + 20, at + size);
+    if (out.maps.has(symbol.name)) throw new ParseError(`map ${symbol.name} is defined twice`, where);
     out.maps.set(symbol.name, spec);
     offsets.set(at, symbol.name);
-  }
+  });
   out.byOffset.set(section.index, offsets);
 }
 

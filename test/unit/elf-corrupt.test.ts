@@ -14,7 +14,11 @@ const testdata = join(import.meta.dirname, '../../testdata');
 // More rounds for a longer fuzzing session: EBPF_TS_FUZZ_ROUNDS=20000 npx vitest run elf-corrupt
 const rounds = Number(process.env.EBPF_TS_FUZZ_ROUNDS ?? 150);
 const load = (name: string): Uint8Array => new Uint8Array(readFileSync(join(testdata, name)));
-const objects = ['minimal', 'elf_globals', 'elf_maps', 'elf_programs', 'elf_legacy_maps', 'elf_patterns', 'elf_references', 'elf_references_nobtf'].flatMap((n) => [`${n}.bpfel.o`, `${n}.bpfeb.o`]);
+const objects = ['minimal', 'elf_globals', 'elf_maps', 'elf_programs', 'elf_legacy_maps', 'elf_patterns', 'elf_references', 'elf_references_nobtf']
+  .flatMap((n) => [`${n}.bpfel.o`, `${n}.bpfeb.o`])
+  // Statically linked (bpftool gen object, little-endian only): legacy definitions of mixed
+  // sizes, functions bounded by their symbols' sizes.
+  .concat(['linked/selfcheck.bpfel.o', 'linked/legacy.bpfel.o']);
 
 /** Parse and classify the outcome: 'ok', or the ParseError; anything else fails the test. */
 function outcome(bytes: Uint8Array, what: string): 'ok' | ParseError {
