@@ -6,13 +6,13 @@
 //   socket hashes, through a netns link and through BPF_PROG_ATTACH;
 // with link info (netns inode, attach type), conflicts explained, and errors for targets that
 // are not network namespaces.
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { AttachTargetError, SyscallError } from '../../src/errors.js';
 import { inNetns } from '../../src/internal/netns.js';
-import { LinkType } from '../../src/link/link.js';
+import { Link, LinkType } from '../../src/link/link.js';
 import { attachNetns, netnsLinkFeature } from '../../src/link/netns.js';
 import { addSocket } from '../../src/link/sockmap.js';
 import type { BpfMap } from '../../src/map.js';
@@ -198,6 +198,34 @@ describe.skipIf(linkSkip)('flow_dissector conflicts', () => {
     using attached = attachNetns(coll.programs.dissect!, { netns: ns.path, mode: 'attachment' });
     expect(attached.mode).toBe('attachment');
     expect(() => attachNetns(coll.programs.dissect!, { netns: ns.path })).toThrow(/with BPF_PROG_ATTACH, which links cannot join \(attached there now: program \d+ \(dissect\)\)/);
+  });
+});
+
+const bpffs = existsSync('/sys/fs/bpf') && readFileSync('/proc/mounts', 'utf8').includes(' /sys/fs/bpf bpf ');
+const pinSkip = linkSkip ?? (bpffs ? undefined : 'no bpffs mounted at /sys/fs/bpf');
+
+describe.skipIf(pinSkip)('a pinned netns link', () => {
+  it('keeps the flow dissector attached after its object is closed, reopens from the pin, and detaches with the pin', async () => {
+    const ns = namespace();
+    const coll = await load(flowObject);
+    const counts = coll.maps.flow_counts!;
+    const packets = fanoutSocket(ns);
+    const pin = `/sys/fs/bpf/ebpf-ts-netns-${process.pid}`;
+    cleanups.push(() => rmSync(pin, { force: true }));
+    const link = attachNetns(coll.programs.dissect!, { netns: ns.path });
+    const id = link.info().id;
+    link.pin(pin);
+    link.close();
+    expect(sendUdp(ns, '127.0.0.1', 9009, 2)).toBe(2);
+    expect(await waitFor(() => u64(counts, 1) >= 2n)).toBe(true);
+    const again = Link.fromPin(pin);
+    expect(again.info()).toMatchObject({ id, type: LinkType.NetNs, netns: { netnsIno: statSync(ns.path).ino, attachType: AttachType.FlowDissector } });
+    again.unpin(pin);
+    again.close();
+    drain(packets);
+    expect(sendUdp(ns, '127.0.0.1', 9009, 2)).toBe(2);
+    expect(await waitFor(() => drain(packets).length >= 2)).toBe(true);
+    expect(u64(counts, 1)).toBe(2n);
   });
 });
 

@@ -4,12 +4,13 @@
 // both through a bpf_link (6.10+) and through BPF_PROG_ATTACH; Node net sockets added to the
 // maps with addSocket. Detaching (and taking the sockets out of the map, which keep the
 // programs they picked up when added) restores plain delivery.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { ArgumentError, SyscallError } from '../../src/errors.js';
 import { socketCookie } from '../../src/internal/socket-fd.js';
-import { LinkType } from '../../src/link/link.js';
+import { Link, LinkType } from '../../src/link/link.js';
 import { addSocket, attachSockmap, sockmapLinkFeature } from '../../src/link/sockmap.js';
 import type { BpfMap } from '../../src/map.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
@@ -160,6 +161,28 @@ describe.skipIf(linkSkip)('sockmap links', () => {
     expect(err).toBeInstanceOf(SyscallError);
     expect((err as SyscallError).code).toBe('EBUSY');
     expect((err as Error).message).toMatch(/sk_skb stream verdict is attached \(program \d+ \(count_skb\)\), which excludes sk_skb verdict/);
+  });
+});
+
+const bpffs = existsSync('/sys/fs/bpf') && readFileSync('/proc/mounts', 'utf8').includes(' /sys/fs/bpf bpf ');
+
+describe.skipIf(linkSkip ?? (bpffs ? undefined : 'no bpffs mounted at /sys/fs/bpf'))('a pinned sockmap link', () => {
+  it('holds the slot after its object is closed and reopens from the pin with the same info', async () => {
+    const coll = await load();
+    const map = coll.maps.skb_map!;
+    const pin = `/sys/fs/bpf/ebpf-ts-sockmap-${process.pid}`;
+    cleanups.push(() => rmSync(pin, { force: true }));
+    const link = attachSockmap(coll.programs.count_skb!, map);
+    const info = link.info();
+    link.pin(pin);
+    link.close();
+    // The slot is still held: a second verdict is EBUSY.
+    expect(() => attachSockmap(coll.programs.count_skb!, map)).toThrow(/is held by program \d+ \(count_skb\)/);
+    const again = Link.fromPin(pin);
+    expect(again.info()).toEqual(info);
+    again.unpin(pin);
+    again.close();
+    attachSockmap(coll.programs.count_skb!, map).close();
   });
 });
 
