@@ -20,7 +20,7 @@ import { dirname } from 'node:path';
 import { ArgumentError, NotSupportedError, SyscallError } from '../errors.js';
 import { Feature } from '../features/feature.js';
 import { closeCgroup, findCgroup2Mount, openCgroup, type CgroupTarget, type OpenCgroup } from '../internal/cgroup.js';
-import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE } from '../internal/flags.js';
+import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../internal/flags.js';
 import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
@@ -341,12 +341,12 @@ function explainAttach(errno: number, prog: Program, path: string, h: CgroupHook
     case Errno.EPERM:
       return explainConflict(path, h, flags, viaLink);
     case Errno.EEXIST:
-      // A MULTI hook holds each program once: EEXIST before 5.7, EINVAL since
-      // (find_attach_entry(), when cgroup links came).
       return alreadyAttached(prog, path, h);
     case Errno.E2BIG:
       return `cgroup ${path} already holds ${MAX_PROGS} programs at ${h.name}, the kernel's limit (BPF_CGROUP_MAX_PROGS)`;
     case Errno.EINVAL: {
+      // A MULTI hook holds each program once, and the kernel says so with EINVAL
+      // ("disallow attaching the same prog twice", find_attach_entry()).
       if (attachedThere(prog, path, h)) return alreadyAttached(prog, path, h);
       const loaded = loadedHook(prog);
       const loadedFor = loaded === undefined ? '' : ` (it was loaded for ${loaded.name})`;
@@ -453,24 +453,94 @@ function attachProgram(prog: Program, cg: OpenCgroup, h: CgroupHook, flags: numb
   }
   // NONE and OVERRIDE hold one program, and BPF_PROG_DETACH removes whichever is there
   // (find_detach_entry() ignores the fd for them): remember ours to detach only ours.
-  const programId = (flags & BPF_F_ALLOW_MULTI) === 0 ? prog.info().id : 0;
+  const multi = (flags & BPF_F_ALLOW_MULTI) !== 0;
+  const state = { prog, progFd, programId: multi ? 0 : prog.info().id };
   const path = cg.path;
   const cleanup = (): void => {
     try {
-      if (programId !== 0) {
-        const state = queryHook(cgroupFd, h.attachType);
-        if (state === undefined || !state.programIds.includes(programId)) return;
+      if (!multi) {
+        const now = queryHook(cgroupFd, h.attachType);
+        if (now === undefined || !now.programIds.includes(state.programId)) return;
       }
-      const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: cgroupFd, attach_bpf_fd: progFd, attach_type: h.attachType });
+      const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: cgroupFd, attach_bpf_fd: state.progFd, attach_type: h.attachType });
       // ENOENT: already detached (by someone else, or the cgroup was removed): nothing to do.
       const r = bpfRaw(ProgDetach, attr, pointers);
-      if (r < 0 && -r !== Errno.ENOENT) throw new SyscallError(ProgDetach.name, -r, undefined, `detach ${prog.name} from cgroup ${path} at ${h.name}`);
+      if (r < 0 && -r !== Errno.ENOENT) throw new SyscallError(ProgDetach.name, -r, undefined, `detach ${state.prog.name} from cgroup ${path} at ${h.name}`);
     } finally {
-      b.close(progFd);
+      b.close(state.progFd);
       b.close(cgroupFd);
     }
   };
-  return Link.adopt({ fd: -1, mode: 'attachment', what: `${h.section} on cgroup ${path} (BPF_PROG_ATTACH, ${modeName(flags)})`, cleanup });
+  const update = (next: Program, oldProgram: Program | undefined): void => {
+    const hook = chooseHook(next, h.attachType);
+    const nextFd = b.dupAbove(next.fd, 3);
+    if (nextFd < 0) throw new SyscallError('fcntl(F_DUPFD_CLOEXEC)', -nextFd, undefined, `keep program ${next.name} open`);
+    try {
+      replaceProgram(cgroupFd, path, hook, flags, next, nextFd, oldProgram ?? state.prog, oldProgram === undefined ? state.progFd : oldProgram.fd);
+    } catch (err) {
+      b.close(nextFd);
+      throw err;
+    }
+    b.close(state.progFd);
+    state.prog = next;
+    state.progFd = nextFd;
+    if (!multi) state.programId = next.info().id;
+  };
+  return Link.adopt({ fd: -1, mode: 'attachment', what: `${h.section} on cgroup ${path} (BPF_PROG_ATTACH, ${modeName(flags)})`, cleanup, update });
+}
+
+/**
+ * Swaps the program of a BPF_PROG_ATTACH attachment in one step. MULTI: BPF_F_REPLACE names
+ * the program to replace (5.6; ENOENT when it is not attached there). NONE and OVERRIDE: a
+ * second attach with the same flags replaces the one program, so it is checked first that
+ * it is still ours (or `oldProgram`).
+ */
+function replaceProgram(
+  cgroupFd: number,
+  path: string,
+  h: CgroupHook,
+  flags: number,
+  next: Program,
+  nextFd: number,
+  old: Program,
+  oldFd: number,
+): void {
+  const context = `update cgroup ${path} at ${h.name} from ${old.name} to ${next.name}`;
+  if ((flags & BPF_F_ALLOW_MULTI) !== 0) {
+    try {
+      bpfCall(
+        ProgAttach,
+        { target_fd: cgroupFd, attach_bpf_fd: nextFd, attach_type: h.attachType, attach_flags: flags | BPF_F_REPLACE, replace_bpf_fd: oldFd },
+        {
+          context,
+          explain: (errno) =>
+            errno === Errno.ENOENT ? `${old.name} is not attached to cgroup ${path} at ${h.name} (any more): nothing to replace` : explainAttach(errno, next, path, h, flags, false),
+        },
+      );
+    } catch (err) {
+      rethrowReplace(err);
+    }
+    return;
+  }
+  const expected = old.info().id;
+  const now = queryHook(cgroupFd, h.attachType);
+  if (now === undefined || !now.programIds.includes(expected)) {
+    const there = now === undefined || now.programIds.length === 0 ? 'nothing' : now.programIds.map(programLabel).join(', ');
+    throw new SyscallError(ProgAttach.name, Errno.ENOENT, `${old.name} is no longer attached to cgroup ${path} at ${h.name} (${there} is): nothing of ours to replace`, context);
+  }
+  bpfCall(
+    ProgAttach,
+    { target_fd: cgroupFd, attach_bpf_fd: nextFd, attach_type: h.attachType, attach_flags: flags },
+    { context, explain: (errno) => explainAttach(errno, next, path, h, flags, false) },
+  );
+}
+
+/** BPF_F_REPLACE is 5.6: older kernels refuse the flag with EINVAL. */
+function rethrowReplace(err: unknown): never {
+  if (err instanceof SyscallError && err.errno === Errno.EINVAL && !kernelVersion().atLeast('5.6')) {
+    throw new NotSupportedError('replacing a cgroup program in place (BPF_F_REPLACE)', '5.6', { errno: Errno.EINVAL, cause: err });
+  }
+  throw err;
 }
 
 /**
@@ -479,7 +549,7 @@ function attachProgram(prog: Program, cg: OpenCgroup, h: CgroupHook, flags: numb
  *
  * @example
  * ```ts
- * cgroupAttachTypes(ProgramType.CgroupSockAddr).length; // 16
+ * cgroupAttachTypes(ProgramType.CgroupSockAddr).length; // 17
  * ```
  */
 export function cgroupAttachTypes(type: ProgramType): AttachType[] {

@@ -132,6 +132,8 @@ describe.skipIf(skip !== undefined)('cgroup attach', () => {
     const info = link.info();
     expect(info.type).toBe(LinkType.Cgroup);
     expect(info.programId).toBe(coll.programs.count_egress!.info().id);
+    expect(info.cgroup).toEqual({ cgroupId: cgroupId(cg.path), attachType: AttachType.CgroupInetEgress });
+    // The CLI's decoder (link list) agrees.
     expect(linkDetails(info.id, info.type)).toEqual({ cgroupId: cgroupId(cg.path), attachType: AttachType.CgroupInetEgress });
     expect(cgroupId(cg.path)).not.toBe(cgroupId(cgroup2Path()));
   });
@@ -174,7 +176,44 @@ describe.skipIf(skip !== undefined)('cgroup attach', () => {
     expect([u64(coll, 'connects_a'), u64(coll, 'connects_b')]).toEqual([1n, 2n]);
   });
 
-  it('the same program twice at a MULTI hook: EEXIST (EINVAL since 5.7), explained', async () => {
+  it.skipIf(!linkKernel)('Link.update swaps the program of a cgroup link in place', async () => {
+    const port = await server();
+    const coll = await load();
+    const cg = track(TestCgroup.create());
+    const link = attach(coll.programs.count_connect4_a!, { cgroup: cg.path });
+    expect(inside(cg, connectScript(port))).toEqual({ ok: true });
+    link.update(coll.programs.count_connect4_b!, { oldProgram: coll.programs.count_connect4_a! });
+    expect(inside(cg, connectScript(port))).toEqual({ ok: true });
+    expect([u64(coll, 'connects_a'), u64(coll, 'connects_b')]).toEqual([1n, 1n]);
+    expect(link.info().programId).toBe(coll.programs.count_connect4_b!.info().id);
+    // The link no longer runs a: EPERM, explained.
+    expect(() => link.update(coll.programs.count_connect4_a!, { oldProgram: coll.programs.count_connect4_a! })).toThrow(/no longer runs count_connect4_a/);
+  });
+
+  it('Link.update of a BPF_PROG_ATTACH attachment (MULTI with BPF_F_REPLACE, NONE by a second attach); close() then detaches the new program', async () => {
+    const port = await server();
+    const coll = await load({ blocked_port: port });
+    for (const flags of [BPF_F_ALLOW_MULTI, 0]) {
+      const cg = track(TestCgroup.create());
+      const before = [u64(coll, 'connects_a'), u64(coll, 'connects_b')];
+      const link = attach(coll.programs.deny_connect4!, { cgroup: cg.path, flags });
+      expect(inside(cg, connectScript(port))).toEqual({ ok: false, code: 'EPERM' });
+      link.update(coll.programs.count_connect4_a!);
+      expect(inside(cg, connectScript(port))).toEqual({ ok: true });
+      // Only a ran: deny was replaced, not joined.
+      expect([u64(coll, 'connects_a'), u64(coll, 'connects_b')]).toEqual([before[0]! + 1n, before[1]!]);
+      // With an oldProgram that is not attached there: refused, nothing changes.
+      expect(() => link.update(coll.programs.count_connect4_b!, { oldProgram: coll.programs.deny_connect4! })).toThrow(/deny_connect4 is (not|no longer) attached/);
+      link.update(coll.programs.count_connect4_b!, { oldProgram: coll.programs.count_connect4_a! });
+      expect(inside(cg, connectScript(port))).toEqual({ ok: true });
+      expect([u64(coll, 'connects_a'), u64(coll, 'connects_b')]).toEqual([before[0]! + 1n, before[1]! + 1n]);
+      link.close();
+      expect(inside(cg, connectScript(port))).toEqual({ ok: true });
+      expect([u64(coll, 'connects_a'), u64(coll, 'connects_b')]).toEqual([before[0]! + 1n, before[1]! + 1n]);
+    }
+  });
+
+  it('the same program twice at a MULTI hook: EINVAL, explained as such', async () => {
     const coll = await load();
     const cg = track(TestCgroup.create());
     attach(coll.programs.count_connect4_a!, { cgroup: cg.path, legacy: true });
@@ -185,7 +224,7 @@ describe.skipIf(skip !== undefined)('cgroup attach', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(SyscallError);
-    expect((err as SyscallError).errno).toBe(kernelVersion().atLeast('5.7') ? Errno.EINVAL : Errno.EEXIST);
+    expect((err as SyscallError).errno).toBe(Errno.EINVAL);
     expect((err as Error).message).toContain(`program count_connect4_a is already attached to cgroup ${cg.path} at BPF_CGROUP_INET4_CONNECT`);
   });
 

@@ -218,6 +218,27 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
     expect(fake.callsOf(Cmd.ProgDetach)).toHaveLength(1);
   });
 
+  it('update of a MULTI attachment: BPF_PROG_ATTACH with BPF_F_REPLACE naming the old program; close() detaches the new one', () => {
+    using a = load('a', ProgramType.CgroupSockAddr, AttachType.CgroupInet4Connect, 'cgroup/connect4');
+    using b = load('b', ProgramType.CgroupSockAddr, AttachType.CgroupInet4Connect, 'cgroup/connect4');
+    using other = load('other', ProgramType.CgroupSockAddr, AttachType.CgroupInet6Connect, 'cgroup/connect6');
+    fake.alwaysBpf(Cmd.ProgAttach, 0);
+    fake.alwaysBpf(Cmd.ProgDetach, 0);
+    const link = attachCgroup(a, { cgroup: root!, legacy: true });
+    const first = fake.callsOf(Cmd.ProgAttach)[0]!;
+    link.update(b);
+    const replace = fake.callsOf(Cmd.ProgAttach)[1]!;
+    expect(u32(replace.attr, ProgAttach.fields.attach_flags.offset)).toBe(BPF_F_ALLOW_MULTI | 4 /* BPF_F_REPLACE */);
+    expect(u32(replace.attr, ProgAttach.fields.replace_bpf_fd.offset)).toBe(u32(first.attr, ProgAttach.fields.attach_bpf_fd.offset));
+    const newFd = u32(replace.attr, ProgAttach.fields.attach_bpf_fd.offset);
+    expect(fake.closed).toContain(u32(first.attr, ProgAttach.fields.attach_bpf_fd.offset));
+    // A program for another hook is refused before any syscall.
+    expect(() => link.update(other)).toThrow(/loaded for BPF_CGROUP_INET6_CONNECT/);
+    expect(fake.callsOf(Cmd.ProgAttach)).toHaveLength(2);
+    link.close();
+    expect(u32(fake.callsOf(Cmd.ProgDetach)[0]!.attr, ProgDetach.fields.attach_bpf_fd.offset)).toBe(newFd);
+  });
+
   it('legacy and flags take BPF_PROG_ATTACH where links exist', () => {
     using prog = load('egress', ProgramType.CgroupSKB, AttachType.CgroupInetEgress, 'cgroup_skb/egress');
     fake.alwaysBpf(Cmd.ProgAttach, 0);
