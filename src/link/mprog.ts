@@ -6,8 +6,8 @@
  * caller looked (`expected_revision`).
  *
  * This file turns the `before` / `after` / `expectedRevision` options into the attr's flags,
- * `relative_fd`/`relative_id` and `expected_revision`, reads what a hook holds (BPF_PROG_QUERY)
- * and explains the errnos of bpf_mprog_attach() with that list. It also holds the attachment
+ * `relative_fd`/`relative_id` and `expected_revision`, and explains the errnos of
+ * bpf_mprog_attach() with what the hook holds (queryPrograms). It also holds the attachment
  * without a link both allow (BPF_PROG_ATTACH / BPF_PROG_DETACH with the same attach types).
  *
  * @module
@@ -15,7 +15,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { ArgumentError, SyscallError } from '../errors.js';
 import { notSupportedUnlessConfigured, type FeatureResult } from '../features/feature.js';
-import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, BPF_F_LINK } from '../internal/flags.js';
 import { inNetns } from '../internal/netns.js';
 import { Program } from '../prog.js';
@@ -23,11 +22,12 @@ import { encodeAttr } from '../sys/attr.js';
 import { bpfCall, bpfRaw } from '../sys/bpf.js';
 import { fdById } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
-import { ProgAttach, ProgDetach, ProgQuery } from '../sys/layouts.js';
+import { ProgAttach, ProgDetach } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { programTypeName, type AttachType, type ProgramType } from '../types.js';
 import { programLabel } from './attached-programs.js';
 import { Link } from './link.js';
+import { queryPrograms } from './query.js';
 
 /**
  * A position among the programs attached at a tcx or netkit hook: an attached `Program`, a
@@ -167,35 +167,18 @@ export interface MprogState {
 export const MPROG_MAX = 64;
 
 /**
- * BPF_PROG_QUERY of a tcx or netkit hook: `target` is the ifindex. Returns the raw result
- * (`-errno`) when the kernel refuses.
+ * What the tcx or netkit hook (`ifindex`, `attachType`) holds now, from {@link queryPrograms},
+ * or undefined when the kernel will not say (the interface is gone, no permission).
  *
  * Minimum kernel: 6.6 (tcx), 6.7 (netkit).
  */
-export function queryMprog(target: number, attachType: AttachType): MprogState | number {
-  const progIds = new Uint8Array(MPROG_MAX * 4);
-  const linkIds = new Uint8Array(MPROG_MAX * 4);
-  const { attr, pointers } = encodeAttr(ProgQuery, {
-    target_fd: target,
-    attach_type: attachType,
-    prog_ids: progIds,
-    prog_cnt: MPROG_MAX,
-    link_ids: linkIds,
-    revision: 0n,
-  });
-  const r = bpfRaw(ProgQuery, attr, pointers);
-  if (r < 0) return r;
-  const view = dataView(attr);
-  const count = Math.min(view.getUint32(ProgQuery.fields.prog_cnt.offset, hostLittleEndian), MPROG_MAX);
-  const ids = dataView(progIds);
-  const links = dataView(linkIds);
-  const programIds: number[] = [];
-  const linkIdList: number[] = [];
-  for (let i = 0; i < count; i++) {
-    programIds.push(ids.getUint32(i * 4, hostLittleEndian));
-    linkIdList.push(links.getUint32(i * 4, hostLittleEndian));
+export function queryMprog(ifindex: number, attachType: AttachType): MprogState | undefined {
+  try {
+    const r = queryPrograms({ interface: ifindex }, attachType);
+    return { revision: r.revision ?? 0n, programIds: r.programs.map((p) => p.id), linkIds: r.programs.map((p) => p.linkId ?? 0) };
+  } catch {
+    return undefined;
   }
-  return { revision: view.getBigUint64(ProgQuery.fields.revision.offset, hostLittleEndian), programIds, linkIds: linkIdList };
 }
 
 /** `program 41 (count_udp) through link 7` for each attached program, in order. */
@@ -226,7 +209,7 @@ export function explainMprog(errno: number, attempt: MprogAttempt): string | und
   const { prog, hook, placement } = attempt;
   const now = (): string => {
     const s = queryMprog(attempt.ifindex, attempt.attachType);
-    return typeof s === 'number' ? '' : `; ${describeState(s)} (revision ${s.revision})`;
+    return s === undefined ? '' : `; ${describeState(s)} (revision ${s.revision})`;
   };
   const anchor = placement.anchor ?? 'the anchor';
   switch (errno) {
@@ -235,8 +218,8 @@ export function explainMprog(errno: number, attempt: MprogAttempt): string | und
       return `program ${prog.name} is already attached at ${hook} (a hook holds each program once): load the program again (Program.load / loadCollection) to attach a second copy${now()}`;
     case Errno.ESTALE: {
       const s = queryMprog(attempt.ifindex, attempt.attachType);
-      const at = typeof s === 'number' ? '' : ` is at revision ${s.revision}`;
-      return `${hook}${at === '' ? ' has changed' : at}, not the expected revision ${placement.revision}: programs were attached or detached since that revision was read; query again (queryPrograms) and retry${typeof s === 'number' ? '' : `; ${describeState(s)}`}`;
+      const at = s === undefined ? ' has changed' : ` is at revision ${s.revision}`;
+      return `${hook}${at}, not the expected revision ${placement.revision}: programs were attached or detached since that revision was read; query again (queryPrograms) and retry${s === undefined ? '' : `; ${describeState(s)}`}`;
     }
     case Errno.ENOENT:
       // bpf_mprog_pos_before/after(): the anchor is not in this hook's list; or the id names no object.

@@ -101,7 +101,7 @@ function attachA(prog: Program, options: Omit<NetkitOptions, 'interface'> = {}):
 
 function sideState(attachType: AttachType): MprogState {
   const s = inNetns(a.path, () => queryMprog(interfaceIndex('nk0'), attachType));
-  if (typeof s === 'number') throw new Error(`BPF_PROG_QUERY failed with errno ${-s}`);
+  if (s === undefined) throw new Error(`BPF_PROG_QUERY of ${attachType} failed`);
   return s;
 }
 
@@ -155,6 +155,9 @@ describe.skipIf(skip)('attachNetkit with traffic through a netkit pair', () => {
     const pi = primary.info();
     expect(pi.type).toBe(LinkType.Netkit);
     expect(linkDetails(pi.id, pi.type)).toEqual({ ifindex: nk0, attachType: AttachType.NetkitPrimary });
+    // A peer-side link is on the peer device (netkit_dev_fetch() hands it the peer), in B.
+    const nk1 = inNetns(b.path, () => interfaceIndex('nk1'));
+    expect(peer.info().netkit).toMatchObject({ ifindex: nk1, attachType: AttachType.NetkitPeer });
     const qi = peer.info();
     expect(linkDetails(qi.id, qi.type)?.attachType).toBe(AttachType.NetkitPeer);
     expect(sideState(AttachType.NetkitPeer)).toMatchObject({ programIds: [idOf(coll.programs.count_peer!)], linkIds: [qi.id] });

@@ -100,7 +100,7 @@ function attachIn(ns: TestNetns, prog: Program, options: TcxOptions): Link {
 
 function hookState(ns: TestNetns, iface: string, attachType: AttachType): MprogState {
   const s = inNetns(ns.path, () => queryMprog(interfaceIndex(iface), attachType));
-  if (typeof s === 'number') throw new Error(`BPF_PROG_QUERY failed with errno ${-s}`);
+  if (s === undefined) throw new Error(`BPF_PROG_QUERY of ${attachType} failed`);
   return s;
 }
 
@@ -147,6 +147,7 @@ describe.skipIf(skip)('attachTcx with traffic between two namespaces', () => {
     expect(info.programId).toBe(idOf(coll.programs.count_ingress!));
     const vb = inNetns(b.path, () => interfaceIndex('vb'));
     expect(linkDetails(info.id, info.type)).toEqual({ ifindex: vb, attachType: AttachType.TCXIngress });
+    expect(info.tcx).toMatchObject({ ifindex: vb, attachType: AttachType.TCXIngress });
     expect(hookState(b, 'vb', AttachType.TCXIngress)).toMatchObject({ programIds: [info.programId], linkIds: [info.id] });
 
     link.close();

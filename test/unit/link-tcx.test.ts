@@ -167,9 +167,11 @@ describe('attachTcx on the fake kernel', () => {
     fake.alwaysBpf(Cmd.ProgQuery, (c) => {
       const v = new DataView(c.liveAttr.buffer, c.liveAttr.byteOffset);
       expect([v.getUint32(0, le), v.getUint32(4, le)]).toEqual([7, AttachType.TCXIngress]);
-      v.setUint32(24, 1, le); // prog_cnt
-      new DataView(c.pointers.get(16)!.buffer).setUint32(0, 42, le);
-      new DataView(c.pointers.get(40)!.buffer).setUint32(0, 3, le);
+      v.setUint32(24, 1, le); // prog_cnt: queryPrograms asks for the count first, then the ids
+      const ids = c.pointers.get(16);
+      const links = c.pointers.get(40);
+      if (ids) new DataView(ids.buffer, ids.byteOffset).setUint32(0, 42, le);
+      if (links) new DataView(links.buffer, links.byteOffset).setUint32(0, 3, le);
       v.setBigUint64(56, 9n, le); // revision
       return 0;
     });
