@@ -13,6 +13,9 @@
 // (a Node process that sends itself DEMO_COUNT datagrams of DEMO_SIZE bytes over loopback),
 // prints what was counted and what the generator sent, then removes the cgroup.
 //
+// Minimum kernel: 5.7 (the socket cookie and the current process in cgroup/sock_create
+// programs; cgroup links); the cgroup v2 hierarchy must be mounted.
+//
 // Per process: a socket belongs to the process that created it (socket(2)) while netmon ran.
 // Sockets created earlier, and sockets accept(2) returns (made by the kernel, not socket(2)),
 // are listed as "(unknown)".

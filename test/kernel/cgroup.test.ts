@@ -29,6 +29,8 @@ const object = new URL('../../testdata/cgroup_hooks.bpfel.o', import.meta.url).p
 const skip = cgroupUnavailable();
 if (skip !== undefined) console.warn(`skipping cgroup tests: ${skip}`);
 const linkKernel = skip === undefined && kernelVersion().atLeast('5.7');
+// link.info() (BPF_OBJ_GET_INFO_BY_FD of a link) came a release after cgroup links.
+const linkInfoKernel = skip === undefined && kernelVersion().atLeast('5.8');
 
 let spec: CollectionSpec;
 const open: Array<{ close(): void }> = [];
@@ -125,7 +127,7 @@ describe.skipIf(skip !== undefined)('cgroup attach', () => {
     expect(inside(cg, connectScript(port))).toEqual({ ok: true });
   });
 
-  it.skipIf(!linkKernel)('a cgroup link reports the cgroup id (the directory inode) and the hook', async () => {
+  it.skipIf(!linkInfoKernel)('a cgroup link reports the cgroup id (the directory inode) and the hook', async () => {
     const coll = await load();
     const cg = track(TestCgroup.create());
     const link = attach(coll.programs.count_egress!, { cgroup: cg.path });
@@ -176,7 +178,7 @@ describe.skipIf(skip !== undefined)('cgroup attach', () => {
     expect([u64(coll, 'connects_a'), u64(coll, 'connects_b')]).toEqual([1n, 2n]);
   });
 
-  it.skipIf(!linkKernel)('Link.update swaps the program of a cgroup link in place', async () => {
+  it.skipIf(!linkInfoKernel)('Link.update swaps the program of a cgroup link in place', async () => {
     const port = await server();
     const coll = await load();
     const cg = track(TestCgroup.create());
