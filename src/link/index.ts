@@ -7,7 +7,26 @@
  *
  * @module
  */
-export { Link, LinkType, listLinks, type LinkInfo, type LinkMode, type LinkParts, type PerfEventLinkInfo, type PerfEventLinkKind } from './link.js';
+export {
+  Link,
+  LinkType,
+  listLinks,
+  type LinkInfo,
+  type LinkMode,
+  type LinkParts,
+  type PerfEventLinkInfo,
+  type PerfEventLinkKind,
+  type CgroupLinkInfo,
+  type NetnsLinkInfo,
+  type InterfaceLinkInfo,
+  type NetfilterLinkInfo,
+  type SockmapLinkInfo,
+  type IterLinkInfo,
+  type StructOpsLinkInfo,
+} from './link.js';
+export { attachRaw, detachRaw, type RawAttachOptions, type RawDetachOptions } from './raw.js';
+export { queryPrograms, type QueryOptions, type QueryResult, type QueriedProgram } from './query.js';
+export { attachTypeName, type RawTarget } from './attach-target.js';
 export {
   DEFAULT_TRACEFS_PATH,
   DEBUGFS_TRACEFS_PATH,

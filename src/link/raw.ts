@@ -142,7 +142,7 @@ function attachedIds(target: number, attachType: AttachType): number[] | undefin
 }
 
 /** `BPF_F_ALLOW_MULTI`, `0`. */
-export function flagNames(flags: number): string {
+function flagNames(flags: number): string {
   const names: string[] = [];
   if (flags & BPF_F_ALLOW_OVERRIDE) names.push('BPF_F_ALLOW_OVERRIDE');
   if (flags & BPF_F_ALLOW_MULTI) names.push('BPF_F_ALLOW_MULTI');
