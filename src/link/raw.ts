@@ -61,7 +61,7 @@ export interface RawDetachOptions {
   readonly program?: Program | number;
 }
 
-const SOCKMAP_HINT = 'attach sk_lookup programs with attachNetns (a BPF link): BPF_PROG_ATTACH does not take them';
+const SK_LOOKUP_HINT = 'attach sk_lookup programs with attachNetns (a BPF link): BPF_PROG_ATTACH does not take them';
 
 /** Which function attaches the attach types BPF_PROG_ATTACH does not take. */
 function elsewhere(attachType: AttachType): string {
@@ -69,7 +69,7 @@ function elsewhere(attachType: AttachType): string {
     case AttachType.XDP:
       return 'attach XDP programs with attachXDP (a BPF link or netlink)';
     case AttachType.SKLookup:
-      return SOCKMAP_HINT;
+      return SK_LOOKUP_HINT;
     case AttachType.Netfilter:
       return 'attach netfilter programs with attachNetfilter (a BPF link)';
     case AttachType.PerfEvent:
@@ -290,7 +290,7 @@ export function attachRaw(options: RawAttachOptions): Link {
   if (typeof options !== 'object' || options === null) throw new ArgumentError(`${fn} takes { program, target, attachType, flags?, replace?, before?, after?, expectedRevision? }`);
   const { program, attachType } = options;
   const type = checkProgram(program, attachType, fn, 'program');
-  if (attachType === AttachType.SKLookup) throw new ArgumentError(`${fn}: ${SOCKMAP_HINT}`);
+  if (attachType === AttachType.SKLookup) throw new ArgumentError(`${fn}: ${SK_LOOKUP_HINT}`);
   let flags = checkFlags(options.flags, fn);
   const kind = targetKind(attachType)!;
   const mprog = isMprogType(attachType);
