@@ -174,6 +174,13 @@ function parseDefinition(name: string, sectionName: string, type: Type, depth: n
   spec.keySize = keySize ?? 0;
   // Map-in-map and prog array values are fds to user space: 4 bytes unless stated otherwise.
   spec.valueSize = valueSize ?? (valuesKind === undefined ? 0 : 4);
+  if (spec.type === MapType.RingBuf || spec.type === MapType.UserRingBuf) {
+    // `__type(value, struct event)` on a ring buffer names its record type (for decoders and
+    // `ebpf-ts gen`); the kernel wants key and value sizes 0, so the type stays in the spec
+    // only, as libbpf and cilium/ebpf treat it.
+    spec.keySize = 0;
+    spec.valueSize = 0;
+  }
   return { spec, valuesOffset };
 }
 
