@@ -98,7 +98,8 @@ for (const kernel of kernels) {
   console.log(`\n=== kernel tests in a Linux ${kernel} VM (native addon backend) ===`);
   const insmods = moduleCommands(kernel);
   const cmd =
-    `cd ${root} && uname -r && ${insmods}EBPF_TS_BACKEND=native npx vitest run --project kernel ` +
+    // The guest's init leaves loopback down; tests that talk over 127.0.0.1 need it up.
+    `cd ${root} && uname -r && (ip link set lo up || busybox ip link set lo up) && ${insmods}EBPF_TS_BACKEND=native npx vitest run --project kernel ` +
     `--reporter=default --reporter=json --outputFile.json=${out} ${files}`;
   const started = Date.now();
   // CI=true: the serial console looks like a terminal to vitest; plain, non-animated output.
