@@ -33,6 +33,10 @@ export const ET_DYN = 3;
 export const EM_NONE = 0;
 /** `EM_BPF`: the machine number of BPF objects. */
 export const EM_BPF = 247;
+/** `EM_X86_64`: AMD x86-64. */
+export const EM_X86_64 = 62;
+/** `EM_AARCH64`: ARM 64-bit. */
+export const EM_AARCH64 = 183;
 
 /** `PT_LOAD`: a segment the loader maps. */
 export const PT_LOAD = 1;
@@ -47,6 +51,8 @@ export const SHT_SYMTAB = 2;
 export const SHT_STRTAB = 3;
 /** `SHT_RELA`: relocations with explicit addends. */
 export const SHT_RELA = 4;
+/** `SHT_NOTE`: notes (`.note.stapsdt`, `.note.gnu.build-id`). */
+export const SHT_NOTE = 7;
 /** `SHT_NOBITS`: occupies no file bytes (`.bss`). */
 export const SHT_NOBITS = 8;
 /** `SHT_REL`: relocations whose addend is in the relocated field. */

@@ -31,8 +31,8 @@ import { dataView } from './bytes.js';
 // each file class: `Elf64_*`, and `Elf32_*` with narrower words and `Elf32_Sym` reordered.
 const ELF64 = {
   ehdrSize: 64, e_phoff: 0x20, e_shoff: 0x28, e_phentsize: 0x36, e_phnum: 0x38, e_shentsize: 0x3a, e_shnum: 0x3c, e_shstrndx: 0x3e,
-  shdrSize: 64, sh_flags: 8, sh_offset: 24, sh_size: 32, sh_link: 40, sh_info: 44, sh_entsize: 56,
-  phdrSize: 56, p_offset: 8, p_vaddr: 16, p_filesz: 32,
+  shdrSize: 64, sh_flags: 8, sh_addr: 16, sh_offset: 24, sh_size: 32, sh_link: 40, sh_info: 44, sh_entsize: 56,
+  phdrSize: 56, p_flags: 4, p_offset: 8, p_vaddr: 16, p_filesz: 32,
   symSize: 24, st_value: 8, st_size: 16, st_info: 4, st_other: 5, st_shndx: 6,
 };
 
@@ -41,8 +41,8 @@ export type ELFClassLayout = Readonly<Record<keyof typeof ELF64, number>>;
 
 const ELF32: ELFClassLayout = {
   ehdrSize: 52, e_phoff: 0x1c, e_shoff: 0x20, e_phentsize: 0x2a, e_phnum: 0x2c, e_shentsize: 0x2e, e_shnum: 0x30, e_shstrndx: 0x32,
-  shdrSize: 40, sh_flags: 8, sh_offset: 16, sh_size: 20, sh_link: 24, sh_info: 28, sh_entsize: 36,
-  phdrSize: 32, p_offset: 4, p_vaddr: 8, p_filesz: 16,
+  shdrSize: 40, sh_flags: 8, sh_addr: 12, sh_offset: 16, sh_size: 20, sh_link: 24, sh_info: 28, sh_entsize: 36,
+  phdrSize: 32, p_flags: 24, p_offset: 4, p_vaddr: 8, p_filesz: 16,
   symSize: 16, st_value: 4, st_size: 8, st_info: 12, st_other: 13, st_shndx: 14,
 };
 
@@ -80,6 +80,8 @@ export interface SectionHeader {
   readonly sh_name: number;
   readonly sh_type: number;
   readonly sh_flags: number;
+  /** The section's virtual address in a loaded image (0 for sections that are not loaded). */
+  readonly sh_addr: bigint;
   readonly sh_offset: number;
   readonly sh_size: number;
   readonly sh_link: number;
@@ -90,6 +92,8 @@ export interface SectionHeader {
 /** The fields of a program header (`ElfN_Phdr`) that map addresses to file offsets. */
 export interface ProgramHeader {
   readonly p_type: number;
+  /** `PF_X` (1), `PF_W` (2), `PF_R` (4). */
+  readonly p_flags: number;
   readonly p_offset: bigint;
   readonly p_vaddr: bigint;
   readonly p_filesz: bigint;
@@ -152,6 +156,7 @@ export function readProgramHeaders(source: ELFSource, header: ELFHeader): Progra
   for (let at = 0; at < view.byteLength; at += L.phdrSize) {
     out.push({
       p_type: view.getUint32(at, byteOrder === 'little'),
+      p_flags: view.getUint32(at + L.p_flags, byteOrder === 'little'),
       p_offset: word(view, at + L.p_offset, header),
       p_vaddr: word(view, at + L.p_vaddr, header),
       p_filesz: word(view, at + L.p_filesz, header),
@@ -170,6 +175,7 @@ function decodeSection(view: DataView, at: number, index: number, fileAt: number
     sh_type: view.getUint32(at + 4, little),
     // The low half of ELF64's 8-byte sh_flags is at the far end in big-endian files.
     sh_flags: view.getUint32(at + L.sh_flags + (header.is64 && !little ? 4 : 0), little),
+    sh_addr: word(view, at + L.sh_addr, header),
     sh_offset: Number(word(view, at + L.sh_offset, header)),
     sh_size: Number(word(view, at + L.sh_size, header)),
     sh_link: view.getUint32(at + L.sh_link, little),
@@ -346,4 +352,49 @@ export function readSymbolTable(source: ELFSource, header: ELFHeader, sections: 
   if (strings.sh_type !== SHT_STRTAB) throw elfError(source, `${what} links to section ${link} as its string table, which is not one`, section.at + L.sh_link);
   const bytes = sectionContents(source, header, section, what);
   return new SymbolTable(bytes, readStringTable(source, header, strings, `${what} string table`), header, section.sh_offset);
+}
+
+/** One entry of a note section (`ElfN_Nhdr` with its name and descriptor). */
+export interface ELFNote {
+  /** The owner (`GNU`, `stapsdt`), without its NUL. */
+  readonly name: string;
+  /** `n_type`: its meaning depends on the owner (`NT_STAPSDT` is 3 for `stapsdt`). */
+  readonly type: number;
+  /** The descriptor bytes. */
+  readonly desc: Uint8Array;
+  /** File offset of the descriptor, for error reports. */
+  readonly at: number;
+}
+
+/**
+ * The notes of an `SHT_NOTE` section, in order. Both ELF classes use three 4-byte words
+ * (`n_namesz`, `n_descsz`, `n_type`) as Linux and binutils write them, and the name and
+ * descriptor are each padded to `align` bytes: 4, or 8 for sections aligned to 8 (gABI; the
+ * GNU property notes of x86-64 and arm64 binaries).
+ */
+export function readNotes(source: ELFSource, header: ELFHeader, section: SectionHeader, what: string, align: 4 | 8 = 4): ELFNote[] {
+  const bytes = sectionContents(source, header, section, what);
+  const view = dataView(bytes);
+  const little = header.byteOrder === 'little';
+  const pad = (n: number): number => (n + align - 1) & ~(align - 1);
+  const out: ELFNote[] = [];
+  for (let at = 0; at < bytes.byteLength; ) {
+    if (at + 12 > bytes.byteLength) throw elfError(source, `${what}: note header at +${at} runs past the end of the section`, section.sh_offset + at);
+    const namesz = view.getUint32(at, little);
+    const descsz = view.getUint32(at + 4, little);
+    const type = view.getUint32(at + 8, little);
+    const nameAt = at + 12;
+    const descAt = nameAt + pad(namesz);
+    const end = descAt + pad(descsz);
+    // The last descriptor's padding may be missing when it ends the section.
+    if (descAt + descsz > bytes.byteLength) {
+      throw elfError(source, `${what}: note at +${at} (name ${namesz} bytes, descriptor ${descsz} bytes) runs past the end of the section`, section.sh_offset + at);
+    }
+    const rawName = bytes.subarray(nameAt, nameAt + namesz);
+    const nul = rawName.indexOf(0);
+    const name = Buffer.from(nul < 0 ? rawName : rawName.subarray(0, nul)).toString('latin1');
+    out.push({ name, type, desc: bytes.subarray(descAt, descAt + descsz), at: section.sh_offset + descAt });
+    at = end;
+  }
+  return out;
 }

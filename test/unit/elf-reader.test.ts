@@ -60,11 +60,12 @@ function build(bits: 32 | 64, little: boolean, extended = false): Built {
     return at;
   };
   const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-  // Program header: PT_LOAD at file offset 0, vaddr 0x400000.
+  // Program header: PT_LOAD (PF_R|PF_X) at file offset 0, vaddr 0x400000.
   const phoff = end;
   end += f.phdr;
   if (bits === 64) {
     u(phoff, 4, 1);
+    u(phoff + 4, 4, 5);
     u(phoff + 8, 8, 0);
     u(phoff + 16, 8, 0x400000);
     u(phoff + 32, 8, 0x1000);
@@ -73,6 +74,7 @@ function build(bits: 32 | 64, little: boolean, extended = false): Built {
     u(phoff + 4, 4, 0);
     u(phoff + 8, 4, 0x400000);
     u(phoff + 16, 4, 0x1000);
+    u(phoff + 24, 4, 5);
   }
   const shstrtab = text(`${SECTIONS.join('\0')}\0`);
   const nameOf = (i: number): number => SECTIONS.slice(0, i).reduce((n, s) => n + s.length + 1, 0);
@@ -183,7 +185,7 @@ describe.each(COMBINATIONS)('ELF%i, little-endian %s', (bits, little) => {
       { name: 'main', type: 2, bind: 1, visibility: 0, shndx: 4, value: 0x400100n, size: 16n },
       { name: 'counter', type: 1, bind: 0, visibility: 2, shndx: 5, value: 8n, size: 4n },
     ]);
-    expect(r.segments).toEqual([{ p_type: 1, p_offset: 0n, p_vaddr: 0x400000n, p_filesz: 0x1000n }]);
+    expect(r.segments).toEqual([{ p_type: 1, p_flags: 5, p_offset: 0n, p_vaddr: 0x400000n, p_filesz: 0x1000n }]);
   });
 
   it('positioned reads of a file give the same answers as the bytes in memory', () => {
