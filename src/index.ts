@@ -84,6 +84,9 @@ export {
 } from './collection-errors.js';
 export { UnresolvedExternError } from './collection-externs.js';
 export { UnresolvedReferenceError, type ReferenceTarget, type SymbolicReference } from './elf/references.js';
+export { linkObjects } from './collection-link.js';
+export { linkELF, type LinkObjectInput } from './elf/linker.js';
+export { LinkError } from './elf/link-symbols.js';
 export {
   PerfReader,
   type PerfReaderOptions,

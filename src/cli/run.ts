@@ -28,6 +28,7 @@ import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
 import { genCommand } from './gen.js';
 import { buildCommand } from './build.js';
+import { linkCommand } from './link.js';
 
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly Command[] = [
@@ -51,6 +52,7 @@ export const commands: readonly Command[] = [
   cleanupCommand,
   genCommand,
   buildCommand,
+  linkCommand,
 ];
 
 /** The top-level `ebpf-ts --help`. */

@@ -30,8 +30,12 @@ export {
   type ReferenceTarget,
   type SymbolicReference,
 } from './references.js';
+export { linkELF, type LinkObjectInput } from './linker.js';
+export { LinkError, resolveGlobals, type GlobalSymbol, type InputSymbol, type LinkInput } from './link-symbols.js';
+export { writeELF, type OutputObject, type OutputRelocation, type OutputSection, type OutputSymbol } from './writer.js';
 export { readFunctions, type CodeFunction, type ReferenceTargets } from './code.js';
 export { findDatasec, type MapDefinitions } from './maps.js';
 export { readObject, type ObjectContents } from './reader.js';
 export { attachLines, programExtInfo, type ProgramExtInfo } from './ext-info.js';
-export type { ELFMapSpec, ELFProgramSpec, ExternKind, ExternSpec, MapSlotReference } from './specs.js';
+export type { ELFMapSpec, ELFProgramSpec, ExternKind, ExternSpec, MapSlotReference, StructOpsFunction, StructOpsSpec } from './specs.js';
+export { isFunctionPointer, parseStructOps, structOpsLinkSection } from './struct-ops.js';

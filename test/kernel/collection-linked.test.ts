@@ -1,17 +1,27 @@
-// Statically linked objects against the running kernel (testdata/linked, made by
-// `bpftool gen object`): the self-checking pair loads whole and each program returns 0 under
-// testRun (a definition that should have lost the link returns its line number); the links of
-// committed testdata objects load program by program exactly as their inputs do — the same
-// success and test-run result, or the same error — and whole where their inputs do.
+// Statically linked objects against the running kernel, linked by `bpftool gen object`
+// (testdata/linked) and by ebpf-ts's linkObjects from the same inputs: the self-checking pair
+// loads whole and each program returns 0 under testRun (a definition that should have lost
+// the link returns its line number); the links of committed testdata objects load program by
+// program exactly as their inputs do — the same success and test-run result, or the same
+// error — and whole where their inputs do.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Struct } from '../../src/btf/types.js';
 import { loadCollection, type CollectionOptions } from '../../src/collection.js';
+import { readFileSync } from 'node:fs';
+import { linkObjects } from '../../src/collection-link.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
 const TD = 'testdata';
 const packet = new Uint8Array(64);
+
+/** The two linkers: bpftool's output, or linkObjects on its inputs. */
+const linkers = {
+  'bpftool gen object': (name: string): Promise<CollectionSpec> => loadCollectionSpec(join(TD, `linked/${name}.bpfel.o`)),
+  linkObjects: (_name: string, inputs: string[]): Promise<CollectionSpec> =>
+    Promise.resolve(linkObjects(inputs.map((i) => ({ name: i, bytes: new Uint8Array(readFileSync(join(TD, i))) })))),
+};
 
 /** Linked objects made of committed testdata objects, and their inputs (linked/build.sh). */
 const links: Record<string, string[]> = {
@@ -43,9 +53,9 @@ async function outcome(spec: CollectionSpec, name: string): Promise<string> {
   }
 }
 
-describe.skipIf(skip !== '')('statically linked objects', () => {
+describe.skipIf(skip !== '').each(Object.entries(linkers))('statically linked objects (%s)', (_linker, linked) => {
   it('linked/selfcheck: loads whole; every program returns 0 (the definitions that won the link)', async () => {
-    const coll = await loadCollection(join(TD, 'linked/selfcheck.bpfel.o'));
+    const coll = await loadCollection(await linked('selfcheck', ['linked/selfcheck_a.bpfel.o', 'linked/selfcheck_b.bpfel.o']));
     try {
       expect(Object.keys(coll.programs).sort()).toEqual(['check_a', 'check_b']);
       expect(Object.keys(coll.maps).sort()).toEqual(['.data', 'legacy_a', 'legacy_b_array', 'legacy_b_hash', 'only_in_b', 'shared']);
@@ -60,19 +70,19 @@ describe.skipIf(skip !== '')('statically linked objects', () => {
 
   for (const [name, inputs] of Object.entries(links)) {
     it(`linked/${name}: every program loads (or is refused) as it is from its input, with the same test-run result`, async () => {
-      const linked = await loadCollectionSpec(join(TD, `linked/${name}.bpfel.o`));
+      const spec = await linked(name, inputs.map((i) => `${i}.bpfel.o`));
       const sources = await Promise.all(inputs.map((i) => loadCollectionSpec(join(TD, `${i}.bpfel.o`))));
       let loaded = 0;
-      for (const prog of Object.keys(linked.programs)) {
+      for (const prog of Object.keys(spec.programs)) {
         const source = sources.find((s) => Object.hasOwn(s.programs, prog))!;
         let expected = await outcome(source, prog);
         if (prog === 'core_types') {
           // It adds bpf_core_type_id_local(struct core_sample), an id in the object's own BTF,
           // which the linker renumbered.
           const id = (s: CollectionSpec): number => s.btf!.typeId(s.btf!.typeByName('core_sample', Struct));
-          expected = expected.replace(/\d+$/, (r) => String(Number(r) + id(linked) - id(source)));
+          expected = expected.replace(/\d+$/, (r) => String(Number(r) + id(spec) - id(source)));
         }
-        const got = await outcome(linked, prog);
+        const got = await outcome(spec, prog);
         expect(got, prog).toBe(expected);
         if (got.startsWith('loaded')) loaded++;
       }
@@ -81,7 +91,7 @@ describe.skipIf(skip !== '')('statically linked objects', () => {
   }
 
   it('linked/legacy: loads whole, as its inputs do', async () => {
-    const coll = await loadCollection(join(TD, 'linked/legacy.bpfel.o'));
+    const coll = await loadCollection(await linked('legacy', ['elf_legacy_maps.bpfel.o', 'elf_legacy_maps_ext.bpfel.o']));
     try {
       expect(Object.keys(coll.maps).sort()).toEqual(['ext_counts', 'legacy_array', 'legacy_hash']);
       // The 20-byte definition's map_flags (BPF_F_RDONLY_PROG) and the 36-byte one's fields.

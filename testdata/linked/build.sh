@@ -16,7 +16,7 @@
 #   tracing.bpfel.o    ../multi + ../tracing + ../printk + ../core_relocs: CO-RE records and
 #                      line info of several inputs in one .BTF.ext.
 #
-# Little-endian only: Debian's bpftool (libbpf 1.1) links objects of the host's byte order.
+# Linked little-endian only: Debian's bpftool (libbpf 1.1) links objects of the host's byte order.
 # NAME.skeleton.txt records the program and map names `bpftool gen skeleton` finds in each
 # output (or "refused: …"), as testdata/golden.sh does for the other objects.
 set -euo pipefail
@@ -28,9 +28,13 @@ MULTIARCH_INC=/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-lin
 # The same flags as testdata/build.sh, so the inputs are built as every other object is.
 COMMON=(-O2 -g -Wall -Werror -fdebug-compilation-dir=. -I"$MULTIARCH_INC")
 
+# Both byte orders of the inputs: bpftool links the little-endian ones; ebpf-ts's own linker
+# (linkObjects) is checked against it on those and links the big-endian ones too.
 for src in selfcheck_a.c selfcheck_b.c; do
-	"$CLANG" -target bpfel "${COMMON[@]}" -c "$src" -o "${src%.c}.bpfel.o"
-	echo "built testdata/linked/${src%.c}.bpfel.o"
+	for arch in bpfel bpfeb; do
+		"$CLANG" -target "$arch" "${COMMON[@]}" -c "$src" -o "${src%.c}.$arch.o"
+		echo "built testdata/linked/${src%.c}.$arch.o"
+	done
 done
 
 link() {
