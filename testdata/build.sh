@@ -59,4 +59,5 @@ done
 
 bash ./golden.sh
 bash ./uprobe/build.sh
+bash ./profile/build.sh
 CLANG="$CLANG" bash ./linked/build.sh

@@ -16,18 +16,90 @@ import { backend } from '../sys/select.js';
 import { moveAboveStdio } from './fd.js';
 import { dataView } from './bytes.js';
 
-/** `PERF_TYPE_*` (`enum perf_type_id`) values used for attachment. */
+/** `PERF_TYPE_*` (`enum perf_type_id`): the kind of event, which says how `config` is read. */
 export const PerfType = {
-  /** `PERF_TYPE_HARDWARE` */
+  /** `PERF_TYPE_HARDWARE`: `config` is a `PERF_COUNT_HW_*` id; needs the CPU's PMU (often absent in VMs). */
   Hardware: 0,
-  /** `PERF_TYPE_SOFTWARE` */
+  /** `PERF_TYPE_SOFTWARE`: `config` is a `PERF_COUNT_SW_*` id, counted by the kernel itself. */
   Software: 1,
   /** `PERF_TYPE_TRACEPOINT`: `config` is a trace event id from tracefs. */
   Tracepoint: 2,
+  /** `PERF_TYPE_HW_CACHE`: `config` is `cache id | (op << 8) | (result << 16)`. */
+  HWCache: 3,
+  /** `PERF_TYPE_RAW`: `config` is a model-specific PMU event code. */
+  Raw: 4,
+  /** `PERF_TYPE_BREAKPOINT`: a hardware breakpoint (`bp_type`, `bp_addr`, `bp_len`). */
+  Breakpoint: 5,
 } as const;
 
+// `enum perf_hw_id`: the generalised hardware events (PERF_TYPE_HARDWARE configs).
+/** `PERF_COUNT_HW_CPU_CYCLES`: CPU cycles (`perf -e cycles`). */
+export const PERF_COUNT_HW_CPU_CYCLES = 0n;
+/** `PERF_COUNT_HW_INSTRUCTIONS`: retired instructions. */
+export const PERF_COUNT_HW_INSTRUCTIONS = 1n;
+/** `PERF_COUNT_HW_CACHE_REFERENCES`: last-level cache accesses. */
+export const PERF_COUNT_HW_CACHE_REFERENCES = 2n;
+/** `PERF_COUNT_HW_CACHE_MISSES`: last-level cache misses. */
+export const PERF_COUNT_HW_CACHE_MISSES = 3n;
+/** `PERF_COUNT_HW_BRANCH_INSTRUCTIONS`: retired branches. */
+export const PERF_COUNT_HW_BRANCH_INSTRUCTIONS = 4n;
+/** `PERF_COUNT_HW_BRANCH_MISSES`: mispredicted branches. */
+export const PERF_COUNT_HW_BRANCH_MISSES = 5n;
+/** `PERF_COUNT_HW_BUS_CYCLES`: bus cycles. */
+export const PERF_COUNT_HW_BUS_CYCLES = 6n;
+/** `PERF_COUNT_HW_STALLED_CYCLES_FRONTEND` (3.0). */
+export const PERF_COUNT_HW_STALLED_CYCLES_FRONTEND = 7n;
+/** `PERF_COUNT_HW_STALLED_CYCLES_BACKEND` (3.0). */
+export const PERF_COUNT_HW_STALLED_CYCLES_BACKEND = 8n;
+/** `PERF_COUNT_HW_REF_CPU_CYCLES` (3.3): cycles at the reference clock, unaffected by frequency scaling. */
+export const PERF_COUNT_HW_REF_CPU_CYCLES = 9n;
+
+// `enum perf_sw_ids`: events the kernel counts in software (PERF_TYPE_SOFTWARE configs).
+/** `PERF_COUNT_SW_CPU_CLOCK`: a per-CPU high-resolution timer; samples wall time on a CPU, works without a PMU. */
+export const PERF_COUNT_SW_CPU_CLOCK = 0n;
+/** `PERF_COUNT_SW_TASK_CLOCK`: time the watched task runs (for per-task events). */
+export const PERF_COUNT_SW_TASK_CLOCK = 1n;
+/** `PERF_COUNT_SW_PAGE_FAULTS`. */
+export const PERF_COUNT_SW_PAGE_FAULTS = 2n;
+/** `PERF_COUNT_SW_CONTEXT_SWITCHES`. */
+export const PERF_COUNT_SW_CONTEXT_SWITCHES = 3n;
+/** `PERF_COUNT_SW_CPU_MIGRATIONS`. */
+export const PERF_COUNT_SW_CPU_MIGRATIONS = 4n;
+/** `PERF_COUNT_SW_PAGE_FAULTS_MIN`: minor faults. */
+export const PERF_COUNT_SW_PAGE_FAULTS_MIN = 5n;
+/** `PERF_COUNT_SW_PAGE_FAULTS_MAJ`: major faults. */
+export const PERF_COUNT_SW_PAGE_FAULTS_MAJ = 6n;
+/** `PERF_COUNT_SW_ALIGNMENT_FAULTS` (2.6.33). */
+export const PERF_COUNT_SW_ALIGNMENT_FAULTS = 7n;
+/** `PERF_COUNT_SW_EMULATION_FAULTS` (2.6.33). */
+export const PERF_COUNT_SW_EMULATION_FAULTS = 8n;
+/** `PERF_COUNT_SW_DUMMY` (3.12): counts nothing. */
+export const PERF_COUNT_SW_DUMMY = 9n;
 /** `PERF_COUNT_SW_BPF_OUTPUT` (4.4): the software event `bpf_perf_event_output()` writes into. */
 export const PERF_COUNT_SW_BPF_OUTPUT = 10n;
+/** `PERF_COUNT_SW_CGROUP_SWITCHES` (5.13): context switches to a task of another cgroup. */
+export const PERF_COUNT_SW_CGROUP_SWITCHES = 11n;
+
+// The names perf(1) lists for the generalised events, for messages and results.
+const hardwareNames = ['cycles', 'instructions', 'cache-references', 'cache-misses', 'branch-instructions', 'branch-misses', 'bus-cycles', 'stalled-cycles-frontend', 'stalled-cycles-backend', 'ref-cycles'];
+const softwareNames = ['cpu-clock', 'task-clock', 'page-faults', 'context-switches', 'cpu-migrations', 'minor-faults', 'major-faults', 'alignment-faults', 'emulation-faults', 'dummy', 'bpf-output', 'cgroup-switches'];
+const typeNames = ['hardware', 'software', 'tracepoint', 'hw-cache', 'raw', 'breakpoint'];
+
+/**
+ * A readable name for event `config` of `type`: perf(1)'s name for the generalised hardware
+ * and software events (`cycles`, `cpu-clock`), else `type N config 0x…`.
+ *
+ * @example
+ * ```ts
+ * perfEventName(PerfType.Software, PERF_COUNT_SW_CPU_CLOCK); // 'cpu-clock'
+ * perfEventName(PerfType.Raw, 0x1c2n); // 'raw config 0x1c2'
+ * ```
+ */
+export function perfEventName(type: number, config: bigint): string {
+  const list = type === PerfType.Hardware ? hardwareNames : type === PerfType.Software ? softwareNames : undefined;
+  const known = list !== undefined && config >= 0n && config < BigInt(list.length) ? list[Number(config)] : undefined;
+  return known ?? `${typeNames[type] ?? `type ${type}`} config 0x${config.toString(16)}`;
+}
 
 /** `PERF_SAMPLE_RAW`: samples carry the raw trace record. */
 export const PERF_SAMPLE_RAW = 1n << 10n;
