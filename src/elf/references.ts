@@ -56,10 +56,24 @@ export interface SymbolicReference {
 export type ReferenceTarget =
   | number
   | bigint
-  | { readonly value: number | bigint }
-  | { readonly map: string; readonly offset?: number }
-  | { readonly variable: string }
-  | { readonly function: string };
+  | {
+      /** The constant. */
+      readonly value: number | bigint;
+    }
+  | {
+      /** A map of the spec, by name. */
+      readonly map: string;
+      /** A byte offset into its value (a map value load); absent: the map itself. */
+      readonly offset?: number;
+    }
+  | {
+      /** A global variable of the spec, by name. */
+      readonly variable: string;
+    }
+  | {
+      /** A program of the spec, or a subprogram one carries, by name. */
+      readonly function: string;
+    };
 
 /** The parts of a collection spec references are resolved against (a `CollectionSpec` is one). */
 export interface ReferenceScope {
