@@ -102,34 +102,44 @@ export function isTextSymbol(sym: KernelSymbol): boolean {
  * ```
  */
 export function parseKallsyms(text: string): KallsymsTable {
-  function* entries(): Generator<KernelSymbol> {
-    let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
-      const line = text.slice(start, end);
-      start = end + 1;
-      const a = line.indexOf(' ');
-      const b = line.indexOf(' ', a + 1);
-      if (a <= 0 || b !== a + 2) continue;
-      let name = line.slice(b + 1);
-      let module: string | undefined;
-      const tab = name.indexOf('\t');
-      if (tab >= 0) {
-        module = name.slice(tab + 1).replace(/^\[|\]$/g, '');
-        name = name.slice(0, tab);
-      }
-      if (name === '' || /\s/.test(name)) continue;
-      let address = 0n;
-      try {
-        address = BigInt(`0x${line.slice(0, a)}`);
-      } catch {
-        continue;
-      }
-      yield { name, address, type: line[a + 1]!, module };
+  return new KallsymsTable(kallsymsEntries(text));
+}
+
+/**
+ * Every entry of /proc/kallsyms text, in file order (names defined more than once included,
+ * as an address lookup needs them all). Malformed lines are skipped.
+ *
+ * @example
+ * ```ts
+ * [...kallsymsEntries('ffffffffc0a01000 t nf_hook\t[nf_tables]\n')][0]?.module; // 'nf_tables'
+ * ```
+ */
+export function* kallsymsEntries(text: string): Generator<KernelSymbol> {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    if (a <= 0 || b !== a + 2) continue;
+    let name = line.slice(b + 1);
+    let module: string | undefined;
+    const tab = name.indexOf('\t');
+    if (tab >= 0) {
+      module = name.slice(tab + 1).replace(/^\[|\]$/g, '');
+      name = name.slice(0, tab);
     }
+    if (name === '' || /\s/.test(name)) continue;
+    let address = 0n;
+    try {
+      address = BigInt(`0x${line.slice(0, a)}`);
+    } catch {
+      continue;
+    }
+    yield { name, address, type: line[a + 1]!, module };
   }
-  return new KallsymsTable(entries());
 }
 
 let cachedTable: KallsymsTable | undefined;
