@@ -14,7 +14,8 @@
  * 5. per program: map fds and `.ksyms` into instructions, CO-RE against the target BTF, attach
  *    BTF ids, BPF_PROG_LOAD with the object's BTF;
  * 6. write the prog-array and map-in-map slots the object initialises statically (their
- *    programs and inner maps exist only now);
+ *    programs and inner maps exist only now), and the values of struct_ops maps (which
+ *    registers a `.struct_ops` map; collection-struct-ops.ts);
  * 7. map global data for the variables.
  *
  * @module
@@ -29,6 +30,7 @@ import { CORECandidateCache, coreRelocate, type CORERelocateResult } from './btf
 import { loadKernelSpec } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
 import { attachBtfId, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
+import { checkStructOpsProgram, isUnusedStructOpsProgram, structOpsPrograms, StructOpsLoader } from './collection-struct-ops.js';
 import { explainLoadFailure, GlobalDataNotSupportedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from './collection-errors.js';
 import { fillKconfig, resolveKsym } from './collection-externs.js';
 import { CollectionSpec, parseObjectFile, readObjectFile } from './collection-spec.js';
@@ -278,16 +280,25 @@ function select(spec: CollectionSpec, options: CollectionOptions): { programs: E
     if (unknown.length > 0) {
       throw new ArgumentError(`no program ${unknown.join(', ')} in the object (it has ${Object.keys(spec.programs).join(', ') || 'none'})`);
     }
+    for (const n of options.programs) checkStructOpsProgram(spec.programs[n]!, Object.values(spec.maps));
     names = [...options.programs];
   } else {
-    names = Object.values(spec.programs).filter((p) => p.autoload).map((p) => p.name);
+    names = Object.values(spec.programs)
+      .filter((p) => p.autoload && !isUnusedStructOpsProgram(p, Object.values(spec.maps)))
+      .map((p) => p.name);
   }
   const progs = new Set(names);
   const maps = new Set<string>(options.programs === undefined ? Object.keys(spec.maps) : []);
   // Fixpoint: programs bring their maps; prog arrays bring their statically placed programs;
-  // map-in-maps bring their inner maps.
+  // map-in-maps bring their inner maps; struct_ops maps come with their programs, both ways.
   for (let changed = true; changed; ) {
     changed = false;
+    for (const m of Object.values(spec.maps)) {
+      if (!maps.has(m.name) && structOpsPrograms(m).some((p) => progs.has(p))) {
+        maps.add(m.name);
+        changed = true;
+      }
+    }
     for (const name of progs) {
       for (const insn of spec.programs[name]!.instructions) {
         const ref = insn.reference;
@@ -304,6 +315,12 @@ function select(spec: CollectionSpec, options: CollectionOptions): { programs: E
         const pool = m.type === MapType.ProgArray ? spec.programs : spec.maps;
         if (Object.hasOwn(pool, slot.name) && !set.has(slot.name)) {
           set.add(slot.name);
+          changed = true;
+        }
+      }
+      for (const p of structOpsPrograms(m)) {
+        if (Object.hasOwn(spec.programs, p) && !progs.has(p)) {
+          progs.add(p);
           changed = true;
         }
       }
@@ -393,6 +410,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
   const running = lazy(() => loadKernelSpec());
   const coreTarget = lazy(() => (options.kernelBTF === undefined ? running() : loadKernelSpec(options.kernelBTF)));
   let btf: ObjectBTF = { handle: undefined, reason: 'the object has no BTF' };
+  const structOps = new StructOpsLoader(mapSpecs, running);
 
   try {
     // --- object BTF ------------------------------------------------------------------------
@@ -413,6 +431,12 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
       if (replacement !== undefined) {
         checkReplacement(m, replacement);
         maps[m.name] = replacement;
+        continue;
+      }
+      if (m.structOps !== undefined) {
+        const map = structOps.createMap(m, btf);
+        releases.push(() => map.close());
+        maps[m.name] = map;
         continue;
       }
       if (m.name === '.kconfig' && m.contents?.[0] !== undefined) {
@@ -467,6 +491,8 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
         delete load.funcInfo;
         delete load.lineInfo;
       }
+      const structOpsAttach = structOps.programAttach(p);
+      if (structOpsAttach !== undefined) Object.assign(load, structOpsAttach);
       if (needsAttachBtfId(p)) load.attachBtfId = attachBtfId(p, running());
       if (p.type === ProgramType.Unspec) {
         throw new ArgumentError(`program ${p.name}: section ${p.sectionName} does not say which program type it is (see the libbpf section names)`);
@@ -492,6 +518,9 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
         map.update(u32(slot.index), u32(target.fd));
       }
     }
+
+    // --- struct_ops values (a .struct_ops map registers here) ------------------------------
+    structOps.writeValues(maps, programs, spec.byteOrder, releases);
 
     // --- variables -------------------------------------------------------------------------
     const sections = new Map<string, SectionAccess>();

@@ -20,6 +20,7 @@ import { attachLines, programExtInfo } from './ext-info.js';
 import { linkProgram } from './link.js';
 import { parseBTFMaps, parseLegacyMaps, type MapDefinitions } from './maps.js';
 import { parseSectionName, warnLegacySection } from './section-names.js';
+import { parseStructOps } from './struct-ops.js';
 import type { ELFMapSpec, ELFProgramSpec, ExternSpec } from './specs.js';
 import type { VariableSpec } from './variables.js';
 
@@ -176,6 +177,10 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
       }
     }
     programs.set(fn.name, spec);
+  }
+  // struct_ops maps name programs, so they come after the code.
+  for (const section of file.sections) {
+    if (kinds[section.index] === 'struct-ops') parseStructOps(file, section, kinds, btf, definitions);
   }
   // Last: the externs above take their types from the BTF as clang wrote it (the .ksyms
   // fix-up swaps them for 4-byte placeholders).

@@ -24,6 +24,28 @@ export interface MapSlotReference {
   readonly name: string;
 }
 
+/** A function pointer member of a struct_ops map and the program the object points it at. */
+export interface StructOpsFunction {
+  /** The member's name (`cong_avoid`). */
+  readonly member: string;
+  /** The program's function name. */
+  readonly program: string;
+}
+
+/**
+ * What a `.struct_ops` / `.struct_ops.link` variable says, in the object's terms: the struct it
+ * implements, the data members it sets and the programs its function pointers name. The
+ * loader translates it member by member, by name, into the running kernel's layout.
+ */
+export interface StructOpsSpec {
+  /** The struct's name in the object's BTF (`tcp_congestion_ops`; a `___flavour` suffix is kept). */
+  readonly typeName: string;
+  /** The variable's bytes in the object's layout, function pointer slots zeroed. */
+  readonly data: Uint8Array;
+  /** Function pointer members set to programs, in member order. */
+  readonly functions: readonly StructOpsFunction[];
+}
+
 /** A map as an ELF object defines it. */
 export interface ELFMapSpec extends MapSpec {
   /** The map's name: the symbol (`.maps`, `maps`) or the section (`.rodata`, `.kconfig`). */
@@ -46,6 +68,12 @@ export interface ELFMapSpec extends MapSpec {
    * of `flags`, because whether to set it depends on the running kernel.
    */
   mmapable?: boolean;
+  /**
+   * For `STRUCT_OPS` maps (`.struct_ops`, `.struct_ops.link`): the object's struct, data and
+   * member → program mapping. `value` is the object's struct type; `valueSize` is its size until
+   * load, where the kernel's `bpf_struct_ops_<name>` wrapper decides it.
+   */
+  structOps?: StructOpsSpec;
 }
 
 /** A program as an ELF object defines it, linked with its subprograms. */
