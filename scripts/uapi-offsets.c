@@ -143,6 +143,7 @@ int main(void)
 	A("BPF_TASK_FD_QUERY", "probe_offset", task_fd_query.probe_offset);
 	A("BPF_TASK_FD_QUERY", "probe_addr", task_fd_query.probe_addr);
 	A("BPF_LINK_CREATE", "prog_fd", link_create.prog_fd);
+	A("BPF_LINK_CREATE", "map_fd", link_create.map_fd);
 	A("BPF_LINK_CREATE", "target_fd", link_create.target_fd);
 	A("BPF_LINK_CREATE", "attach_type", link_create.attach_type);
 	A("BPF_LINK_CREATE", "flags", link_create.flags);
@@ -176,6 +177,8 @@ int main(void)
 	A("BPF_LINK_UPDATE", "new_prog_fd", link_update.new_prog_fd);
 	A("BPF_LINK_UPDATE", "flags", link_update.flags);
 	A("BPF_LINK_UPDATE", "old_prog_fd", link_update.old_prog_fd);
+	A("BPF_LINK_UPDATE", "new_map_fd", link_update.new_map_fd);
+	A("BPF_LINK_UPDATE", "old_map_fd", link_update.old_map_fd);
 	A("BPF_LINK_DETACH", "link_fd", link_detach.link_fd);
 	A("BPF_ENABLE_STATS", "type", enable_stats.type);
 	A("BPF_ITER_CREATE", "link_fd", iter_create.link_fd);

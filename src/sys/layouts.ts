@@ -314,6 +314,7 @@ export const LinkCreate = defineLayout(
   '5.7',
   {
     prog_fd: [0, 'u32', '5.7'],
+    map_fd: [0, 'u32', '6.4'],
     target_fd: [4, 'u32', '5.7'],
     attach_type: [8, 'u32', '5.7'],
     flags: [12, 'u32', '5.7'],
@@ -353,6 +354,8 @@ export const LinkUpdate = defineLayout('BPF_LINK_UPDATE', Cmd.LinkUpdate, '5.7',
   new_prog_fd: [4, 'u32', '5.7'],
   flags: [8, 'u32', '5.7'],
   old_prog_fd: [12, 'u32', '5.7'],
+  new_map_fd: [4, 'u32', '6.4'],
+  old_map_fd: [12, 'u32', '6.4'],
 });
 
 /** BPF_LINK_DETACH. */
