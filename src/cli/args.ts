@@ -32,6 +32,8 @@ export interface OptionSpec {
   readonly choices?: readonly string[];
   /** Placeholder of the value in `--help` (`"FMT"`). */
   readonly valueName?: string;
+  /** A string option that may be given several times: its value is the list, in order. */
+  readonly repeatable?: boolean;
 }
 
 /** One positional argument. */
@@ -48,8 +50,8 @@ export interface PositionalSpec {
 
 /** A parsed command line. */
 export interface ParsedArgs {
-  /** Option values by long name, defaults filled in. */
-  readonly options: Readonly<Record<string, boolean | string | undefined>>;
+  /** Option values by long name, defaults filled in; a repeatable option's is a list. */
+  readonly options: Readonly<Record<string, boolean | string | readonly string[] | undefined>>;
   /** Positional arguments by name; absent optional ones are undefined. A variadic one holds its first word. */
   readonly positionals: Readonly<Record<string, string | undefined>>;
   /** Every word of the variadic positional, in order (empty without one). */
@@ -72,7 +74,7 @@ export function parseArgs(argv: readonly string[], options: readonly OptionSpec[
   }
   const byName = new Map(options.map((o) => [o.name, o]));
   const byShort = new Map(options.flatMap((o) => (o.short === undefined ? [] : [[o.short, o] as const])));
-  const values: Record<string, boolean | string | undefined> = {};
+  const values: Record<string, boolean | string | string[] | undefined> = {};
   for (const o of options) values[o.name] = o.default;
   const words: string[] = [];
   let onlyPositionals = false;
@@ -117,7 +119,12 @@ export function parseArgs(argv: readonly string[], options: readonly OptionSpec[
     if (spec.choices !== undefined && !spec.choices.includes(value)) {
       throw new UsageError(`option --${name}: ${JSON.stringify(value)} is not one of ${spec.choices.join(', ')}`);
     }
-    values[spec.name] = value;
+    if (spec.repeatable === true) {
+      const list = values[spec.name];
+      values[spec.name] = Array.isArray(list) ? [...list, value] : [value];
+    } else {
+      values[spec.name] = value;
+    }
   }
   const named: Record<string, string | undefined> = {};
   positionals.forEach((p, i) => {

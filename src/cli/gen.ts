@@ -12,17 +12,17 @@ import { jsonOption, type Command } from './command.js';
 import { toJSON } from './output.js';
 
 /**
- * The `--type` words: several separated by commas (`'struct event,stats=struct stats'`), as
- * the command line keeps the last of repeated options.
+ * The `--type` words: the option may be repeated, and each value may hold several separated by
+ * commas (`'struct event,stats=struct stats'`).
  *
  * @example
  * ```ts
  * splitTypes('struct event, events=struct event'); // ['struct event', 'events=struct event']
  * ```
  */
-export function splitTypes(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
+export function splitTypes(value: string | readonly string[] | undefined): string[] {
+  return (typeof value === 'string' ? [value] : (value ?? []))
+    .flatMap((v) => v.split(','))
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
@@ -43,7 +43,7 @@ export const genCommand: Command = {
   options: [
     { name: 'out', type: 'string', valueName: 'FILE', description: 'the module to write (default: <name>.ts next to the object)' },
     { name: 'name', type: 'string', valueName: 'NAME', description: 'base of the generated names, loadNAME() (default: the object name)' },
-    { name: 'type', type: 'string', valueName: 'TYPES', description: "extra types, comma-separated: 'struct event' or 'events=struct event'" },
+    { name: 'type', type: 'string', repeatable: true, valueName: 'TYPE', description: "an extra type, 'struct event', or a reader's record type, 'events=struct event' (repeatable)" },
     { name: 'embed', type: 'boolean', description: 'embed the object in the module (bundlers, Electron asar)', default: false },
     { name: 'import-from', type: 'string', valueName: 'MODULE', description: "module the bindings import the runtime from (default 'ebpf-ts')" },
     jsonOption,
@@ -55,7 +55,7 @@ export const genCommand: Command = {
     const r = generateBindings(object, {
       out: args.options.out as string | undefined,
       name: args.options.name as string | undefined,
-      types: splitTypes(args.options.type as string | undefined),
+      types: splitTypes(args.options.type as readonly string[] | undefined),
       embed: args.options.embed === true,
       importFrom: typeof importFrom === 'string' ? importFrom : undefined,
     });

@@ -118,6 +118,16 @@ describe('argument grammar', () => {
     expect(() => parseArgs(['-o'], options, [])).toThrow(/needs a value/);
   });
 
+  it('collects a repeatable option into a list; a plain one keeps its last value', () => {
+    const repeat = [
+      { name: 'type', type: 'string', description: '', repeatable: true },
+      { name: 'out', type: 'string', description: '' },
+    ] as const;
+    const a = parseArgs(['--type', 'struct a', '--out', 'x', '--type=events=struct b', '--out', 'y'], repeat, []);
+    expect(a.options).toEqual({ type: ['struct a', 'events=struct b'], out: 'y' });
+    expect(parseArgs([], repeat, []).options.type).toBeUndefined();
+  });
+
   it('gives every further word to a variadic last positional, negative numbers included', () => {
     const positionals = [{ name: 'map', required: true, description: '', variadic: true }];
     const a = parseArgs(['id', '5', 'key', '0x01', '-j', '-1', '--', '-x'], options, positionals);
