@@ -37,7 +37,7 @@ export const buildCommand: Command = {
     { name: 'kernel-btf', type: 'string', valueName: 'FILE', description: 'BTF for vmlinux.h (default /sys/kernel/btf/vmlinux)' },
     { name: 'libbpf-include', type: 'string', valueName: 'DIR', description: 'directory holding bpf/bpf_helpers.h (default /usr/include)' },
     { name: 'cflags', type: 'string', valueName: 'FLAGS', description: 'extra clang flags, space-separated' },
-    { name: 'type', type: 'string', valueName: 'TYPES', description: "passed to gen: 'struct event' or 'events=struct event', comma-separated" },
+    { name: 'type', type: 'string', repeatable: true, valueName: 'TYPE', description: "passed to gen: 'struct event' or 'events=struct event' (repeatable)" },
     { name: 'embed', type: 'boolean', description: 'passed to gen: embed the objects in the module', default: false },
     { name: 'watch', type: 'boolean', description: 'rebuild whenever the source changes (until interrupted)', default: false },
     jsonOption,
@@ -54,7 +54,7 @@ export const buildCommand: Command = {
         kernelBTF: str('kernel-btf'),
         libbpfInclude: str('libbpf-include'),
         cflags: cflags === undefined ? [] : cflags.split(/\s+/).filter((f) => f !== ''),
-        types: splitTypes(str('type')),
+        types: splitTypes(args.options.type as readonly string[] | undefined),
         embed: args.options.embed === true,
       });
     const json = args.options.json === true;
