@@ -10,16 +10,23 @@ import { ClosedError } from './errors.js';
 
 /** A raw record: the sample's bytes, and for perf a loss report instead (`lostSamples > 0`). */
 export interface RawRecord {
+  /** The sample's bytes (empty in a loss report). */
   readonly rawSample: Uint8Array;
+  /** Samples lost, when this is a perf loss report. */
   readonly lostSamples?: number;
+  /** The CPU the record came from (perf). */
   readonly cpu?: number;
 }
 
 /** What {@link TypedReader} needs of a reader: `PerfReader` and `RingBufReader` both have it. */
 export interface RecordSource<R extends RawRecord = RawRecord> {
+  /** The next record, waiting for one. */
   read(options?: { signal?: AbortSignal }): Promise<R>;
+  /** Up to `max` records as soon as there is one. */
   readMany(max?: number, options?: { signal?: AbortSignal }): Promise<R[]>;
+  /** The records available now, without waiting. */
   readAvailable(max?: number): R[];
+  /** Releases the reader. */
   close(): void;
 }
 

@@ -42,57 +42,93 @@ export interface ShapeOptions {
 
 /** An integer of 1, 2, 4, 8 or 16 bytes; `_Bool` when `bool`. */
 export interface IntShape {
+  /** Discriminant. */
   readonly kind: 'int';
+  /** Width in bytes: 1, 2, 4, 8 or 16. */
   readonly size: number;
+  /** Whether the integer is signed. */
   readonly signed: boolean;
+  /** `_Bool`: decodes to a boolean. */
   readonly bool: boolean;
 }
 
 /** A 4- or 8-byte IEEE float. */
 export interface FloatShape {
+  /** Discriminant. */
   readonly kind: 'float';
+  /** Width in bytes. */
   readonly size: 4 | 8;
 }
 
 /** A pointer: 8 bytes on BPF targets, a bigint. */
 export interface PointerShape {
+  /** Discriminant. */
   readonly kind: 'pointer';
 }
 
 /** An enum, decoded to its enumerator's name when `names` is set. */
 export interface EnumShape {
+  /** Discriminant. */
   readonly kind: 'enum';
+  /** The BTF enum described. */
   readonly type: Enum | Enum64;
+  /** Width in bytes. */
   readonly size: number;
+  /** Whether values are read as signed. */
   readonly signed: boolean;
+  /** Decode to enumerator names (else numbers). */
   readonly names: boolean;
   /** Enumerators, values normalised to the decoded range (signed or unsigned). */
-  readonly values: ReadonlyArray<{ readonly name: string; readonly value: bigint }>;
+  readonly values: ReadonlyArray<{
+    /** The enumerator's name. */
+    readonly name: string;
+    /** Its value in the decoded range. */
+    readonly value: bigint;
+  }>;
 }
 
 /** `char[length]` as a string (NUL-terminated when shorter) or bytes. */
 export interface CharsShape {
+  /** Discriminant. */
   readonly kind: 'chars';
+  /** `N` of `char[N]`. */
   readonly length: number;
+  /** String or bytes. */
   readonly mode: CharArrayMode;
 }
 
 /** A fixed-size array other than a char array. */
 export interface ArrayShape {
+  /** Discriminant. */
   readonly kind: 'array';
+  /** Shape of each element. */
   readonly element: Shape;
+  /** Bytes per element (the stride). */
   readonly elementSize: number;
+  /** Number of elements. */
   readonly count: number;
 }
 
 /** A member of a struct or union shape, at a byte offset (ordinary) or a bit offset (bitfield). */
 export type FieldShape =
-  | { readonly kind: 'field'; readonly name: string; readonly offset: number; readonly shape: Shape }
   | {
+      /** Discriminant: a byte-aligned member. */
+      readonly kind: 'field';
+      /** Member (or variable) name. */
+      readonly name: string;
+      /** Byte offset from the start of the composite. */
+      readonly offset: number;
+      /** The member's value shape. */
+      readonly shape: Shape;
+    }
+  | {
+      /** Discriminant: a bitfield member. */
       readonly kind: 'bitfield';
+      /** Member name. */
       readonly name: string;
       /** Bit offset from the start of the composite, in memory order. */
       readonly bitOffset: number;
+      /** Width in bits. */
       readonly bits: number;
       /** The declared type, an int or an enum shape (bool for `_Bool`). */
       readonly shape: IntShape | EnumShape;
@@ -100,17 +136,25 @@ export type FieldShape =
 
 /** A struct or union with anonymous members lifted (their fields carry absolute offsets). */
 export interface CompositeShape {
+  /** Discriminant. */
   readonly kind: 'struct' | 'union';
+  /** The BTF struct or union described. */
   readonly type: Composite;
+  /** Size in bytes. */
   readonly size: number;
+  /** Named members, anonymous ones lifted. */
   readonly fields: readonly FieldShape[];
 }
 
 /** A data section: its variables by name. */
 export interface DatasecShape {
+  /** Discriminant. */
   readonly kind: 'datasec';
+  /** The BTF data section described. */
   readonly type: Datasec;
+  /** Size in bytes. */
   readonly size: number;
+  /** Its variables, at their section offsets. */
   readonly fields: readonly FieldShape[];
 }
 
@@ -215,7 +259,18 @@ function lift(t: Composite, base: number, into: FieldShape[], options: ShapeOpti
  * bitWindow(3, 5, true); // { start: 0, size: 1, shift: 3 }
  * ```
  */
-export function bitWindow(bitOffset: number, bits: number, littleEndian: boolean): { start: number; size: number; shift: number } {
+export function bitWindow(
+  bitOffset: number,
+  bits: number,
+  littleEndian: boolean,
+): {
+  /** First byte of the window. */
+  start: number;
+  /** Window width in bytes. */
+  size: number;
+  /** Right shift of the bits inside the window. */
+  shift: number;
+} {
   const start = Math.floor(bitOffset / 8);
   const size = Math.ceil((bitOffset + bits) / 8) - start;
   const inner = bitOffset - start * 8;

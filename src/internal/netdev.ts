@@ -105,7 +105,12 @@ export function interfaceName(index: number): string | undefined {
  *
  * @throws {@link AttachTargetError} when the interface does not exist.
  */
-export function resolveInterface(iface: string | number): { index: number; name: string } {
+export function resolveInterface(iface: string | number): {
+  /** The interface's ifindex. */
+  index: number;
+  /** Its name. */
+  name: string;
+} {
   if (typeof iface === 'number') {
     if (!Number.isInteger(iface) || iface <= 0) {
       throw new AttachTargetError('interface', String(iface), `interface index ${iface} is not valid: indexes are integers from 1`);

@@ -521,7 +521,19 @@ export class NetlinkError extends SyscallError {
   /** The kernel's extended-ACK text, when it gave one. */
   readonly kernelMessage: string | undefined;
 
-  constructor(type: number, reply: NetlinkErrorReply, context?: string, explanation?: string) {
+  // `reply` is typed by the two members used (a NetlinkErrorReply fits), so the public
+  // signature does not pull in the internal reply type.
+  constructor(
+    type: number,
+    reply: {
+      /** The errno (positive). */
+      readonly errno: number;
+      /** The kernel's extended-ACK text, if any. */
+      readonly message?: string | undefined;
+    },
+    context?: string,
+    explanation?: string,
+  ) {
     const kernel = reply.message === undefined ? undefined : `kernel: "${reply.message}"`;
     const hint = [kernel, explanation].filter((s) => s !== undefined).join('; ');
     super(messageTypeName(type), reply.errno, hint === '' ? undefined : hint, context);

@@ -33,7 +33,17 @@ import { AttachType, ProgramType } from '../types.js';
  * - `TCXIngress`/`TCXEgress`, `NetkitPrimary`/`NetkitPeer`: an interface name or index (the
  *   kernel takes an ifindex there, not an fd), or `{ interface }`.
  */
-export type RawTarget = string | number | { readonly fd: number } | { readonly interface: string | number };
+export type RawTarget =
+  | string
+  | number
+  | {
+      /** An open fd of the target (a `BpfMap` has one). */
+      readonly fd: number;
+    }
+  | {
+      /** An interface name or index (tcx, netkit). */
+      readonly interface: string | number;
+    };
 
 /** What kind of object an attach type's target is. */
 export type TargetKind = 'cgroup' | 'netns' | 'map' | 'lirc' | 'interface';

@@ -49,9 +49,26 @@ export interface IterOptions {
    * The task a `task`, `task_file` or `task_vma` iterator is limited to (6.1): one thread
    * (`tid`), one process's threads (`pid`), or the process a pidfd refers to (`pidfd`).
    */
-  readonly task?: { readonly tid: number } | { readonly pid: number } | { readonly pidfd: number };
+  readonly task?:
+    | {
+        /** One thread, by thread id. */
+        readonly tid: number;
+      }
+    | {
+        /** Every thread of one process, by process id. */
+        readonly pid: number;
+      }
+    | {
+        /** The process this pidfd refers to. */
+        readonly pidfd: number;
+      };
   /** The cgroup a `cgroup` iterator starts from and the walk order (6.1; order defaults to descendants-pre). */
-  readonly cgroup?: { readonly cgroup: CgroupTarget; readonly order?: CgroupIterOrder };
+  readonly cgroup?: {
+    /** Where the walk starts. */
+    readonly cgroup: CgroupTarget;
+    /** The walk order (descendants-pre by default). */
+    readonly order?: CgroupIterOrder;
+  };
 }
 
 // sizeof(union bpf_iter_link_info): the cgroup member { u32 order; u32 cgroup_fd; u64 cgroup_id }.

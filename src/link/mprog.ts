@@ -34,7 +34,18 @@ import { queryPrograms } from './query.js';
  * `Link` that holds one, a kernel id (`{ programId }` or `{ linkId }`, as `bpftool net` and
  * `queryPrograms()` show them), or `'all'`: before all (the head) or after all (the tail).
  */
-export type Anchor = Program | Link | { readonly programId: number } | { readonly linkId: number } | 'all';
+export type Anchor =
+  | Program
+  | Link
+  | {
+      /** A program's kernel id. */
+      readonly programId: number;
+    }
+  | {
+      /** A bpf_link's kernel id. */
+      readonly linkId: number;
+    }
+  | 'all';
 
 /** The placement options tcx and netkit attachments share. */
 export interface MprogPlacement {

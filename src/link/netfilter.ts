@@ -30,10 +30,26 @@ import { linkCreateProbe } from './link-create-probe.js';
 export { BPF_F_NETFILTER_IP_DEFRAG } from '../internal/flags.js';
 
 /** `NFPROTO_IPV4` and `NFPROTO_IPV6`, the protocol families netfilter links take. */
-export const NetfilterFamily = { ipv4: 2, ipv6: 10 } as const;
+export const NetfilterFamily = {
+  /** NFPROTO_IPV4. */
+  ipv4: 2,
+  /** NFPROTO_IPV6. */
+  ipv6: 10,
+} as const;
 
 /** The `enum nf_inet_hooks` values, by the names the options take. */
-export const NetfilterHook = { pre_routing: 0, local_in: 1, forward: 2, local_out: 3, post_routing: 4 } as const;
+export const NetfilterHook = {
+  /** NF_INET_PRE_ROUTING: every packet received, before routing. */
+  pre_routing: 0,
+  /** NF_INET_LOCAL_IN: received packets for this host. */
+  local_in: 1,
+  /** NF_INET_FORWARD: received packets routed onwards. */
+  forward: 2,
+  /** NF_INET_LOCAL_OUT: packets this host sends. */
+  local_out: 3,
+  /** NF_INET_POST_ROUTING: every packet leaving, after routing. */
+  post_routing: 4,
+} as const;
 
 /** A protocol family: `'ipv4'`, `'ipv6'`, `'NFPROTO_IPV4'`, `'NFPROTO_IPV6'`, or 2 / 10. */
 export type NetfilterFamilyName = keyof typeof NetfilterFamily | 'NFPROTO_IPV4' | 'NFPROTO_IPV6' | number;
