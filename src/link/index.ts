@@ -60,6 +60,9 @@ export { removeTracefsProbeEvents, liveTracefsProbeEvents, sweepStaleProbeEvents
 export { attachUprobe, attachUretprobe, uprobeSupport, type UprobeOptions, type UprobeSupport } from './uprobe.js';
 export { attachKprobeMulti, kprobeMultiFunctions, kprobeMultiFeature, BPF_F_KPROBE_MULTI_RETURN, type KprobeMultiOptions } from './kprobe-multi.js';
 export { attachUprobeMulti, uprobeMultiFeature, BPF_F_UPROBE_MULTI_RETURN, type UprobeMultiOptions } from './uprobe-multi.js';
+export { attachUSDT, attachUSDTSection, usdtProbes, USDTLink, USDTNotFoundError, type USDTOptions } from './usdt.js';
+export { USDTArgumentError } from './usdt-args.js';
+export type { USDTProbe } from './usdt-notes.js';
 export type { KprobeMultiLinkInfo, UprobeMultiLinkInfo } from './multi-link-info.js';
 export { Executable, resolveBinary, type ExecutableSymbol } from './executable.js';
 export { kallsyms, ksyscallName, nearSymbols, KallsymsTable, type KernelSymbol } from '../internal/kallsyms.js';
@@ -74,6 +77,7 @@ export {
 export { TracingTargetNotFoundError } from './tracing-target.js';
 export { attachProgram, attachPlan, canAutoAttach, type AttachPlan } from './auto.js';
 export { attachIter, IterLink, type IterOptions, type CgroupIterOrder } from './iter.js';
+export { attachStructOps, attachStructOpsMaps, structOpsLinkFeature } from './struct-ops.js';
 export {
   TracePipeReader,
   clearTraceBuffer,

@@ -17,8 +17,17 @@ import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { ArgumentError } from '../errors.js';
 // For {@link} in doc comments only.
 import type { ParseError } from '../errors.js';
-import { ET_DYN, ET_EXEC, PT_LOAD, SHT_NOTE } from '../internal/elf-constants.js';
-import { isELF, readHeader, readNotes, readProgramHeaders, readSectionHeaders, readSectionNames, type ProgramHeader } from '../internal/elf-reader.js';
+import { ET_DYN, ET_EXEC, PT_LOAD, SHN_UNDEF, SHT_DYNSYM, SHT_NOTE, SHT_SYMTAB } from '../internal/elf-constants.js';
+import {
+  isELF,
+  readHeader,
+  readNotes,
+  readProgramHeaders,
+  readSectionHeaders,
+  readSectionNames,
+  readSymbolTable,
+  type ProgramHeader,
+} from '../internal/elf-reader.js';
 import { elfError, fileSource, type ELFSource } from '../internal/elf-source.js';
 import { dataView } from '../internal/bytes.js';
 import { resolveBinary } from './executable.js';
@@ -68,6 +77,21 @@ export interface USDTFile {
 
 const cache = new Map<string, USDTFile>();
 
+/** Opens `path` and hands `read` an {@link ELFSource} over it. */
+function withFile<T>(path: string, read: (source: ELFSource) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ArgumentError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    return read(fileSource(fd, fstatSync(fd).size, path));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * The USDT probes of `binary`: a path, or a name searched like uprobe targets are
  * (`libc.so.6` in the library directories, `python3` in PATH). A file without a
@@ -86,18 +110,7 @@ export function readUSDTFile(binary: string): USDTFile {
   const key = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new ArgumentError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  }
-  let file: USDTFile;
-  try {
-    file = parseUSDTFile(fileSource(fd, fstatSync(fd).size, path));
-  } finally {
-    closeSync(fd);
-  }
+  const file = withFile(path, parseUSDTFile);
   if (cache.size >= 64) cache.delete(cache.keys().next().value!);
   cache.set(key, file);
   return file;
@@ -168,6 +181,42 @@ export function parseUSDTFile(source: ELFSource): USDTFile {
 function fileOffset(segments: readonly ProgramHeader[], address: bigint, code: boolean): bigint | undefined {
   const s = segments.find((p) => address >= p.p_vaddr && address < p.p_vaddr + p.p_filesz && (!code || (p.p_flags & PF_X) !== 0));
   return s === undefined ? undefined : address - s.p_vaddr + s.p_offset;
+}
+
+const symbolCache = new WeakMap<USDTFile, Map<string, bigint>>();
+
+/**
+ * The link-time address of symbol `name` defined in `file` (`.symtab`, else `.dynsym`), for
+ * argument specs that name a variable (`counter(%rip)`); undefined when there is none. Unlike
+ * {@link Executable}'s uprobe symbols, variables in `.bss` count: they have no file bytes but
+ * an address.
+ *
+ * @throws {@link ArgumentError} when the file cannot be read again; {@link ParseError} when its
+ * symbol tables are malformed.
+ */
+export function usdtSymbolAddress(file: USDTFile, name: string): bigint | undefined {
+  let symbols = symbolCache.get(file);
+  if (symbols === undefined) {
+    symbols = withFile(file.path, (source) => {
+      const header = readHeader(source);
+      const sections = readSectionHeaders(source, header);
+      const out = new Map<string, bigint>();
+      // .dynsym first, so .symtab (a superset where present) has the last word.
+      for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
+        for (const section of sections.filter((s) => s.sh_type === type)) {
+          const table = readSymbolTable(source, header, sections, section, type === SHT_SYMTAB ? '.symtab' : '.dynsym');
+          for (let i = 1; i < table.count; i++) {
+            if (table.sectionIndex(i) === SHN_UNDEF || table.value(i) === 0n) continue;
+            const n = table.name(i);
+            if (n !== '') out.set(n.replace(/@.*$/, ''), table.value(i));
+          }
+        }
+      }
+      return out;
+    });
+    symbolCache.set(file, symbols);
+  }
+  return symbols.get(name);
 }
 
 /** `provider:name`, how probes are named in messages, sections and the CLI. */

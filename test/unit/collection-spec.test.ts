@@ -70,6 +70,16 @@ describe.each(littleObjects)('%s', (little) => {
     if (little.startsWith('core_') || little.startsWith('btf_kinds')) {
       for (const p of [...Object.values(sa.programs), ...Object.values(sb.programs)]) p.instructions = [String(p.instructions.length)];
     }
+    // libbpf's usdt.bpf.h shifts a word read from user memory on big-endian machines only (#if
+    // __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ in bpf_usdt_arg()): its code and line records differ.
+    if (little.startsWith('usdt')) {
+      for (const p of [...Object.values(sa.programs), ...Object.values(sb.programs)] as Array<Record<string, unknown>>) {
+        delete p.instructions;
+        delete p.lineInfo;
+        delete p.lineInfos;
+        delete p.funcInfos;
+      }
+    }
     expect(sb).toEqual(sa);
   });
 
