@@ -83,6 +83,8 @@ export {
   CORERelocationFailedError,
 } from './collection-errors.js';
 export { UnresolvedExternError } from './collection-externs.js';
+export { StructOpsError } from './struct-ops-layout.js';
+export { unregisterStructOps } from './struct-ops.js';
 export { UnresolvedReferenceError, type ReferenceTarget, type SymbolicReference } from './elf/references.js';
 export { linkObjects } from './collection-link.js';
 export { linkELF, type LinkObjectInput } from './elf/linker.js';

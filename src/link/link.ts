@@ -30,6 +30,8 @@ import { dataView } from '../internal/bytes.js';
 import { BPF_F_REPLACE } from '../internal/flags.js';
 import { interfaceName } from '../internal/netdev.js';
 import type { Program } from '../prog.js';
+import { BpfMap } from '../map.js';
+import { updateLinkMap } from './link-update-map.js';
 import { programTypeName, type AttachType } from '../types.js';
 
 /** `enum bpf_link_type`. */
@@ -706,6 +708,10 @@ export class Link {
    * The new program must have the old one's type and expected attach type. An `attachment`
    * made by {@link attachRaw} is updated through BPF_PROG_ATTACH instead.
    *
+   * A struct_ops link (`attachStructOps(map)`) is updated with a map instead: `update(newMap,
+   * { oldMap })` swaps in another `.struct_ops.link` map of the same struct, its value written
+   * (BPF_LINK_UPDATE with new_map_fd, 6.4).
+   *
    * Minimum kernel: 5.7 (cgroup links); other links as they arrived: netns 5.8, XDP 5.9,
    * iterators 5.9, tcx 6.6, netkit 6.7, sockmap 6.10. Tracing, raw tracepoint, perf event and
    * multi-probe links cannot be updated; netfilter links neither.
@@ -717,11 +723,23 @@ export class Link {
    * ```
    * @throws {@link NotSupportedError} for attachments without a bpf_link that cannot be
    * updated, or a kernel before 5.7; {@link SyscallError} explained: EPERM (the link runs
-   * another program than `oldProgram`), EINVAL (a link type that cannot be updated, or a
-   * program of another type or attach type), ENOLINK (the link's target is gone or it was
-   * detached).
+   * another program than `oldProgram`, or holds another map than `oldMap`), EINVAL (a link type
+   * that cannot be updated, or a program of another type or attach type), ENOLINK (the link's
+   * target is gone or it was detached).
    */
-  update(program: Program, options: { oldProgram?: Program } = {}): void {
+  update(program: Program, options?: { oldProgram?: Program }): void;
+  update(map: BpfMap, options?: { oldMap?: BpfMap }): void;
+  update(target: Program | BpfMap, options: { oldProgram?: Program; oldMap?: BpfMap } = {}): void {
+    if (target instanceof BpfMap) {
+      if (this.mode !== 'bpf-link') {
+        throw new NotSupportedError(`update of ${this.what} with a map`, undefined, {
+          detail: 'a .struct_ops map registered by its map update has no link to swap maps in: use a .struct_ops.link map (6.4), or close this and register the new map',
+        });
+      }
+      updateLinkMap(this.fd, this.what, target, options.oldMap);
+      return;
+    }
+    const program = target;
     const { oldProgram } = options;
     if (this.mode === 'attachment') {
       const held = this.#owner.held;
