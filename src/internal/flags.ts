@@ -17,6 +17,8 @@ export const BPF_F_WRONLY = 1 << 4;
 export const BPF_F_RDONLY_PROG = 1 << 7;
 /** `BPF_F_MMAPABLE`: the map can be mmap()ed (array maps 5.5+; arenas require it). */
 export const BPF_F_MMAPABLE = 1 << 10;
+/** `BPF_F_STACK_BUILD_ID`: a STACK_TRACE map stores (build id, file offset) per frame, not addresses (4.17). */
+export const BPF_F_STACK_BUILD_ID = 1 << 5;
 
 /** `BPF_F_SLEEPABLE`: the program may sleep (`prog_flags`, Linux 5.10). */
 export const BPF_F_SLEEPABLE = 1 << 4;

@@ -20,6 +20,8 @@ import { LinkType } from '../../src/link/link.js';
 import { perfLinkFeature } from '../../src/link/perf-event.js';
 import { attachPerfEventAllCPUs } from '../../src/link/perf-event-cpus.js';
 import { onlineCPUs } from '../../src/sys/cpus.js';
+import { stackTrace } from '../../src/profile/stack-trace.js';
+import { formatFrame, Symbolizer } from '../../src/profile/symbolizer.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { backend } from '../../src/sys/select.js';
 
@@ -139,6 +141,43 @@ describe.skipIf(skip !== '')(`perf event sampling on every CPU (backend ${root ?
     const mine = samples(coll).filter((s) => s.tgid === busy.child.pid);
     const total = mine.reduce((sum, s) => sum + s.count, 0n);
     expect(total).toBeGreaterThan(0n);
+    expect(new Set(mine.map((s) => s.comm))).toEqual(new Set(['busy']));
+  });
+
+  it('user stacks of the busy child symbolise to its hot function, called from ebpf_ts_profile_outer and main; kernel stacks to kallsyms names', async () => {
+    clearCounts(coll);
+    const symbols = new Symbolizer();
+    const busy = await startBusy(SECONDS);
+    // Read its mappings while it lives: it exits before the stacks are read.
+    symbols.loadProcess(busy.child.pid!);
+    {
+      using _sampling = attachPerfEventAllCPUs(coll.programs.profile!, { type: PerfType.Software, config: PERF_COUNT_SW_CPU_CLOCK, frequency: 199 });
+      await busy.done;
+    }
+    const mine = samples(coll).filter((s) => s.tgid === busy.child.pid);
+    let inHot = 0n;
+    let withCallers = 0n;
+    let all = 0n;
+    const seen: string[] = [];
+    for (const sample of mine) {
+      all += sample.count;
+      if (sample.userStack < 0) continue;
+      const frames = symbols.userStack(busy.child.pid!, stackTrace(coll.maps.stacks!, sample.userStack) ?? []);
+      seen.push(frames.map(formatFrame).join(' <- '));
+      if (frames[0]?.symbol === HOT && frames[0].module === BUSY) {
+        inHot += sample.count;
+        const callers = frames.map((f) => f.symbol);
+        if (callers[1] === 'ebpf_ts_profile_outer' && callers.includes('main')) withCallers += sample.count;
+      }
+      if (sample.kernelStack >= 0) {
+        for (const f of symbols.kernelStack(stackTrace(coll.maps.stacks!, sample.kernelStack) ?? [])) expect(f.symbol, formatFrame(f)).toBeDefined();
+      }
+    }
+    // The loop is nearly all the child does; time() in the vDSO and the kernel's tick take the rest.
+    expect(Number(inHot), seen.join('\n')).toBeGreaterThan(Number(all) / 2);
+    // Frame pointers let the kernel walk out of the hot function; a sample on its first two
+    // instructions (before the frame is set up) would skip a caller, hence "most".
+    expect(Number(withCallers), seen.join('\n')).toBeGreaterThan(Number(inHot) / 2);
   });
 
   it(`a hardware cycles request ${hasPMU ? 'samples cycles (a PMU exists here)' : 'falls back to cpu-clock (no PMU here)'}`, async () => {

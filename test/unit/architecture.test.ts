@@ -83,7 +83,8 @@ describe('src/ architecture (docs/architecture.md)', () => {
     features: ['link', 'perf', 'ringbuf', 'cli'],
     perf: ['link', 'ringbuf', 'cli'],
     ringbuf: ['link', 'perf', 'cli'],
-    link: ['perf', 'ringbuf', 'cli'],
+    link: ['perf', 'ringbuf', 'cli', 'profile'],
+    profile: ['perf', 'ringbuf', 'cli'],
   };
   it('the spec layers (asm/, btf/, elf/) reach no sys/ module even through internal/', () => {
     const reach = (start: string): Set<string> => {
