@@ -78,7 +78,6 @@ export { TracingTargetNotFoundError } from './tracing-target.js';
 export { attachProgram, attachPlan, canAutoAttach, type AttachPlan } from './auto.js';
 export { attachIter, IterLink, type IterOptions, type CgroupIterOrder } from './iter.js';
 export { attachStructOps, attachStructOpsMaps, structOpsLinkFeature } from './struct-ops.js';
-export { attachStructOps, attachStructOpsMaps, structOpsLinkFeature } from './struct-ops.js';
 export {
   TracePipeReader,
   clearTraceBuffer,
