@@ -59,6 +59,7 @@ export { possibleCPUs, onlineCPUs } from './sys/cpus.js';
 export * as elf from './elf/index.js';
 export { loadCollectionSpec, parseCollectionSpec, ObjectFileError, type CollectionSpec } from './collection-spec.js';
 export * from './link/index.js';
+export * from './profile/index.js';
 export {
   BTFHandle,
   BTFLoadError,
