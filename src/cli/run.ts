@@ -29,6 +29,7 @@ import { formatTable } from './table.js';
 import { genCommand } from './gen.js';
 import { buildCommand } from './build.js';
 import { linkCommand } from './link.js';
+import { usdtListCommand } from './usdt.js';
 
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly Command[] = [
@@ -53,6 +54,7 @@ export const commands: readonly Command[] = [
   genCommand,
   buildCommand,
   linkCommand,
+  usdtListCommand,
 ];
 
 /** The top-level `ebpf-ts --help`. */
