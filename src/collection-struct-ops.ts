@@ -57,11 +57,6 @@ export class StructOpsLoader {
     this.#kernel = kernel;
   }
 
-  /** True when there are struct_ops maps to load. */
-  get active(): boolean {
-    return this.#maps.length > 0;
-  }
-
   #target(m: ELFMapSpec): StructOpsTarget {
     let t = this.#targets.get(m.name);
     if (t === undefined) {
