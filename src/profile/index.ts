@@ -6,8 +6,8 @@
  *
  * @module
  */
-export { stackTrace, buildIdStackTrace, BPF_STACK_BUILD_ID_SIZE, type BuildIdFrame } from './stack-trace.js';
+export { stackTrace, buildIdStackTrace, BPF_STACK_BUILD_ID_SIZE, type BuildIdFrame, type BuildIdFileFrame, type BuildIdAddressFrame } from './stack-trace.js';
 export { Symbolizer, formatFrame, type SymbolizedFrame, type SymbolizerOptions } from './symbolizer.js';
 export { KernelSymbolIndex, MAX_KERNEL_FUNCTION_BYTES, type KernelLocation } from './kernel-symbols.js';
 export { functionAt, type BinaryLocation } from './binary-symbols.js';
-export { PerfMap, type PerfMapEntry } from './perf-map.js';
+export { PerfMap, type PerfMapEntry, type PerfMapLocation } from './perf-map.js';

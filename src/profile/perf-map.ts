@@ -20,6 +20,14 @@ export interface PerfMapEntry {
   readonly name: string;
 }
 
+/** Where an address lies in a perf map: the code object's name and the offset into it. */
+export interface PerfMapLocation {
+  /** The name the JIT gave the code object. */
+  readonly symbol: string;
+  /** Bytes from the object's start. */
+  readonly offset: bigint;
+}
+
 // Older lines overlapping an address are looked for this far back in start order: code objects
 // are small and a JIT rarely stacks more than a few versions at one place.
 const OVERLAP_SCAN = 64;
@@ -67,7 +75,7 @@ export class PerfMap {
   }
 
   /** The code object holding `address` (the latest written, if several), or undefined. */
-  lookup(address: bigint): { symbol: string; offset: bigint } | undefined {
+  lookup(address: bigint): PerfMapLocation | undefined {
     const starts = this.#starts;
     let lo = 0;
     let hi = starts.length;

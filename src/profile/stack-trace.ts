@@ -32,12 +32,26 @@ const BPF_STACK_BUILD_ID_EMPTY = 0;
 const BPF_STACK_BUILD_ID_VALID = 1;
 const BPF_STACK_BUILD_ID_IP = 2;
 
+/** A build-id frame with `BPF_STACK_BUILD_ID_VALID`: the file and the offset into it. */
+export interface BuildIdFileFrame {
+  /** The kernel read the file's build id. */
+  readonly status: 'valid';
+  /** The build id, in hex as `readelf -n` prints it (20 bytes; shorter ids are zero-padded). */
+  readonly buildId: string;
+  /** The offset into that file. */
+  readonly offset: bigint;
+}
+
+/** A build-id frame with `BPF_STACK_BUILD_ID_IP`: the kernel could not read a build id (a kernel address, a file without one, a page not in memory). */
+export interface BuildIdAddressFrame {
+  /** No build id: the address instead. */
+  readonly status: 'ip';
+  /** The address. */
+  readonly ip: bigint;
+}
+
 /** One frame of a build-id stack (`struct bpf_stack_build_id`). */
-export type BuildIdFrame =
-  /** `BPF_STACK_BUILD_ID_VALID`: the file's build id (hex) and the offset into the file. */
-  | { readonly status: 'valid'; readonly buildId: string; readonly offset: bigint }
-  /** `BPF_STACK_BUILD_ID_IP`: no build id could be read (kernel address, file without one, page not in memory): the address. */
-  | { readonly status: 'ip'; readonly ip: bigint };
+export type BuildIdFrame = BuildIdFileFrame | BuildIdAddressFrame;
 
 function checkMap(map: BpfMap<MapValue>, buildIds: boolean): void {
   if (map.type !== MapType.StackTrace) {
