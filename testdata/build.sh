@@ -59,5 +59,6 @@ done
 
 bash ./golden.sh
 bash ./uprobe/build.sh
+bash ./usdt/build.sh
 bash ./profile/build.sh
 CLANG="$CLANG" bash ./linked/build.sh

@@ -14,6 +14,7 @@ import { attachNetkit } from './netkit.js';
 import { attachNetns } from './netns.js';
 import { attachTc } from './tc.js';
 import { attachTcx, tcxFeature } from './tcx.js';
+import { attachUSDTSection } from './usdt.js';
 import { attachXDP } from './xdp.js';
 import { attachKprobe, attachKsyscall } from './kprobe.js';
 import { attachKprobeMulti, type kprobeMultiFunctions } from './kprobe-multi.js';
@@ -57,7 +58,7 @@ export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
 const autoAttachKinds = new Set([
   'tracepoint', 'tp', 'kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'raw_tracepoint', 'raw_tp',
   'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm', 'uprobe', 'uretprobe',
-  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi', 'iter',
+  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi', 'iter', 'usdt',
 ]);
 
 /** True if `target` has glob characters; a plain name is attached as a one-name list. */
@@ -108,7 +109,7 @@ export function autoAttachRefusal(sectionName: string | undefined, attachTo?: st
   const explicit = explicitOnly[kind] ?? ((kind === 'xdp' || kind === 'xdp.frags') ? explicitOnly.xdp_devmap : undefined);
   if (explicit !== undefined) return explicit;
   if (!autoAttachKinds.has(kind)) {
-    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (struct_ops, USDT, sessions and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
+    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (struct_ops, sessions and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
   }
   if (target === undefined) return `section ${JSON.stringify(sectionName)} names no target: use e.g. ${kind}/<target>, or attach it explicitly`;
   return undefined;
@@ -145,8 +146,11 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * {@link kprobeMultiFunctions}, or one function name), `uprobe.multi/<binary>:<pattern>` and
  * `uretprobe.multi/<binary>:<pattern>` (also `.s`; a glob over the binary's functions, or one
  * name), the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose target
- * was fixed at load time), and `iter/<target>` (an iterator over every object of the kind,
- * read through the returned {@link IterLink}).
+ * was fixed at load time), `iter/<target>` (an iterator over every object of the kind,
+ * read through the returned {@link IterLink}), `usdt/<binary>:<provider>:<name>`, and the
+ * network and cgroup sections (`xdp`, `tc/ingress`, `tcx/…`, `netkit/…`, `cgroup_skb/…`,
+ * `cgroup/…`, `sockops`, `lsm_cgroup/…`, `sk_lookup`, `flow_dissector`) on the interface,
+ * cgroup or network namespace in `targets`.
  *
  * Minimum kernel: that of the attachment (see each attach function).
  *
@@ -156,8 +160,9 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * using link = attachProgram(coll.programs.handle_execve, spec);
  * ```
  * @throws {@link ArgumentError} when the section has no target or is not one auto-attach
- * knows, {@link NotSupportedError} for kinds not implemented yet (USDT, kprobe.session,
- * uprobe.session, cgroup, XDP, …), and the errors of the attach function used.
+ * knows or whose interface, cgroup or netns `targets` lacks, {@link NotSupportedError} for
+ * kinds not implemented yet (kprobe.session, uprobe.session), and the errors of the attach
+ * function used.
  */
 export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>, targets: AttachTargets = {}): Link {
   const sectionName = spec?.sectionName;
@@ -241,6 +246,8 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
     case 'sk_lookup':
     case 'flow_dissector':
       return attachNetns(prog, { netns: needTarget(targets, 'netns', sectionName) });
+    case 'usdt':
+      return attachUSDTSection(prog, target);
     case 'iter':
       // No parameter from a section name: a walk over every object of the kind.
       return attachIter(prog);
@@ -251,7 +258,7 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
     case 'lsm':
       return attachTracing(prog, { attachType: spec?.attachType });
     default:
-      if (/^(usdt|kprobe\.session|uprobe\.session)/.test(kind)) {
+      if (/^(kprobe\.session|uprobe\.session)/.test(kind)) {
         throw new NotSupportedError(`auto-attach of ${kind} sections in ebpf-ts`, undefined, { detail: 'not implemented yet; attach it explicitly' });
       }
       throw new ArgumentError(`section ${sectionName} (${kind}) has no auto-attach rule; attach program ${prog.name} explicitly`);

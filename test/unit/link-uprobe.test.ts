@@ -504,10 +504,15 @@ describe('auto-attach by section name', () => {
     expect(fake.opens).toEqual([]);
   });
 
-  it('USDT and session probes are not implemented: NotSupportedError (uprobe.multi: link-multi.test.ts)', () => {
-    for (const sectionName of ['usdt/x:p:n', 'uprobe.session/x:y', 'kprobe.session/vfs_*']) {
+  it('session probes are not implemented: NotSupportedError (uprobe.multi: link-multi.test.ts)', () => {
+    for (const sectionName of ['uprobe.session/x:y', 'kprobe.session/vfs_*']) {
       const err = caught(() => attachProgram(prog, { sectionName }));
       expect(err, sectionName).toBeInstanceOf(NotSupportedError);
     }
+  });
+
+  it('usdt/ sections go to attachUSDT, which looks the binary up', () => {
+    expect(() => attachProgram(prog, { sectionName: 'usdt/x:p:n' })).toThrow(/uprobe target x not found/);
+    expect(() => attachProgram(prog, { sectionName: 'usdt' })).toThrow(/names no probe/);
   });
 });
