@@ -86,7 +86,7 @@ const explicitOnly: Record<string, string> = {
   classifier: 'a bare classifier section names no direction: use attachTc(prog, { interface, direction }) or attachTcx, or name the section tc/ingress or tc/egress',
   action: 'a tc action runs from a tc filter (tc filter … action bpf), not from a hook of its own',
   xdp_devmap: 'an xdp/devmap or xdp/cpumap program runs from a devmap or cpumap entry: put its fd in the map value (struct bpf_devmap_val / bpf_cpumap_val)',
-  perf_event: 'a perf_event program attaches to a perf event you open (attachPerfEvent), not a named hook',
+  perf_event: 'a perf_event program samples perf events you choose: attachPerfEventAllCPUs(prog, { type, config, frequency }) or attachPerfEvent(prog, fd)',
   syscall: 'a syscall program is run with testRun(), not attached',
   freplace: 'an freplace program replaces a function of another program, given at load time',
 };
