@@ -21,17 +21,17 @@ import { ArgumentError, NotSupportedError, SyscallError } from '../errors.js';
 import { Feature } from '../features/feature.js';
 import { closeCgroup, findCgroup2Mount, openCgroup, type CgroupTarget, type OpenCgroup } from '../internal/cgroup.js';
 import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../internal/flags.js';
-import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
 import { bpfCall, bpfRaw } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { kernelVersion } from '../sys/kernel-version.js';
-import { LinkCreate, ProgAttach, ProgDetach, ProgQuery } from '../sys/layouts.js';
+import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
+import { attachedPrograms, programName } from './query.js';
 
 export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE } from '../internal/flags.js';
 
@@ -244,28 +244,14 @@ interface CgroupHookState {
 const MAX_PROGS = 64;
 
 function queryHook(cgroupFd: number, attachType: AttachType): CgroupHookState | undefined {
-  const ids = new Uint8Array(MAX_PROGS * 4);
-  const { attr, pointers } = encodeAttr(ProgQuery, { target_fd: cgroupFd, attach_type: attachType, query_flags: 0, attach_flags: 0, prog_ids: ids, prog_cnt: MAX_PROGS });
-  if (bpfRaw(ProgQuery, attr, pointers) < 0) return undefined;
-  const view = dataView(attr);
-  const count = Math.min(view.getUint32(ProgQuery.fields.prog_cnt.offset, hostLittleEndian), MAX_PROGS);
-  const programIds: number[] = [];
-  for (let i = 0; i < count; i++) programIds.push(dataView(ids).getUint32(i * 4, hostLittleEndian));
-  return { flags: view.getUint32(ProgQuery.fields.attach_flags.offset, hostLittleEndian), programIds };
+  const q = attachedPrograms(cgroupFd, attachType);
+  return q === undefined ? undefined : { flags: q.attachFlags, programIds: q.programs.map((p) => p.id) };
 }
 
+/** `program id 42 (name)`, as the cgroup messages name programs. */
 function programLabel(id: number): string {
-  try {
-    const p = Program.fromId(id);
-    try {
-      const name = p.info().name;
-      return name === '' ? `program id ${id}` : `program id ${id} (${name})`;
-    } finally {
-      p.close();
-    }
-  } catch {
-    return `program id ${id}`;
-  }
+  const name = programName(id);
+  return name === undefined || name === '' ? `program id ${id}` : `program id ${id} (${name})`;
 }
 
 /** What the hook holds at `path`, `cgroup X has … attached with …`; undefined when nothing. */

@@ -25,9 +25,8 @@ import { Errno } from '../sys/errno.js';
 import { ProgAttach, ProgDetach } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { programTypeName, type AttachType, type ProgramType } from '../types.js';
-import { programLabel } from './attached-programs.js';
 import { Link } from './link.js';
-import { queryPrograms } from './query.js';
+import { programLabel, queryPrograms } from './query.js';
 
 /**
  * A position among the programs attached at a tcx or netkit hook: an attached `Program`, a

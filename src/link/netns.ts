@@ -23,15 +23,14 @@ import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
 import { Feature } from '../features/feature.js';
 import { inNetns, netnsPath } from '../internal/netns.js';
 import type { Program } from '../prog.js';
-import { encodeAttr } from '../sys/attr.js';
-import { bpfCall, bpfRaw } from '../sys/bpf.js';
+import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
-import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
-import { backend } from '../sys/select.js';
+import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
-import { describeAttached, sameProgram } from './attached-programs.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
+import { describeAttached } from './query.js';
+import { attachToSlot } from './slot-attachment.js';
 
 /**
  * netns links: BPF_LINK_CREATE of a FLOW_DISSECTOR program with BPF_FLOW_DISSECTOR (Linux
@@ -204,59 +203,17 @@ function attachLegacy(prog: Program, ns: OpenNetns, context: string, what: strin
   if (held !== undefined) {
     throw new SyscallError('BPF_PROG_ATTACH', Errno.EEXIST, `${ns.description} has a flow dissector already: ${held}; BPF_PROG_ATTACH would replace it: detach it first`, context);
   }
-  const b = backend();
-  // Detaching needs the namespace and the program again: fds of our own.
-  const nsFd = b.dupAbove(ns.fd, 3);
-  let progFd = nsFd < 0 ? nsFd : b.dupAbove(prog.fd, 3);
-  let current = prog;
-  if (nsFd < 0 || progFd < 0) {
-    if (nsFd >= 0) b.close(nsFd);
-    throw new SyscallError('fcntl', -(nsFd < 0 ? nsFd : progFd), 'no fd left to keep for the detach (EMFILE: raise the open-file limit)', context);
-  }
-  try {
-    inNetns(nsFd, () =>
-      bpfCall(ProgAttach, { target_fd: 0, attach_bpf_fd: prog.fd, attach_type: type, attach_flags: 0 }, { context, explain: (errno) => explainNetns(errno, type, ns, 'attachment') }),
-    );
-  } catch (err) {
-    b.close(progFd);
-    b.close(nsFd);
-    throw err;
-  }
-  return Link.adopt({
-    fd: -1,
-    mode: 'attachment',
+  return attachToSlot({
+    prog,
+    targetFd: ns.fd,
+    attachType: type,
     what,
-    cleanup: () => {
-      try {
-        const r = inNetns(nsFd, () => bpfRaw(ProgDetach, encodeAttr(ProgDetach, { target_fd: 0, attach_bpf_fd: progFd, attach_type: type }).attr));
-        // ENOENT: another program replaced ours meanwhile, so ours is detached already.
-        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach flow dissector ${current.name} from ${ns.description}`);
-      } finally {
-        b.close(progFd);
-        b.close(nsFd);
-      }
-    },
-    // BPF_PROG_ATTACH of the new program in the namespace: netns_bpf_prog_attach() swaps it into
-    // the run array; it takes no replace_bpf_fd, so the old one is checked here.
-    update: (program, oldProgram) => {
-      if (program.type !== ProgramType.FlowDissector) throw new ArgumentError(`update ${what}: ${program.name} is ${programTypeName(program.type)}, not FLOW_DISSECTOR`);
-      if (oldProgram !== undefined && !sameProgram(oldProgram, current)) {
-        throw new SyscallError('BPF_PROG_ATTACH', Errno.EPERM, `${ns.description} runs ${current.name} (attached by this link), not ${oldProgram.name}`, `update ${what}`);
-      }
-      const dup = b.dupAbove(program.fd, 3);
-      if (dup < 0) throw new SyscallError('fcntl', -dup, 'no fd left to keep for the detach', `update ${what}`);
-      try {
-        inNetns(nsFd, () =>
-          bpfCall(ProgAttach, { target_fd: 0, attach_bpf_fd: program.fd, attach_type: type, attach_flags: 0 }, { context: `update ${what} to ${program.name}`, explain: (errno) => explainNetns(errno, type, { ...ns, fd: nsFd }, 'attachment') }),
-        );
-      } catch (err) {
-        b.close(dup);
-        throw err;
-      }
-      b.close(progFd);
-      progFd = dup;
-      current = program;
-    },
+    where: ns.description,
+    updating: what,
+    role: 'flow dissector',
+    context,
+    explain: (errno, nsFd) => explainNetns(errno, type, { ...ns, fd: nsFd }, 'attachment'),
+    enter: (nsFd, call) => inNetns(nsFd, () => call(0)),
   });
 }
 

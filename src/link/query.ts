@@ -8,11 +8,16 @@
  * `prog_cnt`; the query asks for the count first and grows its buffers until everything fits,
  * so a hook that gains programs between two calls is still read whole.
  *
+ * The same query names what a hook holds in error messages ({@link describeAttached}): where
+ * the kernel would replace a program silently (a sockmap slot, a namespace's flow dissector)
+ * or refuses with a bare errno (EEXIST, EBUSY, E2BIG).
+ *
  * @module
  */
 import { ArgumentError } from '../errors.js';
 import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { BPF_F_QUERY_EFFECTIVE } from '../internal/flags.js';
+import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
 import { bpfRaw } from '../sys/bpf.js';
 import { bpfError, Errno } from '../sys/errno.js';
@@ -117,6 +122,39 @@ function queryOnce(target: number, attachType: AttachType, queryFlags: number, c
   };
 }
 
+/**
+ * BPF_PROG_QUERY until the buffers hold every program: first the count alone, then buffers
+ * that hold it; a hook that grew meanwhile answers ENOSPC with its new count, and the buffers
+ * grow to that. The result, or the attempt the kernel refused.
+ */
+function queryAll(target: number, attachType: AttachType, queryFlags: number): QueryResult | RawQuery {
+  let q = queryOnce(target, attachType, queryFlags, 0);
+  if (q.errno !== 0) return q;
+  let capacity = Math.max(q.count, q.count === 0 ? 0 : INITIAL_CAPACITY);
+  for (let attempt = 0; capacity > 0; attempt++) {
+    q = queryOnce(target, attachType, queryFlags, capacity);
+    if (q.errno === Errno.ENOSPC && attempt < 8) {
+      capacity = Math.max(q.count, capacity * 2);
+      continue;
+    }
+    if (q.errno !== 0) return q;
+    break;
+  }
+  const count = Math.min(q.count, capacity);
+  const read = (bytes: Uint8Array | undefined, i: number): number | undefined => (bytes === undefined ? undefined : dataView(bytes).getUint32(i * 4, hostLittleEndian));
+  const programs: QueriedProgram[] = [];
+  for (let i = 0; i < count; i++) {
+    const linkId = read(q.linkIds, i);
+    const hasLink = linkId !== undefined && linkId !== 0;
+    programs.push({
+      id: read(q.programIds, i)!,
+      ...(q.programFlags === undefined ? {} : { attachFlags: read(q.programFlags, i) }),
+      ...(hasLink ? { linkId, linkAttachFlags: read(q.linkFlags, i) } : {}),
+    });
+  }
+  return { attachFlags: q.attachFlags, ...(q.revision === 0n ? {} : { revision: q.revision }), programs };
+}
+
 /** What BPF_PROG_QUERY of `attachType` is about, for messages. */
 function explainQuery(errno: number, attachType: AttachType, where: string): string | undefined {
   switch (errno) {
@@ -163,34 +201,46 @@ export function queryPrograms(target: RawTarget, attachType: AttachType, options
   const resolved = resolveTarget(target, attachType, fn, false);
   const ctx = { context: `query ${attachTypeName(attachType)} programs of ${resolved.description}`, explain: (errno: number) => explainQuery(errno, attachType, resolved.description) };
   try {
-    // First the count alone, then buffers that hold it; a hook that grew meanwhile answers
-    // ENOSPC with its new count, and the buffers grow to that.
-    let q = queryOnce(resolved.value, attachType, queryFlags, 0);
-    if (q.errno !== 0) throw bpfError(ProgQuery, q.errno, q.attr, q.pointers, ctx);
-    let capacity = Math.max(q.count, q.count === 0 ? 0 : INITIAL_CAPACITY);
-    for (let attempt = 0; capacity > 0; attempt++) {
-      q = queryOnce(resolved.value, attachType, queryFlags, capacity);
-      if (q.errno === Errno.ENOSPC && attempt < 8) {
-        capacity = Math.max(q.count, capacity * 2);
-        continue;
-      }
-      if (q.errno !== 0) throw bpfError(ProgQuery, q.errno, q.attr, q.pointers, ctx);
-      break;
-    }
-    const count = Math.min(q.count, capacity);
-    const read = (bytes: Uint8Array | undefined, i: number): number | undefined => (bytes === undefined ? undefined : dataView(bytes).getUint32(i * 4, hostLittleEndian));
-    const programs: QueriedProgram[] = [];
-    for (let i = 0; i < count; i++) {
-      const linkId = read(q.linkIds, i);
-      const hasLink = linkId !== undefined && linkId !== 0;
-      programs.push({
-        id: read(q.programIds, i)!,
-        ...(q.programFlags === undefined ? {} : { attachFlags: read(q.programFlags, i) }),
-        ...(hasLink ? { linkId, linkAttachFlags: read(q.linkFlags, i) } : {}),
-      });
-    }
-    return { attachFlags: q.attachFlags, ...(q.revision === 0n ? {} : { revision: q.revision }), programs };
+    const q = queryAll(resolved.value, attachType, queryFlags);
+    if ('errno' in q) throw bpfError(ProgQuery, q.errno, q.attr, q.pointers, ctx);
+    return q;
   } finally {
     resolved.close();
   }
+}
+
+/**
+ * What is attached at (`targetFd`, `attachType`) now, or undefined when the kernel will not
+ * say (a hook it lacks, no permission, a target gone): for error messages, which must not
+ * fail in turn.
+ */
+export function attachedPrograms(targetFd: number, attachType: AttachType): QueryResult | undefined {
+  const q = queryAll(targetFd, attachType, 0);
+  return 'errno' in q ? undefined : q;
+}
+
+/** The name of program `id`, or undefined when it cannot be opened (gone, no permission). */
+export function programName(id: number): string | undefined {
+  try {
+    const p = Program.fromId(id);
+    try {
+      return p.name;
+    } finally {
+      p.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** `program 42 (count_msg)`, or the id alone when the name cannot be read. */
+export function programLabel(id: number): string {
+  const name = programName(id);
+  return name === undefined || name === '' ? `program ${id}` : `program ${id} (${name})`;
+}
+
+/** `program 42 (count_msg), program 43` for what is attached, or undefined when nothing is or the query failed. */
+export function describeAttached(targetFd: number, attachType: AttachType): string | undefined {
+  const ids = attachedPrograms(targetFd, attachType)?.programs.map((p) => p.id);
+  return ids === undefined || ids.length === 0 ? undefined : ids.map(programLabel).join(', ');
 }

@@ -26,7 +26,7 @@ import { AttachType, ProgramType, programTypeName } from '../types.js';
 import { attachTypeName, hookProgramType, inTargetNetns, isMprogType, resolveTarget, targetKind, type RawTarget, type ResolvedTarget } from './attach-target.js';
 import { Link } from './link.js';
 import { encodePlacement, explainMprog, rememberAttachedProgram, type MprogPlacement } from './mprog.js';
-import { queryPrograms } from './query.js';
+import { attachedPrograms, programLabel } from './query.js';
 
 export type { RawTarget } from './attach-target.js';
 
@@ -108,37 +108,12 @@ function checkProgram(program: Program, attachType: AttachType, fn: string, role
 }
 
 /** `program 12 (count), program 14 (drop)` at the hook now, for messages; '' when it cannot be read. */
-function attachedNow(target: RawTarget | number, attachType: AttachType): string {
-  try {
-    const q = queryPrograms(target, attachType);
-    if (q.programs.length === 0) return '; nothing is attached there now';
-    const names = q.programs.map((p) => {
-      let name = '';
-      try {
-        const prog = Program.fromId(p.id);
-        try {
-          name = prog.info().name;
-        } finally {
-          prog.close();
-        }
-      } catch {
-        /* gone meanwhile */
-      }
-      return `program ${p.id}${name === '' ? '' : ` (${name})`}${p.linkId === undefined ? '' : ` via link ${p.linkId}`}`;
-    });
-    return `; attached now (flags ${flagNames(q.attachFlags)}): ${names.join(', ')}`;
-  } catch {
-    return '';
-  }
-}
-
-/** The ids at a hook now, or undefined when the query fails. */
-function attachedIds(target: number, attachType: AttachType): number[] | undefined {
-  try {
-    return queryPrograms(target, attachType).programs.map((p) => p.id);
-  } catch {
-    return undefined;
-  }
+function attachedNow(target: number, attachType: AttachType): string {
+  const q = attachedPrograms(target, attachType);
+  if (q === undefined) return '';
+  if (q.programs.length === 0) return '; nothing is attached there now';
+  const names = q.programs.map((p) => `${programLabel(p.id)}${p.linkId === undefined ? '' : ` via link ${p.linkId}`}`);
+  return `; attached now (flags ${flagNames(q.attachFlags)}): ${names.join(', ')}`;
 }
 
 /** `BPF_F_ALLOW_MULTI`, `0`. */
@@ -186,7 +161,7 @@ function explainAttach(errno: number, a: Attempt): string | undefined {
       return kind === 'map' ? `${hook}: the map's slot for this hook is held by a BPF link, or a parser/verdict pair conflicts (stream_verdict and skb_verdict exclude each other)${now()}` : undefined;
     case Errno.EINVAL: {
       // find_attach_entry(): a cgroup hook refuses the same program twice with EINVAL.
-      if (kind === 'cgroup' && a.replace === undefined && attachedIds(a.target.value, a.attachType)?.includes(idOfProgramFd(a.program.fd) ?? -1) === true) {
+      if (kind === 'cgroup' && a.replace === undefined && attachedPrograms(a.target.value, a.attachType)?.programs.some((p) => p.id === idOfProgramFd(a.program.fd)) === true) {
         return `program ${a.program.name} is attached there already (a hook holds each program once): load it again to attach a second copy${now()}`;
       }
       const expected = a.program.attachment.attachType;
@@ -247,12 +222,8 @@ function detachState(state: RawState): void {
 function detachInPlace(state: RawState): void {
   if (targetKind(state.attachType) === 'cgroup' && (state.flags & BPF_F_ALLOW_MULTI) === 0) {
     const id = idOfProgramFd(state.progFd);
-    let held: number[] | undefined;
-    try {
-      held = queryPrograms(state.target.value, state.attachType).programs.map((p) => p.id);
-    } catch {
-      held = undefined; // the cgroup is gone: nothing to detach
-    }
+    // Unreadable: the cgroup is gone, nothing to detach.
+    const held = attachedPrograms(state.target.value, state.attachType)?.programs.map((p) => p.id);
     if (held === undefined || id === undefined || !held.includes(id)) return;
   }
   const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: state.target.value, attach_bpf_fd: state.progFd, attach_type: state.attachType });

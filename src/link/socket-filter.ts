@@ -23,7 +23,7 @@ import type { Program } from '../prog.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
 import { ProgramType, programTypeName } from '../types.js';
-import { sameProgram } from './attached-programs.js';
+import { sameProgram } from './slot-attachment.js';
 import { Link } from './link.js';
 
 /** `SO_GET_FILTER` (= SO_ATTACH_FILTER): read back the socket's filter. */

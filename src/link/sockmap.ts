@@ -29,15 +29,14 @@ import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { resolveSocket, type SocketTarget } from '../internal/socket-fd.js';
 import { UpdateFlags, type BpfMap } from '../map.js';
 import type { Program } from '../prog.js';
-import { bpfCall, bpfRaw } from '../sys/bpf.js';
-import { encodeAttr } from '../sys/attr.js';
+import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
-import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
-import { backend } from '../sys/select.js';
+import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, MapType, mapTypeName, ProgramType, programTypeName } from '../types.js';
-import { describeAttached, sameProgram } from './attached-programs.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
+import { describeAttached } from './query.js';
+import { attachToSlot } from './slot-attachment.js';
 
 /** The sockmap attach types, their program type, and how messages name them. */
 const slots = new Map<AttachType, { type: ProgramType; name: string; uapi: string }>([
@@ -140,13 +139,13 @@ export function attachSockmap(prog: Program, map: BpfMap, attachType?: AttachTyp
   const mapName = map.name === '' ? `${mapTypeName(map.type)} map` : `map ${map.name}`;
   const where = `the ${slot.name} slot of ${mapName}`;
   const context = `attach ${prog.name} to ${where}`;
-  const explain = (errno: number): string | undefined => explainSlot(errno, map, type, where);
+  const what = `${slot.name} program ${prog.name} on ${mapName}`;
   let mode = options.mode;
   if (mode === undefined) mode = sockmapLinkFeature.supported() ? 'bpf-link' : 'attachment';
   if (mode === 'bpf-link') {
     sockmapLinkFeature.require();
-    const fd = bpfCall(LinkCreate, { prog_fd: prog.fd, target_fd: map.fd, attach_type: type, flags: 0 }, { context, explain });
-    return Link.adopt({ fd, mode: 'bpf-link', what: `${slot.name} program ${prog.name} on ${mapName}` });
+    const fd = bpfCall(LinkCreate, { prog_fd: prog.fd, target_fd: map.fd, attach_type: type, flags: 0 }, { context, explain: (errno) => explainSlot(errno, map.fd, type, where) });
+    return Link.adopt({ fd, mode: 'bpf-link', what });
   }
   if (mode !== 'attachment') throw new ArgumentError(`attachSockmap: mode must be 'bpf-link' or 'attachment', not ${String(mode)}`);
   if (options.replace !== true) {
@@ -156,64 +155,26 @@ export function attachSockmap(prog: Program, map: BpfMap, attachType?: AttachTyp
       throw new SyscallError('BPF_PROG_ATTACH', Errno.EEXIST, `${where} holds ${held} already; BPF_PROG_ATTACH would replace it silently: close the link that attached it, or pass { replace: true }`, context);
     }
   }
-  bpfCall(ProgAttach, { target_fd: map.fd, attach_bpf_fd: prog.fd, attach_type: type, attach_flags: 0 }, { context, explain });
-  // Detaching needs the map and the program: keep fds of our own, whatever the caller closes.
-  const b = backend();
-  const mapFd = b.dupAbove(map.fd, 3);
-  let progFd = mapFd < 0 ? mapFd : b.dupAbove(prog.fd, 3);
-  let current = prog;
-  if (mapFd < 0 || progFd < 0) {
-    const errno = -(mapFd < 0 ? mapFd : progFd);
-    if (mapFd >= 0) b.close(mapFd);
-    bpfRaw(ProgDetach, encodeAttr(ProgDetach, { target_fd: map.fd, attach_bpf_fd: prog.fd, attach_type: type }).attr);
-    throw new SyscallError('fcntl', errno, 'no fd left to keep for the detach (EMFILE: raise the open-file limit)', context);
-  }
-  return Link.adopt({
-    fd: -1,
-    mode: 'attachment',
-    what: `${slot.name} program ${prog.name} on ${mapName}`,
-    cleanup: () => {
-      try {
-        const { attr } = encodeAttr(ProgDetach, { target_fd: mapFd, attach_bpf_fd: progFd, attach_type: type });
-        const r = bpfRaw(ProgDetach, attr);
-        // ENOENT: another program took the slot meanwhile, so ours is detached already.
-        if (r < 0 && r !== -Errno.ENOENT) throw new SyscallError('BPF_PROG_DETACH', -r, undefined, `detach ${current.name} from ${where}`);
-      } finally {
-        b.close(progFd);
-        b.close(mapFd);
-      }
-    },
-    // BPF_PROG_ATTACH of the new program: sock_map_prog_update() swaps it in (psock_set_prog()
-    // is an xchg); sock_map_get_from_fd() takes no replace_bpf_fd, so the old one is checked here.
-    update: (program, oldProgram) => {
-      if (program.type !== prog.type) throw new ArgumentError(`update ${where}: ${program.name} is ${programTypeName(program.type)}, not ${programTypeName(prog.type)}`);
-      if (oldProgram !== undefined && !sameProgram(oldProgram, current)) {
-        throw new SyscallError('BPF_PROG_ATTACH', Errno.EPERM, `${where} runs ${current.name} (attached by this link), not ${oldProgram.name}`, `update ${where}`);
-      }
-      const dup = b.dupAbove(program.fd, 3);
-      if (dup < 0) throw new SyscallError('fcntl', -dup, 'no fd left to keep for the detach', `update ${where}`);
-      try {
-        bpfCall(ProgAttach, { target_fd: mapFd, attach_bpf_fd: program.fd, attach_type: type, attach_flags: 0 }, { context: `update ${where} to ${program.name}`, explain });
-      } catch (err) {
-        b.close(dup);
-        throw err;
-      }
-      b.close(progFd);
-      progFd = dup;
-      current = program;
-    },
+  return attachToSlot({
+    prog,
+    targetFd: map.fd,
+    attachType: type,
+    what,
+    where,
+    context,
+    explain: (errno, mapFd) => explainSlot(errno, mapFd, type, where),
   });
 }
 
 /** What the sockmap attach errnos mean (sock_map_prog_link_lookup(), sock_map_prog_update()). */
-function explainSlot(errno: number, map: BpfMap, type: AttachType, where: string): string | undefined {
+function explainSlot(errno: number, mapFd: number, type: AttachType, where: string): string | undefined {
   switch (errno) {
     case Errno.EBUSY: {
       // The slot is held by a link, or the other kind of verdict is attached.
       const exclusive =
         type === AttachType.SKSKBStreamVerdict ? AttachType.SKSKBVerdict : type === AttachType.SKSKBVerdict ? AttachType.SKSKBStreamVerdict : undefined;
-      const here = describeAttached(map.fd, type);
-      const there = exclusive === undefined ? undefined : describeAttached(map.fd, exclusive);
+      const here = describeAttached(mapFd, type);
+      const there = exclusive === undefined ? undefined : describeAttached(mapFd, exclusive);
       const parts: string[] = [];
       if (here !== undefined) parts.push(`${where} is held by ${here} (through a link, which only closing it releases)`);
       if (there !== undefined) parts.push(`${slots.get(exclusive!)!.name} is attached (${there}), which excludes ${slots.get(type)!.name}`);

@@ -35,6 +35,7 @@ import { Program } from '../prog.js';
 import { Errno } from '../sys/errno.js';
 import { ProgramType, programTypeName } from '../types.js';
 import { Link } from './link.js';
+import { programName } from './query.js';
 
 /** Which way packets pass the hook: received (`ingress`) or sent (`egress`). */
 export type TcDirection = 'ingress' | 'egress';
@@ -232,19 +233,6 @@ function decodeFilter(payload: Uint8Array): RawFilter {
 function dumpFilters(nl: RouteNetlink, ifindex: number, direction: TcDirection): RawFilter[] {
   const msgs = nl.dump(RTM.GETTFILTER, [encodeTcMsg({ ifindex, handle: 0, parent: parents[direction], info: 0 })], { context: `list the tc ${direction} filters of interface ${ifindex}` });
   return msgs.map((m) => decodeFilter(m.payload)).filter((f) => f.options !== undefined && f.handle !== 0);
-}
-
-function programName(id: number): string | undefined {
-  try {
-    const p = Program.fromId(id);
-    try {
-      return p.name;
-    } finally {
-      p.close();
-    }
-  } catch {
-    return undefined;
-  }
 }
 
 function toTcFilter(f: RawFilter, direction: TcDirection): TcFilter {

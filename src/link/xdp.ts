@@ -38,6 +38,7 @@ import { backend } from '../sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
 import { linkCreateProbe } from './link-create-probe.js';
 import { Link } from './link.js';
+import { programName } from './query.js';
 
 /** Where on the interface an XDP program runs. */
 export type XDPMode =
@@ -393,19 +394,6 @@ function detachByNetlink(held: NetlinkHeld, ifname: string, modeFlag: number): v
   } finally {
     backend().close(held.fd);
     nl.close();
-  }
-}
-
-function programName(id: number): string | undefined {
-  try {
-    const p = Program.fromId(id);
-    try {
-      return p.name;
-    } finally {
-      p.close();
-    }
-  } catch {
-    return undefined;
   }
 }
 

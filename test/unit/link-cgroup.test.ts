@@ -13,9 +13,10 @@ import { Program } from '../../src/prog.js';
 import { hostLittleEndian } from '../../src/sys/attr.js';
 import { Errno } from '../../src/sys/errno.js';
 import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
-import { Cmd, LinkCreate, ProgAttach, ProgDetach, ProgQuery } from '../../src/sys/layouts.js';
+import { Cmd, LinkCreate, ProgAttach, ProgDetach } from '../../src/sys/layouts.js';
 import { AttachType, ProgramType } from '../../src/types.js';
 import { caught, installFakeKernel, type PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
+import { progQueryAnswer } from './helpers/prog-query.js';
 
 const HYBRID = `22 1 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -197,12 +198,7 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
     fake.alwaysBpf(Cmd.ProgAttach, 0);
     fake.alwaysBpf(Cmd.ProgDetach, 0);
     let attached: number[] = [];
-    fake.alwaysBpf(Cmd.ProgQuery, (c) => {
-      const ids = c.pointers.get(ProgQuery.fields.prog_ids.offset)!;
-      attached.forEach((id, i) => new DataView(ids.buffer, ids.byteOffset).setUint32(i * 4, id, hostLittleEndian));
-      new DataView(c.liveAttr.buffer, c.liveAttr.byteOffset).setUint32(ProgQuery.fields.prog_cnt.offset, attached.length, hostLittleEndian);
-      return 0;
-    });
+    fake.alwaysBpf(Cmd.ProgQuery, (c) => progQueryAnswer(attached)(c));
     const first = attachCgroup(prog, { cgroup: root!, flags: 0 });
     expect(first.what).toContain('(BPF_PROG_ATTACH, no flags (NONE))');
     // The fake's program id is the program's fd (see ObjGetInfoByFd above).
@@ -263,14 +259,7 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
   it('EPERM with a NONE program attached: says what is there and why it conflicts', () => {
     using prog = load('egress', ProgramType.CgroupSKB, AttachType.CgroupInetEgress, 'cgroup_skb/egress');
     fake.onBpf(Cmd.ProgAttach, -Errno.EPERM);
-    fake.alwaysBpf(Cmd.ProgQuery, (c) => {
-      const ids = c.pointers.get(ProgQuery.fields.prog_ids.offset)!;
-      new DataView(ids.buffer, ids.byteOffset).setUint32(0, 42, hostLittleEndian);
-      const v = new DataView(c.liveAttr.buffer, c.liveAttr.byteOffset);
-      v.setUint32(ProgQuery.fields.prog_cnt.offset, 1, hostLittleEndian);
-      v.setUint32(ProgQuery.fields.attach_flags.offset, 0, hostLittleEndian);
-      return 0;
-    });
+    fake.alwaysBpf(Cmd.ProgQuery, progQueryAnswer([42]));
     const err = caught(() => attachCgroup(prog, { cgroup: root!, legacy: true }));
     expect(err).toBeInstanceOf(SyscallError);
     expect((err as Error).message).toContain(

@@ -2,20 +2,16 @@
 // first, the arrays each kernel version reads), the buffers it grows on ENOSPC, the hooks it
 // refuses; and what attach-target.ts knows about each attach type.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import * as asm from '../../src/asm/index.js';
-import { ArgumentError } from '../../src/errors.js';
-import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE } from '../../src/internal/flags.js';
+import { BPF_F_ALLOW_MULTI } from '../../src/internal/flags.js';
 import { attachTypeName, hookProgramType, targetKind } from '../../src/link/attach-target.js';
 import { queryPrograms } from '../../src/link/query.js';
-import { attachRaw, detachRaw } from '../../src/link/raw.js';
-import { Program } from '../../src/prog.js';
 import { hostLittleEndian } from '../../src/sys/attr.js';
-import type { FakeBpfCall } from '../../src/sys/backend-fake.js';
 import { Errno } from '../../src/sys/errno.js';
 import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
-import { Cmd, ProgAttach, ProgDetach, ProgQuery } from '../../src/sys/layouts.js';
+import { Cmd, ProgQuery } from '../../src/sys/layouts.js';
 import { AttachType, ProgramType } from '../../src/types.js';
 import { caught, installFakeKernel, type PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
+import { progQueryAnswer, type HookContents } from './helpers/prog-query.js';
 
 let fake: PerfFake;
 beforeEach(() => {
@@ -23,13 +19,8 @@ beforeEach(() => {
 });
 afterEach(() => uninstallFakeKernel());
 
-const load = (name: string, type: ProgramType): Program =>
-  Program.load({ name, type, license: 'GPL', instructions: [asm.mov64Imm(asm.Register.R0, 0), asm.exit()] });
-
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const u32 = (b: Uint8Array, at: number): number => view(b).getUint32(at, hostLittleEndian);
-const A = ProgAttach.fields;
-const D = ProgDetach.fields;
 const Q = ProgQuery.fields;
 
 describe('attach types and their hooks', () => {
@@ -50,27 +41,8 @@ describe('attach types and their hooks', () => {
   });
 });
 
-/** Answers BPF_PROG_QUERY as a hook holding `ids` (with link ids, flags and a revision where asked for). */
-function hookHolding(ids: number[], opts: { revision?: bigint; attachFlags?: number; links?: number[] } = {}): void {
-  fake.alwaysBpf(Cmd.ProgQuery, (call: FakeBpfCall) => {
-    const live = view(call.liveAttr);
-    const capacity = u32(call.attr, Q.prog_cnt.offset);
-    live.setUint32(Q.prog_cnt.offset, ids.length, hostLittleEndian);
-    live.setUint32(Q.attach_flags.offset, opts.attachFlags ?? 0, hostLittleEndian);
-    if (opts.revision !== undefined) live.setBigUint64(Q.revision.offset, opts.revision, hostLittleEndian);
-    const out = call.pointers.get(Q.prog_ids.offset);
-    if (capacity === 0 || out === null || out === undefined) return 0;
-    const n = Math.min(capacity, ids.length);
-    for (let i = 0; i < n; i++) {
-      view(out).setUint32(i * 4, ids[i]!, hostLittleEndian);
-      const flags = call.pointers.get(Q.prog_attach_flags.offset);
-      if (flags) view(flags).setUint32(i * 4, opts.attachFlags ?? 0, hostLittleEndian);
-      const links = call.pointers.get(Q.link_ids.offset);
-      if (links) view(links).setUint32(i * 4, opts.links?.[i] ?? 0, hostLittleEndian);
-    }
-    return n < ids.length ? -Errno.ENOSPC : 0;
-  });
-}
+/** The hook BPF_PROG_QUERY reads holds `ids`. */
+const hookHolding = (ids: number[], opts?: HookContents): void => void fake.alwaysBpf(Cmd.ProgQuery, progQueryAnswer(ids, opts));
 
 describe('queryPrograms', () => {
   it('asks for the count, then reads every id; link ids, per-program flags and the revision on 6.6+', () => {

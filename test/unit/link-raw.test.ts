@@ -6,15 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { ArgumentError } from '../../src/errors.js';
 import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE } from '../../src/internal/flags.js';
-import { attachTypeName, hookProgramType, targetKind } from '../../src/link/attach-target.js';
-import { queryPrograms } from '../../src/link/query.js';
 import { attachRaw, detachRaw } from '../../src/link/raw.js';
 import { Program } from '../../src/prog.js';
 import { hostLittleEndian } from '../../src/sys/attr.js';
-import type { FakeBpfCall } from '../../src/sys/backend-fake.js';
 import { Errno } from '../../src/sys/errno.js';
-import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
-import { Cmd, ProgAttach, ProgDetach, ProgQuery } from '../../src/sys/layouts.js';
+import { Cmd, ProgAttach, ProgDetach } from '../../src/sys/layouts.js';
 import { AttachType, ProgramType } from '../../src/types.js';
 import { caught, installFakeKernel, type PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
 
@@ -31,7 +27,6 @@ const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b
 const u32 = (b: Uint8Array, at: number): number => view(b).getUint32(at, hostLittleEndian);
 const A = ProgAttach.fields;
 const D = ProgDetach.fields;
-const Q = ProgQuery.fields;
 
 describe('attachRaw', () => {
   it('sends BPF_PROG_ATTACH with copies of its own of the target and program fds, and detaches exactly that program on close', () => {

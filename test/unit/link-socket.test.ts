@@ -16,9 +16,10 @@ import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
 import { readField } from '../../src/sys/attr.js';
 import { Errno } from '../../src/sys/errno.js';
-import { Cmd, LinkCreate, MapUpdateElem, ProgAttach, ProgDetach, ProgQuery } from '../../src/sys/layouts.js';
+import { Cmd, LinkCreate, MapUpdateElem, ProgAttach, ProgDetach } from '../../src/sys/layouts.js';
 import { AttachType, MapType, ProgramType } from '../../src/types.js';
 import { caught, installFakeKernel, PerfFake, uninstallFakeKernel } from './helpers/perf-fake.js';
+import { progQueryAnswer } from './helpers/prog-query.js';
 import { setBackend } from '../../src/sys/select.js';
 
 /** The fake kernel plus scripted socket options and setns. */
@@ -68,16 +69,6 @@ async function boundUdp(): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
   return s;
-}
-
-/** A BPF_PROG_QUERY answer listing `ids` (the kernel always writes prog_cnt back). */
-function queryAnswer(...ids: number[]): (c: { liveAttr: Uint8Array; pointers: ReadonlyMap<number, Uint8Array | null> }) => number {
-  return (c) => {
-    new DataView(c.liveAttr.buffer, c.liveAttr.byteOffset).setUint32(ProgQuery.fields.prog_cnt.offset, ids.length, true);
-    const out = c.pointers.get(ProgQuery.fields.prog_ids.offset)!;
-    ids.forEach((id, i) => new DataView(out.buffer, out.byteOffset).setUint32(i * 4, id, true));
-    return 0;
-  };
 }
 
 const u32 = (attr: Uint8Array, field: { offset: number; size: number; kind: string; name: string }): number => Number(readField(attr, field as never));
@@ -203,7 +194,7 @@ describe('attachSockmap', () => {
     using map = sockmap();
     using prog = load(ProgramType.SKSKB, AttachType.SKSKBStreamVerdict, 'verdict');
     fake.onBpf(Cmd.LinkCreate, -Errno.EINVAL); // the probe: no sockmap links
-    fake.onBpf(Cmd.ProgQuery, queryAnswer()); // nothing attached
+    fake.onBpf(Cmd.ProgQuery, progQueryAnswer([])); // nothing attached
     fake.onBpf(Cmd.ProgAttach, 0);
     fake.onBpf(Cmd.ProgDetach, 0);
     const link = attachSockmap(prog, map);
@@ -226,7 +217,7 @@ describe('attachSockmap', () => {
     using v1 = load(ProgramType.SKSKB, AttachType.SKSKBStreamVerdict, 'v1');
     using v2 = load(ProgramType.SKSKB, AttachType.SKSKBStreamVerdict, 'v2');
     using msg = load(ProgramType.SKMsg, AttachType.SKMsgVerdict, 'msg');
-    fake.onBpf(Cmd.ProgQuery, queryAnswer());
+    fake.onBpf(Cmd.ProgQuery, progQueryAnswer([]));
     fake.alwaysBpf(Cmd.ProgAttach, 0);
     fake.onBpf(Cmd.ProgDetach, 0);
     const link = attachSockmap(v1, map, undefined, { mode: 'attachment' });
@@ -247,13 +238,11 @@ describe('attachSockmap', () => {
   it('refuses to replace a program in the slot; EBUSY names what holds it', () => {
     using map = sockmap();
     using prog = load(ProgramType.SKMsg, AttachType.SKMsgVerdict, 'redirect');
-    const holding = queryAnswer(42);
-    fake.onBpf(Cmd.ProgQuery, holding);
+    fake.alwaysBpf(Cmd.ProgQuery, progQueryAnswer([42]));
     expect(() => attachSockmap(prog, map, undefined, { mode: 'attachment' })).toThrow(/holds program 42 already; BPF_PROG_ATTACH would replace it silently/);
     expect(fake.callsOf(Cmd.ProgAttach)).toEqual([]);
     fake.onBpf(Cmd.LinkCreate, -Errno.EBADF);
     fake.onBpf(Cmd.LinkCreate, -Errno.EBUSY);
-    fake.onBpf(Cmd.ProgQuery, holding);
     expect(() => attachSockmap(prog, map)).toThrow(/sk_msg verdict slot of map socks is held by program 42 \(through a link/);
   });
 
@@ -336,7 +325,7 @@ describe('attachNetns', () => {
   it('before 5.8 a flow dissector is attached with BPF_PROG_ATTACH inside the namespace, and detached there', () => {
     using prog = load(ProgramType.FlowDissector, AttachType.FlowDissector, 'dissect');
     fake.onBpf(Cmd.LinkCreate, -Errno.EINVAL); // the probe: no netns links
-    fake.onBpf(Cmd.ProgQuery, queryAnswer());
+    fake.onBpf(Cmd.ProgQuery, progQueryAnswer([]));
     fake.onBpf(Cmd.ProgAttach, 0);
     fake.onBpf(Cmd.ProgDetach, 0);
     const link = attachNetns(prog, { netns: '/proc/self/ns/net' });
