@@ -18,10 +18,9 @@
  *
  * @module
  */
-import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
 import { Feature } from '../features/feature.js';
-import { inNetns, netnsPath } from '../internal/netns.js';
+import { closeNetns, inNetns, openNetns, type OpenNetns } from '../internal/netns.js';
 import type { Program } from '../prog.js';
 import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
@@ -68,73 +67,6 @@ export interface NetnsOptions {
   mode?: 'bpf-link' | 'attachment';
 }
 
-/** A namespace opened for an attachment. */
-interface OpenNetns {
-  /** An fd of the namespace; ours to close when `owned`. */
-  readonly fd: number;
-  readonly owned: boolean;
-  /** The namespace's inode number (what `ip netns identify` and link info report). */
-  readonly ino: number;
-  /** How messages name it: `netns /proc/123/ns/net (net:[4026532841])`. */
-  readonly description: string;
-}
-
-const NETNS_LINK = /^net:\[(\d+)\]$/;
-
-/** The names `ip netns add` made, for error messages. */
-function namedNetns(): string[] {
-  try {
-    return readdirSync('/run/netns');
-  } catch {
-    return [];
-  }
-}
-
-/** What the fd's /proc/self/fd link says it is: `net:[…]` for a network namespace. */
-function fdTarget(fd: number): string | undefined {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return undefined;
-  }
-}
-
-function openNamespace(netns: string | number | undefined): OpenNetns {
-  if (typeof netns === 'number') {
-    if (!Number.isInteger(netns) || netns < 0) throw new ArgumentError(`netns fd ${netns} is not a file descriptor`);
-    const target = fdTarget(netns);
-    const m = target === undefined ? null : NETNS_LINK.exec(target);
-    if (m === null) {
-      throw new AttachTargetError('netns', `fd ${netns}`, `fd ${netns} is ${target === undefined ? 'not open' : target}, not a network namespace (open /proc/PID/ns/net or /run/netns/NAME)`, {
-        errno: target === undefined ? Errno.EBADF : Errno.EINVAL,
-      });
-    }
-    return { fd: netns, owned: false, ino: Number(m[1]), description: `netns fd ${netns} (${target})` };
-  }
-  const path = netns === undefined ? '/proc/thread-self/ns/net' : netnsPath(netns);
-  if (netns === '') throw new ArgumentError('netns must be a path, a name or an fd, not an empty string');
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const names = namedNetns();
-    const have = !path.startsWith('/run/netns/') ? '' : names.length === 0 ? '; /run/netns has no namespaces' : `; /run/netns has ${names.join(', ')}`;
-    throw new AttachTargetError('netns', path, `cannot open network namespace ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}${have}`, {
-      errno: Errno.ENOENT,
-      cause: err,
-    });
-  }
-  const target = fdTarget(fd);
-  const m = target === undefined ? null : NETNS_LINK.exec(target);
-  if (m === null) {
-    closeSync(fd);
-    throw new AttachTargetError('netns', path, `${path} is not a network namespace${target === undefined ? '' : ` (it is ${target})`}: give /proc/PID/ns/net, /run/netns/NAME or a name from ip netns`, {
-      errno: Errno.EINVAL,
-    });
-  }
-  return { fd, owned: true, ino: Number(m[1]), description: `netns ${netns === undefined ? 'of this thread' : path} (${target})` };
-}
-
 /** The attach type of a netns program. */
 function attachTypeOf(prog: Program): AttachType {
   if (prog.type === ProgramType.SKLookup) return AttachType.SKLookup;
@@ -173,7 +105,7 @@ export function attachNetns(prog: Program, options: NetnsOptions = {}): Link {
     throw new ArgumentError('attachNetns: sk_lookup programs attach through netns links only (mode bpf-link)');
   }
   // The namespace first: a wrong one is reported before any probe reaches the kernel.
-  const ns = openNamespace(options.netns);
+  const ns = openNetns(options.netns);
   const context = `attach ${kind} program ${prog.name} to ${ns.description}`;
   const what = `${kind} program ${prog.name} in ${ns.description}`;
   try {
@@ -189,7 +121,7 @@ export function attachNetns(prog: Program, options: NetnsOptions = {}): Link {
     }
     return attachLegacy(prog, ns, context, what);
   } finally {
-    if (ns.owned) closeSync(ns.fd);
+    closeNetns(ns);
   }
 }
 

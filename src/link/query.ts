@@ -8,7 +8,7 @@
  * `prog_cnt`; the query asks for the count first and grows its buffers until everything fits,
  * so a hook that gains programs between two calls is still read whole.
  *
- * The same query names what a hook holds in error messages ({@link describeAttached}): where
+ * The same query names what a hook holds in error messages (`describeAttached`): where
  * the kernel would replace a program silently (a sockmap slot, a namespace's flow dissector)
  * or refuses with a bare errno (EEXIST, EBUSY, E2BIG).
  *
