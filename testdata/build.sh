@@ -62,3 +62,4 @@ bash ./uprobe/build.sh
 bash ./usdt/build.sh
 bash ./profile/build.sh
 CLANG="$CLANG" bash ./linked/build.sh
+bash ./conformance/build.sh
