@@ -505,7 +505,7 @@ describe('auto-attach of multi-probe sections', () => {
     void b;
   });
 
-  it('canAutoAttach needs a target; malformed targets are ArgumentErrors; sessions and USDT stay NotSupportedError', () => {
+  it('canAutoAttach needs a target; malformed targets are ArgumentErrors; sessions stay NotSupportedError', () => {
     expect(canAutoAttach('kprobe.multi/vfs_*')).toBe(true);
     expect(canAutoAttach('uprobe.multi.s/libc.so.6:malloc')).toBe(true);
     expect(canAutoAttach('kprobe.multi')).toBe(false);
@@ -515,7 +515,7 @@ describe('auto-attach of multi-probe sections', () => {
       expect(caught(() => attachProgram(prog, { sectionName })), sectionName).toBeInstanceOf(ArgumentError);
     }
     expect((caught(() => attachProgram(prog, { sectionName: 'uprobe.multi/nocolon' })) as Error).message).toMatch(/<binary>:<pattern>, got "nocolon"/);
-    for (const sectionName of ['kprobe.session/vfs_*', 'uprobe.session/x:y', 'usdt/x:p:n']) {
+    for (const sectionName of ['kprobe.session/vfs_*', 'uprobe.session/x:y']) {
       expect(caught(() => attachProgram(prog, { sectionName })), sectionName).toBeInstanceOf(NotSupportedError);
     }
     expect(fake.callsOf(Cmd.LinkCreate)).toEqual([]);
