@@ -13,8 +13,8 @@
  * @module
  */
 import { closeSync, openSync } from 'node:fs';
-import { ArgumentError, SyscallError } from '../errors.js';
-import { notSupportedUnlessConfigured, type FeatureResult } from '../features/feature.js';
+import { ArgumentError, NotSupportedError, SyscallError } from '../errors.js';
+import { Feature, notSupportedUnlessConfigured, type FeatureResult } from '../features/feature.js';
 import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, BPF_F_LINK } from '../internal/flags.js';
 import { inNetns } from '../internal/netns.js';
 import { Program } from '../prog.js';
@@ -22,10 +22,11 @@ import { encodeAttr } from '../sys/attr.js';
 import { bpfCall, bpfRaw } from '../sys/bpf.js';
 import { fdById } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
-import { ProgAttach, ProgDetach } from '../sys/layouts.js';
+import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
-import { programTypeName, type AttachType, type ProgramType } from '../types.js';
+import { AttachType, ProgramType, programTypeName } from '../types.js';
 import { Link } from './link.js';
+import { linkCreateProbe } from './link-create-probe.js';
 import { programLabel, queryPrograms } from './query.js';
 
 /**
@@ -260,6 +261,89 @@ export function explainMprog(errno: number, attempt: MprogAttempt): string | und
 export function withConfigGate(r: FeatureResult, option: string): FeatureResult {
   if (r.supported !== false || r.minimumVersion === undefined) return r;
   return notSupportedUnlessConfigured(r.reason, r.minimumVersion, option);
+}
+
+/**
+ * The feature of a tcx or netkit link type (`what`), probed with ifindex 0, which no interface
+ * has: a kernel with the type looks the device up and answers ENODEV; older kernels do not
+ * know the attach type (EINVAL from link_create()), nor does one built without `config`.
+ */
+export function mprogLinkFeature(what: string, attachType: AttachType, attachName: string, since: string, config: string): Feature {
+  return new Feature(`${what} (BPF_LINK_CREATE with ${attachName})`, since, () =>
+    withConfigGate(
+      linkCreateProbe({
+        name: `probe_${what}`,
+        programType: ProgramType.SchedCls,
+        attachType,
+        loadAttachType: AttachType.None,
+        attachName,
+        fields: { target_fd: 0 },
+        proves: [Errno.ENODEV],
+        since,
+      }),
+      config,
+    ),
+  );
+}
+
+/**
+ * Throws the {@link NotSupportedError} that fits when the kernel lacks `feature`, saying what
+ * to use `instead`; an inconclusive probe lets the attach answer.
+ */
+export function requireMprogFeature(feature: Feature, what: string, instead: string): void {
+  const r = feature.check();
+  if (r.supported !== false) return;
+  if (r.minimumVersion !== undefined) throw new NotSupportedError(what, r.minimumVersion, { errno: Errno.EINVAL, detail: instead });
+  throw new NotSupportedError(what, undefined, { errno: Errno.EINVAL, detail: `${r.reason}; ${instead}` });
+}
+
+/** The `mode` option of attachTcx and attachNetkit, checked: a bpf_link unless `attachment`. */
+export function mprogMode(mode: unknown, fn: string): 'bpf-link' | 'attachment' {
+  if (mode === undefined) return 'bpf-link';
+  if (mode !== 'bpf-link' && mode !== 'attachment') throw new ArgumentError(`${fn}: mode must be 'bpf-link' or 'attachment', got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
+/** What {@link attachMprog} attaches, where and how. */
+export interface MprogRequest {
+  /** The program. */
+  readonly prog: Program;
+  /** A bpf_link, or BPF_PROG_ATTACH. */
+  readonly mode: 'bpf-link' | 'attachment';
+  /** The interface's index. */
+  readonly ifindex: number;
+  /** The hook's attach type (tcx ingress/egress, netkit primary/peer). */
+  readonly attachType: AttachType;
+  /** The hook, for messages: `tcx ingress of eth0`. */
+  readonly hook: string;
+  /** The encoded placement options. */
+  readonly placement: EncodedPlacement;
+  /** Explains the errnos particular to the device (ENODEV, …) before the list's own. */
+  readonly explainDevice?: (errno: number) => string | undefined;
+}
+
+/**
+ * Attaches a program to a tcx or netkit hook: BPF_LINK_CREATE with the placement in the link
+ * type's own attr fields, or {@link progAttach}; errnos explained with what the hook holds.
+ */
+export function attachMprog(req: MprogRequest): Link {
+  const { prog, ifindex, attachType, hook, placement } = req;
+  const attempt: MprogAttempt = { prog, hook, ifindex, attachType, placement };
+  const explain = (errno: number): string | undefined => req.explainDevice?.(errno) ?? explainMprog(errno, attempt);
+  const context = `attach ${prog.name} to ${hook}${placement.anchor === undefined ? '' : ` ${placement.anchor}`}`;
+  const what = `${hook} (ifindex ${ifindex})`;
+  if (req.mode === 'attachment') {
+    return progAttach(prog, { ifindex, attachType, flags: placement.flags, relative: placement.relative, revision: placement.revision, what, context, explain });
+  }
+  const relative = placement.relative === 0 ? undefined : placement.relative;
+  const revision = placement.revision === 0n ? undefined : placement.revision;
+  // The same union bytes under each link type's own names (and first kernels).
+  const fields =
+    attachType === AttachType.TCXIngress || attachType === AttachType.TCXEgress
+      ? { tcx_relative_fd: relative, tcx_expected_revision: revision }
+      : { netkit_relative_fd: relative, netkit_expected_revision: revision };
+  const fd = bpfCall(LinkCreate, { prog_fd: prog.fd, target_fd: ifindex, attach_type: attachType, flags: placement.flags, ...fields }, { context, explain });
+  return Link.adopt({ fd, mode: 'bpf-link', what });
 }
 
 /** What {@link progAttach} sends and names. */

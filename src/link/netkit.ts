@@ -15,17 +15,13 @@
  *
  * @module
  */
-import { ArgumentError, AttachTargetError, NotSupportedError, SyscallError } from '../errors.js';
-import { Feature } from '../features/feature.js';
+import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
 import { resolveInterface } from '../internal/netdev.js';
 import type { Program } from '../prog.js';
-import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
-import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
-import { Link } from './link.js';
-import { linkCreateProbe } from './link-create-probe.js';
-import { encodePlacement, explainMprog, progAttach, withConfigGate, type MprogAttempt, type MprogPlacement } from './mprog.js';
+import type { Link } from './link.js';
+import { attachMprog, encodePlacement, mprogLinkFeature, mprogMode, requireMprogFeature, type MprogPlacement } from './mprog.js';
 import type { attachTcx } from './tcx.js';
 
 /** Options of {@link attachNetkit}. */
@@ -55,29 +51,7 @@ export interface NetkitOptions extends MprogPlacement {
  * if (netkitFeature.supported()) console.log('netkit devices can carry BPF programs');
  * ```
  */
-export const netkitFeature = new Feature('netkit (BPF_LINK_CREATE with BPF_NETKIT_PRIMARY)', '6.7', () =>
-  withConfigGate(
-    linkCreateProbe({
-      name: 'probe_netkit',
-      programType: ProgramType.SchedCls,
-      attachType: AttachType.NetkitPrimary,
-      loadAttachType: AttachType.None,
-      attachName: 'BPF_NETKIT_PRIMARY',
-      fields: { target_fd: 0 },
-      proves: [Errno.ENODEV],
-      since: '6.7',
-    }),
-    'CONFIG_NETKIT',
-  ),
-);
-
-function requireNetkit(): void {
-  const r = netkitFeature.check();
-  if (r.supported !== false) return;
-  const instead = 'use a veth pair with attachTcx (6.6) or attachTc instead';
-  if (r.minimumVersion !== undefined) throw new NotSupportedError('netkit', r.minimumVersion, { errno: Errno.EINVAL, detail: instead });
-  throw new NotSupportedError('netkit', undefined, { errno: Errno.EINVAL, detail: `${r.reason}; ${instead}` });
-}
+export const netkitFeature = mprogLinkFeature('netkit', AttachType.NetkitPrimary, 'BPF_NETKIT_PRIMARY', '6.7', 'CONFIG_NETKIT');
 
 function side(prog: Program, options: NetkitOptions): 'primary' | 'peer' {
   if (options.peer !== undefined) {
@@ -117,16 +91,11 @@ export function attachNetkit(prog: Program, options: NetkitOptions): Link {
     throw new ArgumentError('attachNetkit needs options: { interface (the primary device, by name or index), peer? }');
   }
   const which = side(prog, options);
-  const mode = options.mode ?? 'bpf-link';
-  if (mode !== 'bpf-link' && mode !== 'attachment') throw new ArgumentError(`attachNetkit: mode must be 'bpf-link' or 'attachment', got ${JSON.stringify(mode)}`);
+  const mode = mprogMode(options.mode, 'attachNetkit');
   const placement = encodePlacement(options, ProgramType.SchedCls, 'attachNetkit');
   const iface = resolveInterface(options.interface);
-  requireNetkit();
-
-  const attachType = which === 'peer' ? AttachType.NetkitPeer : AttachType.NetkitPrimary;
-  const hook = `netkit ${which} of ${iface.name}`;
-  const attempt: MprogAttempt = { prog, hook, ifindex: iface.index, attachType, placement };
-  const explain = (errno: number): string | undefined => {
+  requireMprogFeature(netkitFeature, 'netkit', 'use a veth pair with attachTcx (6.6) or attachTc instead');
+  const explainDevice = (errno: number): string | undefined => {
     switch (errno) {
       case Errno.ENODEV:
         return which === 'peer' ? `${iface.name} has no peer device any more` : `interface ${iface.name} (index ${iface.index}) disappeared before the attach`;
@@ -134,28 +103,19 @@ export function attachNetkit(prog: Program, options: NetkitOptions): Link {
         // netkit_dev_fetch() (6.19+): a single netkit device, made without a peer.
         return `${iface.name} is a netkit device without a peer: attach to its primary side`;
       default:
-        return explainMprog(errno, attempt);
+        return undefined;
     }
   };
-  const context = `attach ${prog.name} to ${hook}${placement.anchor === undefined ? '' : ` ${placement.anchor}`}`;
-  const what = `${hook} (ifindex ${iface.index})`;
   try {
-    if (mode === 'attachment') {
-      return progAttach(prog, { ifindex: iface.index, attachType, flags: placement.flags, relative: placement.relative, revision: placement.revision, what, context, explain });
-    }
-    const fd = bpfCall(
-      LinkCreate,
-      {
-        prog_fd: prog.fd,
-        target_fd: iface.index,
-        attach_type: attachType,
-        flags: placement.flags,
-        netkit_relative_fd: placement.relative === 0 ? undefined : placement.relative,
-        netkit_expected_revision: placement.revision === 0n ? undefined : placement.revision,
-      },
-      { context, explain },
-    );
-    return Link.adopt({ fd, mode: 'bpf-link', what });
+    return attachMprog({
+      prog,
+      mode,
+      ifindex: iface.index,
+      attachType: which === 'peer' ? AttachType.NetkitPeer : AttachType.NetkitPrimary,
+      hook: `netkit ${which} of ${iface.name}`,
+      placement,
+      explainDevice,
+    });
   } catch (err) {
     // netkit_dev_fetch(): the device is no netkit device (ENXIO), or the peer end (EACCES).
     if (err instanceof SyscallError && err.errno === Errno.ENXIO) {

@@ -15,17 +15,13 @@
  *
  * @module
  */
-import { ArgumentError, NotSupportedError } from '../errors.js';
-import { Feature } from '../features/feature.js';
+import { ArgumentError } from '../errors.js';
 import { resolveInterface } from '../internal/netdev.js';
 import type { Program } from '../prog.js';
-import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
-import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
-import { Link } from './link.js';
-import { linkCreateProbe } from './link-create-probe.js';
-import { encodePlacement, explainMprog, progAttach, withConfigGate, type MprogAttempt, type MprogPlacement } from './mprog.js';
+import type { Link } from './link.js';
+import { attachMprog, encodePlacement, mprogLinkFeature, mprogMode, requireMprogFeature, type MprogPlacement } from './mprog.js';
 
 /** Which path of the interface a tcx program sits on. */
 export type TcxDirection = 'ingress' | 'egress';
@@ -58,30 +54,7 @@ export interface TcxOptions extends MprogPlacement {
  * if (!tcxFeature.supported()) console.log('tcx needs Linux 6.6: using attachTc');
  * ```
  */
-export const tcxFeature = new Feature('tcx (BPF_LINK_CREATE with BPF_TCX_INGRESS)', '6.6', () =>
-  withConfigGate(
-    linkCreateProbe({
-      name: 'probe_tcx',
-      programType: ProgramType.SchedCls,
-      attachType: AttachType.TCXIngress,
-      loadAttachType: AttachType.None,
-      attachName: 'BPF_TCX_INGRESS',
-      fields: { target_fd: 0 },
-      proves: [Errno.ENODEV],
-      since: '6.6',
-    }),
-    'CONFIG_NET_XGRESS',
-  ),
-);
-
-/** Throws the {@link NotSupportedError} that fits when the kernel has no tcx; an inconclusive probe lets the attach answer. */
-function requireTcx(): void {
-  const r = tcxFeature.check();
-  if (r.supported !== false) return;
-  const instead = 'attach the program with attachTc instead (a cls_bpf filter on a clsact qdisc, which every kernel since 4.5 has)';
-  if (r.minimumVersion !== undefined) throw new NotSupportedError('tcx', r.minimumVersion, { errno: Errno.EINVAL, detail: instead });
-  throw new NotSupportedError('tcx', undefined, { errno: Errno.EINVAL, detail: `${r.reason}; ${instead}` });
-}
+export const tcxFeature = mprogLinkFeature('tcx', AttachType.TCXIngress, 'BPF_TCX_INGRESS', '6.6', 'CONFIG_NET_XGRESS');
 
 function direction(prog: Program, options: TcxOptions): TcxDirection {
   const given = options.direction;
@@ -129,34 +102,17 @@ export function attachTcx(prog: Program, options: TcxOptions): Link {
     throw new ArgumentError("attachTcx needs options: { interface (a name or an index), direction: 'ingress' | 'egress' }");
   }
   const dir = direction(prog, options);
-  const mode = options.mode ?? 'bpf-link';
-  if (mode !== 'bpf-link' && mode !== 'attachment') throw new ArgumentError(`attachTcx: mode must be 'bpf-link' or 'attachment', got ${JSON.stringify(mode)}`);
+  const mode = mprogMode(options.mode, 'attachTcx');
   const placement = encodePlacement(options, ProgramType.SchedCls, 'attachTcx');
   const iface = resolveInterface(options.interface);
-  requireTcx();
-
-  const attachType = dir === 'ingress' ? AttachType.TCXIngress : AttachType.TCXEgress;
-  const hook = `tcx ${dir} of ${iface.name}`;
-  const attempt: MprogAttempt = { prog, hook, ifindex: iface.index, attachType, placement };
-  const explain = (errno: number): string | undefined =>
-    errno === Errno.ENODEV ? `interface ${iface.name} (index ${iface.index}) disappeared before the attach` : explainMprog(errno, attempt);
-  const context = `attach ${prog.name} to ${hook}${placement.anchor === undefined ? '' : ` ${placement.anchor}`}`;
-  const what = `${hook} (ifindex ${iface.index})`;
-
-  if (mode === 'bpf-link') {
-    const fd = bpfCall(
-      LinkCreate,
-      {
-        prog_fd: prog.fd,
-        target_fd: iface.index,
-        attach_type: attachType,
-        flags: placement.flags,
-        tcx_relative_fd: placement.relative === 0 ? undefined : placement.relative,
-        tcx_expected_revision: placement.revision === 0n ? undefined : placement.revision,
-      },
-      { context, explain },
-    );
-    return Link.adopt({ fd, mode: 'bpf-link', what });
-  }
-  return progAttach(prog, { ifindex: iface.index, attachType, flags: placement.flags, relative: placement.relative, revision: placement.revision, what, context, explain });
+  requireMprogFeature(tcxFeature, 'tcx', 'attach the program with attachTc instead (a cls_bpf filter on a clsact qdisc, which every kernel since 4.5 has)');
+  return attachMprog({
+    prog,
+    mode,
+    ifindex: iface.index,
+    attachType: dir === 'ingress' ? AttachType.TCXIngress : AttachType.TCXEgress,
+    hook: `tcx ${dir} of ${iface.name}`,
+    placement,
+    explainDevice: (errno) => (errno === Errno.ENODEV ? `interface ${iface.name} (index ${iface.index}) disappeared before the attach` : undefined),
+  });
 }
