@@ -2,20 +2,23 @@
  * What the attachment listings (`link list`, `cgroup tree`, `net`) share: a program's name and
  * type by id, a map's name by id, the cgroup v2 directory of a cgroup id, the processes in a
  * network namespace, and the names of netfilter families and hooks — each looked up once per
- * command and cached, and never fatal: an object gone meanwhile is shown by its number.
+ * command and cached, and never fatal: an object gone meanwhile is shown by its number. And
+ * the `--netns` option of the listings that name interfaces.
  *
  * @module
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec } from '../btf/spec.js';
-import { findCgroup2Mount } from '../internal/cgroup.js';
+import { childCgroups, findCgroup2Mount } from '../internal/cgroup.js';
+import { inNetns } from '../internal/netns.js';
 import { BpfMap } from '../map.js';
 import { Program } from '../prog.js';
 import { AttachTargetError } from '../errors.js';
 import { queryPrograms } from '../link/query.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { programTypeName, type AttachType } from '../types.js';
+import type { OptionSpec } from './args.js';
 import { readObject } from './loaded.js';
 import { fullProgramName } from './prog-show.js';
 
@@ -130,10 +133,7 @@ export function walkCgroups(root: string): CgroupDir[] {
     if (depth > 64) return;
     let children: string[];
     try {
-      children = readdirSync(path, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name)
-        .sort();
+      children = childCgroups(path);
     } catch {
       return;
     }
@@ -189,4 +189,14 @@ export function netfilterFamilyName(pf: number): string {
 /** `local_in`, or `hook N`. */
 export function netfilterHookName(hook: number): string {
   return netfilterHooks[hook] ?? `hook ${hook}`;
+}
+
+/** The `--netns NS` option of a listing that names interfaces. */
+export function netnsOption(description: string): OptionSpec {
+  return { name: 'netns', type: 'string', valueName: 'NS', description };
+}
+
+/** Runs `list` in the network namespace `--netns` names (a name or a path), or here without one. */
+export function inNetnsOption<T>(netns: unknown, list: () => T): T {
+  return typeof netns === 'string' ? inNetns(netns, list) : list();
 }

@@ -15,8 +15,7 @@ import { holdersAndPins, listCell, pidsCell, whereabouts } from './loaded.js';
 import { printRecords } from './output.js';
 import { UsageError } from './args.js';
 import { ArgumentError } from '../errors.js';
-import { AttachPointNames, netfilterFamilyName, netfilterHookName } from './attach-points.js';
-import { inNetns } from '../internal/netns.js';
+import { AttachPointNames, inNetnsOption, netfilterFamilyName, netfilterHookName, netnsOption } from './attach-points.js';
 
 /** `enum bpf_link_type` names without the `BPF_LINK_TYPE_` prefix, by value. */
 const linkTypeNames = ['UNSPEC', 'RAW_TRACEPOINT', 'TRACING', 'CGROUP', 'ITER', 'NETNS', 'XDP', 'PERF_EVENT', 'KPROBE_MULTI', 'STRUCT_OPS', 'NETFILTER', 'TCX', 'UPROBE_MULTI', 'NETKIT', 'SOCKMAP'];
@@ -155,13 +154,12 @@ export const linkListCommand: Command = {
     'interface here does not run the program is another namespace\'s. PIDS are the processes holding the\n' +
     'link (/proc/*/fdinfo), PINNED its paths on bpffs. Attachments made without a link (perf event ioctl,\n' +
     'BPF_PROG_ATTACH, tc and XDP through netlink) are not links: ebpf-ts cgroup tree and ebpf-ts net show them.',
-  options: [jsonOption, { name: 'netns', type: 'string', valueName: 'NS', description: 'name interfaces as this network namespace has them (a name from ip netns add, or a path)' }],
+  options: [jsonOption, netnsOption('name interfaces as this network namespace has them (a name from ip netns add, or a path)')],
   positionals: [{ name: 'link', required: false, description: 'only the link with this id' }],
   run(args, ctx) {
     const wanted = args.positionals.link;
     if (wanted !== undefined && !/^\d+$/.test(wanted)) throw new UsageError(`${JSON.stringify(wanted)} is not a link id`);
-    const netns = args.options.netns;
-    const links = (typeof netns === 'string' ? inNetns(netns, linkRecords) : linkRecords()).filter((l) => wanted === undefined || l.id === Number(wanted));
+    const links = inNetnsOption(args.options.netns, linkRecords).filter((l) => wanted === undefined || l.id === Number(wanted));
     if (wanted !== undefined && links.length === 0) throw new ArgumentError(`no link with id ${wanted}`);
     printRecords(
       ctx,

@@ -14,13 +14,12 @@
 import { closeSync, openSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { interfaceIndex, interfaceNames, resolveInterface } from '../internal/netdev.js';
-import { inNetns } from '../internal/netns.js';
 import { listLinks, type LinkInfo } from '../link/link.js';
 import { queryPrograms } from '../link/query.js';
 import { tcFilters, type TcFilter } from '../link/tc.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { AttachType } from '../types.js';
-import { AttachPointNames, netfilterFamilyName, netfilterHookName } from './attach-points.js';
+import { AttachPointNames, inNetnsOption, netfilterFamilyName, netfilterHookName, netnsOption } from './attach-points.js';
 import { jsonOption, type Command } from './command.js';
 import { printRecords } from './output.js';
 
@@ -176,12 +175,11 @@ export const netCommand: Command = {
     'namespace: the kernel does not say which one a netfilter link is in. --netns reads another network\n' +
     'namespace (a name from ip netns add, or a path such as /proc/PID/ns/net). Needs CAP_NET_ADMIN and\n' +
     'CAP_SYS_ADMIN (BPF_PROG_QUERY, program names).',
-  options: [jsonOption, { name: 'netns', type: 'string', valueName: 'NS', description: 'the network namespace to list (default: this process\'s)' }],
+  options: [jsonOption, netnsOption("the network namespace to list (default: this process's)")],
   positionals: [{ name: 'interface', required: false, description: 'only this interface (name or index)' }],
   run(args, ctx) {
-    const netns = args.options.netns;
     const iface = args.positionals.interface;
-    const records = typeof netns === 'string' ? inNetns(netns, () => netRecords(iface)) : netRecords(iface);
+    const records = inNetnsOption(args.options.netns, () => netRecords(iface));
     printRecords(
       ctx,
       args.options.json === true,

@@ -160,6 +160,18 @@ function v2Hint(): string {
     : `the cgroup v2 hierarchy is mounted at ${mount.mountPoint}`;
 }
 
+/**
+ * The names of the child cgroups of cgroup directory `dir` (its subdirectories), sorted.
+ *
+ * @throws the fs error when `dir` cannot be read.
+ */
+export function childCgroups(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
 /** A few existing child cgroups of the nearest existing ancestor of `path`, for "not found". */
 function nearbyCgroups(path: string): string {
   let dir = path;
@@ -168,10 +180,7 @@ function nearbyCgroups(path: string): string {
     if (fsType(dir) !== CGROUP2_SUPER_MAGIC) continue;
     let children: string[];
     try {
-      children = readdirSync(dir, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name)
-        .sort();
+      children = childCgroups(dir);
     } catch {
       return '';
     }
