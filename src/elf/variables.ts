@@ -8,7 +8,7 @@
  * @module
  */
 import type { ByteOrder } from '../asm/encoding.js';
-import { Enum, Int, IntEncoding, skipQualifiersAndTypedefs, type Type } from '../btf/types.js';
+import { Enum, Enum64, Int, IntEncoding, skipQualifiersAndTypedefs, type Type } from '../btf/types.js';
 import { ArgumentError } from '../errors.js';
 import type { ELFMapSpec } from './specs.js';
 import { dataView } from '../internal/bytes.js';
@@ -81,8 +81,9 @@ export class VariableSpec {
   get value(): number | bigint | boolean | Uint8Array {
     const bytes = this.#window();
     const t = this.type === undefined ? undefined : skipQualifiersAndTypedefs(this.type);
-    const signed = t instanceof Int ? t.signed : t instanceof Enum ? t.signed : false;
-    if ((t instanceof Int || t instanceof Enum) && [1, 2, 4, 8].includes(this.size)) {
+    // clang 15+ writes an enum with a value beyond 32 bits as ENUM64 (clang-14: an 8-byte ENUM).
+    const signed = t instanceof Int ? t.signed : t instanceof Enum || t instanceof Enum64 ? t.signed : false;
+    if ((t instanceof Int || t instanceof Enum || t instanceof Enum64) && [1, 2, 4, 8].includes(this.size)) {
       const view = dataView(bytes);
       const little = this.byteOrder === 'little';
       if (t instanceof Int && (t.encoding & IntEncoding.Bool) !== 0) return bytes.some((b) => b !== 0);
@@ -119,7 +120,7 @@ export class VariableSpec {
       throw new ArgumentError(`variable ${this.name}: ${this.size}-byte variables can only be set from a Uint8Array`);
     }
     const t = this.type === undefined ? undefined : skipQualifiersAndTypedefs(this.type);
-    if (t !== undefined && !(t instanceof Int) && !(t instanceof Enum)) {
+    if (t !== undefined && !(t instanceof Int) && !(t instanceof Enum) && !(t instanceof Enum64)) {
       throw new ArgumentError(`variable ${this.name} has type ${t}; set it from a Uint8Array`);
     }
     let n: bigint;
@@ -130,7 +131,7 @@ export class VariableSpec {
     const bits = BigInt(this.size * 8);
     // Enums are only known to be signed when kind_flag says so (BTF from 6.0 on); otherwise
     // accept either range rather than reject a negative enumerator.
-    const signed = t instanceof Int ? t.signed : t instanceof Enum && t.signed ? true : undefined;
+    const signed = t instanceof Int ? t.signed : (t instanceof Enum || t instanceof Enum64) && t.signed ? true : undefined;
     const min = signed === false ? 0n : -(1n << (bits - 1n));
     const max = signed === true ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
     if (n < min || n > max) throw new ArgumentError(`variable ${this.name}: ${value} does not fit ${this.size} bytes${signed === undefined ? '' : signed ? ' (signed)' : ' (unsigned)'}`);
