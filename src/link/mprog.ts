@@ -297,6 +297,17 @@ export function requireMprogFeature(feature: Feature, what: string, instead: str
   throw new NotSupportedError(what, undefined, { errno: Errno.EINVAL, detail: `${r.reason}; ${instead}` });
 }
 
+/**
+ * What attachTcx and attachNetkit check first: a SCHED_CLS program (`sections` names where
+ * one comes from) and options with an interface (`usage` spells them).
+ */
+export function checkMprogArgs(prog: Program, options: { readonly interface?: unknown } | null | undefined, fn: string, sections: string, usage: string): void {
+  if (prog.type !== ProgramType.SchedCls) throw new ArgumentError(`${fn} needs a SCHED_CLS program (${sections}); ${prog.name} is ${programTypeName(prog.type)}`);
+  if (options === null || typeof options !== 'object' || (typeof options.interface !== 'string' && typeof options.interface !== 'number')) {
+    throw new ArgumentError(`${fn} needs options: ${usage}`);
+  }
+}
+
 /** The `mode` option of attachTcx and attachNetkit, checked: a bpf_link unless `attachment`. */
 export function mprogMode(mode: unknown, fn: string): 'bpf-link' | 'attachment' {
   if (mode === undefined) return 'bpf-link';

@@ -19,9 +19,9 @@ import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
 import { resolveInterface } from '../internal/netdev.js';
 import type { Program } from '../prog.js';
 import { Errno } from '../sys/errno.js';
-import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { AttachType, ProgramType } from '../types.js';
 import type { Link } from './link.js';
-import { attachMprog, encodePlacement, mprogLinkFeature, mprogMode, requireMprogFeature, type MprogPlacement } from './mprog.js';
+import { attachMprog, checkMprogArgs, encodePlacement, mprogLinkFeature, mprogMode, requireMprogFeature, type MprogPlacement } from './mprog.js';
 import type { attachTcx } from './tcx.js';
 
 /** Options of {@link attachNetkit}. */
@@ -84,12 +84,7 @@ function side(prog: Program, options: NetkitOptions): 'primary' | 'peer' {
  * {@link attachTcx} (EEXIST, ENOENT/EBUSY for anchors, ESTALE, ERANGE), explained.
  */
 export function attachNetkit(prog: Program, options: NetkitOptions): Link {
-  if (prog.type !== ProgramType.SchedCls) {
-    throw new ArgumentError(`attachNetkit needs a SCHED_CLS program (SEC("netkit/primary") or SEC("netkit/peer")); ${prog.name} is ${programTypeName(prog.type)}`);
-  }
-  if (options === null || typeof options !== 'object' || (typeof options.interface !== 'string' && typeof options.interface !== 'number')) {
-    throw new ArgumentError('attachNetkit needs options: { interface (the primary device, by name or index), peer? }');
-  }
+  checkMprogArgs(prog, options, 'attachNetkit', 'SEC("netkit/primary") or SEC("netkit/peer")', '{ interface (the primary device, by name or index), peer? }');
   const which = side(prog, options);
   const mode = mprogMode(options.mode, 'attachNetkit');
   const placement = encodePlacement(options, ProgramType.SchedCls, 'attachNetkit');

@@ -19,9 +19,9 @@ import { ArgumentError } from '../errors.js';
 import { resolveInterface } from '../internal/netdev.js';
 import type { Program } from '../prog.js';
 import { Errno } from '../sys/errno.js';
-import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { AttachType, ProgramType } from '../types.js';
 import type { Link } from './link.js';
-import { attachMprog, encodePlacement, mprogLinkFeature, mprogMode, requireMprogFeature, type MprogPlacement } from './mprog.js';
+import { attachMprog, checkMprogArgs, encodePlacement, mprogLinkFeature, mprogMode, requireMprogFeature, type MprogPlacement } from './mprog.js';
 
 /** Which path of the interface a tcx program sits on. */
 export type TcxDirection = 'ingress' | 'egress';
@@ -95,12 +95,7 @@ function direction(prog: Program, options: TcxOptions): TcxDirection {
  * way; ESTALE: the revision moved on; ERANGE: 64 programs).
  */
 export function attachTcx(prog: Program, options: TcxOptions): Link {
-  if (prog.type !== ProgramType.SchedCls) {
-    throw new ArgumentError(`attachTcx needs a SCHED_CLS program (SEC("tcx/ingress"), SEC("tcx/egress") or SEC("tc")); ${prog.name} is ${programTypeName(prog.type)}`);
-  }
-  if (options === null || typeof options !== 'object' || (typeof options.interface !== 'string' && typeof options.interface !== 'number')) {
-    throw new ArgumentError("attachTcx needs options: { interface (a name or an index), direction: 'ingress' | 'egress' }");
-  }
+  checkMprogArgs(prog, options, 'attachTcx', 'SEC("tcx/ingress"), SEC("tcx/egress") or SEC("tc")', "{ interface (a name or an index), direction: 'ingress' | 'egress' }");
   const dir = direction(prog, options);
   const mode = mprogMode(options.mode, 'attachTcx');
   const placement = encodePlacement(options, ProgramType.SchedCls, 'attachTcx');
