@@ -1,17 +1,19 @@
 /**
  * Finding and caching the running kernel's BTF. `/sys/kernel/btf/vmlinux` (Linux 5.4+ with
- * `CONFIG_DEBUG_INFO_BTF`) is read once per process and indexed lazily; without it, the vmlinux
- * images libbpf also searches are tried (`btf__load_vmlinux_btf` in libbpf's btf.c). Module BTF
- * (`/sys/kernel/btf/<module>`, split BTF on top of vmlinux) is read only when asked for.
+ * `CONFIG_DEBUG_INFO_BTF`) is loaded once per process, mapped read-only where the kernel allows
+ * it (6.16+) and read otherwise (see kernel-file.ts), and indexed lazily; without it, the
+ * vmlinux images libbpf also searches are tried (`btf__load_vmlinux_btf` in libbpf's btf.c).
+ * Module BTF (`/sys/kernel/btf/<module>`, split BTF on top of vmlinux) is loaded only when asked
+ * for.
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { ArgumentError, ParseError } from '../errors.js';
 import { findELFSection, isELF } from './elf-section.js';
 import { BTFNotFoundError } from './errors.js';
-import { allocateBTF } from './index-wasm.js';
+import { readBTFFile } from './kernel-file.js';
 import { detectByteOrder } from './parse.js';
 import { parseSpec, type Spec } from './spec.js';
 
@@ -62,6 +64,12 @@ const moduleCache = new Map<string, Spec>();
  *   option of `loadCollection`);
  * - a Uint8Array: raw BTF or ELF bytes (not cached).
  *
+ * Files under /sys/kernel/btf/ are mapped read-only when a syscall backend is loaded (anything
+ * kernel-facing, such as the package index, loads one) and the kernel allows it; the mapping
+ * then lives as long as the spec (for the whole process, unless {@link flushKernelSpecCache}
+ * drops the cached spec and nothing else refers to it). Other files, and sysfs without mmap
+ * support, are read.
+ *
  * Throws {@link BTFNotFoundError} when no kernel BTF exists, {@link ParseError} when a file is
  * malformed.
  *
@@ -97,7 +105,7 @@ export function loadKernelModuleSpec(name: string, base?: Spec): Spec {
   const path = `/sys/kernel/btf/${name}`;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readBTFFile(path);
   } catch (err) {
     throw new BTFNotFoundError([path], err);
   }
@@ -106,7 +114,12 @@ export function loadKernelModuleSpec(name: string, base?: Spec): Spec {
   return spec;
 }
 
-/** Forgets cached kernel and module specs (e.g. after a test swapped files). */
+/**
+ * Forgets cached kernel and module specs (e.g. after a test swapped files). The kernel BTF a
+ * cached spec was mapped from stays mapped as long as anything still refers to that spec (or
+ * to its raw bytes): the pages are released when the garbage collector frees them, never
+ * while they can still be read. Without this call a mapping lives for the whole process.
+ */
 export function flushKernelSpecCache(): void {
   specCache.clear();
   moduleCache.clear();
@@ -145,30 +158,6 @@ function loadFile(path: string): Spec {
     throw new BTFNotFoundError([path], err);
   }
   return parseBTFOrELF(bytes);
-}
-
-/**
- * Reads a whole file into a buffer from {@link allocateBTF}, so that parsing it indexes the
- * types in place. Files that do not know their size (st_size 0, as procfs reports) are read
- * the ordinary way. sysfs hands out at most a page per read() (kernfs_file_read_iter), so
- * this loops like readFileSync does.
- */
-function readBTFFile(path: string): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    if (size === 0) return readFileSync(fd);
-    const bytes = allocateBTF(size);
-    let at = 0;
-    while (at < size) {
-      const n = readSync(fd, bytes, at, size - at, null);
-      if (n === 0) break;
-      at += n;
-    }
-    return at === size ? bytes : bytes.subarray(0, at);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function isMissing(err: unknown): boolean {

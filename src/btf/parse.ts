@@ -148,7 +148,10 @@ export function parseHeader(bytes: Uint8Array): {
  * firstId + count - 1`; for split BTF, `firstId` continues the base's numbering.
  */
 export class RawTypes {
-  /** The whole input blob. */
+  /**
+   * The whole input blob. For kernel BTF it may be a read-only mapping of /sys/kernel/btf/*:
+   * never write to it (that would fault).
+   */
   readonly bytes: Uint8Array;
   /** Byte order of the blob. */
   readonly byteOrder: ByteOrder;

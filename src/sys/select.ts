@@ -9,8 +9,14 @@ import type { Backend } from './backend.js';
 import { loadNativeBackend } from './backend-native.js';
 import { loadFfiBackend } from './backend-ffi.js';
 import { BackendUnavailableError } from '../errors.js';
+import { setReadOnlyMapper } from '../internal/read-only-mapper.js';
+import { readOnlyMapperFor } from './map-file.js';
 
 let current: Backend | undefined;
+
+// Kernel BTF is mapped through this thread's backend once anything kernel-facing is loaded
+// (btf/ may not import sys/: see internal/read-only-mapper.ts). Loads no backend by itself.
+setReadOnlyMapper(readOnlyMapperFor(backend));
 
 /** Names accepted by `EBPF_TS_BACKEND`. */
 export type BackendName = 'native' | 'ffi-rs';
