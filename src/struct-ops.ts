@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { exit, mov64Imm } from './asm/builder.js';
+import { Register } from './asm/register.js';
 import type { ELFMapSpec } from './elf/specs.js';
 import { BpfError, NotSupportedError, SyscallError } from './errors.js';
 import { BPF_F_LINK } from './internal/flags.js';
@@ -21,7 +23,8 @@ import { BpfMap } from './map.js';
 import { Errno } from './sys/errno.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { StructOpsError, type StructOpsTarget } from './struct-ops-layout.js';
-import { MapType } from './types.js';
+import { Program } from './prog.js';
+import { MapType, ProgramType } from './types.js';
 
 /** The key of a struct_ops map's one element. */
 function zeroKey(): Uint8Array {
@@ -54,11 +57,23 @@ export function createStructOpsMap(m: ELFMapSpec, target: StructOpsTarget, btfFd
   if (btfFd === undefined) {
     throw new StructOpsError(m.name, undefined, `the kernel needs the object's BTF to create a struct_ops map, and it was not loaded (${noBTFReason ?? 'the object has no BTF'})`);
   }
-  try {
-    return BpfMap.create(
+  const create = (): BpfMap =>
+    BpfMap.create(
       { name: m.name, type: MapType.StructOps, keySize: 4, valueSize: target.valueSize, maxEntries: 1, flags: m.flags ?? 0 },
       { btfFd, btfVmlinuxValueTypeId: target.valueTypeId },
     );
+  try {
+    try {
+      return create();
+    } catch (err) {
+      // ENOTSUPP: "no struct_ops with this value type". On 5.10 the kernel learns its struct_ops
+      // value type ids only when it parses its own BTF (bpf_struct_ops_init() from
+      // btf_parse_vmlinux()), which it does lazily, at the verifier's first run
+      // (bpf_get_btf_vmlinux()): before any program was loaded since boot, every id is unknown.
+      if (!(err instanceof BpfError) || err.errno !== Errno.ENOTSUPP) throw err;
+      runVerifierOnce();
+      return create();
+    }
   } catch (err) {
     // bpf_struct_ops_map_alloc_check() refused every map_flags bit until 6.4 ("bpf: Create
     // links for BPF struct_ops maps" added BPF_F_LINK).
@@ -70,6 +85,15 @@ export function createStructOpsMap(m: ELFMapSpec, target: StructOpsTarget, btfFd
       });
     }
     throw err;
+  }
+}
+
+/** Loads and closes a trivial program, so the kernel has parsed its BTF (see createStructOpsMap). */
+function runVerifierOnce(): void {
+  try {
+    Program.load({ name: 'struct_ops_btf', type: ProgramType.SocketFilter, license: 'GPL', instructions: [mov64Imm(Register.R0, 0), exit()] }).close();
+  } catch {
+    // The retry then fails as before, with the kernel's answer.
   }
 }
 

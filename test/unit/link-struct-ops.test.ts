@@ -8,6 +8,9 @@ import { ArgumentError, NotSupportedError, SyscallError } from '../../src/errors
 import { BPF_F_LINK, BPF_F_REPLACE } from '../../src/internal/flags.js';
 import { attachStructOps, attachStructOpsMaps, structOpsLinkFeature } from '../../src/link/struct-ops.js';
 import { BpfMap } from '../../src/map.js';
+import { Struct } from '../../src/btf/types.js';
+import type { ELFMapSpec } from '../../src/elf/specs.js';
+import { createStructOpsMap } from '../../src/struct-ops.js';
 import { Errno } from '../../src/sys/errno.js';
 import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
 import { Cmd } from '../../src/sys/layouts.js';
@@ -122,5 +125,41 @@ describe('attachStructOps on the fake kernel', () => {
     using link = attachStructOps(a);
     expect(() => link.update(hash)).toThrow(/the new map h is not a struct_ops map/);
     expect(fake.callsOf(Cmd.LinkUpdate)).toHaveLength(0);
+  });
+});
+
+describe('createStructOpsMap on the fake kernel', () => {
+  const spec: ELFMapSpec = { name: 'cc', sectionName: '.struct_ops', type: MapType.StructOps, keySize: 4, valueSize: 56, maxEntries: 1, flags: 0 };
+  const target = { type: new Struct('tcp_congestion_ops', 192), typeId: 5, valueTypeId: 6, valueSize: 256, dataOffset: 64 };
+
+  it('sends the wrapper size, btf_vmlinux_value_type_id and the object BTF fd', () => {
+    using map = createStructOpsMap(spec, target, 9);
+    const attr = fake.callsOf(Cmd.MapCreate).at(-1)!.attr;
+    expect([u32(attr, 0), u32(attr, 4), u32(attr, 8), u32(attr, 12), u32(attr, 48), u32(attr, 60)]).toEqual([MapType.StructOps, 4, 256, 1, 9, 6]);
+    expect(map.valueSize).toBe(256);
+  });
+
+  it('ENOTSUPP once (5.10 before its first verifier run knows no struct_ops type): a program load, then the map', () => {
+    let refused = false;
+    fake.alwaysBpf(Cmd.MapCreate, (c) => {
+      if (u32(c.attr, 0) !== MapType.StructOps || refused) return fake.allocFd();
+      refused = true;
+      return -Errno.ENOTSUPP;
+    });
+    using map = createStructOpsMap(spec, target, 9);
+    const creates = fake.calls.flatMap((c, i) => (c.cmd === Cmd.MapCreate && c.attr.byteLength >= 64 && u32(c.attr, 60) === 6 ? [i] : []));
+    expect(creates).toHaveLength(2);
+    const loads = fake.calls.flatMap((c, i) => (c.cmd === Cmd.ProgLoad ? [i] : []));
+    expect(loads.some((i) => i > creates[0]! && i < creates[1]!)).toBe(true);
+    expect(map.type).toBe(MapType.StructOps);
+  });
+
+  it('a BPF_F_LINK map refused with EINVAL before 6.4 is a NotSupportedError naming 6.4', () => {
+    overrideKernelVersion('6.1.0');
+    fake.alwaysBpf(Cmd.MapCreate, (c) => (u32(c.attr, 0) === MapType.StructOps ? -Errno.EINVAL : fake.allocFd()));
+    const err = caught(() => createStructOpsMap({ ...spec, sectionName: '.struct_ops.link', flags: BPF_F_LINK }, target, 9));
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect((err as NotSupportedError).minimumVersion).toBe('6.4');
+    expect((err as Error).message).toMatch(/struct_ops map cc in .struct_ops.link/);
   });
 });
