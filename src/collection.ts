@@ -21,6 +21,7 @@
  * @module
  */
 import { autoAttachRefusal } from './link/auto.js';
+import { attachStructOpsMaps } from './link/struct-ops.js';
 import type { Link } from './link/link.js';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
@@ -145,7 +146,8 @@ export class Collection implements Disposable {
    * `raw_tp/…`, `fentry/…`, …; see {@link canAutoAttach}), like libbpf's skeleton attach.
    * Network and cgroup programs (`xdp`, `tcx/ingress`, `cgroup_skb/egress`, `cgroup/connect4`,
    * `sk_lookup`, …) are attached too when the options name their interface, cgroup or network
-   * namespace ({@link AttachTargets}).
+   * namespace ({@link AttachTargets}), and struct_ops maps are registered (a link per
+   * `.struct_ops.link` map, kept under the map's name; see `attachStructOps`).
    * Programs left without a target (socket filters, sockmap programs, or a network program
    * whose interface was not given) are left alone, but not silently: each is listed in
    * {@link Collection.notAttached} with the reason and what to pass, and one process
@@ -171,6 +173,8 @@ export class Collection implements Disposable {
     try {
       for (const [name, prog] of Object.entries(this.programs)) {
         if (this.links[name] !== undefined) continue;
+        // struct_ops programs run through their map, registered below.
+        if (prog.type === ProgramType.StructOps) continue;
         const refusal = autoAttachRefusal(prog.attachment.sectionName, prog.attachment.attachTo, options);
         if (refusal !== undefined) {
           this.notAttached[name] = refusal;
@@ -179,6 +183,12 @@ export class Collection implements Disposable {
         }
         made[name] = prog.attach(options);
         delete this.notAttached[name];
+      }
+      // struct_ops maps, like libbpf's skeleton attach: a link per .struct_ops.link map, the
+      // registration (made at load) of a plain one. Keyed by map name, unless a program has it.
+      const pending = Object.fromEntries(Object.entries(this.maps).filter(([name]) => this.links[name] === undefined && this.links[`${name} (struct_ops)`] === undefined));
+      for (const [name, link] of Object.entries(attachStructOpsMaps(pending))) {
+        made[this.programs[name] === undefined ? name : `${name} (struct_ops)`] = link;
       }
     } catch (err) {
       for (const link of Object.values(made)) link.close();

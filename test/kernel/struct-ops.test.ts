@@ -240,6 +240,17 @@ describe.skipIf(linkSkip)('.struct_ops.link: registered by a struct_ops link (6.
     expect(available()).not.toContain('ebpfts_cc_map');
   });
 
+  it('attachAll() registers the struct_ops maps too, without listing their programs as not attached', async () => {
+    const coll = track(await loadCollection(only(spec, 'ebpfts_cc_map', 'ebpfts_cc')));
+    const made = coll.attachAll();
+    expect(Object.keys(made).sort()).toEqual(['ebpfts_cc', 'ebpfts_cc_map']);
+    expect(coll.notAttached).toEqual({});
+    expect(available()).toEqual(expect.arrayContaining(['ebpfts_cc', 'ebpfts_cc_map']));
+    coll.close();
+    expect(available()).not.toContain('ebpfts_cc');
+    expect(available()).not.toContain('ebpfts_cc_map');
+  });
+
   it('a second link for a registered name is refused', async () => {
     const coll = track(await loadCollection(only(spec, 'ebpfts_cc', 'ebpfts_cc_v2')));
     track(attachStructOps(coll.maps.ebpfts_cc!));
