@@ -9,7 +9,7 @@
 // take the BPF_PROG_ATTACH path on every kernel, so both paths run everywhere.
 import { createServer, type Server } from 'node:net';
 import { closeSync, openSync, statfsSync, constants as fsConstants } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, AttachTargetError, SyscallError } from '../../src/errors.js';
@@ -24,6 +24,7 @@ import { kernelVersion } from '../../src/sys/kernel-version.js';
 import * as asm from '../../src/asm/index.js';
 import { AttachType, ProgramType } from '../../src/types.js';
 import { cgroupUnavailable, nodeOutside, TestCgroup } from './helpers/cgroup.js';
+import { closeAfterEach, u64 } from './helpers/per-test.js';
 
 const object = new URL('../../testdata/cgroup_hooks.bpfel.o', import.meta.url).pathname;
 const skip = cgroupUnavailable();
@@ -33,24 +34,7 @@ const linkKernel = skip === undefined && kernelVersion().atLeast('5.7');
 const linkInfoKernel = skip === undefined && kernelVersion().atLeast('5.8');
 
 let spec: CollectionSpec;
-const open: Array<{ close(): void }> = [];
-/** Closed after each test, last first: links, then collections, then cgroups. */
-function track<T extends { close(): void }>(x: T): T {
-  open.push(x);
-  return x;
-}
-
-afterEach(() => {
-  const errors: unknown[] = [];
-  for (const x of open.splice(0).reverse()) {
-    try {
-      x.close();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw errors[0];
-});
+const track = closeAfterEach();
 
 beforeAll(async () => {
   if (skip === undefined) spec = await loadCollectionSpec(object);
@@ -66,8 +50,6 @@ interface Constants {
 async function load(constants: Constants = {}): Promise<Collection> {
   return track(await loadCollection(spec.copy(), { constants: { blocked_port: 0, counted_port: 0, denied_major: 0, denied_minor: 0, ...constants } }));
 }
-
-const u64 = (coll: Collection, name: string): bigint => coll.variables[name]!.get() as bigint;
 
 /** A TCP server on 127.0.0.1 that accepts and closes; its port. */
 async function server(): Promise<number> {

@@ -6,7 +6,7 @@
 //
 // netfilter links need Linux 6.4 (defrag 6.6): the test:vm kernels 5.10 and 6.1 run only the
 // feature checks, which must name 6.4.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, NotSupportedError } from '../../src/errors.js';
@@ -18,6 +18,7 @@ import type { Program } from '../../src/prog.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { expectVersionedFeature } from './helpers/kernel-features.js';
 import { netnsUnavailable, TestNetns } from './helpers/netns.js';
+import { closeAfterEach, u64 } from './helpers/per-test.js';
 
 const object = new URL('../../testdata/netfilter.bpfel.o', import.meta.url).pathname;
 const root = process.getuid?.() === 0;
@@ -34,23 +35,7 @@ const ORDER_PORT = 7203;
 let spec: CollectionSpec;
 let ns: TestNetns;
 
-const open: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(x: T): T {
-  open.push(x);
-  return x;
-}
-
-afterEach(() => {
-  const errors: unknown[] = [];
-  for (const x of open.splice(0).reverse()) {
-    try {
-      x.close();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw errors[0];
-});
+const track = closeAfterEach();
 
 beforeAll(async () => {
   if (skip !== undefined) return;
@@ -63,8 +48,6 @@ afterAll(() => ns?.close());
 async function load(constants: { count_port?: number; drop_port?: number; order_port?: number } = {}): Promise<Collection> {
   return track(await loadCollection(spec.copy(), { constants: { count_port: 0, drop_port: 0, order_port: 0, ...constants } }));
 }
-
-const u64 = (coll: Collection, name: string): bigint => coll.variables[name]!.get() as bigint;
 
 function attachIn(prog: Program, options: NetfilterOptions): Link {
   return track(inNetns(ns.path, () => attachNetfilter(prog, options)));

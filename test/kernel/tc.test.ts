@@ -3,7 +3,7 @@
 // a to b. Checks the exact counts, TC_ACT_SHOT dropping, what tcFilters and `tc filter show`
 // report, the clsact qdisc created and removed by us (or kept when it was there before),
 // priority/handle conflicts explained, and Link.update. The namespaces die with the test.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, AttachTargetError, SyscallError } from '../../src/errors.js';
@@ -13,8 +13,9 @@ import { attachTc, tcFilters, type TcDirection, type TcOptions } from '../../src
 import type { BpfMap } from '../../src/map.js';
 import type { Program } from '../../src/prog.js';
 import { Errno } from '../../src/sys/errno.js';
-import { netnsUnavailable, sendUdp, TestNetns, vethPair } from './helpers/netns.js';
-import { startUdpReceiver } from './helpers/udp-receiver.js';
+import { netnsUnavailable, TestNetns, vethPair } from './helpers/netns.js';
+import { caught, closeAfterEach } from './helpers/per-test.js';
+import { udpTraffic } from './helpers/udp-receiver.js';
 
 const COUNT_OBJ = new URL('../../testdata/xdp_count.bpfel.o', import.meta.url).pathname;
 const root = process.getuid?.() === 0;
@@ -28,33 +29,23 @@ const FRAME = 74; // Ethernet + IPv4 + UDP + 32 bytes
 
 let a: TestNetns;
 let b: TestNetns;
-const open: Array<{ close(): void }> = [];
+const track = closeAfterEach();
 
 beforeEach(() => {
   if (skip !== undefined) return;
-  a = TestNetns.create();
-  b = TestNetns.create();
+  a = track(TestNetns.create());
+  b = track(TestNetns.create());
   vethPair(a, 'va', A, b, 'vb', B);
-});
-
-afterEach(() => {
-  for (const o of open.splice(0).reverse()) o.close();
-  a?.close();
-  b?.close();
 });
 
 async function countObject(constants: Record<string, number> = {}): Promise<Collection> {
   const spec = await loadCollectionSpec(COUNT_OBJ);
   spec.rewriteConstants({ watch_port: PORT, ...constants });
-  const coll = await loadCollection(spec, { programs: ['tc_count', 'xdp_pass'] });
-  open.push(coll);
-  return coll;
+  return track(await loadCollection(spec, { programs: ['tc_count', 'xdp_pass'] }));
 }
 
 function attachIn(ns: TestNetns, prog: Program, options: TcOptions): Link {
-  const link = inNetns(ns.path, () => attachTc(prog, options));
-  open.push(link);
-  return link;
+  return track(inNetns(ns.path, () => attachTc(prog, options)));
 }
 
 /** `tc -j qdisc show dev DEV` kinds in `ns`. */
@@ -74,21 +65,7 @@ function watched(map: BpfMap): { packets: bigint; bytes: bigint } {
   return { packets: d.getBigUint64(0, true), bytes: d.getBigUint64(8, true) };
 }
 
-async function traffic(n: number): Promise<{ sent: number; received: number }> {
-  const rx = await startUdpReceiver(b, PORT);
-  const sent = sendUdp(a, B, PORT, n);
-  const { datagrams } = await rx.done();
-  return { sent, received: datagrams };
-}
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
-}
+const traffic = (n: number): Promise<{ sent: number; received: number }> => udpTraffic(a, b, B, PORT, n);
 
 describe.skipIf(skip !== undefined)('attachTc (clsact + cls_bpf) with traffic between namespaces', () => {
   for (const [direction, ns, dev] of [
@@ -182,8 +159,7 @@ describe.skipIf(skip !== undefined)('attachTc (clsact + cls_bpf) with traffic be
     const coll = await countObject({ drop_watched: 1 });
     const spec = await loadCollectionSpec(COUNT_OBJ);
     spec.rewriteConstants({ watch_port: PORT });
-    const passing = await loadCollection(spec, { programs: ['tc_count'] });
-    open.push(passing);
+    const passing = track(await loadCollection(spec, { programs: ['tc_count'] }));
     const link = attachIn(b, coll.programs.tc_count!, { interface: 'vb', direction: 'ingress' });
     expect((await traffic(2)).received).toBe(0);
     link.update(passing.programs.tc_count!, { oldProgram: coll.programs.tc_count! });

@@ -8,7 +8,7 @@
 //
 // tcx needs Linux 6.6: on the test:vm kernels 5.10 and 6.1 only the feature checks run (a "not
 // supported" naming 6.6 and attachTc); 6.12 and the host run everything.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
@@ -25,6 +25,7 @@ import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { AttachType, ProgramType } from '../../src/types.js';
 import { expectVersionedFeature } from './helpers/kernel-features.js';
 import { netnsUnavailable, sendUdp, TestNetns, vethPair } from './helpers/netns.js';
+import { closeAfterEach, settle, u64 } from './helpers/per-test.js';
 
 const object = new URL('../../testdata/tcx.bpfel.o', import.meta.url).pathname;
 const root = process.getuid?.() === 0;
@@ -43,24 +44,7 @@ let spec: CollectionSpec;
 let a: TestNetns;
 let b: TestNetns;
 
-const open: Array<{ close(): void }> = [];
-/** Closed after each test, last first. */
-function track<T extends { close(): void }>(x: T): T {
-  open.push(x);
-  return x;
-}
-
-afterEach(() => {
-  const errors: unknown[] = [];
-  for (const x of open.splice(0).reverse()) {
-    try {
-      x.close();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw errors[0];
-});
+const track = closeAfterEach();
 
 beforeAll(async () => {
   if (skip !== undefined) return;
@@ -77,20 +61,6 @@ afterAll(() => {
 
 async function load(constants: { count_port?: number; drop_port?: number; order_port?: number } = {}): Promise<Collection> {
   return track(await loadCollection(spec.copy(), { constants: { count_port: 0, drop_port: 0, order_port: 0, ...constants } }));
-}
-
-const u64 = (coll: Collection, name: string): bigint => coll.variables[name]!.get() as bigint;
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** Reads `read` until it reaches `want` or a second passes (softirq work may trail the sender by a moment). */
-function settle(read: () => bigint, want: bigint): bigint {
-  const deadline = Date.now() + 1000;
-  let v = read();
-  while (v < want && Date.now() < deadline) {
-    Atomics.wait(sleeper, 0, 0, 10);
-    v = read();
-  }
-  return v;
 }
 
 /** attachTcx inside namespace `ns`, tracked. */

@@ -5,7 +5,7 @@
 // while attached and after close(), and that XDP_DROP drops. Both attach paths run: the BPF
 // link where the kernel has it (5.9+) and netlink (`legacy: true`, and the only one before).
 // The namespaces die with the test (and with the process), taking any attachment with them.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, AttachTargetError, SyscallError } from '../../src/errors.js';
@@ -16,8 +16,9 @@ import { attachXDP, xdpLinkFeature, xdpPrograms, type XDPAttachment, type XDPOpt
 import type { BpfMap } from '../../src/map.js';
 import { Errno } from '../../src/sys/errno.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
-import { netnsUnavailable, sendUdp, TestNetns, vethPair } from './helpers/netns.js';
-import { startUdpReceiver } from './helpers/udp-receiver.js';
+import { netnsUnavailable, TestNetns, vethPair } from './helpers/netns.js';
+import { caught, closeAfterEach } from './helpers/per-test.js';
+import { udpTraffic } from './helpers/udp-receiver.js';
 
 const COUNT_OBJ = new URL('../../testdata/xdp_count.bpfel.o', import.meta.url).pathname;
 const REDIRECT_OBJ = new URL('../../testdata/xdp_redirect.bpfel.o', import.meta.url).pathname;
@@ -35,33 +36,23 @@ const IPPROTO_UDP = 17;
 
 let a: TestNetns;
 let b: TestNetns;
-const open: Array<{ close(): void }> = [];
+const track = closeAfterEach();
 
 beforeEach(() => {
   if (skip !== undefined) return;
-  a = TestNetns.create();
-  b = TestNetns.create();
+  a = track(TestNetns.create());
+  b = track(TestNetns.create());
   vethPair(a, 'va', A, b, 'vb', B);
-});
-
-afterEach(() => {
-  for (const o of open.splice(0).reverse()) o.close();
-  a?.close();
-  b?.close();
 });
 
 async function countObject(constants: Record<string, number> = {}): Promise<Collection> {
   const spec = await loadCollectionSpec(COUNT_OBJ);
   spec.rewriteConstants({ watch_port: PORT, ...constants });
-  const coll = await loadCollection(spec);
-  open.push(coll);
-  return coll;
+  return track(await loadCollection(spec));
 }
 
 function attachInB(prog: Parameters<typeof attachXDP>[0], options: XDPOptions): Link {
-  const link = inNetns(b.path, () => attachXDP(prog, options));
-  open.push(link);
-  return link;
+  return track(inNetns(b.path, () => attachXDP(prog, options)));
 }
 
 const programsOnVb = (): XDPAttachment[] => inNetns(b.path, () => xdpPrograms('vb'));
@@ -87,21 +78,7 @@ function counter(map: BpfMap, key: number): { packets: bigint; bytes: bigint } {
 }
 
 /** Sends `n` datagrams from a to b:PORT and returns how many b's socket received. */
-async function traffic(n: number, size = 32): Promise<{ sent: number; received: number }> {
-  const rx = await startUdpReceiver(b, PORT);
-  const sent = sendUdp(a, B, PORT, n, size);
-  const { datagrams } = await rx.done();
-  return { sent, received: datagrams };
-}
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
-}
+const traffic = (n: number, size = 32): Promise<{ sent: number; received: number }> => udpTraffic(a, b, B, PORT, n, size);
 
 describe.skipIf(skip !== undefined)('attachXDP with traffic between namespaces', () => {
   const paths: Array<{ name: string; options: Partial<XDPOptions>; mode: 'bpf-link' | 'attachment'; skip?: string }> = [
@@ -199,13 +176,13 @@ describe.skipIf(skip !== undefined)('attachXDP with traffic between namespaces',
     const counting = coll.programs.xdp_count!;
     const passing = coll.programs.xdp_pass!;
     const first = attachInB(counting, { interface: 'vb', mode: 'generic' });
+    let current = first;
     if (first.mode === 'bpf-link') {
       // A program held by a BPF link is not replaced through netlink.
       expect((caught(() => attachInB(passing, { interface: 'vb', mode: 'generic', replace: counting })) as SyscallError).errno).toBe(Errno.EBUSY);
       first.close();
-      open.push(attachInB(counting, { interface: 'vb', mode: 'generic', legacy: true }));
+      current = attachInB(counting, { interface: 'vb', mode: 'generic', legacy: true });
     }
-    const current = open.at(-1) as Link;
     expect((await traffic(2)).received).toBe(0);
     // The wrong expected program: EEXIST, nothing changes.
     const wrong = caught(() => attachInB(passing, { interface: 'vb', mode: 'generic', replace: passing }));
@@ -316,12 +293,12 @@ describe.skipIf(skip !== undefined)('devmap, cpumap and frags programs (testdata
     const spec = await loadCollectionSpec(REDIRECT_OBJ);
     spec.rewriteConstants({ watch_port: PORT });
     const coll = await loadCollection(spec, { programs: ['xdp_to_devmap', 'devmap_count'] });
-    open.push(coll);
+    track(coll);
     // The devmap resolves the ifindex in the namespace of the thread that updates the entry.
     inNetns(b.path, () => coll.maps.tx_port!.update(key0, mapValue(vbIndex(), coll.programs.devmap_count!.fd)));
     // veth takes redirected frames only while its peer runs XDP (NETDEV_XDP_ACT_NDO_XMIT).
     const peer = await countObject();
-    open.push(inNetns(a.path, () => attachXDP(peer.programs.xdp_pass!, { interface: 'va', mode: 'driver' })));
+    track(inNetns(a.path, () => attachXDP(peer.programs.xdp_pass!, { interface: 'va', mode: 'driver' })));
     attachInB(coll.programs.xdp_to_devmap!, { interface: 'vb', mode: 'driver' });
     const { sent, received } = await traffic(5);
     expect(sent).toBe(5);
@@ -334,7 +311,7 @@ describe.skipIf(skip !== undefined)('devmap, cpumap and frags programs (testdata
     const spec = await loadCollectionSpec(REDIRECT_OBJ);
     spec.rewriteConstants({ watch_port: PORT });
     const coll = await loadCollection(spec, { programs: ['xdp_to_cpumap', 'cpumap_count'] });
-    open.push(coll);
+    track(coll);
     coll.maps.cpus!.update(key0, mapValue(192, coll.programs.cpumap_count!.fd));
     attachInB(coll.programs.xdp_to_cpumap!, { interface: 'vb', mode: 'driver' });
     const { received } = await traffic(5);
@@ -356,7 +333,7 @@ describe.skipIf(skip !== undefined)('devmap, cpumap and frags programs (testdata
     const spec = await loadCollectionSpec(REDIRECT_OBJ);
     spec.rewriteConstants({ watch_port: PORT });
     const coll = await loadCollection(spec, { programs: ['frags_count'] });
-    open.push(coll);
+    track(coll);
     attachInB(coll.programs.frags_count!, { interface: 'vb', mode: 'driver' });
     const { sent, received } = await traffic(3, 8000);
     expect(sent).toBe(3);

@@ -4,7 +4,7 @@
  * the same time. Start it, send, then `done()` returns what it received.
  */
 import { spawn } from 'node:child_process';
-import type { TestNetns } from './netns.js';
+import { sendUdp, type TestNetns } from './netns.js';
 
 /** A listening receiver; `done()` says the sending is over and returns the datagrams it got. */
 export interface UdpReceiver {
@@ -54,4 +54,12 @@ export function startUdpReceiver(ns: TestNetns, port: number, graceMs = 300): Pr
       }
     });
   });
+}
+
+/** Sends `count` datagrams of `size` bytes from `from` to `host`:`port`, received in `to`: how many were sent and how many arrived. */
+export async function udpTraffic(from: TestNetns, to: TestNetns, host: string, port: number, count: number, size = 32): Promise<{ sent: number; received: number }> {
+  const rx = await startUdpReceiver(to, port);
+  const sent = sendUdp(from, host, port, count, size);
+  const { datagrams } = await rx.done();
+  return { sent, received: datagrams };
 }
