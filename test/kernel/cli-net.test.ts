@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, statSync, constants as fsConstants } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
-import { runCLI } from '../../src/cli/run.js';
 import { BPF_F_ALLOW_MULTI, XDP_FLAGS_SKB_MODE } from '../../src/internal/flags.js';
 import { interfaceIndex } from '../../src/internal/netdev.js';
 import { inNetns } from '../../src/internal/netns.js';
@@ -20,6 +19,7 @@ import { bpfCall } from '../../src/sys/bpf.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { LinkCreate } from '../../src/sys/layouts.js';
 import { AttachType, ProgramType } from '../../src/types.js';
+import { cli, cliJson } from '../helpers/cli.js';
 import { findTool, missingToolReason } from '../helpers/tools.js';
 import { cgroupUnavailable, TestCgroup } from './helpers/cgroup.js';
 import { netnsUnavailable, TestNetns } from './helpers/netns.js';
@@ -32,19 +32,6 @@ const bpftool = findTool('bpftool');
 const withBpftool = bpftool === undefined ? ` (skipped: ${missingToolReason('bpftool')})` : '';
 if (netSkip !== undefined) console.warn(`skipping CLI net tests: ${netSkip}`);
 if (cgroupSkip !== undefined) console.warn(`skipping CLI cgroup tests: ${cgroupSkip}`);
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
-  return { code, stdout, stderr };
-}
-
-async function json<T = any>(args: string[]): Promise<T> {
-  const r = await cli([...args, '-j']);
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
 
 function trivial(type: ProgramType, name: string, ret: number, attachType?: AttachType): Program {
   return Program.load({ name, type, attachType, license: 'GPL', instructions: [asm.mov64Imm(asm.Register.R0, ret), asm.exit()] });
@@ -99,7 +86,7 @@ describe.skipIf(netSkip !== undefined)('ebpf-ts net', () => {
 
   it('lists XDP, tcx with and without a link on lo of another namespace (--netns), and that interface alone', async () => {
     using s = setUp();
-    const records = await json<any[]>(['net', '--netns', s.ns.path]);
+    const records = await cliJson<any[]>(['net', '--netns', s.ns.path]);
     const lo = records.filter((r) => r.interface === 'lo');
     expect(lo).toContainEqual({ interface: 'lo', ifindex: 1, hook: 'xdp', where: 'generic', progId: s.xdp.info().id, progName: 'net_xdp', linkId: s.links[0]!.mode === 'bpf-link' ? s.links[0]!.info().id : null });
     expect(lo).toContainEqual({ interface: 'lo', ifindex: 1, hook: 'tc', where: 'ingress prio 7 handle 0x3 direct-action', progId: s.tc.info().id, progName: 'net_tc', linkId: null });
@@ -115,10 +102,10 @@ describe.skipIf(netSkip !== undefined)('ebpf-ts net', () => {
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`^lo\\(1\\)\\s+xdp\\s+generic\\s+${s.xdp.info().id}\\s+net_xdp\\s`, 'm'));
     if (hasTcx) expect(text.stdout).toMatch(new RegExp(`^lo\\(1\\)\\s+tcx\\s+ingress\\s+${s.tcxIn.info().id}\\s+net_tcx_in\\s+-$`, 'm'));
-    expect((await json<any[]>(['net', '1', '--netns', s.ns.path])).length).toBe(hasTcx ? 4 : 2);
+    expect((await cliJson<any[]>(['net', '1', '--netns', s.ns.path])).length).toBe(hasTcx ? 4 : 2);
 
     // Not in this process's namespace: lo here has none of them.
-    const here = await json<any[]>(['net', 'lo']);
+    const here = await cliJson<any[]>(['net', 'lo']);
     expect(here.map((r) => r.progId)).not.toContain(s.xdp.info().id);
 
     const missing = await cli(['net', 'nosuchdev0', '--netns', s.ns.path]);
@@ -128,7 +115,7 @@ describe.skipIf(netSkip !== undefined)('ebpf-ts net', () => {
 
   it.skipIf(bpftool === undefined)(`agrees with bpftool net show on XDP and tc${withBpftool}`, async () => {
     using s = setUp();
-    const ours = await json<any[]>(['net', '--netns', s.ns.path]);
+    const ours = await cliJson<any[]>(['net', '--netns', s.ns.path]);
     const [theirs] = tool(['net', 'show'], s.ns);
     const xdp = ours.filter((r) => r.hook === 'xdp');
     expect(xdp.map((r) => ({ devname: r.interface, ifindex: r.ifindex, mode: r.where, id: r.progId }))).toEqual(theirs.xdp);
@@ -177,13 +164,13 @@ describe.skipIf(cgroupSkip !== undefined)('ebpf-ts cgroup tree / cgroup show / l
 
   it('cgroup tree lists both cgroups with hooks, flags, names and the link; --effective adds what the child inherits', async () => {
     using s = setUp();
-    const rows = await json<any[]>(['cgroup', 'tree', s.cg.path]);
+    const rows = await cliJson<any[]>(['cgroup', 'tree', s.cg.path]);
     expect(rows).toEqual([
       { cgroup: s.cg.path, id: s.attached.info().id, attachType: 'cgroup_inet_egress', attachFlags: 'multi', name: 'cg_attached', linkId: null },
       { cgroup: s.cg.path, id: s.linked.info().id, attachType: 'cgroup_inet_egress', attachFlags: 'multi', name: 'cg_linked', linkId: s.link.info().id },
       { cgroup: s.child.path, id: s.inChild.info().id, attachType: 'cgroup_inet_ingress', attachFlags: 'none', name: 'cg_child_in', linkId: null },
     ]);
-    const effective = await json<any[]>(['cgroup', 'show', s.child.path, '--effective']);
+    const effective = await cliJson<any[]>(['cgroup', 'show', s.child.path, '--effective']);
     expect(effective.map((r) => [r.attachType, r.id]).sort()).toEqual(
       [
         ['cgroup_inet_egress', s.attached.info().id],
@@ -195,7 +182,7 @@ describe.skipIf(cgroupSkip !== undefined)('ebpf-ts cgroup tree / cgroup show / l
     expect(text.stdout).toMatch(new RegExp(`^${s.cg.path}\\s+${s.linked.info().id}\\s+cgroup_inet_egress\\s+multi\\s+cg_linked\\s+${s.link.info().id}$`, 'm'));
     // A path relative to the v2 root names the same cgroup.
     const rel = s.cg.path.split('/').pop()!;
-    expect((await json<any[]>(['cgroup', 'show', rel])).length).toBe(2);
+    expect((await cliJson<any[]>(['cgroup', 'show', rel])).length).toBe(2);
     const missing = await cli(['cgroup', 'show', `${s.cg.path}/nope`]);
     expect(missing).toMatchObject({ code: 1 });
     expect(missing.stderr).toMatch(/no cgroup .*nope/);
@@ -204,7 +191,7 @@ describe.skipIf(cgroupSkip !== undefined)('ebpf-ts cgroup tree / cgroup show / l
   it('link list names the cgroup link by its directory, hook and program', async () => {
     using s = setUp();
     const id = s.link.info().id;
-    const [rec] = await json<any[]>(['link', 'list', String(id)]);
+    const [rec] = await cliJson<any[]>(['link', 'list', String(id)]);
     expect(rec).toMatchObject({
       id,
       type: 'CGROUP',
@@ -219,13 +206,13 @@ describe.skipIf(cgroupSkip !== undefined)('ebpf-ts cgroup tree / cgroup show / l
 
   it.skipIf(bpftool === undefined)(`agrees with bpftool cgroup show and link show${withBpftool}`, async () => {
     using s = setUp();
-    const ours = await json<any[]>(['cgroup', 'show', s.cg.path]);
+    const ours = await cliJson<any[]>(['cgroup', 'show', s.cg.path]);
     const theirs = tool(['cgroup', 'show', s.cg.path]);
     expect(ours.map((r) => ({ id: r.id, attach_type: r.attachType, attach_flags: r.attachFlags === 'none' ? '' : r.attachFlags, name: r.name }))).toEqual(
       theirs.map((t: any) => ({ id: t.id, attach_type: t.attach_type, attach_flags: t.attach_flags, name: t.name })),
     );
     const id = s.link.info().id;
-    const [rec] = await json<any[]>(['link', 'list', String(id)]);
+    const [rec] = await cliJson<any[]>(['link', 'list', String(id)]);
     const link = tool(['link', 'show', 'id', String(id)]);
     expect({ id: rec.id, type: rec.type.toLowerCase(), prog_id: rec.progId, cgroup_id: Number(rec.details.cgroup.cgroupId) }).toEqual({
       id: link.id,
@@ -248,11 +235,11 @@ describe.skipIf(netSkip !== undefined || !hasTcx)('link list of a tcx link', () 
       const id = link.info().id;
       const ifindex = inNetns(ns.path, () => interfaceIndex('clitcx0'));
       expect(inNetns(ns.path, () => link.info().tcx)).toEqual({ ifindex, interface: 'clitcx0', attachType: AttachType.TCXIngress });
-      const [rec] = await json<any[]>(['link', 'list', String(id), '--netns', ns.path]);
+      const [rec] = await cliJson<any[]>(['link', 'list', String(id), '--netns', ns.path]);
       expect(rec.attached).toBe(`tcx clitcx0 (ifindex ${ifindex}) ingress`);
       expect(rec.details).toEqual({ tcx: { ifindex, interface: 'clitcx0', attachType: AttachType.TCXIngress } });
       // From this namespace the index is not an interface running the program.
-      const [outside] = await json<any[]>(['link', 'list', String(id)]);
+      const [outside] = await cliJson<any[]>(['link', 'list', String(id)]);
       expect(outside.attached).toBe(`tcx ifindex ${ifindex} (another network namespace) ingress`);
     } finally {
       link.close();

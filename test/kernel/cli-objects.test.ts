@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { Helper } from '../../src/asm/helper.js';
-import { runCLI } from '../../src/cli/run.js';
 import { loadCollection } from '../../src/collection.js';
 import { fdinfoNumber, ownFdinfo } from '../../src/internal/bpf-fdinfo.js';
 import { attachTracepoint } from '../../src/link/tracepoint.js';
@@ -19,6 +18,7 @@ import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
 import { MapType, ProgramType } from '../../src/types.js';
+import { cli, cliJson } from '../helpers/cli.js';
 import { findTool, missingToolReason } from '../helpers/tools.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
@@ -32,19 +32,6 @@ const comm = readFileSync('/proc/self/comm', 'utf8').trim();
 const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The PIDS cell lists this process (its comm may contain spaces: vitest names its workers). */
 const holdsCell = `.*${esc(`${comm}(${process.pid})`)}.*`;
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
-  return { code, stdout, stderr };
-}
-
-async function json<T = any>(args: string[]): Promise<T> {
-  const r = await cli([...args, '-j']);
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
 
 function tool(args: string[]): any {
   return JSON.parse(execFileSync(bpftool!, ['-j', ...args], { encoding: 'utf8' }));
@@ -105,7 +92,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
     it('prog show has the map ids, memlock, the pids holding the program and its pins', async () => {
       using f = fixture();
       const info = f.prog.info();
-      const [p, ...others] = await json<any[]>(['prog', 'show', String(info.id)]);
+      const [p, ...others] = await cliJson<any[]>(['prog', 'show', String(info.id)]);
       expect(others).toEqual([]);
       expect(p).toMatchObject({ id: info.id, type: 'SOCKET_FILTER', name: 'cli_obj_prog', tag: info.tag, gplCompatible: true, uid: 0 });
       expect(p.mapIds).toEqual([f.map.info().id]);
@@ -126,7 +113,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       using f = fixture();
       const { id, tag } = f.prog.info();
       for (const words of [[String(id)], ['id', String(id)], ['name', 'cli_obj_prog'], ['cli_obj_prog'], ['tag', tag], ['pinned', f.progPin], [f.progPin]]) {
-        const list = await json<{ id: number }[]>(['prog', 'show', ...words]);
+        const list = await cliJson<{ id: number }[]>(['prog', 'show', ...words]);
         expect(list.map((x) => x.id), words.join(' ')).toEqual([id]);
       }
       const missing = await cli(['prog', 'show', 'name', 'cli_no_such_prog']);
@@ -143,20 +130,20 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
     it('prog list is prog show, map list is map show', async () => {
       using f = fixture();
       const id = f.prog.info().id;
-      expect(await json(['prog', 'list', String(id)])).toEqual(await json(['prog', 'show', String(id)]));
+      expect(await cliJson(['prog', 'list', String(id)])).toEqual(await cliJson(['prog', 'show', String(id)]));
       const mapId = f.map.info().id;
-      expect(await json(['map', 'list', String(mapId)])).toEqual(await json(['map', 'show', String(mapId)]));
+      expect(await cliJson(['map', 'list', String(mapId)])).toEqual(await cliJson(['map', 'show', String(mapId)]));
     });
 
     it('map show has memlock, frozen, the pids and the pins', async () => {
       using f = fixture();
       const id = f.map.info().id;
-      const [m] = await json<any[]>(['map', 'show', 'id', String(id)]);
+      const [m] = await cliJson<any[]>(['map', 'show', 'id', String(id)]);
       expect(m).toMatchObject({ id, type: 'HASH', name: 'cli_obj_map', keySize: 4, valueSize: 8, maxEntries: 5, flags: 0, frozen: false });
       expect(m.memlockBytes).toBe(fdinfoNumber(ownFdinfo(f.map.fd), 'memlock'));
       expect(m.pids).toContainEqual({ pid: process.pid, comm });
       expect(m.pinned).toEqual([f.mapPin]);
-      const [frozen] = await json<any[]>(['map', 'show', 'name', 'cli_obj_frozen']);
+      const [frozen] = await cliJson<any[]>(['map', 'show', 'name', 'cli_obj_frozen']);
       expect(frozen).toMatchObject({ id: f.frozen.info().id, frozen: true, pinned: [] });
       const text = await cli(['map', 'show', f.mapPin]);
       expect(text.stdout).toMatch(new RegExp(`^\\s*${id}\\s+HASH\\s+cli_obj_map\\s+4B\\s+8B\\s+5\\s+0\\s+\\d+\\s+-\\s+${holdsCell}\\s+${f.mapPin}$`, 'm'));
@@ -168,10 +155,10 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       const prog = coll.programs.sock_alloc_file_entry!;
       const info = prog.info();
       expect(info.name).toBe('sock_alloc_file');
-      const [p] = await json<any[]>(['prog', 'show', String(info.id)]);
+      const [p] = await cliJson<any[]>(['prog', 'show', String(info.id)]);
       expect(p.name).toBe('sock_alloc_file_entry');
       expect(p.btfId).toBe(info.btfId);
-      expect((await json<any[]>(['prog', 'show', 'name', 'sock_alloc_file_entry'])).map((x) => x.id)).toContain(info.id);
+      expect((await cliJson<any[]>(['prog', 'show', 'name', 'sock_alloc_file_entry'])).map((x) => x.id)).toContain(info.id);
     });
 
     // Our JSON key → bpftool's, and what bpftool's absence of the key means.
@@ -186,7 +173,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       ['btfId', 'btf_id', 0],
     ];
     async function expectSameAsBpftool(kind: 'prog' | 'map', id: number, keys: [string, string, unknown][]): Promise<void> {
-      const [ours] = await json<any[]>([kind, 'show', String(id)]);
+      const [ours] = await cliJson<any[]>([kind, 'show', String(id)]);
       const theirs = tool(['-f', kind, 'show', 'id', String(id)]);
       expect(ours.type.toLowerCase()).toBe(theirs.type);
       for (const [key, theirKey, absent] of keys) expect(ours[key], `${kind} ${id} ${key}`).toEqual(theirs[theirKey] ?? absent);
@@ -217,7 +204,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       // The verifier replaced the lookup helper by the hash map's own function (or inlined it).
       expect(r.stdout).toMatch(/\tcall (bpf_map_lookup_elem|\w*htab_map_lookup_elem)$/m);
       expect(r.stdout).not.toContain('ld_pseudo');
-      const j = await json<any>(['prog', 'dump', 'xlated', 'name', 'cli_obj_prog']);
+      const j = await cliJson<any>(['prog', 'dump', 'xlated', 'name', 'cli_obj_prog']);
       expect(j).toMatchObject({ id: info.id, name: 'cli_obj_prog', type: 'SOCKET_FILTER', tag: info.tag });
       expect(hex(j.instructions.map((i: { bytes: string }) => i.bytes)).length / 2).toBe(info.xlatedLength);
       const file = join(tmp, 'xlated.bin');
@@ -246,7 +233,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       await using coll = await loadCollection('testdata/elf_patterns.bpfel.o');
       const info = coll.programs.on_enter!.info();
       expect(info.jitedLength).toBeGreaterThan(0);
-      const j = await json<any>(['prog', 'dump', 'jited', String(info.id)]);
+      const j = await cliJson<any>(['prog', 'dump', 'jited', String(info.id)]);
       expect(j.functions.map((f: { name: string }) => f.name)).toEqual(['on_enter', 'wanted']);
       const all = hex(j.functions.map((f: { bytes: string }) => f.bytes));
       expect(all.length / 2).toBe(info.jitedLength);
@@ -286,7 +273,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
         await cli(['prog', 'dump', 'xlated', id, '--out', ours]);
         execFileSync(bpftool!, ['prog', 'dump', 'xlated', 'id', id, 'file', theirs]);
         expect(readFileSync(ours)).toEqual(readFileSync(theirs));
-        const mine = (await json<any>(['prog', 'dump', 'xlated', id])).instructions as { text: string; source: { text: string } | null }[];
+        const mine = (await cliJson<any>(['prog', 'dump', 'xlated', id])).instructions as { text: string; source: { text: string } | null }[];
         const bp = tool(['prog', 'dump', 'xlated', 'id', id]) as { disasm: string; src?: string }[];
         expect(mine.length).toBe(bp.length);
         // bpftool: "(85) call bpf_ktime_get_ns#282304", "(85) call pc+21#bpf_prog_<tag>_wanted", "(18) r1 = map[id:7]".
@@ -316,7 +303,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       expect(up.stdout).toBe(`updated key 01 00 00 00 of map ${id} (cli_obj_map, HASH)\n`);
       expect(hexOf(f.map.lookup(Uint8Array.from([1, 0, 0, 0])))).toBe('2a00000000000000');
       expect((await cli(['map', 'lookup', 'name', 'cli_obj_map', 'key', 'hex', '01000000'])).stdout).toBe('key: 01 00 00 00  value: 2a 00 00 00 00 00 00 00\n');
-      expect(await json(['map', 'dump', f.mapPin])).toEqual([{ key: '01000000', value: '2a00000000000000' }]);
+      expect(await cliJson(['map', 'dump', f.mapPin])).toEqual([{ key: '01000000', value: '2a00000000000000' }]);
       const again = await cli(['map', 'update', id, 'key', '1', '0', '0', '0', 'value', '0', '0', '0', '0', '0', '0', '0', '0', 'noexist']);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/EEXIST/);
@@ -341,7 +328,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       expect(hexOf(inflight.lookup(key))).toBe('ffffffffffffffff' + '0300000000000000');
       expect((await cli(['map', 'lookup', id, 'key', '7'])).stdout).toBe('key: 7  value: {"ts": 18446744073709551615, "id": 3}\n');
       inflight.update(Uint8Array.from([8, 0, 0, 0, 0, 0, 0, 0]), Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]));
-      const dump = await json<any[]>(['map', 'dump', id]);
+      const dump = await cliJson<any[]>(['map', 'dump', id]);
       expect(dump.map((e) => e.formatted).sort((a, b) => Number(a.key) - Number(b.key))).toEqual([
         { key: '7', value: { ts: '18446744073709551615', id: '3' } },
         { key: '8', value: { ts: '1', id: '2' } },
@@ -350,7 +337,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       expect(text.stdout).toMatch(/^key: 8 {2}value: \{"ts": 1, "id": 2\}$/m);
       expect(text.stdout).toMatch(/^Found 2 elements$/m);
       // Global data: the value is the section's DATASEC, keys have no type.
-      const bss = await json<any[]>(['map', 'dump', String(coll.maps['.bss']!.info().id)]);
+      const bss = await cliJson<any[]>(['map', 'dump', String(coll.maps['.bss']!.info().id)]);
       expect(bss).toEqual([{ key: '00000000', value: '00'.repeat(24), formatted: { key: null, value: { enter_count: '0', exit_count: '0', dropped: '0' } } }]);
     });
 
@@ -371,7 +358,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       expect(up.code, up.stderr).toBe(0);
       const stored = Buffer.from(tails.lookup(new Uint8Array(4))!).readUInt32LE(0);
       expect(stored).toBe(tail);
-      expect((await json<any>(['map', 'lookup', String(tails.info().id), 'key', '0', '0', '0', '0'])).value).toBe(Buffer.from(tails.lookup(new Uint8Array(4))!).toString('hex'));
+      expect((await cliJson<any>(['map', 'lookup', String(tails.info().id), 'key', '0', '0', '0', '0'])).value).toBe(Buffer.from(tails.lookup(new Uint8Array(4))!).toString('hex'));
 
       // A perf event array holds fds the kernel does not hand back: each entry says so.
       const events = await cli(['map', 'dump', String(coll.maps.events!.info().id)]);
@@ -387,7 +374,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       expect(await cli(['map', 'update', inflight, 'key', '10', 'value', '{"ts": 5, "id": 6}'])).toMatchObject({ code: 0 });
       for (const map of [coll.maps.inflight!, coll.maps.scratch!, coll.maps['.rodata']!]) {
         const id = String(map.info().id);
-        const ours = await json<any[]>(['map', 'dump', id]);
+        const ours = await cliJson<any[]>(['map', 'dump', id]);
         const theirs = tool(['map', 'dump', 'id', id]) as any[];
         expect(ours.map((e) => e.key).sort()).toEqual(theirs.map((e) => bytesOf(e.key)).sort());
         for (const t of theirs) {
@@ -396,7 +383,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
           else expect(o.value).toBe(bytesOf(t.value));
         }
       }
-      const mine = await json<any>(['map', 'lookup', inflight, 'key', '9']);
+      const mine = await cliJson<any>(['map', 'lookup', inflight, 'key', '9']);
       const theirs = tool(['map', 'lookup', 'id', inflight, 'key', '9', '0', '0', '0', '0', '0', '0', '0']);
       expect(mine.value).toBe(bytesOf(theirs.value));
       expect(JSON.parse(JSON.stringify(mine.formatted))).toEqual({ key: '9', value: { ts: '1', id: '4' } });
@@ -419,7 +406,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       raw.pin(pin);
       try {
         const rawId = raw.info().id;
-        const links = await json<any[]>(['link', 'list']);
+        const links = await cliJson<any[]>(['link', 'list']);
         const r = links.find((l) => l.id === rawId);
         expect(r).toMatchObject({ type: 'RAW_TRACEPOINT', progId: rawProg.info().id, progName: 'cli_link_rawtp', progType: 'RAW_TRACEPOINT', attached: 'raw tracepoint sys_enter', details: { rawTracepointName: 'sys_enter' }, pinned: [pin] });
         expect(r.pids).toContainEqual({ pid: process.pid, comm });
@@ -444,7 +431,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
     it('btf list has vmlinux and the BTF of a loaded object with the programs and maps using it', async () => {
       await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
       const prog = coll.programs.sock_alloc_file_entry!.info();
-      const list = await json<any[]>(['btf', 'list']);
+      const list = await cliJson<any[]>(['btf', 'list']);
       const own = list.find((b) => b.id === prog.btfId);
       expect(own).toMatchObject({ name: '', kernel: false, progIds: [prog.id], mapIds: [coll.maps['.bss']!.info().id] });
       expect(own.size).toBeGreaterThan(0);
@@ -466,7 +453,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       using rawProg = trivial(ProgramType.RawTracepoint, 'cli_link_rawtp');
       using raw = attachRawTracepoint(rawProg, 'sys_enter');
       const id = raw.info().id;
-      const [ours] = (await json<any[]>(['link', 'list', String(id)]));
+      const [ours] = (await cliJson<any[]>(['link', 'list', String(id)]));
       const theirs = tool(['link', 'show', 'id', String(id)]);
       expect({ id: ours.id, type: ours.type.toLowerCase(), prog: ours.progId, tp: ours.details.rawTracepointName }).toEqual({ id: theirs.id, type: theirs.type, prog: theirs.prog_id, tp: theirs.tp_name });
       if (theirs.pids !== undefined) expect(ours.pids).toEqual(theirs.pids);
@@ -474,7 +461,7 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
       await using coll = await loadCollection('testdata/sockalloc.bpfel.o');
       // vmlinux BTF has an id (1) from 5.11 on.
       const btfIds = [...(kernelVersion().atLeast('5.11') ? [1] : []), coll.programs.sock_alloc_file_entry!.info().btfId!];
-      const list = await json<any[]>(['btf', 'list']);
+      const list = await cliJson<any[]>(['btf', 'list']);
       for (const btfId of btfIds) {
         const o = list.find((b) => b.id === btfId);
         const t = tool(['btf', 'show', 'id', String(btfId)]);

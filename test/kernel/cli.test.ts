@@ -8,12 +8,12 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
-import { runCLI } from '../../src/cli/run.js';
 import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
 import { kernelConfig, kernelConfigSource } from '../../src/internal/kconfig.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { MapType, ProgramType } from '../../src/types.js';
+import { cli } from '../helpers/cli.js';
 import { findTool, missingToolReason } from '../helpers/tools.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
@@ -21,13 +21,6 @@ if (skip !== '') console.warn(`skipping CLI kernel tests: ${skip}`);
 let vmlinuxHeader: string | undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'ebpf-ts-cli-kernel-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
-  return { code, stdout, stderr };
-}
 
 const bpftool = findTool('bpftool');
 

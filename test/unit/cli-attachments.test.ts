@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { AttachPointNames, netfilterFamilyName, netfilterHookName } from '../../src/cli/attach-points.js';
 import { describeLink } from '../../src/cli/link-list.js';
-import { runCLI } from '../../src/cli/run.js';
 import { LinkType, type LinkInfo } from '../../src/link/link.js';
 import { AttachType } from '../../src/types.js';
+import { cli } from '../helpers/cli.js';
 
 /** Names without a kernel: one cgroup, one map, one namespace. */
 class StubNames extends AttachPointNames {
@@ -64,13 +64,6 @@ describe('link list: where each kind of link is attached', () => {
     expect([0, 1, 2, 3, 4, 9].map(netfilterHookName)).toEqual(['pre_routing', 'local_in', 'forward', 'local_out', 'post_routing', 'hook 9']);
   });
 });
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env: {} });
-  return { code, stdout, stderr };
-}
 
 describe('help of the attachment commands', () => {
   it('cgroup lists tree and show; each takes --effective and -j', async () => {

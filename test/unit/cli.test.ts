@@ -10,24 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { disassemble } from '../../src/asm/disasm.js';
 import { parseArgs, UsageError } from '../../src/cli/args.js';
-import { runCLI } from '../../src/cli/run.js';
 import { formatTable } from '../../src/cli/table.js';
 import { parseCollectionSpec } from '../../src/collection-spec.js';
 import { ParseError } from '../../src/errors.js';
+import { cli } from '../helpers/cli.js';
 import { findTool, golden, missingToolReason } from '../helpers/tools.js';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCLI(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), env });
-  return { code, stdout, stderr };
-}
 
 const clang = findTool('clang');
 const objects = readdirSync('testdata').filter((f) => /\.bpfe[lb]\.o$/.test(f)).sort().map((f) => `testdata/${f}`);
