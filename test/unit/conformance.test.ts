@@ -253,12 +253,15 @@ describe.each([...new Set(conformanceObjects.map(groupOf))])('every variant of %
     }
     const clang14 = variants.find((v) => v.compiler === 'clang14')!;
     const clang19 = variants.find((v) => v.compiler === 'clang19')!;
-    const differ = Object.entries(functionCounts(spec(clang14))).filter(([fn, n]) => functionCounts(spec(clang19))[fn] !== n);
-    // globals_socket's tail (`LINUX_KERNEL_VERSION > 0 && CONFIG_BPF_SYSCALL`) and the stores
-    // before it: clang-14 computes the && with an AND of the loaded bool, clang-19 branches and
-    // reorders the stores (46 instructions instead of 50). Same source, same result.
-    expect(Object.fromEntries(differ)).toEqual(sourcesOf(clang14).includes('globals') ? { globals_socket: 50 } : {});
-    if (differ.length > 0) expect(functionCounts(spec(clang19)).globals_socket).toBe(46);
+    const [old, cur] = [functionCounts(spec(clang14)), functionCounts(spec(clang19))];
+    const differ = Object.keys(old).filter((fn) => old[fn] !== cur[fn]);
+    // Same source, same results (test/kernel/conformance.test.ts), other instructions:
+    // globals_socket: clang-14 loads skb->len again after the stores to global data, clang-19
+    //   keeps it in a register (35 → 34).
+    // globals_externs: clang-14 tests CONFIG_HZ < 0 twice and computes the final && as an AND
+    //   of the loaded bool, clang-19 branches once per test (20 → 17).
+    const expected = sourcesOf(clang14).includes('globals') ? { globals_socket: [35, 34], globals_externs: [20, 17] } : {};
+    expect(Object.fromEntries(differ.map((fn) => [fn, [old[fn], cur[fn]]]))).toEqual(expected);
   });
 });
 

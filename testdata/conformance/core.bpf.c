@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // CO-RE relocations against the running kernel's BTF, with the kernel types declared locally
-// (no vmlinux.h): field byte offsets and reads through a pointer, field existence and size,
-// type existence, size and kernel id, enum value existence and value. CO-RE records live in
-// .BTF.ext, so this source is built with -g only.
+// (no vmlinux.h): field byte offsets of real reads, field existence and size, type existence,
+// size and kernel id, enum value existence and value. CO-RE records live in .BTF.ext, and clang
+// refuses the CO-RE builtins without -g, so this source is built with -g only.
 // conformance-needs-btf
 // core_socket runs under testRun and returns 0 where every relocation resolved as on any
-// kernel since 5.8 (with BTF); otherwise the line of the first check that failed.
+// kernel with BTF; otherwise the line of the first check that failed. It calls no helper (the
+// relocations become constants), so any kernel loads it. core_tracepoint reads through
+// relocated field offsets (bpf_probe_read_kernel); it loads but has no test run.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -32,7 +34,7 @@ enum bpf_map_type___core {
 SEC("socket")
 int core_socket(struct __sk_buff *skb)
 {
-	struct task_struct___core *t = (void *)bpf_get_current_task();
+	struct task_struct___core *t = (void *)0;
 
 	if (bpf_core_field_size(t->comm) != 16)
 		return __LINE__;
@@ -49,8 +51,17 @@ int core_socket(struct __sk_buff *skb)
 		return __LINE__;
 	if (bpf_core_enum_value(enum bpf_map_type___core, BPF_MAP_TYPE_RINGBUF___core) != 27)
 		return __LINE__;
-	if (BPF_CORE_READ(t, real_parent, tgid) == 0)
-		return __LINE__;
+	return 0;
+}
+
+__u32 core_parent_tgid;
+
+SEC("tracepoint/sched/sched_process_exec")
+int core_tracepoint(void *ctx)
+{
+	struct task_struct___core *t = (void *)bpf_get_current_task();
+
+	core_parent_tgid = BPF_CORE_READ(t, real_parent, tgid);
 	return 0;
 }
 

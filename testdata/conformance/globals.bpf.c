@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Global data and externs: `const volatile` .rodata, initialised .data, zeroed .bss, a custom
-// .data.* section, string literals (.rodata.str1.1), a 64-bit enum (clang-14 writes it as an
-// 8-byte BTF ENUM with truncated values, clang-19 as ENUM64), .kconfig externs (strong and
-// weak) and a typeless .ksyms one. Without BTF (-g0) the externs stay symbolic references
-// the user resolves (docs/loading.md). globals_socket runs under testRun and returns 1 where
-// the externs resolve as on any Linux with BPF (CONFIG_BPF_SYSCALL=y, a non-zero version).
+// .data.* section, a bpf_printk format (a function-scoped static in .rodata), a 64-bit enum
+// (clang-14 writes it as an 8-byte BTF ENUM with its value truncated, clang-19 as ENUM64),
+// .kconfig externs (strong and weak) and a typeless .ksyms one. Without BTF (-g0) the externs
+// stay symbolic references the user resolves (docs/loading.md).
+// Under testRun, on the first run of a fresh load: globals_socket returns 9 (7 + 1 packets, plus
+// the enum's value >> 32); globals_externs returns 1 where the externs resolve as on any Linux
+// with BPF (CONFIG_BPF_SYSCALL=y, a non-zero version, `schedule` in kallsyms).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -20,7 +22,7 @@ __u64 globals_custom SEC(".data.custom") = 0x1122334455667788ULL;
 extern __u32 LINUX_KERNEL_VERSION __kconfig;
 extern _Bool CONFIG_BPF_SYSCALL __kconfig;
 extern int CONFIG_HZ __kconfig __weak;
-extern const void bpf_prog_active __ksym __weak;
+extern const void schedule __ksym __weak;
 
 SEC("socket")
 int globals_socket(struct __sk_buff *skb)
@@ -31,9 +33,15 @@ int globals_socket(struct __sk_buff *skb)
 	globals_custom ^= globals_wide_value >> 32;
 	if (skb->len > globals_limit)
 		bpf_printk("long packet %u", skb->len);
+	return globals_packets + (globals_wide_value >> 32);
+}
+
+SEC("socket")
+int globals_externs(struct __sk_buff *skb)
+{
 	if (CONFIG_HZ < 0)
 		return 3;
-	if (&bpf_prog_active == 0)
+	if (&schedule == 0)
 		return 2;
 	return LINUX_KERNEL_VERSION > 0 && CONFIG_BPF_SYSCALL;
 }
