@@ -12,20 +12,7 @@ import { TypeNotFoundError } from '../../src/btf/errors.js';
 import { Composite, Enum, Enum64, Int, IntEncoding, Member, Struct, Typedef, Union, sizeof, type Type } from '../../src/btf/types.js';
 import { parseCollectionSpec } from '../../src/collection-spec.js';
 import { testdata } from '../helpers/tools.js';
-
-/** Deterministic bytes (xorshift), so a failure reproduces. */
-function random(n: number, seed: number): Uint8Array {
-  let x = seed | 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    // Every third byte zero, so char arrays end early and enums hit their names sometimes.
-    out[i] = i % 3 === 2 ? 0 : x & 0xff;
-  }
-  return out;
-}
+import { randomBytes } from './helpers/random-bytes.js';
 
 function valueTypes(types: Iterable<Type>): Type[] {
   return [...types].filter((t) => t instanceof Composite || t instanceof Enum || t instanceof Enum64 || t instanceof Typedef || t instanceof Int);
@@ -54,7 +41,7 @@ describe('codecFor matches decodeValue on every testdata type', () => {
           throw e;
         }
         for (const seed of [1, 7, 99]) {
-          const bytes = random(size, seed + size);
+          const bytes = randomBytes(size, seed + size);
           const want = decodeValue(t, bytes, { byteOrder: spec.byteOrder, charArraysAsStrings: true });
           const got = codec.decode(bytes);
           expect(got, `${t}`).toEqual(want);

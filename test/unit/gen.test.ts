@@ -20,23 +20,12 @@ import { camelCase, NameTable, pascalCase } from '../../src/gen/names.js';
 import type { Codec } from '../../src/btf/codec.js';
 import { MapType } from '../../src/types.js';
 import { testdata } from '../helpers/tools.js';
+import { randomBytes } from './helpers/random-bytes.js';
 
 const src = join(import.meta.dirname, '../../src/index.js');
 const objects = readdirSync(testdata).filter((f) => /\.bpfe[lb]\.o$/.test(f)).sort();
 let dir: string;
 const modules = new Map<string, string>(); // object file → generated module path
-
-function random(n: number, seed: number): Uint8Array {
-  let x = seed | 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = i % 3 === 2 ? 0 : x & 0xff;
-  }
-  return out;
-}
 
 const moduleName = (file: string): string => file.replace(/\.bpfe([lb])\.o$/, '_$1').replace(/[^A-Za-z0-9_]/g, '_');
 
@@ -120,7 +109,7 @@ describe('ebpf-ts gen', () => {
         expect(codec, what).toBeDefined();
         expect(type).toBeInstanceOf(Type);
         for (const seed of [3, 11]) {
-          const bytes = random(codec!.size, seed);
+          const bytes = randomBytes(codec!.size, seed);
           const want = decodeValue(type as Type, bytes, { byteOrder, charArraysAsStrings: true });
           const got = codec!.decode(bytes);
           expect(got, what).toEqual(want);
