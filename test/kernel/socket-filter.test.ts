@@ -48,6 +48,25 @@ async function boundUdp(): Promise<dgram.Socket> {
   return s;
 }
 
+/**
+ * A bound receiver that records the size of each datagram it gets, and `deliver(sizes)`, which
+ * sends those sizes from another socket and then a 1-byte marker: once the marker is in, every
+ * earlier datagram was delivered or dropped (one loopback path). True when the marker came.
+ */
+async function loopbackPair(): Promise<{ receiver: dgram.Socket; got: number[]; deliver(sizes: number[]): Promise<boolean> }> {
+  const receiver = await boundUdp();
+  const port = receiver.address().port;
+  const got: number[] = [];
+  receiver.on('message', (m) => got.push(m.length));
+  const sender = await boundUdp();
+  const send = (size: number): Promise<void> => new Promise((resolve, reject) => sender.send(Buffer.alloc(size, 1), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  const deliver = async (sizes: number[]): Promise<boolean> => {
+    for (const size of [...sizes, 1]) await send(size);
+    return waitFor(() => got.includes(1));
+  };
+  return { receiver, got, deliver };
+}
+
 /** What getsockopt(SO_GET_FILTER) says the socket has: 'ebpf', 'none' or a classic length. */
 function filterState(fd: number): string {
   const r = backend().getsockopt(fd, 1, SO_GET_FILTER, new Uint8Array(0));
@@ -64,12 +83,7 @@ describe.skipIf(noRoot)('attachSocketFilter on a Node dgram socket', () => {
   it('drops the datagrams above max_len, counts every one, and detaching restores delivery', async () => {
     const coll = await loadFilter(100);
     const counts = coll.maps.filter_counts!;
-    const receiver = await boundUdp();
-    const port = receiver.address().port;
-    const got: number[] = [];
-    receiver.on('message', (m) => got.push(m.length));
-    const sender = await boundUdp();
-    const send = (size: number): Promise<void> => new Promise((resolve, reject) => sender.send(Buffer.alloc(size, 1), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    const { receiver, got, deliver } = await loopbackPair();
 
     const link = attachSocketFilter(coll.programs.drop_large!, receiver);
     expect(link.mode).toBe('attachment');
@@ -77,11 +91,8 @@ describe.skipIf(noRoot)('attachSocketFilter on a Node dgram socket', () => {
     expect(link.what).toMatch(/^socket filter drop_large on dgram socket \(fd \d+\)$/);
     expect(filterState(socketFd(receiver))).toBe('ebpf');
 
-    // Payload + 8 bytes of UDP header: 32 and 92 pass, 93 and 500 do not. A 1-byte marker
-    // sent last tells us every earlier datagram was delivered or dropped (one loopback path).
-    for (const size of [32, 500, 92, 93, 32, 1000]) await send(size);
-    await send(1);
-    expect(await waitFor(() => got.includes(1))).toBe(true);
+    // Payload + 8 bytes of UDP header: 32 and 92 pass, 93 and 500 do not.
+    expect(await deliver([32, 500, 92, 93, 32, 1000])).toBe(true);
     expect(got).toEqual([32, 92, 32, 1]);
     expect(u64(counts, 0)).toBe(7n);
     expect(u64(counts, 1)).toBe(3n);
@@ -90,9 +101,7 @@ describe.skipIf(noRoot)('attachSocketFilter on a Node dgram socket', () => {
     link.close();
     expect(filterState(socketFd(receiver))).toBe('none');
     got.length = 0;
-    for (const size of [500, 1000]) await send(size);
-    await send(1);
-    expect(await waitFor(() => got.includes(1))).toBe(true);
+    expect(await deliver([500, 1000])).toBe(true);
     expect(got).toEqual([500, 1000, 1]);
     expect(u64(counts, 0)).toBe(7n);
     link.close(); // idempotent
@@ -101,18 +110,11 @@ describe.skipIf(noRoot)('attachSocketFilter on a Node dgram socket', () => {
   it('update() swaps in another program (checked against oldProgram), which filters from then on', async () => {
     const strict = await loadFilter(100);
     const lenient = await loadFilter(2000);
-    const receiver = await boundUdp();
-    const port = receiver.address().port;
-    const got: number[] = [];
-    receiver.on('message', (m) => got.push(m.length));
-    const sender = await boundUdp();
-    const send = (size: number): Promise<void> => new Promise((resolve, reject) => sender.send(Buffer.alloc(size, 1), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    const { receiver, got, deliver } = await loopbackPair();
     using link = attachSocketFilter(strict.programs.drop_large!, receiver);
     expect(() => link.update(lenient.programs.drop_large!, { oldProgram: lenient.programs.drop_large! })).toThrow(/runs drop_large \(attached by this link\), not drop_large/);
     link.update(lenient.programs.drop_large!, { oldProgram: strict.programs.drop_large! });
-    for (const size of [500, 1000]) await send(size);
-    await send(1);
-    expect(await waitFor(() => got.includes(1))).toBe(true);
+    expect(await deliver([500, 1000])).toBe(true);
     expect(got).toEqual([500, 1000, 1]);
     expect(u64(lenient.maps.filter_counts!, 0)).toBe(3n);
     expect(u64(strict.maps.filter_counts!, 0)).toBe(0n);
