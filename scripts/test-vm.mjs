@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const vmRun = process.env.EBPF_TS_VM_RUN ?? resolve(root, '../shared/tools/vm-run.sh');
 const kernels = process.argv.slice(2).length > 0 ? process.argv.slice(2) : (process.env.EBPF_TS_VM_KERNELS ?? '6.1 5.10 6.12').split(/\s+/).filter(Boolean);
-const timeout = process.env.EBPF_TS_VM_TIMEOUT ?? '1500';
+const timeout = process.env.EBPF_TS_VM_TIMEOUT ?? '1800';
 const files = process.env.EBPF_TS_VM_TESTS ?? ''; // optional subset of test files
 
 if (!existsSync(vmRun)) {
