@@ -23,6 +23,7 @@ import { bpfError, Errno } from '../sys/errno.js';
 import { ProgAttach, ProgDetach, ProgInfo } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { inNetns } from '../internal/netns.js';
 import { attachTypeName, hookProgramType, inTargetNetns, isMprogType, resolveTarget, targetKind, type RawTarget, type ResolvedTarget } from './attach-target.js';
 import { Link } from './link.js';
 import { encodePlacement, explainMprog, rememberAttachedProgram, type MprogPlacement } from './mprog.js';
@@ -205,6 +206,20 @@ interface RawState {
 }
 
 /**
+ * The target_fd of BPF_PROG_ATTACH/DETACH: a network namespace hook takes 0 and acts on the
+ * caller's namespace (netns_bpf_prog_attach() refuses any other value), while BPF_PROG_QUERY
+ * takes the namespace's fd. Every other hook takes the target's fd or ifindex.
+ */
+function commandTarget(target: ResolvedTarget, attachType: AttachType): number {
+  return targetKind(attachType) === 'netns' ? 0 : target.value;
+}
+
+/** Runs an attach or detach where it must be made: inside the namespace of a netns target. */
+function inCommandNetns<T>(target: ResolvedTarget, attachType: AttachType, fn: () => T): T {
+  return targetKind(attachType) === 'netns' ? inNetns(target.value, fn) : inTargetNetns(target, fn);
+}
+
+/**
  * BPF_PROG_DETACH of exactly the attachment's program. A cgroup hook without
  * BPF_F_ALLOW_MULTI detaches whatever it holds, whichever program is named
  * (find_detach_entry()), so there the hook is asked first and left alone when it holds
@@ -212,7 +227,7 @@ interface RawState {
  */
 function detachState(state: RawState): void {
   try {
-    inTargetNetns(state.target, () => detachInPlace(state));
+    inCommandNetns(state.target, state.attachType, () => detachInPlace(state));
   } finally {
     backend().close(state.progFd);
     state.target.close();
@@ -226,7 +241,7 @@ function detachInPlace(state: RawState): void {
     const held = attachedPrograms(state.target.value, state.attachType)?.programs.map((p) => p.id);
     if (held === undefined || id === undefined || !held.includes(id)) return;
   }
-  const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: state.target.value, attach_bpf_fd: state.progFd, attach_type: state.attachType });
+  const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: commandTarget(state.target, state.attachType), attach_bpf_fd: state.progFd, attach_type: state.attachType });
   const r = bpfRaw(ProgDetach, attr, pointers);
   if (r < 0 && r !== -Errno.ENOENT && r !== -Errno.ENODEV) {
     throw bpfError(ProgDetach, -r, attr, pointers, { context: `detach ${attachTypeName(state.attachType)} program from ${state.target.description}` });
@@ -287,10 +302,10 @@ export function attachRaw(options: RawAttachOptions): Link {
     throw err;
   }
   try {
-    bpfCall(
+    inCommandNetns(target, attachType, () => bpfCall(
       ProgAttach,
       {
-        target_fd: target.value,
+        target_fd: commandTarget(target, attachType),
         attach_bpf_fd: program.fd,
         attach_type: attachType,
         attach_flags: flags | placement.flags,
@@ -305,7 +320,7 @@ export function attachRaw(options: RawAttachOptions): Link {
             ? explainMprog(errno, { prog: program, hook, ifindex: target.value, attachType, placement })
             : explainAttach(errno, { program, attachType, target, flags, replace: options.replace }),
       },
-    );
+    ));
   } catch (err) {
     backend().close(progFd);
     target.close();
@@ -342,7 +357,7 @@ export function attachRaw(options: RawAttachOptions): Link {
  * keeps a list without replace, gets the new program attached and then the old one detached.
  */
 function updateState(state: RawState, next: Program, old: Program | undefined): void {
-  inTargetNetns(state.target, () => updateInPlace(state, next, old));
+  inCommandNetns(state.target, state.attachType, () => updateInPlace(state, next, old));
 }
 
 function updateInPlace(state: RawState, next: Program, old: Program | undefined): void {
@@ -363,7 +378,7 @@ function updateInPlace(state: RawState, next: Program, old: Program | undefined)
     bpfCall(
       ProgAttach,
       {
-        target_fd: state.target.value,
+        target_fd: commandTarget(state.target, state.attachType),
         attach_bpf_fd: next.fd,
         attach_type: state.attachType,
         attach_flags: state.flags | (replace ? BPF_F_REPLACE : 0),
