@@ -21,7 +21,8 @@ export { KernelVersion, kernelVersion } from './sys/kernel-version.js';
 export { backend, setBackend, type BackendName } from './sys/select.js';
 export type { Backend, Mapping, PointerList, Watcher } from './sys/backend.js';
 export { FakeBackend, type FakeBpfCall, type FakeBpfHandler } from './sys/backend-fake.js';
-export { Feature, type FeatureResult } from './features/feature.js';
+export { Feature, type FeatureOptions, type FeatureResult } from './features/feature.js';
+export type { ProbeScope } from './features/probe-cache.js';
 export {
   Program,
   listPrograms,

@@ -132,7 +132,7 @@ function probe(feature: BTFFeatureName | 'btf'): FeatureResult {
 }
 
 /** BPF_BTF_LOAD itself (Linux 4.18). */
-export const btfFeature = new Feature('BTF (BPF_BTF_LOAD)', btfFeatureSince.btf, () => probe('btf'));
+export const btfFeature = new Feature('BTF (BPF_BTF_LOAD)', btfFeatureSince.btf, () => probe('btf'), { perBoot: 'kernel' });
 
 const labels: Record<BTFFeatureName, string> = {
   func: 'BTF kinds FUNC and FUNC_PROTO',
@@ -148,7 +148,7 @@ const labels: Record<BTFFeatureName, string> = {
 
 /** One {@link Feature} per BTF kind or flag that sanitising can hide. */
 export const btfKindFeatures: Readonly<Record<BTFFeatureName, Feature>> = Object.fromEntries(
-  btfFeatureNames.map((name) => [name, new Feature(labels[name], btfFeatureSince[name], () => probe(name))]),
+  btfFeatureNames.map((name) => [name, new Feature(labels[name], btfFeatureSince[name], () => probe(name), { perBoot: 'kernel' })]),
 ) as Record<BTFFeatureName, Feature>;
 
 /**

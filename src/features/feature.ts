@@ -4,6 +4,8 @@
  * kernel version that has the feature), or unknown when the kernel's answer was inconclusive
  * (e.g. EPERM: we lack privileges, which says nothing about the feature). Only conclusive
  * answers are cached, so a probe that failed for lack of privileges is asked again later.
+ * Features that say so also keep their conclusive answers for the rest of the boot, for later
+ * processes (probe-cache.ts).
  *
  * @module
  */
@@ -11,6 +13,7 @@ import { NotSupportedError } from '../errors.js';
 import { configEnabled, kernelConfigSource } from '../internal/kconfig.js';
 import { policyRefusal } from '../internal/privileges.js';
 import { kernelVersion } from '../sys/kernel-version.js';
+import { persistedResult, persistResult, type ProbeScope } from './probe-cache.js';
 
 /** A probe's answer. */
 export type FeatureResult =
@@ -43,26 +46,52 @@ export type FeatureResult =
       readonly reason: string;
     };
 
+/** Options of a {@link Feature}. */
+export interface FeatureOptions {
+  /**
+   * Keep conclusive answers for later processes of the same boot (see {@link ProbeScope}); the
+   * default keeps them for this process only. Only for answers that cannot change before the
+   * next boot: never for ones that hang on modules loaded later or on sysctls.
+   */
+  readonly perBoot?: ProbeScope;
+}
+
 /** A named, cached kernel feature probe. */
 export class Feature {
   private result: FeatureResult | undefined;
+  private readonly perBoot: ProbeScope | undefined;
 
   /**
-   * @param name What is probed, e.g. `"map type RINGBUF"`.
+   * @param name What is probed, e.g. `"map type RINGBUF"`; also the answer's key in the per-boot
+   *   cache, so unique among features that use it.
    * @param minimumVersion The first mainline kernel with the feature.
    * @param probe Asks the kernel; throws only on programming errors.
+   * @param options Whether answers outlive the process.
    */
   constructor(
     readonly name: string,
     readonly minimumVersion: string | undefined,
     private readonly probe: () => FeatureResult,
-  ) {}
+    options: FeatureOptions = {},
+  ) {
+    this.perBoot = options.perBoot;
+  }
 
-  /** Runs the probe (once, if conclusive) and returns its answer. */
+  /**
+   * Returns the answer: cached in this process, else kept from an earlier process of this boot
+   * (features with `perBoot`), else the probe's (cached if conclusive).
+   */
   check(): FeatureResult {
     if (this.result !== undefined) return this.result;
+    if (this.perBoot !== undefined) {
+      const kept = persistedResult(this.name, this.perBoot);
+      if (kept !== undefined) return (this.result = kept);
+    }
     const r = this.probe();
-    if (r.supported !== 'unknown') this.result = r;
+    if (r.supported !== 'unknown') {
+      this.result = r;
+      if (this.perBoot !== undefined) persistResult(this.name, this.perBoot, r);
+    }
     return r;
   }
 
@@ -82,7 +111,7 @@ export class Feature {
     throw new NotSupportedError(this.name, this.minimumVersion, { detail: `probe inconclusive: ${r.reason}` });
   }
 
-  /** Forgets a cached answer (tests). */
+  /** Forgets the answer cached in this process (tests); a per-boot answer is kept. */
   reset(): void {
     this.result = undefined;
   }

@@ -148,7 +148,9 @@ const helperFeatures = new Map<string, Feature>();
  * result is `not supported` with the helper's first kernel version when the kernel does not know
  * the helper, `not supported` without a version when the type may not call it, and `unknown`
  * when the probe could not decide (EPERM, or TRACING/LSM/EXT/STRUCT_OPS which need an attach
- * target). Conclusive answers are cached per process.
+ * target). Conclusive answers are cached per process, and for later processes of the boot that
+ * hold CAP_SYS_ADMIN under no lockdown when this one does (`EBPF_TS_NO_PROBE_CACHE=1` turns that
+ * off).
  *
  * @example
  * ```ts
@@ -166,6 +168,8 @@ export function helperFeature(type: ProgramType, helper: Helper | number): Featu
   if (f === undefined) {
     f = new Feature(`helper ${helperDisplayName(helper)} in ${programTypeName(type)} programs`, helperSince[helper as Helper], () =>
       probeHelper(type, helper),
+      // Which helpers a program may call also depends on CAP_PERFMON/CAP_BPF and on lockdown.
+      { perBoot: 'privileged' },
     );
     helperFeatures.set(key, f);
   }

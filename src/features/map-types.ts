@@ -197,7 +197,8 @@ const mapTypeFeatures = new Map<MapType, Feature>();
  * The probe for a map type: does the running kernel have `BPF_MAP_TYPE_<type>`?
  * Answers supported, not supported (with the first kernel version that has the type and, for
  * types gated by a config option, which option to check), or unknown (EPERM: not enough
- * privileges to ask). Conclusive answers are cached per process.
+ * privileges to ask). Conclusive answers are cached per process and kept for later processes of
+ * the boot (`EBPF_TS_NO_PROBE_CACHE=1` turns that off).
  *
  * `STRUCT_OPS` is probed through the errno of a deliberately wrong value type (see the code);
  * local storage maps load a one-type BTF blob.
@@ -218,7 +219,7 @@ export function mapTypeFeature(type: MapType): Feature {
         notSupported(`${mapTypeName(type)} is not a map type this library knows`),
       );
     } else {
-      f = new Feature(`map type ${mapTypeName(type)}`, mapTypeSince[type], () => probeMapType(type));
+      f = new Feature(`map type ${mapTypeName(type)}`, mapTypeSince[type], () => probeMapType(type), { perBoot: 'kernel' });
     }
     mapTypeFeatures.set(type, f);
   }
@@ -245,7 +246,7 @@ function probeName(name: string, since: string, what: string): FeatureResult {
 }
 
 /** Does `BPF_MAP_CREATE` accept `map_name`? (4.15+) */
-export const mapNameFeature = new Feature('map names', '4.15', () => probeName('feature_probe', '4.15', 'map names'));
+export const mapNameFeature = new Feature('map names', '4.15', () => probeName('feature_probe', '4.15', 'map names'), { perBoot: 'kernel' });
 
 /**
  * Do object names accept `.`? (5.2+, kernel commit "bpf: allow . char as part of the object
@@ -253,4 +254,5 @@ export const mapNameFeature = new Feature('map names', '4.15', () => probeName('
  */
 export const mapNameDotFeature = new Feature('"." in object names', '5.2', () =>
   probeName('.probe', '5.2', '"." in object names'),
+  { perBoot: 'kernel' },
 );

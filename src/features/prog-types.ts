@@ -204,7 +204,9 @@ const typeFeatures = new Map<ProgramType, Feature>();
  *
  * Minimum kernel: the type's own (see `programTypeSince`); the probe itself needs bpf() (3.18).
  * The answer comes from the kernel, the version only decorates a "not supported". Conclusive
- * answers are cached per process; EPERM (no privileges, lockdown) gives "unknown", not cached.
+ * answers are cached per process and kept for later processes of the boot
+ * (`EBPF_TS_NO_PROBE_CACHE=1` turns that off); EPERM (no privileges, lockdown) gives "unknown",
+ * not cached.
  *
  * @example
  * ```ts
@@ -217,7 +219,7 @@ const typeFeatures = new Map<ProgramType, Feature>();
 export function programTypeFeature(type: ProgramType): Feature {
   let f = typeFeatures.get(type);
   if (f === undefined) {
-    f = new Feature(type in ProgramType ? `program type ${programTypeName(type)}` : `program type #${type}`, programTypeSince[type], () => probeProgramType(type));
+    f = new Feature(type in ProgramType ? `program type ${programTypeName(type)}` : `program type #${type}`, programTypeSince[type], () => probeProgramType(type), { perBoot: 'kernel' });
     typeFeatures.set(type, f);
   }
   return f;
@@ -232,7 +234,7 @@ export const programNameFeature = new Feature('BPF_PROG_LOAD.prog_name', '4.15',
   if (r.result >= 0) return Supported;
   if (r.result === -Errno.E2BIG || r.result === -Errno.EINVAL) return notSupported('BPF_PROG_LOAD rejects prog_name', '4.15');
   return unknown(`name probe failed with ${errnoName(-r.result)}`);
-});
+}, { perBoot: 'kernel' });
 
 /**
  * A `.` in object names (Linux 5.2, commit 3e0ddc4f3ff1 "bpf: allow . char as part of the object
@@ -244,4 +246,4 @@ export const programNameDotFeature = new Feature('dots in BPF object names', '5.
   if (r.result >= 0) return Supported;
   if (r.result === -Errno.EINVAL) return notSupported('bpf_obj_name_cpy() rejects "."', '5.2');
   return unknown(`name probe failed with ${errnoName(-r.result)}`);
-});
+}, { perBoot: 'kernel' });

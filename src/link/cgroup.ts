@@ -147,6 +147,7 @@ export const cgroupLinkFeature = new Feature('cgroup link (BPF_LINK_CREATE with 
     proves: [Errno.EBADF],
     since: '5.7',
   }),
+  { perBoot: 'kernel' },
 );
 
 /** The cgroup hooks a program of `type` can attach to. */

@@ -88,6 +88,7 @@ export const kprobeMultiFeature = new Feature('kprobe_multi link (BPF_LINK_CREAT
     since: '5.18',
     config: 'CONFIG_FPROBE',
   }),
+  { perBoot: 'kernel' },
 );
 
 /** True when this kernel has neither a kprobe PMU nor kprobe_events (CONFIG_KPROBES unset). */

@@ -283,6 +283,7 @@ export function mprogLinkFeature(what: string, attachType: AttachType, attachNam
       }),
       config,
     ),
+    { perBoot: 'kernel' },
   );
 }
 

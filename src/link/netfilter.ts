@@ -105,7 +105,7 @@ export const netfilterFeature = new Feature('netfilter link (BPF_LINK_CREATE wit
     since: '6.4',
     config: 'CONFIG_NETFILTER_BPF_LINK',
   });
-});
+}, { perBoot: 'kernel' });
 
 /**
  * BPF_F_NETFILTER_IP_DEFRAG (Linux 6.6). Probed with the flag and priority INT_MIN, which every
@@ -121,7 +121,7 @@ export const netfilterDefragFeature = new Feature('netfilter link IP defragmenta
   const link = netfilterFeature.check();
   if (link.supported !== true) return link.supported === false && link.minimumVersion !== undefined ? notSupported(link.reason, '6.6') : link;
   return probeDefrag();
-});
+}, { perBoot: 'kernel' });
 
 function probeDefrag(): FeatureResult {
   let prog: Program;

@@ -51,6 +51,7 @@ export const netnsLinkFeature = new Feature('netns link (BPF_LINK_CREATE with BP
     proves: [Errno.EBADF],
     since: '5.8',
   }),
+  { perBoot: 'kernel' },
 );
 
 /** Options of {@link attachNetns}. */

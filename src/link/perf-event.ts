@@ -57,6 +57,7 @@ export const perfLinkFeature = new Feature('BPF perf link (BPF_LINK_CREATE with 
     proves: [Errno.EBADF],
     since: '5.15',
   }),
+  { perBoot: 'kernel' },
 );
 
 /** Options of {@link attachPerfEvent}. */

@@ -66,6 +66,7 @@ export const sockmapLinkFeature = new Feature('sockmap link (BPF_LINK_CREATE wit
     proves: [Errno.EBADF],
     since: '6.10',
   }),
+  { perBoot: 'kernel' },
 );
 
 /** Options of {@link attachSockmap}. */

@@ -55,7 +55,7 @@ export const structOpsLinkFeature = new Feature('struct_ops link (.struct_ops.li
   if (errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP) return Supported;
   if (errno === Errno.EINVAL || errno === Errno.E2BIG) return notSupported(`BPF_MAP_CREATE refuses BPF_F_LINK for STRUCT_OPS (${errnoName(errno)})`, '6.4');
   return unknown(`BPF_MAP_CREATE of a STRUCT_OPS probe answered ${errnoName(errno)}`);
-});
+}, { perBoot: 'kernel' });
 
 /** `state` of `struct bpf_struct_ops_common_value` (after the 4-byte refcount). */
 const enum StructOpsState {

@@ -77,6 +77,7 @@ export const uprobeMultiFeature = new Feature('uprobe_multi link (BPF_LINK_CREAT
     since: '6.6',
     config: 'CONFIG_UPROBES',
   }),
+  { perBoot: 'kernel' },
 );
 
 function requireUprobeMulti(): void {

@@ -134,6 +134,7 @@ export const xdpLinkFeature = new Feature('XDP link (BPF_LINK_CREATE with BPF_XD
     proves: [Errno.EOPNOTSUPP, Errno.EEXIST, Errno.EBUSY],
     since: '5.9',
   }),
+  { perBoot: 'kernel' },
 );
 
 function modeOfFlags(flags: number): XDPMode | undefined {

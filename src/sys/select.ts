@@ -73,3 +73,8 @@ export function setBackend(next: Backend | undefined): Backend | undefined {
   current = next;
   return prev;
 }
+
+/** The backend this thread uses if one is loaded or set, without loading one. */
+export function loadedBackend(): Backend | undefined {
+  return current;
+}
