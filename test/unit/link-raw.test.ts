@@ -73,8 +73,12 @@ describe('attachRaw', () => {
     fake.alwaysBpf(Cmd.ProgDetach, 0);
     const link = attachRaw({ program: prog, target: '/proc/self/ns/net', attachType: AttachType.FlowDissector });
     expect(link.what).toBe('flow_dissector program dissect on network namespace /proc/self/ns/net');
+    // netns_bpf_prog_attach() acts on the caller's namespace and wants target_fd 0.
+    const [attach] = fake.callsOf(Cmd.ProgAttach);
+    expect(u32(attach!.attr, A.target_fd.offset)).toBe(0);
     link.close();
-    expect(fake.callsOf(Cmd.ProgDetach)).toHaveLength(1);
+    const [detach] = fake.callsOf(Cmd.ProgDetach);
+    expect(u32(detach!.attr, D.target_fd.offset)).toBe(0);
   });
 
   it('update re-attaches where the hook holds one program, and close then detaches the new one', () => {
