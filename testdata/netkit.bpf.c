@@ -2,10 +2,14 @@
 // primary side (packets the primary device sends) and on the peer side (packets the peer
 // sends), drop them on the peer side, and record the order of two programs of one side.
 //
-// netkit devices are made in L3 mode by default: no Ethernet header, the IP header first
-// (net_offset 0). The headers are read as bytes so that both byte orders compile to the same
-// code (the unit tests compare the bpfel and bpfeb objects).
+// netkit devices are Ethernet devices in either mode (netkit_setup() calls ether_setup(), and
+// netkit_xmit() needs ETH_HLEN bytes and runs the programs with the MAC header at skb->data).
+// The default L3 mode only means IFF_NOARP and all-zero MAC addresses: the packet a program
+// sees still starts with a 14-byte Ethernet header, so the IP header is at net_offset
+// ETH_HLEN. The headers are read as bytes so that both byte orders compile to the same code
+// (the unit tests compare the bpfel and bpfeb objects).
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 
@@ -16,7 +20,7 @@
 const volatile __u16 count_port = 0;
 const volatile __u16 drop_port = 0;
 const volatile __u16 order_port = 0;
-const volatile __u32 net_offset = 0;
+const volatile __u32 net_offset = ETH_HLEN;
 
 __u64 primary_packets = 0;
 __u64 peer_packets = 0;

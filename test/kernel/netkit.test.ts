@@ -3,6 +3,8 @@
 // (10.211.1.2), L3 mode. Programs are attached through the primary device from inside A:
 // primary-side programs count what A sends to B, peer-side programs count and drop what B
 // sends to A; a tcx program on nk0's ingress (testdata/tcx.bpf.c) counts what reaches A.
+// L3 mode still frames packets with a (zero-address) Ethernet header: every program here
+// finds the IP header at ETH_HLEN, the default net_offset of both objects.
 //
 // netkit needs Linux 6.7 built with CONFIG_NETKIT: the test:vm kernels 5.10 and 6.1 run only
 // the feature checks (6.7 named); 6.12 (CONFIG_NETKIT=y) runs everything. Kernels without the
@@ -172,8 +174,9 @@ describe.skipIf(skip)('attachNetkit with traffic through a netkit pair', () => {
 
   it('a peer-side NETKIT_DROP keeps datagrams from reaching the primary', async () => {
     const coll = await load({ drop_port: DROP_PORT });
-    // What reaches A: a tcx program on nk0's ingress, counting the drop port (no L2 header).
-    const arrivals = track(await loadCollection(tcxSpec.copy(), { constants: { count_port: DROP_PORT, drop_port: 0, order_port: 0, net_offset: 0 } }));
+    // What reaches A: a tcx program on nk0's ingress, counting the drop port (after the
+    // Ethernet header netkit frames even L3-mode packets with: net_offset stays ETH_HLEN).
+    const arrivals = track(await loadCollection(tcxSpec.copy(), { constants: { count_port: DROP_PORT, drop_port: 0, order_port: 0 } }));
     track(inNetns(a.path, () => attachTcx(arrivals.programs.count_ingress!, { interface: 'nk0', direction: 'ingress' })));
 
     sendUdp(b, A_ADDR, DROP_PORT, 5);

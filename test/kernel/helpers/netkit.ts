@@ -44,7 +44,10 @@ export function netkitUnavailable(): string | undefined {
 
 /**
  * A netkit pair: primary `primary` in `a` with address `addrA`/24, peer `peer` in `b` with
- * `addrB`/24, both up. L3 mode (the kernel's default: no Ethernet header, no ARP) unless `l2`.
+ * `addrB`/24, both up. L3 mode (the kernel's default) unless `l2`. Both modes are Ethernet
+ * devices (netkit_setup() calls ether_setup()): L3 mode only means no ARP (IFF_NOARP) and
+ * all-zero MAC addresses, so BPF programs still see a 14-byte Ethernet header before the IP
+ * header. The default policy of both sides is NETKIT_PASS.
  */
 export function netkitPair(a: TestNetns, primary: string, addrA: string, b: TestNetns, peer: string, addrB: string, options: { l2?: boolean } = {}): void {
   const peerNs = openSync(b.path, 'r');
