@@ -21,23 +21,30 @@
  * names; its logic, in pseudo code:
  *
  * ```
- * index(p, end, strLen, firstId, out, delta) -> count or -1
- *   n = 0; maxRef = 0
+ * index(p, end, strLen, firstId, out, delta, maxTypes, n) -> count or -1
+ *   maxRef = state.maxRef
  *   while p < end:
- *     if p + 12 > end: return -1
+ *     if p + 12 > end: stop
  *     nameOff, info, sizeType = words at p
  *     if nameOff >= strLen: return -1
  *     e = table[(info >> 24) & 31]; if !(e & VALID): return -1
  *     recs = p + 12 + fixed(e); next = recs + (info & 0xffff) * stride(e)
- *     if next > end: return -1
+ *     if next > end: stop
  *     if e & REF_SIZE: maxRef = max(maxRef, sizeType)
  *     if e & INT: bits = word[p+12] & 0xff; if bits > 128 or bits + offset > sizeType * 8: return -1
  *     if e & ARRAY: maxRef = max(maxRef, word[p+12], word[p+16])
  *     if e & NAMES: every record's first word < strLen, else return -1
  *     if e & REC_REF: maxRef = max(maxRef, every record's word at refAt(e))
  *     out[n] = p + delta; out[maxTypes + n] = nameOff; n++; p = next
- *   return maxRef >= firstId + n ? -1 : n
+ *   stop: state.p = p; state.maxRef = maxRef; return n
  * ```
+ *
+ * It stops before a record that does not fit below `end` and leaves where it stopped and the
+ * largest type ID referenced so far in memory, so that the caller can feed the section through
+ * a small window and resume (a mapped vmlinux is not in the module's memory; copying its 3 MB
+ * type section into fresh memory at once costs a page fault per 4 KiB). The caller checks the
+ * rest: that the whole section was consumed (a record cut off by the section's end is an
+ * error) and that every referenced ID exists.
  *
  * @module
  */
@@ -47,6 +54,7 @@ import { Kind } from './types.js';
 // and @types/node does not declare WebAssembly).
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
 }
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
@@ -163,11 +171,11 @@ const name = (s: string): Code => vec(Array.from(s).map((c) => [c.charCodeAt(0)]
 const P = 0; // current record (byte address in memory)
 const END = 1; // end of the type section in memory
 const STRLEN = 2; // string table length: name offsets must be below it
-const FIRST = 3; // ID of the first type
+const FIRST = 3; // ID of the first type (unused by the code: the caller checks references)
 const OUT = 4; // where the offsets go; the name offsets follow at OUT + 4 * MAXTYPES
 const DELTA = 5; // added to a memory address to give the offset in the caller's blob
 const MAXTYPES = 6; // capacity of each output array
-const N = 7;
+const N = 7; // types indexed so far (by earlier calls over the same section)
 const MAXREF = 8;
 const E = 9; // the kind's table entry
 const NEXT = 10; // the next record
@@ -201,10 +209,12 @@ function indexBody(): Code {
     op.end, op.end,
   ];
   const code = [
+    i32(stateAt), load(4), set(MAXREF),
     op.block, op.void, op.loop, op.void,
     // while p < end
     get(P), get(END), op.geU, op.brIf, 1,
-    get(P), i32(12), op.add, get(END), op.gtU, op.if, op.void, fail(), op.end,
+    // a record that does not fit: stop (br 2 leaves the if, the loop and the block)
+    get(P), i32(12), op.add, get(END), op.gtU, op.if, op.void, op.br, 2, op.end,
     get(P), load(0), get(STRLEN), op.geU, op.if, op.void, fail(), op.end,
     // e = table[kind]
     get(P), load(4), i32(24), op.shrU, i32(0x1f), op.and, i32(2), op.shl, load(0), set(E),
@@ -213,7 +223,7 @@ function indexBody(): Code {
     get(P), i32(12), op.add, get(E), i32(0xff), op.and, op.add, set(RECS),
     get(RECS), get(P), load(4), i32(0xffff), op.and,
     get(E), i32(8), op.shrU, i32(0xff), op.and, op.mul, op.add, set(NEXT),
-    get(NEXT), get(END), op.gtU, op.if, op.void, fail(), op.end,
+    get(NEXT), get(END), op.gtU, op.if, op.void, op.br, 2, op.end,
     flag(REF_SIZE), op.if, op.void, get(P), load(8), maxRefWith(), op.end,
     // int: bits <= 128 and bits + offset <= size * 8 (in 64 bits: size is any u32)
     flag(INT), op.if, op.void,
@@ -240,20 +250,21 @@ function indexBody(): Code {
     get(NEXT), set(P),
     op.br, 0,
     op.end, op.end,
-    // every referenced ID must exist
-    get(MAXREF), get(FIRST), get(N), op.add, op.geU, op.if, op.void, fail(), op.end,
+    // where it stopped, and the largest referenced ID (the caller checks it against the count)
+    i32(stateAt), get(P), store(0),
+    i32(stateAt), get(MAXREF), store(4),
     get(N),
   ];
-  const locals = vec([[7, op.i32]]); // N, MAXREF, E, NEXT, Q, W, RECS
+  const locals = vec([[6, op.i32]]); // MAXREF, E, NEXT, Q, W, RECS
   const body = flat([locals, code, op.end]);
   return [uleb(body.length), body];
 }
 
 function moduleBytes(): Uint8Array {
-  const i32x7 = Array<number>(7).fill(op.i32);
+  const i32x8 = Array<number>(8).fill(op.i32);
   return new Uint8Array(flat([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    section(1, vec([[0x60, vec(i32x7.map((t) => [t])), vec([[op.i32]])]])),
+    section(1, vec([[0x60, vec(i32x8.map((t) => [t])), vec([[op.i32]])]])),
     // (import "env" "memory" (memory 1)): the caller sizes the memory for each blob.
     section(2, vec([[name('env'), name('memory'), 0x02, 0x00, 0x01]])),
     section(3, vec([[0]])),
@@ -277,16 +288,26 @@ function compile(): object | undefined {
 }
 
 const tableBytes = 128;
+// The state a call leaves behind: where it stopped (u32) and the largest referenced ID (u32).
+const stateAt = tableBytes;
+const headBytes = stateAt + 8;
+// The window a section that is not in the module's memory is copied through; doubled for a
+// record that does not fit (one struct's members can take up to 786 KB).
+const windowBytes = 256 * 1024;
 
-type IndexFunction = (p: number, end: number, strLen: number, firstId: number, out: number, delta: number, maxTypes: number) => number;
+type IndexFunction = (p: number, end: number, strLen: number, firstId: number, out: number, delta: number, maxTypes: number, n: number) => number;
 
-/** A WebAssembly memory laid out as [kind table][data][index output], with its instance. */
+/**
+ * A WebAssembly memory with its instance: [kind table][state][output][window] for a section
+ * copied through a window, [kind table][state][data][output] for bytes read into it by the
+ * caller ({@link allocateBTF}).
+ */
 interface Arena {
   readonly memory: WasmMemory;
   readonly index: IndexFunction;
-  /** Where the data starts and ends (the caller's bytes, or a copy of a type section). */
+  /** Where the data starts and ends (the caller's bytes, or the window). */
   readonly dataAt: number;
-  readonly dataEnd: number;
+  dataEnd: number;
   /** Where the output goes, and how many types it has room for. */
   readonly outAt: number;
   readonly maxTypes: number;
@@ -297,13 +318,14 @@ interface Arena {
 // Arenas handed out by allocateBTF, by their memory's buffer.
 const arenas = new WeakMap<ArrayBuffer, Arena>();
 
-function makeArena(dataLength: number): Arena | undefined {
+/** An arena whose data region (`dataLength` bytes) comes before or after the output. */
+function makeArena(dataLength: number, maxTypes: number, dataFirst: boolean): Arena | undefined {
   const mod = compile();
   if (mod === undefined) return undefined;
-  const maxTypes = Math.floor(dataLength / 12);
-  const dataAt = tableBytes;
-  const outAt = dataAt + ((dataLength + 3) & ~3);
-  const total = outAt + maxTypes * 8;
+  const data = (dataLength + 3) & ~3;
+  const dataAt = dataFirst ? headBytes : headBytes + maxTypes * 8;
+  const outAt = dataFirst ? headBytes + data : headBytes;
+  const total = headBytes + data + maxTypes * 8;
   if (total > 0x7fff_0000) return undefined;
   try {
     const memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) || 1 });
@@ -318,21 +340,27 @@ function makeArena(dataLength: number): Arena | undefined {
 
 /**
  * A zeroed buffer of `size` bytes to read BTF into: when it is later parsed, the index pass
- * runs on it in place instead of copying its type section (for vmlinux that copy touches
- * 3 MB of fresh pages: a millisecond or more). A plain Uint8Array where WebAssembly is
- * unavailable.
+ * runs on it in place instead of copying its type section. A plain Uint8Array where
+ * WebAssembly is unavailable.
  */
 export function allocateBTF(size: number): Uint8Array {
-  const arena = makeArena(size);
+  const arena = makeArena(size, Math.floor(size / 12), true);
   if (arena === undefined) return new Uint8Array(size);
   arenas.set(arena.memory.buffer, arena);
   return new Uint8Array(arena.memory.buffer, arena.dataAt, size);
 }
 
+/** Options of {@link wasmIndex}. */
+export interface WasmIndexOptions {
+  /** Bytes of the window a section outside the module's memory is copied through (tests). */
+  readonly window?: number;
+}
+
 /**
  * Indexes the little-endian type section `bytes[start, end)`: the byte offset (in `bytes`)
  * and name offset of each type record, in ID order. Undefined when the input needs the checked
- * pass (anything invalid) or WebAssembly is unavailable.
+ * pass (anything invalid) or WebAssembly is unavailable. The results are views of the
+ * module's memory, which they keep alive (the output, and the caller's bytes or the window).
  */
 export function wasmIndex(
   bytes: Uint8Array,
@@ -340,33 +368,70 @@ export function wasmIndex(
   end: number,
   strLen: number,
   firstId: number,
+  options: WasmIndexOptions = {},
 ): { offsets: Uint32Array; names: Uint32Array } | undefined {
   const length = end - start;
-  let arena = arenas.get(bytes.buffer as ArrayBuffer);
-  let sectionAt: number;
-  if (arena !== undefined && !arena.used && bytes.byteOffset >= arena.dataAt && bytes.byteOffset + bytes.byteLength <= arena.dataEnd) {
-    // Read by allocateBTF's caller: index in place, hand out views of the output.
-    sectionAt = bytes.byteOffset + start;
+  const maxTypes = Math.floor(length / 12);
+  const mine = arenas.get(bytes.buffer as ArrayBuffer);
+  let arena: Arena;
+  let count: number;
+  if (mine !== undefined && !mine.used && bytes.byteOffset >= mine.dataAt && bytes.byteOffset + bytes.byteLength <= mine.dataEnd) {
+    // Read by allocateBTF's caller: index in place, in one call.
+    arena = mine;
+    const sectionAt = bytes.byteOffset + start;
+    const state = new Uint32Array(arena.memory.buffer, stateAt, 2);
+    state[1] = 0;
+    count = arena.index(sectionAt, sectionAt + length, strLen, firstId, arena.outAt, start - sectionAt, arena.maxTypes, 0);
+    if (count < 0 || state[0] !== sectionAt + length) return undefined;
   } else {
-    arena = makeArena(length);
-    if (arena === undefined) return undefined;
-    new Uint8Array(arena.memory.buffer).set(bytes.subarray(start, end), arena.dataAt);
-    sectionAt = arena.dataAt;
+    const made = makeArena(Math.min(length, Math.max(options.window ?? windowBytes, 12)), maxTypes, false);
+    if (made === undefined) return undefined;
+    arena = made;
+    const r = throughWindow(arena, bytes, start, end, strLen, firstId);
+    if (r === undefined) return undefined;
+    count = r;
   }
-  const count = arena.index(sectionAt, sectionAt + length, strLen, firstId, arena.outAt, start - sectionAt, arena.maxTypes);
-  if (count < 0) return undefined;
   const buffer = arena.memory.buffer;
-  if (arenas.get(buffer) === arena) {
-    // The memory lives as long as the caller's bytes anyway: no copies.
-    arena.used = true;
-    return {
-      offsets: new Uint32Array(buffer, arena.outAt, count),
-      names: new Uint32Array(buffer, arena.outAt + arena.maxTypes * 4, count),
-    };
-  }
-  // Copies, so the memory (mostly the copied section) can be freed.
+  if (new Uint32Array(buffer, stateAt, 2)[1]! >= firstId + count) return undefined; // a reference past the last type
+  arena.used = true;
   return {
-    offsets: new Uint32Array(buffer, arena.outAt, count).slice(),
-    names: new Uint32Array(buffer, arena.outAt + arena.maxTypes * 4, count).slice(),
+    offsets: new Uint32Array(buffer, arena.outAt, count),
+    names: new Uint32Array(buffer, arena.outAt + arena.maxTypes * 4, count),
   };
+}
+
+/**
+ * Feeds `bytes[start, end)` through the arena's window, resuming each call where the last one
+ * stopped (before a record that did not fit), and grows the window when a single record does
+ * not fit in it. Returns the count, or undefined when the input is invalid or cut short.
+ */
+function throughWindow(arena: Arena, bytes: Uint8Array, start: number, end: number, strLen: number, firstId: number): number | undefined {
+  let at = start;
+  let n = 0;
+  new Uint32Array(arena.memory.buffer, stateAt, 2)[1] = 0;
+  while (at < end) {
+    let size = arena.dataEnd - arena.dataAt;
+    const chunk = Math.min(size, end - at);
+    const memory = new Uint8Array(arena.memory.buffer);
+    memory.set(bytes.subarray(at, at + chunk), arena.dataAt);
+    n = arena.index(arena.dataAt, arena.dataAt + chunk, strLen, firstId, arena.outAt, at - arena.dataAt, arena.maxTypes, n);
+    if (n < 0) return undefined;
+    const used = new Uint32Array(arena.memory.buffer, stateAt, 2)[0]! - arena.dataAt;
+    if (used > 0) {
+      at += used;
+      continue;
+    }
+    // Nothing fitted: at the section's end that is a record cut off (invalid); before it, a
+    // record bigger than the window, which then grows to twice its size.
+    if (chunk === end - at) return undefined;
+    size *= 2;
+    const pages = Math.ceil((arena.dataAt + size) / 65536) - arena.memory.buffer.byteLength / 65536;
+    try {
+      if (pages > 0) arena.memory.grow(pages);
+    } catch {
+      return undefined;
+    }
+    arena.dataEnd = arena.dataAt + size;
+  }
+  return n;
 }

@@ -10,10 +10,14 @@ import { BpfError } from '../../src/errors.js';
 import { objectBTF, testdata } from './btf-helpers.js';
 
 vi.mock('../../src/btf/index-wasm.js', () => ({ wasmIndex: () => undefined }));
-const { wasmIndex } = await vi.importActual<typeof import('../../src/btf/index-wasm.js')>('../../src/btf/index-wasm.js');
+const { allocateBTF, wasmIndex } = await vi.importActual<typeof import('../../src/btf/index-wasm.js')>('../../src/btf/index-wasm.js');
 
-// What the JavaScript passes make of `btf`, and what the WebAssembly pass makes of it.
-function both(btf: Uint8Array): { js: { offsets: Uint32Array; names: Uint32Array } | undefined; wasm: ReturnType<typeof wasmIndex> } {
+// Windows small enough to cut through records and to be smaller than one (then doubled).
+const windows = [12, 40, 256, 4096];
+
+// What the JavaScript passes make of `btf`, and what the WebAssembly pass makes of it (through
+// its default window, and `window` bytes if given).
+function both(btf: Uint8Array, window?: number): { js: { offsets: Uint32Array; names: Uint32Array } | undefined; wasm: ReturnType<typeof wasmIndex> } {
   let js: { offsets: Uint32Array; names: Uint32Array } | undefined;
   try {
     const raw = parseSpec(btf).raw!;
@@ -26,7 +30,7 @@ function both(btf: Uint8Array): { js: { offsets: Uint32Array; names: Uint32Array
   const start = hdr + view.getUint32(8, true);
   const end = start + view.getUint32(12, true);
   const strLen = view.getUint32(20, true);
-  const wasm = end <= btf.length ? wasmIndex(btf, start, end, strLen, 1) : undefined;
+  const wasm = end <= btf.length ? wasmIndex(btf, start, end, strLen, 1, { window }) : undefined;
   return { js, wasm };
 }
 
@@ -41,6 +45,7 @@ describe('WebAssembly index pass', () => {
       const { js, wasm } = both(section.data);
       expect(wasm, f).toBeDefined();
       expect(wasm, f).toEqual(js);
+      for (const window of windows) expect(both(section.data, window).wasm, `${f}, window ${window}`).toEqual(js);
       compared++;
     }
     expect(compared).toBeGreaterThan(10);
@@ -51,6 +56,40 @@ describe('WebAssembly index pass', () => {
     expect(wasm).toBeDefined();
     expect(wasm!.offsets).toEqual(js!.offsets);
     expect(wasm!.names).toEqual(js!.names);
+    const small = both(readFileSync('/sys/kernel/btf/vmlinux'), 4096).wasm;
+    expect(small!.offsets).toEqual(js!.offsets);
+    expect(small!.names).toEqual(js!.names);
+  });
+
+  it('indexes bytes read into its own memory in place, once', () => {
+    const { btf } = objectBTF('btf_kinds.bpfel.o');
+    const { js } = both(btf);
+    const own = allocateBTF(btf.length);
+    own.set(btf);
+    const view = new DataView(btf.buffer, btf.byteOffset, btf.byteLength);
+    const start = 24 + view.getUint32(8, true);
+    const end = start + view.getUint32(12, true);
+    const strLen = view.getUint32(20, true);
+    const first = wasmIndex(own, start, end, strLen, 1)!;
+    expect(first).toEqual(js);
+    // Its output lives in the same memory as the bytes.
+    expect(first.offsets.buffer).toBe(own.buffer);
+    // A second pass over the same bytes must not overwrite those views: it copies.
+    const second = wasmIndex(own, start, end, strLen, 1)!;
+    expect(second).toEqual(js);
+    expect(second.offsets.buffer).not.toBe(own.buffer);
+  });
+
+  it('rejects a section whose last record is cut off, whatever the window', () => {
+    const b = new Uint8Array(objectBTF('btf_kinds.bpfel.o').btf);
+    const view = new DataView(b.buffer);
+    const start = 24 + view.getUint32(8, true);
+    const end = start + view.getUint32(12, true);
+    const strLen = view.getUint32(20, true);
+    for (const window of [undefined, ...windows]) {
+      expect(wasmIndex(b, start, end - 4, strLen, 1, { window }), String(window)).toBeUndefined();
+      expect(wasmIndex(b, start, end, strLen, 1, { window }), String(window)).toBeDefined();
+    }
   });
 
   it('accepts nothing the JavaScript pass rejects (1000 mutations)', () => {
@@ -70,11 +109,14 @@ describe('WebAssembly index pass', () => {
       const len = view.getUint32(12, true);
       for (let k = 1 + rand(3); k > 0; k--) b[start + rand(len)] = rand(3) === 0 ? 0xff : rand(256);
       const { js, wasm } = both(b);
+      const windowed = both(b, windows[i % windows.length]).wasm;
       if (js === undefined) {
         rejected++;
         expect(wasm).toBeUndefined();
-      } else if (wasm !== undefined) {
-        expect(wasm).toEqual(js);
+        expect(windowed).toBeUndefined();
+      } else {
+        if (wasm !== undefined) expect(wasm).toEqual(js);
+        if (windowed !== undefined) expect(windowed).toEqual(js);
       }
     }
     expect(rejected).toBeGreaterThan(0);
