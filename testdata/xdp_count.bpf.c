@@ -75,30 +75,13 @@ static __always_inline void count_key(__u32 key, __u64 bytes)
 	}
 }
 
-// Counts one Ethernet frame; returns 1 when it must be dropped.
-static __always_inline int count(void *data, void *data_end, __u64 bytes)
+// Counts a UDP datagram to watch_port in `watched`; returns 1 when it must be dropped. Called
+// only with a packet pointer: a pointer that may also be 0 (no UDP header) would reach the
+// dereference on older verifiers (5.10), which lose the key that rules that path out when it
+// is spilled to the stack for the map lookup.
+static __always_inline int watch(struct udphdr *udp, void *data_end, __u64 bytes)
 {
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return 0;
-	__u16 proto = be16(&eth->h_proto);
-	__u32 key = 0x10000 | proto;
-	struct udphdr *udp = 0;
-	if (proto == ETH_P_IP) {
-		struct iphdr *ip = (void *)(eth + 1);
-		if ((void *)(ip + 1) > data_end)
-			return 0;
-		key = ip->protocol;
-		udp = (void *)ip + ihl(ip);
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
-		if ((void *)(ip6 + 1) > data_end)
-			return 0;
-		key = ip6->nexthdr;
-		udp = (void *)(ip6 + 1);
-	}
-	count_key(key, bytes);
-	if (key != IPPROTO_UDP || watch_port == 0 || (void *)(udp + 1) > data_end)
+	if (watch_port == 0 || (void *)(udp + 1) > data_end)
 		return 0;
 	if (be16(&udp->dest) != watch_port)
 		return 0;
@@ -107,6 +90,33 @@ static __always_inline int count(void *data, void *data_end, __u64 bytes)
 	if (w)
 		add(w, bytes);
 	return drop_watched;
+}
+
+// Counts one Ethernet frame; returns 1 when it must be dropped.
+static __always_inline int count(void *data, void *data_end, __u64 bytes)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return 0;
+	__u16 proto = be16(&eth->h_proto);
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > data_end)
+			return 0;
+		__u32 key = ip->protocol;
+		count_key(key, bytes);
+		return key == IPPROTO_UDP ? watch((void *)ip + ihl(ip), data_end, bytes) : 0;
+	}
+	if (proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > data_end)
+			return 0;
+		__u32 key = ip6->nexthdr;
+		count_key(key, bytes);
+		return key == IPPROTO_UDP ? watch((void *)(ip6 + 1), data_end, bytes) : 0;
+	}
+	count_key(0x10000 | proto, bytes);
+	return 0;
 }
 
 SEC("xdp")
