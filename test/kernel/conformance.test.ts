@@ -40,8 +40,8 @@ const results: Record<string, number> = {
   maps_tc: 0, // TC_ACT_OK: the per-CPU array has its element
   maps_cgroup: 1, // allow
 };
-/** Programs that load but have no test run: tracepoints and kprobes cannot, raw tracepoints need arguments. */
-const loadOnly = new Set(['maps_tracepoint', 'maps_raw_tp', 'maps_kprobe', 'core_tracepoint']);
+/** Programs that load but have no test run: tracepoints, kprobes and fentry (where trampolines load: test:vm) cannot, raw tracepoints need arguments. */
+const loadOnly = new Set(['maps_tracepoint', 'maps_raw_tp', 'maps_kprobe', 'maps_fentry', 'core_tracepoint']);
 
 /** Why `program` cannot load on this kernel, or undefined. */
 function cannotLoad(spec: CollectionSpec, program: string): string | undefined {
