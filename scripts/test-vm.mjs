@@ -46,7 +46,7 @@ const NET_MODULES = ['veth', 'sch_ingress', 'cls_bpf', 'nf_defrag_ipv4', 'nf_def
 // probes of all attach points (net-features.test.ts) among them, runs on every kernel.
 const KERNELS_OF = {
   'xdp.test.ts': ['5.10'],
-  'example-xdp-count.test.ts': ['5.10'],
+  'example-xdp-count.test.ts': ['6.12'],
   'tc.test.ts': ['6.1'],
   'cgroup.test.ts': ['5.10', '6.12'],
   'example-netmon.test.ts': ['6.1'],
