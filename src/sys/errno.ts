@@ -87,10 +87,15 @@ export function permissionHint(): string {
   return reasons.join('; ');
 }
 
-/** Fields set in the attr that the running kernel is too old to know. */
+/**
+ * Fields set in the attr that the running kernel is too old to know. A union member that
+ * shares its bytes with a member the kernel knows (BPF_LINK_CREATE's map_fd, 6.4, is prog_fd's
+ * slot) is not one: those bytes are the older member's.
+ */
 function fieldsNewerThanKernel(layout: Layout, attr: Uint8Array, pointers?: PointerList): Field[] {
   const running = kernelVersion();
-  return fieldsSet(layout, attr, pointers).filter((f) => !running.atLeast(f.since));
+  const set = fieldsSet(layout, attr, pointers);
+  return set.filter((f) => !running.atLeast(f.since) && !set.some((g) => g !== f && g.offset === f.offset && g.size === f.size && running.atLeast(g.since)));
 }
 
 /** Options a caller passes to shape the error of a failed bpf() call. */

@@ -66,6 +66,22 @@ describe('the bpf() funnel', () => {
     expect((err as Error).message).toMatch(/requires Linux 5.16 or later/);
   });
 
+  it('does not take a union member newer than the kernel for the older member sharing its bytes', () => {
+    // BPF_LINK_CREATE's map_fd (6.4) is prog_fd's slot: an E2BIG on 6.1 is the kernel's own answer.
+    overrideKernelVersion('6.1.0');
+    fake.onBpf(Cmd.LinkCreate, -Errno.E2BIG);
+    const err = (() => {
+      try {
+        bpfCall(LinkCreate, { prog_fd: 3, target_fd: 4, attach_type: 17 }, { explain: () => 'a namespace takes one link' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SyscallError);
+    expect(err).not.toBeInstanceOf(NotSupportedError);
+    expect((err as Error).message).toMatch(/a namespace takes one link/);
+  });
+
   it('reports a command newer than the kernel as not supported', () => {
     overrideKernelVersion('5.4.0');
     fake.onBpf(Cmd.LinkCreate, -Errno.EINVAL);
