@@ -6,12 +6,12 @@
 // netkit_xmit() needs ETH_HLEN bytes and runs the programs with the MAC header at skb->data).
 // The default L3 mode only means IFF_NOARP and all-zero MAC addresses: the packet a program
 // sees still starts with a 14-byte Ethernet header, so the IP header is at net_offset
-// ETH_HLEN. The headers are read as bytes so that both byte orders compile to the same code
-// (the unit tests compare the bpfel and bpfeb objects).
+// ETH_HLEN (skb_udp_dport.h).
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
+#include "skb_udp_dport.h"
 
 // The netkit verdicts (include/uapi/linux/if_link.h since 6.7; Debian 12's headers predate them).
 #define NETKIT_NEXT -1
@@ -20,28 +20,12 @@
 const volatile __u16 count_port = 0;
 const volatile __u16 drop_port = 0;
 const volatile __u16 order_port = 0;
-const volatile __u32 net_offset = ETH_HLEN;
 
 __u64 primary_packets = 0;
 __u64 peer_packets = 0;
 __u64 dropped_packets = 0;
 // One hex digit per program run, first run in the highest digit.
 __u64 order_trace = 0;
-
-// The UDP destination port of an IPv4 packet, or 0.
-static __always_inline __u32 udp_dport(struct __sk_buff *skb)
-{
-	__u8 ip[10];
-	__u8 port[2];
-
-	if (bpf_skb_load_bytes(skb, net_offset, ip, sizeof(ip)))
-		return 0;
-	if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_UDP)
-		return 0;
-	if (bpf_skb_load_bytes(skb, net_offset + (ip[0] & 0xf) * 4 + 2, port, sizeof(port)))
-		return 0;
-	return (__u32)port[0] << 8 | port[1];
-}
 
 SEC("netkit/primary")
 int count_primary(struct __sk_buff *skb)

@@ -8,6 +8,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
+#include "skb_udp_dport.h"
 
 // The tcx verdicts (include/uapi/linux/bpf.h since 6.6; Debian 12's headers predate them).
 #define TCX_NEXT -1
@@ -16,33 +17,12 @@
 const volatile __u16 count_port = 0;
 const volatile __u16 drop_port = 0;
 const volatile __u16 order_port = 0;
-// Where the IP header starts: after the Ethernet header on veth and lo.
-const volatile __u32 net_offset = ETH_HLEN;
 
 __u64 ingress_packets = 0;
 __u64 egress_packets = 0;
 __u64 dropped_packets = 0;
 // One hex digit per program run, first run in the highest digit: 0x123 is order_1, order_2, order_3.
 __u64 order_trace = 0;
-
-// The UDP destination port of an IPv4 packet, or 0. The headers are read as bytes, the port
-// assembled from them, so that the code is the same for either byte order (the unit tests
-// compare the bpfel and bpfeb objects instruction by instruction).
-static __always_inline __u32 udp_dport(struct __sk_buff *skb)
-{
-	__u8 ip[10];
-	__u8 port[2];
-
-	if (bpf_skb_load_bytes(skb, net_offset, ip, sizeof(ip)))
-		return 0;
-	// Version 4 (ARP and IPv6 have other values in the first nibble) and protocol UDP.
-	if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_UDP)
-		return 0;
-	// The destination port follows the source port after the IP header (IHL words).
-	if (bpf_skb_load_bytes(skb, net_offset + (ip[0] & 0xf) * 4 + 2, port, sizeof(port)))
-		return 0;
-	return (__u32)port[0] << 8 | port[1];
-}
 
 SEC("tcx/ingress")
 int count_ingress(struct __sk_buff *skb)
