@@ -57,8 +57,6 @@ export interface SocketRef {
 export const SOL_SOCKET = 1;
 /** SO_COOKIE (4.12): the socket's 64-bit cookie, what sockmap lookups and bpf_get_socket_cookie() return. */
 const SO_COOKIE = 57;
-/** ENOPROTOOPT: the kernel does not know the option. */
-const ENOPROTOOPT = 92;
 
 interface Handle {
   readonly fd?: number;
@@ -231,7 +229,7 @@ export function socketCookie(target: SocketTarget): bigint {
   const value = new Uint8Array(8);
   const r = backend().getsockopt(ref.fd, SOL_SOCKET, SO_COOKIE, value);
   if (r < 0) {
-    const hint = -r === ENOPROTOOPT ? 'SO_COOKIE needs Linux 4.12 or later' : undefined;
+    const hint = -r === Errno.ENOPROTOOPT ? 'SO_COOKIE needs Linux 4.12 or later' : undefined;
     throw new SyscallError('getsockopt', -r, hint, `SO_COOKIE of ${ref.description}`);
   }
   return dataView(value).getBigUint64(0, hostLittleEndian);

@@ -18,8 +18,6 @@ import { LinkUpdate } from '../sys/layouts.js';
 import { MapType } from '../types.js';
 import { ArgumentError } from '../errors.js';
 
-/** ENOLINK (not in sys/errno's table). */
-const ENOLINK = 67;
 
 /**
  * Points the struct_ops link `linkFd` at `map` (BPF_LINK_UPDATE with `new_map_fd`), only if it
@@ -47,7 +45,7 @@ export function updateLinkMap(linkFd: number, what: string, map: BpfMap, oldMap:
     {
       context: `update link ${what} to struct_ops map ${map.name}`,
       explain: (errno) => {
-        if (errno === ENOLINK) return 'the link was detached: attach the new map with attachStructOps(map) instead';
+        if (errno === Errno.ENOLINK) return 'the link was detached: attach the new map with attachStructOps(map) instead';
         if (errno === Errno.EPERM && oldMap !== undefined) return `the link no longer holds map ${oldMap.name}: another update came first`;
         if (errno === Errno.EINVAL) {
           return (

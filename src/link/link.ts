@@ -484,8 +484,6 @@ function linkInfo(fd: number): LinkInfo {
   }
 }
 
-/** ENOLINK: the kernel's answer for a link whose target is gone (not in sys/errno's table). */
-const ENOLINK = 67;
 
 /** Link types without `update_prog` in their bpf_link_ops: BPF_LINK_UPDATE answers EINVAL. */
 const notUpdatable = new Set([LinkType.RawTracepoint, LinkType.Tracing, LinkType.PerfEvent, LinkType.KprobeMulti, LinkType.UprobeMulti]);
@@ -522,7 +520,7 @@ function explainUpdate(fd: number, errno: number, program: Program, oldProgram: 
   const info = infoOrUndefined(fd);
   const type = info === undefined ? 'this' : (LinkType[info.type] ?? `type ${info.type}`);
   const runs = info === undefined ? '' : `; the link runs program id ${info.programId}`;
-  if (errno === ENOLINK) return `the link is defunct: what it was attached to is gone (interface, cgroup or namespace removed) or it was detached; attach anew`;
+  if (errno === Errno.ENOLINK) return `the link is defunct: what it was attached to is gone (interface, cgroup or namespace removed) or it was detached; attach anew`;
   if (errno === Errno.EOPNOTSUPP) return `${type} links cannot be updated: attach ${program.name} with a new link and close this one`;
   if (errno === Errno.EPERM && oldProgram !== undefined) {
     return `the link no longer runs ${programLabel(oldProgram)}${runs}: another update came first`;
