@@ -392,7 +392,8 @@ export function attachTc(prog: Program, options: TcOptions): Link {
   let counted = false;
   try {
     let use = qdiscs.get(key);
-    if (use === undefined || use.users === 0) {
+    // releaseQdisc() deletes an entry whose last user went away.
+    if (use === undefined) {
       use = { created: ensureClsact(nl, iface), users: 0 };
       qdiscs.set(key, use);
     }

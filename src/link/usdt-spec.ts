@@ -39,7 +39,7 @@ export enum USDTArgType {
 }
 
 /** `sizeof(struct __bpf_usdt_arg_spec)`. */
-export const USDT_ARG_SPEC_SIZE = 16;
+const USDT_ARG_SPEC_SIZE = 16;
 /** `sizeof(struct __bpf_usdt_spec)`: the value size of `__bpf_usdt_specs`. */
 export const USDT_SPEC_SIZE = 208;
 const COOKIE_AT = USDT_MAX_ARGS * USDT_ARG_SPEC_SIZE;

@@ -351,8 +351,7 @@ export class USDTLink extends Link {
    * {@link ClosedError} after `close()`.
    */
   linkInfos(): LinkInfo[] {
-    // The fd getter throws ClosedError once closed, as every Link method does.
-    if (this.fd !== -1) return [];
+    void this.fd; // throws ClosedError once closed, as every Link method does
     return this.#links.map((l) => l.info());
   }
 
