@@ -41,6 +41,11 @@ export interface LinkCreateProbe {
   readonly since: string;
   /** The config option whose absence makes the kernel answer EOPNOTSUPP, if any. */
   readonly config?: string;
+  /**
+   * errnos that prove the kernel predates the feature, besides EINVAL and E2BIG (a flag an
+   * older kernel refuses with EOPNOTSUPP, as netfilter links did before 6.6).
+   */
+  readonly refuses?: readonly number[];
 }
 
 /** Runs `probe` against the running kernel. */
@@ -71,7 +76,7 @@ export function linkCreateProbe(probe: LinkCreateProbe): FeatureResult {
     }
     // bpf_check_uarg_tail_zero() answers E2BIG for attr fields the kernel does not know;
     // link_create() answers EINVAL for an attach type it does not know for the program type.
-    if (errno === Errno.EINVAL || errno === Errno.E2BIG) return notSupported(`BPF_LINK_CREATE rejects ${probe.attachName} (${errnoName(errno)})`, probe.since);
+    if (errno === Errno.EINVAL || errno === Errno.E2BIG || probe.refuses?.includes(errno) === true) return notSupported(`BPF_LINK_CREATE rejects ${probe.attachName} (${errnoName(errno)})`, probe.since);
     return unknown(`BPF_LINK_CREATE answered ${errnoName(errno)}`);
   } finally {
     prog.close();

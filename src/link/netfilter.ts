@@ -11,19 +11,14 @@
  *
  * @module
  */
-import { exit, mov64Imm } from '../asm/builder.js';
-import { Register } from '../asm/register.js';
 import { ArgumentError, NotSupportedError } from '../errors.js';
-import { Feature, notSupported, Supported, unknown, type FeatureResult } from '../features/feature.js';
+import { Feature, notSupported, type FeatureResult } from '../features/feature.js';
 import { programTypeFeature } from '../features/prog-types.js';
-import { errnoName } from '../errors.js';
 import { BPF_F_NETFILTER_IP_DEFRAG } from '../internal/flags.js';
-import { Program } from '../prog.js';
-import { encodeAttr } from '../sys/attr.js';
-import { bpfCall, bpfRaw } from '../sys/bpf.js';
+import type { Program } from '../prog.js';
+import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { LinkCreate } from '../sys/layouts.js';
-import { backend } from '../sys/select.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
@@ -74,8 +69,6 @@ export interface NetfilterOptions {
 
 /** `NF_IP_PRI_CONNTRACK_DEFRAG`: the defrag hook's priority, which a defrag program must follow. */
 const NF_IP_PRI_CONNTRACK_DEFRAG = -400;
-/** `NF_ACCEPT`: the verifier wants NETFILTER programs to return NF_DROP (0) or NF_ACCEPT (1). */
-const NF_ACCEPT = 1;
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 
@@ -124,37 +117,22 @@ export const netfilterDefragFeature = new Feature('netfilter link IP defragmenta
 }, { perBoot: 'kernel' });
 
 function probeDefrag(): FeatureResult {
-  let prog: Program;
-  try {
-    prog = Program.load({ name: 'probe_nf_defrag', type: ProgramType.Netfilter, attachType: AttachType.Netfilter, license: 'GPL', instructions: [mov64Imm(Register.R0, NF_ACCEPT), exit()] });
-  } catch (err) {
-    return unknown(`cannot load a probe program: ${(err as Error).message}`);
-  }
-  try {
-    const { attr } = encodeAttr(LinkCreate, {
-      prog_fd: prog.fd,
-      target_fd: 0,
-      attach_type: AttachType.Netfilter,
-      flags: 0,
+  return linkCreateProbe({
+    name: 'probe_nf_defrag',
+    programType: ProgramType.Netfilter,
+    attachType: AttachType.Netfilter,
+    attachName: 'BPF_NETFILTER with BPF_F_NETFILTER_IP_DEFRAG',
+    fields: {
       netfilter_pf: NetfilterFamily.ipv4,
       netfilter_hooknum: NetfilterHook.local_in,
       netfilter_priority: INT32_MIN,
       netfilter_flags: BPF_F_NETFILTER_IP_DEFRAG,
-    });
-    const r = bpfRaw(LinkCreate, attr);
-    if (r >= 0) {
-      // Not expected (INT_MIN is refused), but a link is a link: close it, the flag is known.
-      backend().close(r);
-      return Supported;
-    }
-    if (-r === Errno.ERANGE) return Supported;
-    if (-r === Errno.EOPNOTSUPP) return notSupported('BPF_LINK_CREATE refuses BPF_F_NETFILTER_IP_DEFRAG (EOPNOTSUPP)', '6.6');
-    return unknown(`BPF_LINK_CREATE answered ${errnoName(-r)}`);
-  } finally {
-    prog.close();
-  }
+    },
+    proves: [Errno.ERANGE],
+    refuses: [Errno.EOPNOTSUPP],
+    since: '6.6',
+  });
 }
-
 
 function familyNumber(family: unknown): { pf: number; name: string } {
   if (typeof family === 'number') {
