@@ -34,8 +34,11 @@ export type CharArrayMode = 'string' | 'bytes';
 
 /** Options of {@link shapeOf}. */
 export interface ShapeOptions {
-  /** `char[N]` as `'string'` (default) or `'bytes'` (a `Uint8Array`). */
-  charArrays?: CharArrayMode;
+  /**
+   * `char[N]` as `'string'` (default) or `'bytes'` (a `Uint8Array`); `'numbers'` makes them
+   * plain integer arrays (`decodeValue` without `charArraysAsStrings`).
+   */
+  charArrays?: CharArrayMode | 'numbers';
   /** Enums as enumerator `'names'` (default) or plain `'numbers'`. */
   enums?: 'names' | 'numbers';
 }
@@ -196,7 +199,7 @@ function shape(type: Type, options: ShapeOptions, depth: number): Shape {
   }
   if (t instanceof Enum || t instanceof Enum64) return enumShape(t, options);
   if (t instanceof ArrayType) {
-    if (isCharElement(t.type)) return { kind: 'chars', length: t.nelems, mode: options.charArrays ?? 'string' };
+    if (options.charArrays !== 'numbers' && isCharElement(t.type)) return { kind: 'chars', length: t.nelems, mode: options.charArrays ?? 'string' };
     return { kind: 'array', element: shape(t.type, options, depth + 1), elementSize: sizeof(t.type), count: t.nelems };
   }
   if (t instanceof Composite) {
@@ -275,16 +278,4 @@ export function bitWindow(
   const size = Math.ceil((bitOffset + bits) / 8) - start;
   const inner = bitOffset - start * 8;
   return { start, size, shift: littleEndian ? inner : size * 8 - inner - bits };
-}
-
-/**
- * The JavaScript value of an integer shape's width: bigint for 8 and 16 bytes, else number.
- *
- * @example
- * ```ts
- * isBigIntShape({ kind: 'int', size: 8, signed: false, bool: false }); // true
- * ```
- */
-export function isBigIntShape(s: IntShape | EnumShape): boolean {
-  return s.size > 4;
 }
