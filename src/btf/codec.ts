@@ -395,12 +395,13 @@ function enumToInt(byName: Map<string, bigint>, s: EnumShape, value: unknown, bi
 function intWriter(s: IntShape, le: boolean): Writer {
   const bits = s.size * 8;
   switch (s.size) {
+    // Up to 4 bytes: a number check and DataView's own wrap-around, no BigInt (as generated code does).
     case 1:
-      return (x, v, _b, o, p) => v.setUint8(o, Number(BigInt.asUintN(8, checkInt(x, 8, s.signed, p))));
+      return s.signed ? (x, v, _b, o, p) => v.setInt8(o, checkNumber(x, 8, true, p)) : (x, v, _b, o, p) => v.setUint8(o, checkNumber(x, 8, false, p));
     case 2:
-      return (x, v, _b, o, p) => v.setUint16(o, Number(BigInt.asUintN(16, checkInt(x, 16, s.signed, p))), le);
+      return s.signed ? (x, v, _b, o, p) => v.setInt16(o, checkNumber(x, 16, true, p), le) : (x, v, _b, o, p) => v.setUint16(o, checkNumber(x, 16, false, p), le);
     case 4:
-      return (x, v, _b, o, p) => v.setUint32(o, Number(BigInt.asUintN(32, checkInt(x, 32, s.signed, p))), le);
+      return s.signed ? (x, v, _b, o, p) => v.setInt32(o, checkNumber(x, 32, true, p), le) : (x, v, _b, o, p) => v.setUint32(o, checkNumber(x, 32, false, p), le);
     case 8:
       return (x, v, _b, o, p) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, s.signed, p)), le);
     default:
