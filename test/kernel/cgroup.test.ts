@@ -15,9 +15,8 @@ import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-sp
 import { ArgumentError, AttachTargetError, SyscallError } from '../../src/errors.js';
 import { cgroup2Path, cgroupId, processCgroup } from '../../src/internal/cgroup.js';
 import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE } from '../../src/internal/flags.js';
-import { linkDetails } from '../../src/internal/bpf-link-details.js';
 import { attachCgroup, cgroupLinkFeature } from '../../src/link/cgroup.js';
-import { LinkType, type Link } from '../../src/link/link.js';
+import { LinkType, listLinks, type Link } from '../../src/link/link.js';
 import { Program } from '../../src/prog.js';
 import { Errno } from '../../src/sys/errno.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
@@ -118,7 +117,7 @@ describe.skipIf(skip !== undefined)('cgroup attach', () => {
     expect(info.programId).toBe(coll.programs.count_egress!.info().id);
     expect(info.cgroup).toEqual({ cgroupId: cgroupId(cg.path), attachType: AttachType.CgroupInetEgress });
     // The CLI's decoder (link list) agrees.
-    expect(linkDetails(info.id, info.type)).toEqual({ cgroupId: cgroupId(cg.path), attachType: AttachType.CgroupInetEgress });
+    expect(listLinks().find((l) => l.id === info.id)?.cgroup).toEqual({ cgroupId: cgroupId(cg.path), attachType: AttachType.CgroupInetEgress });
     expect(cgroupId(cg.path)).not.toBe(cgroupId(cgroup2Path()));
   });
 

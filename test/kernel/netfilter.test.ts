@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, NotSupportedError } from '../../src/errors.js';
-import { linkDetails } from '../../src/internal/bpf-link-details.js';
 import { inNetns } from '../../src/internal/netns.js';
-import { LinkType, type Link } from '../../src/link/link.js';
+import { LinkType, listLinks, type Link } from '../../src/link/link.js';
 import { attachNetfilter, netfilterDefragFeature, netfilterFeature, type NetfilterOptions } from '../../src/link/netfilter.js';
 import type { Program } from '../../src/prog.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
@@ -104,7 +103,7 @@ describe.skipIf(skip)('attachNetfilter with loopback traffic in a namespace', ()
 
     const info = link.info();
     expect(info.type).toBe(LinkType.Netfilter);
-    expect(linkDetails(info.id, info.type)).toMatchObject({ pf: 2, hooknum: 1, priority: 10 });
+    expect(listLinks().find((l) => l.id === info.id)?.netfilter).toMatchObject({ family: 2, hook: 1, priority: 10 });
     expect(info.netfilter).toEqual({ family: 2, hook: 1, priority: 10, flags: 0 });
 
     link.close();
@@ -134,7 +133,7 @@ describe.skipIf(skip)('attachNetfilter with loopback traffic in a namespace', ()
     const coll = await load();
     const link = attachIn(coll.programs.nf_count!, { family: 'ipv6', hook: 'pre_routing', priority: -150 });
     const info = link.info();
-    expect(linkDetails(info.id, info.type)).toMatchObject({ pf: 10, hooknum: 0, priority: -150 });
+    expect(listLinks().find((l) => l.id === info.id)?.netfilter).toMatchObject({ family: 10, hook: 0, priority: -150 });
   });
 
   it.skipIf(!has('6.6'))('with defrag (6.6+) the program still sees every datagram', async () => {

@@ -14,10 +14,9 @@ import * as asm from '../../src/asm/index.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, AttachTargetError, NotSupportedError, SyscallError } from '../../src/errors.js';
-import { linkDetails } from '../../src/internal/bpf-link-details.js';
 import { interfaceIndex } from '../../src/internal/netdev.js';
 import { inNetns } from '../../src/internal/netns.js';
-import { LinkType, type Link } from '../../src/link/link.js';
+import { LinkType, listLinks, type Link } from '../../src/link/link.js';
 import { queryMprog, type MprogState } from '../../src/link/mprog.js';
 import { attachNetkit, netkitFeature, type NetkitOptions } from '../../src/link/netkit.js';
 import { attachTcx } from '../../src/link/tcx.js';
@@ -28,6 +27,12 @@ import { AttachType, ProgramType } from '../../src/types.js';
 import { configHas, expectVersionedFeature } from './helpers/kernel-features.js';
 import { netkitPair, netkitUnavailable } from './helpers/netkit.js';
 import { sendUdp, TestNetns } from './helpers/netns.js';
+
+/** A link's target as listLinks() reports it: the interface index and the hook. */
+const listedOn = (id: number, kind: 'netkit'): { ifindex?: number; attachType?: number } => {
+  const on = listLinks().find((l) => l.id === id)?.[kind];
+  return { ifindex: on?.ifindex, attachType: on?.attachType };
+};
 
 const object = new URL('../../testdata/netkit.bpfel.o', import.meta.url).pathname;
 const tcxObject = new URL('../../testdata/tcx.bpfel.o', import.meta.url).pathname;
@@ -156,12 +161,12 @@ describe.skipIf(skip)('attachNetkit with traffic through a netkit pair', () => {
     const nk0 = inNetns(a.path, () => interfaceIndex('nk0'));
     const pi = primary.info();
     expect(pi.type).toBe(LinkType.Netkit);
-    expect(linkDetails(pi.id, pi.type)).toEqual({ ifindex: nk0, attachType: AttachType.NetkitPrimary });
+    expect(listedOn(pi.id, 'netkit')).toEqual({ ifindex: nk0, attachType: AttachType.NetkitPrimary });
     // A peer-side link is on the peer device (netkit_dev_fetch() hands it the peer), in B.
     const nk1 = inNetns(b.path, () => interfaceIndex('nk1'));
     expect(peer.info().netkit).toMatchObject({ ifindex: nk1, attachType: AttachType.NetkitPeer });
     const qi = peer.info();
-    expect(linkDetails(qi.id, qi.type)?.attachType).toBe(AttachType.NetkitPeer);
+    expect(listedOn(qi.id, 'netkit').attachType).toBe(AttachType.NetkitPeer);
     expect(sideState(AttachType.NetkitPeer)).toMatchObject({ programIds: [idOf(coll.programs.count_peer!)], linkIds: [qi.id] });
 
     primary.close();

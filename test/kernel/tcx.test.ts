@@ -13,10 +13,9 @@ import * as asm from '../../src/asm/index.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/collection-spec.js';
 import { ArgumentError, AttachTargetError, NotSupportedError, SyscallError } from '../../src/errors.js';
-import { linkDetails } from '../../src/internal/bpf-link-details.js';
 import { interfaceIndex } from '../../src/internal/netdev.js';
 import { inNetns } from '../../src/internal/netns.js';
-import { LinkType, type Link } from '../../src/link/link.js';
+import { LinkType, listLinks, type Link } from '../../src/link/link.js';
 import { queryMprog, type MprogState } from '../../src/link/mprog.js';
 import { attachTcx, tcxFeature, type TcxOptions } from '../../src/link/tcx.js';
 import { Program } from '../../src/prog.js';
@@ -26,6 +25,12 @@ import { AttachType, ProgramType } from '../../src/types.js';
 import { expectVersionedFeature } from './helpers/kernel-features.js';
 import { netnsUnavailable, sendUdp, TestNetns, vethPair } from './helpers/netns.js';
 import { closeAfterEach, settle, u64 } from './helpers/per-test.js';
+
+/** A link's target as listLinks() reports it: the interface index and the hook. */
+const listedOn = (id: number, kind: 'tcx'): { ifindex?: number; attachType?: number } => {
+  const on = listLinks().find((l) => l.id === id)?.[kind];
+  return { ifindex: on?.ifindex, attachType: on?.attachType };
+};
 
 const object = new URL('../../testdata/tcx.bpfel.o', import.meta.url).pathname;
 const root = process.getuid?.() === 0;
@@ -116,7 +121,7 @@ describe.skipIf(skip)('attachTcx with traffic between two namespaces', () => {
     expect(info.type).toBe(LinkType.TCX);
     expect(info.programId).toBe(idOf(coll.programs.count_ingress!));
     const vb = inNetns(b.path, () => interfaceIndex('vb'));
-    expect(linkDetails(info.id, info.type)).toEqual({ ifindex: vb, attachType: AttachType.TCXIngress });
+    expect(listedOn(info.id, 'tcx')).toEqual({ ifindex: vb, attachType: AttachType.TCXIngress });
     expect(info.tcx).toMatchObject({ ifindex: vb, attachType: AttachType.TCXIngress });
     expect(hookState(b, 'vb', AttachType.TCXIngress)).toMatchObject({ programIds: [info.programId], linkIds: [info.id] });
 
