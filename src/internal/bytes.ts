@@ -13,3 +13,11 @@ export const hostLittleEndian = endianness() === 'LE';
 export function dataView(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+const utf8 = new TextDecoder();
+
+/** The UTF-8 text of a NUL-terminated string in `bytes` (all of it when there is no NUL). */
+export function textUntilNul(bytes: Uint8Array): string {
+  const nul = bytes.indexOf(0);
+  return utf8.decode(nul < 0 ? bytes : bytes.subarray(0, nul));
+}

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { AttachTargetError } from '../errors.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
-import { dataView, hostLittleEndian } from './bytes.js';
+import { dataView, hostLittleEndian, textUntilNul } from './bytes.js';
 import { SyscallError } from '../errors.js';
 
 const AF_INET = 2;
@@ -95,8 +95,7 @@ export function interfaceName(index: number): string | undefined {
   return withIoctlSocket((fd) => {
     const r = backend().ioctl(fd, SIOCGIFNAME, ifr);
     if (r < 0) return undefined;
-    const nul = ifr.indexOf(0);
-    return new TextDecoder().decode(ifr.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+    return textUntilNul(ifr.subarray(0, IFNAMSIZ));
   });
 }
 

@@ -30,7 +30,7 @@
 import { ParseError, SyscallError } from '../errors.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
-import { dataView, hostLittleEndian } from './bytes.js';
+import { dataView, hostLittleEndian, textUntilNul } from './bytes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants (include/uapi/linux/netlink.h, rtnetlink.h, if_link.h)
@@ -416,8 +416,7 @@ export class NetlinkAttributes {
   string(type: number): string | undefined {
     const a = this.#byType.get(type);
     if (a === undefined) return undefined;
-    const nul = a.data.indexOf(0);
-    return new TextDecoder().decode(nul < 0 ? a.data : a.data.subarray(0, nul));
+    return textUntilNul(a.data);
   }
 
   /** The attributes inside a nested attribute. */

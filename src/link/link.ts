@@ -26,7 +26,7 @@ import { backend } from '../sys/select.js';
 import { kprobeMultiInfo, uprobeMultiInfo, type KprobeMultiLinkInfo, type UprobeMultiLinkInfo } from './multi-link-info.js';
 import { PERF_EVENT_IOC_DISABLE } from '../internal/perf-event.js';
 import { fdState, Owner } from '../internal/owner.js';
-import { dataView } from '../internal/bytes.js';
+import { dataView, textUntilNul } from '../internal/bytes.js';
 import { BPF_F_REPLACE } from '../internal/flags.js';
 import { interfaceName } from '../internal/netdev.js';
 import type { Program } from '../prog.js';
@@ -321,8 +321,7 @@ function perfEventInfo(fd: number, ctx: { context: string }): PerfEventLinkInfo 
   }
   const kind = perfEventKinds[u32(info, f.perf_event_type.offset)];
   if (kind === undefined) return undefined;
-  const nul = name.indexOf(0);
-  const text = new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul));
+  const text = textUntilNul(name);
   switch (kind) {
     case 'uprobe':
     case 'uretprobe':
@@ -393,8 +392,7 @@ function iterInfo(fd: number, ctx: { context: string }): IterLinkInfo {
       }
       throw err;
     }
-    const nul = name.indexOf(0);
-    const targetName = new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul));
+    const targetName = textUntilNul(name);
     const mapId = u32(info, f.iter_map_id.offset);
     // The target decides which member of the second union means anything.
     if (targetName === 'cgroup') {
@@ -422,8 +420,7 @@ function linkInfo(fd: number): LinkInfo {
       const input = new Uint8Array(f.raw_tracepoint_tp_name_len.offset + 4);
       dataView(input).setUint32(f.raw_tracepoint_tp_name_len.offset, name.length, hostLittleEndian);
       objGetInfoByFd(fd, LinkInfoLayout.size, [f.raw_tracepoint_tp_name.offset, name], ctx, input);
-      const nul = name.indexOf(0);
-      return { ...base, rawTracepointName: new TextDecoder().decode(nul < 0 ? name : name.subarray(0, nul)) };
+      return { ...base, rawTracepointName: textUntilNul(name) };
     }
     case LinkType.Tracing: {
       // target_obj_id and target_btf_id arrived in 5.13 ("bpf: Return target info when a

@@ -11,7 +11,7 @@ import { hostLittleEndian } from '../sys/attr.js';
 import { objGetInfoByFd } from '../sys/commands.js';
 import type { ErrorContext } from '../sys/errno.js';
 import { LinkInfo as LinkInfoLayout } from '../sys/layouts.js';
-import { dataView } from '../internal/bytes.js';
+import { dataView, textUntilNul } from '../internal/bytes.js';
 
 /**
  * A kprobe_multi link, as `bpf_link_info.kprobe_multi` reports it (Linux 6.6; missed hits 6.7;
@@ -136,9 +136,8 @@ export function uprobeMultiInfo(fd: number, first: Uint8Array, ctx: ErrorContext
   );
   const v = dataView(info);
   const flags = v.getUint32(f.uprobe_multi_flags.offset, hostLittleEndian);
-  const nul = path.indexOf(0);
   return {
-    path: new TextDecoder().decode(nul < 0 ? path : path.subarray(0, nul)),
+    path: textUntilNul(path),
     count,
     flags,
     retprobe: (flags & 1) !== 0,
