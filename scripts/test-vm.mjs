@@ -8,7 +8,7 @@
 // run (kprobes, fentry) detect the kernel's abilities themselves and skip on the host with
 // "runs in test:vm". Prints each kernel's vitest summary, then one line for all of them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,17 +84,14 @@ function kernelDir(kernel) {
   return existsSync(dir) ? dir : undefined;
 }
 
-function findModule(dir, name) {
+/** Every module file under `dir`, by module name (`veth` for veth.ko and veth.ko.xz). */
+function moduleFiles(dir, into = new Map()) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const hit = findModule(path, name);
-      if (hit !== undefined) return hit;
-    } else if (entry.name === `${name}.ko` || entry.name.startsWith(`${name}.ko.`)) {
-      return path;
-    }
+    if (entry.isDirectory()) moduleFiles(path, into);
+    else if (/\.ko(\.|$)/.test(entry.name)) into.set(entry.name.replace(/\.ko.*$/, ''), path);
   }
-  return undefined;
+  return into;
 }
 
 /** Copies the network modules of `kernel` into the share; returns the guest's insmod commands. */
@@ -107,8 +104,9 @@ function moduleCommands(kernel) {
   const into = join(outDir, 'modules', kernel);
   mkdirSync(into, { recursive: true });
   const cmds = [];
+  const modules = moduleFiles(join(kdir, 'lib', 'modules'));
   for (const name of NET_MODULES) {
-    const src = findModule(join(kdir, 'lib', 'modules'), name);
+    const src = modules.get(name);
     if (src === undefined) continue; // built in
     const dst = join(into, `${name}.ko`);
     const decompress = src.endsWith('.xz') ? 'xz' : src.endsWith('.zst') ? 'zstd' : undefined;
@@ -119,7 +117,6 @@ function moduleCommands(kernel) {
     }
     cmds.push(`busybox insmod ${dst} 2>/dev/null || true`);
   }
-  writeFileSync(join(into, 'list'), cmds.join('\n') + '\n');
   return cmds.length === 0 ? '' : `${cmds.join('; ')}; `;
 }
 
