@@ -51,12 +51,6 @@ export interface Layout<F extends string = string> {
   readonly ordered: readonly Field[];
   /** End of the last field: the full size this library knows for the command. */
   readonly size: number;
-  /**
-   * Encode every attr of this command at the full `size`: the kernel writes results back at
-   * fixed offsets whatever size it was given (BPF_PROG_QUERY's `revision`), which must land
-   * in our buffer, not past it.
-   */
-  readonly fullSize: boolean;
 }
 
 const sizes: Record<FieldKind, number> = { u8: 1, u32: 4, s32: 4, u64: 8, ptr: 8, name: 16, bytes: 0 };
@@ -70,7 +64,7 @@ export function defineLayout<F extends string>(
   cmd: number,
   since: string,
   spec: { readonly [K in F]: FieldSpec },
-  options: { returnsFd?: boolean; fullSize?: boolean } = {},
+  options: { returnsFd?: boolean } = {},
 ): Layout<F> {
   const fields = {} as { [K in F]: Field };
   for (const key of Object.keys(spec) as F[]) {
@@ -80,7 +74,7 @@ export function defineLayout<F extends string>(
   }
   const ordered = Object.values<Field>(fields).sort((a, b) => a.offset - b.offset);
   const size = ordered.reduce((end, f) => Math.max(end, f.offset + f.size), 0);
-  return { name, cmd, since, returnsFd: options.returnsFd ?? false, fields, ordered, size, fullSize: options.fullSize ?? false };
+  return { name, cmd, since, returnsFd: options.returnsFd ?? false, fields, ordered, size };
 }
 
 /** An encoded attr ready for the backend. */
@@ -100,7 +94,7 @@ export type AttrValues<F extends string> = { readonly [K in F]?: FieldValue };
  * and a caller that does not mention it stays compatible with kernels before 6.4.
  */
 export function encodeAttr<F extends string>(layout: Layout<F>, values: AttrValues<F>): EncodedAttr {
-  let end = layout.fullSize ? layout.size : 0;
+  let end = 0;
   for (const key in values) {
     if (values[key] === undefined) continue;
     const field = layout.fields[key];

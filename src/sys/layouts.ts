@@ -383,9 +383,9 @@ export const ProgBindMap = defineLayout('BPF_PROG_BIND_MAP', Cmd.ProgBindMap, '5
 });
 
 /**
- * BPF_PROG_QUERY. Always sent whole: bpf_mprog_query() (tcx, netkit, 6.6) and
- * __cgroup_bpf_query() (6.16) copy the revision to `uattr->query.revision` however short the
- * attr was; older kernels accept the zero tail.
+ * BPF_PROG_QUERY. Callers set `revision` (0n) so the attr is always sent whole:
+ * bpf_mprog_query() (tcx, netkit, 6.6) and __cgroup_bpf_query() (6.16) copy the revision to
+ * `uattr->query.revision` however short the attr was; older kernels accept the zero tail.
  */
 export const ProgQuery = defineLayout('BPF_PROG_QUERY', Cmd.ProgQuery, '4.15', {
   target_fd: [0, 'u32', '4.15'],
@@ -398,7 +398,7 @@ export const ProgQuery = defineLayout('BPF_PROG_QUERY', Cmd.ProgQuery, '4.15', {
   link_ids: [40, 'ptr', '6.6'],
   link_attach_flags: [48, 'ptr', '6.6'],
   revision: [56, 'u64', '6.6'],
-}, { fullSize: true });
+});
 
 /** BPF_TASK_FD_QUERY. */
 export const TaskFdQuery = defineLayout('BPF_TASK_FD_QUERY', Cmd.TaskFdQuery, '4.18', {
