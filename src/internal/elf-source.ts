@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { readSync } from 'node:fs';
-import { ParseError } from '../errors.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ArgumentError, ParseError } from '../errors.js';
 
 /** The bytes of one ELF file. */
 export interface ELFSource {
@@ -65,4 +65,23 @@ export function fileSource(fd: number, size: number, name: string): ELFSource {
     },
   };
   return source;
+}
+
+/**
+ * Opens `path` and hands `read` an {@link ELFSource} over it (positioned reads, nothing loaded
+ * whole); the file is closed when `read` returns or throws. `what` names the file in the
+ * ArgumentError for one that cannot be opened (`uprobe target`).
+ */
+export function withFileSource<T>(path: string, what: string, read: (source: ELFSource) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ArgumentError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    return read(fileSource(fd, fstatSync(fd).size, path));
+  } finally {
+    closeSync(fd);
+  }
 }

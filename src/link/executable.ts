@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { arch } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { ArgumentError, ParseError, SymbolNotFoundError } from '../errors.js';
@@ -46,7 +46,7 @@ import {
   type ProgramHeader,
   type SectionHeader,
 } from '../internal/elf-reader.js';
-import { elfError, fileSource, type ELFSource } from '../internal/elf-source.js';
+import { elfError, withFileSource, type ELFSource } from '../internal/elf-source.js';
 import { editDistance, globToRegExp } from '../internal/kallsyms.js';
 // For {@link} in doc comments only.
 import type { attachUprobe } from './uprobe.js';
@@ -341,17 +341,7 @@ interface ParsedExecutable {
 }
 
 function readExecutable(path: string): ParsedExecutable {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new ArgumentError(`cannot read uprobe target ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  }
-  try {
-    return parseExecutable(fileSource(fd, fstatSync(fd).size, path));
-  } finally {
-    closeSync(fd);
-  }
+  return withFileSource(path, 'uprobe target', parseExecutable);
 }
 
 function parseExecutable(file: ELFSource): ParsedExecutable {

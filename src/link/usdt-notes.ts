@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { ArgumentError } from '../errors.js';
 // For {@link} in doc comments only.
 import type { ParseError } from '../errors.js';
@@ -28,7 +28,7 @@ import {
   readSymbolTable,
   type ProgramHeader,
 } from '../internal/elf-reader.js';
-import { elfError, fileSource, type ELFSource } from '../internal/elf-source.js';
+import { elfError, withFileSource, type ELFSource } from '../internal/elf-source.js';
 import { dataView } from '../internal/bytes.js';
 import { resolveBinary } from './executable.js';
 
@@ -77,20 +77,6 @@ export interface USDTFile {
 
 const cache = new Map<string, USDTFile>();
 
-/** Opens `path` and hands `read` an {@link ELFSource} over it. */
-function withFile<T>(path: string, read: (source: ELFSource) => T): T {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new ArgumentError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  }
-  try {
-    return read(fileSource(fd, fstatSync(fd).size, path));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * The USDT probes of `binary`: a path, or a name searched like uprobe targets are
@@ -110,7 +96,7 @@ export function readUSDTFile(binary: string): USDTFile {
   const key = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
-  const file = withFile(path, parseUSDTFile);
+  const file = withFileSource(path, 'USDT target', parseUSDTFile);
   if (cache.size >= 64) cache.delete(cache.keys().next().value!);
   cache.set(key, file);
   return file;
@@ -197,7 +183,7 @@ const symbolCache = new WeakMap<USDTFile, Map<string, bigint>>();
 export function usdtSymbolAddress(file: USDTFile, name: string): bigint | undefined {
   let symbols = symbolCache.get(file);
   if (symbols === undefined) {
-    symbols = withFile(file.path, (source) => {
+    symbols = withFileSource(file.path, 'USDT target', (source) => {
       const header = readHeader(source);
       const sections = readSectionHeaders(source, header);
       const out = new Map<string, bigint>();
