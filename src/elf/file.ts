@@ -44,6 +44,8 @@ export interface ELFSection {
   readonly link: number;
   /** `sh_info`: for a relocation section, the section it applies to. */
   readonly info: number;
+  /** `sh_addralign` (0 or 1: no alignment). */
+  readonly align: number;
   /** The contents: a view into the input; empty for `SHT_NOBITS`. */
   readonly data: Uint8Array;
 }
@@ -284,6 +286,7 @@ export function readELF(bytes: Uint8Array): ELFFile {
       size: h.sh_size,
       link: h.sh_link,
       info: h.sh_info,
+      align: h.sh_addralign,
       data: sectionContents(source, header, h, `ELF section ${h.index}: contents`),
     }),
   );

@@ -22,14 +22,12 @@ import { parseBTFExt, type BTFExt } from '../btf/ext.js';
 import { parseSpec, type Spec } from '../btf/spec.js';
 import { ArgumentError, BpfError, ParseError } from '../errors.js';
 import { dataView } from '../internal/bytes.js';
-import { readHeader, readSectionHeaders } from '../internal/elf-reader.js';
-import { memorySource } from '../internal/elf-source.js';
 import { classifySection, type SectionKind } from './classify.js';
 import { RelocationType, SectionFlag, SectionType, SHN_ABS, SHN_UNDEF, SymbolBind, SymbolType, SymbolVisibility } from './constants.js';
 import { readELF, symbolName, type ELFFile, type ELFSection } from './file.js';
 import { mergeBTF, type BTFInput } from './link-btf.js';
 import { LinkError, resolveGlobals, singleSections } from './link-symbols.js';
-import { writeELF, type OutputRelocation, type OutputSection, type OutputSymbol } from './writer.js';
+import { alignUp, writeELF, type OutputRelocation, type OutputSection, type OutputSymbol } from './writer.js';
 
 /** One object to link: its bytes, and the name messages give it. */
 export interface LinkObjectInput {
@@ -43,8 +41,6 @@ interface Input {
   readonly name: string;
   readonly file: ELFFile;
   readonly kinds: readonly SectionKind[];
-  /** `sh_addralign` by section index. */
-  readonly aligns: readonly number[];
   readonly btf: Spec | undefined;
   readonly ext: BTFExt | undefined;
 }
@@ -79,11 +75,6 @@ function readInput(name: string, bytes: Uint8Array): Input {
     const file = readELF(bytes);
     void file.symbols; // read now, so a malformed table is reported for this input
     const kinds = file.sections.map(classifySection);
-    const source = memorySource(bytes);
-    const view = dataView(bytes);
-    const le = file.byteOrder === 'little';
-    // sh_addralign, which the reader's section view leaves out (offset 48 of an Elf64_Shdr).
-    const aligns = readSectionHeaders(source, readHeader(source)).map((h) => Number(view.getBigUint64(h.at + 48, le)));
     const btfSection = file.section('.BTF');
     let btf: Spec | undefined;
     if (btfSection !== undefined) {
@@ -92,7 +83,7 @@ function readInput(name: string, bytes: Uint8Array): Input {
     }
     const extSection = file.section('.BTF.ext');
     const ext = btf === undefined || extSection === undefined ? undefined : parseBTFExt(extSection.data, btf);
-    return { name, file, kinds, aligns, btf, ext };
+    return { name, file, kinds, btf, ext };
   });
 }
 
@@ -120,7 +111,6 @@ function carried(kind: SectionKind, section: ELFSection): boolean {
   }
 }
 
-const alignUp = (n: number, align: number): number => (align > 1 ? Math.ceil(n / align) * align : n);
 
 /** Adds `delta` (bytes) to the addend a REL relocation of `type` keeps in `data` at `at`. */
 function moveAddend(data: Uint8Array, at: number, type: number, delta: number, byteOrder: ByteOrder, where: string): void {
@@ -209,7 +199,7 @@ function link(inputs: readonly Input[], byteOrder: ByteOrder): Uint8Array {
       }
       // Each part starts at the alignment of the whole section so far, as libbpf places it
       // (so both linkers give the same offsets).
-      out.align = Math.max(out.align, input.aligns[section.index] ?? 1);
+      out.align = Math.max(out.align, section.align);
       const offset = alignUp(out.size, out.align);
       out.size = offset + section.size;
       out.parts.push({ input: i, section, offset });

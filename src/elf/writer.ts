@@ -10,7 +10,9 @@
  */
 import type { ByteOrder } from '../asm/encoding.js';
 import { ArgumentError } from '../errors.js';
+import { StringTableBuilder } from '../btf/strings.js';
 import { dataView } from '../internal/bytes.js';
+import { ELF64 } from '../internal/elf-reader.js';
 import { EM_BPF, ET_REL, SectionType, SHN_LORESERVE } from './constants.js';
 
 /** A section to write; its index in the output is its position in the list plus one. */
@@ -69,42 +71,20 @@ export interface OutputObject {
   readonly relocations: ReadonlyMap<number, readonly OutputRelocation[]>;
 }
 
-const headerSize = 64;
-const sectionHeaderSize = 64;
-const symbolSize = 24;
+const { ehdrSize: headerSize, shdrSize: sectionHeaderSize, symSize: symbolSize } = ELF64;
 const relSize = 16;
 /** `SHF_INFO_LINK`: `sh_info` holds a section index (the target of a relocation section). */
 const SHF_INFO_LINK = 0x40;
 
-/** A string table: offsets of names, NUL-terminated, the empty name at 0. */
-class Strings {
-  readonly #offsets = new Map<string, number>([['', 0]]);
-  readonly #parts: Uint8Array[] = [new Uint8Array(1)];
-  #length = 1;
-
-  add(s: string): number {
-    const known = this.#offsets.get(s);
-    if (known !== undefined) return known;
-    const bytes = new TextEncoder().encode(`${s}\0`);
-    const at = this.#length;
-    this.#parts.push(bytes);
-    this.#length += bytes.length;
-    this.#offsets.set(s, at);
-    return at;
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const p of this.#parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-}
-
-const alignUp = (n: number, align: number): number => (align > 1 ? Math.ceil(n / align) * align : n);
+/**
+ * `n` rounded up to a multiple of `align` (0 or 1: no alignment).
+ *
+ * @example
+ * ```ts
+ * alignUp(13, 8); // 16
+ * ```
+ */
+export const alignUp = (n: number, align: number): number => (align > 1 ? Math.ceil(n / align) * align : n);
 
 /**
  * Encodes a relocatable BPF object.
@@ -125,7 +105,7 @@ const alignUp = (n: number, align: number): number => (align > 1 ? Math.ceil(n /
 export function writeELF(object: OutputObject): Uint8Array {
   const little = object.byteOrder === 'little';
   const user = object.sections;
-  const strings = new Strings();
+  const strings = new StringTableBuilder();
   const symtabIndex = user.length + 1 + [...object.relocations.values()].filter((r) => r.length > 0).length;
   const strtabIndex = symtabIndex + 1;
 
@@ -141,11 +121,11 @@ export function writeELF(object: OutputObject): Uint8Array {
   object.symbols.forEach((s, i) => {
     const at = (i + 1) * symbolSize;
     sv.setUint32(at, strings.add(s.name), little);
-    symtab[at + 4] = (s.bind << 4) | (s.type & 0xf);
-    symtab[at + 5] = s.visibility & 0x3;
-    sv.setUint16(at + 6, s.section, little);
-    sv.setBigUint64(at + 8, BigInt(s.value), little);
-    sv.setBigUint64(at + 16, BigInt(s.size), little);
+    symtab[at + ELF64.st_info] = (s.bind << 4) | (s.type & 0xf);
+    symtab[at + ELF64.st_other] = s.visibility & 0x3;
+    sv.setUint16(at + ELF64.st_shndx, s.section, little);
+    sv.setBigUint64(at + ELF64.st_value, BigInt(s.value), little);
+    sv.setBigUint64(at + ELF64.st_size, BigInt(s.size), little);
   });
 
   // Relocation sections, in the order of their targets.
@@ -170,7 +150,7 @@ export function writeELF(object: OutputObject): Uint8Array {
 
   // Names last: every name must be in the table before it is written.
   const names = [...user.map((s) => strings.add(s.name)), ...rels.map((r) => strings.add(r.name)), strings.add('.symtab'), strings.add('.strtab')];
-  const strtab = strings.bytes();
+  const strtab = strings.build();
 
   interface Placed {
     name: number;
@@ -208,23 +188,23 @@ export function writeELF(object: OutputObject): Uint8Array {
   v.setUint16(16, ET_REL, little);
   v.setUint16(18, EM_BPF, little);
   v.setUint32(20, 1, little); // e_version
-  v.setBigUint64(40, BigInt(shoff), little);
-  v.setUint16(52, headerSize, little);
-  v.setUint16(58, sectionHeaderSize, little);
-  v.setUint16(60, placed.length + 1, little);
-  v.setUint16(62, strtabIndex, little); // e_shstrndx: section names share .strtab, as clang writes
+  v.setBigUint64(ELF64.e_shoff, BigInt(shoff), little);
+  v.setUint16(ELF64.e_ehsize, headerSize, little);
+  v.setUint16(ELF64.e_shentsize, sectionHeaderSize, little);
+  v.setUint16(ELF64.e_shnum, placed.length + 1, little);
+  v.setUint16(ELF64.e_shstrndx, strtabIndex, little); // e_shstrndx: section names share .strtab, as clang writes
   placed.forEach((p, i) => {
     if (p.data !== undefined) out.set(p.data, p.offset);
     const h = shoff + (i + 1) * sectionHeaderSize;
     v.setUint32(h, p.name, little);
     v.setUint32(h + 4, p.type, little);
-    v.setBigUint64(h + 8, BigInt(p.flags), little);
-    v.setBigUint64(h + 24, BigInt(p.offset), little);
-    v.setBigUint64(h + 32, BigInt(p.size), little);
-    v.setUint32(h + 40, p.link, little);
-    v.setUint32(h + 44, p.info, little);
-    v.setBigUint64(h + 48, BigInt(p.align), little);
-    v.setBigUint64(h + 56, BigInt(p.entsize), little);
+    v.setBigUint64(h + ELF64.sh_flags, BigInt(p.flags), little);
+    v.setBigUint64(h + ELF64.sh_offset, BigInt(p.offset), little);
+    v.setBigUint64(h + ELF64.sh_size, BigInt(p.size), little);
+    v.setUint32(h + ELF64.sh_link, p.link, little);
+    v.setUint32(h + ELF64.sh_info, p.info, little);
+    v.setBigUint64(h + ELF64.sh_addralign, BigInt(p.align), little);
+    v.setBigUint64(h + ELF64.sh_entsize, BigInt(p.entsize), little);
   });
   return out;
 }

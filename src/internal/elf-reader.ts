@@ -29,9 +29,9 @@ import { dataView } from './bytes.js';
 
 // Where the fields of each structure lie (gABI names) and how big the structures are, in
 // each file class: `Elf64_*`, and `Elf32_*` with narrower words and `Elf32_Sym` reordered.
-const ELF64 = {
-  ehdrSize: 64, e_phoff: 0x20, e_shoff: 0x28, e_phentsize: 0x36, e_phnum: 0x38, e_shentsize: 0x3a, e_shnum: 0x3c, e_shstrndx: 0x3e,
-  shdrSize: 64, sh_flags: 8, sh_addr: 16, sh_offset: 24, sh_size: 32, sh_link: 40, sh_info: 44, sh_entsize: 56,
+export const ELF64 = {
+  ehdrSize: 64, e_phoff: 0x20, e_shoff: 0x28, e_ehsize: 0x34, e_phentsize: 0x36, e_phnum: 0x38, e_shentsize: 0x3a, e_shnum: 0x3c, e_shstrndx: 0x3e,
+  shdrSize: 64, sh_flags: 8, sh_addr: 16, sh_offset: 24, sh_size: 32, sh_link: 40, sh_info: 44, sh_addralign: 48, sh_entsize: 56,
   phdrSize: 56, p_flags: 4, p_offset: 8, p_vaddr: 16, p_filesz: 32,
   symSize: 24, st_value: 8, st_size: 16, st_info: 4, st_other: 5, st_shndx: 6,
 };
@@ -40,8 +40,8 @@ const ELF64 = {
 export type ELFClassLayout = Readonly<Record<keyof typeof ELF64, number>>;
 
 const ELF32: ELFClassLayout = {
-  ehdrSize: 52, e_phoff: 0x1c, e_shoff: 0x20, e_phentsize: 0x2a, e_phnum: 0x2c, e_shentsize: 0x2e, e_shnum: 0x30, e_shstrndx: 0x32,
-  shdrSize: 40, sh_flags: 8, sh_addr: 12, sh_offset: 16, sh_size: 20, sh_link: 24, sh_info: 28, sh_entsize: 36,
+  ehdrSize: 52, e_phoff: 0x1c, e_shoff: 0x20, e_ehsize: 0x28, e_phentsize: 0x2a, e_phnum: 0x2c, e_shentsize: 0x2e, e_shnum: 0x30, e_shstrndx: 0x32,
+  shdrSize: 40, sh_flags: 8, sh_addr: 12, sh_offset: 16, sh_size: 20, sh_link: 24, sh_info: 28, sh_addralign: 32, sh_entsize: 36,
   phdrSize: 32, p_flags: 24, p_offset: 4, p_vaddr: 8, p_filesz: 16,
   symSize: 16, st_value: 4, st_size: 8, st_info: 12, st_other: 13, st_shndx: 14,
 };
@@ -86,6 +86,8 @@ export interface SectionHeader {
   readonly sh_size: number;
   readonly sh_link: number;
   readonly sh_info: number;
+  /** Alignment of the section's address (0 or 1: none). */
+  readonly sh_addralign: number;
   readonly sh_entsize: number;
 }
 
@@ -180,6 +182,7 @@ function decodeSection(view: DataView, at: number, index: number, fileAt: number
     sh_size: Number(word(view, at + L.sh_size, header)),
     sh_link: view.getUint32(at + L.sh_link, little),
     sh_info: view.getUint32(at + L.sh_info, little),
+    sh_addralign: Number(word(view, at + L.sh_addralign, header)),
     sh_entsize: Number(word(view, at + L.sh_entsize, header)),
   };
 }
@@ -369,14 +372,14 @@ export interface ELFNote {
 /**
  * The notes of an `SHT_NOTE` section, in order. Both ELF classes use three 4-byte words
  * (`n_namesz`, `n_descsz`, `n_type`) as Linux and binutils write them, and the name and
- * descriptor are each padded to `align` bytes: 4, or 8 for sections aligned to 8 (gABI; the
- * GNU property notes of x86-64 and arm64 binaries).
+ * descriptor are each padded to 4 bytes (the 8-byte padding of GNU property notes in sections
+ * aligned to 8 is not read here).
  */
-export function readNotes(source: ELFSource, header: ELFHeader, section: SectionHeader, what: string, align: 4 | 8 = 4): ELFNote[] {
+export function readNotes(source: ELFSource, header: ELFHeader, section: SectionHeader, what: string): ELFNote[] {
   const bytes = sectionContents(source, header, section, what);
   const view = dataView(bytes);
   const little = header.byteOrder === 'little';
-  const pad = (n: number): number => (n + align - 1) & ~(align - 1);
+  const pad = (n: number): number => (n + 3) & ~3;
   const out: ELFNote[] = [];
   for (let at = 0; at < bytes.byteLength; ) {
     if (at + 12 > bytes.byteLength) throw elfError(source, `${what}: note header at +${at} runs past the end of the section`, section.sh_offset + at);
