@@ -160,8 +160,10 @@ describe.skipIf(skip !== '')(`perf event sampling on every CPU (backend ${root ?
     let all = 0n;
     const seen: string[] = [];
     for (const sample of mine) {
-      all += sample.count;
+      // A sample without a user stack caught the child in the kernel (exec, page faults, exit),
+      // which on a loaded machine can be a good part of a short run: the claim is about user time.
       if (sample.userStack < 0) continue;
+      all += sample.count;
       const frames = symbols.userStack(busy.child.pid!, stackTrace(coll.maps.stacks!, sample.userStack) ?? []);
       seen.push(frames.map(formatFrame).join(' <- '));
       if (frames[0]?.symbol === HOT && frames[0].module === BUSY) {
@@ -173,7 +175,7 @@ describe.skipIf(skip !== '')(`perf event sampling on every CPU (backend ${root ?
         for (const f of symbols.kernelStack(stackTrace(coll.maps.stacks!, sample.kernelStack) ?? [])) expect(f.symbol, formatFrame(f)).toBeDefined();
       }
     }
-    // The loop is nearly all the child does; time() in the vDSO and the kernel's tick take the rest.
+    // The loop is nearly all the child does in user space; time() in the vDSO takes the rest.
     expect(Number(inHot), seen.join('\n')).toBeGreaterThan(Number(all) / 2);
     // Frame pointers let the kernel walk out of the hot function; a sample on its first two
     // instructions (before the frame is set up) would skip a caller, hence "most".
