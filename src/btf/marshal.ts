@@ -35,6 +35,12 @@ import { dataView } from '../internal/bytes.js';
 export interface MarshalOptions {
   /** Byte order of the output; default: the spec's. */
   byteOrder?: ByteOrder;
+  /**
+   * The string table to write the names into, instead of one built from the spec's own: a
+   * caller that adds strings of its own first (`.BTF.ext`'s file names and accessors) gets
+   * them into the same table, and their offsets from it afterwards.
+   */
+  strings?: StringTableBuilder;
 }
 
 /**
@@ -56,7 +62,7 @@ export function marshalSpec(spec: Spec, options: MarshalOptions = {}): Uint8Arra
   }
 
   const raw = spec.raw;
-  const strings = new StringTableBuilder({ initial: raw?.strings, base: spec.base?.strings });
+  const strings = options.strings ?? new StringTableBuilder({ initial: raw?.strings, base: spec.base?.strings });
   let typeLength = 0;
   for (const t of types) typeLength += recordSize(t);
   const typeSection = new Uint8Array(typeLength);

@@ -14,11 +14,9 @@ import type { ByteOrder } from '../asm/encoding.js';
 import type { BTFExt, CORERelocation, ExtSections, FuncInfo, LineInfo } from '../btf/ext.js';
 import { marshalBTFExt } from '../btf/ext-write.js';
 import { marshalSpec } from '../btf/marshal.js';
-import { btfHeaderSize } from '../btf/parse.js';
 import { Spec } from '../btf/spec.js';
-import { StringTable, StringTableBuilder } from '../btf/strings.js';
+import { StringTableBuilder } from '../btf/strings.js';
 import { Datasec, Var, VarLinkage, VarSecinfo, type Type } from '../btf/types.js';
-import { dataView } from '../internal/bytes.js';
 import { SymbolBind } from './constants.js';
 import type { ELFFile } from './file.js';
 import { LinkError } from './link-symbols.js';
@@ -159,30 +157,11 @@ export function mergeBTF(inputs: readonly BTFInput[], facts: BTFLinkFacts): { bt
     new Map(order.filter((s) => m.has(s)).map((s) => [s, m.get(s)!.sort((a, b) => a.insnOffset - b.insnOffset)]));
   const records = { funcInfos: sorted(ext.funcInfos), lineInfos: sorted(ext.lineInfos), coreRelocations: sorted(ext.coreRelocations) };
 
-  const { blob, offsetOf } = withStrings(marshalSpec(merged, { byteOrder: facts.byteOrder }), strings, facts.byteOrder);
+  // The .BTF.ext strings go into .BTF's table, which the records' offsets point into.
+  const table = new StringTableBuilder();
+  for (const s of strings) table.add(s);
+  const blob = marshalSpec(merged, { byteOrder: facts.byteOrder, strings: table });
+  const offsetOf = (s: string): number => table.add(s);
   const hasRecords = [records.funcInfos, records.lineInfos, records.coreRelocations].some((m) => m.size > 0);
   return { btf: blob, ext: hasRecords ? marshalBTFExt(records, { byteOrder: facts.byteOrder, stringOffset: offsetOf }) : undefined };
-}
-
-/**
- * A BTF blob whose string table also holds `extra` (the `.BTF.ext` strings), and the offset
- * of every string in it. marshalSpec writes the string section last, so growing it is
- * appending bytes and a larger `str_len`.
- */
-function withStrings(blob: Uint8Array, extra: Iterable<string>, byteOrder: ByteOrder): { blob: Uint8Array; offsetOf: (s: string) => number } {
-  const le = byteOrder === 'little';
-  const view = dataView(blob);
-  const headerLength = view.getUint32(4, le);
-  if (headerLength < btfHeaderSize) throw new LinkError('.BTF', [], `BTF header of ${headerLength} bytes is shorter than ${btfHeaderSize}`);
-  const strOff = view.getUint32(16, le);
-  const strLen = view.getUint32(20, le);
-  const start = headerLength + strOff;
-  const builder = new StringTableBuilder({ initial: new StringTable(blob.subarray(start, start + strLen)) });
-  for (const s of extra) builder.add(s);
-  const table = builder.build();
-  const out = new Uint8Array(start + table.length);
-  out.set(blob.subarray(0, start));
-  out.set(table, start);
-  dataView(out).setUint32(20, table.length, le);
-  return { blob: out, offsetOf: (s) => builder.add(s) };
 }
