@@ -13,12 +13,12 @@
  */
 import type { ByteOrder } from '../asm/encoding.js';
 import type { Spec } from '../btf/spec.js';
-import { Array as BTFArray, Composite, Func, Var, VarLinkage, Void, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
+import { Array as BTFArray, Composite, Func, Var, Void, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
 import { ParseError } from '../errors.js';
 import { MapType } from '../types.js';
 import { SHN_UNDEF, SymbolBind, SymbolType } from './constants.js';
 import type { ELFFile, ELFSection } from './file.js';
-import { findDatasec } from './maps.js';
+import { datasecVarOffsets, findDatasec } from './maps.js';
 import type { ELFMapSpec, ExternSpec } from './specs.js';
 import { VariableSpec } from './variables.js';
 import { BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from '../internal/flags.js';
@@ -74,14 +74,11 @@ export function parseDataSection(
   const variables: VariableSpec[] = [];
   const byteOrder: ByteOrder = file.byteOrder;
   if (datasec !== undefined) {
+    const offsetOf = datasecVarOffsets(symbols);
     for (const info of datasec.vars) {
       if (!(info.type instanceof Var)) continue;
       const name = info.type.name;
-      // Static variables carry their offset in BTF already (a linked object may hold several
-      // of one name, one per input); globals only in the symbol table, where each name is
-      // one symbol.
-      const symbol = info.type.linkage === VarLinkage.Static ? undefined : symbols.find((s) => s.name === name && s.bind !== SymbolBind.Local);
-      if (symbol !== undefined) info.offset = symbol.value;
+      info.offset = offsetOf(info);
       if (info.offset + info.size > section.size) {
         throw new ParseError(`variable ${name}: [${info.offset}, +${info.size}) is outside section ${section.name} (${section.size} bytes)`, section.offset);
       }

@@ -17,7 +17,7 @@ import { marshalSpec } from '../btf/marshal.js';
 import { Spec } from '../btf/spec.js';
 import { StringTableBuilder } from '../btf/strings.js';
 import { Datasec, Var, VarLinkage, VarSecinfo, type Type } from '../btf/types.js';
-import { SymbolBind } from './constants.js';
+import { datasecVarOffsets } from './maps.js';
 import type { ELFFile } from './file.js';
 import { LinkError } from './link-symbols.js';
 
@@ -90,6 +90,8 @@ export function mergeBTF(inputs: readonly BTFInput[], facts: BTFLinkFacts): { bt
       if (base === undefined) continue; // a section the output does not carry
       const vars = datasecs.get(t.name) ?? [];
       datasecs.set(t.name, vars);
+      const section = input.file.section(t.name);
+      const offsetOf = datasecVarOffsets(section === undefined ? [] : input.file.symbolsIn(section.index));
       for (const v of t.vars) {
         const variable = v.type;
         if (variable instanceof Var && variable.linkage === VarLinkage.Extern) {
@@ -101,9 +103,7 @@ export function mergeBTF(inputs: readonly BTFInput[], facts: BTFLinkFacts): { bt
         }
         if (variable instanceof Var && variable.linkage === VarLinkage.Global) {
           if (!facts.won(i, variable.name)) continue; // a weak definition that lost
-          // clang leaves the offsets of globals at 0; the symbol has them.
-          const symbol = input.file.symbols.find((s) => s.name === variable.name && s.bind !== SymbolBind.Local && input.file.sections[s.sectionIndex]?.name === t.name);
-          vars.push(new VarSecinfo(variable, base + (symbol?.value ?? v.offset), v.size));
+          vars.push(new VarSecinfo(variable, base + offsetOf(v), v.size));
           continue;
         }
         vars.push(new VarSecinfo(variable, base + v.offset, v.size));

@@ -10,12 +10,12 @@
  *
  * @module
  */
-import { Array as BTFArray, Datasec, Enum, Enum64, FuncProto, Pointer, Struct, Var, skipQualifiers, skipQualifiersAndTypedefs, sizeof, type Type } from '../btf/types.js';
+import { Array as BTFArray, Datasec, Enum, Enum64, FuncProto, Pointer, Struct, Var, VarLinkage, skipQualifiers, skipQualifiersAndTypedefs, sizeof, type Type, type VarSecinfo } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { ParseError } from '../errors.js';
 import { PinType } from '../map-spec.js';
 import { MapType } from '../types.js';
-import { RelocationType, SymbolType } from './constants.js';
+import { RelocationType, SymbolBind, SymbolType } from './constants.js';
 import { symbolName, type ELFFile, type ELFSection, type ELFSymbol } from './file.js';
 import type { ELFMapSpec, MapSlotReference } from './specs.js';
 import { dataView } from '../internal/bytes.js';
@@ -281,6 +281,28 @@ export function parseLegacyMaps(file: ELFFile, section: ELFSection, out: MapDefi
     offsets.set(at, symbol.name);
   });
   out.byOffset.set(section.index, offsets);
+}
+
+/**
+ * Where the variables of one section's DATASEC lie, given the section's symbols: clang
+ * leaves the DATASEC offsets of globals at 0 and the symbol table has them (one non-local
+ * symbol per name); static variables carry theirs in BTF (a linked object may hold several
+ * of one name). The name → symbol map is built once, here.
+ *
+ * @example
+ * ```ts
+ * const offsetOf = datasecVarOffsets(file.symbolsIn(section.index));
+ * for (const v of datasec.vars) console.log(v.type.name, offsetOf(v));
+ * ```
+ */
+export function datasecVarOffsets(symbols: readonly ELFSymbol[]): (info: VarSecinfo) => number {
+  const byName = new Map<string, ELFSymbol>();
+  for (const s of symbols) if (s.name !== '' && s.bind !== SymbolBind.Local && !byName.has(s.name)) byName.set(s.name, s);
+  return (info) => {
+    const v = info.type;
+    if (!(v instanceof Var) || v.linkage === VarLinkage.Static) return info.offset;
+    return byName.get(v.name)?.value ?? info.offset;
+  };
 }
 
 /** The DATASEC called `name` in `btf`, if any. */

@@ -12,14 +12,14 @@
  * @module
  */
 import type { Spec } from '../btf/spec.js';
-import { FuncProto, Pointer, Struct, Var, VarLinkage, skipQualifiersAndTypedefs, type Member } from '../btf/types.js';
+import { FuncProto, Pointer, Struct, Var, skipQualifiersAndTypedefs, type Member } from '../btf/types.js';
 import { ParseError } from '../errors.js';
 import { BPF_F_LINK } from '../internal/flags.js';
 import { MapType, ProgramType } from '../types.js';
 import { RelocationType, SymbolBind, SymbolType } from './constants.js';
 import type { SectionKind } from './classify.js';
 import { symbolName, type ELFFile, type ELFRelocation, type ELFSection } from './file.js';
-import { findDatasec, type MapDefinitions } from './maps.js';
+import { datasecVarOffsets, findDatasec, type MapDefinitions } from './maps.js';
 import { parseSectionName } from './section-names.js';
 import type { ELFMapSpec, StructOpsFunction } from './specs.js';
 import { dataView } from '../internal/bytes.js';
@@ -55,12 +55,11 @@ export function parseStructOps(file: ELFFile, section: ELFSection, kinds: readon
     readonly data: Uint8Array;
   }
   const definitions: Definition[] = [];
+  const offsetOf = datasecVarOffsets(symbols);
   for (const info of datasec.vars) {
     if (!(info.type instanceof Var)) throw new ParseError(`${where}: DATASEC holds ${info.type}, expected variables`, section.offset);
     const name = info.type.name;
-    // Globals carry their offset in the symbol table (clang leaves the DATASEC's at 0).
-    const symbol = info.type.linkage === VarLinkage.Static ? undefined : symbols.find((s) => s.name === name);
-    const offset = symbol?.value ?? info.offset;
+    const offset = offsetOf(info);
     const type = skipQualifiersAndTypedefs(info.type.type);
     if (!(type instanceof Struct)) throw new ParseError(`struct_ops map ${name}: its type is ${type}, expected the kernel struct it implements`, section.offset + offset);
     if (offset + type.size > section.size) {
