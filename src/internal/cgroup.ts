@@ -33,14 +33,15 @@ export interface Cgroup2Mount {
 const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 
 /**
- * The cgroup2 mounts in /proc/self/mountinfo text, in file order. Fields: 4 is the root of
- * the mount within its filesystem, 5 the mount point; the filesystem type follows ` - `.
+ * The mounts of filesystem type `fstype` (`cgroup2`, `cgroup`) in /proc/self/mountinfo text,
+ * in file order. Fields: 4 is the root of the mount within its filesystem, 5 the mount point;
+ * the filesystem type follows ` - `.
  */
-export function cgroup2MountsFromMountinfo(text: string): Cgroup2Mount[] {
+export function mountsFromMountinfo(text: string, fstype: string): Cgroup2Mount[] {
   const out: Cgroup2Mount[] = [];
   for (const line of text.split('\n')) {
     const sep = line.indexOf(' - ');
-    if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== 'cgroup2') continue;
+    if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== fstype) continue;
     const fields = line.slice(0, sep).split(' ');
     if (fields[3] === undefined || fields[4] === undefined) continue;
     out.push({ root: unescape(fields[3]), mountPoint: unescape(fields[4]) });
@@ -48,21 +49,23 @@ export function cgroup2MountsFromMountinfo(text: string): Cgroup2Mount[] {
   return out;
 }
 
+/** /proc/self/mountinfo, or undefined when /proc is unreadable. */
+function readMountinfo(): string | undefined {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The mount of the cgroup v2 hierarchy to use: the first that shows the whole hierarchy
  * (root `/`), else the first one at all (a container sees its own subtree). Undefined when
  * cgroup2 is not mounted or /proc is unreadable.
  */
-export function findCgroup2Mount(mountinfo?: string): Cgroup2Mount | undefined {
-  let text = mountinfo;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/mountinfo', 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
-  const mounts = cgroup2MountsFromMountinfo(text);
+export function findCgroup2Mount(mountinfo: string | undefined = readMountinfo()): Cgroup2Mount | undefined {
+  if (mountinfo === undefined) return undefined;
+  const mounts = mountsFromMountinfo(mountinfo, 'cgroup2');
   return mounts.find((m) => m.root === '/') ?? mounts[0];
 }
 
@@ -125,9 +128,9 @@ function absoluteCgroupPath(target: string): string {
 }
 
 /** `/sys/fs/cgroup/memory/x` → the same place in the v2 hierarchy, if it exists there. */
-function v2Counterpart(v1Path: string, v2Root: string): string | undefined {
-  for (const m of cgroupV1Mounts()) {
-    const rel = relative(m, v1Path);
+function v2Counterpart(v1Path: string, v2Root: string, mountinfo: string): string | undefined {
+  for (const m of mountsFromMountinfo(mountinfo, 'cgroup')) {
+    const rel = relative(m.mountPoint, v1Path);
     if (rel.startsWith('..') || isAbsolute(rel)) continue;
     const candidate = join(v2Root, rel);
     if (fsType(candidate) === CGROUP2_SUPER_MAGIC) return candidate;
@@ -135,26 +138,8 @@ function v2Counterpart(v1Path: string, v2Root: string): string | undefined {
   return undefined;
 }
 
-function cgroupV1Mounts(): string[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== 'cgroup') continue;
-    const point = line.slice(0, sep).split(' ')[4];
-    if (point !== undefined) out.push(unescape(point));
-  }
-  return out;
-}
-
-/** Where the v2 hierarchy is, for messages; never throws. */
-function v2Hint(): string {
-  const mount = findCgroup2Mount();
+/** Where the v2 hierarchy is (`mount`, findCgroup2Mount's), for messages. */
+function v2Hint(mount: Cgroup2Mount | undefined): string {
   return mount === undefined
     ? 'no cgroup v2 hierarchy is mounted here (mount -t cgroup2 none /sys/fs/cgroup/unified)'
     : `the cgroup v2 hierarchy is mounted at ${mount.mountPoint}`;
@@ -196,7 +181,7 @@ function nearbyCgroups(path: string): string {
  * @throws {@link AttachTargetError} naming the v2 mount for a v1 cgroup, a missing path, a
  * file, or a directory on another filesystem.
  */
-export function checkCgroup2Dir(path: string, target: CgroupTarget = path): void {
+function checkCgroup2Dir(path: string, target: CgroupTarget = path): void {
   const type = fsType(path);
   if (type === CGROUP2_SUPER_MAGIC) {
     let isDir: boolean;
@@ -209,29 +194,31 @@ export function checkCgroup2Dir(path: string, target: CgroupTarget = path): void
     throw new AttachTargetError('cgroup', describeTarget(target), `${path} is a file of the cgroup v2 filesystem, not a cgroup: give the cgroup's directory`, { errno: Errno.ENOTDIR });
   }
   const named = typeof target === 'number' ? `fd ${target} (${path})` : path;
+  // Error path: mountinfo once, for the hint and the v1 → v2 counterpart.
+  const mountinfo = readMountinfo();
+  const mount = mountinfo === undefined ? undefined : findCgroup2Mount(mountinfo);
   if (type === 'ENOENT' || type === 'ENOTDIR') {
-    throw new AttachTargetError('cgroup', describeTarget(target), `no cgroup ${named}${nearbyCgroups(path)} (${v2Hint()}; create a cgroup with mkdir)`, {
+    throw new AttachTargetError('cgroup', describeTarget(target), `no cgroup ${named}${nearbyCgroups(path)} (${v2Hint(mount)}; create a cgroup with mkdir)`, {
       errno: Errno.ENOENT,
     });
   }
   if (typeof type === 'string') {
-    throw new AttachTargetError('cgroup', describeTarget(target), `cannot read ${named} (${type}); ${v2Hint()}`);
+    throw new AttachTargetError('cgroup', describeTarget(target), `cannot read ${named} (${type}); ${v2Hint(mount)}`);
   }
   if (type === CGROUP_SUPER_MAGIC) {
-    const mount = findCgroup2Mount();
-    const counterpart = mount === undefined ? undefined : v2Counterpart(path, mount.mountPoint);
+    const counterpart = mount === undefined || mountinfo === undefined ? undefined : v2Counterpart(path, mount.mountPoint, mountinfo);
     const instead = counterpart === undefined ? '' : `; the same cgroup in v2 is ${counterpart}`;
     throw new AttachTargetError(
       'cgroup',
       describeTarget(target),
-      `${named} is a cgroup v1 directory: BPF programs attach to cgroup v2 only, and ${v2Hint()}${instead}`,
+      `${named} is a cgroup v1 directory: BPF programs attach to cgroup v2 only, and ${v2Hint(mount)}${instead}`,
       { errno: Errno.EBADF },
     );
   }
   throw new AttachTargetError(
     'cgroup',
     describeTarget(target),
-    `${named} is not a cgroup (filesystem type 0x${type.toString(16)}, cgroup v2 is 0x${CGROUP2_SUPER_MAGIC.toString(16)}): ${v2Hint()}`,
+    `${named} is not a cgroup (filesystem type 0x${type.toString(16)}, cgroup v2 is 0x${CGROUP2_SUPER_MAGIC.toString(16)}): ${v2Hint(mount)}`,
     { errno: Errno.EBADF },
   );
 }
@@ -349,10 +336,10 @@ export function processCgroup(pid: number | 'self' = 'self'): string {
     });
   }
   const rel = parseProcCgroup(text);
-  if (rel === undefined) throw new AttachTargetError('cgroup', `pid ${pid}`, `process ${pid} has no cgroup v2 membership in /proc/${pid}/cgroup (no 0:: line): ${v2Hint()}`);
+  if (rel === undefined) throw new AttachTargetError('cgroup', `pid ${pid}`, `process ${pid} has no cgroup v2 membership in /proc/${pid}/cgroup (no 0:: line): ${v2Hint(findCgroup2Mount())}`);
   // A path starting with /.. means the cgroup is outside our cgroup namespace.
   if (rel.startsWith('/..')) throw new AttachTargetError('cgroup', `pid ${pid}`, `process ${pid} is in cgroup ${rel}, outside this process's cgroup namespace`);
   const mount = findCgroup2Mount();
-  if (mount === undefined) throw new AttachTargetError('cgroup', `pid ${pid}`, v2Hint());
+  if (mount === undefined) throw new AttachTargetError('cgroup', `pid ${pid}`, v2Hint(mount));
   return rel === '/' ? mount.mountPoint : join(mount.mountPoint, rel);
 }

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as asm from '../../src/asm/index.js';
 import { ArgumentError, NotSupportedError, SyscallError } from '../../src/errors.js';
-import { cgroup2MountsFromMountinfo, findCgroup2Mount, parseProcCgroup } from '../../src/internal/cgroup.js';
+import { findCgroup2Mount, mountsFromMountinfo, parseProcCgroup } from '../../src/internal/cgroup.js';
 import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE } from '../../src/internal/flags.js';
 import { attachCgroup, cgroupAttachTypes, cgroupLinkFeature } from '../../src/link/cgroup.js';
 import { Program } from '../../src/prog.js';
@@ -34,7 +34,7 @@ describe('the cgroup v2 mount', () => {
 
   it('decodes escaped mount points and prefers a mount of the whole hierarchy over a subtree', () => {
     const text = '50 1 0:40 /kubepods/pod1 /run/my\\040cgroup rw - cgroup2 cgroup2 rw\n60 1 0:40 / /mnt/cg2 rw - cgroup2 cgroup2 rw\n';
-    expect(cgroup2MountsFromMountinfo(text)).toEqual([
+    expect(mountsFromMountinfo(text, 'cgroup2')).toEqual([
       { root: '/kubepods/pod1', mountPoint: '/run/my cgroup' },
       { root: '/', mountPoint: '/mnt/cg2' },
     ]);
