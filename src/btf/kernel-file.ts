@@ -10,16 +10,13 @@
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { mapReadOnly } from '../internal/read-only-mapper.js';
 import { allocateBTF } from './index-wasm.js';
 
 /** Where the kernel exposes the BTF of vmlinux and of each module that has some. */
 export const kernelBTFDir = '/sys/kernel/btf/';
-
-// The first buffer for a file whose size fstat does not tell; doubled while it fills up.
-const unknownSizeStart = 1 << 20;
 
 /**
  * The whole file at `path`. Bytes from a mapping are read-only (the pages are the kernel's;
@@ -34,7 +31,8 @@ export function readBTFFile(path: string): Uint8Array {
       const mapped = mapReadOnly(fd, size);
       if (mapped !== undefined) return mapped;
     }
-    return size > 0 ? readKnownSize(fd, size) : readUnknownSize(fd);
+    // st_size 0 (procfs): read to the end, growing the buffer as it fills.
+    return size > 0 ? readKnownSize(fd, size) : readFileSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -53,24 +51,4 @@ function readKnownSize(fd: number, size: number): Uint8Array {
     at += n;
   }
   return at === size ? bytes : bytes.subarray(0, at);
-}
-
-/**
- * For files that report st_size 0 (procfs does): reads into a buffer of `initial` bytes that
- * doubles whenever it fills up. Exported for tests.
- * @internal
- */
-export function readUnknownSize(fd: number, initial = unknownSizeStart): Uint8Array {
-  let bytes = new Uint8Array(initial);
-  let at = 0;
-  for (;;) {
-    if (at === bytes.length) {
-      const grown = new Uint8Array(bytes.length * 2);
-      grown.set(bytes);
-      bytes = grown;
-    }
-    const n = readSync(fd, bytes, at, bytes.length - at, null);
-    if (n === 0) return bytes.subarray(0, at);
-    at += n;
-  }
 }

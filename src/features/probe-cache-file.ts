@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FeatureResult } from './feature.js';
 
@@ -81,9 +81,7 @@ export class ProbeCacheFile {
     try {
       // O_EXCL: never write through a file (or symlink) someone else put there.
       fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      const bytes = Buffer.from(text);
-      let at = 0;
-      while (at < bytes.length) at += writeSync(fd, bytes, at);
+      writeFileSync(fd, text);
       closeSync(fd);
       fd = undefined;
       renameSync(tmp, join(this.dir, probeCacheFileName));
@@ -135,14 +133,7 @@ export class ProbeCacheFile {
     try {
       const st = fstatSync(fd);
       if (!st.isFile() || st.uid !== this.uid || (st.mode & 0o022) !== 0 || st.size > maxFileBytes) return new Map();
-      const bytes = Buffer.alloc(st.size);
-      let at = 0;
-      while (at < bytes.length) {
-        const n = readSync(fd, bytes, at, bytes.length - at, null);
-        if (n === 0) break;
-        at += n;
-      }
-      return parseCacheText(bytes.toString('utf8', 0, at), this.key);
+      return parseCacheText(readFileSync(fd, 'utf8'), this.key);
     } catch {
       return new Map();
     } finally {
