@@ -6,7 +6,7 @@
  * @module
  */
 import type { Codec } from './btf/codec.js';
-import { ClosedError } from './errors.js';
+import type { DecodeOptions } from './btf/decode.js';
 
 /** A raw record: the sample's bytes, and for perf a loss report instead (`lostSamples > 0`). */
 export interface RawRecord {
@@ -26,6 +26,10 @@ export interface RecordSource<R extends RawRecord = RawRecord> {
   readMany(max?: number, options?: { signal?: AbortSignal }): Promise<R[]>;
   /** The records available now, without waiting. */
   readAvailable(max?: number): R[];
+  /** Every sample decoded with `codec` until the reader closes; loss reports go to `options.onLost`. */
+  decoded<T>(codec: Codec<T>, options?: DecodeOptions & { onLost?: (lostSamples: number, cpu: number) => void }): AsyncIterable<T>;
+  /** Samples reported lost so far (perf; a ring buffer reports none). */
+  readonly lostSamples?: number;
   /** Releases the reader. */
   close(): void;
 }
@@ -52,7 +56,6 @@ export class TypedReader<T, R extends RawRecord = RawRecord> implements Disposab
   readonly reader: RecordSource<R>;
   readonly #codec: Codec<T>;
   readonly #onLost: TypedReaderOptions['onLost'];
-  #lost = 0;
 
   /**
    * Wraps `reader`, decoding every sample with `codec`. Closing this closes the reader.
@@ -68,21 +71,24 @@ export class TypedReader<T, R extends RawRecord = RawRecord> implements Disposab
     this.#onLost = options.onLost;
   }
 
-  /** Samples reported lost so far (perf only). */
+  /** Samples reported lost so far (perf only): the reader's count. */
   get lostSamples(): number {
-    return this.#lost;
+    return this.reader.lostSamples ?? 0;
   }
 
-  #keep(r: R): boolean {
-    const lost = r.lostSamples ?? 0;
-    if (lost === 0) return true;
-    this.#lost += lost;
-    this.#onLost?.(lost, r.cpu);
-    return false;
+  /** The samples of `records` decoded; loss reports go to onLost. */
+  #decode(records: readonly R[]): T[] {
+    const out: T[] = [];
+    for (const r of records) {
+      const lost = r.lostSamples ?? 0;
+      if (lost === 0) out.push(this.#codec.decode(r.rawSample));
+      else this.#onLost?.(lost, r.cpu);
+    }
+    return out;
   }
 
   /**
-   * The next record, decoded (loss reports are counted and skipped).
+   * The next record, decoded (loss reports are skipped).
    *
    * @example
    * ```ts
@@ -92,7 +98,9 @@ export class TypedReader<T, R extends RawRecord = RawRecord> implements Disposab
   async read(options?: { signal?: AbortSignal }): Promise<T> {
     for (;;) {
       const r = await this.reader.read(options);
-      if (this.#keep(r)) return this.#codec.decode(r.rawSample);
+      const lost = r.lostSamples ?? 0;
+      if (lost === 0) return this.#codec.decode(r.rawSample);
+      this.#onLost?.(lost, r.cpu);
     }
   }
 
@@ -105,9 +113,7 @@ export class TypedReader<T, R extends RawRecord = RawRecord> implements Disposab
    * ```
    */
   async readMany(max?: number, options?: { signal?: AbortSignal }): Promise<T[]> {
-    const out: T[] = [];
-    for (const r of await this.reader.readMany(max, options)) if (this.#keep(r)) out.push(this.#codec.decode(r.rawSample));
-    return out;
+    return this.#decode(await this.reader.readMany(max, options));
   }
 
   /**
@@ -119,23 +125,13 @@ export class TypedReader<T, R extends RawRecord = RawRecord> implements Disposab
    * ```
    */
   readAvailable(max?: number): T[] {
-    const out: T[] = [];
-    for (const r of this.reader.readAvailable(max)) if (this.#keep(r)) out.push(this.#codec.decode(r.rawSample));
-    return out;
+    return this.#decode(this.reader.readAvailable(max));
   }
 
-  /** Decoded records until the reader is closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let batch: R[];
-      try {
-        batch = await this.reader.readMany();
-      } catch (e) {
-        if (e instanceof ClosedError) return; // closed: the iteration ends, as the readers' own does
-        throw e;
-      }
-      for (const r of batch) if (this.#keep(r)) yield this.#codec.decode(r.rawSample);
-    }
+  /** Decoded records until the reader is closed: the reader's own `decoded(codec)`. */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    const onLost = this.#onLost;
+    return this.reader.decoded(this.#codec, onLost === undefined ? {} : { onLost })[Symbol.asyncIterator]();
   }
 
   /** Closes the reader underneath. Idempotent. */

@@ -62,6 +62,14 @@ function compile(type: Type, options: DecodeOptions): Compiled {
 }
 
 /**
+ * The cached codec {@link decodeValue} decodes `type` with under `options`: for a loop that
+ * decodes many values of one type (the readers' `decoded()`), looked up once. @internal
+ */
+export function valueCodec(type: Type, options: DecodeOptions = {}): BTFCodec<DecodedValue> {
+  return compile(type, options).codec;
+}
+
+/**
  * Decodes `bytes` (at `offset`) as a value of `type`. Throws `ArgumentError` when the bytes are
  * too short or the type has no value representation (void, functions, forward declarations).
  *

@@ -16,7 +16,8 @@ import { backend } from '../sys/select.js';
 import { onlineCPUs } from '../sys/cpus.js';
 import { hostLittleEndian } from '../sys/attr.js';
 import { Errno } from '../sys/errno.js';
-import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decode.js';
+import type { DecodeOptions, DecodedValue } from '../btf/decode.js';
+import type { Codec } from '../btf/codec.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { openBpfOutputEvent } from './event.js';
@@ -25,7 +26,7 @@ import { PerfRing, type PerfLostCallback, type PerfRecord, type PerfSampleCallba
 import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader/feed.js';
 import { ReaderCore } from '../internal/reader/core.js';
 import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
-import { resolveType } from '../internal/reader/decode.js';
+import { recordCodec } from '../internal/reader/decode.js';
 import { Owner } from '../internal/owner.js';
 import { dataView } from '../internal/bytes.js';
 
@@ -581,25 +582,30 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   /**
-   * Decodes every sample with BTF (`decodeValue`) and yields the JS objects; loss reports go
-   * to `options.onLost` (and {@link PerfReader.lostSamples}), never to the decoder. Ends when
-   * the reader is closed. Samples shorter than the type throw an {@link ArgumentError}.
+   * Decodes every sample with a codec, or with BTF (`decodeValue`), and yields the JS objects;
+   * loss reports go to `options.onLost` (and {@link PerfReader.lostSamples}), never to the
+   * decoder. Ends when the reader is closed. Samples shorter than the type throw an
+   * {@link ArgumentError}.
    *
-   * @param type a BTF type, or a name like `"struct event"` looked up in `options.btf`.
+   * @param type a {@link Codec} (`btf.codecFor(…)`), a BTF type, or a name like
+   * `"struct event"` looked up in `options.btf` (the decode options apply to BTF types only).
    * @example
    * ```ts
    * for await (const ev of reader.decoded('struct event', { btf: spec.btf, charArraysAsStrings: true })) console.log(ev);
+   * for await (const ev of reader.decoded(btf.codecFor<Event>(spec.btf, 'struct event'))) console.log(ev.pid);
    * ```
    */
-  async *decoded(type: Type | string, options: PerfDecodeOptions = {}): AsyncGenerator<DecodedValue, void, undefined> {
-    const t = resolveType(type, options.btf);
+  decoded<T>(codec: Codec<T>, options?: PerfDecodeOptions): AsyncGenerator<T, void, undefined>;
+  decoded(type: Type | string, options?: PerfDecodeOptions): AsyncGenerator<DecodedValue, void, undefined>;
+  async *decoded<T>(type: Codec<T> | Type | string, options: PerfDecodeOptions = {}): AsyncGenerator<T | DecodedValue, void, undefined> {
+    const codec = recordCodec(type, options);
     const { onLost } = options;
     for await (const r of this) {
       if (r.lostSamples > 0) {
         onLost?.(r.lostSamples, r.cpu);
         continue;
       }
-      yield decodeValue(t, r.rawSample, options);
+      yield codec.decode(r.rawSample);
     }
   }
 

@@ -31,13 +31,14 @@ import type { Backend, Mapping, Watcher } from '../sys/backend.js';
 import { POLLIN } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
 import { Errno } from '../sys/errno.js';
-import { decodeValue, type DecodeOptions, type DecodedValue } from '../btf/decode.js';
+import type { DecodeOptions, DecodedValue } from '../btf/decode.js';
+import type { Codec } from '../btf/codec.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader/feed.js';
 import { ReaderCore } from '../internal/reader/core.js';
 import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
-import { resolveType } from '../internal/reader/decode.js';
+import { recordCodec } from '../internal/reader/decode.js';
 import { Owner } from '../internal/owner.js';
 
 export type { ReadOptions } from '../internal/reader/feed.js';
@@ -458,18 +459,22 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   }
 
   /**
-   * Decodes every record with BTF (`decodeValue`) and yields the JS objects. Ends when the
-   * reader is closed. A record shorter than the type throws an {@link ArgumentError}.
+   * Decodes every record with a codec, or with BTF (`decodeValue`), and yields the JS objects.
+   * Ends when the reader is closed. A record shorter than the type throws an {@link ArgumentError}.
    *
-   * @param type a BTF type, or a name like `"struct event"` looked up in `options.btf`.
+   * @param type a {@link Codec} (`btf.codecFor(…)`), a BTF type, or a name like
+   * `"struct event"` looked up in `options.btf` (the decode options apply to BTF types only).
    * @example
    * ```ts
    * for await (const ev of reader.decoded('struct event', { btf: spec.btf })) console.log(ev);
+   * for await (const ev of reader.decoded(btf.codecFor<Event>(spec.btf, 'struct event'))) console.log(ev.pid);
    * ```
    */
-  async *decoded(type: Type | string, options: RingBufDecodeOptions = {}): AsyncGenerator<DecodedValue, void, undefined> {
-    const t = resolveType(type, options.btf);
-    for await (const r of this) yield decodeValue(t, r.rawSample, options);
+  decoded<T>(codec: Codec<T>, options?: RingBufDecodeOptions): AsyncGenerator<T, void, undefined>;
+  decoded(type: Type | string, options?: RingBufDecodeOptions): AsyncGenerator<DecodedValue, void, undefined>;
+  async *decoded<T>(type: Codec<T> | Type | string, options: RingBufDecodeOptions = {}): AsyncGenerator<T | DecodedValue, void, undefined> {
+    const codec = recordCodec(type, options);
+    for await (const r of this) yield codec.decode(r.rawSample);
   }
 
   /**

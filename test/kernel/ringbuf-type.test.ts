@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCollection } from '../../src/collection.js';
 import { loadCollectionSpec } from '../../src/collection-spec.js';
 import { RingBufReader } from '../../src/ringbuf/reader.js';
+import { codecFor } from '../../src/btf/codec.js';
 
 const object = new URL('../../testdata/elf_ringbuf_type.bpfel.o', import.meta.url).pathname;
 const noRoot = process.getuid?.() === 0 ? '' : 'needs root for bpf()';
@@ -25,6 +26,14 @@ describe.skipIf(noRoot !== '')('a ring buffer with a declared record type', () =
       expect(event.seq).toBe(1);
       expect(Buffer.from(event.tag.slice(0, event.tag.indexOf(0))).toString()).toBe('ebpf-ts');
       await events.return(undefined);
+
+      // decoded() with a codec: the same record, typed by the codec.
+      expect(coll.programs.submit_event!.testRun({ data: new Uint8Array(64) }).retval).toBe(1);
+      const typed = reader.decoded(codecFor<{ seq: number; tag: string }>(spec.btf, 'struct event'));
+      const second = (await typed.next()).value as { seq: number; tag: string };
+      expect(second.seq).toBe(2);
+      expect(second.tag).toBe('ebpf-ts');
+      await typed.return(undefined);
     } finally {
       coll.close();
     }

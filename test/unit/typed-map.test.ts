@@ -84,19 +84,35 @@ describe('TypedMap', () => {
 });
 
 describe('TypedReader', () => {
+  // Counts the losses it hands out, as PerfReader.lostSamples does.
   function source(records: RawRecord[]): RecordSource {
     let closed = false;
+    let lostSamples = 0;
+    const out = (batch: RawRecord[]): RawRecord[] => {
+      for (const r of batch) lostSamples += r.lostSamples ?? 0;
+      return batch;
+    };
     return {
       read: async () => {
         const r = records.shift();
         if (r === undefined) throw new ClosedError('closed');
-        return r;
+        return out([r])[0]!;
       },
       readMany: async () => {
         if (closed || records.length === 0) throw new ClosedError('closed');
-        return records.splice(0);
+        return out(records.splice(0));
       },
-      readAvailable: () => records.splice(0),
+      readAvailable: () => out(records.splice(0)),
+      // PerfReader.decoded(codec): samples decoded, loss reports to onLost, until the records run out.
+      async *decoded(codec, options = {}) {
+        for (const r of out(records.splice(0))) {
+          if ((r.lostSamples ?? 0) > 0) options.onLost?.(r.lostSamples!, r.cpu ?? 0);
+          else yield codec.decode(r.rawSample);
+        }
+      },
+      get lostSamples() {
+        return lostSamples;
+      },
       close: () => {
         closed = true;
       },

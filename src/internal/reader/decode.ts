@@ -1,6 +1,6 @@
 /**
- * The type argument of the readers' `decoded()`: a BTF type, or its name looked up in the BTF
- * the caller passes.
+ * The type argument of the readers' `decoded()`: a codec, a BTF type, or its name looked up in
+ * the BTF the caller passes.
  *
  * @module
  */
@@ -8,6 +8,21 @@ import { ArgumentError } from '../../errors.js';
 import type { Type } from '../../btf/types.js';
 import type { Spec } from '../../btf/spec.js';
 import { TypeNotFoundError } from '../../btf/errors.js';
+import type { Codec } from '../../btf/codec.js';
+import { valueCodec, type DecodeOptions, type DecodedValue } from '../../btf/decode.js';
+
+/** What a reader's `decoded()` takes: a codec, a BTF type, or a type name (`"struct event"`). @internal */
+export type RecordType<T> = Codec<T> | Type | string;
+
+/**
+ * The codec `decoded()` decodes every record with, resolved once before its loop: `type`
+ * itself when it is a codec, else the cached BTF codec of the type (a name looked up in `btf`).
+ * @internal
+ */
+export function recordCodec<T>(type: RecordType<T>, options: DecodeOptions & { btf?: Spec }): Codec<T | DecodedValue> {
+  if (typeof type === 'object' && 'decode' in type && typeof type.decode === 'function') return type;
+  return valueCodec(resolveType(type as Type | string, options.btf), options);
+}
 
 /** Resolves `"struct event"` (or a plain name) in `btf`. @internal */
 export function resolveType(type: Type | string, btf: Spec | undefined): Type {
