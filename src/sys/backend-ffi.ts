@@ -466,6 +466,51 @@ class FfiBackend implements Backend {
     const np = pointers === undefined ? 0 : pointers.length;
     if (np % 2 !== 0) throw new TypeError('pointer list must be [offset, buffer, ...] pairs');
     const nItems = 1 + np / 2;
+    // Item 0 is the attr, item k (k >= 1) is pointers[2k - 1].
+    const items = this.items;
+    items[0] = attr;
+    for (let k = 1; k < nItems; k++) items[k] = pointers![2 * k - 1] as Uint8Array | null;
+    this.place(nItems);
+    const ig = this.itemGroup;
+    const ge = this.groupEnd;
+    const base = this.groupBase;
+    const arenaOff = this.groupArena;
+    // Patch pointers into the staged attr (in the arena, or the caller's own attr bytes).
+    const attrGroup = ig[0]!;
+    const attrInArena = arenaOff[attrGroup]! >= 0;
+    const attrAddress = base[attrGroup]! + attr.byteOffset;
+    if (np === 0) return attrAddress;
+    const attrView = attrInArena ? this.arenaView : new DataView(attr.buffer, attr.byteOffset);
+    const attrViewOff = attrInArena ? attrAddress - this.arenaAddress : 0;
+    // A pointer field may lie past the attr in the same ArrayBuffer (an info struct laid out
+    // after the attr, see PointerList): bounded by the staged span of the attr's group, or by
+    // the ArrayBuffer when the attr is patched in place.
+    const limit = attrInArena ? ge[attrGroup]! - attr.byteOffset : attr.buffer.byteLength - attr.byteOffset;
+    for (let k = 1; k < nItems; k++) {
+      const off = pointers![2 * k - 2] as number;
+      if (!Number.isInteger(off) || off < 0 || off + 8 > limit) {
+        throw new RangeError(`pointer field at ${off} is outside the attr and the structs staged after it`);
+      }
+      const address = this.itemAddress(k);
+      // Two u32 halves: user addresses are below 2^53 (47/48-bit VAs, 52 at most on arm64),
+      // and this avoids allocating a BigInt per pointer.
+      attrView.setUint32(attrViewOff + off, address >>> 0, true);
+      attrView.setUint32(attrViewOff + off + 4, Math.floor(address / 0x1_0000_0000), true);
+    }
+    return attrAddress;
+  }
+
+  /** The address the kernel sees for staged item `k` (0 for a null item). */
+  private itemAddress(k: number): number {
+    const g = this.itemGroup[k]!;
+    return g < 0 ? 0 : this.groupBase[g]! + this.items[k]!.byteOffset;
+  }
+
+  /**
+   * Places the first `nItems` of {@link items}: groups them by ArrayBuffer, gives each group
+   * an arena span (small ones, copied in) or its buffer's own address.
+   */
+  private place(nItems: number): void {
     this.reserve(nItems);
     const items = this.items;
     const ig = this.itemGroup;
@@ -473,10 +518,8 @@ class FfiBackend implements Backend {
     const gs = this.groupStart;
     const ge = this.groupEnd;
     let groups = 0;
-    // Item 0 is the attr, item k (k >= 1) is pointers[2k - 1].
     for (let k = 0; k < nItems; k++) {
-      const item = k === 0 ? attr : (pointers![2 * k - 1] as Uint8Array | null);
-      items[k] = item;
+      const item = items[k] ?? null;
       if (item === null) {
         ig[k] = -1;
         continue;
@@ -544,30 +587,6 @@ class FfiBackend implements Backend {
       const item = items[k]!;
       arena.set(item, base[g]! - this.arenaAddress + item.byteOffset);
     }
-    // Patch pointers into the staged attr (in the arena, or the caller's own attr bytes).
-    const attrGroup = ig[0]!;
-    const attrInArena = arenaOff[attrGroup]! >= 0;
-    const attrAddress = base[attrGroup]! + attr.byteOffset;
-    if (np === 0) return attrAddress;
-    const attrView = attrInArena ? this.arenaView : new DataView(attr.buffer, attr.byteOffset);
-    const attrViewOff = attrInArena ? attrAddress - this.arenaAddress : 0;
-    // A pointer field may lie past the attr in the same ArrayBuffer (an info struct laid out
-    // after the attr, see PointerList): bounded by the staged span of the attr's group, or by
-    // the ArrayBuffer when the attr is patched in place.
-    const limit = attrInArena ? ge[attrGroup]! - attr.byteOffset : attr.buffer.byteLength - attr.byteOffset;
-    for (let k = 1; k < nItems; k++) {
-      const off = pointers![2 * k - 2] as number;
-      if (!Number.isInteger(off) || off < 0 || off + 8 > limit) {
-        throw new RangeError(`pointer field at ${off} is outside the attr and the structs staged after it`);
-      }
-      const g = ig[k]!;
-      const address = g < 0 ? 0 : base[g]! + items[k]!.byteOffset;
-      // Two u32 halves: user addresses are below 2^53 (47/48-bit VAs, 52 at most on arm64),
-      // and this avoids allocating a BigInt per pointer.
-      attrView.setUint32(attrViewOff + off, address >>> 0, true);
-      attrView.setUint32(attrViewOff + off + 4, Math.floor(address / 0x1_0000_0000), true);
-    }
-    return attrAddress;
   }
 
   /**
@@ -646,19 +665,17 @@ class FfiBackend implements Backend {
   }
 
   /**
-   * Stages plain buffers (no attr) and returns their addresses: they ride as pointers of a
-   * small carrier struct, so the arena copy-in/copy-back of {@link stage} applies to them.
+   * Stages plain buffers (no attr) like the pointers of an attr, so the arena copy-in and
+   * {@link unstage}'s copy-back apply to them, and returns their addresses (0 for null).
    * {@link unstage} must follow the call.
    */
   private stageBuffers(buffers: ReadonlyArray<Uint8Array | null>): number[] {
-    const carrier = new Uint8Array(8 * buffers.length);
-    const pointers: Array<number | Uint8Array | null> = [];
-    buffers.forEach((b, i) => pointers.push(8 * i, b));
-    const at = this.stage(carrier, pointers);
-    const inArena = at >= this.arenaAddress && at < this.arenaAddress + this.arena.length && this.arenaAddress !== 0;
-    const view = inArena ? this.arenaView : new DataView(carrier.buffer, carrier.byteOffset);
-    const base = inArena ? at - this.arenaAddress : 0;
-    return buffers.map((_, i) => view.getUint32(base + 8 * i, true) + view.getUint32(base + 8 * i + 4, true) * 0x1_0000_0000);
+    const n = buffers.length;
+    for (let k = 0; k < n; k++) this.items[k] = buffers[k]!;
+    this.place(n);
+    const out = new Array<number>(n);
+    for (let k = 0; k < n; k++) out[k] = this.itemAddress(k);
+    return out;
   }
 
   socket(domain: number, type: number, protocol: number): number {
