@@ -7,10 +7,7 @@
  */
 import type { Backend } from './backend.js';
 import type { ReadOnlyMapper } from '../internal/read-only-mapper.js';
-
-/** `PROT_READ` and `MAP_PRIVATE` from <sys/mman.h>. */
-const PROT_READ = 1;
-const MAP_PRIVATE = 2;
+import { MAP_PRIVATE, PROT_READ } from '../internal/reader/mmap.js';
 
 /**
  * A {@link ReadOnlyMapper} over the backend `get` returns (called on first use, so registering

@@ -13,6 +13,7 @@ import { hostLittleEndian } from '../../sys/attr.js';
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
 
 /**
  * The hint for EOPNOTSUPP from the backend's `mmap()`: its answer where JS may not alias the
