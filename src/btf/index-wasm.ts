@@ -21,7 +21,7 @@
  * names; its logic, in pseudo code:
  *
  * ```
- * index(p, end, strLen, firstId, out, delta, maxTypes, n) -> count or -1
+ * index(p, end, strLen, out, delta, maxTypes, n) -> count or -1
  *   maxRef = state.maxRef
  *   while p < end:
  *     if p + 12 > end: stop
@@ -171,17 +171,16 @@ const name = (s: string): Code => vec(Array.from(s).map((c) => [c.charCodeAt(0)]
 const P = 0; // current record (byte address in memory)
 const END = 1; // end of the type section in memory
 const STRLEN = 2; // string table length: name offsets must be below it
-const FIRST = 3; // ID of the first type (unused by the code: the caller checks references)
-const OUT = 4; // where the offsets go; the name offsets follow at OUT + 4 * MAXTYPES
-const DELTA = 5; // added to a memory address to give the offset in the caller's blob
-const MAXTYPES = 6; // capacity of each output array
-const N = 7; // types indexed so far (by earlier calls over the same section)
-const MAXREF = 8;
-const E = 9; // the kind's table entry
-const NEXT = 10; // the next record
-const Q = 11; // walks the vlen records
-const W = 12; // scratch word
-const RECS = 13; // first vlen record
+const OUT = 3; // where the offsets go; the name offsets follow at OUT + 4 * MAXTYPES
+const DELTA = 4; // added to a memory address to give the offset in the caller's blob
+const MAXTYPES = 5; // capacity of each output array
+const N = 6; // types indexed so far (by earlier calls over the same section)
+const MAXREF = 7;
+const E = 8; // the kind's table entry
+const NEXT = 9; // the next record
+const Q = 10; // walks the vlen records
+const W = 11; // scratch word
+const RECS = 12; // first vlen record
 
 const get = (l: number): Code => [op.get, l];
 const set = (l: number): Code => [op.set, l];
@@ -261,10 +260,10 @@ function indexBody(): Code {
 }
 
 function moduleBytes(): Uint8Array {
-  const i32x8 = Array<number>(8).fill(op.i32);
+  const params = Array<number>(7).fill(op.i32); // P … N
   return new Uint8Array(flat([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    section(1, vec([[0x60, vec(i32x8.map((t) => [t])), vec([[op.i32]])]])),
+    section(1, vec([[0x60, vec(params.map((t) => [t])), vec([[op.i32]])]])),
     // (import "env" "memory" (memory 1)): the caller sizes the memory for each blob.
     section(2, vec([[name('env'), name('memory'), 0x02, 0x00, 0x01]])),
     section(3, vec([[0]])),
@@ -295,7 +294,7 @@ const headBytes = stateAt + 8;
 // record that does not fit (one struct's members can take up to 786 KB).
 const windowBytes = 256 * 1024;
 
-type IndexFunction = (p: number, end: number, strLen: number, firstId: number, out: number, delta: number, maxTypes: number, n: number) => number;
+type IndexFunction = (p: number, end: number, strLen: number, out: number, delta: number, maxTypes: number, n: number) => number;
 
 /**
  * A WebAssembly memory with its instance: [kind table][state][output][window] for a section
@@ -381,13 +380,13 @@ export function wasmIndex(
     const sectionAt = bytes.byteOffset + start;
     const state = new Uint32Array(arena.memory.buffer, stateAt, 2);
     state[1] = 0;
-    count = arena.index(sectionAt, sectionAt + length, strLen, firstId, arena.outAt, start - sectionAt, arena.maxTypes, 0);
+    count = arena.index(sectionAt, sectionAt + length, strLen, arena.outAt, start - sectionAt, arena.maxTypes, 0);
     if (count < 0 || state[0] !== sectionAt + length) return undefined;
   } else {
     const made = makeArena(Math.min(length, Math.max(options.window ?? windowBytes, 12)), maxTypes, false);
     if (made === undefined) return undefined;
     arena = made;
-    const r = throughWindow(arena, bytes, start, end, strLen, firstId);
+    const r = throughWindow(arena, bytes, start, end, strLen);
     if (r === undefined) return undefined;
     count = r;
   }
@@ -405,7 +404,7 @@ export function wasmIndex(
  * stopped (before a record that did not fit), and grows the window when a single record does
  * not fit in it. Returns the count, or undefined when the input is invalid or cut short.
  */
-function throughWindow(arena: Arena, bytes: Uint8Array, start: number, end: number, strLen: number, firstId: number): number | undefined {
+function throughWindow(arena: Arena, bytes: Uint8Array, start: number, end: number, strLen: number): number | undefined {
   let at = start;
   let n = 0;
   new Uint32Array(arena.memory.buffer, stateAt, 2)[1] = 0;
@@ -414,7 +413,7 @@ function throughWindow(arena: Arena, bytes: Uint8Array, start: number, end: numb
     const chunk = Math.min(size, end - at);
     const memory = new Uint8Array(arena.memory.buffer);
     memory.set(bytes.subarray(at, at + chunk), arena.dataAt);
-    n = arena.index(arena.dataAt, arena.dataAt + chunk, strLen, firstId, arena.outAt, at - arena.dataAt, arena.maxTypes, n);
+    n = arena.index(arena.dataAt, arena.dataAt + chunk, strLen, arena.outAt, at - arena.dataAt, arena.maxTypes, n);
     if (n < 0) return undefined;
     const used = new Uint32Array(arena.memory.buffer, stateAt, 2)[0]! - arena.dataAt;
     if (used > 0) {
