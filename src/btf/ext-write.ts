@@ -11,7 +11,7 @@
 import type { ByteOrder } from '../asm/encoding.js';
 import { ArgumentError } from '../errors.js';
 import { dataView } from '../internal/bytes.js';
-import { btfExtCOREHeaderSize, btfExtMagic, type CORERelocation, type ExtSections, type FuncInfo, type LineInfo } from './ext.js';
+import { btfExtCOREHeaderSize, btfExtMagic, writeFuncInfo, writeLineInfo, type CORERelocation, type ExtSections, type FuncInfo, type LineInfo } from './ext.js';
 
 /** The records {@link marshalBTFExt} writes, by ELF section name, in the order given. */
 export interface ExtRecords {
@@ -70,17 +70,13 @@ function part<T>(sections: ExtSections<T>, recordSize: number, write: (view: Dat
  */
 export function marshalBTFExt(records: ExtRecords, options: ExtWriteOptions): Uint8Array {
   const le = options.byteOrder === 'little';
-  const func = part<FuncInfo>(records.funcInfos, funcInfoSize, (v, at, r) => {
-    v.setUint32(at, r.insnOffset, le);
-    v.setUint32(at + 4, r.typeId, le);
-  }, options);
-  const line = part<LineInfo>(records.lineInfos, lineInfoSize, (v, at, r) => {
-    if (r.lineNumber >= 1 << 22 || r.column >= 1 << 10) throw new ArgumentError(`line_info: line ${r.lineNumber} column ${r.column} does not fit line_col`);
-    v.setUint32(at, r.insnOffset, le);
-    v.setUint32(at + 4, options.stringOffset(r.fileName), le);
-    v.setUint32(at + 8, options.stringOffset(r.line), le);
-    v.setUint32(at + 12, ((r.lineNumber << 10) | r.column) >>> 0, le);
-  }, options);
+  const func = part<FuncInfo>(records.funcInfos, funcInfoSize, (v, at, r) => writeFuncInfo(v, at, r.insnOffset, r.typeId, le), options);
+  const line = part<LineInfo>(
+    records.lineInfos,
+    lineInfoSize,
+    (v, at, r) => writeLineInfo(v, at, r.insnOffset, r, options.stringOffset(r.fileName), options.stringOffset(r.line), le),
+    options,
+  );
   const core = part<CORERelocation>(records.coreRelocations, coreRelocationSize, (v, at, r) => {
     v.setUint32(at, r.insnOffset, le);
     v.setUint32(at + 4, r.typeId, le);

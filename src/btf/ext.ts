@@ -307,11 +307,32 @@ export function marshalFuncInfos(records: readonly FuncInfo[], options: ExtMarsh
   const le = (options.byteOrder ?? 'little') === 'little';
   const out = new Uint8Array(records.length * kernelFuncInfoSize);
   const view = dataView(out);
-  records.forEach((r, i) => {
-    view.setUint32(i * 8, checkedInsnIndex(r.insnOffset, options.programOffset ?? 0, 'func_info'), le);
-    view.setUint32(i * 8 + 4, r.typeId, le);
-  });
+  records.forEach((r, i) => writeFuncInfo(view, i * kernelFuncInfoSize, checkedInsnIndex(r.insnOffset, options.programOffset ?? 0, 'func_info'), r.typeId, le));
   return out;
+}
+
+/**
+ * Writes one `bpf_func_info` at `at`: `insnOffset` as given (instructions for the kernel,
+ * bytes in `.BTF.ext`).
+ */
+export function writeFuncInfo(view: DataView, at: number, insnOffset: number, typeId: number, le: boolean): void {
+  view.setUint32(at, insnOffset, le);
+  view.setUint32(at + 4, typeId, le);
+}
+
+/**
+ * Writes one `bpf_line_info` at `at` (`insnOffset` as given, string offsets resolved).
+ *
+ * @throws {@link ArgumentError} for a line or column that does not fit `line_col`.
+ */
+export function writeLineInfo(view: DataView, at: number, insnOffset: number, r: LineInfo, fileNameOffset: number, lineOffset: number, le: boolean): void {
+  if (r.lineNumber >= 1 << 22 || r.column >= 1 << 10) {
+    throw new ArgumentError(`line_info: line ${r.lineNumber} column ${r.column} does not fit line_col`);
+  }
+  view.setUint32(at, insnOffset, le);
+  view.setUint32(at + 4, fileNameOffset, le);
+  view.setUint32(at + 8, lineOffset, le);
+  view.setUint32(at + 12, ((r.lineNumber << 10) | r.column) >>> 0, le);
 }
 
 /**
@@ -330,14 +351,9 @@ export function marshalLineInfos(
   const out = new Uint8Array(records.length * kernelLineInfoSize);
   const view = dataView(out);
   records.forEach((r, i) => {
-    if (r.lineNumber >= 1 << 22 || r.column >= 1 << 10) {
-      throw new ArgumentError(`line_info: line ${r.lineNumber} column ${r.column} does not fit line_col`);
-    }
-    const at = i * kernelLineInfoSize;
-    view.setUint32(at, checkedInsnIndex(r.insnOffset, options.programOffset ?? 0, 'line_info'), le);
-    view.setUint32(at + 4, options.stringOffset ? options.stringOffset(r.fileName) : r.fileNameOffset, le);
-    view.setUint32(at + 8, options.stringOffset ? options.stringOffset(r.line) : r.lineOffset, le);
-    view.setUint32(at + 12, ((r.lineNumber << 10) | r.column) >>> 0, le);
+    const file = options.stringOffset ? options.stringOffset(r.fileName) : r.fileNameOffset;
+    const line = options.stringOffset ? options.stringOffset(r.line) : r.lineOffset;
+    writeLineInfo(view, i * kernelLineInfoSize, checkedInsnIndex(r.insnOffset, options.programOffset ?? 0, 'line_info'), r, file, line, le);
   });
   return out;
 }
