@@ -12,6 +12,7 @@
  * @module
  */
 import type { Executable, ExecutableSymbol } from '../link/executable.js';
+import { addressIndex, lastAtOrBelow } from './address-index.js';
 
 /** Where a file offset lies in a binary: the function and the offset into it. */
 export interface BinaryLocation {
@@ -38,15 +39,9 @@ function rank(s: ExecutableSymbol): number {
 }
 
 function buildIndex(exe: Executable): FunctionIndex {
-  const functions = exe.symbols().filter((s) => s.kind === 'function');
-  functions.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : rank(a) - rank(b)));
-  const symbols: ExecutableSymbol[] = [];
-  for (const s of functions) {
-    // One name per offset: the same function in .symtab and .dynsym, or aliases.
-    if (symbols.length > 0 && symbols[symbols.length - 1]!.offset === s.offset) continue;
-    symbols.push(s);
-  }
-  return { starts: BigUint64Array.from(symbols.map((s) => s.offset)), symbols };
+  // One name per offset: the same function in .symtab and .dynsym, or aliases.
+  const { starts, entries } = addressIndex(exe.symbols().filter((s) => s.kind === 'function'), (s) => s.offset, rank);
+  return { starts, symbols: entries };
 }
 
 /**
@@ -66,17 +61,9 @@ export function functionAt(exe: Executable, fileOffset: bigint): BinaryLocation 
     index = buildIndex(exe);
     indexes.set(exe, index);
   }
-  const { starts, symbols } = index;
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid]! <= fileOffset) lo = mid + 1;
-    else hi = mid;
-  }
-  const i = lo - 1;
+  const i = lastAtOrBelow(index.starts, fileOffset);
   if (i < 0) return undefined;
-  const sym = symbols[i]!;
+  const sym = index.symbols[i]!;
   const offset = fileOffset - sym.offset;
   if (offset >= (sym.size > 0n ? sym.size : UNSIZED_REACH)) return undefined;
   return { symbol: sym.name, offset };

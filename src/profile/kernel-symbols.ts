@@ -11,6 +11,7 @@
  * @module
  */
 import { isTextSymbol, kallsymsEntries } from '../internal/kallsyms.js';
+import { addressIndex, lastAtOrBelow } from './address-index.js';
 
 /** How far past a symbol an address may lie and still be taken as inside it. */
 export const MAX_KERNEL_FUNCTION_BYTES = 1n << 20n;
@@ -63,17 +64,13 @@ export class KernelSymbolIndex {
       const rank = (NOISE.test(sym.name) ? 2 : 0) + (sym.type === 'T' || sym.type === 'W' ? 0 : 1);
       entries.push({ address: sym.address, name: sym.name, module: sym.module, rank });
     }
-    entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.rank - b.rank));
-    const addresses: bigint[] = [];
-    const names: string[] = [];
-    const modules: Array<string | undefined> = [];
-    for (const e of entries) {
-      if (addresses.length > 0 && addresses[addresses.length - 1] === e.address) continue;
-      addresses.push(e.address);
-      names.push(e.name);
-      modules.push(e.module);
-    }
-    return new KernelSymbolIndex(BigUint64Array.from(addresses), names, modules, listed > 0 && entries.length === 0);
+    const index = addressIndex(entries, (e) => e.address, (e) => e.rank);
+    return new KernelSymbolIndex(
+      index.starts,
+      index.entries.map((e) => e.name),
+      index.entries.map((e) => e.module),
+      listed > 0 && entries.length === 0,
+    );
   }
 
   /** How many distinct symbol addresses are indexed. */
@@ -83,17 +80,9 @@ export class KernelSymbolIndex {
 
   /** The symbol at or below `address`, or undefined (below the first symbol, in a gap, or addresses hidden). */
   lookup(address: bigint): KernelLocation | undefined {
-    const a = this.#addresses;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    const i = lo - 1;
+    const i = lastAtOrBelow(this.#addresses, address);
     if (i < 0) return undefined;
-    const offset = address - a[i]!;
+    const offset = address - this.#addresses[i]!;
     if (offset >= MAX_KERNEL_FUNCTION_BYTES) return undefined;
     return { symbol: this.#names[i]!, offset, module: this.#modules[i] };
   }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { lastAtOrBelow } from './address-index.js';
 
 /** One code object of a perf map. */
 export interface PerfMapEntry {
@@ -76,16 +77,9 @@ export class PerfMap {
 
   /** The code object holding `address` (the latest written, if several), or undefined. */
   lookup(address: bigint): PerfMapLocation | undefined {
-    const starts = this.#starts;
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid]! <= address) lo = mid + 1;
-      else hi = mid;
-    }
+    const last = lastAtOrBelow(this.#starts, address);
     let best = -1;
-    for (let i = lo - 1; i >= 0 && i >= lo - OVERLAP_SCAN; i--) {
+    for (let i = last; i >= 0 && i > last - OVERLAP_SCAN; i--) {
       const e = this.#entries[i]!;
       if (address < e.start + e.size && (best < 0 || this.#order[i]! > this.#order[best]!)) best = i;
     }

@@ -49,6 +49,8 @@ export interface SymbolizerOptions {
 interface ProcessState {
   mappings: readonly MemoryMapping[];
   perfMap: { path: string; size: number; mtimeMs: number; map: PerfMap } | undefined;
+  /** The pid inside the process's own pid namespace, once read from its status. */
+  nsPid: number | undefined;
 }
 
 /**
@@ -123,16 +125,23 @@ export class Symbolizer {
    */
   userStack(pid: number, addresses: readonly bigint[]): SymbolizedFrame[] {
     checkPid(pid);
+    // Return addresses (every frame after the first) are looked up one byte earlier.
+    const lookups = addresses.map((a, i) => (i > 0 ? a - 1n : a));
     let state = this.#processes.get(pid);
-    if (state === undefined || addresses.some((a) => findMapping(state!.mappings, a) === undefined)) {
+    let found = state === undefined ? undefined : lookups.map((a) => findMapping(state!.mappings, a));
+    if (found === undefined || found.includes(undefined)) {
       const mappings = this.#readMaps(pid);
       // A process that exited keeps the mappings read while it lived.
       if (mappings !== undefined) {
-        state = { mappings, perfMap: state?.perfMap };
+        state = { mappings, perfMap: state?.perfMap, nsPid: state?.nsPid };
         this.#processes.set(pid, state);
+        found = lookups.map((a) => findMapping(mappings, a));
       }
     }
-    return addresses.map((address, i) => this.#userFrame(pid, state, address, i > 0));
+    if (state === undefined || found === undefined) return addresses.map((address) => ({ address }));
+    // The perf map is checked for growth once per stack, and only when a frame is in anonymous memory.
+    const perf = found.some((m) => m?.inode === 0) ? this.#perfMap(pid, state) : undefined;
+    return addresses.map((address, i) => this.#userFrame(pid, found[i], perf, address, lookups[i]!));
   }
 
   /**
@@ -146,7 +155,7 @@ export class Symbolizer {
     checkPid(pid);
     const mappings = this.#readMaps(pid);
     if (mappings === undefined) throw new ArgumentError(`cannot read ${this.#procPath}/${pid}/maps: no such process, or not readable by this one (needs CAP_SYS_PTRACE or the same user)`);
-    const state: ProcessState = { mappings, perfMap: undefined };
+    const state: ProcessState = { mappings, perfMap: undefined, nsPid: this.#processes.get(pid)?.nsPid };
     this.#processes.set(pid, state);
     for (const m of mappings) if (m.perms[2] === 'x' && m.inode !== 0) this.#binary(pid, m);
     this.#perfMap(pid, state);
@@ -187,15 +196,13 @@ export class Symbolizer {
     }
   }
 
-  #userFrame(pid: number, state: ProcessState | undefined, address: bigint, returnAddress: boolean): SymbolizedFrame {
-    const lookupAddress = returnAddress ? address - 1n : address;
-    const mapping = state === undefined ? undefined : findMapping(state.mappings, lookupAddress);
+  /** The frame of `address`, looked up at `lookupAddress` (one less for a return address) in `mapping`. */
+  #userFrame(pid: number, mapping: MemoryMapping | undefined, perf: ProcessState['perfMap'], address: bigint, lookupAddress: bigint): SymbolizedFrame {
     if (mapping === undefined) return { address };
     const adjust = (at: { symbol: string; offset: bigint } | undefined, module: string): SymbolizedFrame =>
-      at === undefined ? { address, module } : { address, symbol: at.symbol, offset: returnAddress ? at.offset + 1n : at.offset, module };
+      at === undefined ? { address, module } : { address, symbol: at.symbol, offset: at.offset + (address - lookupAddress), module };
     if (mapping.inode === 0) {
       // Anonymous memory: JIT code, if the process keeps a perf map.
-      const perf = this.#perfMap(pid, state!);
       const at = perf?.map.lookup(lookupAddress);
       if (at !== undefined) return adjust(at, perf!.path);
       return { address, module: mapping.path === '' ? '[anon]' : mapping.path };
@@ -236,7 +243,8 @@ export class Symbolizer {
    * named after the pid in the process's own pid namespace and lives in its /tmp.
    */
   #perfMap(pid: number, state: ProcessState): ProcessState['perfMap'] {
-    const nsPid = namespacePid(this.#procPath, pid) ?? pid;
+    state.nsPid ??= namespacePid(this.#procPath, pid);
+    const nsPid = state.nsPid ?? pid;
     for (const path of [`${this.#procPath}/${pid}/root/tmp/perf-${nsPid}.map`, `/tmp/perf-${pid}.map`]) {
       let st: { size: number; mtimeMs: number };
       try {
