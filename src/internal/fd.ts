@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { constants } from 'node:os';
+import { SyscallError } from '../errors.js';
 import { backend } from '../sys/select.js';
 
 /**
@@ -18,4 +20,20 @@ export function moveAboveStdio(fd: number): number {
   const dup = b.dupAbove(fd, 3);
   b.close(fd);
   return dup;
+}
+
+/**
+ * A close-on-exec copy of `fd` at 3 or above that the caller owns (the original's owner may
+ * close theirs at any time): what an attachment keeps to detach later. `what` names the
+ * object in the error (`program count_egress`, `cgroup /sys/fs/cgroup/app`).
+ *
+ * @throws {@link SyscallError} `fcntl` when no fd is left (EMFILE) or `fd` is not open (EBADF).
+ */
+export function dupOwned(fd: number, what: string): number {
+  const r = backend().dupAbove(fd, 3);
+  if (r < 0) {
+    const detail = r === -constants.errno.EBADF ? `${what}: fd ${fd} is not open` : r === -constants.errno.EMFILE ? 'no fd left to keep (EMFILE: raise the open-file limit)' : undefined;
+    throw new SyscallError('fcntl', -r, detail, `copy the fd of ${what}`);
+  }
+  return r;
 }

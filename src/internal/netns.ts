@@ -16,6 +16,7 @@ import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
+import { moveAboveStdio } from './fd.js';
 
 /** CLONE_NEWNET: the nstype that makes setns() check the fd is a network namespace. */
 const CLONE_NEWNET = 0x40000000;
@@ -90,6 +91,9 @@ export function openNetns(netns?: string | number): OpenNetns {
       cause: err,
     });
   }
+  // Above stdio: a namespace fd kept for later (a detach) must not be mistaken for 0.
+  fd = moveAboveStdio(fd);
+  if (fd < 0) throw new SyscallError('fcntl', -fd, undefined, `move the fd of ${path} above stdio`);
   const target = fdTarget(fd);
   const m = target === undefined ? null : NETNS_LINK.exec(target);
   if (m === null) {

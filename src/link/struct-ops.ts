@@ -12,6 +12,7 @@
  */
 import { ArgumentError, SyscallError } from '../errors.js';
 import { Feature, notSupported, Supported, unknown } from '../features/feature.js';
+import { dupOwned } from '../internal/fd.js';
 import { BPF_F_LINK } from '../internal/flags.js';
 import { BpfMap } from '../map.js';
 import { unregisterStructOps } from '../struct-ops.js';
@@ -131,8 +132,7 @@ export function attachStructOps(map: BpfMap): Link {
     throw new ArgumentError(`attachStructOps: map ${map.name} was unregistered, and a struct_ops map registers only once: load the object again`);
   }
   // Our own copy of the fd: the collection may close the map before the link.
-  const dup = backend().dupAbove(map.fd, 3);
-  if (dup < 0) throw new SyscallError('fcntl', -dup, undefined, `copy the fd of map ${map.name}`);
+  const dup = dupOwned(map.fd, `map ${map.name}`);
   let own: BpfMap;
   try {
     own = BpfMap.fromFd(dup);

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { ArgumentError, AttachTargetError, NotSupportedError, SyscallError } from '../errors.js';
+import { ArgumentError, AttachTargetError, NotSupportedError } from '../errors.js';
 import { Feature } from '../features/feature.js';
 import {
   BPF_F_XDP_HAS_FRAGS,
@@ -27,6 +27,7 @@ import {
   XDP_FLAGS_SKB_MODE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
 } from '../internal/flags.js';
+import { dupOwned } from '../internal/fd.js';
 import { resolveInterface } from '../internal/netdev.js';
 import { decodeIfInfoMsg, encodeIfInfoMsg, NetlinkError, nla, RouteNetlink, RTM } from '../internal/netlink.js';
 import { Program } from '../prog.js';
@@ -300,8 +301,7 @@ function attachByNetlink(prog: Program, iface: { index: number; name: string }, 
   try {
     setXDP(nl, iface.index, prog.fd, flags, replace instanceof Program ? replace.fd : undefined, context, (errno) => explainAttach(errno, prog, iface, mode, false, nl));
     // Our own reference for removal: prog.fd may be closed before the link.
-    ours = backend().dupAbove(prog.fd, 3);
-    if (ours < 0) throw new SyscallError('fcntl', -ours, undefined, `keep a reference to ${prog.name} for its removal`);
+    ours = dupOwned(prog.fd, `program ${prog.name}`);
     // Remove in the mode the kernel chose (the default depends on the driver), never ambiguously.
     const id = prog.info().id;
     const landed = mode !== 0 ? modeOfFlags(mode)! : (queryXDP(nl, iface.index).find((a) => a.programId === id)?.mode ?? 'generic');
@@ -348,8 +348,7 @@ function updateByNetlink(held: NetlinkHeld, iface: { index: number; name: string
   const context = `replace XDP program ${held.name} on ${iface.name} with ${next.name}`;
   const exact = kernelVersion().atLeast('5.7');
   if (!exact && expected !== undefined) throw new NotSupportedError('replacing an expected XDP program (XDP_FLAGS_REPLACE)', '5.7');
-  const dup = backend().dupAbove(next.fd, 3);
-  if (dup < 0) throw new SyscallError('fcntl', -dup, undefined, `keep a reference to ${next.name} for its removal`);
+  const dup = dupOwned(next.fd, `program ${next.name}`);
   try {
     setXDP(held.nl, iface.index, next.fd, modeFlag, exact ? (expected?.fd ?? held.fd) : undefined, context, (errno) =>
       errno === Errno.EEXIST
