@@ -11,11 +11,11 @@
  * @module
  */
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
-import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { closeCgroup, openCgroup } from '../internal/cgroup.js';
-import { moveAboveStdio } from '../internal/fd.js';
+import { dupOwned, moveAboveStdio } from '../internal/fd.js';
 import { resolveInterface } from '../internal/netdev.js';
-import { inNetns, netnsPath } from '../internal/netns.js';
+import { closeNetns, inNetns, netnsPath, openNetns } from '../internal/netns.js';
 import { objGet } from '../sys/commands.js';
 import { backend } from '../sys/select.js';
 import { AttachType, ProgramType } from '../types.js';
@@ -157,6 +157,8 @@ export interface ResolvedTarget {
    * thread's when it was resolved), so that a detach later is made there (see {@link inTargetNetns}).
    */
   readonly netnsFd?: number;
+  /** For a cgroup: its path (what messages name, and where an ancestor walk starts). */
+  readonly cgroupPath?: string;
   /** Closes what the resolution opened (nothing for a caller's fd that was not copied). */
   close(): void;
 }
@@ -166,21 +168,16 @@ function checkFd(fd: number, fn: string): number {
   return fd;
 }
 
-/** A copy of a caller's fd that we own (the caller may close theirs at any time). */
-function ownCopy(fd: number, what: string): number {
-  const r = backend().dupAbove(fd, 3);
-  if (r < 0) throw new SyscallError('fcntl', -r, r === -9 ? `${what}: fd ${fd} is not open` : undefined, `copy the fd of ${what}`);
-  return r;
-}
-
 function openPath(path: string, flags: number, what: string): number {
+  let fd: number;
   try {
-    return moveAboveStdio(openSync(path, flags));
+    fd = openSync(path, flags);
   } catch (err) {
-    const message = `cannot open ${what} ${path}: ${(err as Error).message}`;
-    if (what === 'network namespace') throw new AttachTargetError('netns', path, `${message} (a name is looked up in /run/netns, as ip netns does)`, { cause: err });
-    throw new ArgumentError(message, { cause: err });
+    throw new ArgumentError(`cannot open ${what} ${path}: ${(err as Error).message}`, { cause: err });
   }
+  const r = moveAboveStdio(fd);
+  if (r < 0) throw new ArgumentError(`cannot keep ${what} ${path} open above stdio (errno ${-r})`);
+  return r;
 }
 
 const noop = (): void => {};
@@ -191,6 +188,27 @@ const noop = (): void => {};
  */
 export function inTargetNetns<T>(target: ResolvedTarget, fn: () => T): T {
   return target.netnsFd === undefined ? fn() : inNetns(target.netnsFd, fn);
+}
+
+/**
+ * A kept target of interface `index` (tcx, netkit), resolved by the caller in the thread's
+ * namespace. An ifindex means something only in its namespace (lo is 1 in every one), so the
+ * target keeps an fd of that namespace, where its detach is made later.
+ */
+export function keptInterface(index: number, name: string): ResolvedTarget {
+  const ns = openNetns();
+  return { value: index, description: `interface ${name} (ifindex ${index})`, interface: { index, name }, netnsFd: ns.fd, close: () => closeNetns(ns) };
+}
+
+/**
+ * The `mode` option of the attach functions that hold a program either way (tcx, netkit,
+ * netns, sockmap): `bpf-link`, `attachment` (BPF_PROG_ATTACH), or undefined when not given.
+ *
+ * @throws {@link ArgumentError} for anything else.
+ */
+export function attachMode(mode: unknown, fn: string): 'bpf-link' | 'attachment' | undefined {
+  if (mode === undefined || mode === 'bpf-link' || mode === 'attachment') return mode;
+  throw new ArgumentError(`${fn}: mode must be 'bpf-link' or 'attachment', got ${JSON.stringify(mode) ?? String(mode)}`);
 }
 
 /**
@@ -211,11 +229,8 @@ export function resolveTarget(target: RawTarget, attachType: AttachType, fn: str
       throw new ArgumentError(`${fn}: ${attachTypeName(attachType)} takes an interface name or index as its target`);
     }
     const { index, name } = resolveInterface(iface);
-    const description = `interface ${name} (ifindex ${index})`;
-    if (!keep) return { value: index, description, interface: { index, name }, close: noop };
-    // An ifindex means something only in its namespace (lo is 1 in every one): remember which.
-    const netnsFd = openPath('/proc/thread-self/ns/net', fsConstants.O_RDONLY, 'network namespace');
-    return { value: index, description, interface: { index, name }, netnsFd, close: () => closeSync(netnsFd) };
+    if (!keep) return { value: index, description: `interface ${name} (ifindex ${index})`, interface: { index, name }, close: noop };
+    return keptInterface(index, name);
   }
   if (typeof target === 'object' && target !== null && 'interface' in target) {
     throw new ArgumentError(`${fn}: ${attachTypeName(attachType)} attaches to a ${kind === 'lirc' ? 'lirc device' : kind}, not an interface`);
@@ -224,15 +239,22 @@ export function resolveTarget(target: RawTarget, attachType: AttachType, fn: str
   if (fdOf !== undefined) {
     const fd = checkFd(fdOf, fn);
     const description = `${kind === 'lirc' ? 'lirc device' : kind} fd ${fd}`;
+    if (kind === 'netns') {
+      // Checks it is a network namespace: BPF_PROG_ATTACH, made inside it, would not say so.
+      const ns = openNetns(fd);
+      if (!keep) return { value: fd, description: ns.description, close: noop };
+      const own = dupOwned(fd, ns.description);
+      return { value: own, description: ns.description, close: () => void backend().close(own) };
+    }
     if (kind === 'cgroup') {
       // Checks it is a cgroup v2 directory: the kernel's EBADF would not say so.
       const cg = openCgroup(fd);
-      if (!keep) return { value: fd, description: `cgroup ${cg.path}`, close: noop };
-      const own = ownCopy(fd, `cgroup ${cg.path}`);
-      return { value: own, description: `cgroup ${cg.path}`, close: () => void backend().close(own) };
+      if (!keep) return { value: fd, description: `cgroup ${cg.path}`, cgroupPath: cg.path, close: noop };
+      const own = dupOwned(fd, `cgroup ${cg.path}`);
+      return { value: own, description: `cgroup ${cg.path}`, cgroupPath: cg.path, close: () => void backend().close(own) };
     }
     if (!keep) return { value: fd, description, close: noop };
-    const own = ownCopy(fd, description);
+    const own = dupOwned(fd, description);
     return { value: own, description, close: () => void backend().close(own) };
   }
   if (typeof target !== 'string') throw new ArgumentError(`${fn}: target must be a path, an fd or an object with an fd, got ${typeof target}`);
@@ -240,12 +262,11 @@ export function resolveTarget(target: RawTarget, attachType: AttachType, fn: str
     case 'cgroup': {
       const cg = openCgroup(target);
       const fd = moveAboveStdio(cg.fd);
-      return { value: fd, description: `cgroup ${cg.path}`, close: () => closeCgroup({ ...cg, fd }) };
+      return { value: fd, description: `cgroup ${cg.path}`, cgroupPath: cg.path, close: () => closeCgroup({ ...cg, fd }) };
     }
     case 'netns': {
-      const path = netnsPath(target);
-      const fd = openPath(path, fsConstants.O_RDONLY, 'network namespace');
-      return { value: fd, description: `network namespace ${path}`, close: () => closeSync(fd) };
+      const ns = openNetns(target);
+      return { value: ns.fd, description: `network namespace ${netnsPath(target)}`, close: () => closeNetns(ns) };
     }
     case 'lirc': {
       const fd = openPath(target, fsConstants.O_RDWR, 'lirc device');

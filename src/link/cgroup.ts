@@ -16,22 +16,21 @@
  *
  * @module
  */
-import { dirname } from 'node:path';
 import { ArgumentError, NotSupportedError, SyscallError } from '../errors.js';
 import { Feature } from '../features/feature.js';
-import { closeCgroup, findCgroup2Mount, openCgroup, type CgroupTarget, type OpenCgroup } from '../internal/cgroup.js';
-import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../internal/flags.js';
+import { closeCgroup, openCgroup, type CgroupTarget, type OpenCgroup } from '../internal/cgroup.js';
+import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE } from '../internal/flags.js';
 import { Program } from '../prog.js';
-import { encodeAttr } from '../sys/attr.js';
-import { bpfCall, bpfRaw } from '../sys/bpf.js';
+import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { kernelVersion } from '../sys/kernel-version.js';
-import { LinkCreate, ProgAttach, ProgDetach } from '../sys/layouts.js';
-import { backend } from '../sys/select.js';
+import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { hookProgramType, resolveTarget } from './attach-target.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
-import { attachedPrograms, programName } from './query.js';
+import { attachedPrograms } from './query.js';
+import { attachProgram as attachProgramRaw, explainCgroupConflict, modeName } from './raw.js';
 
 export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE } from '../internal/flags.js';
 
@@ -49,45 +48,46 @@ interface CgroupHook {
 
 const P = ProgramType;
 const A = AttachType;
-const hook = (attachType: AttachType, name: string, section: string, programType: ProgramType, since: string): CgroupHook => ({
+/** A hook of the table below: its program type is BPF_PROG_ATTACH's (attach-target.ts). */
+const hook = (attachType: AttachType, name: string, section: string, since: string): CgroupHook => ({
   attachType,
   name,
   section,
-  programType,
+  programType: hookProgramType(attachType)!,
   since,
 });
 
 /** Every cgroup attach type of the UAPI. */
 const HOOKS: readonly CgroupHook[] = [
-  hook(A.CgroupInetIngress, 'BPF_CGROUP_INET_INGRESS', 'cgroup_skb/ingress', P.CgroupSKB, '4.10'),
-  hook(A.CgroupInetEgress, 'BPF_CGROUP_INET_EGRESS', 'cgroup_skb/egress', P.CgroupSKB, '4.10'),
-  hook(A.CgroupInetSockCreate, 'BPF_CGROUP_INET_SOCK_CREATE', 'cgroup/sock_create', P.CgroupSock, '4.10'),
-  hook(A.CgroupInetSockRelease, 'BPF_CGROUP_INET_SOCK_RELEASE', 'cgroup/sock_release', P.CgroupSock, '5.9'),
-  hook(A.CgroupInet4PostBind, 'BPF_CGROUP_INET4_POST_BIND', 'cgroup/post_bind4', P.CgroupSock, '4.17'),
-  hook(A.CgroupInet6PostBind, 'BPF_CGROUP_INET6_POST_BIND', 'cgroup/post_bind6', P.CgroupSock, '4.17'),
-  hook(A.CgroupSockOps, 'BPF_CGROUP_SOCK_OPS', 'sockops', P.SockOps, '4.13'),
-  hook(A.CgroupDevice, 'BPF_CGROUP_DEVICE', 'cgroup/dev', P.CgroupDevice, '4.15'),
-  hook(A.CgroupInet4Bind, 'BPF_CGROUP_INET4_BIND', 'cgroup/bind4', P.CgroupSockAddr, '4.17'),
-  hook(A.CgroupInet6Bind, 'BPF_CGROUP_INET6_BIND', 'cgroup/bind6', P.CgroupSockAddr, '4.17'),
-  hook(A.CgroupInet4Connect, 'BPF_CGROUP_INET4_CONNECT', 'cgroup/connect4', P.CgroupSockAddr, '4.17'),
-  hook(A.CgroupInet6Connect, 'BPF_CGROUP_INET6_CONNECT', 'cgroup/connect6', P.CgroupSockAddr, '4.17'),
-  hook(A.CgroupUDP4Sendmsg, 'BPF_CGROUP_UDP4_SENDMSG', 'cgroup/sendmsg4', P.CgroupSockAddr, '4.18'),
-  hook(A.CgroupUDP6Sendmsg, 'BPF_CGROUP_UDP6_SENDMSG', 'cgroup/sendmsg6', P.CgroupSockAddr, '4.18'),
-  hook(A.CgroupUDP4Recvmsg, 'BPF_CGROUP_UDP4_RECVMSG', 'cgroup/recvmsg4', P.CgroupSockAddr, '5.2'),
-  hook(A.CgroupUDP6Recvmsg, 'BPF_CGROUP_UDP6_RECVMSG', 'cgroup/recvmsg6', P.CgroupSockAddr, '5.2'),
-  hook(A.CgroupInet4Getpeername, 'BPF_CGROUP_INET4_GETPEERNAME', 'cgroup/getpeername4', P.CgroupSockAddr, '5.8'),
-  hook(A.CgroupInet6Getpeername, 'BPF_CGROUP_INET6_GETPEERNAME', 'cgroup/getpeername6', P.CgroupSockAddr, '5.8'),
-  hook(A.CgroupInet4Getsockname, 'BPF_CGROUP_INET4_GETSOCKNAME', 'cgroup/getsockname4', P.CgroupSockAddr, '5.8'),
-  hook(A.CgroupInet6Getsockname, 'BPF_CGROUP_INET6_GETSOCKNAME', 'cgroup/getsockname6', P.CgroupSockAddr, '5.8'),
-  hook(A.CgroupUnixConnect, 'BPF_CGROUP_UNIX_CONNECT', 'cgroup/connect_unix', P.CgroupSockAddr, '6.7'),
-  hook(A.CgroupUnixSendmsg, 'BPF_CGROUP_UNIX_SENDMSG', 'cgroup/sendmsg_unix', P.CgroupSockAddr, '6.7'),
-  hook(A.CgroupUnixRecvmsg, 'BPF_CGROUP_UNIX_RECVMSG', 'cgroup/recvmsg_unix', P.CgroupSockAddr, '6.7'),
-  hook(A.CgroupUnixGetpeername, 'BPF_CGROUP_UNIX_GETPEERNAME', 'cgroup/getpeername_unix', P.CgroupSockAddr, '6.7'),
-  hook(A.CgroupUnixGetsockname, 'BPF_CGROUP_UNIX_GETSOCKNAME', 'cgroup/getsockname_unix', P.CgroupSockAddr, '6.7'),
-  hook(A.CgroupSysctl, 'BPF_CGROUP_SYSCTL', 'cgroup/sysctl', P.CgroupSysctl, '5.2'),
-  hook(A.CgroupGetsockopt, 'BPF_CGROUP_GETSOCKOPT', 'cgroup/getsockopt', P.CgroupSockopt, '5.3'),
-  hook(A.CgroupSetsockopt, 'BPF_CGROUP_SETSOCKOPT', 'cgroup/setsockopt', P.CgroupSockopt, '5.3'),
-  hook(A.LSMCgroup, 'BPF_LSM_CGROUP', 'lsm_cgroup/<hook>', P.LSM, '6.0'),
+  hook(A.CgroupInetIngress, 'BPF_CGROUP_INET_INGRESS', 'cgroup_skb/ingress', '4.10'),
+  hook(A.CgroupInetEgress, 'BPF_CGROUP_INET_EGRESS', 'cgroup_skb/egress', '4.10'),
+  hook(A.CgroupInetSockCreate, 'BPF_CGROUP_INET_SOCK_CREATE', 'cgroup/sock_create', '4.10'),
+  hook(A.CgroupInetSockRelease, 'BPF_CGROUP_INET_SOCK_RELEASE', 'cgroup/sock_release', '5.9'),
+  hook(A.CgroupInet4PostBind, 'BPF_CGROUP_INET4_POST_BIND', 'cgroup/post_bind4', '4.17'),
+  hook(A.CgroupInet6PostBind, 'BPF_CGROUP_INET6_POST_BIND', 'cgroup/post_bind6', '4.17'),
+  hook(A.CgroupSockOps, 'BPF_CGROUP_SOCK_OPS', 'sockops', '4.13'),
+  hook(A.CgroupDevice, 'BPF_CGROUP_DEVICE', 'cgroup/dev', '4.15'),
+  hook(A.CgroupInet4Bind, 'BPF_CGROUP_INET4_BIND', 'cgroup/bind4', '4.17'),
+  hook(A.CgroupInet6Bind, 'BPF_CGROUP_INET6_BIND', 'cgroup/bind6', '4.17'),
+  hook(A.CgroupInet4Connect, 'BPF_CGROUP_INET4_CONNECT', 'cgroup/connect4', '4.17'),
+  hook(A.CgroupInet6Connect, 'BPF_CGROUP_INET6_CONNECT', 'cgroup/connect6', '4.17'),
+  hook(A.CgroupUDP4Sendmsg, 'BPF_CGROUP_UDP4_SENDMSG', 'cgroup/sendmsg4', '4.18'),
+  hook(A.CgroupUDP6Sendmsg, 'BPF_CGROUP_UDP6_SENDMSG', 'cgroup/sendmsg6', '4.18'),
+  hook(A.CgroupUDP4Recvmsg, 'BPF_CGROUP_UDP4_RECVMSG', 'cgroup/recvmsg4', '5.2'),
+  hook(A.CgroupUDP6Recvmsg, 'BPF_CGROUP_UDP6_RECVMSG', 'cgroup/recvmsg6', '5.2'),
+  hook(A.CgroupInet4Getpeername, 'BPF_CGROUP_INET4_GETPEERNAME', 'cgroup/getpeername4', '5.8'),
+  hook(A.CgroupInet6Getpeername, 'BPF_CGROUP_INET6_GETPEERNAME', 'cgroup/getpeername6', '5.8'),
+  hook(A.CgroupInet4Getsockname, 'BPF_CGROUP_INET4_GETSOCKNAME', 'cgroup/getsockname4', '5.8'),
+  hook(A.CgroupInet6Getsockname, 'BPF_CGROUP_INET6_GETSOCKNAME', 'cgroup/getsockname6', '5.8'),
+  hook(A.CgroupUnixConnect, 'BPF_CGROUP_UNIX_CONNECT', 'cgroup/connect_unix', '6.7'),
+  hook(A.CgroupUnixSendmsg, 'BPF_CGROUP_UNIX_SENDMSG', 'cgroup/sendmsg_unix', '6.7'),
+  hook(A.CgroupUnixRecvmsg, 'BPF_CGROUP_UNIX_RECVMSG', 'cgroup/recvmsg_unix', '6.7'),
+  hook(A.CgroupUnixGetpeername, 'BPF_CGROUP_UNIX_GETPEERNAME', 'cgroup/getpeername_unix', '6.7'),
+  hook(A.CgroupUnixGetsockname, 'BPF_CGROUP_UNIX_GETSOCKNAME', 'cgroup/getsockname_unix', '6.7'),
+  hook(A.CgroupSysctl, 'BPF_CGROUP_SYSCTL', 'cgroup/sysctl', '5.2'),
+  hook(A.CgroupGetsockopt, 'BPF_CGROUP_GETSOCKOPT', 'cgroup/getsockopt', '5.3'),
+  hook(A.CgroupSetsockopt, 'BPF_CGROUP_SETSOCKOPT', 'cgroup/setsockopt', '5.3'),
+  hook(A.LSMCgroup, 'BPF_LSM_CGROUP', 'lsm_cgroup/<hook>', '6.0'),
 ];
 
 const byAttachType = new Map(HOOKS.map((h) => [h.attachType as number, h]));
@@ -219,13 +219,6 @@ function loadedHook(prog: Program): CgroupHook | undefined {
   return h !== undefined && h.programType === prog.type ? h : undefined;
 }
 
-/** The attach mode of BPF_PROG_ATTACH flags, for messages. */
-function modeName(flags: number): string {
-  if (flags & BPF_F_ALLOW_MULTI) return 'BPF_F_ALLOW_MULTI';
-  if (flags & BPF_F_ALLOW_OVERRIDE) return 'BPF_F_ALLOW_OVERRIDE';
-  return 'no flags (NONE)';
-}
-
 function checkFlags(flags: number): void {
   const known = BPF_F_ALLOW_OVERRIDE | BPF_F_ALLOW_MULTI;
   if (!Number.isInteger(flags) || flags < 0 || (flags & ~known) !== 0) {
@@ -234,68 +227,8 @@ function checkFlags(flags: number): void {
   if (flags === known) throw new ArgumentError('attachCgroup: BPF_F_ALLOW_OVERRIDE and BPF_F_ALLOW_MULTI exclude each other (the kernel answers EINVAL)');
 }
 
-/** What a cgroup hook holds: BPF_PROG_QUERY without BPF_F_QUERY_EFFECTIVE. */
-interface CgroupHookState {
-  /** The hook's attach mode (BPF_F_ALLOW_*), 0 for NONE or nothing attached. */
-  readonly flags: number;
-  readonly programIds: readonly number[];
-}
-
 /** BPF_CGROUP_MAX_PROGS: a hook holds at most 64 programs. */
 const MAX_PROGS = 64;
-
-function queryHook(cgroupFd: number, attachType: AttachType): CgroupHookState | undefined {
-  const q = attachedPrograms(cgroupFd, attachType);
-  return q === undefined ? undefined : { flags: q.attachFlags, programIds: q.programs.map((p) => p.id) };
-}
-
-/** `program id 42 (name)`, as the cgroup messages name programs. */
-function programLabel(id: number): string {
-  const name = programName(id);
-  return name === undefined || name === '' ? `program id ${id}` : `program id ${id} (${name})`;
-}
-
-/** What the hook holds at `path`, `cgroup X has … attached with …`; undefined when nothing. */
-function describeHook(path: string, h: CgroupHook): { text: string; state: CgroupHookState } | undefined {
-  let cg: OpenCgroup;
-  try {
-    cg = openCgroup(path);
-  } catch {
-    return undefined;
-  }
-  try {
-    const state = queryHook(cg.fd, h.attachType);
-    if (state === undefined || state.programIds.length === 0) return undefined;
-    return { text: `cgroup ${path} has ${state.programIds.map(programLabel).join(', ')} at ${h.name}, attached with ${modeName(state.flags)}`, state };
-  } finally {
-    closeCgroup(cg);
-  }
-}
-
-/**
- * Why an attach failed with EPERM, from what the cgroup and its ancestors hold: a hook's
- * programs share one mode (__cgroup_bpf_attach(): "Disallow attaching non-overridable on top
- * of existing overridable"), and an ancestor with one program attached without
- * ALLOW_OVERRIDE/ALLOW_MULTI forbids attaching below it (hierarchy_allows_attach()).
- * Undefined when neither explains it (then it is a permission problem).
- */
-function explainConflict(path: string, h: CgroupHook, flags: number, viaLink: boolean): string | undefined {
-  const asked = viaLink ? 'a cgroup link (which attaches like BPF_F_ALLOW_MULTI)' : `BPF_PROG_ATTACH with ${modeName(flags)}`;
-  const here = describeHook(path, h);
-  if (here !== undefined && here.state.flags !== (viaLink ? BPF_F_ALLOW_MULTI : flags)) {
-    return `${here.text}; ${asked} cannot join them (a hook's programs share one attach mode): detach those first, or attach with their mode (flags: ${here.state.flags})`;
-  }
-  const root = findCgroup2Mount()?.mountPoint;
-  let dir = path;
-  for (let i = 0; i < 256 && root !== undefined && dir !== root && dir !== '/'; i++) {
-    dir = dirname(dir);
-    const above = describeHook(dir, h);
-    if (above !== undefined && (above.state.flags & (BPF_F_ALLOW_OVERRIDE | BPF_F_ALLOW_MULTI)) === 0) {
-      return `${above.text}, which forbids attaching at ${h.name} in the cgroups below it: detach it there, or have it attached with BPF_F_ALLOW_MULTI or BPF_F_ALLOW_OVERRIDE`;
-    }
-  }
-  return undefined;
-}
 
 function alreadyAttached(prog: Program, path: string, h: CgroupHook): string {
   return `program ${prog.name} is already attached to cgroup ${path} at ${h.name} (a hook holds a program once): close the Link that holds it, or load the program again to attach a second copy`;
@@ -316,7 +249,7 @@ function attachedThere(prog: Program, path: string, h: CgroupHook): boolean {
     return false;
   }
   try {
-    return queryHook(cg.fd, h.attachType)?.programIds.includes(id) ?? false;
+    return attachedPrograms(cg.fd, h.attachType)?.programs.some((p) => p.id === id) ?? false;
   } finally {
     closeCgroup(cg);
   }
@@ -326,7 +259,7 @@ function attachedThere(prog: Program, path: string, h: CgroupHook): boolean {
 function explainAttach(errno: number, prog: Program, path: string, h: CgroupHook, flags: number, viaLink: boolean): string | undefined {
   switch (errno) {
     case Errno.EPERM:
-      return explainConflict(path, h, flags, viaLink);
+      return explainCgroupConflict(path, h.attachType, h.name, flags, viaLink)?.text;
     case Errno.EEXIST:
       return alreadyAttached(prog, path, h);
     case Errno.E2BIG:
@@ -413,121 +346,29 @@ function attachLink(prog: Program, cg: OpenCgroup, h: CgroupHook): Link {
   return Link.adopt({ fd, mode: 'bpf-link', what: `${h.section} on cgroup ${cg.path}` });
 }
 
+/**
+ * BPF_PROG_ATTACH through raw.ts's attachProgram: fds of its own, close() detaching exactly this
+ * program (with NONE/OVERRIDE only while the hook still holds it), update() in place
+ * (BPF_F_REPLACE with MULTI, a second attach otherwise). The cgroup's own explanations come
+ * first; EPERM (modes that conflict, here or in an ancestor) is raw.ts's.
+ */
 function attachProgram(prog: Program, cg: OpenCgroup, h: CgroupHook, flags: number): Link {
-  const b = backend();
-  // The attachment outlives our fds; detaching later needs the cgroup and (for MULTI) the
-  // program, which the caller may close first: keep our own references.
-  const cgroupFd = b.dupAbove(cg.fd, 3);
-  if (cgroupFd < 0) throw new SyscallError('fcntl(F_DUPFD_CLOEXEC)', -cgroupFd, undefined, `keep cgroup ${cg.path} open`);
-  const progFd = b.dupAbove(prog.fd, 3);
-  if (progFd < 0) {
-    b.close(cgroupFd);
-    throw new SyscallError('fcntl(F_DUPFD_CLOEXEC)', -progFd, undefined, `keep program ${prog.name} open`);
-  }
   try {
-    bpfCall(
-      ProgAttach,
-      { target_fd: cgroupFd, attach_bpf_fd: progFd, attach_type: h.attachType, attach_flags: flags },
-      {
-        context: `attach ${prog.name} to cgroup ${cg.path} at ${h.name} (BPF_PROG_ATTACH with ${modeName(flags)})`,
-        explain: (errno) => explainAttach(errno, prog, cg.path, h, flags, false),
-      },
-    );
+    return attachProgramRaw({
+      program: prog,
+      target: resolveTarget({ fd: cg.fd }, h.attachType, 'attachCgroup', true),
+      attachType: h.attachType,
+      flags,
+      hook: `cgroup ${cg.path} at ${h.name}`,
+      hookName: h.name,
+      what: `${h.section} on cgroup ${cg.path} (BPF_PROG_ATTACH, ${modeName(flags)})`,
+      context: `attach ${prog.name} to cgroup ${cg.path} at ${h.name} (BPF_PROG_ATTACH with ${modeName(flags)})`,
+      explain: (errno) => (errno === Errno.EPERM ? undefined : explainAttach(errno, prog, cg.path, h, flags, false)),
+      checkUpdate: (next) => void chooseHook(next, h.attachType),
+    });
   } catch (err) {
-    b.close(progFd);
-    b.close(cgroupFd);
     rethrow(err, h);
   }
-  // NONE and OVERRIDE hold one program, and BPF_PROG_DETACH removes whichever is there
-  // (find_detach_entry() ignores the fd for them): remember ours to detach only ours.
-  const multi = (flags & BPF_F_ALLOW_MULTI) !== 0;
-  const state = { prog, progFd, programId: multi ? 0 : prog.info().id };
-  const path = cg.path;
-  const cleanup = (): void => {
-    try {
-      if (!multi) {
-        const now = queryHook(cgroupFd, h.attachType);
-        if (now === undefined || !now.programIds.includes(state.programId)) return;
-      }
-      const { attr, pointers } = encodeAttr(ProgDetach, { target_fd: cgroupFd, attach_bpf_fd: state.progFd, attach_type: h.attachType });
-      // ENOENT: already detached (by someone else, or the cgroup was removed): nothing to do.
-      const r = bpfRaw(ProgDetach, attr, pointers);
-      if (r < 0 && -r !== Errno.ENOENT) throw new SyscallError(ProgDetach.name, -r, undefined, `detach ${state.prog.name} from cgroup ${path} at ${h.name}`);
-    } finally {
-      b.close(state.progFd);
-      b.close(cgroupFd);
-    }
-  };
-  const update = (next: Program, oldProgram: Program | undefined): void => {
-    const hook = chooseHook(next, h.attachType);
-    const nextFd = b.dupAbove(next.fd, 3);
-    if (nextFd < 0) throw new SyscallError('fcntl(F_DUPFD_CLOEXEC)', -nextFd, undefined, `keep program ${next.name} open`);
-    try {
-      replaceProgram(cgroupFd, path, hook, flags, next, nextFd, oldProgram ?? state.prog, oldProgram === undefined ? state.progFd : oldProgram.fd);
-    } catch (err) {
-      b.close(nextFd);
-      throw err;
-    }
-    b.close(state.progFd);
-    state.prog = next;
-    state.progFd = nextFd;
-    if (!multi) state.programId = next.info().id;
-  };
-  return Link.adopt({ fd: -1, mode: 'attachment', what: `${h.section} on cgroup ${path} (BPF_PROG_ATTACH, ${modeName(flags)})`, cleanup, update });
-}
-
-/**
- * Swaps the program of a BPF_PROG_ATTACH attachment in one step. MULTI: BPF_F_REPLACE names
- * the program to replace (5.6; ENOENT when it is not attached there). NONE and OVERRIDE: a
- * second attach with the same flags replaces the one program, so it is checked first that
- * it is still ours (or `oldProgram`).
- */
-function replaceProgram(
-  cgroupFd: number,
-  path: string,
-  h: CgroupHook,
-  flags: number,
-  next: Program,
-  nextFd: number,
-  old: Program,
-  oldFd: number,
-): void {
-  const context = `update cgroup ${path} at ${h.name} from ${old.name} to ${next.name}`;
-  if ((flags & BPF_F_ALLOW_MULTI) !== 0) {
-    try {
-      bpfCall(
-        ProgAttach,
-        { target_fd: cgroupFd, attach_bpf_fd: nextFd, attach_type: h.attachType, attach_flags: flags | BPF_F_REPLACE, replace_bpf_fd: oldFd },
-        {
-          context,
-          explain: (errno) =>
-            errno === Errno.ENOENT ? `${old.name} is not attached to cgroup ${path} at ${h.name} (any more): nothing to replace` : explainAttach(errno, next, path, h, flags, false),
-        },
-      );
-    } catch (err) {
-      rethrowReplace(err);
-    }
-    return;
-  }
-  const expected = old.info().id;
-  const now = queryHook(cgroupFd, h.attachType);
-  if (now === undefined || !now.programIds.includes(expected)) {
-    const there = now === undefined || now.programIds.length === 0 ? 'nothing' : now.programIds.map(programLabel).join(', ');
-    throw new SyscallError(ProgAttach.name, Errno.ENOENT, `${old.name} is no longer attached to cgroup ${path} at ${h.name} (${there} is): nothing of ours to replace`, context);
-  }
-  bpfCall(
-    ProgAttach,
-    { target_fd: cgroupFd, attach_bpf_fd: nextFd, attach_type: h.attachType, attach_flags: flags },
-    { context, explain: (errno) => explainAttach(errno, next, path, h, flags, false) },
-  );
-}
-
-/** BPF_F_REPLACE is 5.6: older kernels refuse the flag with EINVAL. */
-function rethrowReplace(err: unknown): never {
-  if (err instanceof SyscallError && err.errno === Errno.EINVAL && !kernelVersion().atLeast('5.6')) {
-    throw new NotSupportedError('replacing a cgroup program in place (BPF_F_REPLACE)', '5.6', { errno: Errno.EINVAL, cause: err });
-  }
-  throw err;
 }
 
 /**

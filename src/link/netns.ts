@@ -18,18 +18,19 @@
  *
  * @module
  */
-import { ArgumentError, AttachTargetError, SyscallError } from '../errors.js';
+import { ArgumentError, AttachTargetError } from '../errors.js';
 import { Feature } from '../features/feature.js';
-import { closeNetns, inNetns, openNetns, type OpenNetns } from '../internal/netns.js';
+import { closeNetns, openNetns, type OpenNetns } from '../internal/netns.js';
 import type { Program } from '../prog.js';
 import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, ProgramType, programTypeName } from '../types.js';
+import { attachMode, resolveTarget } from './attach-target.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
 import { describeAttached } from './query.js';
-import { attachToSlot } from './slot-attachment.js';
+import { attachProgram } from './raw.js';
 
 /**
  * netns links: BPF_LINK_CREATE of a FLOW_DISSECTOR program with BPF_FLOW_DISSECTOR (Linux
@@ -98,10 +99,7 @@ function attachTypeOf(prog: Program): AttachType {
 export function attachNetns(prog: Program, options: NetnsOptions = {}): Link {
   const type = attachTypeOf(prog);
   const kind = type === AttachType.SKLookup ? 'sk_lookup' : 'flow dissector';
-  let mode = options.mode;
-  if (mode !== undefined && mode !== 'bpf-link' && mode !== 'attachment') {
-    throw new ArgumentError(`attachNetns: mode must be 'bpf-link' or 'attachment', not ${String(mode)}`);
-  }
+  let mode = attachMode(options.mode, 'attachNetns');
   if (mode === 'attachment' && type === AttachType.SKLookup) {
     throw new ArgumentError('attachNetns: sk_lookup programs attach through netns links only (mode bpf-link)');
   }
@@ -127,26 +125,24 @@ export function attachNetns(prog: Program, options: NetnsOptions = {}): Link {
 }
 
 /**
- * BPF_PROG_ATTACH of a flow dissector: netns_bpf_prog_attach() wants target_fd 0 and uses the
- * caller's namespace, and replaces a program attached the same way without a word.
+ * BPF_PROG_ATTACH of a flow dissector (raw.ts's attachProgram): netns_bpf_prog_attach() wants
+ * target_fd 0 and uses the caller's namespace, so the attachment keeps an fd of the namespace
+ * and attaches, updates and detaches from inside it; and it replaces a program attached the
+ * same way without a word, so one already there is refused.
  */
 function attachLegacy(prog: Program, ns: OpenNetns, context: string, what: string): Link {
   const type = AttachType.FlowDissector;
-  const held = describeAttached(ns.fd, type);
-  if (held !== undefined) {
-    throw new SyscallError('BPF_PROG_ATTACH', Errno.EEXIST, `${ns.description} has a flow dissector already: ${held}; BPF_PROG_ATTACH would replace it: detach it first`, context);
-  }
-  return attachToSlot({
-    prog,
-    targetFd: ns.fd,
+  const target = resolveTarget({ fd: ns.fd }, type, 'attachNetns', true);
+  return attachProgram({
+    program: prog,
+    target,
     attachType: type,
+    flags: 0,
+    hook: ns.description,
     what,
-    where: ns.description,
-    updating: what,
-    role: 'flow dissector',
     context,
-    explain: (errno, nsFd) => explainNetns(errno, type, { ...ns, fd: nsFd }, 'attachment'),
-    enter: (nsFd, call) => inNetns(nsFd, () => call(0)),
+    explain: (errno) => explainNetns(errno, type, { ...ns, fd: target.value }, 'attachment'),
+    refuseHeld: (held) => `${ns.description} has a flow dissector already: ${held}; BPF_PROG_ATTACH would replace it: detach it first`,
   });
 }
 

@@ -16,7 +16,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import { dataView, hostLittleEndian } from '../internal/bytes.js';
-import { BPF_F_QUERY_EFFECTIVE } from '../internal/flags.js';
+import { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_QUERY_EFFECTIVE, BPF_F_REPLACE } from '../internal/flags.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
 import { bpfRaw } from '../sys/bpf.js';
@@ -24,7 +24,7 @@ import { bpfError, Errno } from '../sys/errno.js';
 import { kernelVersion } from '../sys/kernel-version.js';
 import { ProgQuery } from '../sys/layouts.js';
 import { AttachType } from '../types.js';
-import { attachTypeName, resolveTarget, targetKind, type RawTarget } from './attach-target.js';
+import { attachTypeName, isMprogType, resolveTarget, targetKind, type RawTarget } from './attach-target.js';
 
 /** Options of {@link queryPrograms}. */
 export interface QueryOptions {
@@ -233,14 +233,48 @@ export function programName(id: number): string | undefined {
   }
 }
 
-/** `program 42 (count_msg)`, or the id alone when the name cannot be read. */
-export function programLabel(id: number): string {
+/**
+ * `program 42 (count_msg)`, or the id alone when the name cannot be read; `noun` replaces
+ * `program` (the cgroup messages say `program id 42`).
+ */
+export function programLabel(id: number, noun = 'program'): string {
   const name = programName(id);
-  return name === undefined || name === '' ? `program ${id}` : `program ${id} (${name})`;
+  return name === undefined || name === '' ? `${noun} ${id}` : `${noun} ${id} (${name})`;
+}
+
+/** `BPF_F_ALLOW_MULTI`, `0`: attach flags for messages. */
+export function flagNames(flags: number): string {
+  const names: string[] = [];
+  if (flags & BPF_F_ALLOW_OVERRIDE) names.push('BPF_F_ALLOW_OVERRIDE');
+  if (flags & BPF_F_ALLOW_MULTI) names.push('BPF_F_ALLOW_MULTI');
+  if (flags & BPF_F_REPLACE) names.push('BPF_F_REPLACE');
+  const rest = flags & ~(BPF_F_ALLOW_OVERRIDE | BPF_F_ALLOW_MULTI | BPF_F_REPLACE);
+  if (rest !== 0) names.push(`0x${rest.toString(16)}`);
+  return names.length === 0 ? '0' : names.join('|');
+}
+
+/**
+ * What a hook holds, for messages: `nothing is attached there now`, or each program with the
+ * link holding it — `attached now (flags BPF_F_ALLOW_MULTI): program 12 (count) without a
+ * link` at a cgroup, `attached now, in order: program 41 (count_udp) through link 7 (revision
+ * 3)` at a tcx or netkit hook.
+ */
+export function describeQuery(q: QueryResult, attachType: AttachType): string {
+  if (q.programs.length === 0) return 'nothing is attached there now';
+  const parts = q.programs.map((p) => `${programLabel(p.id)} ${p.linkId === undefined ? 'without a link' : `through link ${p.linkId}`}`);
+  if (isMprogType(attachType)) return `attached now, in order: ${parts.join(', ')}${q.revision === undefined ? '' : ` (revision ${q.revision})`}`;
+  const flags = targetKind(attachType) === 'cgroup' ? ` (flags ${flagNames(q.attachFlags)})` : '';
+  return `attached now${flags}: ${parts.join(', ')}`;
+}
+
+/** `; ` and {@link describeQuery} of what is attached at (`targetFd`, `attachType`) now, or '' when it cannot be read. */
+export function attachedNow(targetFd: number, attachType: AttachType): string {
+  const q = attachedPrograms(targetFd, attachType);
+  return q === undefined ? '' : `; ${describeQuery(q, attachType)}`;
 }
 
 /** `program 42 (count_msg), program 43` for what is attached, or undefined when nothing is or the query failed. */
 export function describeAttached(targetFd: number, attachType: AttachType): string | undefined {
   const ids = attachedPrograms(targetFd, attachType)?.programs.map((p) => p.id);
-  return ids === undefined || ids.length === 0 ? undefined : ids.map(programLabel).join(', ');
+  return ids === undefined || ids.length === 0 ? undefined : ids.map((id) => programLabel(id)).join(', ');
 }

@@ -23,7 +23,6 @@ import type { Program } from '../prog.js';
 import { Errno } from '../sys/errno.js';
 import { backend } from '../sys/select.js';
 import { ProgramType, programTypeName } from '../types.js';
-import { sameProgram } from './slot-attachment.js';
 import { Link } from './link.js';
 
 /** `SO_GET_FILTER` (= SO_ATTACH_FILTER): read back the socket's filter. */
@@ -220,5 +219,18 @@ function setsockoptError(option: string, errno: number, ref: SocketRef, prog: Pr
       return new SyscallError('setsockopt', errno, 'SK_REUSEPORT programs serve TCP and UDP sockets of AF_INET/AF_INET6 only', context);
     default:
       return new SyscallError('setsockopt', errno, undefined, context);
+  }
+}
+
+/**
+ * Whether `a` and `b` are the same kernel program: the same object, or two fds of one program
+ * (equal ids). A program whose id cannot be read (closed) matches only itself.
+ */
+function sameProgram(a: Program, b: Program): boolean {
+  if (a === b) return true;
+  try {
+    return a.info().id === b.info().id;
+  } catch {
+    return false;
   }
 }

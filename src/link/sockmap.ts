@@ -33,17 +33,18 @@ import { bpfCall } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { AttachType, MapType, mapTypeName, ProgramType, programTypeName } from '../types.js';
+import { attachMode, hookProgramType, resolveTarget } from './attach-target.js';
 import { Link } from './link.js';
 import { linkCreateProbe } from './link-create-probe.js';
 import { describeAttached } from './query.js';
-import { attachToSlot } from './slot-attachment.js';
+import { attachProgram } from './raw.js';
 
-/** The sockmap attach types, their program type, and how messages name them. */
-const slots = new Map<AttachType, { type: ProgramType; name: string; uapi: string }>([
-  [AttachType.SKMsgVerdict, { type: ProgramType.SKMsg, name: 'sk_msg verdict', uapi: 'BPF_SK_MSG_VERDICT' }],
-  [AttachType.SKSKBStreamParser, { type: ProgramType.SKSKB, name: 'sk_skb stream parser', uapi: 'BPF_SK_SKB_STREAM_PARSER' }],
-  [AttachType.SKSKBStreamVerdict, { type: ProgramType.SKSKB, name: 'sk_skb stream verdict', uapi: 'BPF_SK_SKB_STREAM_VERDICT' }],
-  [AttachType.SKSKBVerdict, { type: ProgramType.SKSKB, name: 'sk_skb verdict', uapi: 'BPF_SK_SKB_VERDICT' }],
+/** The sockmap attach types and how messages name them; their program types are BPF_PROG_ATTACH's (hookProgramType). */
+const slots = new Map<AttachType, { name: string; uapi: string }>([
+  [AttachType.SKMsgVerdict, { name: 'sk_msg verdict', uapi: 'BPF_SK_MSG_VERDICT' }],
+  [AttachType.SKSKBStreamParser, { name: 'sk_skb stream parser', uapi: 'BPF_SK_SKB_STREAM_PARSER' }],
+  [AttachType.SKSKBStreamVerdict, { name: 'sk_skb stream verdict', uapi: 'BPF_SK_SKB_STREAM_VERDICT' }],
+  [AttachType.SKSKBVerdict, { name: 'sk_skb verdict', uapi: 'BPF_SK_SKB_VERDICT' }],
 ]);
 
 /**
@@ -97,8 +98,8 @@ function slotFor(prog: Program, attachType: AttachType | undefined): AttachType 
     );
   }
   const slot = slots.get(chosen);
-  if (slot === undefined || slot.type !== prog.type) {
-    const fits = [...slots].filter(([, s]) => s.type === prog.type).map(([, s]) => s.uapi);
+  if (slot === undefined || hookProgramType(chosen) !== prog.type) {
+    const fits = [...slots].filter(([t]) => hookProgramType(t) === prog.type).map(([, s]) => s.uapi);
     throw new ArgumentError(`attachSockmap: ${AttachType[chosen] ?? chosen} is not a sockmap attach type for ${programTypeName(prog.type)} program ${prog.name}; it takes ${fits.join(', ')}`);
   }
   return chosen;
@@ -141,29 +142,26 @@ export function attachSockmap(prog: Program, map: BpfMap, attachType?: AttachTyp
   const where = `the ${slot.name} slot of ${mapName}`;
   const context = `attach ${prog.name} to ${where}`;
   const what = `${slot.name} program ${prog.name} on ${mapName}`;
-  let mode = options.mode;
-  if (mode === undefined) mode = sockmapLinkFeature.supported() ? 'bpf-link' : 'attachment';
+  const mode = attachMode(options.mode, 'attachSockmap') ?? (sockmapLinkFeature.supported() ? 'bpf-link' : 'attachment');
   if (mode === 'bpf-link') {
     sockmapLinkFeature.require();
     const fd = bpfCall(LinkCreate, { prog_fd: prog.fd, target_fd: map.fd, attach_type: type, flags: 0 }, { context, explain: (errno) => explainSlot(errno, map.fd, type, where) });
     return Link.adopt({ fd, mode: 'bpf-link', what });
   }
-  if (mode !== 'attachment') throw new ArgumentError(`attachSockmap: mode must be 'bpf-link' or 'attachment', not ${String(mode)}`);
-  if (options.replace !== true) {
-    // sock_map_prog_update() replaces whatever the slot holds: look first (query: 5.19+).
-    const held = describeAttached(map.fd, type);
-    if (held !== undefined) {
-      throw new SyscallError('BPF_PROG_ATTACH', Errno.EEXIST, `${where} holds ${held} already; BPF_PROG_ATTACH would replace it silently: close the link that attached it, or pass { replace: true }`, context);
-    }
-  }
-  return attachToSlot({
-    prog,
-    targetFd: map.fd,
+  // BPF_PROG_ATTACH: sock_map_prog_update() replaces whatever the slot holds, so unless asked
+  // to, a held slot is refused (the query needs 5.19; before, nothing is found to refuse).
+  const target = resolveTarget({ fd: map.fd }, type, 'attachSockmap', true);
+  return attachProgram({
+    program: prog,
+    target,
     attachType: type,
+    flags: 0,
+    hook: where,
     what,
-    where,
     context,
-    explain: (errno, mapFd) => explainSlot(errno, mapFd, type, where),
+    explain: (errno) => explainSlot(errno, target.value, type, where),
+    refuseHeld:
+      options.replace === true ? undefined : (held) => `${where} holds ${held} already; BPF_PROG_ATTACH would replace it silently: close the link that attached it, or pass { replace: true }`,
   });
 }
 

@@ -179,14 +179,14 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
     const attach = fake.callsOf(Cmd.ProgAttach)[0]!;
     expect(u32(attach.attr, ProgAttach.fields.attach_type.offset)).toBe(AttachType.CgroupInet4Connect);
     expect(u32(attach.attr, ProgAttach.fields.attach_flags.offset)).toBe(BPF_F_ALLOW_MULTI);
-    const ourProgFd = u32(attach.attr, ProgAttach.fields.attach_bpf_fd.offset);
-    expect(ourProgFd).not.toBe(prog.fd); // its own reference, so the program may close first
+    expect(u32(attach.attr, ProgAttach.fields.attach_bpf_fd.offset)).toBe(prog.fd);
 
     fake.onBpf(Cmd.ProgDetach, 0);
     const closedBefore = fake.closed.length;
     link.close();
     const detach = fake.callsOf(Cmd.ProgDetach)[0]!;
-    expect(u32(detach.attr, ProgDetach.fields.attach_bpf_fd.offset)).toBe(ourProgFd);
+    const ourProgFd = u32(detach.attr, ProgDetach.fields.attach_bpf_fd.offset);
+    expect(ourProgFd).not.toBe(prog.fd); // its own reference, so the program may close first
     expect(u32(detach.attr, ProgDetach.fields.target_fd.offset)).toBe(u32(attach.attr, ProgAttach.fields.target_fd.offset));
     expect(u32(detach.attr, ProgDetach.fields.attach_type.offset)).toBe(AttachType.CgroupInet4Connect);
     expect(fake.closed.slice(closedBefore)).toContain(ourProgFd);
@@ -225,14 +225,20 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
     link.update(b);
     const replace = fake.callsOf(Cmd.ProgAttach)[1]!;
     expect(u32(replace.attr, ProgAttach.fields.attach_flags.offset)).toBe(BPF_F_ALLOW_MULTI | 4 /* BPF_F_REPLACE */);
-    expect(u32(replace.attr, ProgAttach.fields.replace_bpf_fd.offset)).toBe(u32(first.attr, ProgAttach.fields.attach_bpf_fd.offset));
-    const newFd = u32(replace.attr, ProgAttach.fields.attach_bpf_fd.offset);
-    expect(fake.closed).toContain(u32(first.attr, ProgAttach.fields.attach_bpf_fd.offset));
+    // BPF_F_REPLACE names our own copy of a (what a close would have detached), closed after the swap.
+    const oldCopy = u32(replace.attr, ProgAttach.fields.replace_bpf_fd.offset);
+    expect(u32(first.attr, ProgAttach.fields.attach_bpf_fd.offset)).toBe(a.fd);
+    expect(oldCopy).not.toBe(a.fd);
+    expect(u32(replace.attr, ProgAttach.fields.attach_bpf_fd.offset)).toBe(b.fd);
+    expect(fake.closed).toContain(oldCopy);
     // A program for another hook is refused before any syscall.
     expect(() => link.update(other)).toThrow(/loaded for BPF_CGROUP_INET6_CONNECT/);
     expect(fake.callsOf(Cmd.ProgAttach)).toHaveLength(2);
     link.close();
-    expect(u32(fake.callsOf(Cmd.ProgDetach)[0]!.attr, ProgDetach.fields.attach_bpf_fd.offset)).toBe(newFd);
+    // The detach names our copy of b, closed with the link.
+    const newFd = u32(fake.callsOf(Cmd.ProgDetach)[0]!.attr, ProgDetach.fields.attach_bpf_fd.offset);
+    expect([b.fd, oldCopy]).not.toContain(newFd);
+    expect(fake.closed).toContain(newFd);
   });
 
   it('legacy and flags take BPF_PROG_ATTACH where links exist', () => {
@@ -260,6 +266,7 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
     using prog = load('egress', ProgramType.CgroupSKB, AttachType.CgroupInetEgress, 'cgroup_skb/egress');
     fake.onBpf(Cmd.ProgAttach, -Errno.EPERM);
     fake.alwaysBpf(Cmd.ProgQuery, progQueryAnswer([42]));
+    const closedBefore = fake.closed.length;
     const err = caught(() => attachCgroup(prog, { cgroup: root!, legacy: true }));
     expect(err).toBeInstanceOf(SyscallError);
     expect((err as Error).message).toContain(
@@ -267,7 +274,9 @@ describe.skipIf(noCgroup2 !== undefined)('the bpf() calls of each path', () => {
     );
     // The fds kept for the attachment were closed again.
     const attach = fake.callsOf(Cmd.ProgAttach)[0]!;
-    expect(fake.closed).toContain(u32(attach.attr, ProgAttach.fields.attach_bpf_fd.offset));
+    // The fds kept for the attachment (the cgroup's and the program's copies) were closed again.
     expect(fake.closed).toContain(u32(attach.attr, ProgAttach.fields.target_fd.offset));
+    expect(fake.closed).not.toContain(prog.fd);
+    expect(fake.closed.length - closedBefore).toBe(2);
   });
 });

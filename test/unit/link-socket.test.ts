@@ -200,12 +200,15 @@ describe('attachSockmap', () => {
     const link = attachSockmap(prog, map);
     expect(link.mode).toBe('attachment');
     const attach = fake.callsOf(Cmd.ProgAttach)[0]!.attr;
-    expect(u32(attach, ProgAttach.fields.target_fd)).toBe(map.fd);
+    // The attach already names our own copy of the map fd, which the detach names too.
+    const mapCopy = u32(attach, ProgAttach.fields.target_fd);
+    expect(mapCopy).not.toBe(map.fd);
     expect(u32(attach, ProgAttach.fields.attach_bpf_fd)).toBe(prog.fd);
     expect(u32(attach, ProgAttach.fields.attach_type)).toBe(AttachType.SKSKBStreamVerdict);
     link.close();
     const detach = fake.callsOf(Cmd.ProgDetach)[0]!.attr;
     const mapDup = u32(detach, ProgDetach.fields.target_fd);
+    expect(mapDup).toBe(mapCopy);
     const progDup = u32(detach, ProgDetach.fields.attach_bpf_fd);
     expect([mapDup, progDup]).not.toContain(map.fd);
     expect(fake.closed).toEqual(expect.arrayContaining([mapDup, progDup]));
