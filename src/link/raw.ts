@@ -584,9 +584,10 @@ export function detachRaw(options: RawDetachOptions): void {
   const target = resolveTarget(options.target, attachType, fn, false);
   try {
     const fd = options.program instanceof Program ? options.program.fd : progFd;
-    bpfCall(
+    // A netns hook detaches in the caller's namespace with target_fd 0, as it attaches.
+    inCommandNetns(target, attachType, () => bpfCall(
       ProgDetach,
-      { target_fd: target.value, attach_bpf_fd: fd ?? 0, attach_type: attachType },
+      { target_fd: commandTarget(target, attachType), attach_bpf_fd: fd ?? 0, attach_type: attachType },
       {
         context: `detach ${label} from ${attachTypeName(attachType)} of ${target.description}`,
         explain: (errno) =>
@@ -596,7 +597,7 @@ export function detachRaw(options: RawDetachOptions): void {
               ? `the hook holds programs attached with BPF_F_ALLOW_MULTI: name the one to detach`
               : undefined,
       },
-    );
+    ));
   } finally {
     if (progFd !== undefined) backend().close(progFd);
     target.close();

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { queryPrograms } from '../../src/link/query.js';
-import { attachRaw } from '../../src/link/raw.js';
+import { attachRaw, detachRaw } from '../../src/link/raw.js';
 import { AttachType } from '../../src/types.js';
 import { netnsUnavailable, TestNetns } from './helpers/netns.js';
 
@@ -32,5 +32,15 @@ describe.skipIf(skip !== '')('attachRaw at a network namespace hook', () => {
     expect(queryPrograms('/proc/self/ns/net', AttachType.FlowDissector).programs.map((p) => p.id)).not.toContain(progId);
     link.close();
     expect(queryPrograms(ns.path, AttachType.FlowDissector).programs).toEqual([]);
+  });
+
+  it('detachRaw removes a flow dissector from the namespace given', async () => {
+    ns = TestNetns.create();
+    coll = await loadCollection(object);
+    const prog = Object.values(coll.programs)[0]!;
+    const link = attachRaw({ program: prog, target: ns.path, attachType: AttachType.FlowDissector });
+    detachRaw({ program: prog, target: ns.path, attachType: AttachType.FlowDissector });
+    expect(queryPrograms(ns.path, AttachType.FlowDissector).programs).toEqual([]);
+    link.close(); // already detached: nothing left to do
   });
 });
