@@ -15,6 +15,7 @@
  * @module
  */
 import type { ByteOrder } from './asm/encoding.js';
+import { readBits, writeBits } from './btf/codec.js';
 import type { Spec } from './btf/spec.js';
 import { Array as BTFArray, Enum, Enum64, Int, Struct, essentialName, sizeof, skipQualifiersAndTypedefs, type Member, type Type } from './btf/types.js';
 import type { StructOpsSpec } from './elf/specs.js';
@@ -182,9 +183,8 @@ function sizeOrZero(type: Type): number {
 
 /** The bytes that hold a bitfield member (whole bytes around its bits). */
 function memberBytes(data: Uint8Array, member: Member, struct: Struct): Uint8Array {
-  const bits = member.bitfieldSize !== 0 ? member.bitfieldSize : sizeOrZero(member.type) * 8;
   const start = Math.floor(member.offset / 8);
-  const end = Math.min(struct.size, Math.ceil((member.offset + bits) / 8));
+  const end = Math.min(struct.size, Math.ceil((member.offset + member.bitfieldSize) / 8));
   return data.subarray(start, end);
 }
 
@@ -216,11 +216,11 @@ function translateMember(map: string, member: Member, kernelMember: Member, byte
       into.set(bytes);
       return;
     }
-    const v = readInteger(bytes, from.size, little, from.signed);
+    const v = readBits(bytes, 0, from.size, 0, from.size * 8, from.signed, little, true) as bigint;
     const bits = BigInt(to.size * 8);
     const fits = v >= 0n ? v < 1n << bits : v >= -(1n << (bits - 1n));
     if (!fits) throw new StructOpsError(map, member.name, `${member.name} = ${v} does not fit the ${to.size}-byte member of ${where}`);
-    writeInteger(into, to.size, little, v);
+    writeBits(into, 0, to.size, 0, to.size * 8, v, little);
     return;
   }
   if (from.kind === to.kind && bytes.length === into.length) {
@@ -232,18 +232,4 @@ function translateMember(map: string, member: Member, kernelMember: Member, byte
     member.name,
     `${member.name} is ${member.type} (${bytes.length} bytes) in the object but ${kernelMember.type} (${into.length} bytes) in ${where}: it cannot be translated; build against a header matching this kernel`,
   );
-}
-
-function readInteger(bytes: Uint8Array, size: number, little: boolean, signed: boolean): bigint {
-  let v = 0n;
-  for (let i = 0; i < size; i++) v = (v << 8n) | BigInt(bytes[little ? size - 1 - i : i]!);
-  return signed ? BigInt.asIntN(size * 8, v) : v;
-}
-
-function writeInteger(into: Uint8Array, size: number, little: boolean, value: bigint): void {
-  let v = BigInt.asUintN(size * 8, value);
-  for (let i = 0; i < size; i++) {
-    into[little ? i : size - 1 - i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
 }
