@@ -156,6 +156,10 @@ const perCPUTypes = new Set<MapType>([
   MapType.LRUPerCPUHash,
   MapType.PerCPUCgroupStorage,
 ]);
+/** True for the map types that keep one value per possible CPU (`PerCPUHash`, `PerCPUArray`, …). @internal */
+export function isPerCPUMapType(type: MapType): boolean {
+  return perCPUTypes.has(type);
+}
 const hashLikeTypes = new Set<MapType>([MapType.Hash, MapType.PerCPUHash, MapType.LRUHash, MapType.LRUPerCPUHash, MapType.HashOfMaps]);
 const mapInMapTypes = new Set<MapType>([MapType.ArrayOfMaps, MapType.HashOfMaps]);
 

@@ -38,6 +38,9 @@ export interface BuildOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** The vmlinux.h files this process has written (with the kernel BTF they came from), not written again. */
+const vmlinuxWritten = new Set<string>();
+
 /** What {@link buildObject} wrote. */
 export interface BuildResult {
   /** vmlinux.h, when the source includes it and it was written. */
@@ -83,8 +86,14 @@ export function buildObject(source: string, options: BuildOptions = {}): BuildRe
   let vmlinux: string | undefined;
   const text = readFileSync(source, 'utf8');
   if (/^\s*#\s*include\s*[<"]vmlinux\.h[>"]/m.test(text) && !existsSync(join(dirname(source), 'vmlinux.h'))) {
-    vmlinux = join(out, 'vmlinux.h');
-    writeFileSync(vmlinux, dumpCHeader(loadKernelSpec(options.kernelBTF)));
+    const path = join(out, 'vmlinux.h');
+    // Once per process and kernel BTF: --watch rebuilds reuse the header (dumping vmlinux takes seconds).
+    const key = `${path}\0${options.kernelBTF ?? ''}`;
+    if (!vmlinuxWritten.has(key) || !existsSync(path)) {
+      writeFileSync(path, dumpCHeader(loadKernelSpec(options.kernelBTF)));
+      vmlinuxWritten.add(key);
+      vmlinux = path;
+    }
   }
 
   const includes = [`-I${out}`, `-I${dirname(source)}`, `-I${libbpf}`];

@@ -8,7 +8,7 @@
 import { bitWindow, type CompositeShape, type EnumShape, type FieldShape, type Shape } from '../btf/shape.js';
 import { shapeSize } from '../btf/codec.js';
 import { Composite, Enum, Enum64, type Type } from '../btf/types.js';
-import { camelCase, NameTable, propertyKey } from './names.js';
+import { camelCase, NameTable, propertyKey, stringLiteral } from './names.js';
 
 /** A named declaration: a composite's interface and functions, or an enum's union and tables. */
 interface Declared {
@@ -100,14 +100,8 @@ export class CodecSource {
     return d;
   }
 
-  #fieldType(f: FieldShape): string {
-    if (f.kind === 'field') return this.typeOf(f.shape);
-    if (f.shape.kind === 'int' && f.shape.bool) return 'boolean';
-    return this.typeOf(f.shape);
-  }
-
   #inlineType(shape: CompositeShape): string {
-    return `{ ${shape.fields.map((f) => `${propertyKey(f.name)}: ${this.#fieldType(f)}`).join('; ')} }`;
+    return `{ ${shape.fields.map((f) => `${propertyKey(f.name)}: ${this.typeOf(f.shape)}`).join('; ')} }`;
   }
 
   // ---- decoding ----------------------------------------------------------------------------
@@ -198,7 +192,7 @@ export class CodecSource {
    * ```
    */
   encodeLines(shape: Shape, value: string, off: string, path: string, depth = 0): string[] {
-    const p = quote(path);
+    const p = stringLiteral(path);
     switch (shape.kind) {
       case 'int':
         return [this.#intWrite(shape.size, shape.signed, shape.bool, value, off, p)];
@@ -279,7 +273,7 @@ export class CodecSource {
   #bitfieldLines(f: Extract<FieldShape, { kind: 'bitfield' }>, member: string, off: string, path: string): string[] {
     this.used.add('writeBits');
     const s = f.shape;
-    const p = quote(path);
+    const p = stringLiteral(path);
     let n: string;
     const d = s.kind === 'enum' && s.names ? this.#declare(s) : undefined;
     if (d !== undefined) {
@@ -343,7 +337,7 @@ export class CodecSource {
     const what = `${s.kind} ${c?.name ?? ''}`.trim();
     const lines = [`/** \`${what}\` (${s.size} bytes)${s.kind === 'union' ? ': every member decoded from the same bytes; encoding writes the members given, in order' : ''}. */`];
     lines.push(`export interface ${name} {`);
-    for (const f of s.fields) lines.push(`  ${propertyKey(f.name)}: ${this.#fieldType(f)};`);
+    for (const f of s.fields) lines.push(`  ${propertyKey(f.name)}: ${this.typeOf(f.shape)};`);
     lines.push('}', '');
     lines.push(`function decode${name}(v: DataView, b: Uint8Array, o: number): ${name} {`);
     // Arrays of the struct itself fill a local in a plain loop (no closure per decode).
@@ -390,6 +384,3 @@ function add(off: string, n: number): string {
   return n === 0 ? off : `${off} + ${n}`;
 }
 
-function quote(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}

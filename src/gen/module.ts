@@ -11,6 +11,7 @@ import { Composite, Type } from '../btf/types.js';
 import { Spec } from '../btf/spec.js';
 import type { CollectionSpec } from '../collection-spec.js';
 import { ArgumentError } from '../errors.js';
+import { isPerCPUMapType } from '../map.js';
 import { MapType } from '../types.js';
 import { CodecSource } from './codec-source.js';
 import { camelCase, isIdentifier, NameTable, pascalCase, propertyKey } from './names.js';
@@ -39,7 +40,6 @@ export interface GenerateOptions {
 
 // Maps whose keys and values are plain data (not fds, not records).
 const dataMaps = new Set<MapType>([MapType.Hash, MapType.Array, MapType.PerCPUHash, MapType.PerCPUArray, MapType.LRUHash, MapType.LRUPerCPUHash, MapType.LPMTrie]);
-const perCPUMaps = new Set<MapType>([MapType.PerCPUHash, MapType.PerCPUArray, MapType.LRUPerCPUHash]);
 const readerMaps = new Set<MapType>([MapType.PerfEventArray, MapType.RingBuf]);
 
 /** A `--type` argument: the type, and the reader map it is bound to. */
@@ -54,7 +54,7 @@ function parseTypeRequest(btf: Spec, arg: string): TypeRequest {
   const name = (eq < 0 ? arg : arg.slice(eq + 1)).trim();
   const m = /^(struct|union|enum|typedef)\s+([A-Za-z_][A-Za-z0-9_]*)$/.exec(name) ?? /^()([A-Za-z_][A-Za-z0-9_]*)$/.exec(name);
   if (m === null) throw new ArgumentError(`--type ${JSON.stringify(arg)}: expected 'struct name', 'union name', 'enum name' or 'map=struct name'`);
-  const found = [...btf].filter((t) => t.name === m[2] && (m[1] === '' || t.kindName === m[1]));
+  const found = btf.anyTypesByName(m[2]!).filter((t) => t.name === m[2] && (m[1] === '' || t.kindName === m[1]));
   const t = found.find((f) => f instanceof Composite) ?? found[0];
   if (t === undefined) {
     throw new ArgumentError(
@@ -118,19 +118,22 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
   const codecs: string[] = [];
   const mapLines: string[] = [];
   const mapMakers: string[] = [];
+  const mapGetters: string[] = [];
   const readerLines: string[] = [];
   const readerMakers: string[] = [];
   const uses = new Set<string>();
 
   const mapNames = Object.keys(spec.maps).filter((n) => !n.startsWith('.') && spec.maps[n]!.sectionName !== '.kconfig').sort();
+  const readerMapCount = mapNames.filter((n) => readerMaps.has(spec.maps[n]!.type)).length;
   for (const name of mapNames) {
     const m = spec.maps[name]!;
     const key = propertyKey(name);
     const id = camelCase(pascalCase(name));
     const ks = shapeOrUndefined(m.key);
     const vs = shapeOrUndefined(m.value);
+    mapGetters.push(`get ${key}() { return ${id}Map(); },`);
     if (dataMaps.has(m.type) && ks !== undefined && vs !== undefined) {
-      const perCPU = perCPUMaps.has(m.type);
+      const perCPU = isPerCPUMapType(m.type);
       codecs.push(`/** Keys of map \`${name}\`. */`, `export const ${id}KeyCodec: Codec<${src.typeOf(ks)}> = ${src.codecExpr(ks, `${name} key`)};`, '');
       codecs.push(`/** Values of map \`${name}\`${perCPU ? ' (per CPU)' : ''}. */`, `export const ${id}ValueCodec: Codec<${src.typeOf(vs)}> = ${src.codecExpr(vs, `${name} value`)};`, '');
       const valueType = perCPU ? `Array<${src.typeOf(vs)}>` : src.typeOf(vs);
@@ -143,7 +146,7 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
       uses.add('BpfMap');
     }
     if (readerMaps.has(m.type)) {
-      const record = recordShape(spec, btf, name, requests, vs, mapNames.filter((n) => readerMaps.has(spec.maps[n]!.type)).length);
+      const record = recordShape(btf, name, requests, vs, readerMapCount);
       if (record === undefined) continue;
       const ring = m.type === MapType.RingBuf;
       const reader = ring ? 'RingBufReader' : 'PerfReader';
@@ -169,6 +172,7 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
 
   const variableLines: string[] = [];
   const variableMakers: string[] = [];
+  const variableGetters: string[] = [];
   const constantLines: string[] = [];
   const constantSetters: string[] = [];
   for (const name of Object.keys(spec.variables).sort()) {
@@ -181,6 +185,7 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
     codecs.push(`/** Variable \`${name}\` (${v.sectionName}). */`, `export const ${id}VariableCodec: Codec<${t}> = ${src.codecExpr(s, name)};`, '');
     variableLines.push(`  /** \`${name}\` in ${v.sectionName}${v.readOnly ? ' (read-only once loaded: set it through options.constants)' : ''}. */`, `  readonly ${name}: TypedVariable<${t}>;`);
     variableMakers.push(`const ${id}Variable = once(() => new TypedVariable(pick(c.variables, '${name}', 'variable'), ${id}VariableCodec));`);
+    variableGetters.push(`get ${name}() { return ${id}Variable(); },`);
     uses.add('TypedVariable');
     if (v.readOnly && v.sectionName !== '.kconfig') {
       constantLines.push(`  /** \`const volatile\` \`${name}\`. */`, `  ${name}?: ${t};`);
@@ -198,12 +203,14 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
     littleEndian: spec.byteOrder === 'little',
     mapLines,
     mapMakers,
+    mapGetters,
     readerLines,
     readerMakers,
     programLines,
     programMakers,
     variableLines,
     variableMakers,
+    variableGetters,
     constantLines,
     constantSetters,
   });
@@ -212,17 +219,16 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
 // The record type of a reader map: a --type bound to it, the map's own __type(value, …), a
 // lone unbound --type when the object has one reader map, or the naming convention: a struct
 // named like the map (`events` → `struct event`, `struct events`, `struct events_event`).
-function recordShape(spec: CollectionSpec, btf: Spec, map: string, requests: readonly TypeRequest[], value: Shape | undefined, readers: number): Shape | undefined {
+function recordShape(btf: Spec, map: string, requests: readonly TypeRequest[], value: Shape | undefined, readers: number): Shape | undefined {
   const bound = requests.find((r) => r.map === map);
   if (bound !== undefined) return shapeOf(bound.type);
   if (value !== undefined && (value.kind === 'struct' || value.kind === 'union')) return value;
   const unbound = requests.filter((r) => r.map === undefined);
   if (unbound.length === 1 && readers === 1) return shapeOf(unbound[0]!.type);
   for (const candidate of [map.replace(/s$/, ''), map, `${map}_event`, ...(readers === 1 ? ['event'] : [])]) {
-    const t = [...btf].find((x) => x instanceof Composite && x.name === candidate);
+    const t = btf.anyTypesByName(candidate).find((x) => x instanceof Composite && x.name === candidate);
     if (t !== undefined) return shapeOf(t);
   }
-  void spec;
   return undefined;
 }
 
@@ -236,12 +242,16 @@ interface Parts {
   littleEndian: boolean;
   mapLines: string[];
   mapMakers: string[];
+  /** `get name() { … }` of each map, in mapMakers' order. */
+  mapGetters: string[];
   readerLines: string[];
   readerMakers: string[];
   programLines: string[];
   programMakers: string[];
   variableLines: string[];
   variableMakers: string[];
+  /** `get name() { … }` of each variable, in variableMakers' order. */
+  variableGetters: string[];
   constantLines: string[];
   constantSetters: string[];
 }
@@ -351,21 +361,13 @@ function render(p: Parts): string {
     ...p.programMakers.map((l) => `      ${l}`),
     '    },',
     '    maps: {',
-    ...p.mapMakers.map((l) => {
-      const id = /^const (\w+)Map = /.exec(l)![1]!;
-      const name = /pick\(c\.maps, '([^']+)'/.exec(l)![1]!;
-      return `      get ${propertyKey(name)}() { return ${id}Map(); },`;
-    }),
+    ...p.mapGetters.map((l) => `      ${l}`),
     '    },',
     '    readers: {',
     ...p.readerMakers.map((l) => `      ${l}`),
     '    },',
     '    variables: {',
-    ...p.variableMakers.map((l) => {
-      const id = /^const (\w+)Variable = /.exec(l)![1]!;
-      const name = /pick\(c\.variables, '([^']+)'/.exec(l)![1]!;
-      return `      get ${name}() { return ${id}Variable(); },`;
-    }),
+    ...p.variableGetters.map((l) => `      ${l}`),
     '    },',
     '    close: () => c.close(),',
     '    [Symbol.dispose]: () => c.close(),',

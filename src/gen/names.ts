@@ -48,7 +48,19 @@ export function isIdentifier(name: string): boolean {
  * ```
  */
 export function propertyKey(name: string): string {
-  return isIdentifier(name) && name !== '__proto__' ? name : `'${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return isIdentifier(name) && name !== '__proto__' ? name : stringLiteral(name);
+}
+
+/**
+ * `s` as a single-quoted TypeScript string literal.
+ *
+ * @example
+ * ```ts
+ * stringLiteral("it's"); // "'it\\'s'"
+ * ```
+ */
+export function stringLiteral(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /**
