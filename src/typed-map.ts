@@ -27,7 +27,6 @@ export class TypedMap<K, V> {
   readonly map: BpfMap<MapValue>;
   readonly #key: Codec<K>;
   readonly #value: Codec<unknown>;
-  readonly #perCPU: boolean;
 
   /** @internal Use {@link TypedMap.of} or {@link TypedMap.perCPU}. */
   constructor(map: BpfMap<MapValue>, key: Codec<K>, value: Codec<unknown>, perCPU: boolean) {
@@ -39,7 +38,6 @@ export class TypedMap<K, V> {
     this.map = map;
     this.#key = key;
     this.#value = value;
-    this.#perCPU = perCPU;
   }
 
   /**
@@ -75,14 +73,15 @@ export class TypedMap<K, V> {
   }
 
   #encodeValue(value: V): MapValue {
-    if (!this.#perCPU) return this.#value.encode(value);
+    if (!this.map.perCPU) return this.#value.encode(value);
     if (!Array.isArray(value)) throw new ArgumentError(`map ${this.map.name} is per-CPU: give one value per CPU (an array)`);
     return value.map((v: unknown) => this.#value.encode(v));
   }
 
   #decodeValue(raw: MapValue): V {
-    if (Array.isArray(raw)) return raw.map((b) => this.#value.decode(b)) as V;
-    return this.#value.decode(raw) as V;
+    // The constructor checked that map.perCPU matches the codec: per-CPU values come as arrays.
+    if (this.map.perCPU) return (raw as Uint8Array[]).map((b) => this.#value.decode(b)) as V;
+    return this.#value.decode(raw as Uint8Array) as V;
   }
 
   /**
