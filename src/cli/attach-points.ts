@@ -11,7 +11,9 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec } from '../btf/spec.js';
 import { childCgroups, findCgroup2Mount } from '../internal/cgroup.js';
+import { BPF_F_NETFILTER_IP_DEFRAG } from '../internal/flags.js';
 import { inNetns } from '../internal/netns.js';
+import type { NetfilterLinkInfo } from '../link/link.js';
 import { BpfMap } from '../map.js';
 import { Program } from '../prog.js';
 import { AttachTargetError } from '../errors.js';
@@ -19,6 +21,7 @@ import { queryPrograms } from '../link/query.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { programTypeName, type AttachType } from '../types.js';
 import type { OptionSpec } from './args.js';
+import { btfSpecById } from './kernel-btf.js';
 import { readObject } from './loaded.js';
 import { fullProgramName } from './prog-show.js';
 
@@ -55,10 +58,13 @@ export class AttachPointNames {
     return this.#programs.get(id);
   }
 
-  /** `12 (count_egress)`, or the id alone. */
-  programLabel(id: number): string {
-    const p = this.program(id);
-    return p === undefined || p.name === '' ? String(id) : `${id} (${p.name})`;
+  /** The name of type `btfId` in BTF object `objectId` (a tracing link's target function), or `btf OBJ:ID`. */
+  btfTypeName(objectId: number, btfId: number): string {
+    try {
+      return btfSpecById(objectId, this.#btf).typeById(btfId).name;
+    } catch {
+      return `btf ${objectId}:${btfId}`;
+    }
   }
 
   /** The name of the map with `id`, or undefined when it is gone. */
@@ -189,6 +195,11 @@ export function netfilterFamilyName(pf: number): string {
 /** `local_in`, or `hook N`. */
 export function netfilterHookName(hook: number): string {
   return netfilterHooks[hook] ?? `hook ${hook}`;
+}
+
+/** `ipv4 local_in priority 10 defrag`: a netfilter link's hook as the listings show it. */
+export function netfilterText(n: NetfilterLinkInfo): string {
+  return `${netfilterFamilyName(n.family)} ${netfilterHookName(n.hook)} priority ${n.priority}${(n.flags & BPF_F_NETFILTER_IP_DEFRAG) !== 0 ? ' defrag' : ''}`;
 }
 
 /** The `--netns NS` option of a listing that names interfaces. */

@@ -8,14 +8,12 @@
 import type { Holder } from '../internal/bpf-holders.js';
 import { listLinks, type InterfaceLinkInfo, type LinkInfo } from '../link/link.js';
 import { attachTypeName } from '../link/attach-target.js';
-import type { Spec } from '../btf/spec.js';
 import { jsonOption, type Command } from './command.js';
-import { btfSpecById } from './kernel-btf.js';
 import { holdersAndPins, listCell, pidsCell, whereabouts } from './loaded.js';
 import { printRecords } from './output.js';
 import { UsageError } from './args.js';
 import { ArgumentError } from '../errors.js';
-import { AttachPointNames, inNetnsOption, netfilterFamilyName, netfilterHookName, netnsOption } from './attach-points.js';
+import { AttachPointNames, inNetnsOption, netfilterText, netnsOption } from './attach-points.js';
 
 /** `enum bpf_link_type` names without the `BPF_LINK_TYPE_` prefix, by value. */
 const linkTypeNames = ['UNSPEC', 'RAW_TRACEPOINT', 'TRACING', 'CGROUP', 'ITER', 'NETNS', 'XDP', 'PERF_EVENT', 'KPROBE_MULTI', 'STRUCT_OPS', 'NETFILTER', 'TCX', 'UPROBE_MULTI', 'NETKIT', 'SOCKMAP'];
@@ -47,15 +45,6 @@ export interface LinkRecord {
   readonly pinned: string[];
 }
 
-/** The name of type `btfId` in BTF object `objectId` (a tracing link's target function). */
-function btfTypeName(objectId: number, btfId: number, cache: Map<number, Spec>): string {
-  try {
-    return btfSpecById(objectId, cache).typeById(btfId).name;
-  } catch {
-    return `btf ${objectId}:${btfId}`;
-  }
-}
-
 /** The library's decoded facts of a link (`Link.info()` without type, id and program), as plain JSON. */
 function infoDetails(l: LinkInfo): Record<string, unknown> {
   const { type: _type, id: _id, programId: _prog, ...rest } = l;
@@ -74,10 +63,10 @@ function interfaceText(hook: 'xdp' | 'tcx' | 'netkit', i: InterfaceLinkInfo, pro
 }
 
 /** Where a link is attached, in words. */
-export function describeLink(l: LinkInfo, names: AttachPointNames, btf: Map<number, Spec>): string {
+export function describeLink(l: LinkInfo, names: AttachPointNames): string {
   if (l.rawTracepointName !== undefined) return `raw tracepoint ${l.rawTracepointName}`;
   if (l.tracingAttachType !== undefined) {
-    const target = l.tracingTargetObjectId === undefined ? '' : ` ${btfTypeName(l.tracingTargetObjectId, l.tracingTargetBtfId!, btf)}`;
+    const target = l.tracingTargetObjectId === undefined ? '' : ` ${names.btfTypeName(l.tracingTargetObjectId, l.tracingTargetBtfId!)}`;
     return `${attachTypeName(l.tracingAttachType)}${target}`;
   }
   const p = l.perfEvent;
@@ -106,10 +95,7 @@ export function describeLink(l: LinkInfo, names: AttachPointNames, btf: Map<numb
   if (l.xdp !== undefined) return `xdp ${interfaceText('xdp', l.xdp, l.programId, names)}`;
   if (l.tcx !== undefined) return `tcx ${interfaceText('tcx', l.tcx, l.programId, names)} ${l.tcx.attachType === undefined ? '' : attachTypeName(l.tcx.attachType).replace(/^tcx_/, '')}`.trimEnd();
   if (l.netkit !== undefined) return `netkit ${interfaceText('netkit', l.netkit, l.programId, names)} ${l.netkit.attachType === undefined ? '' : attachTypeName(l.netkit.attachType).replace(/^netkit_/, '')}`.trimEnd();
-  if (l.netfilter !== undefined) {
-    const n = l.netfilter;
-    return `netfilter ${netfilterFamilyName(n.family)} ${netfilterHookName(n.hook)} priority ${n.priority}${(n.flags & 1) !== 0 ? ' defrag' : ''}`;
-  }
+  if (l.netfilter !== undefined) return `netfilter ${netfilterText(l.netfilter)}`;
   if (l.sockmap !== undefined) return `${names.mapLabel(l.sockmap.mapId)} ${attachTypeName(l.sockmap.attachType)}`;
   if (l.iter !== undefined) {
     const i = l.iter;
@@ -125,7 +111,6 @@ export function describeLink(l: LinkInfo, names: AttachPointNames, btf: Map<numb
 /** Every link as `link list --json` prints it. */
 export function linkRecords(): LinkRecord[] {
   const w = whereabouts();
-  const btf = new Map<number, Spec>();
   const names = new AttachPointNames();
   return listLinks().map((l) => {
     const prog = names.program(l.programId);
@@ -135,7 +120,7 @@ export function linkRecords(): LinkRecord[] {
       progId: l.programId,
       progName: prog?.name ?? null,
       progType: prog?.type ?? null,
-      attached: describeLink(l, names, btf),
+      attached: describeLink(l, names),
       details: infoDetails(l),
       ...holdersAndPins(w, 'link', l.id),
     };

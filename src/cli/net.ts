@@ -19,7 +19,7 @@ import { queryPrograms } from '../link/query.js';
 import { tcFilters, type TcFilter } from '../link/tc.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { AttachType } from '../types.js';
-import { AttachPointNames, inNetnsOption, netfilterFamilyName, netfilterHookName, netnsOption } from './attach-points.js';
+import { AttachPointNames, inNetnsOption, netfilterText, netnsOption } from './attach-points.js';
 import { jsonOption, type Command } from './command.js';
 import { printRecords } from './output.js';
 
@@ -135,8 +135,7 @@ function namespaceRecords(names: AttachPointNames, links: LinkIndex): NetRecord[
     closeSync(self);
   }
   for (const l of links.netfilter) {
-    const n = l.netfilter!;
-    record('netfilter', `${netfilterFamilyName(n.family)} ${netfilterHookName(n.hook)} priority ${n.priority}${(n.flags & 1) !== 0 ? ' defrag' : ''}`, l.programId, l.id);
+    record('netfilter', netfilterText(l.netfilter!), l.programId, l.id);
   }
   return out;
 }

@@ -26,7 +26,7 @@ class StubNames extends AttachPointNames {
 }
 
 const base = { id: 1, programId: 2 };
-const where = (l: Partial<LinkInfo> & { type: LinkType }): string => describeLink({ ...base, ...l }, new StubNames(), new Map());
+const where = (l: Partial<LinkInfo> & { type: LinkType }): string => describeLink({ ...base, ...l }, new StubNames());
 
 describe('link list: where each kind of link is attached', () => {
   it('cgroup links by directory (or id when it is not in our hierarchy), detached ones as such', () => {
