@@ -66,7 +66,7 @@ describe('codecFor', () => {
 
   for (const byteOrder of ['little', 'big'] as const) {
     it(`bitfields and anonymous unions agree with decodeValue (${byteOrder}-endian)`, () => {
-      const codec = codecFor<{ a: number; b: number; c: bigint; d: number }>(undefined, flags, { byteOrder });
+      const codec = codecFor<{ a: number; b: number; c: bigint; d?: number }>(undefined, flags, { byteOrder });
       const bytes = codec.encode({ a: 5, b: -33, c: 0xabcden });
       const back = codec.decode(bytes);
       expect(back.a).toBe(5);

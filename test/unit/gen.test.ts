@@ -2,8 +2,8 @@
 // type-checks under tsc --strict --noUncheckedIndexedAccess, and each map's key and value
 // codec, each reader's record codec and each variable's codec decode random bytes exactly like
 // the runtime BTF decoder (decodeValue) and encode back to bytes it reads the same way —
-// bitfields, unions, anonymous members and big-endian objects included. A consumer file with
-// @ts-expect-error lines proves that wrong map names, key types and variable types do not
+// bitfields, unions, anonymous members and big-endian objects included. A consumer file whose
+// lines carry @ts-expect-error proves that wrong map names, key types and variable types do not
 // compile. The output is stable: generating twice gives the same text.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -145,7 +145,7 @@ describe('TypedReader', () => {
 
 describe('TypedVariable', () => {
   it('encodes and decodes through the codec', () => {
-    let bytes = new Uint8Array(4);
+    let bytes: Uint8Array = new Uint8Array(4);
     const v = { name: 'x', size: 4, readOnly: false, get bytes() { return bytes.slice(); }, set: (b: Uint8Array) => { bytes = b; } } as unknown as Variable;
     const t = new TypedVariable(v, u32);
     t.set(77);
