@@ -38,6 +38,9 @@ mkdirSync(outDir, { recursive: true });
 // copied (decompressed, for busybox insmod) from the unpacked kernel package in vm-run.sh's
 // cache into the share, and the guest inserts them before the tests.
 const NET_MODULES = ['veth', 'sch_ingress', 'cls_bpf', 'nf_defrag_ipv4', 'nf_defrag_ipv6'];
+// EBPF_TS_VM_EXTRA_MODULES: more module names to insert (in order, dependencies first), for a
+// test being written that needs one before it is added here.
+const MODULES = [...NET_MODULES, ...(process.env.EBPF_TS_VM_EXTRA_MODULES ?? '').split(/[\s,]+/).filter(Boolean)];
 
 // Traffic tests spawn Node in namespaces and send real packets: under TCG each takes seconds,
 // and running every one on every kernel would not fit CI's time. Each runs on the kernels
@@ -105,7 +108,7 @@ function moduleCommands(kernel) {
   mkdirSync(into, { recursive: true });
   const cmds = [];
   const modules = moduleFiles(join(kdir, 'lib', 'modules'));
-  for (const name of NET_MODULES) {
+  for (const name of MODULES) {
     const src = modules.get(name);
     if (src === undefined) continue; // built in
     const dst = join(into, `${name}.ko`);
