@@ -694,18 +694,23 @@ describe.skipIf(skip !== '')('item 7 on this kernel: verifier failures carry the
   });
 
   it('uninitialised struct padding on the stack (needs a process without CAP_PERFMON/CAP_SYS_ADMIN: root may read uninitialised stack since 6.4)', async () => {
+    // Under test:vm's emulation vite-node takes over a minute to start and transform src/; the
+    // guest runs the same checkout, whose dist/ `npm install` built, so it imports that instead.
+    const fromDist = process.env.EBPF_TS_VM === '1' && existsSync(join(process.cwd(), 'dist/index.js'));
     const script = [
-      `import { loadCollection } from ${JSON.stringify(join(process.cwd(), 'src/collection.ts'))};`,
+      `import { loadCollection } from ${JSON.stringify(join(process.cwd(), fromDist ? 'dist/index.js' : 'src/collection.ts'))};`,
       `try { await loadCollection(${JSON.stringify(join(process.cwd(), TD, 'load_fail_uninit_stack.bpfel.o'))}); console.log(JSON.stringify({ loaded: true })); }`,
       'catch (e) { console.log(JSON.stringify({ name: e.constructor.name, message: e.message, explanation: e.explanation, log: e.log?.join("\\n") })); }',
     ].join('\n');
-    const file = join(mkdtempSync(join(tmpdir(), 'ebpf-ts-uninit-')), 'probe.mts');
+    const dir = mkdtempSync(join(tmpdir(), 'ebpf-ts-uninit-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, fromDist ? 'probe.mjs' : 'probe.mts');
     writeFileSync(file, script);
-    // Asynchronous: under test:vm's emulation starting vite-node takes a minute, and a worker
-    // blocked that long misses vitest's RPC deadlines ("Timeout calling onTaskUpdate").
+    // Asynchronous: a worker blocked for long misses vitest's RPC deadlines ("Timeout calling onTaskUpdate").
+    const run = fromDist ? [file] : [join(process.cwd(), 'node_modules/vite-node/vite-node.mjs'), file];
     const { stdout: out } = await execFileAsync(
       'setpriv',
-      ['--inh-caps=-perfmon,-sys_admin', '--bounding-set=-perfmon,-sys_admin', '--', process.execPath, join(process.cwd(), 'node_modules/vite-node/vite-node.mjs'), file],
+      ['--inh-caps=-perfmon,-sys_admin', '--bounding-set=-perfmon,-sys_admin', '--', process.execPath, ...run],
       { encoding: 'utf8', env: { ...process.env } },
     );
     const result = JSON.parse(out.trim().split('\n').pop()!) as { name?: string; message?: string; explanation?: string; log?: string; loaded?: boolean };
