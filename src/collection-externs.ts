@@ -5,7 +5,9 @@
  *   contents of the `.kconfig` map before it is created;
  * - `.ksyms` kernel variables and functions become instruction immediates: typeless symbols
  *   (`extern const void sym __ksym`) an address from /proc/kallsyms, typed ones and kfuncs a
- *   BTF id in vmlinux.
+ *   BTF id in vmlinux or, when vmlinux has none, in a loaded module's BTF, whose BTF object
+ *   the instruction then names (kfunc: an `fd_array` index in `off`; variable: the fd in the
+ *   second half of the `ld_imm64`).
  *
  * Unresolved `__weak` externs read as zero (kconfig) or become dead code (ksyms), as with
  * libbpf; anything else unresolved is an error naming the extern.
@@ -14,6 +16,8 @@
  */
 import type { ByteOrder } from './asm/encoding.js';
 import { Helper } from './asm/helper.js';
+import type { Instruction } from './asm/instruction.js';
+import { PseudoCall, PseudoSource } from './asm/pseudo.js';
 import type { Spec } from './btf/spec.js';
 import { Array as BTFArray, Enum, Func, Int, IntEncoding, Var, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
 import type { ExternSpec } from './elf/specs.js';
@@ -21,6 +25,7 @@ import { BpfError, SymbolNotFoundError } from './errors.js';
 import { helperFeature } from './features/helpers.js';
 import { kallsyms, syscallPrefix } from './internal/kallsyms.js';
 import { kernelConfig, kernelConfigPaths } from './internal/kconfig.js';
+import { findInKernelBTF, missingFromModulesHint, type FdArray, type ModuleBTFFds } from './module-btf.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { ProgramType } from './types.js';
 
@@ -151,10 +156,12 @@ export type ResolvedKsym =
       readonly address: bigint;
     }
   | {
-      /** A typed variable or kfunc: its BTF id in vmlinux. */
+      /** A typed variable or kfunc: its BTF id in vmlinux or a module. */
       readonly kind: 'btf';
       /** The BTF id of the `VAR` or `FUNC`. */
       readonly id: number;
+      /** The module whose BTF has it; undefined for vmlinux. */
+      readonly module?: string;
     }
   | {
       /** A weak symbol the kernel lacks: zero / dead code. */
@@ -163,10 +170,11 @@ export type ResolvedKsym =
 
 /**
  * Resolves one `.ksyms` extern. `kernel` is the vmlinux BTF (needed for typed ksyms and
- * kfuncs). Addresses read as 0 without CAP_SYSLOG (kptr_restrict); that is the kernel's answer
- * and is passed on, as libbpf does.
+ * kfuncs); `modules` the loaded modules' BTF, searched only when vmlinux lacks the name (as
+ * libbpf does). Addresses read as 0 without CAP_SYSLOG (kptr_restrict); that is the kernel's
+ * answer and is passed on, as libbpf does.
  */
-export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: string): ResolvedKsym {
+export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: string, modules: () => readonly Spec[] = () => []): ResolvedKsym {
   const user = program === undefined ? '' : ` used by program ${program}`;
   if (ext.typeless) {
     const address = kallsyms().get(ext.name)?.address;
@@ -174,18 +182,55 @@ export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: strin
     if (ext.weak) return { kind: 'missing' };
     throw new SymbolNotFoundError(ext.name, nearNames(ext.name, kallsyms().sortedNames), `typeless __ksym extern${user}`);
   }
-  const spec = kernel();
   const want = ext.isFunction ? Func : Var;
-  const id = spec.idsByName(ext.name).find((i) => {
-    const t: Type = spec.typeById(i);
-    return t instanceof want && t.name === ext.name;
-  });
-  if (id !== undefined) return { kind: 'btf', id };
+  const find = (spec: Spec): number | undefined =>
+    spec.idsByName(ext.name).find((i) => {
+      const t: Type = spec.typeById(i);
+      return t instanceof want && t.name === ext.name;
+    });
+  const found = findInKernelBTF(kernel(), modules, find);
+  if (found !== undefined) return found.module === undefined ? { kind: 'btf', id: found.id } : { kind: 'btf', id: found.id, module: found.module };
   if (ext.weak) return { kind: 'missing' };
   throw new UnresolvedExternError(
     ext.name,
-    `no ${ext.isFunction ? 'kfunc (FUNC)' : 'variable (VAR)'} of that name in the kernel's BTF${user} (kernel modules are not searched yet)`,
+    `no ${ext.isFunction ? 'kfunc (FUNC)' : 'variable (VAR)'} of that name in the kernel's BTF${user}, ${missingFromModulesHint(ext.name)}`,
   );
+}
+
+/** `call` to a helper id no kernel has: libbpf's marker for an unresolved weak kfunc (dead code). */
+export const POISON_KFUNC = 2002000000;
+
+/**
+ * Writes a resolved `.ksyms` extern into the instruction that refers to it: an `ld_imm64` of
+ * a variable or a kfunc call. A module's BTF object is opened through `modules` and named
+ * as the kernel expects: a kfunc call's `off` is its index in the program's `fdArray`, a
+ * typed variable's second `imm` the fd itself (check_pseudo_btf_id() reads it there).
+ */
+export function applyKsym(insn: Instruction, r: ResolvedKsym, modules: ModuleBTFFds, fdArray: FdArray): void {
+  if (insn.isLoadImm64) {
+    if (r.kind === 'address') {
+      insn.src = PseudoSource.None as number;
+      insn.constant = r.address;
+    } else if (r.kind === 'btf') {
+      // imm: the VAR's id; the second slot's imm (the high half): a module BTF fd, 0 for vmlinux.
+      insn.src = PseudoSource.BTFID as number;
+      const fd = r.module === undefined ? 0 : modules.fd(r.module);
+      insn.constant = (BigInt(fd) << 32n) | BigInt(r.id);
+    } else {
+      insn.src = PseudoSource.None as number;
+      insn.constant = 0n;
+    }
+  } else if (insn.isCall && insn.src === (PseudoCall.KfuncCall as number)) {
+    if (r.kind === 'btf') {
+      insn.constant = r.id;
+      insn.offset = r.module === undefined ? 0 : fdArray.index(modules.fd(r.module)); // 0: vmlinux
+    } else {
+      // A weak kfunc the kernel lacks: a call no kernel knows, which the verifier accepts
+      // only where it is dead code (guarded by bpf_ksym_exists()).
+      insn.src = PseudoCall.Helper as number;
+      insn.constant = POISON_KFUNC;
+    }
+  }
 }
 
 /** Up to five names sharing the longest prefix with `name`, for "did you mean". */

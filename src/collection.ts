@@ -12,7 +12,9 @@
  *    contents and freeze `.rodata`/`.kconfig` — before any program, because the verifier
  *    reads frozen values as constants;
  * 5. per program: map fds and `.ksyms` into instructions, CO-RE against the target BTF, attach
- *    BTF ids, BPF_PROG_LOAD with the object's BTF;
+ *    BTF ids, BPF_PROG_LOAD with the object's BTF; a kfunc, typed ksym, CO-RE type or attach
+ *    target vmlinux lacks is looked for in the loaded modules' BTF (module-btf.ts), whose BTF
+ *    objects stay open until every program is loaded;
  * 6. write the prog-array and map-in-map slots the object initialises statically (their
  *    programs and inner maps exist only now), and the values of struct_ops maps (which
  *    registers a `.struct_ops` map; collection-struct-ops.ts);
@@ -25,15 +27,15 @@ import { attachStructOpsMaps } from './link/struct-ops.js';
 import type { Link } from './link/link.js';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { PseudoCall, PseudoSource } from './asm/pseudo.js';
+import { PseudoSource } from './asm/pseudo.js';
 import type { Instruction } from './asm/instruction.js';
 import { CORECandidateCache, coreRelocate, type CORERelocateResult } from './btf/core.js';
-import { loadKernelSpec } from './btf/kernel.js';
+import { loadKernelModuleSpecs, loadKernelSpec } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
-import { attachBtfId, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
+import { attachBtfTarget, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
 import { checkStructOpsProgram, isUnusedStructOpsProgram, structOpsPrograms, StructOpsLoader } from './collection-struct-ops.js';
 import { explainLoadFailure, GlobalDataNotSupportedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from './collection-errors.js';
-import { fillKconfig, resolveKsym } from './collection-externs.js';
+import { applyKsym, fillKconfig, resolveKsym } from './collection-externs.js';
 import { CollectionSpec, parseObjectFile, readObjectFile } from './collection-spec.js';
 import type { ELFMapSpec, ELFProgramSpec } from './elf/specs.js';
 import { checkReferences } from './elf/references.js';
@@ -42,6 +44,7 @@ import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError, 
 import { mapTypeConfig } from './features/map-types.js';
 import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
 import { PinType, type MapSpec } from './map-spec.js';
+import { FdArray, ModuleBTFFds } from './module-btf.js';
 import { Program, type AttachTargets } from './prog.js';
 import type { ProgramSpec } from './prog-spec.js';
 import { hostLittleEndian } from './sys/attr.js';
@@ -400,9 +403,6 @@ function u32(value: number): Uint8Array {
   return out;
 }
 
-/** `call` to a helper id no kernel has: libbpf's marker for an unresolved weak kfunc (dead code). */
-const POISON_KFUNC = 2002000000;
-
 function instantiate(spec: CollectionSpec, options: CollectionOptions): Collection {
   if (options.constants !== undefined) spec.rewriteConstants(options.constants);
   const { programs: progSpecs, maps: mapSpecs } = select(spec, options);
@@ -486,15 +486,28 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
 
     // --- programs --------------------------------------------------------------------------
     const cache = new CORECandidateCache();
+    // Module BTF objects that kfuncs, typed ksyms and attach targets refer to: open while the
+    // programs load (each program then holds its own reference), closed after.
+    const moduleFds = new ModuleBTFFds();
+    releases.push(() => moduleFds.close());
+    // Like libbpf, CO-RE against a custom kernelBTF does not fall back to the running kernel's modules.
+    const coreModules = options.kernelBTF === undefined ? loadKernelModuleSpecs : undefined;
     for (const p of progSpecs) {
       const insns: Instruction[] = [...p.instructions];
-      fillReferences(p, insns, spec, maps, running);
+      const fdArray = new FdArray(p.fdArray);
+      fillReferences(p, insns, spec, maps, running, moduleFds, fdArray);
       let core: CORERelocateResult | undefined;
       if (p.coreRelocations !== undefined && p.coreRelocations.length > 0) {
         if (spec.btf === undefined) throw new BpfError(`program ${p.name}: has CO-RE relocations but the object has no BTF`);
-        core = coreRelocate(insns, p.coreRelocations, spec.btf, [coreTarget()], { program: p.name, candidateCache: cache });
+        core = coreRelocate(insns, p.coreRelocations, spec.btf, [coreTarget()], {
+          program: p.name,
+          candidateCache: cache,
+          ...(coreModules === undefined ? {} : { moduleTargets: coreModules }),
+        });
       }
       const load: ProgramSpec = { ...p, instructions: insns };
+      const fds = fdArray.fds;
+      if (fds !== undefined) load.fdArray = fds;
       if (btf.handle !== undefined) load.btf = btf.handle.fd;
       else {
         delete load.btf;
@@ -503,7 +516,11 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
       }
       const structOpsAttach = structOps.programAttach(p);
       if (structOpsAttach !== undefined) Object.assign(load, structOpsAttach);
-      if (needsAttachBtfId(p)) load.attachBtfId = attachBtfId(p, running());
+      if (needsAttachBtfId(p)) {
+        const target = attachBtfTarget(p, running(), loadKernelModuleSpecs);
+        load.attachBtfId = target.id;
+        if (target.module !== undefined) load.attachBtfObjFd = moduleFds.fd(target.module);
+      }
       if (p.type === ProgramType.Unspec) {
         throw new ArgumentError(`program ${p.name}: section ${p.sectionName} does not say which program type it is (see the libbpf section names)`);
       }
@@ -517,6 +534,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
       releases.push(() => prog.close());
       programs[p.name] = prog;
     }
+    moduleFds.close();
 
     // --- static slots ----------------------------------------------------------------------
     for (const m of mapSpecs) {
@@ -607,7 +625,15 @@ function mapValue(map: BpfMap, readOnly: boolean, releases: Release[]): Uint8Arr
 }
 
 /** Puts map fds and resolved `.ksyms` into a program's instructions. */
-function fillReferences(p: ELFProgramSpec, insns: Instruction[], spec: CollectionSpec, maps: Record<string, BpfMap>, kernel: () => Spec): void {
+function fillReferences(
+  p: ELFProgramSpec,
+  insns: Instruction[],
+  spec: CollectionSpec,
+  maps: Record<string, BpfMap>,
+  kernel: () => Spec,
+  moduleFds: ModuleBTFFds,
+  fdArray: FdArray,
+): void {
   for (const insn of insns) {
     const ref = insn.reference;
     if (ref === undefined) continue;
@@ -620,30 +646,7 @@ function fillReferences(p: ELFProgramSpec, insns: Instruction[], spec: Collectio
     }
     const ext = spec.externs[ref];
     if (ext === undefined || ext.kind !== 'ksym') continue;
-    const r = resolveKsym(ext, kernel, p.name);
-    if (insn.isLoadImm64) {
-      if (r.kind === 'address') {
-        insn.src = PseudoSource.None as number;
-        insn.constant = r.address;
-      } else if (r.kind === 'btf') {
-        // imm: the VAR's id; the second slot's imm: a module BTF fd, 0 for vmlinux.
-        insn.src = PseudoSource.BTFID as number;
-        insn.constant = BigInt(r.id);
-      } else {
-        insn.src = PseudoSource.None as number;
-        insn.constant = 0n;
-      }
-    } else if (insn.isCall && insn.src === (PseudoCall.KfuncCall as number)) {
-      if (r.kind === 'btf') {
-        insn.constant = r.id;
-        insn.offset = 0; // fd_array index 0: vmlinux
-      } else {
-        // A weak kfunc the kernel lacks: a call no kernel knows, which the verifier accepts
-        // only where it is dead code (guarded by bpf_ksym_exists()).
-        insn.src = PseudoCall.Helper as number;
-        insn.constant = POISON_KFUNC;
-      }
-    }
+    applyKsym(insn, resolveKsym(ext, kernel, p.name, loadKernelModuleSpecs), moduleFds, fdArray);
   }
 }
 

@@ -57,6 +57,12 @@ export interface ProgramSpec {
   attachBtfId?: number;
   /** `attach_prog_fd` (Linux 5.5+): the target program of a freplace (EXT) program. */
   attachProgFd?: number;
+  /**
+   * `attach_btf_obj_fd` (Linux 5.11+): the BTF object `attachBtfId` belongs to when it is not
+   * vmlinux's, i.e. a kernel module's (fentry/fexit/tp_btf on a module function), from
+   * `openKernelModuleBTF`. Shares its attr slot with `attachProgFd`: give one or the other.
+   */
+  attachBtfObjFd?: number;
   /** `prog_btf_fd` (Linux 5.0+): the program's BTF, needed for func_info/line_info. */
   btf?: number;
   /** Raw `bpf_func_info` records (Linux 5.0+), `funcInfoRecordSize` bytes each. */

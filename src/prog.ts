@@ -420,7 +420,8 @@ export class Program {
         spec.attachType === undefined || spec.attachType === AttachType.None ? undefined : spec.attachType,
       ...btfFields(spec),
       attach_btf_id: spec.attachBtfId === undefined || spec.attachBtfId === 0 ? undefined : spec.attachBtfId,
-      attach_prog_fd: spec.attachProgFd === undefined || spec.attachProgFd === 0 ? undefined : spec.attachProgFd,
+      // attach_btf_obj_fd is a union member of attach_prog_fd (same slot, 5.11+).
+      attach_prog_fd: attachFd(spec, displayName),
       fd_array: spec.fdArray === undefined || spec.fdArray.length === 0 ? undefined : fdArrayBytes(spec.fdArray),
     };
 
@@ -673,6 +674,16 @@ function btfFields(spec: ProgramSpec): AttrValues<keyof typeof ProgLoad.fields> 
     line_info: hasLine ? spec.lineInfo : undefined,
     line_info_cnt: hasLine ? spec.lineInfo!.byteLength / lineSize : undefined,
   };
+}
+
+/** `attach_prog_fd`, or `attach_btf_obj_fd` in the same slot; both at once is an ArgumentError. */
+function attachFd(spec: ProgramSpec, name: string): number | undefined {
+  const prog = spec.attachProgFd === undefined || spec.attachProgFd === 0 ? undefined : spec.attachProgFd;
+  const obj = spec.attachBtfObjFd === undefined || spec.attachBtfObjFd === 0 ? undefined : spec.attachBtfObjFd;
+  if (prog !== undefined && obj !== undefined) {
+    throw new ArgumentError(`program ${name}: attachProgFd and attachBtfObjFd share one attr field (attach_prog_fd / attach_btf_obj_fd): give one`);
+  }
+  return prog ?? obj;
 }
 
 function fdArrayBytes(fds: readonly number[]): Uint8Array {

@@ -69,6 +69,12 @@ export interface CORERelocateOptions {
    * program's start in its ELF section. Default 0.
    */
   sectionOffset?: number;
+  /**
+   * More target specs, asked for only when a local type has no candidate in the first target:
+   * the loaded kernel modules' BTF (`loadKernelModuleSpecs`), so that modules are parsed
+   * only for programs that need one. Searched after `targets[1..]`.
+   */
+  moduleTargets?: () => readonly Spec[];
 }
 
 /** One applied relocation. */
@@ -190,7 +196,7 @@ export function coreRelocate(
 
     let calc: Calculated;
     try {
-      calc = calculate(relo, local, targets, cache, byteOrder);
+      calc = calculate(relo, local, targets, cache, byteOrder, options.moduleTargets);
     } catch (e) {
       if (e instanceof COREError) throw e;
       if (e instanceof BpfError) fail(e.message.replace(/^CO-RE: /, ''), e);
@@ -275,10 +281,11 @@ interface Calculated {
 
 /**
  * Candidates for a local type: same essential name, CO-RE-compatible kind, named, in ID
- * order; from the first target, else from all others (`bpf_core_find_cands`). Module specs
+ * order; from the first target, else from all others, then from `moduleTargets()` (called
+ * only then), as `bpf_core_find_cands` searches vmlinux before the modules. Module specs
  * are split BTF: only their own types count, the base is the first target already.
  */
-export function findCandidates(localType: Type, targets: readonly Spec[]): CORECandidate[] {
+export function findCandidates(localType: Type, targets: readonly Spec[], moduleTargets?: () => readonly Spec[]): CORECandidate[] {
   const name = essentialName(localType.name);
   const collect = (spec: Spec): CORECandidate[] => {
     const first = spec.firstTypeId;
@@ -291,10 +298,19 @@ export function findCandidates(localType: Type, targets: readonly Spec[]): COREC
   };
   const main = collect(targets[0]!);
   if (main.length > 0) return main;
-  return targets.slice(1).flatMap(collect);
+  const rest = targets.slice(1);
+  if (moduleTargets !== undefined) rest.push(...moduleTargets());
+  return rest.flatMap(collect);
 }
 
-function calculate(relo: CORERelocation, local: Spec, targets: readonly Spec[], cache: CORECandidateCache, byteOrder: ByteOrder): Calculated {
+function calculate(
+  relo: CORERelocation,
+  local: Spec,
+  targets: readonly Spec[],
+  cache: CORECandidateCache,
+  byteOrder: ByteOrder,
+  moduleTargets?: () => readonly Spec[],
+): Calculated {
   let localSpec: COREAccessSpec;
   try {
     localSpec = parseAccess(local, relo.typeId, relo.accessor, relo.kind);
@@ -317,7 +333,7 @@ function calculate(relo: CORERelocation, local: Spec, targets: readonly Spec[], 
 
   let candidates = cache.lists.get(localSpec.root);
   if (candidates === undefined) {
-    candidates = findCandidates(localSpec.root, targets);
+    candidates = findCandidates(localSpec.root, targets, moduleTargets);
     cache.lists.set(localSpec.root, candidates);
   }
 

@@ -29,8 +29,12 @@ export {
 } from './format.js';
 export {
   flushKernelSpecCache,
+  kernelBTFDir,
   kernelBTFPath,
+  kernelModuleNames,
+  kernelModuleOf,
   loadKernelModuleSpec,
+  loadKernelModuleSpecs,
   loadKernelSpec,
   parseBTFOrELF,
   vmlinuxSearchPaths,

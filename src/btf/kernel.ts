@@ -4,11 +4,12 @@
  * it (6.16+) and read otherwise (see kernel-file.ts), and indexed lazily; without it, the
  * vmlinux images libbpf also searches are tried (`btf__load_vmlinux_btf` in libbpf's btf.c).
  * Module BTF (`/sys/kernel/btf/<module>`, split BTF on top of vmlinux) is loaded only when asked
- * for.
+ * for: one module by name, or every loaded module's when a CO-RE type, kfunc, typed ksym or
+ * tracing target is not in vmlinux (libbpf searches vmlinux first and only then the modules).
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { ArgumentError, ParseError } from '../errors.js';
 import { findELFSection, isELF } from './elf-section.js';
@@ -53,6 +54,12 @@ export function parseBTFOrELF(bytes: Uint8Array, base?: Spec): Spec {
 
 const specCache = new Map<string, Spec>();
 const moduleCache = new Map<string, Spec>();
+let moduleNames: string[] | undefined;
+// Which module a cached module spec belongs to, for messages and for finding its BTF fd.
+const moduleOfSpec = new WeakMap<Spec, string>();
+
+/** Where the kernel exposes its BTF objects: vmlinux and one file per loaded module with BTF. */
+export const kernelBTFDir = '/sys/kernel/btf';
 
 /**
  * The BTF of the running kernel, or of the file / bytes given. Results for paths are cached
@@ -110,8 +117,55 @@ export function loadKernelModuleSpec(name: string, base?: Spec): Spec {
     throw new BTFNotFoundError([path], err);
   }
   const spec = parseSpec(bytes, { base: baseSpec });
+  moduleOfSpec.set(spec, name);
   if (useCache) moduleCache.set(name, spec);
   return spec;
+}
+
+/**
+ * Names of the loaded kernel modules that have BTF: the entries of `/sys/kernel/btf` except
+ * `vmlinux` (Linux 5.11+ with `CONFIG_DEBUG_INFO_BTF_MODULES`), sorted. Read once per process
+ * (a module loaded later is seen after {@link flushKernelSpecCache}); empty when the
+ * directory is missing.
+ */
+export function kernelModuleNames(): readonly string[] {
+  if (moduleNames !== undefined) return moduleNames;
+  let entries: string[];
+  try {
+    entries = readdirSync(kernelBTFDir);
+  } catch {
+    entries = [];
+  }
+  moduleNames = entries.filter((n) => n !== 'vmlinux').sort();
+  return moduleNames;
+}
+
+/**
+ * The BTF of every loaded module with BTF ({@link kernelModuleNames}), as split BTF on the
+ * running kernel's ({@link loadKernelSpec}), in name order. Each module is parsed the first
+ * time it is asked for and cached per process; a module unloaded since the list was read is
+ * skipped. What CO-RE candidate searches, kfuncs, typed ksyms and tracing targets fall back
+ * to when vmlinux lacks a name.
+ */
+export function loadKernelModuleSpecs(): Spec[] {
+  const out: Spec[] = [];
+  for (const name of kernelModuleNames()) {
+    try {
+      out.push(loadKernelModuleSpec(name));
+    } catch (err) {
+      if (err instanceof BTFNotFoundError) continue; // unloaded meanwhile
+      throw err;
+    }
+  }
+  return out;
+}
+
+/**
+ * The module a spec returned by {@link loadKernelModuleSpec} or {@link loadKernelModuleSpecs}
+ * belongs to (`veth`), or undefined for vmlinux and any other spec.
+ */
+export function kernelModuleOf(spec: Spec): string | undefined {
+  return moduleOfSpec.get(spec);
 }
 
 /**
@@ -123,6 +177,7 @@ export function loadKernelModuleSpec(name: string, base?: Spec): Spec {
 export function flushKernelSpecCache(): void {
   specCache.clear();
   moduleCache.clear();
+  moduleNames = undefined;
 }
 
 function findKernelSpec(): Spec {

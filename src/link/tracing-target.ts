@@ -157,7 +157,7 @@ export class TracingTargetNotFoundError extends TypeNotFoundError {
   /** Targets of the same kind with similar names, closest first. */
   readonly nearMatches: readonly string[];
 
-  constructor(kind: TracingKind, target: string, nearMatches: readonly string[], options: { program?: string; inKallsyms?: boolean } = {}) {
+  constructor(kind: TracingKind, target: string, nearMatches: readonly string[], options: { program?: string; inKallsyms?: boolean; modules?: string } = {}) {
     const { name, kind: btfKind } = lookupOf(kind, target);
     super(name, btfKind === Kind.Func ? 'func' : 'typedef');
     this.tracingKind = kind;
@@ -165,24 +165,26 @@ export class TracingTargetNotFoundError extends TypeNotFoundError {
     this.nearMatches = nearMatches;
     const who = options.program === undefined ? '' : `program ${options.program}: `;
     const near = nearMatches.length === 0 ? '' : `; did you mean ${nearMatches.join(', ')}?`;
-    this.message = `${who}${kind} target ${target} is not in the kernel's BTF: ${missingWhy(kind, target, name, options.inKallsyms)}${near}`;
+    this.message = `${who}${kind} target ${target} is not in the kernel's BTF: ${missingWhy(kind, target, name, options.inKallsyms, options.modules)}${near}`;
   }
 }
 
 /**
  * The error for a `kind` target the kernel's BTF (`kernel`) lacks, with near matches and,
  * for functions, whether /proc/kallsyms knows the name (then it exists but has no BTF).
+ * `modules`, when the loaded modules' BTF was searched too, says so and which module might
+ * need loading (see `missingFromModulesHint`).
  */
-export function tracingTargetNotFound(kernel: Spec, kind: TracingKind, target: string, program?: string): TracingTargetNotFoundError {
+export function tracingTargetNotFound(kernel: Spec, kind: TracingKind, target: string, program?: string, modules?: string): TracingTargetNotFoundError {
   let inKallsyms: boolean | undefined;
   if (lookupOf(kind, target).prefix === '') {
     const table = kallsyms();
     inKallsyms = table.byName.size === 0 ? undefined : table.get(target) !== undefined;
   }
-  return new TracingTargetNotFoundError(kind, target, nearTracingTargets(kernel, kind, target), { program, inKallsyms });
+  return new TracingTargetNotFoundError(kind, target, nearTracingTargets(kernel, kind, target), { program, inKallsyms, modules });
 }
 
-function missingWhy(kind: TracingKind, target: string, name: string, inKallsyms: boolean | undefined): string {
+function missingWhy(kind: TracingKind, target: string, name: string, inKallsyms: boolean | undefined, modules?: string): string {
   switch (kind) {
     case 'tp_btf':
       return `there is no typedef ${name}, so no tracepoint ${target} (tp_btf takes the event name alone, e.g. sched_switch or sys_enter, and needs a kernel with BTF for its tracepoints)`;
@@ -191,9 +193,10 @@ function missingWhy(kind: TracingKind, target: string, name: string, inKallsyms:
     case 'iter':
       return `there is no function ${name}, so no BPF iterator ${target}`;
     default:
+      if (modules !== undefined) return `no function ${target} in vmlinux, ${modules}`;
       if (inKallsyms === true) {
         return `/proc/kallsyms has ${target} but the BTF has no function of that name (aliases such as the x86 syscall wrappers, and functions whose prototypes pahole could not encode, get none)`;
       }
-      return `no function ${target} (it may be inlined into its callers, static and optimised away, renamed in this kernel version, or in a kernel module, whose BTF is not searched)`;
+      return `no function ${target} (it may be inlined into its callers, static and optimised away, renamed in this kernel version, or in a kernel module, whose BTF was not searched)`;
   }
 }
