@@ -109,3 +109,11 @@ export {
   type RingBufRecord,
   type RingBufRecordCallback,
 } from './ringbuf/reader.js';
+export {
+  UserRingBuf,
+  UserRingBufFullError,
+  UserRingBufSample,
+  USER_RINGBUF_MAX_RECORD,
+  type UserRingBufWaitOptions,
+} from './ringbuf/user-writer.js';
+export { OverwritablePerfReader, type OverwritablePerfReaderOptions, type ReadRecentOptions } from './perf/overwritable.js';

@@ -113,6 +113,11 @@ export const PERF_EVENT_IOC_ENABLE = 0x2400;
 export const PERF_EVENT_IOC_DISABLE = 0x2401;
 /** `PERF_EVENT_IOC_SET_BPF` = `_IOW('$', 8, __u32)` (Linux 4.1). */
 export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
+/**
+ * `PERF_EVENT_IOC_PAUSE_OUTPUT` = `_IOW('$', 9, __u32)` (Linux 4.7): 1 stops writes to the
+ * event's ring (they are dropped and counted as lost), 0 lets them in again.
+ */
+export const PERF_EVENT_IOC_PAUSE_OUTPUT = 0x40042409;
 
 /** Published sizes of `struct perf_event_attr` (`PERF_ATTR_SIZE_VER0` … `VER8`). */
 export const PerfAttrSize = {
@@ -384,7 +389,13 @@ export function perfEventIoctl(fd: number, request: number, arg: number, what: s
   const r = backend().ioctl(fd, request, arg);
   if (r < 0) {
     const name =
-      request === PERF_EVENT_IOC_SET_BPF ? 'PERF_EVENT_IOC_SET_BPF' : request === PERF_EVENT_IOC_ENABLE ? 'PERF_EVENT_IOC_ENABLE' : 'PERF_EVENT_IOC_DISABLE';
+      request === PERF_EVENT_IOC_SET_BPF
+        ? 'PERF_EVENT_IOC_SET_BPF'
+        : request === PERF_EVENT_IOC_ENABLE
+          ? 'PERF_EVENT_IOC_ENABLE'
+          : request === PERF_EVENT_IOC_PAUSE_OUTPUT
+            ? 'PERF_EVENT_IOC_PAUSE_OUTPUT'
+            : 'PERF_EVENT_IOC_DISABLE';
     throw new SyscallError(name, -r, setBpfHint(request, -r), what);
   }
 }

@@ -16,6 +16,11 @@ export interface Wakeup {
   watermark?: number;
   /** Wake every this many samples (`wakeup_events`). */
   wakeupEvents?: number;
+  /**
+   * `write_backward` (4.7): the kernel writes each record below the previous one, for an
+   * overwritable ring (mapped read-only; see src/perf/overwritable.ts).
+   */
+  backward?: boolean;
 }
 
 /**
@@ -24,13 +29,15 @@ export interface Wakeup {
  */
 function bpfOutputAttr(wakeup: Wakeup): PerfEventAttr {
   const watermark = wakeup.watermark !== undefined && wakeup.watermark > 0;
+  let flags = watermark ? PerfAttrFlag.Watermark : 0n;
+  if (wakeup.backward === true) flags |= PerfAttrFlag.WriteBackward;
   return {
     type: PerfType.Software,
     config: PERF_COUNT_SW_BPF_OUTPUT,
     // sample_period 1: every bpf_perf_event_output() call is one sample.
     samplePeriod: 1n,
     sampleType: PERF_SAMPLE_RAW,
-    flags: watermark ? PerfAttrFlag.Watermark : undefined,
+    flags: flags === 0n ? undefined : flags,
     wakeupEvents: watermark ? wakeup.watermark : (wakeup.wakeupEvents ?? 1),
   };
 }
@@ -47,10 +54,10 @@ export function encodeBpfOutputAttr(wakeup: Wakeup): Uint8Array {
  * @throws {@link SyscallError} `perf_event_open` with a hint for the usual errnos.
  */
 export function openBpfOutputEvent(cpu: number, wakeup: Wakeup): number {
-  return openPerfEvent(bpfOutputAttr(wakeup), { cpu, what: `open BPF output event on CPU ${cpu}`, explain: (errno) => openHint(errno, cpu) });
+  return openPerfEvent(bpfOutputAttr(wakeup), { cpu, what: `open BPF output event on CPU ${cpu}`, explain: (errno) => openHint(errno, cpu, wakeup.backward === true) });
 }
 
-function openHint(errno: number, cpu: number): string | undefined {
+function openHint(errno: number, cpu: number, backward: boolean): string | undefined {
   switch (errno) {
     case Errno.EACCES:
     case Errno.EPERM:
@@ -61,7 +68,7 @@ function openHint(errno: number, cpu: number): string | undefined {
     case Errno.ENOENT:
       return `CPU ${cpu} is offline or the kernel has no software perf events (CONFIG_PERF_EVENTS)`;
     case Errno.EINVAL:
-      return 'PERF_COUNT_SW_BPF_OUTPUT needs Linux 4.4';
+      return backward ? 'PERF_COUNT_SW_BPF_OUTPUT needs Linux 4.4, write_backward 4.7' : 'PERF_COUNT_SW_BPF_OUTPUT needs Linux 4.4';
     case Errno.EMFILE:
       return 'too many open files (one perf event per CPU): raise the fd limit (ulimit -n)';
     default:

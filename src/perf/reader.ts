@@ -7,28 +7,24 @@
  *
  * @module
  */
-import { ArgumentError, SyscallError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import type { BpfMap } from '../map.js';
 import { MapType } from '../types.js';
-import type { Backend, Mapping, Watcher } from '../sys/backend.js';
+import type { Backend, Watcher } from '../sys/backend.js';
 import { POLLIN } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
 import { onlineCPUs } from '../sys/cpus.js';
-import { hostLittleEndian } from '../sys/attr.js';
-import { Errno } from '../sys/errno.js';
 import type { DecodeOptions, DecodedValue } from '../btf/decode.js';
 import type { Codec } from '../btf/codec.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
-import { openBpfOutputEvent } from './event.js';
-import { PERF_EVENT_IOC_ENABLE } from '../internal/perf-event.js';
-import { PerfRing, type PerfLostCallback, type PerfRecord, type PerfSampleCallback } from './ring.js';
+import { type PerfLostCallback, type PerfRecord, type PerfSampleCallback } from './ring.js';
+import { checkSlots, deleteSlot, installRing, openCPURing, releaseRings, ringPages, type CPURingBase, type HeldRings } from './cpu-rings.js';
 import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader/feed.js';
 import { ReaderCore } from '../internal/reader/core.js';
-import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
+import { pageSize } from '../internal/reader/mmap.js';
 import { recordCodec } from '../internal/reader/decode.js';
 import { Owner } from '../internal/owner.js';
-import { dataView } from '../internal/bytes.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from '../internal/reader/feed.js';
@@ -79,11 +75,7 @@ interface Sink {
 }
 
 /** One ring and everything that belongs to it. */
-interface CPURing {
-  readonly cpu: number;
-  readonly fd: number;
-  readonly mapping: Mapping;
-  readonly ring: PerfRing;
+interface CPURing extends CPURingBase {
   /**
    * The core's `wakeUps` when this ring was last emptied (-1: treated as woken by #stalled).
    * While they differ, the kernel signalled since (a wake-up of any ring counts for all: see
@@ -95,44 +87,7 @@ interface CPURing {
   emptiedAt: number;
 }
 
-/** What a reader owns: its rings (the reader's own list, filled as they open) and their map slots. */
-interface Held {
-  readonly backend: Backend;
-  readonly map: BpfMap;
-  readonly rings: CPURing[];
-}
-
-/**
- * Releases every ring opened so far, for close(), a failed constructor and the safety net
- * alike (src/internal/owner.ts): stops the parsers (close() may be called from inside a
- * callback, and no parse loop may touch a ring once it is unmapped), takes each event out of
- * the map, unmaps the ring and closes the event.
- */
-function releaseRings({ backend: b, map, rings }: Held): void {
-  for (const r of rings) r.ring.stop();
-  const key = new Uint8Array(4);
-  for (const r of rings) {
-    // Remove our event from the map so the kernel can free it now: the map holds its own
-    // reference to the perf file (perf_event_fd_array_get_ptr()), released on delete.
-    if (!map.closed) {
-      try {
-        deleteSlot(map, key, r.cpu);
-      } catch {
-        // The slot may hold someone else's event or the map may be gone: nothing to undo.
-      }
-    }
-    b.munmap(r.mapping);
-    b.close(r.fd);
-  }
-  rings.length = 0;
-}
-
-function deleteSlot(map: BpfMap, key: Uint8Array, cpu: number): void {
-  dataView(key).setUint32(0, cpu, hostLittleEndian);
-  map.delete(key);
-}
-
-const owners = Owner.kind<Held>('PerfReader', releaseRings);
+const owners = Owner.kind<HeldRings>('PerfReader', releaseRings);
 
 /**
  * Reads records from a `BPF_MAP_TYPE_PERF_EVENT_ARRAY`: one `PERF_COUNT_SW_BPF_OUTPUT` perf
@@ -173,7 +128,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   readonly #map: BpfMap;
   /** The rings, in the order opened; the owner's record holds the same list. */
   readonly #rings: CPURing[] = [];
-  readonly #owner: Owner<Held>;
+  readonly #owner: Owner<HeldRings>;
   readonly #byCPU = new Map<number, CPURing>();
   readonly #paused = new Set<number>();
   /** Readiness of the rings: one watcher of all their fds, or one per ring (see #watchAll). */
@@ -205,10 +160,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       throw new ArgumentError('PerfReader: set either watermark or wakeupEvents, not both');
     }
     const page = pageSize();
-    const bytes = options.perCpuBufferBytes ?? 64 * page;
-    if (!Number.isSafeInteger(bytes) || bytes < 1) throw new ArgumentError(`PerfReader: perCpuBufferBytes must be a positive integer, got ${bytes}`);
-    let pages = 1;
-    while (pages * page < bytes) pages *= 2;
+    const pages = ringPages(options.perCpuBufferBytes, page, 'PerfReader');
     this.bufferBytes = pages * page;
     this.#rescueBytes = Math.max(watermark ?? 0, this.bufferBytes >>> 1);
     if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 0 || watermark >= this.bufferBytes)) {
@@ -222,11 +174,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
     this.#backend = backend();
     this.#map = map;
     const cpus = onlineCPUs();
-    for (const cpu of cpus) {
-      if (cpu >= map.maxEntries) {
-        throw new ArgumentError(`PerfReader: CPU ${cpu} is online but ${map.name} has only ${map.maxEntries} entries; create it with maxEntries >= ${cpus[cpus.length - 1]! + 1}`);
-      }
-    }
+    checkSlots(map, cpus, 'PerfReader');
 
     this.#owner = new Owner(owners, this, { backend: this.#backend, map, rings: this.#rings }, 'PerfReader is closed');
     try {
@@ -299,31 +247,12 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   #openRing(cpu: number, pages: number, page: number, wakeup: { watermark?: number | undefined; wakeupEvents?: number | undefined }): void {
-    const b = this.#backend;
     const w: { watermark?: number; wakeupEvents?: number } = {};
     if (wakeup.watermark !== undefined) w.watermark = wakeup.watermark;
     if (wakeup.wakeupEvents !== undefined) w.wakeupEvents = wakeup.wakeupEvents;
-    const fd = openBpfOutputEvent(cpu, w);
-    let mapping: Mapping | undefined;
-    try {
-      // A writable mapping: we own data_tail, and the kernel then never overwrites unread
-      // data (a read-only mapping puts the ring in overwrite mode, perf_mmap()).
-      const m = b.mmap(fd, (1 + pages) * page, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-      if (typeof m === 'number') {
-        throw new SyscallError('mmap', -m, mmapHint(-m), `map the perf ring of CPU ${cpu} (${pages} pages)`);
-      }
-      mapping = m;
-      const ring = new PerfRing(cpu, m, page);
-      const r = b.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
-      if (r < 0) throw new SyscallError('ioctl(PERF_EVENT_IOC_ENABLE)', -r, undefined, `enable the perf event of CPU ${cpu}`);
-      const entry: CPURing = { cpu, fd, mapping: m, ring, emptiedAt: 0 };
-      this.#rings.push(entry);
-      this.#byCPU.set(cpu, entry);
-    } catch (err) {
-      if (mapping !== undefined) b.munmap(mapping);
-      b.close(fd);
-      throw err;
-    }
+    const entry: CPURing = { ...openCPURing(this.#backend, cpu, pages, page, w), emptiedAt: 0 };
+    this.#rings.push(entry);
+    this.#byCPU.set(cpu, entry);
     // Installed last: once in the map, programs write to it. A failure here still leaves
     // the ring in #rings, so releaseRings() unmaps and closes it.
     this.#install(cpu);
@@ -361,11 +290,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   }
 
   #install(cpu: number): void {
-    const entry = this.#byCPU.get(cpu)!;
-    const v = dataView(this.#value);
-    dataView(this.#key).setUint32(0, cpu, hostLittleEndian);
-    v.setUint32(0, entry.fd, hostLittleEndian);
-    this.#map.update(this.#key, this.#value);
+    installRing(this.#map, cpu, this.#byCPU.get(cpu)!.fd, this.#key, this.#value);
   }
 
   #uninstall(cpu: number): void {
@@ -655,13 +580,4 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function mmapHint(errno: number): string | undefined {
-  // perf_mmap(): beyond perf_event_mlock_kb per user, unprivileged users get EPERM.
-  if (errno === Errno.EPERM) return 'the rings exceed kernel.perf_event_mlock_kb for this user: use smaller perCpuBufferBytes or CAP_IPC_LOCK';
-  if (errno === Errno.ENOMEM) return 'out of memory for the ring: use smaller perCpuBufferBytes';
-  if (errno === Errno.EOPNOTSUPP) return SANDBOX_HINT;
-  if (errno === Errno.EINVAL) return 'the ring size must be a power-of-two number of pages';
-  return undefined;
 }

@@ -147,6 +147,7 @@ export class PerfRing {
   readonly #meta: Uint32Array;
   /** Indexes in #meta of the low and high words of data_head and data_tail. */
   readonly #headLow: number;
+  readonly #headHigh: number;
   readonly #tailLow: number;
   readonly #tailHigh: number;
   /** The high word of data_tail as last written (it changes every 4 GiB). */
@@ -197,6 +198,7 @@ export class PerfRing {
     this.#meta = new Uint32Array(mapping.buffer, 0, pageSize >>> 2);
     const low = hostLittleEndian ? 0 : 1;
     this.#headLow = (DATA_HEAD_OFFSET >>> 2) + low;
+    this.#headHigh = (DATA_HEAD_OFFSET >>> 2) + 1 - low;
     this.#tailLow = (DATA_TAIL_OFFSET >>> 2) + low;
     this.#tailHigh = (DATA_TAIL_OFFSET >>> 2) + 1 - low;
     const meta = new DataView(mapping.buffer, 0, pageSize);
@@ -325,6 +327,61 @@ export class PerfRing {
     );
     const used = this.#progress;
     if (used > 0) this.#advance(used);
+    return this.#count;
+  }
+
+  /**
+   * An overwritable ring (`write_backward`, mapped read-only): appends up to `max` of the
+   * records it holds now to `out`, newest first, and returns how many. Reads nothing back to
+   * the kernel (there is no data_tail to write).
+   *
+   * The kernel writes such a ring downwards: `data_head` starts at 0 and drops by each
+   * record's size (__perf_output_begin() with `backward`), so the newest record starts at
+   * `data_head & mask`, the next older one right after it, and so on; `-data_head` bytes were
+   * written in all. The window read is the ring's size from `data_head` (or fewer bytes if
+   * fewer were written); the oldest record in it may run past the window's end, where newer
+   * records overwrote its tail, and is left out. The caller pauses the ring first
+   * (PERF_EVENT_IOC_PAUSE_OUTPUT); a write that had begun before the pause publishes a new
+   * `data_head` when it ends, so the copy is taken again when the head moved meanwhile.
+   */
+  readRecentInto(out: PerfRecord[], max: number): number {
+    if (max <= 0 || this.#stopped) return 0;
+    const ring = this.#ring;
+    const size = this.size;
+    let slab = new Uint8Array(0);
+    let avail = 0;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const low = Atomics.load(this.#meta, this.#headLow);
+      const high = Atomics.load(this.#meta, this.#headHigh);
+      // -data_head as a u64: the bytes written since the event was opened.
+      const written = low === 0 && high === 0 ? 0 : (U32_HIGH - high - 1) * U32_HIGH + (U32_HIGH - low);
+      avail = Math.min(written, size);
+      slab = new Uint8Array((avail + 7) & ~7);
+      const off = low & ring.mask;
+      const first = Math.min(avail, size - off);
+      slab.set(ring.bytes.subarray(off, off + first), 0);
+      if (first < avail) slab.set(ring.bytes.subarray(0, avail - first), first);
+      if (Atomics.load(this.#meta, this.#headLow) === low && Atomics.load(this.#meta, this.#headHigh) === high) break;
+    }
+    if (avail === 0) return 0;
+    const buffer = slab.buffer;
+    const copy: Area = { bytes: slab, words: new Uint32Array(buffer), halves: new Uint16Array(buffer), mask: 0x7fffffff };
+    const cpu = this.cpu;
+    // `published` unbounded: the record cut by the window's end is not corrupt, only
+    // incomplete, and stops the walk like a record that continues past a batch copy.
+    this.#parse(
+      copy,
+      0,
+      avail,
+      Infinity,
+      max,
+      (_cpu, bytes, offset, length) => {
+        out.push({ cpu, rawSample: bytes.subarray(offset, offset + length), lostSamples: 0 });
+      },
+      (_cpu, lostSamples) => {
+        out.push({ cpu, rawSample: EMPTY_SAMPLE, lostSamples });
+      },
+    );
     return this.#count;
   }
 
