@@ -2,7 +2,7 @@
 // The small demo the README points at: build a socket-filter program with the asm builder,
 // load it, run it 10 times with BPF_PROG_TEST_RUN, and print the return value and what the
 // program counted in an array map. Needs root (CAP_BPF). Run with `npm run demo`.
-import { BpfMap, MapType, Program, ProgramType, asm } from '../dist/index.js';
+import { BpfMap, MapType, Program, ProgramType, asm } from 'ebpf-ts';
 
 const { Register: R, Size, AtomicOp } = asm;
 

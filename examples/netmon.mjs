@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // netmon: bytes and packets sent and received per cgroup, or per process, by everything in a
 // cgroup v2 and below it, printed every --interval seconds until Ctrl-C. The BPF side is
 // testdata/netmon.bpf.c: cgroup_skb programs count each IP packet at egress and ingress, and a
@@ -19,11 +20,15 @@
 // Per process: a socket belongs to the process that created it (socket(2)) while netmon ran.
 // Sockets created earlier, and sockets accept(2) returns (made by the kernel, not socket(2)),
 // are listed as "(unknown)".
+//
+// The maps are read through the generated bindings (examples/bpf/netmon.js): `by_cgroup`
+// gives bigint cgroup ids and `{ tx_bytes, … }`, `by_socket` `{ pid, comm, c }`.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { attachCgroup, cgroup2Path, loadCollection, resolveCgroup } from '../dist/index.js';
-import { checkLeaks, objectPath, openFds, options, row, stopSignal } from './lib/common.mjs';
+import { attachCgroup, cgroup2Path, resolveCgroup } from 'ebpf-ts';
+import { loadNetmon } from './bpf/netmon.js';
+import { checkLeaks, openFds, options, row, stopSignal } from './lib/common.mjs';
 
 const usage =
   'usage: netmon.mjs [--cgroup <path>] [--by cgroup|process] [--interval <seconds>] [--demo] [--duration <seconds>]';
@@ -48,7 +53,7 @@ try {
   target = resolveCgroup(opts.cgroup ?? cgroup2Path());
 } catch (err) {
   // AttachTargetError: not a cgroup v2 directory; the message says where v2 is mounted.
-  console.error(`netmon: ${err.message}`);
+  console.error(`netmon: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
 }
 
@@ -60,27 +65,29 @@ if (opts.demo) {
   target = demoCgroup;
 }
 
-const coll = await loadCollection(objectPath('netmon'));
+const obj = await loadNetmon();
+/** @type {import('ebpf-ts').Link[]} */
 const links = [];
 try {
-  for (const prog of [coll.programs.count_egress, coll.programs.count_ingress, coll.programs.record_creator]) {
+  for (const prog of [obj.programs.count_egress, obj.programs.count_ingress, obj.programs.record_creator]) {
     // The hook comes from each program's section (cgroup_skb/egress, …). A cgroup link where
     // the kernel has one (5.7+), else BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI.
     links.push(attachCgroup(prog, { cgroup: target }));
   }
 } catch (err) {
   cleanup();
-  console.error(`netmon: ${err.message}`);
+  console.error(`netmon: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
 }
 
 const v2root = cgroup2Path();
-const rel = (path) => '/' + relative(v2root, path);
+const rel = (/** @type {string} */ path) => '/' + relative(v2root, path);
 
 // Cgroup ids are the inode numbers of the cgroup directories: walk the tree below the
 // attach point to name them, again whenever an unknown id shows up.
+/** @type {Map<bigint, string>} */
 const cgroupNames = new Map();
-function nameCgroups(dir) {
+function nameCgroups(/** @type {string} */ dir) {
   try {
     cgroupNames.set(statSync(dir, { bigint: true }).ino, rel(dir));
     for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) nameCgroups(join(dir, entry.name));
@@ -88,57 +95,51 @@ function nameCgroups(dir) {
     // Removed while we walked.
   }
 }
-function cgroupName(id) {
+function cgroupName(/** @type {bigint} */ id) {
   if (id === 0n) return '(no socket)';
   if (!cgroupNames.has(id)) nameCgroups(target);
   return cgroupNames.get(id) ?? `cgroup id ${id}`;
 }
 
-const COUNTERS = ['txBytes', 'txPackets', 'rxBytes', 'rxPackets'];
-/** struct counters: four u64 in the host's byte order. */
-function counters(bytes, offset) {
-  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 32);
-  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  return Object.fromEntries(COUNTERS.map((k, i) => [k, v.getBigUint64(i * 8, little)]));
-}
-const addTo = (a, b) => COUNTERS.forEach((k) => (a[k] += b[k]));
-const zero = () => Object.fromEntries(COUNTERS.map((k) => [k, 0n]));
+/** @typedef {import('./bpf/netmon.js').Counters} Counters */
+/** @type {Array<keyof Counters>} */
+const COUNTERS = ['tx_bytes', 'tx_packets', 'rx_bytes', 'rx_packets'];
+const zero = () => /** @type {Counters} */ ({ tx_bytes: 0n, tx_packets: 0n, rx_bytes: 0n, rx_packets: 0n });
 
-/** Traffic so far, by name (a cgroup path, or "PID COMM"). */
+/**
+ * Traffic so far, by name (a cgroup path, or "PID COMM").
+ * @returns {Map<string, Counters>}
+ */
 function snapshot() {
   const out = new Map();
-  const add = (name, c) => {
-    if (!out.has(name)) out.set(name, zero());
-    addTo(out.get(name), c);
+  const add = (/** @type {string} */ name, /** @type {Counters} */ c) => {
+    const sum = out.get(name) ?? zero();
+    for (const k of COUNTERS) sum[k] += c[k];
+    out.set(name, sum);
   };
-  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   if (by === 'cgroup') {
-    for (const [key, value] of coll.maps.by_cgroup.entries()) add(cgroupName(new DataView(key.buffer, key.byteOffset).getBigUint64(0, little)), counters(value, 0));
+    for (const [id, c] of obj.maps.by_cgroup.entries()) add(cgroupName(id), c);
   } else {
-    // struct socket_stats: pid (u32), comm[16], then the counters at offset 24.
-    for (const [, value] of coll.maps.by_socket.entries()) {
-      const pid = new DataView(value.buffer, value.byteOffset).getUint32(0, little);
-      const comm = new TextDecoder().decode(value.subarray(4, 20)).replace(/\0.*$/s, '');
-      add(pid === 0 ? '(unknown)' : `${pid} ${comm}`, counters(value, 24));
-    }
+    for (const [, { pid, comm, c }] of obj.maps.by_socket.entries()) add(pid === 0 ? '(unknown)' : `${pid} ${comm}`, c);
   }
   return out;
 }
 
 const widths = [8, 40, 12, 10, 12, 10];
 const header = ['TIME(s)', by === 'cgroup' ? 'CGROUP' : 'PID COMM', 'TX_BYTES', 'TX_PKTS', 'RX_BYTES', 'RX_PKTS'];
-const line = (time, name, c) => row(widths, [time, name, c.txBytes, c.txPackets, c.rxBytes, c.rxPackets]);
+const line = (/** @type {string} */ time, /** @type {string} */ name, /** @type {Counters} */ c) => row(widths, [time, name, c.tx_bytes, c.tx_packets, c.rx_bytes, c.rx_packets]);
 console.log(`counting traffic of cgroup ${rel(target)} and below (${links[0].mode === 'bpf-link' ? 'cgroup links' : 'BPF_PROG_ATTACH'})`);
 console.log(row(widths, header));
 
 const start = process.hrtime.bigint();
 const seconds = () => (Number(process.hrtime.bigint() - start) / 1e9).toFixed(1);
+/** @type {Map<string, Counters>} */
 let previous = new Map();
 /** Prints the totals of what changed since the last print, most bytes first. */
-function report(all) {
+function report(/** @type {boolean} */ all) {
   const now = snapshot();
   const changed = [...now].filter(([name, c]) => all || COUNTERS.some((k) => c[k] !== previous.get(name)?.[k]));
-  changed.sort(([, a], [, b]) => Number(b.txBytes + b.rxBytes - (a.txBytes + a.rxBytes)));
+  changed.sort(([, a], [, b]) => Number(b.tx_bytes + b.rx_bytes - (a.tx_bytes + a.rx_bytes)));
   const time = seconds();
   for (const [name, c] of changed.slice(0, 25)) console.log(line(time, name, c));
   previous = now;
@@ -172,7 +173,7 @@ await checkLeaks(fdsBefore);
 /** Detaches, closes, and removes the demo cgroup (after killing what still runs in it). */
 function cleanup() {
   for (const link of links) link.close();
-  coll.close();
+  obj.close();
   if (demoCgroup === undefined || !existsSync(demoCgroup)) return;
   const procs = join(demoCgroup, 'cgroup.procs');
   const deadline = Date.now() + 5000;

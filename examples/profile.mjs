@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // profile: samples the stacks of a busy process on every CPU at --frequency Hz (99 by default)
 // for --duration seconds, then prints its hottest stacks with function names, kernel frames
 // above user frames. The BPF side is testdata/profile.bpf.c: a perf_event program that stores
@@ -18,18 +19,9 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import {
-  attachPerfEventAllCPUs,
-  btf,
-  loadCollection,
-  loadCollectionSpec,
-  PERF_COUNT_HW_CPU_CYCLES,
-  PerfType,
-  stackTrace,
-  Symbolizer,
-  TypedMap,
-} from '../dist/index.js';
-import { checkLeaks, objectPath, openFds, options, stopSignal } from './lib/common.mjs';
+import { attachPerfEventAllCPUs, PERF_COUNT_HW_CPU_CYCLES, PerfType, stackTrace, Symbolizer } from 'ebpf-ts';
+import { loadProfile } from './bpf/profile.js';
+import { checkLeaks, openFds, options, stopSignal } from './lib/common.mjs';
 
 const usage = 'usage: profile.mjs [--pid <pid> | --all] [--frequency <Hz>] [--top <stacks>] [--duration <seconds>]';
 const opts = options(usage, {
@@ -57,19 +49,19 @@ if (pid === undefined && !opts.all) {
   child = spawn(process.execPath, ['--perf-basic-prof', '-e', burn], { stdio: 'ignore' });
   pid = child.pid;
 }
-// Without a pid the program counts every process (target_tgid 0).
-const spec = await loadCollectionSpec(objectPath('profile'));
-const coll = await loadCollection(spec, { constants: { target_tgid: pid ?? 0 } });
+// Without a pid the program counts every process (target_tgid 0). The generated bindings
+// (examples/bpf/profile.js) type the constant and the counts map: struct stack_key → u64.
+const obj = await loadProfile({ constants: { target_tgid: pid ?? 0 } });
 const symbols = new Symbolizer();
 let sampling;
 try {
   // Read its mappings now: a process that exits before the report keeps its names.
   if (pid !== undefined) symbols.loadProcess(pid);
-  sampling = attachPerfEventAllCPUs(coll.programs.profile, { type: PerfType.Hardware, config: PERF_COUNT_HW_CPU_CYCLES, frequency });
+  sampling = attachPerfEventAllCPUs(obj.programs.profile, { type: PerfType.Hardware, config: PERF_COUNT_HW_CPU_CYCLES, frequency });
 } catch (err) {
-  coll.close();
+  obj.close();
   child?.kill();
-  console.error(`profile: ${err.message}`);
+  console.error(`profile: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
 }
 
@@ -85,26 +77,25 @@ await new Promise((resolve) => signal.addEventListener('abort', resolve, { once:
 clearInterval(keepAlive);
 sampling.close();
 
-// The counts map's key is struct stack_key; its BTF gives the codec.
-const counts = TypedMap.of(coll.maps.counts, btf.codecFor(spec.btf, 'struct stack_key'), btf.codecFor(spec.btf, '__u64'));
-
 // One line per frame: the function (no offset, so that samples at different instructions of
 // one function add up) and the file or module it is in.
-const line = (f) => `${f.symbol ?? `0x${f.address.toString(16)}`}${f.module === undefined ? '' : ` [${basename(f.module)}]`}`;
+const line = (/** @type {import('ebpf-ts').SymbolizedFrame} */ f) => `${f.symbol ?? `0x${f.address.toString(16)}`}${f.module === undefined ? '' : ` [${basename(f.module)}]`}`;
 // A negative stack id is the error bpf_get_stackid() returned instead of an id: -EFAULT
 // (14) means there was no such stack (no user stack in a kernel thread, no kernel stack for a
 // sample taken in user space).
+/** @type {(id: number, name: string, symbolise: (addresses: bigint[]) => import('ebpf-ts').SymbolizedFrame[]) => string[]} */
 const stackLines = (id, name, symbolise) => {
   if (id < 0) return id === -14 ? [] : [`[${name} stack not kept: error ${-id}]`];
-  const addresses = stackTrace(coll.maps.stacks, id);
+  const addresses = stackTrace(obj.maps.stacks, id);
   if (addresses === undefined) return [`[${name} stack ${id} was overwritten]`];
   return symbolise(addresses).map(line);
 };
 
 // Samples per symbolised stack: kernel frames (innermost first), then user frames.
+/** @type {Map<string, { comm: string; tgid: number; frames: string[]; samples: bigint }>} */
 const stacks = new Map();
 let total = 0n;
-for (const [key, n] of counts.entries()) {
+for (const [key, n] of obj.maps.counts.entries()) {
   total += n;
   const kernel = stackLines(key.kernel_stack_id, 'kernel', (a) => symbols.kernelStack(a));
   const user = stackLines(key.user_stack_id, 'user', (a) => symbols.userStack(key.tgid, a));
@@ -122,7 +113,7 @@ for (const s of hottest) {
   if (s.frames.length > DEPTH) console.log(`    … ${s.frames.length - DEPTH} more frames`);
 }
 
-coll.close();
+obj.close();
 if (child !== undefined) {
   child.kill();
   // V8 leaves its perf map behind; this child was ours, so is the file.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // xdp-count: packets and bytes per protocol received by a network interface, counted by an
 // XDP program (testdata/xdp_count.bpf.c), until Ctrl-C or --duration seconds.
 //
@@ -12,12 +13,15 @@
 // end. The demo needs `unshare` and `nsenter` (util-linux) and `ip` (iproute2).
 //
 // The program attaches through a BPF link on Linux 5.9+ (--legacy: through netlink, as older
-// kernels must); either way it is detached when the example exits.
+// kernels must); either way it is detached when the example exits. The `counts` map is read
+// through the generated bindings (examples/bpf/xdp_count.js): keys and values come out as
+// numbers and `{ packets, bytes }`, with no DataView code here.
 import { spawn, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { attachXDP, inNetns, loadCollection, xdpPrograms } from '../dist/index.js';
-import { checkLeaks, objectPath, openFds, row, stopSignal } from './lib/common.mjs';
+import { attachXDP, inNetns, xdpPrograms } from 'ebpf-ts';
+import { loadXdpCount } from './bpf/xdp_count.js';
+import { checkLeaks, openFds, row, stopSignal } from './lib/common.mjs';
 
 const USAGE = `usage: xdp-count.mjs [INTERFACE] [--mode generic|driver] [--legacy] [--duration <seconds>]
   INTERFACE  the interface to count on (name or index); without it, a demo on a veth pair
@@ -50,26 +54,31 @@ if (duration !== undefined && !(duration > 0)) {
 
 // Protocol names for the keys of the `counts` map: the IP protocol number, or 0x10000 | the
 // EtherType for frames that are not IPv4/IPv6.
+/** @type {Record<number, string>} */
 const IP_PROTOCOLS = { 0: 'IPv6 hop-by-hop', 1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 41: 'IPv6-in-IPv4', 47: 'GRE', 50: 'ESP', 58: 'ICMPv6', 132: 'SCTP' };
+/** @type {Record<number, string>} */
 const ETHER_TYPES = { 0x0806: 'ARP', 0x88cc: 'LLDP', 0x8100: 'VLAN', 0x88a8: 'QinQ', 0x8035: 'RARP' };
-function protocolName(key) {
+function protocolName(/** @type {number} */ key) {
   if (key < 0x10000) return IP_PROTOCOLS[key] ?? `IP protocol ${key}`;
   const type = key & 0xffff;
   return ETHER_TYPES[type] ?? `EtherType 0x${type.toString(16).padStart(4, '0')}`;
 }
 
-/** The `counts` map as rows, most packets first. */
+/**
+ * The `counts` map as rows, most packets first.
+ * @param {import('./bpf/xdp_count.js').XdpCountMaps['counts']} map
+ */
 function table(map) {
   const rows = [];
-  for (const [k, v] of map.entries()) {
-    const key = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
-    const d = new DataView(v.buffer, v.byteOffset, v.byteLength);
-    rows.push({ protocol: protocolName(key), packets: d.getBigUint64(0, true), bytes: d.getBigUint64(8, true) });
-  }
+  for (const [key, { packets, bytes }] of map.entries()) rows.push({ protocol: protocolName(key), packets, bytes });
   return rows.sort((a, b) => (a.packets === b.packets ? a.protocol.localeCompare(b.protocol) : a.packets > b.packets ? -1 : 1));
 }
 
 const widths = [16, 10];
+/**
+ * @param {import('./bpf/xdp_count.js').XdpCountMaps['counts']} map
+ * @param {string} heading
+ */
 function print(map, heading) {
   console.log(heading);
   console.log(row(widths, ['PROTOCOL', 'PACKETS', 'BYTES']));
@@ -163,13 +172,15 @@ const iface = network === undefined ? (/^\d+$/.test(positionals[0]) ? Number(pos
 // The demo's interface is in the receiver's namespace: attach (and query) from there.
 const where = (fn) => (network === undefined ? fn() : inNetns(network.receiver.path, fn));
 
-let coll;
+let obj;
 let link;
 try {
-  coll = await loadCollection(objectPath('xdp_count'), { programs: ['xdp_count'] });
-  link = where(() => attachXDP(coll.programs.xdp_count, { interface: iface, mode: opts.mode, legacy: opts.legacy }));
+  // Only the program used here is loaded; the bindings' other programs throw if touched.
+  obj = await loadXdpCount({ programs: ['xdp_count'] });
+  const prog = obj.programs.xdp_count;
+  link = where(() => attachXDP(prog, { interface: iface, mode: opts.mode, legacy: opts.legacy }));
 } catch (err) {
-  coll?.close();
+  obj?.close();
   await network?.close();
   console.error(`xdp-count: ${err.message}`);
   process.exit(1);
@@ -179,16 +190,16 @@ console.log(`counting on ${network === undefined ? iface : 'xdpc1 (demo veth, na
 
 if (network !== undefined) {
   sendDatagrams(network.sender, 5);
-  print(coll.maps.counts, '\nafter sending 5 UDP datagrams (the ARP exchange before them counts too):');
+  print(obj.maps.counts, '\nafter sending 5 UDP datagrams (the ARP exchange before them counts too):');
 } else {
   const signal = stopSignal(duration);
-  const timer = setInterval(() => print(coll.maps.counts, `\n${new Date().toISOString()}`), 1000);
+  const timer = setInterval(() => print(obj.maps.counts, `\n${new Date().toISOString()}`), 1000);
   await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
   clearInterval(timer);
-  print(coll.maps.counts, `\ntotal (stopped by ${signal.reason})`);
+  print(obj.maps.counts, `\ntotal (stopped by ${signal.reason})`);
 }
 
 link.close();
-coll.close();
+obj.close();
 await network?.close();
 await checkLeaks(fdsBefore);

@@ -1,14 +1,9 @@
-// What every tracer example shares and none of them is about: command-line options, finding
-// its BPF object, making sure tracefs is there, and stopping cleanly on Ctrl-C or after
-// --duration seconds. The BPF part of each example lives in the example itself.
+// What every tracer example shares and none of them is about: command-line options, making
+// sure tracefs is there, and stopping cleanly on Ctrl-C or after --duration seconds. The BPF
+// part of each example lives in the example itself and its generated bindings (bpf/).
 import { readdirSync } from 'node:fs';
-import { endianness } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as ebpf from '../../dist/index.js';
-
-/** The event readers, re-exported for the examples. */
-export const { PerfReader, RingBufReader } = ebpf;
+import * as ebpf from 'ebpf-ts';
 
 /**
  * Parses `--duration <seconds>` (stop by itself, for tests and CI) plus the example's own
@@ -34,15 +29,6 @@ export function options(usage, flags = {}) {
     process.exit(2);
   }
   return { ...parsed, duration };
-}
-
-/**
- * The compiled object for this machine: clang builds testdata/NAME.bpf.c for both byte
- * orders (npm run testdata), and BPF objects must match the host's.
- */
-export function objectPath(name) {
-  const arch = endianness() === 'LE' ? 'bpfel' : 'bpfeb';
-  return fileURLToPath(new URL(`../../testdata/${name}.${arch}.o`, import.meta.url));
 }
 
 /**

@@ -38,6 +38,8 @@ export const buildCommand: Command = {
     { name: 'libbpf-include', type: 'string', valueName: 'DIR', description: 'directory holding bpf/bpf_helpers.h (default /usr/include)' },
     { name: 'cflags', type: 'string', valueName: 'FLAGS', description: 'extra clang flags, space-separated' },
     { name: 'type', type: 'string', repeatable: true, valueName: 'TYPE', description: "passed to gen: 'struct event' or 'events=struct event' (repeatable)" },
+    { name: 'char-arrays', type: 'string', valueName: 'MODE', choices: ['string', 'bytes'], description: 'passed to gen: char[N] members as strings or bytes' },
+    { name: 'bytes', type: 'string', repeatable: true, valueName: 'MEMBER', description: "passed to gen: a member kept as raw bytes, 'struct event.payload' (repeatable)" },
     { name: 'embed', type: 'boolean', description: 'passed to gen: embed the objects in the module', default: false },
     { name: 'watch', type: 'boolean', description: 'rebuild whenever the source changes (until interrupted)', default: false },
     jsonOption,
@@ -55,6 +57,8 @@ export const buildCommand: Command = {
         libbpfInclude: str('libbpf-include'),
         cflags: cflags === undefined ? [] : cflags.split(/\s+/).filter((f) => f !== ''),
         types: splitTypes(args.options.type as readonly string[] | undefined),
+        charArrays: str('char-arrays') as 'string' | 'bytes' | undefined,
+        bytes: splitTypes(args.options.bytes as readonly string[] | undefined),
         embed: args.options.embed === true,
       });
     const json = args.options.json === true;

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { generateBindings } from '../gen/generate.js';
+import { generateBindings, type Bindings } from '../gen/generate.js';
 import { jsonOption, type Command } from './command.js';
 import { toJSON } from './output.js';
 
@@ -27,6 +27,24 @@ export function splitTypes(value: string | readonly string[] | undefined): strin
     .filter((s) => s !== '');
 }
 
+/**
+ * Writes a module `generateBindings()` made (and its declarations, for JavaScript) and returns
+ * the paths written.
+ *
+ * @example
+ * ```ts
+ * writeBindings(generateBindings('tracer.bpfel.o', { out: 'bpf/tracer.js' })); // ['bpf/tracer.js', 'bpf/tracer.d.ts']
+ * ```
+ */
+export function writeBindings(b: Bindings): string[] {
+  const files = [{ path: b.path, text: b.text }, ...(b.declarations !== undefined ? [b.declarations] : [])];
+  for (const f of files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, f.text);
+  }
+  return files.map((f) => f.path);
+}
+
 /** `ebpf-ts gen`. */
 export const genCommand: Command = {
   words: ['gen'],
@@ -39,11 +57,15 @@ export const genCommand: Command = {
     '(both byte orders when x.bpfel.o and x.bpfeb.o are side by side) or embedded with --embed.\n' +
     "A reader's record type: --type 'events=struct event', else the map's __type(value, ...), else a\n" +
     "lone --type when the object has one reader map, else a struct named like the map ('events' →\n" +
-    "'struct event').",
+    "'struct event').\n" +
+    'A --out ending in .js writes JavaScript and its .d.ts (for projects without a TypeScript build;\n' +
+    'needs the typescript package, 5.5+, when generating only).',
   options: [
     { name: 'out', type: 'string', valueName: 'FILE', description: 'the module to write (default: <name>.ts next to the object)' },
     { name: 'name', type: 'string', valueName: 'NAME', description: 'base of the generated names, loadNAME() (default: the object name)' },
     { name: 'type', type: 'string', repeatable: true, valueName: 'TYPE', description: "an extra type, 'struct event', or a reader's record type, 'events=struct event' (repeatable)" },
+    { name: 'char-arrays', type: 'string', valueName: 'MODE', choices: ['string', 'bytes'], description: 'char[N] members as strings (up to the first NUL) or as bytes (Uint8Array)' },
+    { name: 'bytes', type: 'string', repeatable: true, valueName: 'MEMBER', description: "a member kept as raw bytes, 'struct event.payload' (repeatable)" },
     { name: 'embed', type: 'boolean', description: 'embed the object in the module (bundlers, Electron asar)', default: false },
     { name: 'import-from', type: 'string', valueName: 'MODULE', description: "module the bindings import the runtime from (default 'ebpf-ts')" },
     jsonOption,
@@ -56,11 +78,12 @@ export const genCommand: Command = {
       out: args.options.out as string | undefined,
       name: args.options.name as string | undefined,
       types: splitTypes(args.options.type as readonly string[] | undefined),
+      charArrays: args.options['char-arrays'] as 'string' | 'bytes' | undefined,
+      bytes: splitTypes(args.options.bytes as readonly string[] | undefined),
       embed: args.options.embed === true,
       importFrom: typeof importFrom === 'string' ? importFrom : undefined,
     });
-    mkdirSync(dirname(r.path), { recursive: true });
-    writeFileSync(r.path, r.text);
-    ctx.out(args.options.json === true ? toJSON({ object, out: r.path }) : `wrote ${r.path}\n`);
+    const written = writeBindings(r);
+    ctx.out(args.options.json === true ? toJSON({ object, out: r.path, ...(r.declarations !== undefined ? { declarations: r.declarations.path } : {}) }) : written.map((p) => `wrote ${p}\n`).join(''));
   },
 };

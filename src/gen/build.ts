@@ -32,6 +32,10 @@ export interface BuildOptions {
   types?: readonly string[];
   /** Passed to gen: embed the objects in the module. */
   embed?: boolean;
+  /** Passed to gen: `char[N]` as strings (default) or bytes. */
+  charArrays?: 'string' | 'bytes';
+  /** Passed to gen: members kept as raw bytes (`'struct event.payload'`). */
+  bytes?: readonly string[];
   /** Passed to gen: the runtime module. */
   importFrom?: string;
   /** Environment ($CLANG). Default process.env. */
@@ -115,6 +119,8 @@ export function buildObject(source: string, options: BuildOptions = {}): BuildRe
     name,
     types: options.types ?? [],
     embed: options.embed === true,
+    ...(options.charArrays !== undefined ? { charArrays: options.charArrays } : {}),
+    ...(options.bytes !== undefined ? { bytes: options.bytes } : {}),
     command: ['npx ebpf-ts build', source, ...(options.out !== undefined ? ['--out', options.out] : []), ...(options.name !== undefined ? ['--name', options.name] : [])].join(' '),
     ...(options.importFrom !== undefined ? { importFrom: options.importFrom } : {}),
   });

@@ -10,10 +10,15 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { parseCollectionSpec } from '../collection-spec.js';
 import { ArgumentError } from '../errors.js';
 import { generateModule } from './module.js';
+import { transpileBindings } from './transpile.js';
 
 /** Options of {@link generateBindings}. */
 export interface BindingsOptions {
-  /** Where the module goes. Default: `<name>.ts` next to the object. */
+  /**
+   * Where the module goes. Default: `<name>.ts` next to the object. A `.js` (or `.mjs`) path
+   * writes JavaScript and its declarations (`.d.ts`, `.d.mts`) instead, for projects without a
+   * TypeScript build; that needs the `typescript` package (5.5+) at generation time.
+   */
   out?: string;
   /** Base name of the generated names (`loadTracer`). Default: the object's name (`tracer` of `tracer.bpfel.o`). */
   name?: string;
@@ -21,6 +26,10 @@ export interface BindingsOptions {
   types?: readonly string[];
   /** Embed the object(s) in the module instead of loading them from next to it. */
   embed?: boolean;
+  /** `char[N]` as `'string'` (default) or `'bytes'` (see `GenerateOptions.charArrays`). */
+  charArrays?: 'string' | 'bytes';
+  /** Members kept as raw bytes, `'struct event.payload'` (see `GenerateOptions.bytes`). */
+  bytes?: readonly string[];
   /** Module to import the runtime from. Default `'ebpf-ts'`. */
   importFrom?: string;
   /** The regenerate command for the header, when not the `gen` command line (`ebpf-ts build` passes its own). */
@@ -42,6 +51,16 @@ export function defaultName(objectPath: string): string {
   return /^[0-9]/.test(name) ? `_${name}` : name;
 }
 
+/** What {@link generateBindings} produced: the module, and its declarations for JavaScript output. */
+export interface Bindings {
+  /** The module's path (`options.out`). */
+  path: string;
+  /** The module's text. */
+  text: string;
+  /** For a `.js`/`.mjs` module: its `.d.ts`/`.d.mts` next to it. */
+  declarations?: { path: string; text: string };
+}
+
 /**
  * Generates the bindings module of the object at `objectPath`. When the object is
  * `x.bpfel.o` or `x.bpfeb.o` and the other byte order's file is next to it, the module
@@ -53,9 +72,9 @@ export function defaultName(objectPath: string): string {
  * writeFileSync(path, text);
  * ```
  * @throws {@link ArgumentError} for a missing object or bad options; `ParseError` for a file
- * that is not a BPF object.
+ * that is not a BPF object; `ToolNotFoundError` for JavaScript output without TypeScript 5.5+.
  */
-export function generateBindings(objectPath: string, options: BindingsOptions = {}): { path: string; text: string } {
+export function generateBindings(objectPath: string, options: BindingsOptions = {}): Bindings {
   if (!existsSync(objectPath)) throw new ArgumentError(`gen: ${objectPath}: no such file`);
   const bytes = new Uint8Array(readFileSync(objectPath));
   const spec = parseCollectionSpec(bytes);
@@ -84,6 +103,8 @@ export function generateBindings(objectPath: string, options: BindingsOptions = 
     '--name',
     name,
     ...(options.types !== undefined && options.types.length > 0 ? ['--type', `'${options.types.join(',')}'`] : []),
+    ...(options.charArrays !== undefined ? ['--char-arrays', options.charArrays] : []),
+    ...(options.bytes ?? []).flatMap((b) => ['--bytes', `'${b}'`]),
     ...(options.embed === true ? ['--embed'] : []),
     ...(options.importFrom !== undefined ? ['--import-from', options.importFrom] : []),
   ].join(' ');
@@ -91,9 +112,16 @@ export function generateBindings(objectPath: string, options: BindingsOptions = 
     name,
     objects,
     types: options.types ?? [],
+    ...(options.charArrays !== undefined ? { charArrays: options.charArrays } : {}),
+    ...(options.bytes !== undefined ? { bytes: options.bytes } : {}),
     importFrom: options.importFrom ?? 'ebpf-ts',
     command,
     source: basename(objectPath),
   });
-  return { path: out, text };
+  const js = /\.(m?)js$/.exec(out);
+  if (js === null) return { path: out, text };
+  const { js: code, dts } = transpileBindings(text, basename(out).replace(/\.m?js$/, '.ts'));
+  // The compiler keeps the header on the code; the declarations get it again.
+  const header = text.split('\n').filter((l, i) => i < 2 && l.startsWith('//'));
+  return { path: out, text: code, declarations: { path: out.replace(/\.m?js$/, `.d.${js[1]}ts`), text: [...header, '', dts].join('\n') } };
 }

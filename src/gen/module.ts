@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { shapeOf, type Shape } from '../btf/shape.js';
+import { shapeOf, type Shape, type ShapeOptions } from '../btf/shape.js';
+import { shapeSize } from '../btf/codec.js';
 import { Composite, Type } from '../btf/types.js';
 import { Spec } from '../btf/spec.js';
 import type { CollectionSpec } from '../collection-spec.js';
@@ -30,6 +31,18 @@ export interface GenerateOptions {
    * `events` perf or ring buffer map's reader decode records to it.
    */
   types?: readonly string[];
+  /**
+   * `char[N]` as `'string'` (default: up to the first NUL) or `'bytes'` (a `Uint8Array` copy),
+   * everywhere, as `btf.codecFor()`'s option of the same name.
+   */
+  charArrays?: 'string' | 'bytes';
+  /**
+   * Members kept as raw bytes whatever their type, `'struct event.payload'`: decoded to a
+   * `Uint8Array` copy of the member's bytes, encoded from one (shorter is zero-filled). A
+   * member of an anonymous struct or union inside the named one is named as the C code names
+   * it (`'struct event.addr'`).
+   */
+  bytes?: readonly string[];
   /** Module the bindings import the runtime from. Default `'ebpf-ts'`. */
   importFrom?: string;
   /** The command that regenerates the file, for its header. */
@@ -66,10 +79,46 @@ function parseTypeRequest(btf: Spec, arg: string): TypeRequest {
   return { map, type: t };
 }
 
-function shapeOrUndefined(t: unknown): Shape | undefined {
+/** Shapes with the module's options: char arrays as asked, `--bytes` members as raw bytes. */
+type Shaper = (t: Type) => Shape;
+
+function bytesSelector(btf: Spec, arg: string, charArrays: ShapeOptions['charArrays']): [Composite, string] {
+  const m = /^\s*(?:(struct|union)\s+)?([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(arg);
+  if (m === null) throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: expected 'struct name.member'`);
+  const t = btf.anyTypesByName(m[2]!).find((x): x is Composite => x instanceof Composite && x.name === m[2] && (m[1] === undefined || x.kindName === m[1]));
+  if (t === undefined) throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: the object's BTF has no ${m[1] ?? 'struct or union'} ${m[2]}`);
+  const s = shapeOf(t, { charArrays });
+  const f = s.kind === 'struct' || s.kind === 'union' ? s.fields.find((x) => x.name === m[3]) : undefined;
+  if (f === undefined) throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: ${t} has no member ${m[3]}`);
+  if (f.kind === 'bitfield') throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: ${m[3]} is a bitfield, which has no bytes of its own`);
+  return [t, m[3]!];
+}
+
+function shaper(btf: Spec, options: GenerateOptions): Shaper {
+  const charArrays = options.charArrays ?? 'string';
+  const keep = new Map<Type, Set<string>>();
+  for (const arg of options.bytes ?? []) {
+    const [t, member] = bytesSelector(btf, arg, charArrays);
+    keep.set(t, (keep.get(t) ?? new Set()).add(member));
+  }
+  const rewrite = (s: Shape): Shape => {
+    if (s.kind === 'array') return { ...s, element: rewrite(s.element) };
+    if (s.kind !== 'struct' && s.kind !== 'union') return s;
+    const members = keep.get(s.type);
+    const fields = s.fields.map((f) => {
+      if (f.kind !== 'field') return f;
+      if (members?.has(f.name) === true) return { ...f, shape: { kind: 'chars' as const, length: shapeSize(f.shape), mode: 'bytes' as const } };
+      return { ...f, shape: rewrite(f.shape) };
+    });
+    return { ...s, fields };
+  };
+  return (t) => rewrite(shapeOf(t, { charArrays }));
+}
+
+function shapeOrUndefined(shape: Shaper, t: unknown): Shape | undefined {
   if (!(t instanceof Type)) return undefined;
   try {
-    return shapeOf(t);
+    return shape(t);
   } catch (e) {
     if (e instanceof ArgumentError) return undefined;
     throw e;
@@ -99,6 +148,7 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
   if (little === undefined && big === undefined) throw new ArgumentError('gen: no object to load (options.objects)');
   const bothOrders = little !== undefined && big !== undefined;
 
+  const shape = shaper(btf, options);
   const names = new NameTable();
   for (const n of [Name, `${Name}Maps`, `${Name}Programs`, `${Name}Variables`, `${Name}Readers`, `${Name}Constants`, `${Name}LoadOptions`]) names.reserve(n);
   const src = new CodecSource(names, { littleEndian: spec.byteOrder === 'little', bothOrders });
@@ -106,7 +156,7 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
   // --type requests: declared first, so their names are the plain ones.
   const requests = (options.types ?? []).map((a) => parseTypeRequest(btf, a));
   for (const r of requests) {
-    const s = shapeOrUndefined(r.type);
+    const s = shapeOrUndefined(shape, r.type);
     if (s === undefined) throw new ArgumentError(`--type ${r.type}: it has no value representation`);
     src.typeOf(s);
     if (r.map !== undefined) {
@@ -129,8 +179,8 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
     const m = spec.maps[name]!;
     const key = propertyKey(name);
     const id = camelCase(pascalCase(name));
-    const ks = shapeOrUndefined(m.key);
-    const vs = shapeOrUndefined(m.value);
+    const ks = shapeOrUndefined(shape, m.key);
+    const vs = shapeOrUndefined(shape, m.value);
     mapGetters.push(`get ${key}() { return ${id}Map(); },`);
     if (dataMaps.has(m.type) && ks !== undefined && vs !== undefined) {
       const perCPU = isPerCPUMapType(m.type);
@@ -146,18 +196,18 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
       uses.add('BpfMap');
     }
     if (readerMaps.has(m.type)) {
-      const record = recordShape(btf, name, requests, vs, readerMapCount);
+      const record = recordShape(btf, shape, name, requests, vs, readerMapCount);
       if (record === undefined) continue;
       const ring = m.type === MapType.RingBuf;
       const reader = ring ? 'RingBufReader' : 'PerfReader';
       const t = src.typeOf(record);
       codecs.push(`/** Records of map \`${name}\`. */`, `export const ${id}RecordCodec: Codec<${t}> = ${src.codecExpr(record, `${name} record`)};`, '');
       readerLines.push(
-        `  /** Opens a reader of \`${name}\` whose records decode to ${t}; close it (or \`using\`) when done. */`,
-        `  ${key}(options?: ${reader}Options): TypedReader<${t}>;`,
+        `  /** Opens a reader of \`${name}\` whose records decode to ${t} (\`onLost\` hears of perf loss reports); close it (or \`using\`) when done. */`,
+        `  ${key}(options?: ${reader}Options & TypedReaderOptions): TypedReader<${t}>;`,
       );
-      readerMakers.push(`${key}: (options?: ${reader}Options) => new TypedReader(new ${reader}(${id}Map() as BpfMap, options), ${id}RecordCodec),`);
-      uses.add(reader).add(`${reader}Options`).add('TypedReader').add('BpfMap');
+      readerMakers.push(`${key}: (options?: ${reader}Options & TypedReaderOptions) => new TypedReader(new ${reader}(${id}Map() as BpfMap, options), ${id}RecordCodec, options),`);
+      uses.add(reader).add(`${reader}Options`).add('TypedReader').add('TypedReaderOptions').add('BpfMap');
     }
   }
 
@@ -178,7 +228,7 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
   for (const name of Object.keys(spec.variables).sort()) {
     const v = spec.variables[name]!;
     if (!isIdentifier(name) || v.sectionName === '.ksyms') continue;
-    const s = shapeOrUndefined(v.type);
+    const s = shapeOrUndefined(shape, v.type);
     if (s === undefined) continue;
     const id = camelCase(pascalCase(name));
     const t = src.typeOf(s);
@@ -219,15 +269,15 @@ export function generateModule(spec: CollectionSpec, options: GenerateOptions): 
 // The record type of a reader map: a --type bound to it, the map's own __type(value, …), a
 // lone unbound --type when the object has one reader map, or the naming convention: a struct
 // named like the map (`events` → `struct event`, `struct events`, `struct events_event`).
-function recordShape(btf: Spec, map: string, requests: readonly TypeRequest[], value: Shape | undefined, readers: number): Shape | undefined {
+function recordShape(btf: Spec, shape: Shaper, map: string, requests: readonly TypeRequest[], value: Shape | undefined, readers: number): Shape | undefined {
   const bound = requests.find((r) => r.map === map);
-  if (bound !== undefined) return shapeOf(bound.type);
+  if (bound !== undefined) return shape(bound.type);
   if (value !== undefined && (value.kind === 'struct' || value.kind === 'union')) return value;
   const unbound = requests.filter((r) => r.map === undefined);
-  if (unbound.length === 1 && readers === 1) return shapeOf(unbound[0]!.type);
+  if (unbound.length === 1 && readers === 1) return shape(unbound[0]!.type);
   for (const candidate of [map.replace(/s$/, ''), map, `${map}_event`, ...(readers === 1 ? ['event'] : [])]) {
     const t = btf.anyTypesByName(candidate).find((x) => x instanceof Composite && x.name === candidate);
-    if (t !== undefined) return shapeOf(t);
+    if (t !== undefined) return shape(t);
   }
   return undefined;
 }
@@ -276,7 +326,7 @@ function render(p: Parts): string {
   const runtime = ['ArgumentError', 'loadCollection', 'parseCollectionSpec', ...[...p.uses].filter((u) => ['TypedMap', 'TypedVariable', 'TypedReader', 'PerfReader', 'RingBufReader'].includes(u))];
   const helpers = [...src.used].filter((h) => ['decodeCString', 'encodeCString', 'checkInt', 'checkNumber', 'readBits', 'writeBits'].includes(h)).sort();
   if (helpers.length > 0 || src.used.has('enumValue')) runtime.push('btf');
-  const types = ['Codec', 'Collection', 'CollectionOptions', 'CollectionSpec', ...[...p.uses].filter((u) => ['BpfMap', 'Program', 'PerfReaderOptions', 'RingBufReaderOptions'].includes(u))];
+  const types = ['Codec', 'Collection', 'CollectionOptions', 'CollectionSpec', ...[...p.uses].filter((u) => ['BpfMap', 'Program', 'PerfReaderOptions', 'RingBufReaderOptions', 'TypedReaderOptions'].includes(u))];
   if (!embedded) out.push("import { readFile } from 'node:fs/promises';");
   if (p.bothOrders) out.push("import { endianness } from 'node:os';");
   const imports = [...runtime.sort(), ...types.sort().map((t) => `type ${t}`)];

@@ -23,7 +23,7 @@ const taken = new Set([
   'Array', 'Map', 'Set', 'Object', 'String', 'Number', 'BigInt', 'Boolean', 'Symbol', 'Error', 'Promise', 'DataView',
   'Uint8Array', 'URL', 'Buffer', 'Disposable', 'Record', 'Readonly', 'Partial', 'Omit',
   'ArgumentError', 'BpfMap', 'Codec', 'Collection', 'CollectionOptions', 'CollectionSpec', 'PerfReader', 'PerfReaderOptions',
-  'Program', 'RingBufReader', 'RingBufReaderOptions', 'TypedMap', 'TypedReader', 'TypedVariable', 'btf',
+  'Program', 'RingBufReader', 'RingBufReaderOptions', 'TypedMap', 'TypedReader', 'TypedReaderOptions', 'TypedVariable', 'btf',
 ]);
 
 /**

@@ -10,15 +10,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../errors.js';
 
-/** A build tool is missing; `tool` says which and `package` what to install. */
+/** A build tool is missing (clang, libbpf's headers, TypeScript for JavaScript bindings); `tool` says which and `package` what to install. */
 export class ToolNotFoundError extends BpfError {
-  /** `clang` or `libbpf headers`. */
+  /** `clang`, `libbpf headers` or `typescript 5.5+`. */
   readonly tool: string;
-  /** The Debian/Ubuntu package that brings it. */
+  /** The package that brings it (Debian/Ubuntu's, or npm's for typescript). */
   readonly package: string;
 
-  constructor(tool: string, pkg: string, detail: string) {
-    super(`${tool} not found: ${detail}. Install it (Debian/Ubuntu: apt-get install ${pkg}); it is needed to build BPF objects only, never at run time`);
+  /**
+   * `how` overrides the install command (default: Debian's apt-get) and what the tool is
+   * needed for (default: building BPF objects).
+   */
+  constructor(tool: string, pkg: string, detail: string, how: { install?: string; neededFor?: string } = {}) {
+    super(`${tool} not found: ${detail}. Install it (${how.install ?? `Debian/Ubuntu: apt-get install ${pkg}`}); it is needed ${how.neededFor ?? 'to build BPF objects only'}, never at run time`);
     this.tool = tool;
     this.package = pkg;
   }
