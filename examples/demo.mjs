@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // The small demo the README points at: build a socket-filter program with the asm builder,
 // load it, run it 10 times with BPF_PROG_TEST_RUN, and print the return value and what the
 // program counted in an array map. Needs root (CAP_BPF). Run with `npm run demo`.
@@ -44,7 +45,7 @@ console.log(`average run time: ${result.duration} ns`);
 
 const key = new Uint8Array(4);
 const view = new DataView(key.buffer);
-for (const [slot, label] of [[0, 'runs'], [1, 'bytes seen']]) {
+for (const [slot, label] of /** @type {const} */ ([[0, 'runs'], [1, 'bytes seen']])) {
   view.setUint32(0, slot, true);
   const value = stats.lookup(key);
   console.log(`map ${stats.name}[${slot}] (${label}) = ${new DataView(value.buffer, value.byteOffset).getBigUint64(0, true)}`);

@@ -93,7 +93,7 @@ function print(map, heading) {
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.error !== undefined) throw new Error(`${cmd} is not available (${r.error.code}): the demo needs util-linux and iproute2; give an interface instead`);
+  if (r.error !== undefined) throw new Error(`${cmd} is not available (${/** @type {NodeJS.ErrnoException} */ (r.error).code}): the demo needs util-linux and iproute2; give an interface instead`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim()}`);
   return r.stdout;
 }
@@ -178,7 +178,7 @@ try {
   // Only the program used here is loaded; the bindings' other programs throw if touched.
   obj = await loadXdpCount({ programs: ['xdp_count'] });
   const prog = obj.programs.xdp_count;
-  link = where(() => attachXDP(prog, { interface: iface, mode: opts.mode, legacy: opts.legacy }));
+  link = where(() => attachXDP(prog, { interface: iface, mode: /** @type {import('ebpf-ts').XDPMode | undefined} */ (opts.mode), legacy: opts.legacy }));
 } catch (err) {
   obj?.close();
   await network?.close();

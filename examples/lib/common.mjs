@@ -7,7 +7,11 @@ import * as ebpf from 'ebpf-ts';
 
 /**
  * Parses `--duration <seconds>` (stop by itself, for tests and CI) plus the example's own
- * boolean flags; prints usage and exits on `--help` or an unknown option.
+ * flags; prints usage and exits on `--help` or an unknown option.
+ *
+ * @param {string} usage
+ * @param {Record<string, { type: 'string' | 'boolean' }>} [flags]
+ * @returns {Record<string, any> & { duration: number | undefined }}
  */
 export function options(usage, flags = {}) {
   let parsed;
