@@ -30,7 +30,7 @@ import { rmSync } from 'node:fs';
 import { PseudoSource } from './asm/pseudo.js';
 import type { Instruction } from './asm/instruction.js';
 import { CORECandidateCache, coreRelocate, type CORERelocateResult } from './btf/core.js';
-import { loadKernelModuleSpecs, loadKernelSpec } from './btf/kernel.js';
+import { loadKernelModules, loadKernelModuleSpecs, loadKernelSpec } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
 import { attachBtfTarget, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from './collection-btf.js';
 import { checkStructOpsProgram, isUnusedStructOpsProgram, structOpsPrograms, StructOpsLoader } from './collection-struct-ops.js';
@@ -45,6 +45,7 @@ import { mapTypeConfig } from './features/map-types.js';
 import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
 import { PinType, type MapSpec } from './map-spec.js';
 import { FdArray, ModuleBTFFds } from './module-btf.js';
+import { freplaceLoadFields, type FreplaceTarget } from './link/freplace.js';
 import { Program, type AttachTargets } from './prog.js';
 import type { ProgramSpec } from './prog-spec.js';
 import { hostLittleEndian } from './sys/attr.js';
@@ -100,6 +101,14 @@ export interface CollectionOptions {
   logLevel?: number;
   /** First verifier log buffer size in bytes (it grows as needed). */
   logSize?: number;
+  /**
+   * The loaded program each freplace (EXT) program replaces a function of, by the freplace
+   * program's name: a {@link Program} (the function is the one the section names,
+   * `freplace/<function>`) or `{ program, function }`. The loader finds the function's BTF id
+   * in that program's BTF, as libbpf's `bpf_program__set_attach_target()` does; `attachFreplace`
+   * then attaches it. An EXT program without a target fails to load with an ArgumentError.
+   */
+  freplaceTargets?: Record<string, FreplaceTarget>;
 }
 
 /** Something the loader created and must release on failure or close(). */
@@ -516,8 +525,9 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
       }
       const structOpsAttach = structOps.programAttach(p);
       if (structOpsAttach !== undefined) Object.assign(load, structOpsAttach);
+      if (p.type === ProgramType.Ext) Object.assign(load, freplaceLoadFields(p, options.freplaceTargets?.[p.name]));
       if (needsAttachBtfId(p)) {
-        const target = attachBtfTarget(p, running(), loadKernelModuleSpecs);
+        const target = attachBtfTarget(p, running(), loadKernelModules);
         load.attachBtfId = target.id;
         if (target.module !== undefined) load.attachBtfObjFd = moduleFds.fd(target.module);
       }
@@ -646,7 +656,7 @@ function fillReferences(
     }
     const ext = spec.externs[ref];
     if (ext === undefined || ext.kind !== 'ksym') continue;
-    applyKsym(insn, resolveKsym(ext, kernel, p.name, loadKernelModuleSpecs), moduleFds, fdArray);
+    applyKsym(insn, resolveKsym(ext, kernel, p.name, loadKernelModules), moduleFds, fdArray);
   }
 }
 

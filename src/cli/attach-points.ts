@@ -21,7 +21,7 @@ import { queryPrograms } from '../link/query.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { programTypeName, type AttachType } from '../types.js';
 import type { OptionSpec } from './args.js';
-import { btfSpecById } from './kernel-btf.js';
+import { btfSpecById } from '../btf-by-id.js';
 import { readObject } from './loaded.js';
 import { fullProgramName } from './prog-show.js';
 

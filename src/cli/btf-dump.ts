@@ -11,7 +11,7 @@ import { dumpCHeader } from '../btf/format.js';
 import { loadKernelSpec } from '../btf/kernel.js';
 import { jsonOption, type Command } from './command.js';
 import { rawDump, rawTypeRecord } from './btf-raw.js';
-import { btfSpecById } from './kernel-btf.js';
+import { btfSpecById } from '../btf-by-id.js';
 import { UsageError } from './args.js';
 import { toJSON } from './output.js';
 

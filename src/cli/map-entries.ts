@@ -11,7 +11,7 @@ import type { Type } from '../btf/types.js';
 import { BpfMap, type MapInfo, type MapValue } from '../map.js';
 import { mapTypeName } from '../types.js';
 import { UsageError } from './args.js';
-import { btfSpecById } from './kernel-btf.js';
+import { btfSpecById } from '../btf-by-id.js';
 import { mapCandidates } from './map-show.js';
 import { parseSelector, selectOne } from './selector.js';
 import { hexWords } from './table.js';

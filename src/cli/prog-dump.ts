@@ -23,7 +23,7 @@ import { UsageError } from './args.js';
 import { jsonOption, type Command } from './command.js';
 import { disassembleWithSource, instructionRecords, sourceRecord } from './disasm.js';
 import { formatJited, jitedFunctions } from './jited.js';
-import { btfSpecById } from './kernel-btf.js';
+import { btfSpecById } from '../btf-by-id.js';
 import { kernelSymbols } from './kernel-symbols.js';
 import { readObject } from './loaded.js';
 import type { CLIContext } from './output.js';

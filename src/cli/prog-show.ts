@@ -11,7 +11,7 @@ import { readProgramCode } from '../internal/bpf-prog-code.js';
 import type { Spec } from '../btf/spec.js';
 import { programTypeName } from '../types.js';
 import { jsonOption, type Command } from './command.js';
-import { btfSpecById } from './kernel-btf.js';
+import { btfSpecById } from '../btf-by-id.js';
 import type { Holder } from '../internal/bpf-holders.js';
 import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
 import { printRecords } from './output.js';

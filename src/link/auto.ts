@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ArgumentError, NotSupportedError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { parseSectionName } from '../elf/section-names.js';
 import { registerAutoAttach, type AttachTargets, type Program } from '../prog.js';
 import type { ProgramSpec } from '../prog-spec.js';
@@ -58,7 +58,7 @@ export function attachPlan(sectionName: string, attachTo?: string): AttachPlan {
 const autoAttachKinds = new Set([
   'tracepoint', 'tp', 'kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'raw_tracepoint', 'raw_tp',
   'raw_tracepoint.w', 'raw_tp.w', 'fentry', 'fexit', 'fmod_ret', 'tp_btf', 'lsm', 'uprobe', 'uretprobe',
-  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi', 'iter', 'usdt',
+  'kprobe.multi', 'kretprobe.multi', 'uprobe.multi', 'uretprobe.multi', 'kprobe.session', 'uprobe.session', 'iter', 'usdt',
 ]);
 
 /** True if `target` has glob characters; a plain name is attached as a one-name list. */
@@ -88,7 +88,7 @@ const explicitOnly: Record<string, string> = {
   xdp_devmap: 'an xdp/devmap or xdp/cpumap program runs from a devmap or cpumap entry: put its fd in the map value (struct bpf_devmap_val / bpf_cpumap_val)',
   perf_event: 'a perf_event program samples perf events you choose: attachPerfEventAllCPUs(prog, { type, config, frequency }) or attachPerfEvent(prog, fd)',
   syscall: 'a syscall program is run with testRun(), not attached',
-  freplace: 'an freplace program replaces a function of another program, given at load time',
+  freplace: 'an freplace program replaces a function of another program: load it with freplaceTargets, then attachFreplace(prog, targetProgram, functionName)',
 };
 
 /**
@@ -109,7 +109,7 @@ export function autoAttachRefusal(sectionName: string | undefined, attachTo?: st
   const explicit = explicitOnly[kind] ?? ((kind === 'xdp' || kind === 'xdp.frags') ? explicitOnly.xdp_devmap : undefined);
   if (explicit !== undefined) return explicit;
   if (!autoAttachKinds.has(kind)) {
-    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (struct_ops, sessions and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
+    return `this version of ebpf-ts has no auto-attach for ${JSON.stringify(sectionName)} sections (struct_ops and lwt hooks have no auto-attach yet); testRun() works for test-runnable types`;
   }
   if (target === undefined) return `section ${JSON.stringify(sectionName)} names no target: use e.g. ${kind}/<target>, or attach it explicitly`;
   return undefined;
@@ -145,7 +145,8 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * `libc.so.6`), `kprobe.multi/<pattern>` and `kretprobe.multi/<pattern>` (a glob over
  * {@link kprobeMultiFunctions}, or one function name), `uprobe.multi/<binary>:<pattern>` and
  * `uretprobe.multi/<binary>:<pattern>` (also `.s`; a glob over the binary's functions, or one
- * name), the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose target
+ * name), the sessions `kprobe.session/<pattern>` and `uprobe.session/<binary>:<pattern>` (also
+ * `.s`), the BTF-attached `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/` (whose target
  * was fixed at load time), `iter/<target>` (an iterator over every object of the kind,
  * read through the returned {@link IterLink}), `usdt/<binary>:<provider>:<name>`, and the
  * network and cgroup sections (`xdp`, `tc/ingress`, `tcx/…`, `netkit/…`, `cgroup_skb/…`,
@@ -160,8 +161,7 @@ function need(target: string | undefined, sectionName: string, form: string): st
  * using link = attachProgram(coll.programs.handle_execve, spec);
  * ```
  * @throws {@link ArgumentError} when the section has no target or is not one auto-attach
- * knows or whose interface, cgroup or netns `targets` lacks, {@link NotSupportedError} for
- * kinds not implemented yet (kprobe.session, uprobe.session), and the errors of the attach
+ * knows or whose interface, cgroup or netns `targets` lacks, and the errors of the attach
  * function used.
  */
 export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionName' | 'attachTo' | 'attachType'>, targets: AttachTargets = {}): Link {
@@ -207,21 +207,25 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
       return attachUprobe(prog, t.slice(0, colon), where, { retprobe: kind === 'uretprobe' });
     }
     case 'kprobe.multi':
-    case 'kretprobe.multi': {
+    case 'kretprobe.multi':
+    case 'kprobe.session': {
       const t = need(target, sectionName, '<pattern>');
       // A plain name also works for functions that are attachable only under an alias
       // (__x64_sys_* on x86-64), which a pattern over available_filter_functions misses.
-      return attachKprobeMulti(prog, { ...(isGlob(t) ? { pattern: t } : { symbols: [t] }), retprobe: kind === 'kretprobe.multi' });
+      const which = isGlob(t) ? { pattern: t } : { symbols: [t] };
+      return attachKprobeMulti(prog, { ...which, retprobe: kind === 'kretprobe.multi', session: kind === 'kprobe.session' });
     }
     case 'uprobe.multi':
-    case 'uretprobe.multi': {
+    case 'uretprobe.multi':
+    case 'uprobe.session': {
       const t = need(target, sectionName, '<binary>:<pattern>');
       const colon = t.indexOf(':');
       if (colon <= 0 || colon === t.length - 1) {
-        throw new ArgumentError(`section ${sectionName}: a uprobe.multi target is <binary>:<pattern>, got ${JSON.stringify(t)}`);
+        throw new ArgumentError(`section ${sectionName}: a ${kind} target is <binary>:<pattern>, got ${JSON.stringify(t)}`);
       }
       const fn = t.slice(colon + 1);
-      return attachUprobeMulti(prog, t.slice(0, colon), { ...(isGlob(fn) ? { pattern: fn } : { symbols: [fn] }), retprobe: kind === 'uretprobe.multi' });
+      const which = isGlob(fn) ? { pattern: fn } : { symbols: [fn] };
+      return attachUprobeMulti(prog, t.slice(0, colon), { ...which, retprobe: kind === 'uretprobe.multi', session: kind === 'uprobe.session' });
     }
     case 'xdp':
     case 'xdp.frags':
@@ -257,11 +261,11 @@ export function attachProgram(prog: Program, spec?: Pick<ProgramSpec, 'sectionNa
     case 'tp_btf':
     case 'lsm':
       return attachTracing(prog, { attachType: spec?.attachType });
-    default:
-      if (/^(kprobe\.session|uprobe\.session)/.test(kind)) {
-        throw new NotSupportedError(`auto-attach of ${kind} sections in ebpf-ts`, undefined, { detail: 'not implemented yet; attach it explicitly' });
-      }
+    default: {
+      const explicit = explicitOnly[kind];
+      if (explicit !== undefined) throw new ArgumentError(`section ${sectionName}: ${explicit}`);
       throw new ArgumentError(`section ${sectionName} (${kind}) has no auto-attach rule; attach program ${prog.name} explicitly`);
+    }
   }
 }
 

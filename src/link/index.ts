@@ -58,8 +58,8 @@ export {
 } from './kprobe.js';
 export { removeTracefsProbeEvents, liveTracefsProbeEvents, sweepStaleProbeEvents } from './probe-events.js';
 export { attachUprobe, attachUretprobe, uprobeSupport, type UprobeOptions, type UprobeSupport } from './uprobe.js';
-export { attachKprobeMulti, kprobeMultiFunctions, kprobeMultiFeature, BPF_F_KPROBE_MULTI_RETURN, type KprobeMultiOptions } from './kprobe-multi.js';
-export { attachUprobeMulti, uprobeMultiFeature, BPF_F_UPROBE_MULTI_RETURN, type UprobeMultiOptions } from './uprobe-multi.js';
+export { attachKprobeMulti, kprobeMultiFunctions, kprobeMultiFeature, kprobeSessionFeature, BPF_F_KPROBE_MULTI_RETURN, type KprobeMultiOptions } from './kprobe-multi.js';
+export { attachUprobeMulti, uprobeMultiFeature, uprobeSessionFeature, BPF_F_UPROBE_MULTI_RETURN, type UprobeMultiOptions } from './uprobe-multi.js';
 export { attachUSDT, attachUSDTSection, usdtProbes, USDTLink, USDTNotFoundError, type USDTOptions } from './usdt.js';
 export { USDTArgumentError } from './usdt-args.js';
 export type { USDTProbe } from './usdt-notes.js';
@@ -75,6 +75,7 @@ export {
   type TracingKind,
 } from './raw-tracepoint.js';
 export { TracingTargetNotFoundError } from './tracing-target.js';
+export { attachFreplace, freplaceTargetBtfId, FreplaceTargetError, type FreplaceTarget, type FreplaceTargetProblem } from './freplace.js';
 export { attachProgram, attachPlan, canAutoAttach, type AttachPlan } from './auto.js';
 export { attachIter, IterLink, type IterOptions, type CgroupIterOrder } from './iter.js';
 export { attachStructOps, attachStructOpsMaps, structOpsLinkFeature } from './struct-ops.js';

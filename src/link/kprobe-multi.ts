@@ -16,14 +16,18 @@
  *   EOPNOTSUPP (Debian's 6.1 kernel is one), which {@link kprobeMultiFeature} tells apart from
  *   kernels that predate the attach type (EINVAL).
  *
+ * The same link made with attach type BPF_TRACE_KPROBE_SESSION (Linux 6.10) is a session: one
+ * program at entry and return, the return run only when the entry run returned 0.
+ *
  * @module
  */
 import { ArgumentError, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { Feature, unknown } from '../features/feature.js';
+import { Feature, notSupported, unknown } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
 import { bpfCheck } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
+import { kernelVersion } from '../sys/kernel-version.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { encodeAttrWithStrings, u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
@@ -61,6 +65,15 @@ export interface KprobeMultiOptions {
   cookies?: readonly (bigint | number)[];
   /** Run at the functions' return instead of their entry (`BPF_F_KPROBE_MULTI_RETURN`). */
   retprobe?: boolean;
+  /**
+   * A session link (BPF_TRACE_KPROBE_SESSION, Linux 6.10): the program runs at each function's
+   * entry, and again at its return when the entry run returned 0 (any other value skips the
+   * return). In the program, the kfunc `bpf_session_is_return()` tells the two runs apart and
+   * `bpf_session_cookie()` points at 8 bytes the entry run can leave for the return run. The
+   * program must be loaded with that attach type (a `kprobe.session/…` section); the default
+   * is true for such a program and false otherwise. Not with `retprobe`.
+   */
+  session?: boolean;
 }
 
 /**
@@ -91,6 +104,34 @@ export const kprobeMultiFeature = new Feature('kprobe_multi link (BPF_LINK_CREAT
   { perBoot: 'kernel' },
 );
 
+/**
+ * kprobe session links: BPF_LINK_CREATE with BPF_TRACE_KPROBE_SESSION (Linux 6.10, "bpf: Add
+ * support for kprobe session attach"), the same probe as {@link kprobeMultiFeature} with the
+ * session attach type. A kernel older than 6.10 built without CONFIG_FPROBE answers EOPNOTSUPP
+ * to any kprobe_multi attach type: there the version is reported, since it is missing too.
+ *
+ * @example
+ * ```ts
+ * if (kprobeSessionFeature.supported()) console.log('entry and return in one program');
+ * ```
+ */
+export const kprobeSessionFeature = new Feature('kprobe session link (BPF_LINK_CREATE with BPF_TRACE_KPROBE_SESSION)', '6.10', () => {
+  const r = linkCreateProbe({
+    name: 'probe_kps',
+    programType: ProgramType.Kprobe,
+    attachType: AttachType.TraceKprobeSession,
+    attachName: 'BPF_TRACE_KPROBE_SESSION',
+    fields: { kprobe_multi_cnt: 1, kprobe_multi_syms: new Uint8Array(8) },
+    proves: [Errno.EFAULT, Errno.ENOENT, Errno.ESRCH],
+    since: '6.10',
+    config: 'CONFIG_FPROBE',
+  });
+  if (r.supported === false && r.missingConfig !== undefined && !kernelVersion().atLeast('6.10')) {
+    return notSupported(`${r.reason}, and kprobe session links came in Linux 6.10`, '6.10');
+  }
+  return r;
+}, { perBoot: 'kernel' });
+
 /** True when this kernel has neither a kprobe PMU nor kprobe_events (CONFIG_KPROBES unset). */
 function noKprobesAtAll(): boolean {
   const s = kprobeSupport();
@@ -101,13 +142,16 @@ function noKprobesAtAll(): boolean {
  * Throws the {@link NotSupportedError} that fits when the kernel cannot make kprobe_multi links;
  * an inconclusive probe lets the attachment itself answer.
  */
-function requireKprobeMulti(): void {
-  const r = kprobeMultiFeature.check();
+function requireKprobeMulti(session: boolean): void {
+  const feature = session ? kprobeSessionFeature : kprobeMultiFeature;
+  const r = feature.check();
   if (r.supported !== false) return;
   if (r.minimumVersion !== undefined) {
-    throw new NotSupportedError(kprobeMultiFeature.name, r.minimumVersion, {
+    throw new NotSupportedError(feature.name, r.minimumVersion, {
       errno: Errno.EINVAL,
-      detail: 'attach each function with attachKprobe instead',
+      detail: session
+        ? 'use a kprobe.multi and a kretprobe.multi program (or attachKprobe with and without retprobe) instead'
+        : 'attach each function with attachKprobe instead',
     });
   }
   if (noKprobesAtAll()) {
@@ -117,7 +161,7 @@ function requireKprobeMulti(): void {
       'BPF_LINK_CREATE answers EOPNOTSUPP): use tracepoints or raw tracepoints, or a kernel built with CONFIG_KPROBES=y and CONFIG_FPROBE=y';
     throw err;
   }
-  throw new NotSupportedError('kprobe_multi link (CONFIG_FPROBE)', undefined, {
+  throw new NotSupportedError(`${session ? 'kprobe session' : 'kprobe_multi'} link (CONFIG_FPROBE)`, undefined, {
     errno: Errno.EOPNOTSUPP,
     detail:
       'this kernel was built without CONFIG_FPROBE (BPF_LINK_CREATE answers EOPNOTSUPP); ' +
@@ -231,7 +275,7 @@ function resolveTargets(options: KprobeMultiOptions): Targets {
 }
 
 /** Explanation of BPF_LINK_CREATE errnos for kprobe_multi (bpf_kprobe_multi_link_attach()). */
-function explain(errno: number, prog: Program, targets: Targets): string | undefined {
+function explain(errno: number, prog: Program, targets: Targets, uapiName: string): string | undefined {
   switch (errno) {
     case Errno.EINVAL: {
       // is_kprobe_multi() refuses a program of another expected attach type; register_fprobe_ips()
@@ -242,7 +286,7 @@ function explain(errno: number, prog: Program, targets: Targets): string | undef
         const listed = new Set(matchKernelFunctions(/./, ftrace));
         unlisted = targets.symbols!.filter((s) => !listed.has(s));
       }
-      const loaded = prog.attachment.attachType === undefined ? `, or program ${prog.name} was not loaded with expected attach type BPF_TRACE_KPROBE_MULTI` : '';
+      const loaded = prog.attachment.attachType === undefined ? `, or program ${prog.name} was not loaded with expected attach type ${uapiName}` : '';
       const suspects = unlisted.length === 0 ? '' : `; not listed there under that name: ${summarize(unlisted)} (an alias of a listed function still works)`;
       return `a function cannot be hooked through ftrace (it must be in tracefs's available_filter_functions: notrace, inlined and __init code are not)${loaded}${suspects}`;
     }
@@ -269,33 +313,42 @@ function explain(errno: number, prog: Program, targets: Targets): string | undef
  * loaded with expected attach type BPF_TRACE_KPROBE_MULTI: a `kprobe.multi/…` or
  * `kretprobe.multi/…` section, or `attachType: AttachType.TraceKprobeMulti` in its spec.
  *
- * Minimum kernel: 5.18, built with CONFIG_FPROBE; `info()` reports the functions from 6.6.
+ * With `session` (a `kprobe.session/…` section, BPF_TRACE_KPROBE_SESSION) one program runs at
+ * both entry and return, and its entry run decides whether the return run happens.
+ *
+ * Minimum kernel: 5.18, built with CONFIG_FPROBE; `info()` reports the functions from 6.6;
+ * `session` 6.10.
  *
  * @example
  * ```ts
  * import { attachKprobeMulti } from 'ebpf-ts';
  * using link = attachKprobeMulti(coll.programs.on_vfs, { pattern: 'vfs_*' });
  * using rets = attachKprobeMulti(coll.programs.on_ret, { symbols: ['vfs_read', 'vfs_write'], cookies: [1n, 2n], retprobe: true });
+ * using both = attachKprobeMulti(coll.programs.on_session, { symbols: ['vfs_read'], session: true });
  * ```
  * @throws {@link ArgumentError} for a program that is not KPROBE or was loaded for another
  * attach type, for none or several of `symbols`/`pattern`/`addresses`, an empty list, a
  * repeated or malformed name, a data symbol, cookies that do not pair one to one with the
- * functions, or cookies with a pattern; {@link SymbolNotFoundError} when kallsyms has no such
- * function (with close matches) or nothing matches the pattern; {@link NotSupportedError} when
- * the kernel predates kprobe_multi (5.18), was built without CONFIG_FPROBE, or has no kprobes at
- * all; {@link SyscallError} when the kernel refuses the link (with a hint).
+ * functions, cookies with a pattern, or `session` with `retprobe`; {@link SymbolNotFoundError}
+ * when kallsyms has no such function (with close matches) or nothing matches the pattern;
+ * {@link NotSupportedError} when the kernel predates kprobe_multi (5.18) or, with `session`,
+ * kprobe sessions (6.10), was built without CONFIG_FPROBE, or has no kprobes at all; {@link SyscallError} when the kernel refuses the link (with a hint).
  */
 export function attachKprobeMulti(prog: Program, options: KprobeMultiOptions): Link {
-  checkMultiProgram(prog, AttachType.TraceKprobeMulti, 'BPF_TRACE_KPROBE_MULTI', 'attachKprobeMulti', 'kprobe.multi');
   if (options === null || typeof options !== 'object') throw new ArgumentError('attachKprobeMulti needs options: { symbols }, { pattern } or { addresses }');
+  const session = options.session ?? prog.attachment.attachType === AttachType.TraceKprobeSession;
+  const attachType = session ? AttachType.TraceKprobeSession : AttachType.TraceKprobeMulti;
+  const uapiName = session ? 'BPF_TRACE_KPROBE_SESSION' : 'BPF_TRACE_KPROBE_MULTI';
+  checkMultiProgram(prog, attachType, uapiName, 'attachKprobeMulti', session ? 'kprobe.session' : 'kprobe.multi');
+  const retprobe = options.retprobe === true;
+  if (session && retprobe) throw new ArgumentError('attachKprobeMulti: a session runs at entry and return already; retprobe does not apply to it');
   const targets = resolveTargets(options);
   const cookies = options.cookies === undefined ? undefined : u64List(options.cookies, 'cookies', targets.count);
-  const retprobe = options.retprobe === true;
-  requireKprobeMulti();
+  requireKprobeMulti(session);
   const values = {
     prog_fd: prog.fd,
     target_fd: 0,
-    attach_type: AttachType.TraceKprobeMulti,
+    attach_type: attachType,
     flags: 0,
     kprobe_multi_flags: retprobe ? BPF_F_KPROBE_MULTI_RETURN : 0,
     kprobe_multi_cnt: targets.count,
@@ -305,10 +358,10 @@ export function attachKprobeMulti(prog: Program, options: KprobeMultiOptions): L
   };
   const { attr, pointers } =
     targets.symbols !== undefined ? encodeAttrWithStrings(LinkCreate, values, 'kprobe_multi_syms', targets.symbols) : encodeAttr(LinkCreate, values);
-  const what = `${retprobe ? 'kretprobe_multi' : 'kprobe_multi'} ${targets.what}`;
+  const what = `${session ? 'kprobe_session' : retprobe ? 'kretprobe_multi' : 'kprobe_multi'} ${targets.what}`;
   const fd = bpfCheck(LinkCreate, attr, pointers, {
     context: `attach ${prog.name} to ${what}`,
-    explain: (errno) => explain(errno, prog, targets),
+    explain: (errno) => explain(errno, prog, targets, uapiName),
   });
   return Link.adopt({ fd, mode: 'bpf-link', what });
 }

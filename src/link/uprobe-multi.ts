@@ -8,14 +8,18 @@
  * must have been loaded with expected attach type BPF_TRACE_UPROBE_MULTI (sections
  * `uprobe.multi/…` and `uretprobe.multi/…` get it).
  *
+ * With attach type BPF_TRACE_UPROBE_SESSION (Linux 6.13) the link is a session: one program at
+ * entry and return, the return run only when the entry run returned 0.
+ *
  * @module
  */
 import { ArgumentError, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { Feature } from '../features/feature.js';
+import { Feature, notSupported } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { bpfCall } from '../sys/bpf.js';
 import { cString } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
+import { kernelVersion } from '../sys/kernel-version.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
@@ -53,6 +57,15 @@ export interface UprobeMultiOptions {
   pid?: number;
   /** Run at the functions' return instead of at the probed instruction (`BPF_F_UPROBE_MULTI_RETURN`). */
   retprobe?: boolean;
+  /**
+   * A session link (BPF_TRACE_UPROBE_SESSION, Linux 6.13): the program runs at each function's
+   * entry, and again at its return when the entry run returned 0 (any other value skips the
+   * return). In the program, the kfunc `bpf_session_is_return()` tells the two runs apart and
+   * `bpf_session_cookie()` points at 8 bytes the entry run can leave for the return run. The
+   * program must be loaded with that attach type (a `uprobe.session/…` section); the default
+   * is true for such a program and false otherwise. Not with `retprobe`.
+   */
+  session?: boolean;
 }
 
 /**
@@ -80,11 +93,42 @@ export const uprobeMultiFeature = new Feature('uprobe_multi link (BPF_LINK_CREAT
   { perBoot: 'kernel' },
 );
 
-function requireUprobeMulti(): void {
-  const r = uprobeMultiFeature.check();
+/**
+ * uprobe session links: BPF_LINK_CREATE with BPF_TRACE_UPROBE_SESSION (Linux 6.13, "bpf: Add
+ * support for uprobe multi session attach"), the same probe as {@link uprobeMultiFeature} with
+ * the session attach type: 6.6 to 6.12 answer EINVAL to it. Older kernels without CONFIG_FPROBE
+ * send every kprobe_multi-like attach type to a stub that answers EOPNOTSUPP: below 6.13 that
+ * is reported as the version.
+ *
+ * @example
+ * ```ts
+ * if (uprobeSessionFeature.supported()) console.log('entry and return in one program');
+ * ```
+ */
+export const uprobeSessionFeature = new Feature('uprobe session link (BPF_LINK_CREATE with BPF_TRACE_UPROBE_SESSION)', '6.13', () => {
+  const r = linkCreateProbe({
+    name: 'probe_ups',
+    programType: ProgramType.Kprobe,
+    attachType: AttachType.TraceUprobeSession,
+    attachName: 'BPF_TRACE_UPROBE_SESSION',
+    fields: { uprobe_multi_path: cString('/'), uprobe_multi_offsets: u64Array([0n]), uprobe_multi_cnt: 1 },
+    proves: [Errno.EBADF],
+    since: '6.13',
+    config: 'CONFIG_UPROBES',
+  });
+  if (r.supported === false && r.missingConfig !== undefined && !kernelVersion().atLeast('6.13')) {
+    return notSupported(`BPF_LINK_CREATE rejects BPF_TRACE_UPROBE_SESSION (EOPNOTSUPP): uprobe session links came in Linux 6.13`, '6.13');
+  }
+  return r;
+}, { perBoot: 'kernel' });
+
+function requireUprobeMulti(session: boolean): void {
+  const feature = session ? uprobeSessionFeature : uprobeMultiFeature;
+  const r = feature.check();
   if (r.supported !== false) return;
   if (r.minimumVersion !== undefined) {
-    throw new NotSupportedError(uprobeMultiFeature.name, r.minimumVersion, { errno: Errno.EINVAL, detail: 'attach each place with attachUprobe instead' });
+    const detail = session ? 'use a uprobe.multi and a uretprobe.multi program (or attachUprobe with and without retprobe) instead' : 'attach each place with attachUprobe instead';
+    throw new NotSupportedError(feature.name, r.minimumVersion, { errno: Errno.EINVAL, detail });
   }
   throw new NotSupportedError('uprobes (CONFIG_UPROBES)', undefined, {
     errno: Errno.EOPNOTSUPP,
@@ -149,7 +193,7 @@ function resolveTargets(exe: Executable, options: UprobeMultiOptions, retprobe: 
 }
 
 /** Explanation of BPF_LINK_CREATE errnos for uprobe_multi (bpf_uprobe_multi_link_attach()). */
-function explain(errno: number, prog: Program, path: string, pid: number): string | undefined {
+function explain(errno: number, prog: Program, path: string, pid: number, uapiName: string): string | undefined {
   switch (errno) {
     case Errno.ENOENT:
       return `${path} does not exist (anymore)`;
@@ -160,7 +204,7 @@ function explain(errno: number, prog: Program, path: string, pid: number): strin
     case Errno.EINVAL: {
       // is_uprobe_multi() refuses another expected attach type; uprobe_register() refuses an
       // offset beyond the file or a semaphore offset it cannot use.
-      const loaded = prog.attachment.attachType === undefined ? `, or program ${prog.name} was not loaded with expected attach type BPF_TRACE_UPROBE_MULTI` : '';
+      const loaded = prog.attachment.attachType === undefined ? `, or program ${prog.name} was not loaded with expected attach type ${uapiName}` : '';
       return `an offset lies beyond the end of ${path}, or a semaphore offset is wrong${loaded}`;
     }
     case Errno.ENOTSUPP:
@@ -182,24 +226,32 @@ function explain(errno: number, prog: Program, path: string, pid: number): strin
  * `uprobe.multi/…` or `uretprobe.multi/…` section, or `attachType:
  * AttachType.TraceUprobeMulti` in its spec.
  *
- * Minimum kernel: 6.6; `info()` reports the path, offsets and cookies from 6.8.
+ * With `session` (a `uprobe.session/…` section, BPF_TRACE_UPROBE_SESSION) one program runs at
+ * both entry and return, and its entry run decides whether the return run happens.
+ *
+ * Minimum kernel: 6.6; `info()` reports the path, offsets and cookies from 6.8; `session` 6.13.
  *
  * @example
  * ```ts
  * import { attachUprobeMulti } from 'ebpf-ts';
  * using link = attachUprobeMulti(coll.programs.on_lock, 'libc.so.6', { pattern: 'pthread_mutex_*lock' });
  * using two = attachUprobeMulti(coll.programs.on_alloc, 'libc.so.6', { symbols: ['malloc', 'free'], cookies: [1n, 2n], pid: 1234 });
+ * using both = attachUprobeMulti(coll.programs.on_session, 'libc.so.6', { symbols: ['malloc'], session: true });
  * ```
  * @throws {@link ArgumentError} for a program that is not KPROBE or was loaded for another
  * attach type, none or several of `symbols`/`pattern`/`offsets`, an empty list, per-target
- * lists of the wrong length or with a pattern, a bad pid, a binary that cannot be found or
+ * lists of the wrong length or with a pattern, `session` with `retprobe`, a bad pid, a binary that cannot be found or
  * read, an IFUNC or ambiguous symbol; {@link SymbolNotFoundError} when the binary has no such
- * function or nothing matches the pattern; {@link NotSupportedError} on kernels before 6.6 or
- * without CONFIG_UPROBES; {@link SyscallError} when the kernel refuses the link (with a hint).
+ * function or nothing matches the pattern; {@link NotSupportedError} on kernels before 6.6 (6.13
+ * with `session`) or without CONFIG_UPROBES; {@link SyscallError} when the kernel refuses the link (with a hint).
  */
 export function attachUprobeMulti(prog: Program, binary: string | Executable, options: UprobeMultiOptions): Link {
-  checkMultiProgram(prog, AttachType.TraceUprobeMulti, 'BPF_TRACE_UPROBE_MULTI', 'attachUprobeMulti', 'uprobe.multi');
   if (options === null || typeof options !== 'object') throw new ArgumentError('attachUprobeMulti needs options: { symbols }, { pattern } or { offsets }');
+  const session = options.session ?? prog.attachment.attachType === AttachType.TraceUprobeSession;
+  const attachType = session ? AttachType.TraceUprobeSession : AttachType.TraceUprobeMulti;
+  const uapiName = session ? 'BPF_TRACE_UPROBE_SESSION' : 'BPF_TRACE_UPROBE_MULTI';
+  checkMultiProgram(prog, attachType, uapiName, 'attachUprobeMulti', session ? 'uprobe.session' : 'uprobe.multi');
+  if (session && options.retprobe === true) throw new ArgumentError('attachUprobeMulti: a session runs at entry and return already; retprobe does not apply to it');
   const pid = options.pid ?? -1;
   if (!Number.isSafeInteger(pid) || pid < -1 || pid === 0 || pid > 0x7fffffff) {
     throw new ArgumentError(`uprobe_multi pid must be a process id (or -1 for all processes; process.pid for this one), got ${String(options.pid)}`);
@@ -213,14 +265,14 @@ export function attachUprobeMulti(prog: Program, binary: string | Executable, op
   }
   const cookies = options.cookies === undefined ? undefined : u64List(options.cookies, 'cookies', count);
   const refCtr = options.refCtrOffsets === undefined ? undefined : u64List(options.refCtrOffsets, 'refCtrOffsets', count);
-  requireUprobeMulti();
-  const what = `${retprobe ? 'uretprobe_multi' : 'uprobe_multi'} ${exe.path}:${targets.what}${pid > 0 ? ` in pid ${pid}` : ''}`;
+  requireUprobeMulti(session);
+  const what = `${session ? 'uprobe_session' : retprobe ? 'uretprobe_multi' : 'uprobe_multi'} ${exe.path}:${targets.what}${pid > 0 ? ` in pid ${pid}` : ''}`;
   const fd = bpfCall(
     LinkCreate,
     {
       prog_fd: prog.fd,
       target_fd: 0,
-      attach_type: AttachType.TraceUprobeMulti,
+      attach_type: attachType,
       flags: 0,
       uprobe_multi_path: cString(exe.path),
       uprobe_multi_offsets: u64Array(targets.offsets),
@@ -231,7 +283,7 @@ export function attachUprobeMulti(prog: Program, binary: string | Executable, op
       // 0 means every process; the field is read as a pid_t.
       uprobe_multi_pid: pid > 0 ? pid : 0,
     },
-    { context: `attach ${prog.name} to ${what}`, explain: (errno) => explain(errno, prog, exe.path, pid) },
+    { context: `attach ${prog.name} to ${what}`, explain: (errno) => explain(errno, prog, exe.path, pid, uapiName) },
   );
   return Link.adopt({ fd, mode: 'bpf-link', what });
 }

@@ -75,7 +75,8 @@ const cannotLoad: Record<string, { error: abstract new (...a: never[]) => Error;
   'core_relocs:core_flavors': { error: VerifierError, why: 'it reads the socket filter ctx at relocated offsets (a libbpf-comparison fixture)' },
   'core_vmlinux:core_task': { error: VerifierError, why: 'it reads task_struct fields through the socket filter ctx (a libbpf-comparison fixture)' },
   'core_selfcheck:selfcheck_custom': { error: CORERelocationFailedError, why: 'its types exist only in core_target, not in the running kernel (the custom-BTF test loads it)' },
-  'elf_programs:freplace_prog': { error: SyscallError, why: 'freplace needs a target program fd, which a section name cannot give' },
+  'elf_programs:freplace_prog': { error: ArgumentError, why: 'freplace needs a target program (the freplaceTargets option), which a section name cannot give' },
+  'freplace:new_get_value': { error: ArgumentError, why: 'freplace needs a target program (the freplaceTargets option; freplace.test.ts gives one)' },
   'elf_programs:struct_ops_prog': { error: ArgumentError, why: 'a struct_ops program loads only through a struct_ops map that uses it (struct-ops.test.ts loads struct_ops.bpf.c)' },
   'elf_legacy_sections:not_legacy': { error: ArgumentError, why: 'section ?kprobe__do_exit names no program type (prefixes apply to whole-name rules only)' },
   'elf_programs:unknown_section': { error: ArgumentError, why: 'section my_custom_section names no program type' },
@@ -177,6 +178,13 @@ if (can !== undefined) {
       message: /^extern CONFIG_BPF_SYSCALL: no kernel config found/,
     };
   }
+  if (!kernelHasFunc('bpf_session_cookie')) {
+    for (const p of ['uprobe_session', 'kprobe_session']) {
+      cannotLoad[`session:${p}`] = { error: UnresolvedExternError, why: `kfunc bpf_session_cookie needs Linux 6.10 (${kernel})` };
+    }
+  } else if (!kernelVersion().atLeast('6.13')) {
+    cannotLoad['session:uprobe_session'] = { error: VerifierError, why: `the session kfuncs serve uprobe sessions from Linux 6.13 (${kernel})` };
+  }
   if (!can.rcuKfunc) {
     cannotLoad['elf_globals:ksyms'] = { error: UnresolvedExternError, why: `kfunc bpf_rcu_read_lock needs Linux 6.2 (${kernel})` };
   } else if (kallsyms().get('bpf_prog_active') === undefined) {
@@ -212,6 +220,7 @@ const expectedRetval: Record<string, number> = {
   'core_bench:bench_mm': 0,
   'elf_references:answer_impl': 42,
   'elf_references_nobtf:twice_entry': 2,
+  'freplace_target:freplace_target': 165, // get_value(64) + 64 >> 6
 };
 
 /**

@@ -14,12 +14,12 @@ import { ArgumentError, NotSupportedError, SymbolNotFoundError, SyscallError } f
 import { attachProgram, canAutoAttach } from '../../src/link/auto.js';
 import { Executable } from '../../src/link/executable.js';
 import { setKallsymsSource, setKprobeBlacklistPath } from '../../src/internal/kallsyms.js';
-import { attachKprobeMulti, kprobeMultiFeature, kprobeMultiFunctions } from '../../src/link/kprobe-multi.js';
+import { attachKprobeMulti, kprobeMultiFeature, kprobeMultiFunctions, kprobeSessionFeature } from '../../src/link/kprobe-multi.js';
 import { setKprobePmuPath } from '../../src/link/kprobe.js';
 import { LinkType } from '../../src/link/link.js';
 import { MAX_MULTI_COUNT } from '../../src/link/multi-args.js';
 import { setTracefsPath } from '../../src/internal/tracefs.js';
-import { attachUprobeMulti, uprobeMultiFeature } from '../../src/link/uprobe-multi.js';
+import { attachUprobeMulti, uprobeMultiFeature, uprobeSessionFeature } from '../../src/link/uprobe-multi.js';
 import { Program } from '../../src/prog.js';
 import type { FakeBpfCall } from '../../src/sys/backend-fake.js';
 import { Errno } from '../../src/sys/errno.js';
@@ -505,7 +505,7 @@ describe('auto-attach of multi-probe sections', () => {
     void b;
   });
 
-  it('canAutoAttach needs a target; malformed targets are ArgumentErrors; sessions stay NotSupportedError', () => {
+  it('canAutoAttach needs a target; malformed targets are ArgumentErrors; a session section needs a session program', () => {
     expect(canAutoAttach('kprobe.multi/vfs_*')).toBe(true);
     expect(canAutoAttach('uprobe.multi.s/libc.so.6:malloc')).toBe(true);
     expect(canAutoAttach('kprobe.multi')).toBe(false);
@@ -515,10 +515,107 @@ describe('auto-attach of multi-probe sections', () => {
       expect(caught(() => attachProgram(prog, { sectionName })), sectionName).toBeInstanceOf(ArgumentError);
     }
     expect((caught(() => attachProgram(prog, { sectionName: 'uprobe.multi/nocolon' })) as Error).message).toMatch(/<binary>:<pattern>, got "nocolon"/);
+    expect(canAutoAttach('kprobe.session/vfs_*')).toBe(true);
+    expect(canAutoAttach('uprobe.session.s/libc.so.6:malloc')).toBe(true);
+    expect(canAutoAttach('kprobe.session')).toBe(false);
     for (const sectionName of ['kprobe.session/vfs_*', 'uprobe.session/x:y']) {
-      expect(caught(() => attachProgram(prog, { sectionName })), sectionName).toBeInstanceOf(NotSupportedError);
+      expect(caught(() => attachProgram(prog, { sectionName })), sectionName).toBeInstanceOf(ArgumentError);
     }
+    expect((caught(() => attachProgram(prog, { sectionName: 'uprobe.session/x:y' })) as Error).message).toMatch(/loaded with expected attach type TraceUprobeMulti.*BPF_TRACE_UPROBE_SESSION/);
     expect(fake.callsOf(Cmd.LinkCreate)).toEqual([]);
+  });
+});
+
+describe('sessions: kprobe.session (6.10) and uprobe.session (6.13)', () => {
+  /** Answers the session feature probes with `k` (kprobe) and `u` (uprobe); the multi probes say supported. */
+  function sessionProbes(k: number, u: number): void {
+    fake.alwaysBpf(Cmd.LinkCreate, (c) => {
+      if (!isProbe(c)) return fake.allocFd();
+      const type = u32(c, 8);
+      if (type === AttachType.TraceKprobeMulti) return -Errno.EFAULT;
+      if (type === AttachType.TraceUprobeMulti) return -Errno.EBADF;
+      return type === AttachType.TraceKprobeSession ? k : u;
+    });
+  }
+  beforeEach(() => {
+    kprobeSessionFeature.reset();
+    uprobeSessionFeature.reset();
+    sessionProbes(-Errno.EFAULT, -Errno.EBADF);
+  });
+  afterEach(() => {
+    kprobeSessionFeature.reset();
+    uprobeSessionFeature.reset();
+    overrideKernelVersion(undefined);
+  });
+
+  it('a program loaded for a session attaches as one without asking: attach types 56 and 57, no return flag', () => {
+    using kp = load(AttachType.TraceKprobeSession);
+    using k = attachKprobeMulti(kp, { symbols: ['vfs_read'] });
+    const [kc] = attaches(AttachType.TraceKprobeSession);
+    expect([u32(kc!, 0), u32(kc!, 8), u32(kc!, 16), u32(kc!, 20)]).toEqual([kp.fd, 56, 0, 1]);
+    expect(names(kc!)).toEqual(['vfs_read']);
+    expect(k.what).toBe('kprobe_session vfs_read');
+    using up = load(AttachType.TraceUprobeSession);
+    using u = attachUprobeMulti(up, TARGET, { symbols: ['ebpf_ts_uprobe_add'], session: true });
+    const [uc] = attaches(AttachType.TraceUprobeSession);
+    expect([u32(uc!, 0), u32(uc!, 8), u32(uc!, 48), u32(uc!, 52)]).toEqual([up.fd, 57, 1, 0]);
+    expect(u64s(uc!.pointers.get(24))).toEqual([ADD]);
+    expect(u.what).toMatch(/^uprobe_session /);
+  });
+
+  it('auto-attach: kprobe.session/<glob>, uprobe.session/<binary>:<name> and uprobe.session.s', () => {
+    using kp = load(AttachType.TraceKprobeSession);
+    using up = load(AttachType.TraceUprobeSession);
+    using a = attachProgram(kp, { sectionName: 'kprobe.session/vfs_write*' });
+    using b = attachProgram(up, { sectionName: `uprobe.session/${TARGET}:main` });
+    using c = attachProgram(up, { sectionName: `uprobe.session.s/${TARGET}:ebpf_ts_uprobe_*` });
+    expect(names(attaches(AttachType.TraceKprobeSession)[0]!)).toEqual(['vfs_write', 'vfs_writev']);
+    expect(attaches(AttachType.TraceUprobeSession).map((x) => u64s(x.pointers.get(24)))).toEqual([[MAIN], [ADD]]);
+    void a;
+    void b;
+    void c;
+  });
+
+  it('the wrong program or retprobe with a session: ArgumentErrors before any syscall', () => {
+    using multi = load(AttachType.TraceKprobeMulti);
+    expect(() => attachKprobeMulti(multi, { symbols: ['vfs_read'], session: true })).toThrow(/loaded with expected attach type TraceKprobeMulti.*BPF_TRACE_KPROBE_SESSION.*kprobe\.session\//);
+    using session = load(AttachType.TraceKprobeSession);
+    expect(() => attachKprobeMulti(session, { symbols: ['vfs_read'], session: false })).toThrow(/BPF_TRACE_KPROBE_MULTI/);
+    expect(() => attachKprobeMulti(session, { symbols: ['vfs_read'], retprobe: true })).toThrow(/retprobe does not apply/);
+    using usession = load(AttachType.TraceUprobeSession);
+    expect(() => attachUprobeMulti(usession, TARGET, { symbols: ['main'], retprobe: true })).toThrow(ArgumentError);
+    expect(fake.callsOf(Cmd.LinkCreate)).toEqual([]);
+  });
+
+  it('EINVAL from the probes: NotSupportedErrors naming 6.10 and 6.13, with the multi-link pair as the way out', () => {
+    sessionProbes(-Errno.EINVAL, -Errno.EINVAL);
+    using kp = load(AttachType.TraceKprobeSession);
+    const k = caught(() => attachKprobeMulti(kp, { symbols: ['vfs_read'] }));
+    expect(k).toBeInstanceOf(NotSupportedError);
+    expect((k as NotSupportedError).minimumVersion).toBe('6.10');
+    expect((k as Error).message).toMatch(/kprobe session link .*requires Linux 6\.10 or later\); use a kprobe\.multi and a kretprobe\.multi program/);
+    using up = load(AttachType.TraceUprobeSession);
+    const u = caught(() => attachUprobeMulti(up, TARGET, { symbols: ['main'] }));
+    expect(u).toBeInstanceOf(NotSupportedError);
+    expect((u as NotSupportedError).minimumVersion).toBe('6.13');
+  });
+
+  it('EOPNOTSUPP: CONFIG_FPROBE on 6.10+, but the version on an older kernel (Debian 6.1 lacks both)', () => {
+    sessionProbes(-Errno.EOPNOTSUPP, -Errno.EOPNOTSUPP);
+    overrideKernelVersion('6.12.0');
+    using kp = load(AttachType.TraceKprobeSession);
+    const configured = caught(() => attachKprobeMulti(kp, { symbols: ['vfs_read'] }));
+    expect(configured).toBeInstanceOf(NotSupportedError);
+    expect((configured as NotSupportedError).minimumVersion).toBeUndefined();
+    expect((configured as Error).message).toMatch(/kprobe session link \(CONFIG_FPROBE\)/);
+    kprobeSessionFeature.reset();
+    uprobeSessionFeature.reset();
+    overrideKernelVersion('6.1.0');
+    const old = caught(() => attachKprobeMulti(kp, { symbols: ['vfs_read'] }));
+    expect((old as NotSupportedError).minimumVersion).toBe('6.10');
+    using up = load(AttachType.TraceUprobeSession);
+    const u = caught(() => attachUprobeMulti(up, TARGET, { symbols: ['main'] }));
+    expect((u as NotSupportedError).minimumVersion).toBe('6.13');
   });
 });
 

@@ -504,11 +504,10 @@ describe('auto-attach by section name', () => {
     expect(fake.opens).toEqual([]);
   });
 
-  it('session probes are not implemented: NotSupportedError (uprobe.multi: link-multi.test.ts)', () => {
-    for (const sectionName of ['uprobe.session/x:y', 'kprobe.session/vfs_*']) {
-      const err = caught(() => attachProgram(prog, { sectionName }));
-      expect(err, sectionName).toBeInstanceOf(NotSupportedError);
-    }
+  it('uprobe.session/ sections go to attachUprobeMulti, which looks the binary up (sessions: link-multi.test.ts)', () => {
+    const err = caught(() => attachProgram(prog, { sectionName: 'uprobe.session/x:y' }));
+    expect(err).toBeInstanceOf(ArgumentError);
+    expect((err as Error).message).toMatch(/\bx\b/);
   });
 
   it('usdt/ sections go to attachUSDT, which looks the binary up', () => {

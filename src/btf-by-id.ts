@@ -1,17 +1,18 @@
 /**
  * The BTF of a loaded object, by BTF id: the blob is read back from the kernel
  * (`bpf_btf_info.btf`) and parsed, so that commands can name a program's functions, print its
- * source lines and decode a map's keys and values, as bpftool does. Kernel BTF (vmlinux, and
- * modules, which are split BTF on top of it) comes from /sys/kernel/btf instead.
+ * source lines and decode a map's keys and values, as bpftool does, and so that freplace finds
+ * the function it replaces in its target program's BTF. Kernel BTF (vmlinux, and modules,
+ * which are split BTF on top of it) comes from /sys/kernel/btf instead.
  *
  * @module
  */
-import { BTFHandle } from '../btf-handle.js';
-import { loadKernelModuleSpec, loadKernelSpec } from '../btf/kernel.js';
-import { parseSpec, type Spec } from '../btf/spec.js';
-import { dataView, hostLittleEndian } from '../internal/bytes.js';
-import { objGetInfoByFd } from '../sys/commands.js';
-import { BtfInfo } from '../sys/layouts.js';
+import { BTFHandle } from './btf-handle.js';
+import { loadKernelModuleSpec, loadKernelSpec } from './btf/kernel.js';
+import { parseSpec, type Spec } from './btf/spec.js';
+import { dataView, hostLittleEndian } from './internal/bytes.js';
+import { objGetInfoByFd } from './sys/commands.js';
+import { BtfInfo } from './sys/layouts.js';
 
 /** The raw BTF of the object `handle` holds (`size` bytes, as its info reported). */
 export function readBTFBlob(handle: BTFHandle, size: number): Uint8Array {
