@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { kernelBTFDir, kernelModuleNames } from './btf/kernel.js';
+import { kernelBTFDir, kernelModuleNames, type KernelModuleBTF } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
 import { BTFHandle, loadForKernel } from './btf-handle.js';
 import { BpfError } from './errors.js';
@@ -59,13 +59,13 @@ export interface AttachBtfTarget {
  * vmlinux). A missing target throws {@link TracingTargetNotFoundError} naming it, with the
  * closest names the kernel has and which module might need loading.
  */
-export function attachBtfTarget(prog: ELFProgramSpec, kernel: Spec, modules: () => readonly Spec[]): AttachBtfTarget {
+export function attachBtfTarget(prog: ELFProgramSpec, kernel: Spec, modules: () => readonly KernelModuleBTF[]): AttachBtfTarget {
   const target = prog.attachTo ?? '';
   if (target === '') throw new BpfError(`program ${prog.name}: section ${prog.sectionName} names no attach target`);
   // Programs of other attach types (none should get here) are looked up as functions, as before.
   const kind = tracingKindOf(prog.attachType) ?? 'fentry';
   const { module, name } = splitModuleTarget(target);
-  const found = findInKernelBTF(kernel, modules, (spec) => findTracingTarget(spec, kind, name), module);
+  const found = findInKernelBTF(kernel, modules, (spec, from) => findTracingTarget(spec, kind, name, from), module);
   if (found !== undefined) return { id: found.id, module: found.module };
   const hint =
     module === undefined

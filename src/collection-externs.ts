@@ -18,6 +18,7 @@ import type { ByteOrder } from './asm/encoding.js';
 import { Helper } from './asm/helper.js';
 import type { Instruction } from './asm/instruction.js';
 import { PseudoCall, PseudoSource } from './asm/pseudo.js';
+import type { KernelModuleBTF } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
 import { Array as BTFArray, Enum, Func, Int, IntEncoding, Var, skipQualifiersAndTypedefs, type Type } from './btf/types.js';
 import type { ExternSpec } from './elf/specs.js';
@@ -170,11 +171,11 @@ export type ResolvedKsym =
 
 /**
  * Resolves one `.ksyms` extern. `kernel` is the vmlinux BTF (needed for typed ksyms and
- * kfuncs); `modules` the loaded modules' BTF, searched only when vmlinux lacks the name (as
+ * kfuncs); `modules` the loaded modules' BTF (`loadKernelModules`), searched only when vmlinux lacks the name (as
  * libbpf does). Addresses read as 0 without CAP_SYSLOG (kptr_restrict); that is the kernel's
  * answer and is passed on, as libbpf does.
  */
-export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: string, modules: () => readonly Spec[] = () => []): ResolvedKsym {
+export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: string, modules: () => readonly KernelModuleBTF[] = () => []): ResolvedKsym {
   const user = program === undefined ? '' : ` used by program ${program}`;
   if (ext.typeless) {
     const address = kallsyms().get(ext.name)?.address;
@@ -183,8 +184,9 @@ export function resolveKsym(ext: ExternSpec, kernel: () => Spec, program?: strin
     throw new SymbolNotFoundError(ext.name, nearNames(ext.name, kallsyms().sortedNames), `typeless __ksym extern${user}`);
   }
   const want = ext.isFunction ? Func : Var;
-  const find = (spec: Spec): number | undefined =>
+  const find = (spec: Spec, from: number): number | undefined =>
     spec.idsByName(ext.name).find((i) => {
+      if (i < from) return false;
       const t: Type = spec.typeById(i);
       return t instanceof want && t.name === ext.name;
     });

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { BTFHandle } from './btf-handle.js';
-import { kernelBTFDir, kernelModuleNames, kernelModuleOf } from './btf/kernel.js';
+import { kernelBTFDir, kernelModuleNames, type KernelModuleBTF } from './btf/kernel.js';
 import type { Spec } from './btf/spec.js';
 import { ArgumentError, BpfError, NotSupportedError, SyscallError } from './errors.js';
 import { kallsyms } from './internal/kallsyms.js';
@@ -110,26 +110,27 @@ export interface KernelBTFMatch {
 
 /**
  * Looks a name up the way libbpf does: `find` in vmlinux first, then in each loaded module's
- * BTF (`modules()`, called only when vmlinux has no match). With `module` (the `veth` of a
- * `veth:veth_open` target), only that module is searched (`vmlinux` means vmlinux only).
+ * BTF (`modules()`, called only when vmlinux has no match; `loadKernelModules` in a load).
+ * With `module` (the `veth` of a `veth:veth_open` target), only that module is searched
+ * (`vmlinux` means vmlinux only). `find(spec, from)` must return an id ≥ `from`: for a module
+ * only its own types count (those below are vmlinux's, which may have a static function of
+ * the same name).
  */
 export function findInKernelBTF(
   vmlinux: Spec,
-  modules: () => readonly Spec[],
-  find: (spec: Spec) => number | undefined,
+  modules: () => readonly KernelModuleBTF[],
+  find: (spec: Spec, from: number) => number | undefined,
   module?: string,
 ): KernelBTFMatch | undefined {
   if (module === undefined || module === 'vmlinux') {
-    const id = find(vmlinux);
+    const id = find(vmlinux, 1);
     if (id !== undefined) return { spec: vmlinux, id, module: undefined };
     if (module === 'vmlinux') return undefined;
   }
-  for (const spec of modules()) {
-    const name = kernelModuleOf(spec);
-    if (module !== undefined && name !== module) continue;
-    // Only the module's own types: ids below firstTypeId are vmlinux's, already searched.
-    const id = find(spec);
-    if (id !== undefined && id >= spec.firstTypeId) return { spec, id, module: name };
+  for (const m of modules()) {
+    if (module !== undefined && m.name !== module) continue;
+    const id = find(m.spec, m.spec.firstTypeId);
+    if (id !== undefined && id >= m.spec.firstTypeId) return { spec: m.spec, id, module: m.name };
   }
   return undefined;
 }

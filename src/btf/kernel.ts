@@ -140,24 +140,40 @@ export function kernelModuleNames(): readonly string[] {
   return moduleNames;
 }
 
+/** A loaded kernel module's BTF, as {@link loadKernelModules} lists it. */
+export interface KernelModuleBTF {
+  /** The module's name (`veth`). */
+  readonly name: string;
+  /** Its BTF: split BTF on top of the running kernel's. */
+  readonly spec: Spec;
+}
+
 /**
  * The BTF of every loaded module with BTF ({@link kernelModuleNames}), as split BTF on the
  * running kernel's ({@link loadKernelSpec}), in name order. Each module is parsed the first
  * time it is asked for and cached per process; a module unloaded since the list was read is
- * skipped. What CO-RE candidate searches, kfuncs, typed ksyms and tracing targets fall back
- * to when vmlinux lacks a name.
+ * skipped. What kfuncs, typed ksyms and tracing targets fall back to when vmlinux lacks a
+ * name.
  */
-export function loadKernelModuleSpecs(): Spec[] {
-  const out: Spec[] = [];
+export function loadKernelModules(): KernelModuleBTF[] {
+  const out: KernelModuleBTF[] = [];
   for (const name of kernelModuleNames()) {
     try {
-      out.push(loadKernelModuleSpec(name));
+      out.push({ name, spec: loadKernelModuleSpec(name) });
     } catch (err) {
       if (err instanceof BTFNotFoundError) continue; // unloaded meanwhile
       throw err;
     }
   }
   return out;
+}
+
+/**
+ * The specs of {@link loadKernelModules}: the CO-RE candidates searched when vmlinux has none
+ * for a type (the `moduleTargets` option of `coreRelocate`).
+ */
+export function loadKernelModuleSpecs(): Spec[] {
+  return loadKernelModules().map((m) => m.spec);
 }
 
 /**

@@ -77,11 +77,13 @@ function lookupOf(kind: TracingKind, target: string): Lookup {
 /**
  * The id of the type `kind`/`target` attaches to in `kernel` (the first one, when static
  * functions of several compilation units share the name), or undefined when there is none.
+ * `from` skips lower ids: a module's split BTF searched for its own types only.
  */
-export function findTracingTarget(kernel: Spec, kind: TracingKind, target: string): number | undefined {
+export function findTracingTarget(kernel: Spec, kind: TracingKind, target: string, from = 1): number | undefined {
   const { name, kind: want } = lookupOf(kind, target);
   // idsByName matches essential names (without ___flavor suffixes): compare the full name.
   return kernel.idsByName(name).find((id) => {
+    if (id < from) return false;
     const t = kernel.typeById(id);
     return t.kind === want && t.name === name;
   });
