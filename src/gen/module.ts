@@ -89,7 +89,7 @@ function bytesSelector(btf: Spec, arg: string, charArrays: ShapeOptions['charArr
   if (t === undefined) throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: the object's BTF has no ${m[1] ?? 'struct or union'} ${m[2]}`);
   const s = shapeOf(t, { charArrays });
   const f = s.kind === 'struct' || s.kind === 'union' ? s.fields.find((x) => x.name === m[3]) : undefined;
-  if (f === undefined) throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: ${t} has no member ${m[3]}`);
+  if (f === undefined) throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: ${t.kindName} ${t.name} has no member ${m[3]}`);
   if (f.kind === 'bitfield') throw new ArgumentError(`--bytes ${JSON.stringify(arg)}: ${m[3]} is a bitfield, which has no bytes of its own`);
   return [t, m[3]!];
 }

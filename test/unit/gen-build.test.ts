@@ -79,7 +79,7 @@ char LICENSE[] SEC("license") = "GPL";
     );
     const r = buildObject(source, { out: join(dir, 'tp'), env, targets: ['bpfel'] });
     expect(r.vmlinux).toBe(join(dir, 'tp', 'vmlinux.h'));
-    expect(readFileSync(r.module, 'utf8')).toContain('events(options?: RingBufReaderOptions): TypedReader<Event>;');
+    expect(readFileSync(r.module, 'utf8')).toContain('events(options?: RingBufReaderOptions & TypedReaderOptions): TypedReader<Event>;');
   }, 60_000);
 
   it("reports clang's diagnostics as a CompileError", () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codecFor } from '../../src/btf/codec.js';
 import { decodeValue } from '../../src/btf/decode.js';
 import { Type } from '../../src/btf/types.js';
 import { parseCollectionSpec } from '../../src/collection-spec.js';
@@ -40,6 +41,12 @@ beforeAll(() => {
     const path = join(dir, `${name}.ts`);
     writeFileSync(path, text);
     modules.set(file, path);
+  }
+  // Kept bytes: every char array, or chosen members.
+  const exec = parseCollectionSpec(readFileSync(join(testdata, 'execsnoop.bpfel.o')));
+  const keep = { execsnoop_bytes: { charArrays: 'bytes' as const }, execsnoop_members: { bytes: ['struct event.filename', 'event.argv'] } };
+  for (const [name, o] of Object.entries(keep)) {
+    writeFileSync(join(dir, `${name}.ts`), generateModule(exec, { name, objects: { little: join(testdata, 'execsnoop.bpfel.o') }, importFrom: src, ...o }));
   }
   writeFileSync(
     join(dir, 'consumer.ts'),
@@ -80,7 +87,7 @@ afterAll(() => {
 
 describe('ebpf-ts gen', () => {
   it('every generated module type-checks with --strict --noUncheckedIndexedAccess, and wrong uses do not', () => {
-    const files = [...modules.values(), join(dir, 'consumer.ts')];
+    const files = [...modules.values(), join(dir, 'consumer.ts'), join(dir, 'execsnoop_bytes.ts'), join(dir, 'execsnoop_members.ts')];
     const program = ts.createProgram(files, {
       strict: true,
       noUncheckedIndexedAccess: true,
@@ -157,10 +164,59 @@ describe('ebpf-ts gen', () => {
   it('binds --type to a reader map and explains a type the BTF lacks', () => {
     const spec = parseCollectionSpec(readFileSync(join(testdata, 'execsnoop.bpfel.o')));
     const text = generateModule(spec, { name: 'x', objects: { little: './x.o' }, types: ['events=struct event'] });
-    expect(text).toContain('events(options?: PerfReaderOptions): TypedReader<Event>;');
+    expect(text).toContain('events(options?: PerfReaderOptions & TypedReaderOptions): TypedReader<Event>;');
     expect(() => generateModule(spec, { name: 'x', objects: { little: './x.o' }, types: ['struct nope'] })).toThrow(/clang emits a type only when/);
     expect(() => generateModule(spec, { name: 'x', objects: { little: './x.o' }, types: ['execs=struct event'] })).toThrow(ArgumentError);
     expect(() => generateModule(spec, { name: 'x-y', objects: { little: './x.o' } })).toThrow(/must be an identifier/);
+  });
+
+  it('keeps char arrays as bytes (--char-arrays bytes), like codecFor with charArrays: bytes', async () => {
+    const spec = parseCollectionSpec(readFileSync(join(testdata, 'execsnoop.bpfel.o')));
+    const mod = (await import(join(dir, 'execsnoop_bytes.ts'))) as Record<string, Codec<Record<string, unknown>>>;
+    const runtime = codecFor<Record<string, unknown>>(spec.btf, 'struct event', { charArrays: 'bytes' });
+    const bytes = randomBytes(runtime.size, 5);
+    const got = mod.eventCodec!.decode(bytes);
+    expect(got).toEqual(runtime.decode(bytes));
+    expect(got.comm).toEqual(bytes.slice(24, 40));
+    expect(mod.eventCodec!.encode(got)).toEqual(runtime.encode(runtime.decode(bytes)));
+    expect(readFileSync(join(dir, 'execsnoop_bytes.ts'), 'utf8')).toContain('  comm: Uint8Array;');
+  });
+
+  it("keeps chosen members as raw bytes (--bytes 'struct event.filename'), the others decoded", async () => {
+    const spec = parseCollectionSpec(readFileSync(join(testdata, 'execsnoop.bpfel.o')));
+    const mod = (await import(join(dir, 'execsnoop_members.ts'))) as Record<string, Codec<Record<string, unknown>>>;
+    const codec = mod.eventCodec!;
+    const bytes = randomBytes(codec.size, 9);
+    const got = codec.decode(bytes);
+    const strings = decodeValue(spec.btf!.typeByName('event', 'struct'), bytes, { charArraysAsStrings: true }) as Record<string, unknown>;
+    expect(got.filename).toEqual(bytes.slice(40, 296));
+    expect(got.argv).toEqual(bytes.slice(296, 296 + 16 * 64)); // char argv[16][64]: one run of bytes
+    expect(got.comm).toBe(strings.comm);
+    expect(got.pid).toBe(strings.pid);
+    expect(codec.encode(got)).toEqual(codec.encode(codec.decode(codec.encode(got))));
+    expect(codec.decode(codec.encode(got))).toEqual(got);
+    // The maps that hold struct event see the same shape (one declaration per type).
+    const text = readFileSync(join(dir, 'execsnoop_members.ts'), 'utf8');
+    expect(text).toContain('  filename: Uint8Array;');
+    expect(text).toContain('  argv: Uint8Array;');
+    expect(text).toContain('  comm: string;');
+    const gen = (bytes: string[]): string => generateModule(spec, { name: 'x', objects: { little: './x.o' }, bytes });
+    expect(() => gen(['struct event.nope'])).toThrow(/struct event has no member nope/);
+    expect(() => gen(['struct nope.x'])).toThrow(/has no struct nope/);
+    expect(() => gen(['event'])).toThrow(/expected 'struct name.member'/);
+  });
+
+  it('writes JavaScript and its declarations for a .js output', () => {
+    const { path, text, declarations } = generateBindings(join(testdata, 'execsnoop.bpfel.o'), { out: join(dir, 'js', 'execsnoop.js') });
+    expect(path).toBe(join(dir, 'js', 'execsnoop.js'));
+    expect(text.split('\n')[0]).toBe('// Code generated by ebpf-ts gen from execsnoop.bpfel.o. DO NOT EDIT.');
+    expect(text).toContain('export const eventCodec = codec(1320, decodeEvent, encodeEvent);');
+    expect(text).not.toMatch(/: Codec<|interface /);
+    expect(declarations?.path).toBe(join(dir, 'js', 'execsnoop.d.ts'));
+    expect(declarations?.text.split('\n')[1]).toMatch(/^\/\/ Regenerate with: npx ebpf-ts gen .* --out .*execsnoop\.js --name execsnoop$/);
+    expect(declarations?.text).toContain('export declare const eventCodec: Codec<Event>;');
+    expect(declarations?.text).toContain('export declare function loadExecsnoop(options?: ExecsnoopLoadOptions): Promise<Execsnoop>;');
+    expect(generateBindings(join(testdata, 'execsnoop.bpfel.o'), { out: join(dir, 'js', 'e.mjs') }).declarations?.path).toBe(join(dir, 'js', 'e.d.mts'));
   });
 
   it('renames TypeScript keywords and clashes predictably', () => {
