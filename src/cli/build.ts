@@ -18,7 +18,7 @@ function report(ctx: CLIContext, json: boolean, r: BuildResult): void {
     ctx.out(toJSON(r));
     return;
   }
-  const lines = [...(r.vmlinux === undefined ? [] : [r.vmlinux]), ...Object.values(r.objects), r.module].map((p) => `wrote ${p}\n`);
+  const lines = [...(r.vmlinux === undefined ? [] : [r.vmlinux]), ...Object.values(r.objects), r.module, ...(r.declarations === undefined ? [] : [r.declarations])].map((p) => `wrote ${p}\n`);
   ctx.out(lines.join(''));
 }
 
@@ -41,6 +41,7 @@ export const buildCommand: Command = {
     { name: 'char-arrays', type: 'string', valueName: 'MODE', choices: ['string', 'bytes'], description: 'passed to gen: char[N] members as strings or bytes' },
     { name: 'bytes', type: 'string', repeatable: true, valueName: 'MEMBER', description: "passed to gen: a member kept as raw bytes, 'struct event.payload' (repeatable)" },
     { name: 'embed', type: 'boolean', description: 'passed to gen: embed the objects in the module', default: false },
+    { name: 'js', type: 'boolean', description: 'write JavaScript bindings (NAME.js and NAME.d.ts; needs the typescript package) instead of NAME.ts', default: false },
     { name: 'watch', type: 'boolean', description: 'rebuild whenever the source changes (until interrupted)', default: false },
     jsonOption,
   ],
@@ -60,6 +61,7 @@ export const buildCommand: Command = {
         charArrays: str('char-arrays') as 'string' | 'bytes' | undefined,
         bytes: splitTypes(args.options.bytes as readonly string[] | undefined),
         embed: args.options.embed === true,
+        js: args.options.js === true,
       });
     const json = args.options.json === true;
     report(ctx, json, build());

@@ -32,6 +32,8 @@ export interface BuildOptions {
   types?: readonly string[];
   /** Passed to gen: embed the objects in the module. */
   embed?: boolean;
+  /** Write JavaScript bindings, `<name>.js` and `<name>.d.ts`, instead of `<name>.ts` (needs the typescript package). */
+  js?: boolean;
   /** Passed to gen: `char[N]` as strings (default) or bytes. */
   charArrays?: 'string' | 'bytes';
   /** Passed to gen: members kept as raw bytes (`'struct event.payload'`). */
@@ -53,6 +55,8 @@ export interface BuildResult {
   objects: Partial<Record<'bpfel' | 'bpfeb', string>>;
   /** The bindings module. */
   module: string;
+  /** Its declarations, for JavaScript bindings (`js`). */
+  declarations?: string;
 }
 
 /** clang refused the source; `output` is what it printed. */
@@ -67,7 +71,8 @@ export class CompileError extends BpfError {
 }
 
 /**
- * Builds `source` (a `.bpf.c`) into `<name>.bpfel.o`, `<name>.bpfeb.o` and `<name>.ts`.
+ * Builds `source` (a `.bpf.c`) into `<name>.bpfel.o`, `<name>.bpfeb.o` and `<name>.ts` (or,
+ * with `js`, `<name>.js` and `<name>.d.ts`).
  * `vmlinux.h` is generated next to them when the source includes it and none is next to the
  * source already.
  *
@@ -115,15 +120,16 @@ export function buildObject(source: string, options: BuildOptions = {}): BuildRe
   const first = objects.bpfel ?? objects.bpfeb;
   if (first === undefined) throw new ArgumentError('build: no targets');
   const bindings = generateBindings(first, {
-    out: join(out, `${name}.ts`),
+    out: join(out, `${name}.${options.js === true ? 'js' : 'ts'}`),
     name,
     types: options.types ?? [],
     embed: options.embed === true,
     ...(options.charArrays !== undefined ? { charArrays: options.charArrays } : {}),
     ...(options.bytes !== undefined ? { bytes: options.bytes } : {}),
-    command: ['npx ebpf-ts build', source, ...(options.out !== undefined ? ['--out', options.out] : []), ...(options.name !== undefined ? ['--name', options.name] : [])].join(' '),
+    command: ['npx ebpf-ts build', source, ...(options.out !== undefined ? ['--out', options.out] : []), ...(options.name !== undefined ? ['--name', options.name] : []), ...(options.js === true ? ['--js'] : [])].join(' '),
     ...(options.importFrom !== undefined ? { importFrom: options.importFrom } : {}),
   });
   writeFileSync(bindings.path, bindings.text);
-  return { vmlinux, objects, module: bindings.path };
+  if (bindings.declarations !== undefined) writeFileSync(bindings.declarations.path, bindings.declarations.text);
+  return { vmlinux, objects, module: bindings.path, ...(bindings.declarations !== undefined ? { declarations: bindings.declarations.path } : {}) };
 }

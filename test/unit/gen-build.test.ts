@@ -82,6 +82,16 @@ char LICENSE[] SEC("license") = "GPL";
     expect(readFileSync(r.module, 'utf8')).toContain('events(options?: RingBufReaderOptions & TypedReaderOptions): TypedReader<Event>;');
   }, 60_000);
 
+  it('writes JavaScript bindings and their declarations with js', () => {
+    const source = join(dir, 'counter.bpf.c');
+    writeFileSync(source, counter);
+    const r = buildObject(source, { out: join(dir, 'js'), env, targets: ['bpfel'], js: true });
+    expect(r.module).toBe(join(dir, 'js', 'counter.js'));
+    expect(r.declarations).toBe(join(dir, 'js', 'counter.d.ts'));
+    expect(readFileSync(r.module, 'utf8')).toContain('// Regenerate with: npx ebpf-ts build');
+    expect(readFileSync(r.declarations!, 'utf8')).toContain('readonly stats: TypedMap<number, Stats>;');
+  });
+
   it("reports clang's diagnostics as a CompileError", () => {
     const source = join(dir, 'bad.bpf.c');
     writeFileSync(source, 'int f( {\n');
