@@ -15,7 +15,7 @@ const dist = resolve(process.env.BENCH_DIST ?? join(here, '..', 'dist'));
 
 async function child() {
   const path = process.env.BTF_PATH || undefined;
-  const btf = await import(pathToFileURL(join(dist, 'btf', 'index.js')).href);
+  const { btf } = await import(pathToFileURL(join(dist, 'index.js')).href);
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
   const t0 = performance.now();

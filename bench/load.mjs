@@ -33,7 +33,7 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const lib = () => import(pathToFileURL(join(dist, 'collection.js')).href);
+const lib = () => import(pathToFileURL(join(dist, 'index.js')).href);
 
 async function cold() {
   const t0 = performance.now();
@@ -47,7 +47,7 @@ async function cold() {
 
 async function warm() {
   const { loadCollection } = await lib();
-  const { parseCollectionSpec } = await import(pathToFileURL(join(dist, 'collection-spec.js')).href);
+  const { parseCollectionSpec } = await import(pathToFileURL(join(dist, 'index.js')).href);
   for (let i = 0; i < 5; i++) (await loadCollection(obj)).close();
   const times = [];
   for (let i = 0; i < n; i++) {
@@ -83,8 +83,8 @@ function self(mode) {
 }
 
 async function main() {
-  if (!existsSync(join(dist, 'collection.js'))) {
-    console.error(`bench/load.mjs: ${dist}/collection.js missing; run npm run build (or set BENCH_DIST)`);
+  if (!existsSync(join(dist, 'index.js'))) {
+    console.error(`bench/load.mjs: ${dist}/index.js missing; run npm run build (or set BENCH_DIST)`);
     return;
   }
   const colds = [];

@@ -425,27 +425,18 @@ async function child() {
   }
 }
 
-/** Imports the built library: the package entry if it re-exports maps, else the modules. */
+/** Imports the built library: the package entry, as users do (dist/ is a bundle, scripts/build.mjs). */
 async function loadLibrary() {
-  let BpfMap;
-  let MapType;
-  if (existsSync(join(dist, 'index.js'))) {
-    const index = await import(join(dist, 'index.js'));
-    ({ BpfMap, MapType } = index);
-  }
-  if (BpfMap === undefined) ({ BpfMap } = await import(join(dist, 'map.js')));
-  if (MapType === undefined) ({ MapType } = await import(join(dist, 'types.js')));
+  const { BpfMap, MapType, backend } = await import(join(dist, 'index.js'));
   if (BpfMap === undefined || MapType?.Hash === undefined) throw new Error('dist/ has no BpfMap or MapType.Hash');
-  // For the diagnostic row only: the seam below BpfMap, to split our time into "library" and
-  // "one bpf() through the backend".
-  const select = await import(join(dist, 'sys', 'select.js'));
-  const layouts = await import(join(dist, 'sys', 'layouts.js'));
+  // For the diagnostic row only: the seam below BpfMap (the exported backend()), to split our
+  // time into "library" and "one bpf() through the backend".
   return {
     BpfMap,
     MapType,
-    backend: select.backend,
-    backendKind: () => select.backend().kind,
-    lookupCmd: layouts.Cmd?.MapLookupElem ?? layouts.MapLookupElem?.cmd,
+    backend,
+    backendKind: () => backend().kind,
+    lookupCmd: 1, // BPF_MAP_LOOKUP_ELEM (UAPI)
   };
 }
 

@@ -78,8 +78,12 @@ function main() {
     'package/native/ebpf_ts.cc',
     'package/binding.gyp',
     'package/scripts/install.mjs',
+    // The bundled layout (scripts/build.mjs): entry points, their source maps, tsc's types.
     'package/dist/index.js',
-    'package/dist/sys/backend-native.js',
+    'package/dist/index.js.map',
+    'package/dist/index.d.ts',
+    'package/dist/cjs/index.d.ts',
+    'package/dist/cli/main.js',
     // The examples run from the installed package, with the C they were built from.
     'package/examples/execsnoop.mjs',
     'package/examples/lib/common.mjs',
@@ -89,6 +93,9 @@ function main() {
   }
   const stray = listing.filter((f) => f.startsWith('package/build/') || f.startsWith('package/node_modules/'));
   if (stray.length > 0) throw new Error(`tarball carries build output: ${stray.slice(0, 5).join(', ')}`);
+  // Only the bundle's JavaScript: no file of the one-module-per-source layout rides along.
+  const unbundled = listing.filter((f) => /^package\/dist\/.*\.js$/.test(f) && !/^package\/dist\/(index|cli\/main|chunks\/[\w-]+)\.js$/.test(f));
+  if (unbundled.length > 0) throw new Error(`tarball carries JavaScript outside the bundle: ${unbundled.slice(0, 5).join(', ')}`);
   step(`${tgz}: ${listing.filter(Boolean).length} files, both prebuilds present`);
 
   // 2. A PATH with node and npm only.
@@ -138,6 +145,19 @@ function main() {
   for (const file of ['esm.mjs', 'cjs.cjs']) {
     process.stdout.write(run(join(bin, 'node'), [file], { cwd: app, env }));
   }
+  // Stack traces name src/ files through the bundle's source maps (the sources themselves are
+  // not shipped: the path and line are what a bug report needs).
+  writeFileSync(
+    join(app, 'stack.mjs'),
+    `const m = await import('ebpf-ts');\ntry { m.BpfMap.create({ type: m.MapType.Array, keySize: 4, valueSize: 0, maxEntries: 0 }); } catch (e) { console.log(e.stack); }\n`,
+  );
+  const stack = run(join(bin, 'node'), ['--enable-source-maps', 'stack.mjs'], { cwd: app, env });
+  if (!/\/src\/map\.ts:\d+/.test(stack)) throw new Error(`--enable-source-maps stack does not name src/map.ts:\n${stack}`);
+  step(`--enable-source-maps: ${stack.split('\n').find((l) => l.includes('/src/map.ts'))?.trim()}`);
+  // The bin, as npm linked it.
+  const help = run(join(app, 'node_modules', '.bin', 'ebpf-ts'), ['--help'], { cwd: app, env });
+  if (!help.startsWith('Usage: ebpf-ts')) throw new Error(`ebpf-ts --help printed:\n${help}`);
+  step('node_modules/.bin/ebpf-ts --help runs');
 
   // 3b. TypeScript consumers, strict, with node16 resolution: an ES module (.mts) and a
   // CommonJS file (.cts, what a project without "type": "module" compiles to) both get the

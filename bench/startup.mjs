@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// `npm run bench:startup`: what a user waits for before our code runs (issue 14: the import
+// of 'ebpf-ts' over a bare `node -e 0` ≤ 30 ms). Each sample is a fresh Node process, timed
+// from the outside (spawn to exit, what a shell user sees):
+//
+//   node -e 0                      the floor every Node program pays
+//   import                         `await import(<dist>/index.js)` in an ES module
+//   require                        `require(<dist>/index.js)` from CommonJS (Node 20.19+)
+//   cli --help                     `node <dist>/cli/main.js --help` (the `ebpf-ts` bin)
+//   cli prog list                  `ebpf-ts prog list` (as root: the kernel is asked)
+//
+// and, for import, also from the inside: performance.now() around the `import()` alone. The
+// figure of interest is each row minus the `node -e 0` row. Rounds run every contestant once
+// in an order rotated each round, so noise on a shared machine falls on all alike.
+//
+// BENCH_COMPARE=<dir> adds a second library directory measured in the same rounds (e.g. the
+// unbundled `tsc` output of the same src/, for a before/after of the build layout).
+//
+// A measurement, not a test: the exit code is non-zero only when a contestant fails to run.
+//
+// Env: BENCH_RUNS (15), BENCH_DIST (dist/), BENCH_COMPARE (none), BENCH_OUT
+// (bench/results/startup-latest.json, not committed).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..');
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const outFile = resolve(process.env.BENCH_OUT ?? join(here, 'results', 'startup-latest.json'));
+const libs = [{ label: 'dist', dir: resolve(process.env.BENCH_DIST ?? join(repo, 'dist')) }];
+if (process.env.BENCH_COMPARE) libs.push({ label: 'compare', dir: resolve(process.env.BENCH_COMPARE) });
+
+/** One contestant: a label and the node arguments of one fresh process. */
+function contestants() {
+  const list = [{ name: 'node -e 0', args: ['-e', '0'] }];
+  for (const { label, dir } of libs) {
+    const index = pathToFileURL(join(dir, 'index.js')).href;
+    const tag = libs.length > 1 ? `${label}: ` : '';
+    list.push({
+      name: `${tag}import`,
+      args: [
+        '--input-type=module',
+        '-e',
+        `const t = performance.now(); await import(${JSON.stringify(index)}); process.stdout.write(JSON.stringify({ inside: performance.now() - t }));`,
+      ],
+    });
+    list.push({ name: `${tag}require`, args: ['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`] });
+    list.push({ name: `${tag}cli --help`, args: [join(dir, 'cli', 'main.js'), '--help'] });
+    if (process.getuid?.() === 0) list.push({ name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
+  }
+  return list;
+}
+
+// Preloaded into every sample (the same small cost for all): at exit, the process's CPU time
+// (user + system, all threads) on fd 3. CPU time suffers less than wall time from other
+// work on a shared machine.
+const reporter = join(tmpdir(), `ebpf-ts-bench-startup-${process.pid}.cjs`);
+writeFileSync(reporter, "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(3, String((u.user + u.system) / 1000)); });\n");
+
+function sample(c) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ['--require', reporter, ...c.args], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status ?? r.signal}\n${r.stderr}`);
+  const inside = c.name.endsWith('import') ? JSON.parse(r.stdout).inside : undefined;
+  return { ms, cpu: Number(r.output[3]), inside };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function main() {
+  for (const { dir } of libs) {
+    if (!existsSync(join(dir, 'index.js'))) {
+      console.error(`bench/startup.mjs: ${dir}/index.js missing; run npm run build (or set BENCH_DIST)`);
+      return 1;
+    }
+  }
+  const list = contestants();
+  const load0 = loadavg()[0];
+  // One untimed pass: the page cache holds every file before the first timed sample.
+  for (const c of list) sample(c);
+  const raw = Object.fromEntries(list.map((c) => [c.name, { ms: [], cpu: [], inside: [] }]));
+  for (let round = 0; round < runs; round++) {
+    for (let i = 0; i < list.length; i++) {
+      const c = list[(i + round) % list.length];
+      const s = sample(c);
+      raw[c.name].ms.push(s.ms);
+      raw[c.name].cpu.push(s.cpu);
+      if (s.inside !== undefined) raw[c.name].inside.push(s.inside);
+    }
+  }
+  const load1 = loadavg()[0];
+  const floor = median(raw['node -e 0'].ms);
+  const cpuFloor = median(raw['node -e 0'].cpu);
+  const rows = list.map((c) => {
+    const ms = median(raw[c.name].ms);
+    const cpu = median(raw[c.name].cpu);
+    const inside = raw[c.name].inside.length > 0 ? median(raw[c.name].inside) : undefined;
+    return { name: c.name, ms, overFloor: ms - floor, cpu, cpuOverFloor: cpu - cpuFloor, inside, min: Math.min(...raw[c.name].ms), max: Math.max(...raw[c.name].ms) };
+  });
+  const f = (x) => (x === undefined ? '' : x.toFixed(1));
+  console.log(`${runs} rounds, medians, ms; load average ${load0.toFixed(2)} → ${load1.toFixed(2)}; Node ${process.version}`);
+  console.log('| process | wall | over `node -e 0` | wall range | CPU time | CPU over `node -e 0` | import() inside |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const base = r.name === 'node -e 0';
+    console.log(`| ${r.name} | ${f(r.ms)} | ${base ? '—' : `+${f(r.overFloor)}`} | ${f(r.min)}–${f(r.max)} | ${f(r.cpu)} | ${base ? '—' : `+${f(r.cpuOverFloor)}`} | ${f(r.inside)} |`);
+  }
+  const imp = rows.find((r) => r.name === 'import');
+  if (imp !== undefined) {
+    console.log(`goal (issue 14): import over node -e 0 ≤ 30 ms: ${imp.overFloor <= 30 ? 'PASS' : 'MISS'} (+${f(imp.overFloor)} ms)`);
+  }
+  mkdirSync(dirname(outFile), { recursive: true });
+  const machine = { kernel: release(), cpus: cpus().length, node: process.version, loadAverage: { before: load0, after: load1 } };
+  writeFileSync(outFile, `${JSON.stringify({ date: new Date().toISOString(), machine, runs, libs, rows, raw }, null, 1)}\n`);
+  return 0;
+}
+
+try {
+  process.exitCode = main();
+} finally {
+  rmSync(reporter, { force: true });
+}
