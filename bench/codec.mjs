@@ -12,11 +12,11 @@
 //
 // Env: BENCH_DIST (dist/: the built library; run `npm run build` first), BENCH_ROUNDS (7),
 // BENCH_MS (per round and decoder, 300).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import ts from 'typescript';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -25,16 +25,16 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const roundMs = Number(process.env.BENCH_MS ?? 300);
 
 const lib = await import(pathToFileURL(join(dist, 'index.js')).href);
-const { generateBindings } = await import(pathToFileURL(join(dist, 'gen', 'index.js')).href);
 const { btf, parseCollectionSpec } = lib;
 
-// Generates, transpiles (types erased, nothing else) and imports an object's bindings.
+// Generates an object's bindings as JavaScript with the built CLI (`ebpf-ts gen --out x.mjs`:
+// the TypeScript module with its types erased, nothing else) and imports them.
 const work = mkdtempSync(join(tmpdir(), 'ebpf-ts-bench-codec-'));
 async function generated(object) {
-  const { text } = generateBindings(join(repo, 'testdata', object), { out: join(work, 'x.ts'), importFrom: pathToFileURL(join(dist, 'index.js')).href });
-  const js = ts.transpileModule(text, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
   const file = join(work, object.replace(/\W/g, '_') + '.mjs');
-  writeFileSync(file, js);
+  const args = [join(dist, 'cli', 'main.js'), 'gen', join(repo, 'testdata', object), '--out', file, '--import-from', pathToFileURL(join(dist, 'index.js')).href];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ebpf-ts gen failed: ${r.stderr}`);
   return import(pathToFileURL(file).href);
 }
 
