@@ -6,7 +6,7 @@
  */
 import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { buildObject, type BuildResult } from '../gen/build.js';
+import type { BuildResult } from '../gen/build.js';
 import { BpfError } from '../errors.js';
 import { splitTypes } from './gen.js';
 import { jsonOption, type Command } from './command.js';
@@ -47,6 +47,7 @@ export const buildCommand: Command = {
   ],
   positionals: [{ name: 'source', required: true, description: 'the BPF C source (.bpf.c)' }],
   async run(args, ctx) {
+    const { buildObject } = await import('../gen/build.js'); // loaded on first use, as gen's
     const source = args.positionals.source!;
     const str = (k: string): string | undefined => (typeof args.options[k] === 'string' ? (args.options[k] as string) : undefined);
     const cflags = str('cflags');

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { generateBindings, type Bindings } from '../gen/generate.js';
+import type { Bindings } from '../gen/generate.js';
 import { jsonOption, type Command } from './command.js';
 import { toJSON } from './output.js';
 
@@ -71,7 +71,9 @@ export const genCommand: Command = {
     jsonOption,
   ],
   positionals: [{ name: 'object', required: true, description: 'the BPF object (.o) compiled with clang -g' }],
-  run(args, ctx) {
+  async run(args, ctx) {
+    // Loaded on first use: the generator is most of the CLI's own code.
+    const { generateBindings } = await import('../gen/generate.js');
     const object = args.positionals.object!;
     const importFrom = args.options['import-from'];
     const r = generateBindings(object, {
