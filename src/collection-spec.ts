@@ -8,7 +8,6 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ByteOrder } from './asm/encoding.js';
 import type { Spec } from './btf/spec.js';
@@ -279,7 +278,7 @@ export function readObjectFile(path: string): Uint8Array {
 export async function loadCollectionSpec(path: string): Promise<CollectionSpec> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await process.getBuiltinModule('node:fs/promises').readFile(path); // loaded on first use (~1 ms)
   } catch (e) {
     throw new ObjectFileError(path, e as NodeJS.ErrnoException);
   }

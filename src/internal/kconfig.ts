@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { gunzipSync } from 'node:zlib';
 
 /** Parses `CONFIG_X=value` lines; `# CONFIG_X is not set` lines are recorded as `n`. */
 export function parseKernelConfig(text: string): Map<string, string> {
@@ -53,7 +52,7 @@ export function kernelConfig(): Map<string, string> | null {
   for (const path of kernelConfigPaths()) {
     try {
       const raw = readFileSync(path);
-      cache = parseKernelConfig((path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8'));
+      cache = parseKernelConfig((path.endsWith('.gz') ? process.getBuiltinModule('node:zlib').gunzipSync(raw) : raw).toString('utf8'));
       source = path;
       break;
     } catch {

@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgumentError, BpfError } from '../errors.js';
@@ -168,7 +167,8 @@ export function tracefsAvailable(): boolean {
 export function mountTracefs(target: string = DEFAULT_TRACEFS_PATH): string {
   if (override === undefined && tracefsAvailable()) return tracefsPath();
   try {
-    execFileSync('mount', ['-t', 'tracefs', 'tracefs', target], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // node:child_process is loaded here, on first use: it costs ~2 ms at import.
+    process.getBuiltinModule('node:child_process').execFileSync('mount', ['-t', 'tracefs', 'tracefs', target], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     throw new BpfError(`mount -t tracefs tracefs ${target} failed${stderr ? `: ${stderr}` : ''} (needs root and CONFIG_TRACING)`, {
