@@ -13,12 +13,13 @@
 // figure of interest is each row minus the `node -e 0` row. Rounds run every contestant once
 // in an order rotated each round, so noise on a shared machine falls on all alike.
 //
-// BENCH_COMPARE=<dir> adds a second library directory measured in the same rounds (e.g. the
-// unbundled `tsc` output of the same src/, for a before/after of the build layout).
+// BENCH_COMPARE=[label=]<dir>[,…] adds library directories measured in the same rounds (e.g.
+// the unbundled `tsc` output of the same src/, for a before/after of the build layout).
 //
 // A measurement, not a test: the exit code is non-zero only when a contestant fails to run.
 //
-// Env: BENCH_RUNS (15), BENCH_DIST (dist/), BENCH_COMPARE (none), BENCH_OUT
+// Env: BENCH_RUNS (15), BENCH_DIST (dist/), BENCH_COMPARE (none), BENCH_ROWS (all; e.g.
+// "import,require"), BENCH_OUT
 // (bench/results/startup-latest.json, not committed).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,10 @@ const repo = resolve(here, '..');
 const runs = Number(process.env.BENCH_RUNS ?? 15);
 const outFile = resolve(process.env.BENCH_OUT ?? join(here, 'results', 'startup-latest.json'));
 const libs = [{ label: 'dist', dir: resolve(process.env.BENCH_DIST ?? join(repo, 'dist')) }];
-if (process.env.BENCH_COMPARE) libs.push({ label: 'compare', dir: resolve(process.env.BENCH_COMPARE) });
+for (const item of (process.env.BENCH_COMPARE ?? '').split(',').filter(Boolean)) {
+  const eq = item.indexOf('=');
+  libs.push(eq < 0 ? { label: 'compare', dir: resolve(item) } : { label: item.slice(0, eq), dir: resolve(item.slice(eq + 1)) });
+}
 
 /** One contestant: a label and the node arguments of one fresh process. */
 function contestants() {
@@ -51,7 +55,8 @@ function contestants() {
     list.push({ name: `${tag}cli --help`, args: [join(dir, 'cli', 'main.js'), '--help'] });
     if (process.getuid?.() === 0) list.push({ name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
   }
-  return list;
+  const wanted = process.env.BENCH_ROWS?.split(',').map((r) => r.trim());
+  return wanted === undefined ? list : list.filter((c) => c.name === 'node -e 0' || wanted.some((w) => c.name.endsWith(w)));
 }
 
 // Preloaded into every sample (the same small cost for all): at exit, the process's CPU time
@@ -117,7 +122,7 @@ function main() {
     const base = r.name === 'node -e 0';
     console.log(`| ${r.name} | ${f(r.ms)} | ${base ? '—' : `+${f(r.overFloor)}`} | ${f(r.min)}–${f(r.max)} | ${f(r.cpu)} | ${base ? '—' : `+${f(r.cpuOverFloor)}`} | ${f(r.inside)} |`);
   }
-  const imp = rows.find((r) => r.name === 'import');
+  const imp = rows.find((r) => r.name === (libs.length > 1 ? 'dist: import' : 'import'));
   if (imp !== undefined) {
     console.log(`goal (issue 14): import over node -e 0 ≤ 30 ms: ${imp.overFloor <= 30 ? 'PASS' : 'MISS'} (+${f(imp.overFloor)} ms)`);
   }
