@@ -413,6 +413,15 @@ function u32(value: number): Uint8Array {
 }
 
 function instantiate(spec: CollectionSpec, options: CollectionOptions): Collection {
+  // The kernel reads instructions, BTF and map values in its own byte order: an object built
+  // for the other one would reach the kernel as garbage and fail with an unrelated message.
+  const host = hostLittleEndian ? 'little' : 'big';
+  if (spec.byteOrder !== host) {
+    throw new ArgumentError(
+      `the object is ${spec.byteOrder}-endian (clang -target ${spec.byteOrder === 'big' ? 'bpfeb' : 'bpfel'}) and this kernel is ${host}-endian: ` +
+        `build it with -target bpf or -target ${host === 'little' ? 'bpfel' : 'bpfeb'} (it can still be parsed and inspected here)`,
+    );
+  }
   if (options.constants !== undefined) spec.rewriteConstants(options.constants);
   const { programs: progSpecs, maps: mapSpecs } = select(spec, options);
   // Before anything is created: a symbol nobody resolved would load as 0 or call nowhere.
