@@ -72,6 +72,7 @@ export {
   type BTFLogBlame,
 } from './btf-handle.js';
 export { missingBTFFeatures, btfKindFeatures, btfFeature } from './features/btf.js';
+export { openKernelModuleBTF, ModuleBTFNotFoundError } from './module-btf.js';
 export { loadCollection, Collection, type CollectionOptions } from './collection.js';
 export { Variable, ReadOnlyVariableError } from './variable.js';
 export { TypedMap } from './typed-map.js';

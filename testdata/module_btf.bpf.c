@@ -1,13 +1,13 @@
 // Kernel module BTF (test/kernel/module-btf.test.ts, in test:vm where Debian's modules carry
 // BTF): CO-RE against a type only a module defines (struct veth_priv, veth.ko), fentry and
 // fexit on a module function (veth_open; the fexit names it libbpf's module:function way),
+// a kprobe on it (attached by name and as veth:veth_open),
 // a kfunc a module defines (nf_conntrack's bpf_xdp_ct_lookup / bpf_ct_release) and a typed
 // per-CPU variable a module defines (x_tables' xt_recseq).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_endian.h>
 
 #define __pai __attribute__((preserve_access_index))
 
@@ -82,6 +82,15 @@ int BPF_PROG(veth_open_exit, struct net_device *dev, int ret)
 	return 0;
 }
 
+__u64 kprobe_hits;
+
+SEC("kprobe/veth_open")
+int veth_open_kprobe(void *ctx)
+{
+	__sync_fetch_and_add(&kprobe_hits, 1);
+	return 0;
+}
+
 /* nf_conntrack's kfuncs (net/netfilter/nf_conntrack_bpf.c). */
 struct nf_conn;
 
@@ -102,16 +111,27 @@ extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 int ct_error;
 int ct_found = -1;
 
+/* Read from .rodata rather than written as constants: the compiler would merge constant
+ * stores into words that differ between the bpfel and bpfeb objects. */
+volatile const __u32 ct_addr = 0x0100007f; /* 127.0.0.1 as a little-endian host stores it */
+volatile const __u16 ct_port = 0x0101;
+volatile const __s32 ct_netns = -1;     /* BPF_F_CURRENT_NETNS */
+volatile const __u8 ct_proto = 6;       /* IPPROTO_TCP */
+
 SEC("xdp")
 int ct_lookup(struct xdp_md *ctx)
 {
-	struct bpf_sock_tuple tuple = {};
-	struct bpf_ct_opts opts = { .netns_id = -1, .l4proto = 6 /* IPPROTO_TCP */ };
+	struct bpf_sock_tuple tuple;
+	struct bpf_ct_opts opts;
 
-	tuple.ipv4.saddr = bpf_htonl(0x7f000001);
-	tuple.ipv4.daddr = bpf_htonl(0x7f000001);
-	tuple.ipv4.sport = bpf_htons(1);
-	tuple.ipv4.dport = bpf_htons(1);
+	__builtin_memset(&tuple, 0, sizeof(tuple));
+	__builtin_memset(&opts, 0, sizeof(opts));
+	tuple.ipv4.saddr = ct_addr;
+	tuple.ipv4.daddr = ct_addr;
+	tuple.ipv4.sport = ct_port;
+	tuple.ipv4.dport = ct_port;
+	opts.netns_id = ct_netns;
+	opts.l4proto = ct_proto;
 	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &tuple, sizeof(tuple.ipv4), &opts, sizeof(opts));
 	if (ct) {
 		ct_found = 1;

@@ -45,6 +45,8 @@ import { integerArgument } from './integer.js';
 
 /** errno values specific to probe creation (not in the shared table). */
 const EILSEQ = 84;
+// The PMU's answer to a name several functions share (create_local_trace_kprobe()).
+const EADDRNOTAVAIL = 99;
 
 /** Options of {@link attachKprobe}. */
 export interface KprobeOptions {
@@ -155,10 +157,28 @@ function requireKprobes(support: KprobeSupport, via: KprobeOptions['via']): void
   );
 }
 
+/**
+ * `module:function` (the kernel's kprobe syntax for a module's function, which libbpf passes
+ * through) split into its parts; a plain name has no module.
+ */
+function splitModuleSymbol(symbol: string): { module: string | undefined; name: string } {
+  const colon = symbol.indexOf(':');
+  return colon <= 0 ? { module: undefined, name: symbol } : { module: symbol.slice(0, colon), name: symbol.slice(colon + 1) };
+}
+
 function checkSymbol(symbol: string): void {
   const table = kallsyms();
   // An unreadable or empty kallsyms (no procfs in a sandbox) tells nothing: let the kernel decide.
   if (table.byName.size === 0) return;
+  const { module, name } = splitModuleSymbol(symbol);
+  if (module !== undefined) {
+    const sym = table.get(name);
+    if (sym?.module !== module) {
+      const where = sym === undefined ? 'no such symbol is loaded' : `/proc/kallsyms has ${name} in ${sym.module === undefined ? 'vmlinux' : `module ${sym.module}`}`;
+      throw new SymbolNotFoundError(symbol, [], `${where}; is module ${module} loaded?`);
+    }
+    symbol = name;
+  }
   const sym = table.get(symbol);
   if (sym === undefined) {
     throw new SymbolNotFoundError(symbol, nearSymbols(symbol, table), explainMissingSymbol(symbol, table));
@@ -206,7 +226,9 @@ function pmuHint(symbol: string, offset: bigint, errno: number): string | undefi
  * caller; it is validated again here because this is the function that writes it.
  */
 function attachViaTracefs(prog: Program, symbol: string, offset: bigint, options: KprobeOptions, what: string): Link {
-  validateTracefsName('kprobe symbol', symbol);
+  const { module, name } = splitModuleSymbol(symbol);
+  if (module !== undefined) validateTracefsName('kprobe module', module);
+  validateTracefsName('kprobe symbol', name);
   return attachProbeEvent(prog, {
     file: 'kprobe_events',
     kind: options.retprobe === true ? `r${options.maxActive ?? ''}` : 'p',
@@ -242,7 +264,10 @@ function tracefsWriteError(err: unknown, symbol: string, offset: bigint, options
 }
 
 function attachViaPmu(prog: Program, symbol: string, offset: bigint, pmuType: number, options: KprobeOptions, what: string): Link {
-  const name = cString(symbol);
+  // The PMU looks the name up as it is (create_local_trace_kprobe() counts matches of the
+  // whole string): a module's function goes by its own name, which checkSymbol() found in
+  // that module.
+  const name = cString(splitModuleSymbol(symbol).name);
   const fd = openPerfEvent(
     {
       type: pmuType,
@@ -262,7 +287,9 @@ function attachViaPmu(prog: Program, symbol: string, offset: bigint, pmuType: nu
 
 /**
  * Attaches a KPROBE program to kernel function `symbol`: at its entry (plus `offset`), or at
- * its return with `retprobe`. The symbol is checked against /proc/kallsyms first.
+ * its return with `retprobe`. The symbol is checked against /proc/kallsyms first. A loaded
+ * module's function can be named alone or as `module:function` (`veth:veth_open`), which
+ * also checks that the function is that module's.
  *
  * Minimum kernel: 4.1 (BPF on kprobes); the kprobe PMU 4.17 (else tracefs kprobe_events);
  * bpf_link with `info()`/`pin()` and cookies 5.15.
@@ -311,6 +338,11 @@ export function attachKprobe(prog: Program, symbol: string, options: KprobeOptio
     if (!(err instanceof SyscallError) || err.command !== 'perf_event_open') throw err;
     // Before commit 97c753e62e6c a missing retprobe symbol was EINVAL; since, ENOENT.
     if (err.errno === Errno.ENOENT) throw missingAfterCheck(symbol, Errno.ENOENT, 'the kprobe PMU');
+    // A module:function whose name other code shares (EADDRNOTAVAIL): only kprobe_events
+    // takes the module part.
+    if (err.errno === EADDRNOTAVAIL && symbol.includes(':') && via === 'auto' && support.tracefsEvents) {
+      return attachViaTracefs(prog, symbol, offset, options, what);
+    }
     // Older kernels' PMU refuses '.' in names: the PMU path derived the event name from the
     // symbol and checked it for a C identifier; tracefs takes an explicit event name.
     if (err.errno === Errno.EINVAL && symbol.includes('.') && via === 'auto' && support.tracefsEvents) {

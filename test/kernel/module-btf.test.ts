@@ -14,7 +14,11 @@ import { Struct } from '../../src/btf/types.js';
 import { UnresolvedExternError } from '../../src/collection-externs.js';
 import { loadCollection } from '../../src/collection.js';
 import { loadCollectionSpec } from '../../src/collection-spec.js';
+import { attachKprobe } from '../../src/link/kprobe.js';
 import { attachTracing } from '../../src/link/raw-tracepoint.js';
+import { SymbolNotFoundError } from '../../src/errors.js';
+import { tracefsAvailable } from '../../src/internal/tracefs.js';
+import { ensureTracefs } from './link-helpers.js';
 import { TracingTargetNotFoundError } from '../../src/link/tracing-target.js';
 import { openKernelModuleBTF } from '../../src/module-btf.js';
 import { netnsUnavailable, TestNetns } from './helpers/netns.js';
@@ -35,6 +39,8 @@ function needModule(module: string): string {
 const vethSkip = needModule('veth');
 const trampolineSkip = vethSkip !== '' ? vethSkip : (trampolineRefusal() ?? '');
 const netSkip = trampolineSkip !== '' ? trampolineSkip : (netnsUnavailable() ?? '');
+if (vethSkip === '') ensureTracefs();
+const kprobeSkip = vethSkip !== '' ? vethSkip : (netnsUnavailable() ?? (tracefsAvailable() ? '' : 'tracefs is not mounted'));
 const ctSkip = needModule('nf_conntrack');
 const xtSkip = needModule('x_tables');
 const recseqSkip = xtSkip !== '' ? xtSkip : netSkip;
@@ -129,6 +135,40 @@ describe('kernel module BTF', () => {
       coll.close();
     }
     expect(openFds()).toBe(before);
+  });
+
+  it.skipIf(kprobeSkip !== '')('kprobes attach to a module function by name and as veth:veth_open (PMU and tracefs)', async () => {
+    const { ns } = vethNamespace();
+    const coll = await loadCollection(object, { programs: ['veth_open_kprobe'] });
+    try {
+      const prog = coll.programs.veth_open_kprobe!;
+      const hits = (): unknown => coll.variables.kprobe_hits!.get();
+      const cycle = (): void => {
+        ns.ip('link', 'set', 'a', 'up');
+        ns.ip('link', 'set', 'a', 'down');
+      };
+      const ways: Array<[string, 'auto' | 'tracefs']> = [
+        ['veth_open', 'auto'],
+        ['veth:veth_open', 'auto'],
+        ['veth:veth_open', 'tracefs'],
+      ];
+      let expected = 0n;
+      for (const [symbol, via] of ways) {
+        {
+          using link = attachKprobe(prog, symbol, { via });
+          cycle();
+          void link;
+        }
+        expected += 1n;
+        expect(hits(), `${symbol} via ${via}`).toBe(expected);
+      }
+      cycle(); // detached: no more hits
+      expect(hits()).toBe(expected);
+      expect(() => attachKprobe(prog, 'ebpf_ts_no_such_module:veth_open')).toThrow(SymbolNotFoundError);
+      expect(() => attachKprobe(prog, 'veth:veth_open_no_such')).toThrow(/is module veth loaded/);
+    } finally {
+      coll.close();
+    }
   });
 
   it.skipIf(ctSkip !== '')('a kfunc a module defines (nf_conntrack bpf_xdp_ct_lookup) is called through fd_array', async () => {
