@@ -20,7 +20,6 @@ import { AttachTargetError } from '../errors.js';
 import { queryPrograms } from '../link/query.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { programTypeName, type AttachType } from '../types.js';
-import type { OptionSpec } from './args.js';
 import { btfSpecById } from '../btf-by-id.js';
 import { readObject } from './loaded.js';
 import { fullProgramName } from './prog-show.js';
@@ -200,11 +199,6 @@ export function netfilterHookName(hook: number): string {
 /** `ipv4 local_in priority 10 defrag`: a netfilter link's hook as the listings show it. */
 export function netfilterText(n: NetfilterLinkInfo): string {
   return `${netfilterFamilyName(n.family)} ${netfilterHookName(n.hook)} priority ${n.priority}${(n.flags & BPF_F_NETFILTER_IP_DEFRAG) !== 0 ? ' defrag' : ''}`;
-}
-
-/** The `--netns NS` option of a listing that names interfaces. */
-export function netnsOption(description: string): OptionSpec {
-  return { name: 'netns', type: 'string', valueName: 'NS', description };
 }
 
 /** Runs `list` in the network namespace `--netns` names (a name or a path), or here without one. */

@@ -11,9 +11,9 @@ import type { Holder } from '../internal/bpf-holders.js';
 import { BpfMap } from '../map.js';
 import { Program } from '../prog.js';
 import { objectIds } from '../sys/commands.js';
-import { jsonOption, type Command } from './command.js';
+import type { ParsedArgs } from './args.js';
 import { listCell, pidsCell, readObject, whereabouts } from './loaded.js';
-import { printRecords } from './output.js';
+import { printRecords, type CLIContext } from './output.js';
 
 /** One BTF object as `btf list --json` prints it. */
 export interface BTFRecord {
@@ -56,23 +56,13 @@ export function btfRecords(): BTFRecord[] {
   });
 }
 
-/** The `btf list` command. */
-export const btfListCommand: Command = {
-  words: ['btf', 'list'],
-  aliases: [['btf', 'show']],
-  summary: 'List the BTF objects in the kernel with the programs and maps using them (like bpftool btf show).',
-  details:
-    "KERNEL marks the kernel's own BTF (vmlinux, modules); the others were loaded with programs and maps.\n" +
-    "'ebpf-ts btf dump' prints the types of vmlinux or of a file. Needs CAP_SYS_ADMIN.",
-  options: [jsonOption],
-  positionals: [],
-  run(args, ctx) {
-    printRecords(
-      ctx,
-      args.options.json === true,
-      btfRecords(),
-      [{ title: 'ID', right: true }, { title: 'NAME' }, { title: 'SIZE', right: true }, { title: 'KERNEL' }, { title: 'PROG IDS' }, { title: 'MAP IDS' }, { title: 'PIDS' }],
-      (b) => [String(b.id), b.name === '' ? '-' : b.name, `${b.size}B`, b.kernel ? 'yes' : 'no', listCell(b.progIds), listCell(b.mapIds), pidsCell(b.pids)],
-    );
-  },
-};
+/** Runs `ebpf-ts btf list` (its help text and options are in commands.ts). */
+export function runBtfList(args: ParsedArgs, ctx: CLIContext): void {
+  printRecords(
+    ctx,
+    args.options.json === true,
+    btfRecords(),
+    [{ title: 'ID', right: true }, { title: 'NAME' }, { title: 'SIZE', right: true }, { title: 'KERNEL' }, { title: 'PROG IDS' }, { title: 'MAP IDS' }, { title: 'PIDS' }],
+    (b) => [String(b.id), b.name === '' ? '-' : b.name, `${b.size}B`, b.kernel ? 'yes' : 'no', listCell(b.progIds), listCell(b.mapIds), pidsCell(b.pids)],
+  );
+}

@@ -14,9 +14,9 @@ import { attachTypeName, targetKind } from '../link/attach-target.js';
 import { listLinks } from '../link/link.js';
 import { queryPrograms } from '../link/query.js';
 import { AttachType } from '../types.js';
+import type { ParsedArgs } from './args.js';
 import { AttachPointNames, walkCgroups, type CgroupDir } from './attach-points.js';
-import { jsonOption, type Command } from './command.js';
-import { printRecords } from './output.js';
+import { printRecords, type CLIContext } from './output.js';
 
 /** Every cgroup hook, in enum order. */
 const cgroupHooks: readonly AttachType[] = Object.values(AttachType)
@@ -85,7 +85,7 @@ function programsOf(dir: CgroupDir, effective: boolean, names: AttachPointNames,
   return out;
 }
 
-function print(ctx: Parameters<Command['run']>[1], json: boolean, records: CgroupProgramRecord[]): void {
+function print(ctx: CLIContext, json: boolean, records: CgroupProgramRecord[]): void {
   printRecords(
     ctx,
     json,
@@ -94,13 +94,6 @@ function print(ctx: Parameters<Command['run']>[1], json: boolean, records: Cgrou
     (r) => [r.cgroup, String(r.id), r.attachType, r.attachFlags ?? '-', r.name === null || r.name === '' ? '-' : r.name, r.linkId === null ? '-' : String(r.linkId)],
   );
 }
-
-const effectiveOption = {
-  name: 'effective',
-  type: 'boolean' as const,
-  description: 'list the programs that run for each cgroup, those inherited from its ancestors included',
-  default: false,
-};
 
 function checkedRoot(target: string | undefined): CgroupDir[] {
   if (target === undefined) {
@@ -111,40 +104,21 @@ function checkedRoot(target: string | undefined): CgroupDir[] {
   return walkCgroups(resolveCgroup(target));
 }
 
-/** The `cgroup tree` command. */
-export const cgroupTreeCommand: Command = {
-  words: ['cgroup', 'tree'],
-  summary: 'List the cgroups with BPF programs attached, from the cgroup v2 root or a given cgroup down (like bpftool cgroup tree).',
-  details:
-    'One row per program: the cgroup directory, program id, hook, attach flags (multi, override or none), name, and\n' +
-    'the cgroup link holding it (- when it was attached with BPF_PROG_ATTACH). The root is found in\n' +
-    '/proc/self/mountinfo (e.g. /sys/fs/cgroup/unified in a hybrid layout); a relative path is taken from it.\n' +
-    'Needs CAP_SYS_ADMIN (BPF_PROG_QUERY needs CAP_NET_ADMIN).',
-  options: [jsonOption, effectiveOption],
-  positionals: [{ name: 'root', required: false, description: 'the cgroup to start from (default: the cgroup v2 root)' }],
-  run(args, ctx) {
-    const effective = args.options.effective === true;
-    const dirs = checkedRoot(args.positionals.root);
-    const names = new AttachPointNames();
-    const links = effective ? new Map<string, number>() : cgroupLinks();
-    print(ctx, args.options.json === true, dirs.flatMap((d) => programsOf(d, effective, names, links)));
-  },
-};
+/** Runs `ebpf-ts cgroup tree` (its help text and options are in commands.ts). */
+export function runCgroupTree(args: ParsedArgs, ctx: CLIContext): void {
+  const effective = args.options.effective === true;
+  const dirs = checkedRoot(args.positionals.root);
+  const names = new AttachPointNames();
+  const links = effective ? new Map<string, number>() : cgroupLinks();
+  print(ctx, args.options.json === true, dirs.flatMap((d) => programsOf(d, effective, names, links)));
+}
 
-/** The `cgroup show` command. */
-export const cgroupShowCommand: Command = {
-  words: ['cgroup', 'show'],
-  aliases: [['cgroup', 'list']],
-  summary: 'List the BPF programs attached to one cgroup (like bpftool cgroup show).',
-  details: 'The columns of cgroup tree. A relative path is taken from the cgroup v2 root. Needs CAP_SYS_ADMIN.',
-  options: [jsonOption, effectiveOption],
-  positionals: [{ name: 'cgroup', required: true, description: 'the cgroup directory (absolute, or relative to the cgroup v2 root)' }],
-  run(args, ctx) {
-    const target = args.positionals.cgroup!;
-    if (target === '') throw new ArgumentError('the cgroup path is empty');
-    const path = resolveCgroup(target);
-    const dir = { path, id: statSync(path, { bigint: true }).ino };
-    const effective = args.options.effective === true;
-    print(ctx, args.options.json === true, programsOf(dir, effective, new AttachPointNames(), effective ? new Map() : cgroupLinks()));
-  },
-};
+/** Runs `ebpf-ts cgroup show` (its help text and options are in commands.ts). */
+export function runCgroupShow(args: ParsedArgs, ctx: CLIContext): void {
+  const target = args.positionals.cgroup!;
+  if (target === '') throw new ArgumentError('the cgroup path is empty');
+  const path = resolveCgroup(target);
+  const dir = { path, id: statSync(path, { bigint: true }).ino };
+  const effective = args.options.effective === true;
+  print(ctx, args.options.json === true, programsOf(dir, effective, new AttachPointNames(), effective ? new Map() : cgroupLinks()));
+}

@@ -7,24 +7,17 @@
  */
 import { sweepStaleProbeEvents } from '../link/probe-events.js';
 import { tracefsAvailable } from '../internal/tracefs.js';
-import { jsonOption, type Command } from './command.js';
-import { toJSON } from './output.js';
+import type { ParsedArgs } from './args.js';
+import { toJSON, type CLIContext } from './output.js';
 
-/** The `cleanup` command. */
-export const cleanupCommand: Command = {
-  words: ['cleanup'],
-  summary: 'Remove tracefs kprobe/uprobe events left behind by ebpf-ts processes that are gone. Needs root.',
-  details: 'Only events in ebpf_ts_<pid>_<n> groups whose process no longer exists are removed; other tools\' events and\nthose of running ebpf-ts processes are left alone.',
-  options: [jsonOption],
-  positionals: [],
-  run(args, ctx) {
-    const removed = tracefsAvailable() ? sweepStaleProbeEvents() : [];
-    if (args.options.json === true) {
-      ctx.out(toJSON({ tracefs: tracefsAvailable(), removed }));
-      return;
-    }
-    if (!tracefsAvailable()) ctx.out('tracefs is not mounted: no probe events to remove\n');
-    else if (removed.length === 0) ctx.out('nothing to remove: no probe events of exited ebpf-ts processes\n');
-    else ctx.out(`removed ${removed.length} probe event(s) of exited ebpf-ts processes:\n${removed.map((e) => `  ${e}\n`).join('')}`);
-  },
-};
+/** Runs `ebpf-ts cleanup` (its help text and options are in commands.ts). */
+export function runCleanup(args: ParsedArgs, ctx: CLIContext): void {
+  const removed = tracefsAvailable() ? sweepStaleProbeEvents() : [];
+  if (args.options.json === true) {
+    ctx.out(toJSON({ tracefs: tracefsAvailable(), removed }));
+    return;
+  }
+  if (!tracefsAvailable()) ctx.out('tracefs is not mounted: no probe events to remove\n');
+  else if (removed.length === 0) ctx.out('nothing to remove: no probe events of exited ebpf-ts processes\n');
+  else ctx.out(`removed ${removed.length} probe event(s) of exited ebpf-ts processes:\n${removed.map((e) => `  ${e}\n`).join('')}`);
+}

@@ -13,9 +13,9 @@ import { encodeInstruction, type ByteOrder } from '../asm/encoding.js';
 import { formatInstruction } from '../asm/format.js';
 import { ArgumentError } from '../errors.js';
 import type { ELFProgramSpec } from '../elf/specs.js';
-import { jsonOption, type Command } from './command.js';
+import type { ParsedArgs } from './args.js';
 import { readObjectFile } from './object.js';
-import { toJSON } from './output.js';
+import { toJSON, type CLIContext } from './output.js';
 
 /**
  * A replacement for an instruction's text (`r1 = map[id:5 counts]` for the kernel's
@@ -143,30 +143,15 @@ function pickPrograms(programs: Map<string, ELFProgramSpec>, name: string | unde
   return [p];
 }
 
-/** The `disasm` command. */
-export const disasmCommand: Command = {
-  words: ['disasm'],
-  summary: 'Disassemble the programs of a BPF object, with C source lines from line_info.',
-  details:
-    'Each program is listed as it would be loaded: with its .text subprograms appended and calls fixed up.\nInstruction numbers are 8-byte slots from the start of the program (ld_imm64 takes two).',
-  options: [
-    { name: 'raw', type: 'boolean', default: true, description: 'leave out the raw bytes of each instruction' },
-    { name: 'source', type: 'boolean', default: true, description: 'leave out the C source lines (printed by default when the object was compiled with -g)' },
-    jsonOption,
-  ],
-  positionals: [
-    { name: 'file.o', required: true, description: 'a clang-compiled BPF object' },
-    { name: 'program', required: false, description: 'only this program (the C function name)' },
-  ],
-  async run(args, ctx) {
-    const contents = await readObjectFile(args.positionals['file.o']!);
-    const programs = pickPrograms(contents.programs, args.positionals.program);
-    const options = { byteOrder: contents.byteOrder, rawBytes: args.options.raw === true, source: args.options.source === true };
-    if (args.options.json === true) {
-      ctx.out(toJSON(programs.map((p) => ({ name: p.name, section: p.sectionName, instructions: instructionRecords(p.instructions, contents.byteOrder) }))));
-      return;
-    }
-    const parts = programs.map((p) => `Disassembly of program ${p.name} (section ${p.sectionName}):\n${disassembleWithSource(p.instructions, options)}`);
-    ctx.out(parts.join('\n'));
-  },
-};
+/** Runs `ebpf-ts disasm` (its help text and options are in commands.ts). */
+export async function runDisasm(args: ParsedArgs, ctx: CLIContext): Promise<void> {
+  const contents = await readObjectFile(args.positionals['file.o']!);
+  const programs = pickPrograms(contents.programs, args.positionals.program);
+  const options = { byteOrder: contents.byteOrder, rawBytes: args.options.raw === true, source: args.options.source === true };
+  if (args.options.json === true) {
+    ctx.out(toJSON(programs.map((p) => ({ name: p.name, section: p.sectionName, instructions: instructionRecords(p.instructions, contents.byteOrder) }))));
+    return;
+  }
+  const parts = programs.map((p) => `Disassembly of program ${p.name} (section ${p.sectionName}):\n${disassembleWithSource(p.instructions, options)}`);
+  ctx.out(parts.join('\n'));
+}

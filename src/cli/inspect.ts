@@ -18,9 +18,9 @@ import type { ObjectContents } from '../elf/reader.js';
 import type { ELFMapSpec } from '../elf/specs.js';
 import { PinType } from '../map-spec.js';
 import { AttachType, mapTypeName, ProgramType, programTypeName } from '../types.js';
-import { jsonOption, type Command } from './command.js';
+import type { ParsedArgs } from './args.js';
 import { readObjectFile } from './object.js';
-import { toJSON } from './output.js';
+import { toJSON, type CLIContext } from './output.js';
 import { formatSection, formatTable, hex } from './table.js';
 
 const sectionTypeNames = new Map<number, string>([
@@ -272,16 +272,9 @@ export function renderInspect(r: Row): string {
   return out.replace(/\n\n$/, '\n');
 }
 
-/** The `inspect` command. */
-export const inspectCommand: Command = {
-  words: ['inspect'],
-  summary: 'Show what a BPF object contains: sections, programs, maps, variables, BTF, relocations.',
-  details: 'Parses the object like loadCollectionSpec does; nothing is loaded into the kernel and no privileges are needed.',
-  options: [jsonOption],
-  positionals: [{ name: 'file.o', required: true, description: 'a clang-compiled BPF object (either byte order)' }],
-  async run(args, ctx) {
-    const path = args.positionals['file.o']!;
-    const result = inspectObject(path, await readObjectFile(path));
-    ctx.out(args.options.json === true ? toJSON(result) : renderInspect(result));
-  },
-};
+/** Runs `ebpf-ts inspect` (its help text and options are in commands.ts). */
+export async function runInspect(args: ParsedArgs, ctx: CLIContext): Promise<void> {
+  const path = args.positionals['file.o']!;
+  const result = inspectObject(path, await readObjectFile(path));
+  ctx.out(args.options.json === true ? toJSON(result) : renderInspect(result));
+}

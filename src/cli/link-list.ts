@@ -8,12 +8,11 @@
 import type { Holder } from '../internal/bpf-holders.js';
 import { listLinks, type InterfaceLinkInfo, type LinkInfo } from '../link/link.js';
 import { attachTypeName } from '../link/attach-target.js';
-import { jsonOption, type Command } from './command.js';
 import { holdersAndPins, listCell, pidsCell, whereabouts } from './loaded.js';
-import { printRecords } from './output.js';
-import { UsageError } from './args.js';
+import { printRecords, type CLIContext } from './output.js';
+import { UsageError, type ParsedArgs } from './args.js';
 import { ArgumentError } from '../errors.js';
-import { AttachPointNames, inNetnsOption, netfilterText, netnsOption } from './attach-points.js';
+import { AttachPointNames, inNetnsOption, netfilterText } from './attach-points.js';
 
 /** `enum bpf_link_type` names without the `BPF_LINK_TYPE_` prefix, by value. */
 const linkTypeNames = ['UNSPEC', 'RAW_TRACEPOINT', 'TRACING', 'CGROUP', 'ITER', 'NETNS', 'XDP', 'PERF_EVENT', 'KPROBE_MULTI', 'STRUCT_OPS', 'NETFILTER', 'TCX', 'UPROBE_MULTI', 'NETKIT', 'SOCKMAP'];
@@ -127,31 +126,17 @@ export function linkRecords(): LinkRecord[] {
   });
 }
 
-/** The `link list` command. */
-export const linkListCommand: Command = {
-  words: ['link', 'list'],
-  aliases: [['link', 'show']],
-  summary: 'List the BPF links in the kernel (like bpftool link show). Needs CAP_SYS_ADMIN and Linux 5.8.',
-  details:
-    'ATTACHED says where: the tracepoint, function (tracing targets named from their BTF), probe, cgroup\n' +
-    '(its directory), network interface and direction, network namespace (with processes in it), netfilter\n' +
-    'hook, iterator or map. Interfaces are named in this network namespace (or --netns NS); an index whose\n' +
-    'interface here does not run the program is another namespace\'s. PIDS are the processes holding the\n' +
-    'link (/proc/*/fdinfo), PINNED its paths on bpffs. Attachments made without a link (perf event ioctl,\n' +
-    'BPF_PROG_ATTACH, tc and XDP through netlink) are not links: ebpf-ts cgroup tree and ebpf-ts net show them.',
-  options: [jsonOption, netnsOption('name interfaces as this network namespace has them (a name from ip netns add, or a path)')],
-  positionals: [{ name: 'link', required: false, description: 'only the link with this id' }],
-  run(args, ctx) {
-    const wanted = args.positionals.link;
-    if (wanted !== undefined && !/^\d+$/.test(wanted)) throw new UsageError(`${JSON.stringify(wanted)} is not a link id`);
-    const links = inNetnsOption(args.options.netns, linkRecords).filter((l) => wanted === undefined || l.id === Number(wanted));
-    if (wanted !== undefined && links.length === 0) throw new ArgumentError(`no link with id ${wanted}`);
-    printRecords(
-      ctx,
-      args.options.json === true,
-      links,
-      [{ title: 'ID', right: true }, { title: 'TYPE' }, { title: 'PROG', right: true }, { title: 'PROG NAME' }, { title: 'PROG TYPE' }, { title: 'ATTACHED' }, { title: 'PIDS' }, { title: 'PINNED' }],
-      (l) => [String(l.id), l.type, String(l.progId), l.progName === null || l.progName === '' ? '-' : l.progName, l.progType ?? '-', l.attached, pidsCell(l.pids), listCell(l.pinned)],
-    );
-  },
-};
+/** Runs `ebpf-ts link list` (its help text and options are in commands.ts). */
+export function runLinkList(args: ParsedArgs, ctx: CLIContext): void {
+  const wanted = args.positionals.link;
+  if (wanted !== undefined && !/^\d+$/.test(wanted)) throw new UsageError(`${JSON.stringify(wanted)} is not a link id`);
+  const links = inNetnsOption(args.options.netns, linkRecords).filter((l) => wanted === undefined || l.id === Number(wanted));
+  if (wanted !== undefined && links.length === 0) throw new ArgumentError(`no link with id ${wanted}`);
+  printRecords(
+    ctx,
+    args.options.json === true,
+    links,
+    [{ title: 'ID', right: true }, { title: 'TYPE' }, { title: 'PROG', right: true }, { title: 'PROG NAME' }, { title: 'PROG TYPE' }, { title: 'ATTACHED' }, { title: 'PIDS' }, { title: 'PINNED' }],
+    (l) => [String(l.id), l.type, String(l.progId), l.progName === null || l.progName === '' ? '-' : l.progName, l.progType ?? '-', l.attached, pidsCell(l.pids), listCell(l.pinned)],
+  );
+}

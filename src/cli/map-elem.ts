@@ -12,22 +12,14 @@ import { Program } from '../prog.js';
 import { possibleCPUs } from '../sys/cpus.js';
 import { dataView, hostLittleEndian } from '../internal/bytes.js';
 import { MapType } from '../types.js';
-import { UsageError } from './args.js';
-import { jsonOption, type Command } from './command.js';
+import { UsageError, type ParsedArgs } from './args.js';
 import { entryRecord, entryText, openMap, type OpenedMap } from './map-entries.js';
 import { elementBytes, splitElementWords } from './map-input.js';
 import { mapCandidates } from './map-show.js';
-import { toJSON } from './output.js';
+import { toJSON, type CLIContext } from './output.js';
 import { programCandidates } from './prog-show.js';
 import { parseSelector, selectOne, type SelectableKind } from './selector.js';
 import { hexWords } from './table.js';
-
-const details = (more: string): string =>
-  'MAP: an id ("5" or "id 5"), "name NAME" or "pinned PATH". K and V: one word per byte (0x01 or 1, as bpftool\n' +
-  'takes them), "hex" and hex digits ("hex 01000000"), or for a map with BTF one JSON word (key 1,\n' +
-  `value '{"x": 1}'); integers beyond 2^53 may be written in full. A negative number needs "--" before it.\n${more}`;
-
-const elementPositionals = [{ name: 'map', required: true, variadic: true, description: 'the map, then "key" K…' }] as const;
 
 /** Opens the map and reads `key …`; `value` is only allowed when `withValue`. */
 function element(words: readonly string[], withValue: boolean): { m: OpenedMap; key: Uint8Array; value: string[] | undefined; flag: ReturnType<typeof splitElementWords>['flag'] } {
@@ -43,25 +35,18 @@ function element(words: readonly string[], withValue: boolean): { m: OpenedMap; 
   }
 }
 
-/** The `map lookup` command. */
-export const mapLookupCommand: Command = {
-  words: ['map', 'lookup'],
-  summary: 'Print the value of one key of a loaded map (like bpftool map lookup).',
-  details: details('The entry prints as `map dump` prints entries; a missing key is an error (exit 1).'),
-  options: [jsonOption],
-  positionals: elementPositionals,
-  run(args, ctx) {
-    const { m, key } = element(args.rest, false);
-    try {
-      const value = m.map.lookup(key);
-      if (value === undefined) throw new ArgumentError(`key ${hexWords(key)} is not in ${m.label}`);
-      const r = entryRecord(m, key, value);
-      ctx.out(args.options.json === true ? toJSON(r) : entryText(r));
-    } finally {
-      m.map.close();
-    }
-  },
-};
+/** Runs `ebpf-ts map lookup` (its help text and options are in commands.ts). */
+export function runMapLookup(args: ParsedArgs, ctx: CLIContext): void {
+  const { m, key } = element(args.rest, false);
+  try {
+    const value = m.map.lookup(key);
+    if (value === undefined) throw new ArgumentError(`key ${hexWords(key)} is not in ${m.label}`);
+    const r = entryRecord(m, key, value);
+    ctx.out(args.options.json === true ? toJSON(r) : entryText(r));
+  } finally {
+    m.map.close();
+  }
+}
 
 // Maps whose values are other objects: user space writes an fd, the kernel stores the object.
 const objectValues: Partial<Record<MapType, SelectableKind>> = {
@@ -101,42 +86,24 @@ function withValue(m: OpenedMap, words: readonly string[], update: (value: MapVa
 
 const updateFlags = { any: UpdateFlags.Any, exist: UpdateFlags.Exist, noexist: UpdateFlags.NoExist } as const;
 
-/** The `map update` command. */
-export const mapUpdateCommand: Command = {
-  words: ['map', 'update'],
-  summary: 'Create or replace one entry of a loaded map (like bpftool map update).',
-  details: details(
-    'A last word "noexist" only creates, "exist" only replaces, "any" (the default) does either. Per-CPU maps\n' +
-      'get the value on every CPU. Program arrays take "value id N" (or name, tag, pinned), maps of maps the same\n' +
-      'for the inner map.',
-  ),
-  options: [jsonOption],
-  positionals: elementPositionals,
-  run(args, ctx) {
-    const { m, key, value, flag } = element(args.rest, true);
-    try {
-      const stored = withValue(m, value!, (v) => m.map.update(key, v, updateFlags[flag ?? 'any']));
-      ctx.out(args.options.json === true ? toJSON({ map: m.info.id, key, value: stored, updated: true }) : `updated key ${hexWords(key)} of ${m.label}\n`);
-    } finally {
-      m.map.close();
-    }
-  },
-};
+/** Runs `ebpf-ts map update` (its help text and options are in commands.ts). */
+export function runMapUpdate(args: ParsedArgs, ctx: CLIContext): void {
+  const { m, key, value, flag } = element(args.rest, true);
+  try {
+    const stored = withValue(m, value!, (v) => m.map.update(key, v, updateFlags[flag ?? 'any']));
+    ctx.out(args.options.json === true ? toJSON({ map: m.info.id, key, value: stored, updated: true }) : `updated key ${hexWords(key)} of ${m.label}\n`);
+  } finally {
+    m.map.close();
+  }
+}
 
-/** The `map delete` command. */
-export const mapDeleteCommand: Command = {
-  words: ['map', 'delete'],
-  summary: 'Delete one entry of a loaded map (like bpftool map delete).',
-  details: details('A missing key is an error (exit 1).'),
-  options: [jsonOption],
-  positionals: elementPositionals,
-  run(args, ctx) {
-    const { m, key } = element(args.rest, false);
-    try {
-      if (!m.map.delete(key)) throw new ArgumentError(`key ${hexWords(key)} is not in ${m.label}`);
-      ctx.out(args.options.json === true ? toJSON({ map: m.info.id, key, deleted: true }) : `deleted key ${hexWords(key)} of ${m.label}\n`);
-    } finally {
-      m.map.close();
-    }
-  },
-};
+/** Runs `ebpf-ts map delete` (its help text and options are in commands.ts). */
+export function runMapDelete(args: ParsedArgs, ctx: CLIContext): void {
+  const { m, key } = element(args.rest, false);
+  try {
+    if (!m.map.delete(key)) throw new ArgumentError(`key ${hexWords(key)} is not in ${m.label}`);
+    ctx.out(args.options.json === true ? toJSON({ map: m.info.id, key, deleted: true }) : `deleted key ${hexWords(key)} of ${m.label}\n`);
+  } finally {
+    m.map.close();
+  }
+}

@@ -9,12 +9,12 @@ import type { Holder } from '../internal/bpf-holders.js';
 import { fdinfoNumber, ownFdinfo } from '../internal/bpf-fdinfo.js';
 import { BpfMap } from '../map.js';
 import { mapTypeName } from '../types.js';
-import { jsonOption, type Command } from './command.js';
+import type { ParsedArgs } from './args.js';
 import { holdersAndPins, listCell, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
-import { printRecords } from './output.js';
+import { printRecords, type CLIContext } from './output.js';
 import type { Candidate } from './selector.js';
 import { objectIds } from '../sys/commands.js';
-import { formatTable, hex } from './table.js';
+import { hex } from './table.js';
 
 /** One map as `map show --json` prints it. */
 export interface MapRecord {
@@ -81,49 +81,38 @@ export function mapRecords(words: readonly string[]): MapRecord[] {
   return showRecords(words, 'map', (id) => mapRecord(id, w), (r) => ({ id: r.id, names: [r.name] }));
 }
 
-/** The `map show` command. */
-export const mapShowCommand: Command = {
-  words: ['map', 'show'],
-  aliases: [['map', 'list']],
-  summary: 'List the BPF maps in the kernel (like bpftool map show). Needs CAP_SYS_ADMIN.',
-  details:
-    'MAP picks maps: an id ("5" or "id 5"), "name NAME" or "pinned PATH" (or just a path).\n' +
-    'PIDS are the processes holding the map open (found in /proc/*/fdinfo), PINNED its paths on bpffs.\n' +
-    'MEMLOCK is what the kernel reports in the fdinfo of the map; FLAGS says "frozen" after BPF_MAP_FREEZE.',
-  options: [jsonOption],
-  positionals: [{ name: 'map', required: false, variadic: true, description: 'which maps (default: all)' }],
-  run(args, ctx) {
-    const maps = mapRecords(args.rest);
-    printRecords(
-      ctx,
-      args.options.json === true,
-      maps,
-      [
-        { title: 'ID', right: true },
-        { title: 'TYPE' },
-        { title: 'NAME' },
-        { title: 'KEY', right: true },
-        { title: 'VALUE', right: true },
-        { title: 'MAX ENTRIES', right: true },
-        { title: 'FLAGS' },
-        { title: 'MEMLOCK', right: true },
-        { title: 'BTF', right: true },
-        { title: 'PIDS' },
-        { title: 'PINNED' },
-      ],
-      (m) => [
-        String(m.id),
-        m.type,
-        m.name,
-        `${m.keySize}B`,
-        `${m.valueSize}B`,
-        String(m.maxEntries),
-        `${hex(m.flags)}${m.frozen ? ' frozen' : ''}`,
-        m.memlockBytes === null ? '-' : String(m.memlockBytes),
-        m.btfId === 0 ? '-' : String(m.btfId),
-        pidsCell(m.pids),
-        listCell(m.pinned),
-      ],
-    );
-  },
-};
+/** Runs `ebpf-ts map show` (its help text and options are in commands.ts). */
+export function runMapShow(args: ParsedArgs, ctx: CLIContext): void {
+  const maps = mapRecords(args.rest);
+  printRecords(
+    ctx,
+    args.options.json === true,
+    maps,
+    [
+      { title: 'ID', right: true },
+      { title: 'TYPE' },
+      { title: 'NAME' },
+      { title: 'KEY', right: true },
+      { title: 'VALUE', right: true },
+      { title: 'MAX ENTRIES', right: true },
+      { title: 'FLAGS' },
+      { title: 'MEMLOCK', right: true },
+      { title: 'BTF', right: true },
+      { title: 'PIDS' },
+      { title: 'PINNED' },
+    ],
+    (m) => [
+      String(m.id),
+      m.type,
+      m.name,
+      `${m.keySize}B`,
+      `${m.valueSize}B`,
+      String(m.maxEntries),
+      `${hex(m.flags)}${m.frozen ? ' frozen' : ''}`,
+      m.memlockBytes === null ? '-' : String(m.memlockBytes),
+      m.btfId === 0 ? '-' : String(m.btfId),
+      pidsCell(m.pids),
+      listCell(m.pinned),
+    ],
+  );
+}

@@ -19,9 +19,9 @@ import { queryPrograms } from '../link/query.js';
 import { tcFilters, type TcFilter } from '../link/tc.js';
 import { xdpPrograms } from '../link/xdp.js';
 import { AttachType } from '../types.js';
-import { AttachPointNames, inNetnsOption, netfilterText, netnsOption } from './attach-points.js';
-import { jsonOption, type Command } from './command.js';
-import { printRecords } from './output.js';
+import type { ParsedArgs } from './args.js';
+import { AttachPointNames, inNetnsOption, netfilterText } from './attach-points.js';
+import { printRecords, type CLIContext } from './output.js';
 
 /** One program on a hook, as `net --json` prints it. */
 export interface NetRecord {
@@ -161,37 +161,22 @@ export function netRecords(iface?: string): NetRecord[] {
   return [...out, ...namespaceRecords(names, links)];
 }
 
-/** The `net` command. */
-export const netCommand: Command = {
-  words: ['net'],
-  aliases: [['net', 'show'], ['net', 'list']],
-  summary: 'List the BPF programs on network interfaces: XDP, tc (cls_bpf), tcx, netkit, and the flow dissector, sk_lookup and netfilter hooks (like bpftool net show).',
-  details:
-    'One row per program: INTERFACE (- for the namespace-wide hooks), HOOK, WHERE (XDP mode generic/driver/offload,\n' +
-    'ingress/egress (tc: with the filter priority and handle), primary/peer, the netfilter family, hook and\n' +
-    'priority), the program and the link holding it\n' +
-    '(- when attached without a link: netlink XDP, tc filters, BPF_PROG_ATTACH). Netfilter links are listed for every\n' +
-    'namespace: the kernel does not say which one a netfilter link is in. --netns reads another network\n' +
-    'namespace (a name from ip netns add, or a path such as /proc/PID/ns/net). Needs CAP_NET_ADMIN and\n' +
-    'CAP_SYS_ADMIN (BPF_PROG_QUERY, program names).',
-  options: [jsonOption, netnsOption("the network namespace to list (default: this process's)")],
-  positionals: [{ name: 'interface', required: false, description: 'only this interface (name or index)' }],
-  run(args, ctx) {
-    const iface = args.positionals.interface;
-    const records = inNetnsOption(args.options.netns, () => netRecords(iface));
-    printRecords(
-      ctx,
-      args.options.json === true,
-      records,
-      [{ title: 'INTERFACE' }, { title: 'HOOK' }, { title: 'WHERE' }, { title: 'PROG', right: true }, { title: 'NAME' }, { title: 'LINK' }],
-      (r) => [
-        r.interface === null ? '-' : `${r.interface}(${r.ifindex})`,
-        r.hook,
-        r.where === '' ? '-' : r.where,
-        String(r.progId),
-        r.progName === null || r.progName === '' ? '-' : r.progName,
-        r.linkId === null ? '-' : String(r.linkId),
-      ],
-    );
-  },
-};
+/** Runs `ebpf-ts net` (its help text and options are in commands.ts). */
+export function runNet(args: ParsedArgs, ctx: CLIContext): void {
+  const iface = args.positionals.interface;
+  const records = inNetnsOption(args.options.netns, () => netRecords(iface));
+  printRecords(
+    ctx,
+    args.options.json === true,
+    records,
+    [{ title: 'INTERFACE' }, { title: 'HOOK' }, { title: 'WHERE' }, { title: 'PROG', right: true }, { title: 'NAME' }, { title: 'LINK' }],
+    (r) => [
+      r.interface === null ? '-' : `${r.interface}(${r.ifindex})`,
+      r.hook,
+      r.where === '' ? '-' : r.where,
+      String(r.progId),
+      r.progName === null || r.progName === '' ? '-' : r.progName,
+      r.linkId === null ? '-' : String(r.linkId),
+    ],
+  );
+}

@@ -16,9 +16,8 @@ import { mapTypeFeature } from '../features/map-types.js';
 import { programTypeFeature } from '../features/prog-types.js';
 import { kernelVersion } from '../sys/kernel-version.js';
 import { MapType, mapTypeName, ProgramType, programTypeName } from '../types.js';
-import { UsageError } from './args.js';
-import { jsonOption, type Command } from './command.js';
-import { toJSON } from './output.js';
+import { UsageError, type ParsedArgs } from './args.js';
+import { toJSON, type CLIContext } from './output.js';
 import { formatSection, formatTable } from './table.js';
 import { systemConfig, type SystemConfig } from './system-config.js';
 import { kernelConfigPaths } from '../internal/kconfig.js';
@@ -61,9 +60,6 @@ function entry(name: string, feature: Feature): ProbeEntry {
 
 const numericMembers = (e: Record<string, string | number>): number[] => [...new Set(Object.values(e).filter((v): v is number => typeof v === 'number' && v !== 0))].sort((a, b) => a - b);
 
-/** The program types whose helpers are probed unless `--helpers` says otherwise. */
-export const defaultHelperTypes = ['KPROBE', 'TRACEPOINT', 'XDP', 'SCHED_CLS'];
-
 function programTypeByName(name: string): ProgramType {
   const wanted = name.trim().toUpperCase();
   for (const t of numericMembers(ProgramType as unknown as Record<string, number>)) if (programTypeName(t) === wanted) return t;
@@ -95,44 +91,22 @@ export function renderSystem(c: SystemConfig): string {
   return out + formatSection(`Kernel config (${c.kernelConfigSource})`, formatTable([{ title: 'OPTION' }, { title: 'VALUE' }, { title: 'FOR' }], c.kernelConfig.map((e) => [e.name, e.value ?? 'not set', e.why])));
 }
 
-/** The `feature probe` command. */
-export const probeCommand: Command = {
-  words: ['feature', 'probe'],
-  aliases: [['probe']],
-  summary: "Report the BPF sysctls, JIT and kernel config, and which program types, map types, helpers and BTF kinds the kernel supports.",
-  details:
-    'The sysctls and config are read (config from /boot/config-$(uname -r) or /proc/config.gz); every other\n' +
-    'answer comes from asking the kernel (loading a tiny program, creating a tiny map), so it needs CAP_BPF or\n' +
-    'root; without privileges answers are "unknown". --json: kernelVersion, system (sysctls, jit,\n' +
-    'kernelConfigSource, kernelConfig: values as the config has them, null when not set), programTypes, mapTypes,\n' +
-    'helpers, btf.',
-  options: [
-    {
-      name: 'helpers',
-      type: 'string',
-      valueName: 'TYPES',
-      default: defaultHelperTypes.join(','),
-      description: `program types whose helpers to probe, comma-separated, or "none" (default ${defaultHelperTypes.join(',')})`,
-    },
-    jsonOption,
-  ],
-  positionals: [],
-  run(args, ctx) {
-    const spec = String(args.options.helpers);
-    const helperTypes = spec === 'none' || spec === '' ? [] : spec.split(',').map(programTypeByName);
-    const r = runProbes(helperTypes);
-    if (args.options.json === true) {
-      ctx.out(toJSON(r));
-      return;
-    }
-    let out = `Kernel version: ${String(r.kernelVersion)}\n\n`;
-    out += renderSystem(r.system as SystemConfig);
-    out += formatSection('Program types', table(r.programTypes as ProbeEntry[], 'PROGRAM TYPE'));
-    out += formatSection('Map types', table(r.mapTypes as ProbeEntry[], 'MAP TYPE'));
-    for (const [type, list] of Object.entries(r.helpers as Record<string, ProbeEntry[]>)) {
-      out += formatSection(`Helpers for ${type} programs`, table(list, 'HELPER'));
-    }
-    out += formatSection('BTF', table(r.btf as ProbeEntry[], 'FEATURE'));
-    ctx.out(out.replace(/\n\n$/, '\n'));
-  },
-};
+/** Runs `ebpf-ts feature probe` (its help text and options are in commands.ts). */
+export function runProbe(args: ParsedArgs, ctx: CLIContext): void {
+  const spec = String(args.options.helpers);
+  const helperTypes = spec === 'none' || spec === '' ? [] : spec.split(',').map(programTypeByName);
+  const r = runProbes(helperTypes);
+  if (args.options.json === true) {
+    ctx.out(toJSON(r));
+    return;
+  }
+  let out = `Kernel version: ${String(r.kernelVersion)}\n\n`;
+  out += renderSystem(r.system as SystemConfig);
+  out += formatSection('Program types', table(r.programTypes as ProbeEntry[], 'PROGRAM TYPE'));
+  out += formatSection('Map types', table(r.mapTypes as ProbeEntry[], 'MAP TYPE'));
+  for (const [type, list] of Object.entries(r.helpers as Record<string, ProbeEntry[]>)) {
+    out += formatSection(`Helpers for ${type} programs`, table(list, 'HELPER'));
+  }
+  out += formatSection('BTF', table(r.btf as ProbeEntry[], 'FEATURE'));
+  ctx.out(out.replace(/\n\n$/, '\n'));
+}

@@ -19,8 +19,7 @@ import { kallsyms } from '../internal/kallsyms.js';
 import { BpfMap } from '../map.js';
 import { Program, type ProgramInfo } from '../prog.js';
 import { programTypeName } from '../types.js';
-import { UsageError } from './args.js';
-import { jsonOption, type Command } from './command.js';
+import { UsageError, type ParsedArgs } from './args.js';
 import { disassembleWithSource, instructionRecords, sourceRecord } from './disasm.js';
 import { formatJited, jitedFunctions } from './jited.js';
 import { btfSpecById } from '../btf-by-id.js';
@@ -74,8 +73,6 @@ function writeOut(ctx: CLIContext, json: boolean, file: string | undefined, d: D
   return true;
 }
 
-const outOption = { name: 'out', type: 'string', valueName: 'FILE', description: 'write the raw code to FILE instead of printing it' } as const;
-
 /** The name of a kernel BTF FUNC by id (a kfunc call that keeps its BTF id). */
 function kernelFuncName(id: number): string | undefined {
   try {
@@ -86,101 +83,67 @@ function kernelFuncName(id: number): string | undefined {
   }
 }
 
-/** The `prog dump xlated` command. */
-export const progDumpXlatedCommand: Command = {
-  words: ['prog', 'dump', 'xlated'],
-  summary: 'Disassemble the instructions of a loaded program as the verifier left them, with names and source lines.',
-  details:
-    'PROG: an id ("5" or "id 5"), "name NAME", "tag TAG" or "pinned PATH".\n' +
-    'Map loads show the map\'s id and name, calls the helper or kernel function they reach (from /proc/kallsyms)\n' +
-    'or the BPF function they call, and the C source lines come from the program\'s BTF line_info when it was\n' +
-    'loaded with it. Instruction numbers are 8-byte slots, as in the verifier log and bpftool.',
-  options: [
-    { name: 'raw', type: 'boolean', default: true, description: 'leave out the raw bytes of each instruction' },
-    { name: 'source', type: 'boolean', default: true, description: 'leave out the C source lines' },
-    outOption,
-    jsonOption,
-  ],
-  positionals: [{ name: 'prog', required: true, variadic: true, description: 'which program' }],
-  run(args, ctx) {
-    const json = args.options.json === true;
-    const d = dumpProgram(args.rest, { xlated: true });
-    if (d.code.xlated.byteLength === 0) {
-      throw new ArgumentError(`the kernel gave no instructions of ${what(d)}): reading them needs CAP_BPF or CAP_SYS_ADMIN`);
-    }
-    if (writeOut(ctx, json, args.options.out as string | undefined, d, d.code.xlated, 'translated instructions')) return;
-    const insns = xlatedInstructions(d.code, d.btf, d.name);
-    const callBase = kallsyms().get('__bpf_call_base')?.address;
-    const mapNames = new Map<number, string | undefined>();
-    const text = xlatedText(
-      {
-        functions: functionNames(d.code, d.btf, d.name),
-        mapName: (id) => {
-          if (!mapNames.has(id)) mapNames.set(id, readObject(() => BpfMap.fromId(id), (map) => map.info().name));
-          return mapNames.get(id);
-        },
-        symbols: kernelSymbols(),
-        callBase: callBase === 0n ? undefined : callBase,
-        kernelFuncName,
+/** Runs `ebpf-ts prog dump xlated` (its help text and options are in commands.ts). */
+export function runProgDumpXlated(args: ParsedArgs, ctx: CLIContext): void {
+  const json = args.options.json === true;
+  const d = dumpProgram(args.rest, { xlated: true });
+  if (d.code.xlated.byteLength === 0) {
+    throw new ArgumentError(`the kernel gave no instructions of ${what(d)}): reading them needs CAP_BPF or CAP_SYS_ADMIN`);
+  }
+  if (writeOut(ctx, json, args.options.out as string | undefined, d, d.code.xlated, 'translated instructions')) return;
+  const insns = xlatedInstructions(d.code, d.btf, d.name);
+  const callBase = kallsyms().get('__bpf_call_base')?.address;
+  const mapNames = new Map<number, string | undefined>();
+  const text = xlatedText(
+    {
+      functions: functionNames(d.code, d.btf, d.name),
+      mapName: (id) => {
+        if (!mapNames.has(id)) mapNames.set(id, readObject(() => BpfMap.fromId(id), (map) => map.info().name));
+        return mapNames.get(id);
       },
-      slotOffsets(insns),
-    );
-    if (json) {
-      ctx.out(toJSON({ id: d.info.id, name: d.name, type: programTypeName(d.info.type), tag: d.info.tag, instructions: instructionRecords(insns, hostByteOrder, text) }));
-      return;
-    }
-    const listing = disassembleWithSource(insns, { byteOrder: hostByteOrder, rawBytes: args.options.raw === true, source: args.options.source === true, text });
-    ctx.out(`Translated instructions of ${what(d)}):\n${listing}`);
-  },
-};
+      symbols: kernelSymbols(),
+      callBase: callBase === 0n ? undefined : callBase,
+      kernelFuncName,
+    },
+    slotOffsets(insns),
+  );
+  if (json) {
+    ctx.out(toJSON({ id: d.info.id, name: d.name, type: programTypeName(d.info.type), tag: d.info.tag, instructions: instructionRecords(insns, hostByteOrder, text) }));
+    return;
+  }
+  const listing = disassembleWithSource(insns, { byteOrder: hostByteOrder, rawBytes: args.options.raw === true, source: args.options.source === true, text });
+  ctx.out(`Translated instructions of ${what(d)}):\n${listing}`);
+}
 
-/** The `prog dump jited` command. */
-export const progDumpJitedCommand: Command = {
-  words: ['prog', 'dump', 'jited'],
-  summary: "Print a loaded program's JITed machine code under the C source lines it came from.",
-  details:
-    'PROG: an id ("5" or "id 5"), "name NAME", "tag TAG" or "pinned PATH".\n' +
-    'ebpf-ts has no x86-64 or arm64 disassembler of its own: where GNU objdump is installed it disassembles\n' +
-    'the code (call targets named from /proc/kallsyms); without it, or with --no-objdump, the code is printed\n' +
-    'as hex bytes, at most 16 a row, a row ending where the next source line starts. --out FILE writes the\n' +
-    'raw code for other tools, e.g. objdump -D -b binary -m i386:x86-64 FILE (arm64: -m aarch64).\n' +
-    'The kernel hands out JITed code only to processes it shows kernel addresses to (kernel.kptr_restrict).',
-  options: [
-    { name: 'source', type: 'boolean', default: true, description: 'leave out the C source lines' },
-    { name: 'objdump', type: 'boolean', default: true, description: 'do not disassemble with objdump: print hex bytes even where it is installed' },
-    outOption,
-    jsonOption,
-  ],
-  positionals: [{ name: 'prog', required: true, variadic: true, description: 'which program' }],
-  run(args, ctx) {
-    const json = args.options.json === true;
-    const d = dumpProgram(args.rest, { jited: true });
-    if (d.info.jitedLength === 0) throw new ArgumentError(`${what(d)}) is not JITed (net.core.bpf_jit_enable=0?): see 'ebpf-ts prog dump xlated'`);
-    if (d.code.jited.byteLength === 0) {
-      throw new ArgumentError(`the kernel gave no JITed code of ${what(d)}): it hides kernel addresses from this process (kernel.kptr_restrict; run as root)`);
-    }
-    if (writeOut(ctx, json, args.options.out as string | undefined, d, d.code.jited, `${arch()} machine code`)) return;
-    const functions = jitedFunctions(d.code, d.btf, d.name, args.options.objdump === true ? kernelSymbols() : undefined);
-    if (json) {
-      ctx.out(
-        toJSON({
-          id: d.info.id,
-          name: d.name,
-          type: programTypeName(d.info.type),
-          tag: d.info.tag,
-          architecture: arch(),
-          functions: functions.map((f) => ({
-            name: f.name,
-            address: f.address === null ? null : `0x${f.address.toString(16)}`,
-            bytes: f.bytes,
-            lines: f.lines.map((l) => ({ offset: l.offset, ...sourceRecord(l.source) })),
-            instructions: f.instructions ?? null,
-          })),
-        }),
-      );
-      return;
-    }
-    const form = functions.every((f) => f.instructions !== undefined) ? 'disassembled by objdump' : 'in hex';
-    ctx.out(`JITed code of ${what(d)}, ${d.code.jited.byteLength} bytes of ${arch()} machine code ${form}):\n${formatJited(functions, args.options.source === true)}`);
-  },
-};
+/** Runs `ebpf-ts prog dump jited` (its help text and options are in commands.ts). */
+export function runProgDumpJited(args: ParsedArgs, ctx: CLIContext): void {
+  const json = args.options.json === true;
+  const d = dumpProgram(args.rest, { jited: true });
+  if (d.info.jitedLength === 0) throw new ArgumentError(`${what(d)}) is not JITed (net.core.bpf_jit_enable=0?): see 'ebpf-ts prog dump xlated'`);
+  if (d.code.jited.byteLength === 0) {
+    throw new ArgumentError(`the kernel gave no JITed code of ${what(d)}): it hides kernel addresses from this process (kernel.kptr_restrict; run as root)`);
+  }
+  if (writeOut(ctx, json, args.options.out as string | undefined, d, d.code.jited, `${arch()} machine code`)) return;
+  const functions = jitedFunctions(d.code, d.btf, d.name, args.options.objdump === true ? kernelSymbols() : undefined);
+  if (json) {
+    ctx.out(
+      toJSON({
+        id: d.info.id,
+        name: d.name,
+        type: programTypeName(d.info.type),
+        tag: d.info.tag,
+        architecture: arch(),
+        functions: functions.map((f) => ({
+          name: f.name,
+          address: f.address === null ? null : `0x${f.address.toString(16)}`,
+          bytes: f.bytes,
+          lines: f.lines.map((l) => ({ offset: l.offset, ...sourceRecord(l.source) })),
+          instructions: f.instructions ?? null,
+        })),
+      }),
+    );
+    return;
+  }
+  const form = functions.every((f) => f.instructions !== undefined) ? 'disassembled by objdump' : 'in hex';
+  ctx.out(`JITed code of ${what(d)}, ${d.code.jited.byteLength} bytes of ${arch()} machine code ${form}):\n${formatJited(functions, args.options.source === true)}`);
+}

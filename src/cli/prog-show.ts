@@ -10,14 +10,13 @@ import { MAX_NAME_LENGTH, Program, type ProgramInfo } from '../prog.js';
 import { readProgramCode } from '../internal/bpf-prog-code.js';
 import type { Spec } from '../btf/spec.js';
 import { programTypeName } from '../types.js';
-import { jsonOption, type Command } from './command.js';
 import { btfSpecById } from '../btf-by-id.js';
 import type { Holder } from '../internal/bpf-holders.js';
+import type { ParsedArgs } from './args.js';
 import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
-import { printRecords } from './output.js';
+import { printRecords, type CLIContext } from './output.js';
 import type { Candidate } from './selector.js';
 import { objectIds } from '../sys/commands.js';
-import { formatTable } from './table.js';
 
 /**
  * The program's full name: the kernel keeps 15 characters, the BTF of a program loaded with
@@ -113,58 +112,47 @@ export function programRecords(words: readonly string[]): ProgramRecord[] {
   );
 }
 
-/** The `prog show` command. */
-export const progShowCommand: Command = {
-  words: ['prog', 'show'],
-  aliases: [['prog', 'list']],
-  summary: 'List the BPF programs loaded in the kernel (like bpftool prog show). Needs CAP_SYS_ADMIN.',
-  details:
-    'PROG picks programs: an id ("5" or "id 5"), "name NAME", "tag TAG" or "pinned PATH" (or just a path).\n' +
-    'PIDS are the processes holding the program open (found in /proc/*/fdinfo), PINNED its paths on bpffs.\n' +
-    'MEMLOCK is what the kernel reports in the fdinfo of the program. LOADED AT is UTC.',
-  options: [jsonOption],
-  positionals: [{ name: 'prog', required: false, variadic: true, description: 'which programs (default: all)' }],
-  run(args, ctx) {
-    const programs = programRecords(args.rest);
-    printRecords(
-      ctx,
-      args.options.json === true,
-      programs,
-      [
-        { title: 'ID', right: true },
-        { title: 'TYPE' },
-        { title: 'NAME' },
-        { title: 'TAG' },
-        { title: 'GPL' },
-        { title: 'LOADED AT' },
-        { title: 'UID', right: true },
-        { title: 'XLATED', right: true },
-        { title: 'JITED', right: true },
-        { title: 'MEMLOCK', right: true },
-        { title: 'BTF', right: true },
-        { title: 'MAP IDS' },
-        { title: 'PIDS' },
-        { title: 'PINNED' },
-      ],
-      (p) => [
-        String(p.id),
-        p.type,
-        p.name,
-        p.tag,
-        p.gplCompatible ? 'yes' : 'no',
-        p.loadedAt ?? '-',
-        String(p.uid),
-        String(p.xlatedBytes),
-        String(p.jitedBytes),
-        p.memlockBytes === null ? '-' : String(p.memlockBytes),
-        p.btfId === 0 ? '-' : String(p.btfId),
-        listCell(p.mapIds),
-        pidsCell(p.pids),
-        listCell(p.pinned),
-      ],
-    );
-  },
-};
+/** Runs `ebpf-ts prog show` (its help text and options are in commands.ts). */
+export function runProgShow(args: ParsedArgs, ctx: CLIContext): void {
+  const programs = programRecords(args.rest);
+  printRecords(
+    ctx,
+    args.options.json === true,
+    programs,
+    [
+      { title: 'ID', right: true },
+      { title: 'TYPE' },
+      { title: 'NAME' },
+      { title: 'TAG' },
+      { title: 'GPL' },
+      { title: 'LOADED AT' },
+      { title: 'UID', right: true },
+      { title: 'XLATED', right: true },
+      { title: 'JITED', right: true },
+      { title: 'MEMLOCK', right: true },
+      { title: 'BTF', right: true },
+      { title: 'MAP IDS' },
+      { title: 'PIDS' },
+      { title: 'PINNED' },
+    ],
+    (p) => [
+      String(p.id),
+      p.type,
+      p.name,
+      p.tag,
+      p.gplCompatible ? 'yes' : 'no',
+      p.loadedAt ?? '-',
+      String(p.uid),
+      String(p.xlatedBytes),
+      String(p.jitedBytes),
+      p.memlockBytes === null ? '-' : String(p.memlockBytes),
+      p.btfId === 0 ? '-' : String(p.btfId),
+      listCell(p.mapIds),
+      pidsCell(p.pids),
+      listCell(p.pinned),
+    ],
+  );
+}
 
 /** Every loaded program as a {@link Candidate} for a name or tag selector. */
 export function programCandidates(btfCache: Map<number, Spec> = new Map()): Candidate[] {

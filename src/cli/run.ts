@@ -9,53 +9,12 @@
  * @module
  */
 import { parseArgs, UsageError } from './args.js';
-import { btfDumpCommand } from './btf-dump.js';
-import { btfListCommand } from './btf-list.js';
-import { linkListCommand } from './link-list.js';
-import { cgroupShowCommand, cgroupTreeCommand } from './cgroup-tree.js';
-import { netCommand } from './net.js';
 import { commandHelp, groupHelp, type Command } from './command.js';
-import { disasmCommand } from './disasm.js';
-import { inspectCommand } from './inspect.js';
-import { mapDumpCommand } from './map-dump.js';
-import { mapDeleteCommand, mapLookupCommand, mapUpdateCommand } from './map-elem.js';
-import { mapShowCommand } from './map-show.js';
-import { progDumpJitedCommand, progDumpXlatedCommand } from './prog-dump.js';
-import { progShowCommand } from './prog-show.js';
+import { commands } from './commands.js';
 import type { CLIContext } from './output.js';
-import { probeCommand } from './probe.js';
-import { cleanupCommand } from './cleanup.js';
 import { formatTable } from './table.js';
-import { genCommand } from './gen.js';
-import { buildCommand } from './build.js';
-import { linkCommand } from './link.js';
-import { usdtListCommand } from './usdt.js';
 
-/** Every command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [
-  inspectCommand,
-  disasmCommand,
-  btfDumpCommand,
-  btfListCommand,
-  progShowCommand,
-  progDumpXlatedCommand,
-  progDumpJitedCommand,
-  mapShowCommand,
-  mapDumpCommand,
-  mapLookupCommand,
-  mapUpdateCommand,
-  mapDeleteCommand,
-  linkListCommand,
-  cgroupTreeCommand,
-  cgroupShowCommand,
-  netCommand,
-  probeCommand,
-  cleanupCommand,
-  genCommand,
-  buildCommand,
-  linkCommand,
-  usdtListCommand,
-];
+export { commands };
 
 /** The top-level `ebpf-ts --help`. */
 export function globalHelp(): string {

@@ -7,9 +7,8 @@
  */
 import { usdtProbes } from '../link/usdt.js';
 import type { USDTProbe } from '../link/usdt-notes.js';
-import { UsageError } from './args.js';
-import { jsonOption, type Command } from './command.js';
-import { printRecords } from './output.js';
+import { UsageError, type ParsedArgs } from './args.js';
+import { printRecords, type CLIContext } from './output.js';
 
 /** One probe location as `usdt list --json` prints it; addresses and offsets in hex. */
 export interface USDTRecord {
@@ -49,36 +48,25 @@ export function usdtRecords(target: string): USDTRecord[] {
   }));
 }
 
-/** The `usdt list` command. */
-export const usdtListCommand: Command = {
-  words: ['usdt', 'list'],
-  aliases: [['usdt', 'show']],
-  summary: 'List the USDT probes (.note.stapsdt) of a binary, or of a process and the libraries it maps.',
-  details:
-    'TARGET is a path, a name searched like uprobe targets (libc.so.6 in the library directories, python3 in PATH),\n' +
-    'or a process id: then the probes of its executable and of every shared library in /proc/PID/maps.\n' +
-    'LOCATION, BASE, SEMAPHORE and ARGUMENTS are what readelf -n prints; OFFSET is the file offset a uprobe goes at.',
-  options: [jsonOption],
-  positionals: [{ name: 'target', required: true, description: 'a binary (path or name) or a process id' }],
-  run(args, ctx) {
-    const target = args.positionals.target;
-    if (target === undefined || target === '') throw new UsageError('usdt list needs a binary or a process id');
-    const records = usdtRecords(target);
-    const byPid = /^\d+$/.test(target);
-    printRecords(
-      ctx,
-      args.options.json === true,
-      records,
-      [
-        ...(byPid ? [{ title: 'BINARY' }] : []),
-        { title: 'PROVIDER' },
-        { title: 'NAME' },
-        { title: 'LOCATION', right: true },
-        { title: 'OFFSET', right: true },
-        { title: 'SEMAPHORE', right: true },
-        { title: 'ARGUMENTS' },
-      ],
-      (r) => [...(byPid ? [r.binary] : []), r.provider, r.name, r.location, r.offset ?? '-', r.semaphore === '0x0' ? '-' : r.semaphore, r.arguments],
-    );
-  },
-};
+/** Runs `ebpf-ts usdt list` (its help text and options are in commands.ts). */
+export function runUsdtList(args: ParsedArgs, ctx: CLIContext): void {
+  const target = args.positionals.target;
+  if (target === undefined || target === '') throw new UsageError('usdt list needs a binary or a process id');
+  const records = usdtRecords(target);
+  const byPid = /^\d+$/.test(target);
+  printRecords(
+    ctx,
+    args.options.json === true,
+    records,
+    [
+      ...(byPid ? [{ title: 'BINARY' }] : []),
+      { title: 'PROVIDER' },
+      { title: 'NAME' },
+      { title: 'LOCATION', right: true },
+      { title: 'OFFSET', right: true },
+      { title: 'SEMAPHORE', right: true },
+      { title: 'ARGUMENTS' },
+    ],
+    (r) => [...(byPid ? [r.binary] : []), r.provider, r.name, r.location, r.offset ?? '-', r.semaphore === '0x0' ? '-' : r.semaphore, r.arguments],
+  );
+}
