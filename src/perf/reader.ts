@@ -520,7 +520,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
    * for await (const ev of reader.decoded(btf.codecFor<Event>(spec.btf, 'struct event'))) console.log(ev.pid);
    * ```
    */
-  decoded<T>(codec: Codec<T>, options?: PerfDecodeOptions): AsyncGenerator<T, void, undefined>;
+  decoded<T>(type: Codec<T>, options?: PerfDecodeOptions): AsyncGenerator<T, void, undefined>;
   decoded(type: Type | string, options?: PerfDecodeOptions): AsyncGenerator<DecodedValue, void, undefined>;
   async *decoded<T>(type: Codec<T> | Type | string, options: PerfDecodeOptions = {}): AsyncGenerator<T | DecodedValue, void, undefined> {
     const codec = recordCodec(type, options);

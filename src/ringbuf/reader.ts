@@ -470,7 +470,7 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
    * for await (const ev of reader.decoded(btf.codecFor<Event>(spec.btf, 'struct event'))) console.log(ev.pid);
    * ```
    */
-  decoded<T>(codec: Codec<T>, options?: RingBufDecodeOptions): AsyncGenerator<T, void, undefined>;
+  decoded<T>(type: Codec<T>, options?: RingBufDecodeOptions): AsyncGenerator<T, void, undefined>;
   decoded(type: Type | string, options?: RingBufDecodeOptions): AsyncGenerator<DecodedValue, void, undefined>;
   async *decoded<T>(type: Codec<T> | Type | string, options: RingBufDecodeOptions = {}): AsyncGenerator<T | DecodedValue, void, undefined> {
     const codec = recordCodec(type, options);
