@@ -5,11 +5,10 @@
 //   1. tsc emits the declarations only (dist/**/*.d.ts and their maps: the types users see
 //      are tsc's, file for file as before);
 //   2. esbuild bundles the two entry points, src/index.ts (the package) and src/cli/main.ts
-//      (the `ebpf-ts` bin), into dist/index.js and dist/cli/main.js, in two builds (below:
-//      why). Every `import()` in src/ (a part loaded on first use: each CLI command, the
-//      generator, …) becomes a file of its own in dist/chunks/, loaded only when that line
-//      runs, and so does code several outputs of one build share. Dependencies (elfy,
-//      ffi-rs) and node: modules stay imports.
+//      (the `ebpf-ts` bin), into dist/index.js and dist/cli/main.js, in separate builds
+//      (below: why). The CLI's command table and its groups of commands, each loaded on first
+//      use, are standalone files in dist/chunks/ (cli-*.js), as is any chunk of the package.
+//      Dependencies (elfy, ffi-rs) and node: modules stay imports.
 //      Source maps (dist/**/*.js.map, without the sources) name src/ files in stack traces
 //      under `node --enable-source-maps`;
 //   3. scripts/cjs-types.mjs copies the declarations for CommonJS TypeScript consumers.
@@ -23,7 +22,7 @@
 // bytes: `npx esbuild --analyze` style questions); --no-types skips step 1 and 3 (quick
 // rebuilds of the JavaScript while measuring).
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -50,11 +49,7 @@ if (types) run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin'
 const common = {
   absWorkingDir: root,
   outdir: dist,
-  outbase: 'src',
-  // A lazily loaded part keeps its source file's name (dist/chunks/cli-run-HASH.js).
-  entryNames: '[dir]/[name]',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -68,15 +63,57 @@ const common = {
   metafile: true,
   logLevel: 'warning',
 };
-// Two builds, so that neither splits the other's code: esbuild makes a chunk for each set of
-// outputs that share code, and with the CLI's commands (each an import() of its own) in the
-// same build the package index would load ~35 files instead of 5 (+30 ms at import). The
-// CLI's chunks carry their own copy of the library code they use; the bin never loads
-// dist/index.js.
-const library = await build({ ...common, entryPoints: ['src/index.ts'], chunkNames: 'chunks/[name]-[hash]' });
-const cli = await build({ ...common, entryPoints: ['src/cli/main.ts'], chunkNames: 'chunks/cli-[name]-[hash]' });
+
+// The package: dist/index.js, and a file in dist/chunks/ for each `import()` and for code
+// several outputs share.
+const outputs = [await build({ ...common, entryPoints: ['src/index.ts'], outbase: 'src', entryNames: '[dir]/[name]', splitting: true, chunkNames: 'chunks/[name]-[hash]' })];
+
+// The CLI, built apart from the package: with esbuild's splitting, every set of outputs that
+// shares code gets a chunk of its own, and the commands' import()s in the same build cut the
+// index into ~35 files (+30 ms at import) and `prog list` into ~23 (each file costs the ESM
+// loader ~1 ms here, more than 100 KB of code does). So each output below is one standalone
+// file: dist/cli/main.js; dist/chunks/cli-run.js, the command table (all `--help` needs);
+// and one file per group of commands that use much the same library code, which
+// cli/commands.ts imports on first use. They carry their own copies of the library code they
+// use (the bin never loads dist/index.js), ~1.9 MB in all. A command in no group gets a file
+// of its own.
+const cliGroups = {
+  show: ['prog-show', 'map-show', 'btf-list'], // the bpftool-style listings: the fastest start
+  objects: ['prog-dump', 'map-dump', 'map-elem', 'link-list', 'cgroup-tree', 'net'],
+  files: ['inspect', 'disasm', 'btf-dump', 'link'],
+  gen: ['gen', 'build'],
+  system: ['probe', 'cleanup', 'usdt'],
+};
+// `run: async (args, ctx) => (await import('./prog-show.js')).runProgShow(args, ctx)`.
+const runs = [...readFileSync(join(root, 'src/cli/commands.ts'), 'utf8').matchAll(/import\('\.\/([\w-]+)\.js'\)\)\.(\w+)\(/g)].map((m) => ({ file: m[1], fn: m[2] }));
+const groupOf = new Map(Object.entries(cliGroups).flatMap(([g, files]) => files.map((f) => [f, g])));
+for (const f of groupOf.keys()) if (!runs.some((r) => r.file === f)) throw new Error(`build: cliGroups names ${f}, which src/cli/commands.ts does not import`);
+for (const r of runs) if (!groupOf.has(r.file)) groupOf.set(r.file, r.file);
+const cliFiles = {
+  name: 'cli-files',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (a) => {
+      if (a.importer.endsWith(join('src', 'cli', 'main.ts')) && a.path === './run.js') return { path: '../chunks/cli-run.js', external: true };
+      if (a.kind === 'dynamic-import' && a.importer.endsWith(join('src', 'cli', 'commands.ts'))) return { path: `./cli-${groupOf.get(a.path.slice(2, -3))}.js`, external: true };
+      return undefined;
+    });
+    // A group's entry: the run functions of its commands.
+    b.onResolve({ filter: /^cli-group:/ }, (a) => ({ path: a.path.slice('cli-group:'.length), namespace: 'cli-group' }));
+    b.onLoad({ filter: /.*/, namespace: 'cli-group' }, (a) => ({
+      contents: runs.filter((r) => groupOf.get(r.file) === a.path).map((r) => `export { ${r.fn} } from './${r.file}.js';`).join('\n'),
+      resolveDir: join(root, 'src', 'cli'),
+      loader: 'ts',
+    }));
+  },
+};
+outputs.push(await build({ ...common, entryPoints: ['src/cli/main.ts'], outbase: 'src', entryNames: '[dir]/[name]', plugins: [cliFiles] }));
+const cliEntries = { 'chunks/cli-run': 'src/cli/run.ts' };
+for (const g of new Set(groupOf.values())) cliEntries[`chunks/cli-${g}`] = `cli-group:${g}`;
+outputs.push(await build({ ...common, entryPoints: cliEntries, plugins: [cliFiles] }));
+
 if (metafile !== undefined) {
-  const merged = { inputs: { ...library.metafile.inputs, ...cli.metafile.inputs }, outputs: { ...library.metafile.outputs, ...cli.metafile.outputs } };
+  const merged = { inputs: {}, outputs: {} };
+  for (const o of outputs) Object.assign(merged.inputs, o.metafile.inputs), Object.assign(merged.outputs, o.metafile.outputs);
   writeFileSync(metafile, JSON.stringify(merged));
 }
 

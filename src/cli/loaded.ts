@@ -46,6 +46,16 @@ export function whereabouts(): Whereabouts {
   return { holders, pins: pinnedObjects() };
 }
 
+/**
+ * {@link whereabouts} on the first call, the same answer after: a listing that finds nothing
+ * to show (no objects, a selector that matches none) never walks /proc and bpffs. Call it
+ * before opening the first object, as {@link whereabouts}.
+ */
+export function whereaboutsOnFirstUse(): () => Whereabouts {
+  let w: Whereabouts | undefined;
+  return () => (w ??= whereabouts());
+}
+
 /** The holders and pins of one object, ready for JSON. */
 export function holdersAndPins(w: Whereabouts, kind: ObjectKind, id: number): { pids: Holder[]; pinned: string[] } {
   return { pids: [...(w.holders[kind].get(id) ?? [])], pinned: [...(w.pins[kind].get(id) ?? [])] };

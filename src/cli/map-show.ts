@@ -10,7 +10,7 @@ import { fdinfoNumber, ownFdinfo } from '../internal/bpf-fdinfo.js';
 import { BpfMap } from '../map.js';
 import { mapTypeName } from '../types.js';
 import type { ParsedArgs } from './args.js';
-import { holdersAndPins, listCell, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
+import { holdersAndPins, listCell, pidsCell, readObject, showRecords, whereaboutsOnFirstUse, type Whereabouts } from './loaded.js';
 import { printRecords, type CLIContext } from './output.js';
 import type { Candidate } from './selector.js';
 import { objectIds } from '../sys/commands.js';
@@ -46,7 +46,8 @@ export interface MapRecord {
   readonly pinned: string[];
 }
 
-function mapRecord(id: number, w: Whereabouts): MapRecord | undefined {
+function mapRecord(id: number, where: () => Whereabouts): MapRecord | undefined {
+  const w = where(); // before the map is opened
   return readObject(
     () => BpfMap.fromId(id),
     (map) => {
@@ -77,7 +78,7 @@ export function mapCandidates(): Candidate[] {
 
 /** The maps `words` name (all without words) as `map show --json` prints them. */
 export function mapRecords(words: readonly string[]): MapRecord[] {
-  const w = whereabouts();
+  const w = whereaboutsOnFirstUse();
   return showRecords(words, 'map', (id) => mapRecord(id, w), (r) => ({ id: r.id, names: [r.name] }));
 }
 

@@ -13,7 +13,7 @@ import { programTypeName } from '../types.js';
 import { btfSpecById } from '../btf-by-id.js';
 import type { Holder } from '../internal/bpf-holders.js';
 import type { ParsedArgs } from './args.js';
-import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, pidsCell, readObject, showRecords, whereabouts, type Whereabouts } from './loaded.js';
+import { holdersAndPins, isoSeconds, listCell, loadedAt, memlockBytes, pidsCell, readObject, showRecords, whereaboutsOnFirstUse, type Whereabouts } from './loaded.js';
 import { printRecords, type CLIContext } from './output.js';
 import type { Candidate } from './selector.js';
 import { objectIds } from '../sys/commands.js';
@@ -73,7 +73,8 @@ export interface ProgramRecord {
   readonly pinned: string[];
 }
 
-function programRecord(id: number, w: Whereabouts, btfCache: Map<number, Spec>): ProgramRecord | undefined {
+function programRecord(id: number, where: () => Whereabouts, btfCache: Map<number, Spec>): ProgramRecord | undefined {
+  const w = where(); // before the program is opened
   return readObject(
     () => Program.fromId(id),
     (prog) => {
@@ -102,7 +103,7 @@ function programRecord(id: number, w: Whereabouts, btfCache: Map<number, Spec>):
 
 /** The programs `words` name (all without words) as `prog show --json` prints them. */
 export function programRecords(words: readonly string[]): ProgramRecord[] {
-  const w = whereabouts();
+  const w = whereaboutsOnFirstUse();
   const btfCache = new Map<number, Spec>();
   return showRecords(
     words,
