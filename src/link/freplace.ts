@@ -126,7 +126,14 @@ export function freplaceTargetBtfId(target: Program, fnName: string): number {
 }
 
 /** Where an freplace program goes, as `loadCollection`'s `freplaceTargets` option gives it. */
-export type FreplaceTarget = Program | { readonly program: Program; readonly function: string };
+export type FreplaceTarget =
+  | Program
+  | {
+      /** The loaded program whose function is replaced. */
+      readonly program: Program;
+      /** The global function of `program` to replace. */
+      readonly function: string;
+    };
 
 /**
  * The load fields of the freplace program `p`: `attachProgFd` and `attachBtfId` from `target`,
