@@ -166,6 +166,13 @@ function splitModuleSymbol(symbol: string): { module: string | undefined; name: 
   return colon <= 0 ? { module: undefined, name: symbol } : { module: symbol.slice(0, colon), name: symbol.slice(colon + 1) };
 }
 
+/** A name tracefs can hold, or `module:name` of two such names. */
+function validateSymbol(symbol: string): void {
+  const { module, name } = splitModuleSymbol(symbol);
+  if (module !== undefined) validateTracefsName('kprobe module', module);
+  validateTracefsName('kprobe symbol', name);
+}
+
 function checkSymbol(symbol: string): void {
   const table = kallsyms();
   // An unreadable or empty kallsyms (no procfs in a sandbox) tells nothing: let the kernel decide.
@@ -226,9 +233,7 @@ function pmuHint(symbol: string, offset: bigint, errno: number): string | undefi
  * caller; it is validated again here because this is the function that writes it.
  */
 function attachViaTracefs(prog: Program, symbol: string, offset: bigint, options: KprobeOptions, what: string): Link {
-  const { module, name } = splitModuleSymbol(symbol);
-  if (module !== undefined) validateTracefsName('kprobe module', module);
-  validateTracefsName('kprobe symbol', name);
+  validateSymbol(symbol);
   return attachProbeEvent(prog, {
     file: 'kprobe_events',
     kind: options.retprobe === true ? `r${options.maxActive ?? ''}` : 'p',
@@ -312,7 +317,7 @@ export function attachKprobe(prog: Program, symbol: string, options: KprobeOptio
   if (prog.type !== ProgramType.Kprobe) {
     throw new ArgumentError(`attachKprobe needs a KPROBE program; ${prog.name} is ${programTypeName(prog.type)}`);
   }
-  validateTracefsName('kprobe symbol', symbol);
+  validateSymbol(symbol);
   const offset = integerArgument(options.offset ?? 0, 'kprobe offset');
   if (options.cookie !== undefined) integerArgument(options.cookie, 'cookie');
   if (offset < 0n) throw new ArgumentError(`kprobe offset must be >= 0, got ${offset}`);

@@ -75,12 +75,16 @@ afterAll(() => {
   for (const ns of namespaces) ns.close();
 });
 
-/** A namespace with a veth pair a/b, both down: bringing `a` up calls veth_open(a). */
+// Device names: ip reads a bare `a` after `link add` as an abbreviation of `address`.
+const A = 'mbtf0';
+const B = 'mbtf1';
+
+/** A namespace with a veth pair A/B, both down: bringing A up calls veth_open(A). */
 function vethNamespace(): { ns: TestNetns; a: number; b: number } {
   const ns = TestNetns.create();
   namespaces.push(ns);
-  ns.ip('link', 'add', 'a', 'type', 'veth', 'peer', 'name', 'b');
-  return { ns, a: ifindexOf(ns, 'a'), b: ifindexOf(ns, 'b') };
+  ns.ip('link', 'add', 'name', A, 'type', 'veth', 'peer', 'name', B);
+  return { ns, a: ifindexOf(ns, A), b: ifindexOf(ns, B) };
 }
 
 describe('kernel module BTF', () => {
@@ -120,8 +124,8 @@ describe('kernel module BTF', () => {
       expect(btfFds()).toBe(btfBefore + 1); // the object's BTF
       using entry = attachTracing(coll.programs.veth_open_entry!);
       using exit = attachTracing(coll.programs.veth_open_exit!);
-      ns.ip('link', 'set', 'b', 'up');
-      ns.ip('link', 'set', 'a', 'up');
+      ns.ip('link', 'set', B, 'up');
+      ns.ip('link', 'set', A, 'up');
       const v = (name: string): unknown => coll.variables[name]!.get();
       expect(v('open_entries')).toBe(1n);
       expect(v('open_exits')).toBe(1n);
@@ -144,8 +148,8 @@ describe('kernel module BTF', () => {
       const prog = coll.programs.veth_open_kprobe!;
       const hits = (): unknown => coll.variables.kprobe_hits!.get();
       const cycle = (): void => {
-        ns.ip('link', 'set', 'a', 'up');
-        ns.ip('link', 'set', 'a', 'down');
+        ns.ip('link', 'set', A, 'up');
+        ns.ip('link', 'set', A, 'down');
       };
       const ways: Array<[string, 'auto' | 'tracefs']> = [
         ['veth_open', 'auto'],
@@ -196,7 +200,7 @@ describe('kernel module BTF', () => {
     try {
       expect(btfFds()).toBe(btfBefore + 1); // the object's BTF; x_tables' was closed
       using link = attachTracing(coll.programs.read_recseq!);
-      ns.ip('link', 'set', 'a', 'up');
+      ns.ip('link', 'set', A, 'up');
       expect((coll.variables.recseq_read!.get() as number) >>> 31).toBe(1);
       void link;
     } finally {
