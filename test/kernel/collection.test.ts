@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dumpCHeader } from '../../src/btf/format.js';
-import { loadKernelSpec } from '../../src/btf/kernel.js';
+import { kernelModuleNames, loadKernelModuleSpec, loadKernelSpec } from '../../src/btf/kernel.js';
 import { loadCollection, type Collection } from '../../src/collection.js';
 import { CORERelocationFailedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from '../../src/collection-errors.js';
 import { UnresolvedExternError } from '../../src/collection-externs.js';
@@ -191,6 +191,25 @@ if (can !== undefined) {
     // bpf_prog_active is a per-CPU variable: /proc/kallsyms lists it only with CONFIG_KALLSYMS_ALL.
     cannotLoad['elf_globals:ksyms'] = { error: SymbolNotFoundError, why: 'typeless ksym bpf_prog_active is absent from /proc/kallsyms (CONFIG_KALLSYMS_ALL is off)' };
   }
+  // module_btf.bpf.c uses veth, nf_conntrack and x_tables: built in (vmlinux BTF) or loaded
+  // modules with BTF (module-btf.test.ts inserts them in test:vm 6.12).
+  const inBTF = (name: string, module: string, moduleOnly = false): boolean =>
+    (!moduleOnly && loadKernelSpec().idsByName(name).length > 0) ||
+    (kernelModuleNames().includes(module) && loadKernelModuleSpec(module).idsByName(name).some((id) => id >= loadKernelModuleSpec(module).firstTypeId));
+  if (!inBTF('veth_priv', 'veth')) {
+    cannotLoad['module_btf:core_veth'] = { error: CORERelocationFailedError, why: 'struct veth_priv is in no BTF here (veth without module BTF, before 5.11)', message: /veth_priv/ };
+  }
+  if (!inBTF('bpf_xdp_ct_lookup', 'nf_conntrack')) {
+    cannotLoad['module_btf:ct_lookup'] = { error: UnresolvedExternError, why: 'kfunc bpf_xdp_ct_lookup is in no BTF here (nf_conntrack not loaded with BTF)' };
+  }
+  const trampolineWhy = `this kernel refuses trampoline programs: ${can.trampolines}`;
+  for (const [prog, target, moduleOnly] of [['veth_open_entry', 'veth_open', false], ['veth_open_exit', 'veth:veth_open', true]] as const) {
+    if (!inBTF('veth_open', 'veth', moduleOnly)) cannotLoad[`module_btf:${prog}`] = { error: TracingTargetNotFoundError, why: `${target} is in no BTF here` };
+    else if (can.trampolines !== undefined) cannotLoad[`module_btf:${prog}`] = { error: SyscallError, why: trampolineWhy };
+  }
+  if (!inBTF('xt_recseq', 'x_tables')) cannotLoad['module_btf:read_recseq'] = { error: UnresolvedExternError, why: 'xt_recseq is in no BTF here (x_tables not loaded with BTF)' };
+  else if (!inBTF('veth_open', 'veth')) cannotLoad['module_btf:read_recseq'] = { error: TracingTargetNotFoundError, why: 'veth_open is in no BTF here' };
+  else if (can.trampolines !== undefined) cannotLoad['module_btf:read_recseq'] = { error: SyscallError, why: trampolineWhy };
 }
 /** Programs of a test-runnable type that are loaded but not run here, and why. */
 const notRun: Record<string, string> = {
