@@ -194,11 +194,13 @@ function missingWhy(kind: TracingKind, target: string, name: string, inKallsyms:
       return `there is no function ${name}, so no LSM hook ${target} (LSM programs name the hook without its security_ prefix, e.g. file_open)`;
     case 'iter':
       return `there is no function ${name}, so no BPF iterator ${target}`;
-    default:
-      if (modules !== undefined) return `no function ${target} in vmlinux, ${modules}`;
+    default: {
+      const searched = modules === undefined ? '' : `; not in vmlinux ${modules}`;
       if (inKallsyms === true) {
-        return `/proc/kallsyms has ${target} but the BTF has no function of that name (aliases such as the x86 syscall wrappers, and functions whose prototypes pahole could not encode, get none)`;
+        return `/proc/kallsyms has ${target} but the BTF has no function of that name (aliases such as the x86 syscall wrappers, and functions whose prototypes pahole could not encode, get none)${searched}`;
       }
-      return `no function ${target} (it may be inlined into its callers, static and optimised away, renamed in this kernel version, or in a kernel module, whose BTF was not searched)`;
+      const module = modules === undefined ? 'or in a kernel module, whose BTF was not searched' : 'or in a kernel module';
+      return `no function ${target} (it may be inlined into its callers, static and optimised away, renamed in this kernel version, ${module})${searched}`;
+    }
   }
 }
