@@ -33,11 +33,12 @@
 //   to itself. With it received + lost == fired holds exactly; the `unreported` column shows
 //   fired - received - lost for every contestant.
 //
-// Two ways of reading are measured (PERF_APIS): `readMany` (`for (;;) for (const r of await
-// reader.readMany())`: record objects, one promise per batch) and `forEach`
+// Three ways of reading are measured (PERF_APIS): `readMany` (`for (;;) for (const r of await
+// reader.readMany())`: record objects, one promise per batch), `forEach`
 // (`reader.forEachRecord((cpu, bytes, offset, length) => …)`: records handed over in place from
-// the readiness callbacks, nothing allocated per record or batch). Both count every sample and
-// look at its length, as the peers' callbacks do.
+// the readiness callbacks, nothing allocated per record or batch) and `batches` (`for await
+// (const b of reader.batches())`: one reused RecordBatch, records copied into its buffer, one
+// promise per batch). All count every sample and look at its length, as the peers' callbacks do.
 //
 // Ours also report how often the main thread went to sleep (its voluntary context switches),
 // per 1000 events: about 1000 means a wake-up per event, fewer means batches per wake-up.
@@ -47,7 +48,7 @@
 // (vm_during) and how busy the machine was just before (busy_before, % of one CPU).
 //
 // Env: PERF_SECS (5), BENCH_RUNS (3), PERF_WMS ("0 4096 65536"; 0 = wake on every sample),
-//      PERF_APIS ("readMany forEach"),
+//      PERF_APIS ("readMany forEach batches"),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
@@ -105,7 +106,7 @@ function parent() {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const wms = (process.env.PERF_WMS ?? '0 4096 65536').split(/\s+/).filter(Boolean).map(Number);
   const backends = (process.env.BENCH_BACKENDS ?? 'native').split(',').map((s) => s.trim()).filter(Boolean);
-  const apis = (process.env.PERF_APIS ?? 'readMany forEach').split(/\s+/).filter(Boolean);
+  const apis = (process.env.PERF_APIS ?? 'readMany forEach batches').split(/\s+/).filter(Boolean);
   if (process.getuid?.() !== 0) log('note: not root: expect EPERM');
 
   if (!existsSync('/sys/kernel/tracing/events')) {
@@ -209,7 +210,7 @@ function parent() {
   const vmRuns = [...rows.values()].flat().filter((v) => v.vm_during).length;
   if (vmRuns > 0) out.push(`Note: a VM ran during ${vmRuns} of the runs (vm_during in the raw figures).`);
   out.push('Goal (issue 5): ebpf-ts events/s >= 1.0x libbpf with no more lost samples, and received + lost == fired exactly.');
-  out.push('readMany: record objects, one promise per batch; forEach: forEachRecord(), records handed over in place.');
+  out.push('readMany: record objects, one promise per batch; forEach: forEachRecord(), records handed over in place; batches: `for await` over batches(), one reused RecordBatch.');
   out.push(`Ours: warmed up for ${process.env.PERF_WARMUP_S ?? 1} s before the timed run (PERF_WARMUP_S; the peers are compiled ahead of time).`);
   out.push('Ours: program hand-assembled with the asm builder (same logic and 64-byte record as perf_getppid.bpf.c), attached with attachTracepoint; generator = the peers\' C loop in a shared library run through ffi-rs.');
   console.log(out.join('\n'));
@@ -378,7 +379,8 @@ async function child(secs) {
     lost += n;
   };
   const drainAll = () => {
-    if (api === 'forEach') reader.consume(onSample, onLost);
+    // consume() is allowed while forEachRecord() or batches() runs.
+    if (api === 'forEach' || api === 'batches') reader.consume(onSample, onLost);
     else for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
   };
 
@@ -394,6 +396,18 @@ async function child(secs) {
       count(batch);
     }
   };
+  const batchLoop = async () => {
+    try {
+      for await (const b of reader.batches()) {
+        lost += b.lostSamples;
+        const n = b.count;
+        received += n;
+        for (let i = 0; i < n; i++) if (b.length(i) < 64) badSize++;
+      }
+    } catch (err) {
+      process.stderr.write(`batches ended: ${err?.stack ?? err}\n`);
+    }
+  };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const key = (k) => new Uint8Array(new Uint32Array([k]).buffer);
   // Flush losses still held by the kernel (see the header comment), then drain again.
@@ -401,7 +415,12 @@ async function child(secs) {
     for (const cpu of onlineCPUs()) call('gen_once_on', ffi.DataType.I32, [ffi.DataType.I32], [cpu]);
     drainAll();
   };
-  const loop = api === 'forEach' ? reader.forEachRecord(onSample, { onLost }).catch((err) => process.stderr.write(`forEachRecord ended: ${err?.stack ?? err}\n`)) : readLoop();
+  const loop =
+    api === 'forEach'
+      ? reader.forEachRecord(onSample, { onLost }).catch((err) => process.stderr.write(`forEachRecord ended: ${err?.stack ?? err}\n`))
+      : api === 'batches'
+        ? batchLoop()
+        : readLoop();
 
   // Warm-up (see the header comment): the same producer and reader, then everything counted
   // so far is drained, its losses flushed out of the kernel, and every counter reset.

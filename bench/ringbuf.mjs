@@ -20,12 +20,14 @@
 //   objects, one promise per batch).
 // - ebpf-ts <backend> forEach: `reader.forEachRecord((bytes, offset, length) => …)` (no
 //   allocation per record, no promise per batch).
+// - ebpf-ts <backend> batches: `for await (const b of reader.batches())` (one reused
+//   RecordBatch, records copied into its buffer, one promise per batch).
 // Ours hand-assembles the same program with the asm builder (target tgid as an immediate;
 // same record, same counters) and runs the same generator loop, compiled into a shared library
 // and started through ffi-rs so that it runs in our process like the peer's thread.
 //
 // Env: RINGBUF_SECS (5), BENCH_RUNS (3), RINGBUF_BYTES (524288), BENCH_BACKENDS ("native"),
-//      RINGBUF_APIS ("readMany forEach"), BENCH_BUILD (/tmp/bench-build),
+//      RINGBUF_APIS ("readMany forEach batches"), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
 //      contestant in the same rounds), BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-ringbuf-dist).
 // A measurement, not a test: a missed goal is reported, not turned into an exit code.
@@ -67,7 +69,7 @@ function parent() {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const bytes = Number(process.env.RINGBUF_BYTES ?? 512 * 1024);
   const backends = (process.env.BENCH_BACKENDS ?? 'native').split(',').map((s) => s.trim()).filter(Boolean);
-  const apis = (process.env.RINGBUF_APIS ?? 'readMany forEach').split(/\s+/).filter(Boolean);
+  const apis = (process.env.RINGBUF_APIS ?? 'readMany forEach batches').split(/\s+/).filter(Boolean);
   if (process.getuid?.() !== 0) log('note: not root: expect EPERM');
   if (!existsSync('/sys/kernel/tracing/events')) {
     log('tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing');
@@ -278,7 +280,7 @@ async function child(secs) {
     }
   };
   const drainAll = () => {
-    if (api === 'forEach') reader.consume(onRecord);
+    if (api === 'forEach' || api === 'batches') reader.consume(onRecord);
     else for (let b = reader.readAvailable(); b.length > 0; b = reader.readAvailable()) count(b);
   };
 
@@ -292,6 +294,19 @@ async function child(secs) {
   if (api === 'forEach') {
     if (typeof reader.forEachRecord !== 'function') throw new Error('this build of RingBufReader has no forEachRecord');
     loop = reader.forEachRecord(onRecord).catch(() => {});
+  } else if (api === 'batches') {
+    if (typeof reader.batches !== 'function') throw new Error('this build of RingBufReader has no batches');
+    loop = (async () => {
+      try {
+        for await (const b of reader.batches()) {
+          const n = b.count;
+          received += n;
+          for (let i = 0; i < n; i++) if (b.length(i) < 64) short++;
+        }
+      } catch {
+        // ended by close
+      }
+    })();
   } else {
     loop = (async () => {
       for (;;) {
@@ -322,7 +337,7 @@ async function child(secs) {
   ring.close();
   counters.close();
   console.log(
-    `bench-ringbuf api=${api === 'forEach' ? 1 : 0} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} failed=${failed} short=${short} ` +
+    `bench-ringbuf api=${['readMany', 'forEach', 'batches'].indexOf(api)} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} failed=${failed} short=${short} ` +
       `events_per_s=${Math.round(received / tGen)} cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} ` +
       `reader_run_ms=${Math.round((ss1[0] - ss0[0]) / 1e6)} reader_wait_ms=${Math.round((ss1[1] - ss0[1]) / 1e6)} reader_slices=${ss1[2] - ss0[2]}`,
   );

@@ -101,6 +101,8 @@ export {
   type PerfRecord,
   type PerfSampleCallback,
   type ReadOptions,
+  RecordBatch,
+  type BatchOptions,
 } from './perf/reader.js';
 export {
   RingBufReader,

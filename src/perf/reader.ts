@@ -24,10 +24,12 @@ import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader
 import { ReaderCore } from '../internal/reader/core.js';
 import { pageSize } from '../internal/reader/mmap.js';
 import { recordCodec } from '../internal/reader/decode.js';
+import { RecordBatch, type BatchOptions } from '../internal/reader/batch.js';
 import { Owner } from '../internal/owner.js';
 
 export type { PerfLostCallback, PerfRecord, PerfSampleCallback } from './ring.js';
 export type { ReadOptions } from '../internal/reader/feed.js';
+export { RecordBatch, type BatchOptions } from '../internal/reader/batch.js';
 
 /** Options of {@link PerfReader}. */
 export interface PerfReaderOptions {
@@ -488,6 +490,56 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       if (core.sink === sink) core.pump();
     });
     return done;
+  }
+
+  /**
+   * The fast path for async code: yields the records in batches — one {@link RecordBatch},
+   * reused, holding every record the rings have published (up to `options.max`), their bytes
+   * copied into one reused buffer; no object, view or promise per record. A batch is valid until
+   * the loop asks for the next one (copy what you keep). Loss reports are not records here: they
+   * are summed in the batch's `lostSamples` (and {@link PerfReader.lostSamples}).
+   *
+   * Like {@link PerfReader.consume}, each batch reads every ring, records below the watermark
+   * included; the iteration waits for a wake-up (every sample, or every `watermark` bytes) only
+   * when the rings are empty. Ends when the reader is closed. One iteration (or
+   * {@link PerfReader.forEachRecord} loop) at a time; `read()` and `readMany()` reject while it
+   * runs. Leaving the loop (`break`) ends it; the reader stays open.
+   *
+   * @example
+   * ```ts
+   * for await (const batch of reader.batches()) {
+   *   for (let i = 0; i < batch.count; i++) handle(batch.cpu(i), batch.bytes, batch.offset(i), batch.length(i));
+   * }
+   * ```
+   * @throws {@link ArgumentError} for a bad `max`, or when another iteration or loop runs;
+   * `options.signal`'s reason when it aborts.
+   */
+  batches(options?: BatchOptions): AsyncGenerator<RecordBatch, void, undefined> {
+    const batch = new RecordBatch();
+    const onLost: PerfLostCallback = (_cpu, n) => {
+      this.#lost += n;
+      batch.lostSamples += n;
+    };
+    return this.#core.batches(batch, (b, max) => this.#fillBatch(b, max, onLost), options);
+  }
+
+  /** batches(): every ring into `batch`, starting one ring further each time (see #drain). */
+  #fillBatch(batch: RecordBatch, max: number, onLost: PerfLostCallback): number {
+    batch.reset();
+    const rings = this.#rings;
+    const n = rings.length;
+    const woken = this.#core.wakeUps;
+    const start = this.#next;
+    this.#next = start + 1 >= n ? 0 : start + 1;
+    let got = 0;
+    for (let i = 0; i < n && got < max; i++) {
+      let j = start + i;
+      if (j >= n) j -= n;
+      const r = rings[j]!;
+      r.emptiedAt = woken;
+      got += r.ring.consume(batch.addSample, onLost, max - got);
+    }
+    return got;
   }
 
   /** The loss callback the rings get: sums into lostSamples, then calls the caller's. */

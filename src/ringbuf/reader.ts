@@ -39,9 +39,11 @@ import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader
 import { ReaderCore } from '../internal/reader/core.js';
 import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
 import { recordCodec } from '../internal/reader/decode.js';
+import { RecordBatch, type BatchOptions } from '../internal/reader/batch.js';
 import { Owner } from '../internal/owner.js';
 
 export type { ReadOptions } from '../internal/reader/feed.js';
+export { RecordBatch, type BatchOptions } from '../internal/reader/batch.js';
 /** `BPF_RINGBUF_BUSY_BIT`. */
 export const RINGBUF_BUSY_BIT = 1 << 31;
 /** `BPF_RINGBUF_DISCARD_BIT`. */
@@ -451,6 +453,37 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   forEachRecord(onRecord: RingBufRecordCallback, options: RingBufForEachOptions = {}): Promise<void> {
     // Level-triggered: records already committed make the new watcher fire at once.
     return this.#core.loop(onRecord, options.signal);
+  }
+
+  /**
+   * The fast path for async code: yields the records in batches — one {@link RecordBatch},
+   * reused, holding every committed record (up to `options.max`), their bytes copied into one
+   * reused buffer; no object, view or promise per record. consumer_pos is written once per
+   * batch, so the producers get the space back at once; the batch is valid until the loop asks
+   * for the next one (copy what you keep). The iteration waits for a wake-up only when the ring
+   * is empty. Ends when the reader is closed. One iteration (or
+   * {@link RingBufReader.forEachRecord} loop) at a time; `read()` and `readMany()` reject while
+   * it runs. Leaving the loop (`break`) ends it; the reader stays open.
+   *
+   * @example
+   * ```ts
+   * for await (const batch of reader.batches()) {
+   *   for (let i = 0; i < batch.count; i++) handle(batch.bytes, batch.offset(i), batch.length(i));
+   * }
+   * ```
+   * @throws {@link ArgumentError} for a bad `max`, or when another iteration or loop runs;
+   * `options.signal`'s reason when it aborts.
+   */
+  batches(options?: BatchOptions): AsyncGenerator<RecordBatch, void, undefined> {
+    const ring = this.#ring;
+    return this.#core.batches(
+      new RecordBatch(),
+      (batch, max) => {
+        batch.reset();
+        return ring.consume(batch.addRecord, max);
+      },
+      options,
+    );
   }
 
   /** Async iteration over every record; ends (without error) when the reader is closed or aborted. */

@@ -8,7 +8,9 @@
  * @module
  */
 import { ClosedError } from '../../errors.js';
+import { ArgumentError } from '../../errors.js';
 import { busyError, closedError, DEFAULT_BATCH, Feed, type Drain } from './feed.js';
+import type { BatchOptions, RecordBatch } from './batch.js';
 
 /** Period of the safety net against lost wake-ups (see ReaderCore's #rescue). */
 export const RECHECK_MS = 100;
@@ -70,6 +72,8 @@ export class ReaderCore<T, S> extends Feed<T, S> {
   #recheck: ReturnType<typeof setInterval> | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  /** A batches() iteration waiting for a wake-up: resolves its wait. */
+  #batchWait: (() => void) | undefined;
 
   constructor(name: string, rings: ReaderRings<T, S>) {
     super(name, rings.drain);
@@ -91,6 +95,10 @@ export class ReaderCore<T, S> extends Feed<T, S> {
   readonly wake = (): void => {
     if (this.sink !== undefined) {
       this.pump();
+      return;
+    }
+    if (this.batching) {
+      this.#batchWait?.();
       return;
     }
     this.wakeUps++;
@@ -131,7 +139,7 @@ export class ReaderCore<T, S> extends Feed<T, S> {
    */
   loop(sink: S, signal: AbortSignal | undefined): Promise<void> {
     if (this.closedError !== undefined) return Promise.resolve();
-    if (this.sink !== undefined) return Promise.reject(busyError(this.name, 'forEachRecord'));
+    if (this.sink !== undefined || this.batching) return Promise.reject(busyError(this.name, 'forEachRecord'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = signal === undefined ? undefined : () => this.#endLoop(signal.reason, true);
@@ -161,7 +169,9 @@ export class ReaderCore<T, S> extends Feed<T, S> {
 
   /** Watches the rings, and runs the safety net, exactly while someone reads. */
   #update(): void {
-    const want = (this.#demand || this.sink !== undefined) && this.closedError === undefined;
+    // A batches() iteration only while it waits: a ring buffer fd is level-triggered, and a
+    // consumer busy with its batch would otherwise have its unserved watcher spin the loop.
+    const want = (this.#demand || this.sink !== undefined || this.#batchWait !== undefined) && this.closedError === undefined;
     this.#rings.watch(want);
     if (want) {
       if (this.#recheck === undefined) {
@@ -187,7 +197,8 @@ export class ReaderCore<T, S> extends Feed<T, S> {
    */
   readonly #rescue = (): void => {
     if (this.closedError !== undefined || !this.#rings.stalled()) return;
-    if (this.sink !== undefined) this.pump();
+    if (this.#batchWait !== undefined) this.#batchWait();
+    else if (this.sink !== undefined) this.pump();
     else this.readable();
   };
 
@@ -199,6 +210,7 @@ export class ReaderCore<T, S> extends Feed<T, S> {
     if (this.closedError !== undefined) return;
     super.close(err);
     this.#endLoop(undefined);
+    this.#batchWait?.();
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#rings.release();
   }
@@ -215,5 +227,53 @@ export class ReaderCore<T, S> extends Feed<T, S> {
       }
       for (const r of batch) yield r;
     }
+  }
+
+  /**
+   * batches(): `fill` empties the rings into `batch` (at most `max` records, the batch reset
+   * first) and returns how many records it took; each non-empty batch is yielded, and the
+   * iteration waits for a wake-up only when the rings are empty. Ends (without error) when the
+   * reader is closed; throws the signal's reason when `options.signal` aborts. One iteration
+   * or forEachRecord loop at a time; read()/readMany() reject meanwhile.
+   */
+  async *batches(batch: RecordBatch, fill: (batch: RecordBatch, max: number) => number, options: BatchOptions = {}): AsyncGenerator<RecordBatch, void, undefined> {
+    const { max = DEFAULT_BATCH, signal } = options;
+    if (!Number.isInteger(max) || max < 1) throw new ArgumentError(`${this.name}.batches: max must be a positive integer, got ${max}`);
+    if (this.closedError !== undefined) return;
+    if (this.sink !== undefined || this.batching) throw busyError(this.name, 'batches');
+    this.batching = true;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        if (this.closedError !== undefined) return;
+        fill(batch, max);
+        if (batch.count > 0 || batch.lostSamples > 0) {
+          yield batch;
+          continue;
+        }
+        await this.#nextWake(signal);
+      }
+    } finally {
+      this.batching = false;
+      this.#batchWait = undefined;
+      this.#update();
+    }
+  }
+
+  /** Resolves on the next wake-up (or safety-net rescue, or close); rejects when `signal` aborts. */
+  #nextWake(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => done(signal!.reason);
+      const done = (err?: unknown): void => {
+        this.#batchWait = undefined;
+        signal?.removeEventListener('abort', onAbort);
+        this.#update();
+        if (err !== undefined) reject(err);
+        else resolve();
+      };
+      this.#batchWait = () => done();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#update();
+    });
   }
 }

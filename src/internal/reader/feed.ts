@@ -53,6 +53,8 @@ export abstract class Feed<T, S> {
   readonly name: string;
   /** The callbacks of the forEachRecord loop, while one runs (set by the subclass). */
   sink: S | undefined = undefined;
+  /** Whether a batches() iteration runs (set by the subclass); reads are refused meanwhile. */
+  batching = false;
   #queue: T[] = [];
   #head = 0;
   readonly #waiters: Waiter<T>[] = [];
@@ -78,7 +80,7 @@ export abstract class Feed<T, S> {
 
   /** One record, as soon as one is available. */
   read(options?: ReadOptions): Promise<T> {
-    if (this.sink !== undefined) return Promise.reject(busyError(this.name, 'read'));
+    if (this.sink !== undefined || this.batching) return Promise.reject(busyError(this.name, 'read'));
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#head < this.#queue.length || this.#fill(DEFAULT_BATCH) > 0) return Promise.resolve(this.#take());
     return this.#wait(0, options?.signal) as Promise<T>;
@@ -87,7 +89,7 @@ export abstract class Feed<T, S> {
   /** Between 1 and `max` records, as soon as at least one is available. */
   readMany(max: number, options?: ReadOptions): Promise<T[]> {
     if (!Number.isInteger(max) || max < 1) return Promise.reject(new ArgumentError(`readMany: max must be a positive integer, got ${max}`));
-    if (this.sink !== undefined) return Promise.reject(busyError(this.name, 'readMany'));
+    if (this.sink !== undefined || this.batching) return Promise.reject(busyError(this.name, 'readMany'));
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#head < this.#queue.length || this.#fill(max) > 0) return Promise.resolve(this.#takeMany(max));
     return this.#wait(max, options?.signal) as Promise<T[]>;
@@ -221,5 +223,5 @@ export function closedError(what: string, reason?: unknown): ClosedError {
 
 /** The error of a read or a second loop while a forEachRecord loop runs. @internal */
 export function busyError(name: string, what: string): ArgumentError {
-  return new ArgumentError(`${name}.${what}: forEachRecord() is running on this reader; end it (close or its signal) first`);
+  return new ArgumentError(`${name}.${what}: forEachRecord() or batches() is running on this reader; end it (close, its signal, or leaving the loop) first`);
 }
