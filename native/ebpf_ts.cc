@@ -294,6 +294,117 @@ napi_value PatchPointersOnly(napi_env env, napi_callback_info cbinfo) {
   return Int(env, 0);
 }
 
+// prepared(attr[, off, buf]...): patches the pointers once (as patchPointers does) and returns
+// a function f(cmd) doing bpf(cmd, attr, attr.byteLength). The attr's address and size live in
+// the function's data, so a call skips napi_get_typedarray_info and the JS closure the seam
+// would otherwise wrap around bpf(): a map element op is then one argument read and a syscall.
+// The function holds a strong reference to the attr (its bytes must outlive it); the pointed-to
+// buffers are the caller's to keep alive, as with patchPointers.
+struct PreparedAttr {
+  uint8_t* attr;
+  unsigned int length;
+  napi_ref ref;
+};
+
+napi_value CallPrepared(napi_env env, napi_callback_info cbinfo) {
+  napi_value argv[1];
+  size_t argc = 1;
+  void* data;
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data);
+  int32_t cmd;
+  if (argc < 1 || !Int32Arg(env, argv[0], &cmd)) return nullptr;
+  auto* p = static_cast<PreparedAttr*>(data);
+  long rc = syscall(__NR_bpf, cmd, p->attr, p->length);
+  return Int(env, Result(rc));
+}
+
+void FinalizePrepared(napi_env env, void* data, void* /*hint*/) {
+  auto* p = static_cast<PreparedAttr*>(data);
+  napi_delete_reference(env, p->ref);
+  delete p;
+}
+
+napi_value Prepared(napi_env env, napi_callback_info cbinfo) {
+  napi_value argv[1 + 2 * kMaxPositionalPairs];
+  size_t argc = std::size(argv);
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  if (argc < 1 || argc > std::size(argv)) {
+    ThrowType(env, "prepared(attr, ...pointers)");
+    return nullptr;
+  }
+  uint8_t* attr;
+  size_t attr_len;
+  if (!TypedArrayBytes(env, argv[0], &attr, &attr_len)) return nullptr;
+  if (!PatchPointers(env, argv[0], attr, attr_len, argv, 1, argc)) return nullptr;
+  auto* p = new PreparedAttr{attr, static_cast<unsigned int>(attr_len), nullptr};
+  napi_value fn;
+  if (napi_create_reference(env, argv[0], 1, &p->ref) != napi_ok ||
+      napi_create_function(env, "preparedBpf", NAPI_AUTO_LENGTH, CallPrepared, p, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, p, FinalizePrepared, nullptr, nullptr) != napi_ok) {
+    if (p->ref != nullptr) napi_delete_reference(env, p->ref);
+    delete p;
+    ThrowType(env, "prepared: cannot create the call");
+    return nullptr;
+  }
+  return fn;
+}
+
+// elemMany(cmd, attr, keys, keyStride, values, valueStride, n, results, tolerated): n element
+// operations in one call into the addon. Before call i the attr's key field (offset 8, shared
+// by every BPF_MAP_*_ELEM command) gets keys + i*keyStride and its value field (offset 16)
+// values + i*valueStride, or 0 when values is null (not written when the attr is 16 bytes,
+// BPF_MAP_DELETE_ELEM's); results[i] gets the result or -errno.
+// Stops after the first result that is neither 0 nor -tolerated (tolerated 0: any error
+// stops), like the kernel's batch ops stop at the first failing element. Returns how many
+// calls were made.
+napi_value ElemMany(napi_env env, napi_callback_info cbinfo) {
+  napi_value argv[9];
+  size_t argc = std::size(argv);
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  if (argc < 9) {
+    ThrowType(env, "elemMany(cmd, attr, keys, keyStride, values, valueStride, n, results, tolerated)");
+    return nullptr;
+  }
+  int32_t cmd, key_stride, value_stride, n, tolerated;
+  if (!Int32Arg(env, argv[0], &cmd) || !Int32Arg(env, argv[3], &key_stride) ||
+      !Int32Arg(env, argv[5], &value_stride) || !Int32Arg(env, argv[6], &n) ||
+      !Int32Arg(env, argv[8], &tolerated)) {
+    return nullptr;
+  }
+  uint8_t *attr, *keys, *values = nullptr, *results;
+  size_t attr_len, keys_len, values_len = 0, results_len;
+  if (!TypedArrayBytes(env, argv[1], &attr, &attr_len) ||
+      !TypedArrayBytes(env, argv[2], &keys, &keys_len) ||
+      !TypedArrayBytes(env, argv[7], &results, &results_len)) {
+    return nullptr;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  if (t != napi_null && t != napi_undefined && !TypedArrayBytes(env, argv[4], &values, &values_len)) {
+    return nullptr;
+  }
+  if (n < 0 || key_stride < 0 || value_stride < 0 || attr_len < 16 || (values != nullptr && attr_len < 24) ||
+      static_cast<size_t>(n) * static_cast<size_t>(key_stride) > keys_len ||
+      (values != nullptr && static_cast<size_t>(n) * static_cast<size_t>(value_stride) > values_len) ||
+      static_cast<size_t>(n) * sizeof(int32_t) > results_len) {
+    ThrowRange(env, "elemMany: buffers too small for n elements");
+    return nullptr;
+  }
+  int32_t done = 0;
+  while (done < n) {
+    uint64_t k = reinterpret_cast<uintptr_t>(keys + static_cast<size_t>(done) * key_stride);
+    uint64_t v = values == nullptr ? 0 : reinterpret_cast<uintptr_t>(values + static_cast<size_t>(done) * value_stride);
+    std::memcpy(attr + 8, &k, sizeof k);
+    if (attr_len >= 24) std::memcpy(attr + 16, &v, sizeof v);  // delete's attr ends at the key
+    long rc = syscall(__NR_bpf, cmd, attr, static_cast<unsigned int>(attr_len));
+    int32_t r = rc < 0 ? -errno : static_cast<int32_t>(rc);
+    std::memcpy(results + static_cast<size_t>(done) * sizeof r, &r, sizeof r);
+    done++;
+    if (r != 0 && r != -tolerated) break;
+  }
+  return Int(env, done);
+}
+
 class Addon;
 
 struct WatchState {
@@ -365,8 +476,14 @@ class Addon : public Napi::Addon<Addon> {
     napi_value patch_fn;
     napi_create_function(env, "patchPointers", NAPI_AUTO_LENGTH, PatchPointersOnly, nullptr, &patch_fn);
     exports.Set("patchPointers", Napi::Value(env, patch_fn));
+    napi_value prepared_fn;
+    napi_create_function(env, "prepared", NAPI_AUTO_LENGTH, Prepared, nullptr, &prepared_fn);
+    exports.Set("prepared", Napi::Value(env, prepared_fn));
+    napi_value many_fn;
+    napi_create_function(env, "elemMany", NAPI_AUTO_LENGTH, ElemMany, nullptr, &many_fn);
+    exports.Set("elemMany", Napi::Value(env, many_fn));
     // Lets the loader tell a stale binary from the current source (see scripts/install.mjs).
-    exports.Set("abiVersion", Napi::Number::New(env, 4));
+    exports.Set("abiVersion", Napi::Number::New(env, 5));
     exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   }
 

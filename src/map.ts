@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError } from './errors.js';
 import { MapType, mapTypeName, mapTypeSince } from './types.js';
 import { PinType, type MapSpec } from './map-spec.js';
-import { bpfCheck, bpfPrepare, bpfRaw } from './sys/bpf.js';
+import { bpfCheck, bpfPrepare, bpfRaw, syscallDebugEnabled } from './sys/bpf.js';
 import { encodeAttr, decodeStruct, hostLittleEndian, type AttrValues, type Layout } from './sys/attr.js';
-import type { PointerList } from './sys/backend.js';
+import { elemManyLoop, type PointerList } from './sys/backend.js';
 import {
   Cmd,
   MapCreate,
@@ -954,6 +954,76 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   }
 
   /**
+   * Looks many keys up, one `BPF_MAP_LOOKUP_ELEM` each, all issued in one call into the native
+   * addon (a JS loop on the ffi-rs backend): for callers holding a list of keys, where
+   * {@link BpfMap.lookupBatch} walks the map in its own order. Returns one entry per key, in
+   * order: the value, or `undefined` for an absent key. The values are views into one buffer
+   * allocated for the call.
+   *
+   * The first error other than ENOENT stops the calls, like the kernel's batch ops, and throws.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = counts.lookupMany([keyA, keyB]); // b === undefined if keyB is absent
+   * ```
+   * @param flags `UpdateFlags.Lock` to copy each value under its spin lock (5.1+).
+   * @throws a {@link ArgumentError} for a key of the wrong size (before any syscall); a
+   * {@link SyscallError} naming the failing key's index.
+   */
+  lookupMany(keys: readonly Uint8Array[], flags: number = 0): Array<V | undefined> {
+    const n = keys.length;
+    const vs = this.#kernelValueSize;
+    const values = new Uint8Array(n * vs);
+    const results = this.#many(MapLookupElem, 'lookupMany', keys, values, flags, Errno.ENOENT);
+    const out = new Array<V | undefined>(n);
+    for (let i = 0; i < n; i++) {
+      out[i] =
+        results[i] !== 0
+          ? undefined
+          : ((this.perCPU ? splitPerCPU(values, i * vs, this.valueSize, this.#cpus) : values.subarray(i * vs, (i + 1) * vs)) as V);
+    }
+    return out;
+  }
+
+  /**
+   * Writes many entries, one `BPF_MAP_UPDATE_ELEM` each, all issued in one call into the
+   * native addon (a JS loop on the ffi-rs backend). Unlike {@link BpfMap.updateBatch} it needs
+   * no batch support (any kernel, any map type that takes updates). The first failing key
+   * stops the writes, like `BPF_MAP_UPDATE_BATCH`: the keys before it are written, the rest
+   * are not.
+   *
+   * @param flags {@link UpdateFlags} applied to every element.
+   * @throws a {@link ArgumentError} if the arrays differ in length or an element has the wrong
+   * size (before any syscall); a {@link SyscallError} naming the failing key's index and how
+   * many entries were written.
+   */
+  updateMany(keys: readonly Uint8Array[], values: readonly V[], flags: number = UpdateFlags.Any): void {
+    if (keys.length !== values.length) {
+      throw new ArgumentError(`${this.#label}: updateMany got ${keys.length} keys but ${values.length} values`);
+    }
+    const vs = this.#kernelValueSize;
+    const valueBuf = new Uint8Array(keys.length * vs);
+    for (let i = 0; i < values.length; i++) this.#toKernel(values[i]!, 'updateMany', valueBuf, i * vs);
+    this.#many(MapUpdateElem, 'updateMany', keys, valueBuf, flags, 0);
+  }
+
+  /**
+   * Deletes many keys, one `BPF_MAP_DELETE_ELEM` each, all issued in one call into the native
+   * addon (a JS loop on the ffi-rs backend). Absent keys are skipped, as in
+   * {@link BpfMap.deleteBatch}; returns how many were deleted. Any other error stops the
+   * deletes and throws.
+   *
+   * @throws a {@link ArgumentError} for a key of the wrong size (before any syscall); a
+   * {@link SyscallError} naming the failing key's index (e.g. EINVAL: array entries cannot be deleted).
+   */
+  deleteMany(keys: readonly Uint8Array[]): number {
+    const results = this.#many(MapDeleteElem, 'deleteMany', keys, null, 0, Errno.ENOENT);
+    let deleted = 0;
+    for (let i = 0; i < results.length; i++) if (results[i] === 0) deleted++;
+    return deleted;
+  }
+
+  /**
    * Iterates all entries with batch lookups of `chunk` entries (`BPF_MAP_LOOKUP_BATCH`, 5.6+,
    * else per-key), the fast way to read a whole map. Grows the chunk when a hash bucket does
    * not fit (ENOSPC). Keys and values are views into per-batch buffers: keep them freely.
@@ -987,6 +1057,42 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     return this.#elemCall!(layout.cmd);
   }
 
+
+  /**
+   * The element ops of lookupMany/updateMany/deleteMany: packs the keys, makes `keys.length`
+   * calls through {@link Backend.elemMany} and returns the per-key results; throws for the
+   * first one that is neither 0 nor `-tolerated`.
+   */
+  #many(layout: ElemLayout, op: string, keys: readonly Uint8Array[], values: Uint8Array | null, flags: number, tolerated: number): Int32Array {
+    const fd = this.fd;
+    const n = keys.length;
+    const ks = this.keySize;
+    const keyBuf = new Uint8Array(n * ks);
+    for (let i = 0; i < n; i++) {
+      this.#checkKey(keys[i]!, op);
+      keyBuf.set(keys[i]!, i * ks);
+    }
+    const results = new Int32Array(n);
+    if (n === 0) return results;
+    // Delete's attr ends at the key: the kernel wants the bytes after it zero (CHECK_ATTR).
+    const attr = new Uint8Array(layout === MapDeleteElem ? 16 : 32);
+    const view = dataView(attr);
+    view.setUint32(0, fd, hostLittleEndian);
+    if (layout !== MapDeleteElem) view.setBigUint64(24, BigInt(flags), hostLittleEndian);
+    const vs = this.#kernelValueSize;
+    // With EBPF_TS_DEBUG=syscalls each call goes through the funnel, which logs it.
+    const done = syscallDebugEnabled()
+      ? elemManyLoop({ bpf: (_cmd, a, p) => bpfRaw(layout, a, p) }, layout.cmd, attr, keyBuf, ks, values, vs, n, results, tolerated)
+      : backend().elemMany(layout.cmd, attr, keyBuf, ks, values, vs, n, results, tolerated);
+    const last = done - 1;
+    const r = results[last]!;
+    if (r !== 0 && r !== -tolerated) {
+      const progress = layout === MapUpdateElem ? `, ${last} of ${n} entries written` : layout === MapDeleteElem ? `, ${last} of ${n} keys done` : '';
+      const value = values === null ? null : values.subarray(last * vs, (last + 1) * vs);
+      this.#fail(layout, -r, `${op} (key ${last} of ${n}${progress})`, keys[last]!, value, flags);
+    }
+    return results;
+  }
 
   #checkKey(key: Uint8Array | null, op: string): void {
     if (this.keySize === 0) {

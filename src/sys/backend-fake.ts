@@ -14,7 +14,7 @@
  * @module
  */
 import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
-import { RLIM_INFINITY } from './backend.js';
+import { RLIM_INFINITY, elemManyLoop } from './backend.js';
 
 /** One recorded bpf() call. `attr` is a copy taken before the handler ran. */
 export interface FakeBpfCall {
@@ -90,6 +90,20 @@ export class FakeBackend implements Backend {
 
   prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
     return (cmd) => this.bpf(cmd, attr, pointers);
+  }
+
+  elemMany(
+    cmd: number,
+    attr: Uint8Array,
+    keys: Uint8Array,
+    keyStride: number,
+    values: Uint8Array | null,
+    valueStride: number,
+    n: number,
+    results: Int32Array,
+    tolerated: number,
+  ): number {
+    return elemManyLoop(this, cmd, attr, keys, keyStride, values, valueStride, n, results, tolerated);
   }
 
   perfEventOpen(): number {

@@ -36,7 +36,7 @@ import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
 import { SyscallError } from '../errors.js';
 
 /** The addon's ABI revision this file was written against (`abiVersion` export of the addon). */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 /** The addon's raw exports, as native/ebpf_ts.cc defines them. */
 export interface NativeAddon {
@@ -46,6 +46,23 @@ export interface NativeAddon {
   readonly pageSize: number;
   /** Writes buffer addresses into an attr without a syscall (see {@link Backend.prepare}). */
   patchPointers(attr: Uint8Array, ...pointers: Array<number | Uint8Array | null>): number;
+  /**
+   * Patches the pointers once and returns `f(cmd)` = `bpf(cmd, attr)` with the attr's address
+   * kept natively (ABI 5): see {@link Backend.prepare}.
+   */
+  prepared(attr: Uint8Array, ...pointers: Array<number | Uint8Array | null>): (cmd: number) => number;
+  /** {@link Backend.elemMany} in one native call (ABI 5). */
+  elemMany(
+    cmd: number,
+    attr: Uint8Array,
+    keys: Uint8Array,
+    keyStride: number,
+    values: Uint8Array | null,
+    valueStride: number,
+    n: number,
+    results: Int32Array,
+    tolerated: number,
+  ): number;
   /** `bpf(cmd, attr, ...[offset, buffer] pairs)` or `bpf(cmd, attr, flatArray)`. */
   bpf(cmd: number, attr: Uint8Array, ...pointers: Array<number | Uint8Array | null | PointerList>): number;
   /** `perf_event_open`, pointer pairs as for {@link NativeAddon.bpf}. */
@@ -315,9 +332,12 @@ export function loadNativeBackend(): NativeBackend {
 
     prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
       if (pointers.length > 16) return (cmd) => raw.bpf(cmd, attr, pointers);
-      raw.patchPointers(attr, ...(pointers as Array<number | Uint8Array | null>));
-      return (cmd) => raw.bpf(cmd, attr);
+      // The addon's own function: no JS closure between BpfMap and the syscall.
+      return raw.prepared(attr, ...(pointers as Array<number | Uint8Array | null>));
     },
+
+    elemMany: (cmd, attr, keys, keyStride, values, valueStride, n, results, tolerated) =>
+      raw.elemMany(cmd, attr, keys, keyStride, values, valueStride, n, results, tolerated),
 
     perfEventOpen(attr, pid, cpu, groupFd, flags, pointers) {
       if (pointers === undefined || pointers.length === 0) {

@@ -73,6 +73,27 @@ export interface Backend {
    * buffers' contents between calls, but not swap the buffers.
    */
   prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number;
+  /**
+   * `n` element operations (`BPF_MAP_*_ELEM`) in one call: before call `i`, writes the address
+   * of `keys` + i·keyStride at the attr's key field (offset 8) and of `values` + i·valueStride
+   * (0 when `values` is null; a 16-byte attr, delete's, has no value field) at its value
+   * field (offset 16), then does `bpf(cmd, attr)`;
+   * `results[i]` gets the result or `-errno`. Stops after the first result that is neither 0
+   * nor `-tolerated` (0: any error stops), as the kernel's batch ops stop at the first failing
+   * element. Returns how many calls were made. The native backend makes all of them in one
+   * call into the addon; the others loop over {@link Backend.bpf} ({@link elemManyLoop}).
+   */
+  elemMany(
+    cmd: number,
+    attr: Uint8Array,
+    keys: Uint8Array,
+    keyStride: number,
+    values: Uint8Array | null,
+    valueStride: number,
+    n: number,
+    results: Int32Array,
+    tolerated: number,
+  ): number;
 
   /**
    * `perf_event_open(attr, pid, cpu, group_fd, flags)`; `attr` is a full `struct
@@ -175,3 +196,30 @@ export interface Backend {
 export const RLIMIT_MEMLOCK = 8;
 /** `RLIM_INFINITY` on 64-bit Linux. */
 export const RLIM_INFINITY = (1n << 64n) - 1n;
+
+/** {@link Backend.elemMany} as a loop over {@link Backend.bpf}, for backends without a native loop. */
+export function elemManyLoop(
+  b: Pick<Backend, 'bpf'>,
+  cmd: number,
+  attr: Uint8Array,
+  keys: Uint8Array,
+  keyStride: number,
+  values: Uint8Array | null,
+  valueStride: number,
+  n: number,
+  results: Int32Array,
+  tolerated: number,
+): number {
+  if (n * keyStride > keys.byteLength || (values !== null && n * valueStride > values.byteLength) || n > results.length) {
+    throw new RangeError('elemMany: buffers too small for n elements');
+  }
+  let done = 0;
+  while (done < n) {
+    const k = keys.subarray(done * keyStride, (done + 1) * keyStride);
+    const v = values === null ? null : values.subarray(done * valueStride, (done + 1) * valueStride);
+    const r = b.bpf(cmd, attr, attr.byteLength >= 24 ? [8, k, 16, v] : [8, k]);
+    results[done++] = r;
+    if (r !== 0 && r !== -tolerated) break;
+  }
+  return done;
+}
