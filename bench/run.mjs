@@ -18,6 +18,7 @@
 // value buffers reused and written through DataViews, the value read from the returned bytes.
 // On top of the peers' three figures we time the two ways a user reads all entries:
 // entries() (get_next_key + lookup per key) and entriesBatch() (BPF_MAP_LOOKUP_BATCH), and
+// lookupMany/updateMany/updateBatch over chunks of keys, and
 // two diagnostic rows (lookup decoded through a DataView over .buffer; the bare seam).
 //
 // This is a measurement, not a test: a missed goal is reported, never an exit code. The
@@ -25,6 +26,7 @@
 //
 // Env: BENCH_RUNS (3), BENCH_N (100000; use e.g. 10000 while developing),
 //      BENCH_BATCH (entries per batch call; default: the library's own default),
+//      BENCH_MANY (keys per lookupMany/updateMany/updateBatch call; 1024),
 //      BENCH_BACKENDS ("native,ffi-rs"), BENCH_PEERS (../shared/bench-peers),
 //      BENCH_BUILD (/tmp/bench-build), BENCH_OUT (bench/results/latest.json),
 //      BENCH_DIST (dist/: the built library to import).
@@ -265,6 +267,9 @@ const METRICS = [
   { key: 'update', label: 'update, ns/op' },
   { key: 'lookup', label: 'lookup into a caller buffer (lookupInto), ns/op' },
   { key: 'lookupCopy', label: 'lookup returning a copy (lookup), ns/op' },
+  { key: 'updateMany', label: 'updateMany: chunks of keys, N update syscalls per native call, ns/key' },
+  { key: 'lookupMany', label: 'lookupMany: chunks of keys, N lookup syscalls per native call, ns/key' },
+  { key: 'updateBatch', label: 'updateBatch: BPF_MAP_UPDATE_BATCH in chunks, ns/key' },
   { key: 'iterateKeys', label: 'iterate keys: get_next_key, ns/key' },
   { key: 'iterateEntries', label: 'iterate entries: get_next_key + lookup, ns/key' },
   { key: 'iterateBatch', label: 'iterate entries: lookup batch, ns/key' },
@@ -273,7 +278,15 @@ const METRICS = [
 ];
 
 // Which libbpf figure a row's ratio is taken against, where it is not the row's own.
-const PEER_FIGURE = { iterateBatch: 'iterateEntries', lookupFloor: 'lookup', lookupDataView: 'lookup', lookupCopy: 'lookup' };
+const PEER_FIGURE = {
+  iterateBatch: 'iterateEntries',
+  lookupFloor: 'lookup',
+  lookupDataView: 'lookup',
+  lookupCopy: 'lookup',
+  lookupMany: 'lookup',
+  updateMany: 'update',
+  updateBatch: 'update',
+};
 
 function summarise({ contestants, raw, n, runs, batch, notes }) {
   const medians = {};
@@ -327,6 +340,10 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
     goal('update ≤ 1.15× libbpf ns/op', 'update', 1.15),
     goal('lookup ≤ 1.15× libbpf ns/op', 'lookup', 1.15),
     goal('iterate all entries with batch ops ≤ 0.5× libbpf get_next_key+lookup ns/key', 'iterateBatch', 0.5),
+    goal('(issue 14) update ≤ 1.10× libbpf ns/op', 'update', 1.1),
+    goal('(issue 14) lookup ≤ 1.10× libbpf ns/op', 'lookup', 1.1),
+    goal('(issue 14) updateMany ≤ 1.10× libbpf update ns/op', 'updateMany', 1.1),
+    goal('(issue 14) lookupMany ≤ 1.10× libbpf lookup ns/op', 'lookupMany', 1.1),
   ];
 
   const cols = [
@@ -352,7 +369,7 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
       return derived ? `${fmt(v)}¹` : fmt(v);
     });
     const r = ratios.native?.[m.key];
-    const mark = { iterateBatch: '²', lookupFloor: '³', lookupDataView: '³', lookupCopy: '³' }[m.key] ?? '';
+    const mark = { iterateBatch: '²', lookupFloor: '³', lookupDataView: '³', lookupCopy: '³', lookupMany: '³', updateMany: '⁴', updateBatch: '⁴' }[m.key] ?? '';
     const rcell = r === undefined ? '–' : `${r.toFixed(2)}${mark}`;
     lines.push(`| ${m.label} | ${cells.join(' | ')} | ${rcell} |`);
   }
@@ -362,6 +379,7 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
   );
   lines.push("² batch iteration against libbpf's get_next_key + lookup loop (the issue's goal).");
   lines.push("³ against libbpf's lookup.");
+  lines.push("⁴ against libbpf's update (one bpf_map_update_elem per key).");
   lines.push('');
   lines.push('### goals (ebpf-ts native against libbpf)');
   lines.push('');
@@ -441,7 +459,7 @@ async function loadLibrary() {
 }
 
 /** One full pass on a fresh map, like peer.c's cmd_bench_map; returns ns per op/key. */
-function benchMap(lib, n, batch) {
+function benchMap(lib, n, batch, many = positiveInt('BENCH_MANY', 1024)) {
   const { BpfMap, MapType } = lib;
   const map = BpfMap.create({ name: 'bench_hash', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: n });
   try {
@@ -483,6 +501,42 @@ function benchMap(lib, n, batch) {
       }
     }
     out.lookupCopy = perOp(t0, n);
+
+    // lookupMany / updateMany: the same keys in chunks of `many` (BENCH_MANY), each chunk one
+    // call into the addon making one syscall per key. The key arrays exist before the clock
+    // starts: a caller with many keys already holds them. updateMany and updateBatch write
+    // fresh maps, so they insert as the update row does.
+    const keys = Array.from({ length: n }, (_, i) => new Uint8Array(new Uint32Array([i]).buffer));
+    const vals = Array.from({ length: n }, (_, i) => {
+      const v = new Uint8Array(8);
+      new DataView(v.buffer).setUint32(0, i * 3, true);
+      return v;
+    });
+    const chunks = [];
+    for (let i = 0; i < n; i += many) chunks.push([keys.slice(i, i + many), vals.slice(i, i + many)]);
+    t0 = process.hrtime.bigint();
+    for (const [k] of chunks) {
+      const got = map.lookupMany(k);
+      if (got[0] === undefined || got.length !== k.length) throw new Error('lookupMany: missing value');
+    }
+    out.lookupMany = perOp(t0, n);
+    for (const [k, v] of [[0, 0], [n - 1, n - 1]]) {
+      const got = map.lookupMany([keys[k]])[0];
+      if (got === undefined || u64le(got) !== v * 3) throw new Error(`lookupMany ${k}: wrong value`);
+    }
+    for (const kind of ['updateMany', 'updateBatch']) {
+      const fresh = BpfMap.create({ name: 'bench_hash2', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: n });
+      try {
+        t0 = process.hrtime.bigint();
+        if (kind === 'updateMany') for (const [k, v] of chunks) fresh.updateMany(k, v);
+        else for (const [k, v] of chunks) fresh.updateBatch(k, v);
+        out[kind] = perOp(t0, n);
+        const last = fresh.lookup(keys[n - 1]);
+        if (last === undefined || u64le(last) !== ((n - 1) * 3) % 0x100000000) throw new Error(`${kind}: wrong value`);
+      } finally {
+        fresh.close();
+      }
+    }
 
     // get_next_key walk over all keys: the peers' "iterate".
     t0 = process.hrtime.bigint();

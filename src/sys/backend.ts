@@ -81,7 +81,7 @@ export interface Backend {
    * `results[i]` gets the result or `-errno`. Stops after the first result that is neither 0
    * nor `-tolerated` (0: any error stops), as the kernel's batch ops stop at the first failing
    * element. Returns how many calls were made. The native backend makes all of them in one
-   * call into the addon; the others loop over {@link Backend.bpf} ({@link elemManyLoop}).
+   * call into the addon; the others loop over {@link Backend.bpf} (`elemManyLoop`).
    */
   elemMany(
     cmd: number,
