@@ -43,14 +43,21 @@ export class MapTypeNotSupportedError extends NotSupportedError {
   /** The kernel option that provides the type, when known. */
   readonly config: string | undefined;
 
-  constructor(map: string, mapType: string, minimumVersion: string | undefined, config: string | undefined, cause: unknown) {
+  /**
+   * @param policy The probe's reason when a security policy (lockdown, an LSM) refuses the type
+   * to this privileged process: then neither a version nor a config option would help.
+   */
+  constructor(map: string, mapType: string, minimumVersion: string | undefined, config: string | undefined, cause: unknown, policy?: string) {
     super(`map type ${mapType}`, minimumVersion, { cause });
     this.map = map;
     this.mapType = mapType;
     this.config = config;
     const tooOld = minimumVersion !== undefined && !kernelVersion().atLeast(minimumVersion);
     const why = tooOld ? `requires Linux ${minimumVersion} or later` : config === undefined ? undefined : `check ${config}`;
-    this.message = `map ${map}: map type ${mapType} is not supported by this kernel${why === undefined ? '' : ` (${why})`}`;
+    this.message =
+      policy === undefined
+        ? `map ${map}: map type ${mapType} is not supported by this kernel${why === undefined ? '' : ` (${why})`}`
+        : `map ${map}: map type ${mapType} is not available: ${policy}`;
   }
 }
 

@@ -161,6 +161,7 @@ export class CollectionSpec {
       const c = copyMapSpec(m) as ELFMapSpec;
       if (m.initialSlots !== undefined) c.initialSlots = m.initialSlots.map((s) => ({ ...s }));
       if (m.extra !== undefined) c.extra = m.extra.slice();
+      if (m.arenaData !== undefined) c.arenaData = m.arenaData.slice();
       if (m.key !== undefined) c.key = remap(m.key);
       if (m.value !== undefined) c.value = remap(m.value);
       if (m.innerMap !== undefined) c.innerMap = copyMap(m.innerMap as ELFMapSpec);
@@ -183,8 +184,8 @@ export class CollectionSpec {
     }
     const variables: Record<string, VariableSpec> = {};
     for (const [name, v] of Object.entries(this.variables)) {
-      const map = maps[v.sectionName];
-      if (map === undefined) throw new BpfError(`variable ${name}: its map ${v.sectionName} is missing from the spec`);
+      const map = maps[v.mapName];
+      if (map === undefined) throw new BpfError(`variable ${name}: its map ${v.mapName} is missing from the spec`);
       variables[name] = new VariableSpec({ name: v.name, sectionName: v.sectionName, offset: v.offset, size: v.size, type: remap(v.type), byteOrder: v.byteOrder }, map);
     }
     const externs: Record<string, ExternSpec> = {};

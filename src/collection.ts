@@ -36,12 +36,13 @@ import { attachBtfTarget, loadObjectBTF, needsAttachBtfId, type ObjectBTF } from
 import { checkStructOpsProgram, isUnusedStructOpsProgram, structOpsPrograms, StructOpsLoader } from './collection-struct-ops.js';
 import { explainLoadFailure, GlobalDataNotSupportedError, MapTypeNotSupportedError, PinnedMapIncompatibleError } from './collection-errors.js';
 import { applyKsym, fillKconfig, resolveKsym } from './collection-externs.js';
+import { mapArena } from './collection-arena.js';
 import { CollectionSpec, parseObjectFile, readObjectFile } from './collection-spec.js';
 import type { ELFMapSpec, ELFProgramSpec } from './elf/specs.js';
 import { checkReferences } from './elf/references.js';
 import type { VariableValue } from './elf/variables.js';
 import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError, VerifierError } from './errors.js';
-import { mapTypeConfig } from './features/map-types.js';
+import { mapTypeConfig, mapTypeFeature } from './features/map-types.js';
 import { BPF_F_MMAPABLE, BpfMap, type CreateMapOptions } from './map.js';
 import { PinType, type MapSpec } from './map-spec.js';
 import { FdArray, ModuleBTFFds } from './module-btf.js';
@@ -126,16 +127,23 @@ export class Collection implements Disposable {
   readonly programs: Record<string, Program>;
   /** Maps by name (`.rodata`, `.bss`, … for global data). */
   readonly maps: Record<string, BpfMap>;
-  /** Global variables by name, reading and writing the live values. */
+  /** Global variables by name, reading and writing the live values (`__arena` globals included). */
   readonly variables: Record<string, Variable>;
+  /**
+   * The memory of each ARENA map (Linux 6.9) this collection created, by map name: the arena's
+   * pages mapped read-write into this process, shared with programs. `__arena` globals sit at
+   * its start (also reachable as {@link Collection.variables}). Unmapped by `close()`.
+   */
+  readonly arenas: Record<string, Uint8Array>;
   #releases: Release[];
   #open = true;
 
   /** @internal Built by {@link loadCollection}. */
-  constructor(programs: Record<string, Program>, maps: Record<string, BpfMap>, variables: Record<string, Variable>, releases: Release[]) {
+  constructor(programs: Record<string, Program>, maps: Record<string, BpfMap>, variables: Record<string, Variable>, releases: Release[], arenas: Record<string, Uint8Array> = {}) {
     this.programs = programs;
     this.maps = maps;
     this.variables = variables;
+    this.arenas = arenas;
     this.#releases = releases;
   }
 
@@ -432,6 +440,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
   const maps: Record<string, BpfMap> = {};
   const programs: Record<string, Program> = {};
   const variables: Record<string, Variable> = {};
+  const arenas: Record<string, Uint8Array> = {};
   const frozen = new Set<string>();
   const reused = new Set<string>();
   let open = true;
@@ -500,6 +509,10 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
       const map = createMap(m, s, spec.btf, btf);
       releases.push(() => map.close());
       maps[m.name] = map;
+      if (m.type === MapType.Arena) {
+        const memory = mapArena(map, m, releases);
+        if (memory !== undefined) arenas[m.name] = memory;
+      }
     }
 
     // --- programs --------------------------------------------------------------------------
@@ -572,12 +585,14 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
     // --- variables -------------------------------------------------------------------------
     const sections = new Map<string, SectionAccess>();
     for (const [name, v] of Object.entries(spec.variables)) {
-      const map = maps[v.sectionName];
+      const map = maps[v.mapName];
       if (map === undefined) continue;
       let access = sections.get(v.sectionName);
       if (access === undefined) {
         const readOnly = frozen.has(v.sectionName) || v.readOnly;
-        const mapped = mapValue(map, readOnly, releases);
+        // Arena globals live in the arena's mapping (none for a reused or replaced arena: skipped).
+        if (map.type === MapType.Arena && arenas[v.mapName] === undefined) continue;
+        const mapped = map.type === MapType.Arena ? arenas[v.mapName] : mapValue(map, readOnly, releases);
         access = { map, mapped, readOnly, open: () => open };
         sections.set(v.sectionName, access);
       }
@@ -592,7 +607,7 @@ function instantiate(spec: CollectionSpec, options: CollectionOptions): Collecti
   releases.unshift(() => {
     open = false;
   });
-  return new Collection(programs, maps, variables, releases);
+  return new Collection(programs, maps, variables, releases, arenas);
 }
 
 /** Creates one map, with BTF key/value types when the object has them; retried without BTF if refused. */
@@ -620,7 +635,10 @@ function createMap(m: ELFMapSpec, s: MapSpec, objectBTF: Spec | undefined, btf: 
     }
   } catch (err) {
     if (err instanceof NotSupportedError && /map type/.test(err.feature)) {
-      throw new MapTypeNotSupportedError(m.name, mapTypeName(m.type), mapTypeSince[m.type], mapTypeConfig[m.type], err);
+      // A type refused by policy (ARENA under lockdown) keeps that reason: no upgrade would help.
+      const probe = err.minimumVersion === undefined ? mapTypeFeature(m.type).check() : undefined;
+      const policy = probe?.supported === false && probe.refusedByPolicy === true ? probe.reason : undefined;
+      throw new MapTypeNotSupportedError(m.name, mapTypeName(m.type), mapTypeSince[m.type], mapTypeConfig[m.type], err, policy);
     }
     if (err instanceof BpfError && !err.message.includes(m.name)) {
       throw new BpfError(`map ${m.name}: ${err.message}`, { errno: err.errno, cause: err });

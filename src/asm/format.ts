@@ -3,7 +3,7 @@
  * asm printer), so that our listings can be compared line for line with LLVM's.
  *
  * Where LLVM 14 has no syntax (ISA v4: sign-extending loads and moves, signed division,
- * `bswap`, `gotol`; `may_goto`; `BPF_ST` immediates; `BPF_JSET`; load-acquire and
+ * `bswap`, `gotol`; `may_goto`; `addr_space_cast`; `BPF_ST` immediates; `BPF_JSET`; load-acquire and
  * store-release) the forms of later LLVM releases are used. Choices made to match LLVM 14:
  * loads and non-atomic stores name 64-bit registers (`r1 = *(u32 *)(r2 + 0)`) whatever the
  * size, `END` always names 64-bit registers, immediates are signed decimal, and an undecodable
@@ -89,6 +89,8 @@ function formatALU(insn: Instruction): string {
       if (fromReg && (insn.offset === 8 || insn.offset === 16 || (wide && insn.offset === 32))) {
         return `${dst} = (s${insn.offset})${reg(insn.src, wide)}`;
       }
+      // Arena pointer cast (6.9): imm holds the destination address space above the source's.
+      if (fromReg && wide && insn.offset === 1) return `${dst} = addr_space_cast(${reg(insn.src, true)}, ${insn.imm >>> 16}, ${insn.imm & 0xffff})`;
       return UnknownInstruction;
     case ALUOp.Div:
     case ALUOp.Mod:

@@ -24,6 +24,7 @@ export type SectionKind =
   | 'rodata'
   | 'data'
   | 'bss'
+  | 'arena'
   | 'kconfig'
   | 'ksyms'
   | 'btf'
@@ -34,6 +35,9 @@ export type SectionKind =
   | 'relocations'
   | 'debug'
   | 'other';
+
+/** The section clang puts `__attribute__((address_space(1)))` globals in. */
+export const arenaSectionName = '.addr_space.1';
 
 /** Section name prefixes of global data, each with the kind it maps to. */
 const dataPrefixes: readonly (readonly [string, SectionKind])[] = [
@@ -70,6 +74,8 @@ export function classifySection(section: ELFSection): SectionKind {
   if (name === '.struct_ops' || name === '.struct_ops.link') return 'struct-ops';
   if (type === SectionType.ProgBits && (flags & SectionFlag.ExecInstr) !== 0) return name === '.text' ? 'text' : 'program';
   if (name.startsWith('.debug_')) return 'debug';
+  // `__arena` globals (clang's address_space(1)): copied into the object's ARENA map (arena.ts).
+  if (name === arenaSectionName && type === SectionType.ProgBits) return 'arena';
   if (type === SectionType.ProgBits || type === SectionType.NoBits) {
     for (const [base, kind] of dataPrefixes) if (hasPrefix(name, base)) return type === SectionType.NoBits ? 'bss' : kind;
   }

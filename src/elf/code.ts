@@ -286,7 +286,10 @@ function resolve(file: ELFFile, sc: SectionCode, index: number, rel: ELFRelocati
       }
       case 'rodata':
       case 'data':
-      case 'bss': {
+      case 'bss':
+      case 'arena': {
+        // Arena globals: the arena map's value address is the arena's user address (the
+        // kernel's arena_map_direct_value_addr()), so the reference is the same shape.
         const map = targets.dataMaps.get(symbol.sectionIndex) ?? fail('the data section is empty');
         const offset = symbol.value + addend;
         if (offset < 0 || offset > targetSection!.size) fail(`offset ${offset} is outside the section (${targetSection!.size} bytes)`);

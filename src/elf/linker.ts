@@ -100,6 +100,7 @@ function carried(kind: SectionKind, section: ELFSection): boolean {
     case 'rodata':
     case 'data':
     case 'bss':
+    case 'arena':
     case 'struct-ops':
       return true;
     case 'other':

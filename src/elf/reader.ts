@@ -14,6 +14,7 @@ import { BpfError, ParseError } from '../errors.js';
 import { fixupObjectBTF } from './btf-fixup.js';
 import { classifySection, isDataKind, type SectionKind } from './classify.js';
 import { readFunctions, type CodeFunction } from './code.js';
+import { parseArenaSection } from './arena.js';
 import { parseDataSection, parseExterns } from './data.js';
 import { readELF, type ELFFile } from './file.js';
 import { attachLines, programExtInfo } from './ext-info.js';
@@ -129,6 +130,13 @@ function readObjectUnchecked(bytes: Uint8Array): ObjectContents {
   const dataMaps = new Map<number, string>();
   for (const section of file.sections) {
     const kind = kinds[section.index]!;
+    if (kind === 'arena') {
+      const arena = parseArenaSection(file, section, btf, definitions);
+      if (arena === undefined) continue;
+      dataMaps.set(section.index, arena.mapName);
+      variables.push(...arena.variables);
+      continue;
+    }
     if (!isDataKind(kind)) continue;
     const data = parseDataSection(file, section, kind, btf);
     if (data === undefined) continue;

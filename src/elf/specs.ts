@@ -69,6 +69,11 @@ export interface ELFMapSpec extends MapSpec {
    */
   mmapable?: boolean;
   /**
+   * For the object's `ARENA` map: the initial bytes of its `__arena` globals (section
+   * `.addr_space.1`), copied to the start of the arena once it is created and mapped.
+   */
+  arenaData?: Uint8Array;
+  /**
    * For `STRUCT_OPS` maps (`.struct_ops`, `.struct_ops.link`): the object's struct, data and
    * member → program mapping. `value` is the object's struct type; `valueSize` is its size until
    * load, where the kernel's `bpf_struct_ops_<name>` wrapper decides it.

@@ -64,6 +64,11 @@ export class VariableSpec {
     this.#map = map;
   }
 
+  /** The map holding the variable: its section's map, or the object's ARENA map for `__arena` globals. */
+  get mapName(): string {
+    return this.#map.name;
+  }
+
   /** True for variables in a read-only section (`.rodata*`): constants once loaded. */
   get readOnly(): boolean {
     return this.sectionName === '.rodata' || this.sectionName.startsWith('.rodata.');
@@ -154,6 +159,7 @@ export class VariableSpec {
   /** The variable's bytes inside the map's value (creating zeroed contents if there are none). */
   #window(): Uint8Array {
     const map = this.#map;
+    if (map.arenaData !== undefined) return this.#slice(map.arenaData, map.name);
     let value = map.contents?.[0]?.[1];
     if (!(value instanceof Uint8Array) || value.length < map.valueSize) {
       const fresh = new Uint8Array(map.valueSize);
@@ -161,8 +167,12 @@ export class VariableSpec {
       value = fresh;
       map.contents = [[new Uint8Array(4), value]];
     }
+    return this.#slice(value, map.name);
+  }
+
+  #slice(value: Uint8Array, mapName: string): Uint8Array {
     if (this.offset + this.size > value.length) {
-      throw new ArgumentError(`variable ${this.name} [${this.offset}, +${this.size}) is outside map ${map.name} (${value.length} bytes)`);
+      throw new ArgumentError(`variable ${this.name} [${this.offset}, +${this.size}) is outside map ${mapName} (${value.length} bytes)`);
     }
     return value.subarray(this.offset, this.offset + this.size);
   }

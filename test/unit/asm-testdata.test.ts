@@ -54,6 +54,14 @@ function isAtomic32Line(line: string): boolean {
   return /^\s+\d+:\tc3 /.test(line);
 }
 
+/**
+ * Arena pointer casts (MOV64 X with offset 1, here imm 1: address space 1 to 0): LLVM 14
+ * ignores the offset and prints a plain move; later releases print `addr_space_cast`, as we do.
+ */
+function llvm14AddrSpaceCast(line: string): string {
+  return line.replace(/^(\s+\d+:\tbf [0-9a-f]{2} (?:01 00 01 00 00 00|00 01 00 00 00 01)\t)(r\d+) = (r\d+)$/, '$1$2 = addr_space_cast($3, 0, 1)');
+}
+
 it('testdata holds objects for both byte orders', () => {
   expect(objects.length).toBeGreaterThanOrEqual(4);
   for (const name of objects.filter((o) => o.includes('.bpfel.'))) {
@@ -84,7 +92,7 @@ describe.each(objects)('%s', (object) => {
     const alu32 = goldenSections(readFileSync(join(testdata, 'golden', `${base}.objdump-alu32.txt`), 'utf8')).get(name)!;
     expect(golden, `section ${name} in golden listing`).toBeDefined();
     expect(alu32.length).toBe(golden.length);
-    const expected = golden.map((line, i) => (isAtomic32Line(line) ? alu32[i]! : line));
+    const expected = golden.map((line, i) => (isAtomic32Line(line) ? alu32[i]! : llvm14AddrSpaceCast(line)));
 
     const section = sections.find((s) => s.name === name)!;
     const insns = withSymbols(decode(section.data, elf.byteOrder), codeSymbols(elf, section));
