@@ -37,7 +37,9 @@ mkdirSync(outDir, { recursive: true });
 // qdisc, cls_bpf and the netfilter defrag helpers, which Debian builds as modules: they are
 // copied (decompressed, for busybox insmod) from the unpacked kernel package in vm-run.sh's
 // cache into the share, and the guest inserts them before the tests.
-const NET_MODULES = ['veth', 'sch_ingress', 'cls_bpf', 'nf_defrag_ipv4', 'nf_defrag_ipv6'];
+// module-btf.test.ts needs modules with BTF of their own beyond veth: nf_conntrack (kfuncs; it
+// needs the defrag helpers and libcrc32c, which needs crc32c_generic) and x_tables (a typed ksym).
+const NET_MODULES = ['veth', 'sch_ingress', 'cls_bpf', 'nf_defrag_ipv4', 'nf_defrag_ipv6', 'crc32c_generic', 'libcrc32c', 'nf_conntrack', 'x_tables'];
 // EBPF_TS_VM_EXTRA_MODULES: more module names to insert (in order, dependencies first), for a
 // test being written that needs one before it is added here.
 const MODULES = [...NET_MODULES, ...(process.env.EBPF_TS_VM_EXTRA_MODULES ?? '').split(/[\s,]+/).filter(Boolean)];
@@ -69,6 +71,8 @@ const KERNELS_OF = {
   'freplace.test.ts': ['6.12'],
   'user-ringbuf.test.ts': ['5.10', '6.1'],
   'perf-overwritable.test.ts': ['5.10'],
+  // Module BTF (CO-RE candidates, kfuncs, ksyms, tracing targets in modules) on 6.12.
+  'module-btf.test.ts': ['6.12'],
 };
 
 /** The kernel test files for `kernel`: all, less those assigned to other kernels. */
