@@ -506,6 +506,8 @@ function benchMap(lib, n, batch, many = positiveInt('BENCH_MANY', 1024)) {
     // call into the addon making one syscall per key. The key arrays exist before the clock
     // starts: a caller with many keys already holds them. updateMany and updateBatch write
     // fresh maps, so they insert as the update row does.
+    // (Skipped for a build without them, so that an older dist/ can be measured beside.)
+    const hasMany = typeof map.lookupMany === 'function';
     const keys = Array.from({ length: n }, (_, i) => new Uint8Array(new Uint32Array([i]).buffer));
     const vals = Array.from({ length: n }, (_, i) => {
       const v = new Uint8Array(8);
@@ -514,17 +516,17 @@ function benchMap(lib, n, batch, many = positiveInt('BENCH_MANY', 1024)) {
     });
     const chunks = [];
     for (let i = 0; i < n; i += many) chunks.push([keys.slice(i, i + many), vals.slice(i, i + many)]);
-    t0 = process.hrtime.bigint();
-    for (const [k] of chunks) {
+    if (hasMany) t0 = process.hrtime.bigint();
+    for (const [k] of hasMany ? chunks : []) {
       const got = map.lookupMany(k);
       if (got[0] === undefined || got.length !== k.length) throw new Error('lookupMany: missing value');
     }
-    out.lookupMany = perOp(t0, n);
-    for (const [k, v] of [[0, 0], [n - 1, n - 1]]) {
+    if (hasMany) out.lookupMany = perOp(t0, n);
+    for (const [k, v] of hasMany ? [[0, 0], [n - 1, n - 1]] : []) {
       const got = map.lookupMany([keys[k]])[0];
       if (got === undefined || u64le(got) !== v * 3) throw new Error(`lookupMany ${k}: wrong value`);
     }
-    for (const kind of ['updateMany', 'updateBatch']) {
+    for (const kind of hasMany ? ['updateMany', 'updateBatch'] : ['updateBatch']) {
       const fresh = BpfMap.create({ name: 'bench_hash2', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: n });
       try {
         t0 = process.hrtime.bigint();
