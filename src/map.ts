@@ -253,6 +253,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   readonly #elemPointers: PointerList | undefined;
   readonly #elemCall: ((cmd: number) => number) | undefined;
   #elemFlags = 0;
+  // Direct requests over the caller's own buffers, for hot loops that pass the same key and
+  // value buffers call after call: adopted on the second call in a row with the same pair,
+  // they skip both copies. Held here so the buffers outlive the addresses in the attr; a
+  // detached buffer has byteLength 0 and fails the size checks before the call.
+  #intoPair: DirectPair | undefined;
+  #updatePair: DirectPair | undefined;
   readonly #deleteAttr: Uint8Array | undefined; // 16 bytes: map_fd, key
   readonly #deletePointers: PointerList | undefined;
   readonly #deleteCall: ((cmd: number) => number) | undefined;
@@ -636,6 +642,18 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       out.byteLength === this.#kernelValueSize &&
       flags === this.#elemFlags
     ) {
+      const pair = this.#intoPair;
+      if (pair !== undefined && pair.key === key && pair.value === out && flags === 0) {
+        if (pair.call !== undefined) {
+          const r = pair.call(Cmd.MapLookupElem);
+          if (r === 0) return true;
+          if (r === -Errno.ENOENT) return false;
+          return this.#fail(MapLookupElem, -r, 'lookup', key, out, flags);
+        }
+        pair.call = this.#direct(key, out);
+      } else {
+        this.#intoPair = { key, value: out, call: undefined };
+      }
       this.#scratchKey!.set(key);
       const r = call(Cmd.MapLookupElem);
       if (r === 0) {
@@ -683,6 +701,17 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       value.byteLength === this.valueSize &&
       flags === this.#elemFlags
     ) {
+      const pair = this.#updatePair;
+      if (pair !== undefined && pair.key === key && pair.value === value && flags === 0) {
+        if (pair.call !== undefined) {
+          const r = pair.call(Cmd.MapUpdateElem);
+          if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, value, flags);
+          return;
+        }
+        pair.call = this.#direct(key, value);
+      } else {
+        this.#updatePair = { key, value, call: undefined };
+      }
       this.#scratchKey!.set(key);
       this.#scratchValue!.set(value);
       const r = call(Cmd.MapUpdateElem);
@@ -1047,6 +1076,13 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   }
 
   // ---- internals ---------------------------------------------------------------------
+
+  /** A prepared element request (flags 0) over a caller's key and value buffers. */
+  #direct(key: Uint8Array, value: Uint8Array): (cmd: number) => number {
+    const attr = new Uint8Array(32);
+    dataView(attr).setUint32(0, this.#fd, hostLittleEndian);
+    return bpfPrepare(attr, [8, key, 16, value], [MapLookupElem, MapUpdateElem]);
+  }
 
   /** One element op through the prebuilt attr (key and value already in the scratch buffers). */
   #keyed(layout: Layout, flags: number): number {
@@ -1437,6 +1473,13 @@ function createRules(type: MapType): string | undefined {
     default:
       return 'check keySize, valueSize, maxEntries (> 0) and flags for this map type';
   }
+}
+
+/** A caller's key and value buffers seen together, and the request over them once adopted. */
+interface DirectPair {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  call: ((cmd: number) => number) | undefined;
 }
 
 function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.fields>, label: string): number {

@@ -108,6 +108,42 @@ for (const [name, load] of loaders) {
       expect(got[2]).toEqual(perCpu(1));
     });
 
+    it('lookupInto/update with the same key and value buffers call after call (adopted, no copies) see every change', () => {
+      const m = BpfMap.create({ type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 64 });
+      const key = new Uint8Array(4);
+      const kv = new DataView(key.buffer);
+      const value = new Uint8Array(8);
+      const vv = new DataView(value.buffer);
+      for (let i = 0; i < 40; i++) {
+        kv.setUint32(0, i, true);
+        vv.setBigUint64(0, BigInt(i) * 7n, true);
+        m.update(key, value);
+      }
+      const out = new Uint8Array(8);
+      for (let i = 0; i < 40; i++) {
+        kv.setUint32(0, i, true);
+        expect(m.lookupInto(key, out)).toBe(true);
+        expect(readU64(out)).toBe(BigInt(i) * 7n);
+      }
+      kv.setUint32(0, 1000, true);
+      expect(m.lookupInto(key, out)).toBe(false);
+      expect(readU64(out)).toBe(39n * 7n); // unchanged
+      expect(readU64(m.lookup(u32(39))!)).toBe(273n);
+      kv.setUint32(0, 5, true);
+      vv.setBigUint64(0, 1n, true);
+      expect(caught(() => m.update(key, value, UpdateFlags.NoExist))).toBeInstanceOf(SyscallError);
+      m.update(key, value);
+      expect(readU64(m.lookup(u32(5))!)).toBe(1n);
+      // A transferred (detached) buffer has byteLength 0: refused before any syscall.
+      structuredClone(out.buffer, { transfer: [out.buffer] });
+      expect(caught(() => m.lookupInto(key, out))).toBeInstanceOf(ArgumentError);
+      structuredClone(key.buffer, { transfer: [key.buffer] });
+      expect(caught(() => m.update(key, value))).toBeInstanceOf(ArgumentError);
+      m.close();
+      expect(caught(() => m.update(u32(1), value))).toBeInstanceOf(ClosedError);
+      expect(caught(() => m.lookupInto(u32(1), new Uint8Array(8)))).toBeInstanceOf(ClosedError);
+    });
+
     it('a closed map throws ClosedError', () => {
       const m = BpfMap.create({ type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 4 });
       m.close();
