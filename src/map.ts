@@ -631,6 +631,24 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * @throws a {@link ArgumentError} for a key or buffer of the wrong size; {@link SyscallError} otherwise.
    */
   lookupInto(key: Uint8Array, out: Uint8Array, flags: number = 0): boolean {
+    // Adopted buffers first: identity with a pair that passed the type checks before; the
+    // sizes are checked again because a detached buffer keeps its identity.
+    const adopted = this.#intoPair;
+    if (
+      adopted !== undefined &&
+      adopted.key === key &&
+      adopted.value === out &&
+      adopted.call !== undefined &&
+      flags === 0 &&
+      this.#fd >= 0 &&
+      key.byteLength === this.keySize &&
+      out.byteLength === this.#kernelValueSize
+    ) {
+      const r = adopted.call(Cmd.MapLookupElem);
+      if (r === 0) return true;
+      if (r === -Errno.ENOENT) return false;
+      return this.#fail(MapLookupElem, -r, 'lookup', key, out, flags);
+    }
     const call = this.#elemCall;
     const scratch = this.#scratchValue;
     if (
@@ -644,13 +662,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     ) {
       const pair = this.#intoPair;
       if (pair !== undefined && pair.key === key && pair.value === out && flags === 0) {
-        if (pair.call !== undefined) {
-          const r = pair.call(Cmd.MapLookupElem);
-          if (r === 0) return true;
-          if (r === -Errno.ENOENT) return false;
-          return this.#fail(MapLookupElem, -r, 'lookup', key, out, flags);
-        }
-        pair.call = this.#direct(key, out);
+        pair.call ??= this.#direct(key, out);
       } else {
         this.#intoPair = { key, value: out, call: undefined };
       }
@@ -690,6 +702,22 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * (NoExist), ENOENT (Exist), E2BIG (map full), EPERM (frozen or read-only map).
    */
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
+    // Adopted buffers first, as in lookupInto.
+    const adopted = this.#updatePair;
+    if (
+      adopted !== undefined &&
+      adopted.key === key &&
+      adopted.value === value &&
+      adopted.call !== undefined &&
+      flags === 0 &&
+      this.#fd >= 0 &&
+      key.byteLength === this.keySize &&
+      adopted.value.byteLength === this.valueSize
+    ) {
+      const r = adopted.call(Cmd.MapUpdateElem);
+      if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, adopted.value, flags);
+      return;
+    }
     const call = this.#elemCall;
     if (
       call !== undefined &&
@@ -703,12 +731,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     ) {
       const pair = this.#updatePair;
       if (pair !== undefined && pair.key === key && pair.value === value && flags === 0) {
-        if (pair.call !== undefined) {
-          const r = pair.call(Cmd.MapUpdateElem);
-          if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, value, flags);
-          return;
-        }
-        pair.call = this.#direct(key, value);
+        pair.call ??= this.#direct(key, value);
       } else {
         this.#updatePair = { key, value, call: undefined };
       }
