@@ -66,8 +66,9 @@ function mapJSON(m: ELFMapSpec): Record<string, unknown> {
 
 function variableValue(contents: ObjectContents, name: string): unknown {
   const v = contents.variables.find((x) => x.name === name)!;
-  // .bss has no bytes in the file (all zero) and .kconfig is filled in at load time.
-  if (!/^\.(rodata|data)(\.|$)/.test(v.sectionName)) return null;
+  // .bss has no bytes in the file (all zero) and .kconfig is filled in at load time; arena
+  // globals (.addr_space.1) have their initial bytes in the file.
+  if (!/^\.(rodata|data|addr_space)(\.|$)/.test(v.sectionName)) return null;
   try {
     if (v.type !== undefined) return decodeValue(v.type, v.bytes, { byteOrder: v.byteOrder, charArraysAsStrings: true });
   } catch {

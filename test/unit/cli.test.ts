@@ -90,6 +90,14 @@ describe('inspect', () => {
     expect(j.coreRelocations.reduce((n: number, g: { relocations: unknown[] }) => n + g.relocations.length, 0)).toBe(coreCount);
   });
 
+  it('arena globals (.addr_space.1) show their initial values, both byte orders', async () => {
+    for (const path of ['testdata/arena.bpfel.o', 'testdata/arena.bpfeb.o']) {
+      const j = JSON.parse((await cli(['inspect', '--json', path])).stdout);
+      const values = Object.fromEntries(j.variables.map((v: { name: string; value: unknown }) => [v.name, v.value]));
+      expect(values, path).toMatchObject({ counter: 40, table: [1, 2, 3, 4] });
+    }
+  });
+
   it('section names and sizes equal llvm-objdump -h (testdata/golden)', async () => {
     for (const path of ['testdata/elf_globals.bpfel.o', 'testdata/core_relocs.bpfeb.o', 'testdata/elf_maps.bpfel.o']) {
       const objdump = golden(path.replace(/^testdata\/(.*)\.o$/, '$1.objdump-h.txt'));
