@@ -12,9 +12,10 @@
 // mapped: any program that loads kernel BTF first pays that there.
 //
 // Env: BENCH_RUNS (7), BENCH_DIST (dist/: the built library; run `npm run build` first),
-// BTF_PATH (another BTF file to parse, e.g. a BTFHub one; both sides read it).
+// BTF_PATH (another BTF file to parse, e.g. a BTFHub one; both sides read it), BENCH_JSON (a
+// file to write the medians to as JSON, for bench/all.mjs).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -153,6 +154,20 @@ function parent() {
   }
   console.log(`(not in the cold total: importing the library, ${o('importMs').toFixed(1)} ms; node's own start-up)`);
   console.log(`second lookup goal "microseconds": ${o('secondUs') < 1000 ? 'PASS' : 'MISS'} (${o('secondUs').toFixed(1)} µs)`);
+  if (process.env.BENCH_JSON) {
+    const theirsCold = theirs.length === 0 ? undefined : median(theirs.map((r) => ({ v: (r.parseNs + r.findNs + r.membersNs) / 1e6 })), 'v');
+    const json = {
+      date: new Date().toISOString(),
+      runs,
+      oursColdMs: oursCold,
+      libbpfColdMs: theirsCold,
+      oursSecondUs: o('secondUs'),
+      oursHeapMB: o('heapMB'),
+      oursExternalMB: o('externalMB'),
+      libbpfRssGrowthMB: theirs.length === 0 ? undefined : median(theirs, 'rssKB') / 1024,
+    };
+    writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(json, null, 1)}\n`);
+  }
 }
 
 if (process.argv.includes('--child')) await child();

@@ -11,9 +11,10 @@
 // failing exit code.
 //
 // Env: BENCH_DIST (dist/: the built library; run `npm run build` first), BENCH_ROUNDS (7),
-// BENCH_MS (per round and decoder, 300).
+// BENCH_MS (per round and decoder, 300), BENCH_JSON (a file to write the medians to as JSON, for
+// bench/all.mjs).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -141,5 +142,6 @@ for (const [name, r] of Object.entries(results)) {
   const fast = r.generated / r['decodeValue()'] >= 5;
   console.log(`  ${name}: ${near ? 'PASS' : 'MISS'} within 1.1× of hand-written, ${fast ? 'PASS' : 'MISS'} ≥ 5× decodeValue()`);
 }
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ date: new Date().toISOString(), rounds, roundMs, recordsPerS: results }, null, 1)}\n`);
 rmSync(work, { recursive: true, force: true });
 if (sink === 42) console.log(''); // keeps the decoders' results alive

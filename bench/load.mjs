@@ -14,9 +14,10 @@
 // peer loads, 30), BENCH_DIST (the built library, default dist/; run `npm run build`),
 // BENCH_OBJ (another object), PEER_LIBBPF / PEER_CILIUM (peer binaries, default under
 // /tmp/bench-build), PEER_KERNEL_BTF (the sanitised vmlinux cilium 0.9.1 needs: made by
-// sanitize_btf.py; created in /tmp/bench-build when missing).
+// sanitize_btf.py; created in /tmp/bench-build when missing), BENCH_JSON (a file to write the
+// medians to as JSON, for bench/all.mjs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -111,6 +112,10 @@ async function main() {
   console.log(`${`libbpf 1.1.2 open+load+close (n=${n})`.padEnd(44)}${fmt(libbpf.ms)}${libbpf.error ? `   ${libbpf.error}` : ''}`);
   console.log(`${`cilium/ebpf 0.9.1 (n=${n})`.padEnd(44)}${fmt(cilium.ms)}     ${cilium.ms === undefined ? cilium.error : ratio(cilium.ms)}`);
   console.log(`spec parsing: ${w.parseMBs.toFixed(1)} MB/s over ${w.files} testdata objects (${(w.bytes / 1024).toFixed(0)} KiB)`);
+  if (process.env.BENCH_JSON) {
+    const json = { date: new Date().toISOString(), obj, runs, n, coldMs, importMs: median(imports), warmMs: w.warmMs, parseMBs: w.parseMBs, libbpfMs: libbpf.ms, ciliumMs: cilium.ms };
+    writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(json, null, 1)}\n`);
+  }
 }
 
 if (process.argv.includes('--cold')) await cold();

@@ -291,7 +291,10 @@ async function child(secs) {
   const wm = Number(process.env.PERF_WATERMARK ?? 0);
   const api = process.env.PERF_API ?? 'readMany';
   const warmupS = Number(process.env.PERF_WARMUP_S ?? 1);
-  const imp = (p) => import(pathToFileURL(join(dist, p)).href);
+  // A module tree (tsc output) is imported module by module; the bundled dist/ (scripts/build.mjs)
+  // only through its index, which exports the same names (asm and Helper as the asm namespace).
+  const index = existsSync(join(dist, 'map.js')) ? undefined : await import(pathToFileURL(join(dist, 'index.js')).href);
+  const imp = (p) => (index === undefined ? import(pathToFileURL(join(dist, p)).href) : Promise.resolve(p.startsWith('asm/') ? index.asm : index));
   const asm = await imp('asm/index.js');
   const { Helper } = await imp('asm/helper.js');
   const { BpfMap } = await imp('map.js');
