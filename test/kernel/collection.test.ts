@@ -210,6 +210,17 @@ if (can !== undefined) {
   if (!inBTF('xt_recseq', 'x_tables')) cannotLoad['module_btf:read_recseq'] = { error: UnresolvedExternError, why: 'xt_recseq is in no BTF here (x_tables not loaded with BTF)' };
   else if (!inBTF('veth_open', 'veth')) cannotLoad['module_btf:read_recseq'] = { error: TracingTargetNotFoundError, why: 'veth_open is in no BTF here' };
   else if (can.trampolines !== undefined) cannotLoad['module_btf:read_recseq'] = { error: SyscallError, why: trampolineWhy };
+  else if (!kernelVersion().atLeast('6.12')) {
+    // Seen on 6.1: its verifier does not look through the typedef of the per-CPU ksym's type
+    // (seqcount_t); 6.12 does. module-btf.test.ts runs the program on 6.12.
+    cannotLoad['module_btf:read_recseq'] = { error: VerifierError, why: `this verifier refuses a typed ksym whose type is a typedef (${kernel})`, message: /Type 'seqcount_t' is not a struct/ };
+  }
+  // ARENA maps arrived in Linux 6.9, and a kernel's security policy may refuse them (this
+  // project's host does, under lockdown): the map's error names the reason either way.
+  const arena = mapTypeFeature(MapType.Arena).check();
+  if (arena.supported === false) {
+    cannotLoad['arena:arena_rw'] = { error: MapTypeNotSupportedError, why: `the kernel creates no ARENA map (${kernel})`, message: /^map arena: map type ARENA is not (available|supported)/ };
+  }
 }
 /** Programs of a test-runnable type that are loaded but not run here, and why. */
 const notRun: Record<string, string> = {

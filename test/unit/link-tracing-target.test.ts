@@ -98,7 +98,7 @@ describe('TracingTargetNotFoundError', () => {
     expect(err).toMatchObject({ name: 'TracingTargetNotFoundError', tracingKind: 'fentry', target: 'no_such_fn', typeName: 'no_such_fn', kindName: 'func' });
     expect(err.message).toBe(
       "program my_prog: fentry target no_such_fn is not in the kernel's BTF: no function no_such_fn (it may be inlined into its callers, " +
-        'static and optimised away, renamed in this kernel version, or in a kernel module, whose BTF is not searched)',
+        'static and optimised away, renamed in this kernel version, or in a kernel module, whose BTF was not searched)',
     );
   });
 
