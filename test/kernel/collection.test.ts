@@ -221,6 +221,9 @@ if (can !== undefined) {
   if (arena.supported === false) {
     cannotLoad['arena:arena_rw'] = { error: MapTypeNotSupportedError, why: `the kernel creates no ARENA map (${kernel})`, message: /^map arena: map type ARENA is not (available|supported)/ };
   }
+  if (mapTypeFeature(MapType.UserRingBuf).check().supported === false) {
+    cannotLoad['user_ringbuf:drain'] = { error: MapTypeNotSupportedError, why: `USER_RINGBUF maps need Linux 6.1 (${kernel})`, message: /map type USER_RINGBUF is not supported by this kernel \(requires Linux 6\.1/ };
+  }
 }
 /** Programs of a test-runnable type that are loaded but not run here, and why. */
 const notRun: Record<string, string> = {
