@@ -3,10 +3,10 @@
 // against the libbpf installed on the machine (libbpf_prog_type_by_name through a tiny C
 // helper compiled on the fly) where a C compiler and libbpf-dev are present.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BPF_F_SLEEPABLE as S, BPF_F_XDP_HAS_FRAGS as F, parseSectionName, sectionDefinitions } from '../../src/elf/section-names.js';
 import { AttachType as A, ProgramType as P } from '../../src/types.js';
 
@@ -176,12 +176,16 @@ function libbpfHelper(): string | undefined {
     execFileSync('cc', ['-o', join(dir, 'secnames'), src, '-lbpf'], { stdio: 'pipe' });
     return join(dir, 'secnames');
   } catch {
+    rmSync(dir, { recursive: true, force: true });
     return undefined;
   }
 }
 
 describe('agrees with the installed libbpf', () => {
   const helper = libbpfHelper();
+  afterAll(() => {
+    if (helper !== undefined) rmSync(dirname(helper), { recursive: true, force: true });
+  });
   it.skipIf(helper === undefined)('libbpf_prog_type_by_name (skipped: no cc or libbpf-dev to build the helper)', () => {
     const names = table.map((r) => r[0]).filter((n) => n !== '' && !n.startsWith('?'));
     const lines = execFileSync(helper!, names, { encoding: 'utf8' }).trim().split('\n');
