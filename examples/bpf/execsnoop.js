@@ -3,24 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { ArgumentError, PerfReader, TypedMap, TypedReader, TypedVariable, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
-const { checkInt, checkNumber, decodeCString, encodeCString } = btf;
+const { checkInt, checkNumber, codecOf, decodeCString, encodeCString } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;
@@ -85,19 +70,19 @@ function encodeEvent(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct event`. */
-export const eventCodec = codec(1320, decodeEvent, encodeEvent);
+export const eventCodec = codecOf(1320, decodeEvent, encodeEvent);
 /** Records of map `events`. */
 export const eventsRecordCodec = eventCodec;
 /** Keys of map `execs`. */
-export const execsKeyCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'execs key')), le));
+export const execsKeyCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'execs key')), le));
 /** Values of map `execs`. */
 export const execsValueCodec = eventCodec;
 /** Keys of map `scratch`. */
-export const scratchKeyCodec = codec(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'scratch key'), le));
+export const scratchKeyCodec = codecOf(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'scratch key'), le));
 /** Values of map `scratch` (per CPU). */
 export const scratchValueCodec = eventCodec;
 /** Variable `failed_only` (.rodata). */
-export const failedOnlyVariableCodec = codec(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'failed_only'), le));
+export const failedOnlyVariableCodec = codecOf(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'failed_only'), le));
 const littleObject = async () => new Uint8Array(await readFile(new URL('../../testdata/execsnoop.bpfel.o', import.meta.url)));
 const bigObject = async () => new Uint8Array(await readFile(new URL('../../testdata/execsnoop.bpfeb.o', import.meta.url)));
 /**

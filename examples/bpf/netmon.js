@@ -3,24 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { ArgumentError, TypedMap, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
-const { checkInt, checkNumber, decodeCString, encodeCString } = btf;
+const { checkInt, checkNumber, codecOf, decodeCString, encodeCString } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;
@@ -55,7 +40,7 @@ function encodeCounters(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct counters`. */
-export const countersCodec = codec(32, decodeCounters, encodeCounters);
+export const countersCodec = codecOf(32, decodeCounters, encodeCounters);
 function decodeSocketStats(v, b, o) {
     return {
         pid: v.getUint32(o, le),
@@ -75,13 +60,13 @@ function encodeSocketStats(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct socket_stats`. */
-export const socketStatsCodec = codec(56, decodeSocketStats, encodeSocketStats);
+export const socketStatsCodec = codecOf(56, decodeSocketStats, encodeSocketStats);
 /** Keys of map `by_cgroup`. */
-export const byCgroupKeyCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'by_cgroup key')), le));
+export const byCgroupKeyCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'by_cgroup key')), le));
 /** Values of map `by_cgroup`. */
 export const byCgroupValueCodec = countersCodec;
 /** Keys of map `by_socket`. */
-export const bySocketKeyCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'by_socket key')), le));
+export const bySocketKeyCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'by_socket key')), le));
 /** Values of map `by_socket`. */
 export const bySocketValueCodec = socketStatsCodec;
 const littleObject = async () => new Uint8Array(await readFile(new URL('../../testdata/netmon.bpfel.o', import.meta.url)));

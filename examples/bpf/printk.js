@@ -2,24 +2,10 @@
 // Regenerate with: npx ebpf-ts gen testdata/printk.bpfel.o --out examples/bpf/printk.js --name printk
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { ArgumentError, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
+import { ArgumentError, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
+const { codecOf } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;

@@ -3,24 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { ArgumentError, TypedMap, TypedVariable, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
-const { checkInt, checkNumber, decodeCString, encodeCString } = btf;
+const { checkInt, checkNumber, codecOf, decodeCString, encodeCString } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;
@@ -55,13 +40,13 @@ function encodeStackKey(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct stack_key`. */
-export const stackKeyCodec = codec(28, decodeStackKey, encodeStackKey);
+export const stackKeyCodec = codecOf(28, decodeStackKey, encodeStackKey);
 /** Keys of map `counts`. */
 export const countsKeyCodec = stackKeyCodec;
 /** Values of map `counts`. */
-export const countsValueCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'counts value')), le));
+export const countsValueCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'counts value')), le));
 /** Variable `target_tgid` (.rodata). */
-export const targetTgidVariableCodec = codec(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'target_tgid'), le));
+export const targetTgidVariableCodec = codecOf(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'target_tgid'), le));
 const littleObject = async () => new Uint8Array(await readFile(new URL('../../testdata/profile.bpfel.o', import.meta.url)));
 const bigObject = async () => new Uint8Array(await readFile(new URL('../../testdata/profile.bpfeb.o', import.meta.url)));
 /**

@@ -3,24 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { ArgumentError, PerfReader, TypedReader, TypedVariable, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
-const { checkInt, checkNumber, decodeCString, encodeCString } = btf;
+const { checkInt, checkNumber, codecOf, decodeCString, encodeCString } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;
@@ -55,11 +40,11 @@ function encodeEvent(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct event`. */
-export const eventCodec = codec(24, decodeEvent, encodeEvent);
+export const eventCodec = codecOf(24, decodeEvent, encodeEvent);
 /** Records of map `events`. */
 export const eventsRecordCodec = eventCodec;
 /** Variable `event_type_for_btf` (.bss). */
-export const eventTypeForBtfVariableCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, checkInt(x, 64, false, 'event_type_for_btf'), le));
+export const eventTypeForBtfVariableCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, checkInt(x, 64, false, 'event_type_for_btf'), le));
 const littleObject = async () => new Uint8Array(await readFile(new URL('../../testdata/sockalloc.bpfel.o', import.meta.url)));
 const bigObject = async () => new Uint8Array(await readFile(new URL('../../testdata/sockalloc.bpfeb.o', import.meta.url)));
 /**

@@ -3,24 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { ArgumentError, RingBufReader, TypedMap, TypedReader, TypedVariable, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
-const { checkInt, checkNumber, decodeCString, encodeCString } = btf;
+const { checkInt, checkNumber, codecOf, decodeCString, encodeCString } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;
@@ -63,7 +48,7 @@ function encodeEvent(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct event`. */
-export const eventCodec = codec(48, decodeEvent, encodeEvent);
+export const eventCodec = codecOf(48, decodeEvent, encodeEvent);
 function decodeWriteArgs(v, b, o) {
     return {
         fd: v.getUint32(o, le),
@@ -79,19 +64,19 @@ function encodeWriteArgs(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct write_args`. */
-export const writeArgsCodec = codec(16, decodeWriteArgs, encodeWriteArgs);
+export const writeArgsCodec = codecOf(16, decodeWriteArgs, encodeWriteArgs);
 /** Records of map `events`. */
 export const eventsRecordCodec = eventCodec;
 /** Keys of map `writes`. */
-export const writesKeyCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'writes key')), le));
+export const writesKeyCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'writes key')), le));
 /** Values of map `writes`. */
 export const writesValueCodec = writeArgsCodec;
 /** Variable `dropped` (.bss). */
-export const droppedVariableCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'dropped')), le));
+export const droppedVariableCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, BigInt.asUintN(64, checkInt(x, 64, false, 'dropped')), le));
 /** Variable `event_type_for_btf` (.bss). */
-export const eventTypeForBtfVariableCodec = codec(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, checkInt(x, 64, false, 'event_type_for_btf'), le));
+export const eventTypeForBtfVariableCodec = codecOf(8, (v, b, o) => v.getBigUint64(o, le), (x, v, b, o) => v.setBigUint64(o, checkInt(x, 64, false, 'event_type_for_btf'), le));
 /** Variable `self_tgid` (.rodata). */
-export const selfTgidVariableCodec = codec(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'self_tgid'), le));
+export const selfTgidVariableCodec = codecOf(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'self_tgid'), le));
 const littleObject = async () => new Uint8Array(await readFile(new URL('../../testdata/writesnoop.bpfel.o', import.meta.url)));
 const bigObject = async () => new Uint8Array(await readFile(new URL('../../testdata/writesnoop.bpfeb.o', import.meta.url)));
 /**

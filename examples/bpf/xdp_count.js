@@ -3,24 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { ArgumentError, TypedMap, TypedVariable, btf, loadCollection, parseCollectionSpec, } from 'ebpf-ts';
-const { checkInt, checkNumber } = btf;
+const { checkInt, checkNumber, codecOf } = btf;
 /** Byte order of the data: the host's, which picks the object (both are shipped). */
 const le = endianness() === 'LE';
-function codec(size, read, write) {
-    return {
-        size,
-        decode(bytes, offset = 0) {
-            if (offset < 0 || bytes.length < offset + size)
-                throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-            return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
-        },
-        encode(value) {
-            const out = new Uint8Array(size);
-            write(value, new DataView(out.buffer), out, 0);
-            return out;
-        },
-    };
-}
 /** A lazily made member: maps, programs and variables a partial load left out throw only when used. */
 function once(make) {
     let made;
@@ -47,19 +32,19 @@ function encodeCounter(x, v, b, o) {
     }
 }
 /** Encodes and decodes `struct counter`. */
-export const counterCodec = codec(16, decodeCounter, encodeCounter);
+export const counterCodec = codecOf(16, decodeCounter, encodeCounter);
 /** Keys of map `counts`. */
-export const countsKeyCodec = codec(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'counts key'), le));
+export const countsKeyCodec = codecOf(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'counts key'), le));
 /** Values of map `counts`. */
 export const countsValueCodec = counterCodec;
 /** Keys of map `watched`. */
-export const watchedKeyCodec = codec(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'watched key'), le));
+export const watchedKeyCodec = codecOf(4, (v, b, o) => v.getUint32(o, le), (x, v, b, o) => v.setUint32(o, checkNumber(x, 32, false, 'watched key'), le));
 /** Values of map `watched`. */
 export const watchedValueCodec = counterCodec;
 /** Variable `drop_watched` (.rodata). */
-export const dropWatchedVariableCodec = codec(1, (v, b, o) => v.getUint8(o), (x, v, b, o) => v.setUint8(o, checkNumber(x, 8, false, 'drop_watched')));
+export const dropWatchedVariableCodec = codecOf(1, (v, b, o) => v.getUint8(o), (x, v, b, o) => v.setUint8(o, checkNumber(x, 8, false, 'drop_watched')));
 /** Variable `watch_port` (.rodata). */
-export const watchPortVariableCodec = codec(2, (v, b, o) => v.getUint16(o, le), (x, v, b, o) => v.setUint16(o, checkNumber(x, 16, false, 'watch_port'), le));
+export const watchPortVariableCodec = codecOf(2, (v, b, o) => v.getUint16(o, le), (x, v, b, o) => v.setUint16(o, checkNumber(x, 16, false, 'watch_port'), le));
 const littleObject = async () => new Uint8Array(await readFile(new URL('../../testdata/xdp_count.bpfel.o', import.meta.url)));
 const bigObject = async () => new Uint8Array(await readFile(new URL('../../testdata/xdp_count.bpfeb.o', import.meta.url)));
 /**

@@ -68,18 +68,39 @@ export function codecFor<T = unknown>(spec: Spec | undefined, type: Type | strin
   const size = shapeSize(s);
   const read = reader(s, le);
   const write = writer(s, le);
-  const label = String(t);
+  const codec = codecOf<T>(size, read as (v: DataView, b: Uint8Array, o: number) => T, (x, v, b, o) => write(x, v, b, o, 'value'), String(t));
+  return { type: t, byteOrder, ...codec };
+}
+
+/**
+ * A {@link Codec} of `size` bytes from a reader and a writer over a `DataView` of the bytes:
+ * the size check and the fresh zeroed output every codec needs. {@link codecFor} builds its
+ * codecs with it, and so do the modules `ebpf-ts gen` writes; `label` names the type in errors.
+ *
+ * @example
+ * ```ts
+ * const pair = btf.codecOf<[number, number]>(8, (v, b, o) => [v.getUint32(o, true), v.getUint32(o + 4, true)], ([a, c], v, b, o) => {
+ *   v.setUint32(o, a, true);
+ *   v.setUint32(o + 4, c, true);
+ * });
+ * ```
+ */
+export function codecOf<T>(
+  size: number,
+  read: (v: DataView, b: Uint8Array, o: number) => T,
+  write: (x: T, v: DataView, b: Uint8Array, o: number) => void,
+  label?: string,
+): Codec<T> {
+  const what = label === undefined ? 'decode' : `decode ${label}`;
   return {
-    type: t,
-    byteOrder,
     size,
     decode(bytes: Uint8Array, offset = 0): T {
-      if (offset < 0 || bytes.length < offset + size) throw new ArgumentError(`decode ${label}: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
-      return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset) as T;
+      if (offset < 0 || bytes.length < offset + size) throw new ArgumentError(`${what}: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);
+      return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);
     },
     encode(value: T): Uint8Array {
       const out = new Uint8Array(size);
-      write(value, new DataView(out.buffer), out, 0, 'value');
+      write(value, new DataView(out.buffer), out, 0);
       return out;
     },
   };

@@ -110,6 +110,7 @@ export {
   checkInt,
   checkNumber,
   codecFor,
+  codecOf,
   decodeCString,
   encodeCString,
   enumNames,

@@ -356,7 +356,7 @@ export class CodecSource {
     lines.push(...this.#fieldsLines(s, 'x', 'o', c?.name === undefined || c.name === '' ? 'value' : c.name, 0).map((l) => `  ${l}`));
     lines.push('}', '');
     lines.push(`/** Encodes and decodes \`${what}\`. */`);
-    lines.push(`export const ${camelCase(name)}Codec: Codec<${name}> = codec(${s.size}, decode${name}, encode${name});`);
+    lines.push(`export const ${camelCase(name)}Codec: Codec<${name}> = codecOf(${s.size}, decode${name}, encode${name});`);
     return lines;
   }
 
@@ -365,7 +365,7 @@ export class CodecSource {
    *
    * @example
    * ```ts
-   * src.codecExpr(shapeOf(u32)); // 'codec<number>(4, (v, b, o) => v.getUint32(o, le), …)'
+   * src.codecExpr(shapeOf(u32)); // 'codecOf<number>(4, (v, b, o) => v.getUint32(o, le), …)'
    * ```
    */
   codecExpr(shape: Shape, path: string): string {
@@ -376,7 +376,7 @@ export class CodecSource {
     const t = this.typeOf(shape);
     const body = this.encodeLines(shape, 'x', 'o', path);
     const write = body.length === 1 ? body[0]!.replace(/;$/, '') : `{\n${body.map((l) => `    ${l}`).join('\n')}\n  }`;
-    return `codec<${t}>(${shapeSize(shape)}, (v, b, o) => ${this.decodeExpr(shape, 'o')}, (x, v, b, o) => ${write})`;
+    return `codecOf<${t}>(${shapeSize(shape)}, (v, b, o) => ${this.decodeExpr(shape, 'o')}, (x, v, b, o) => ${write})`;
   }
 }
 

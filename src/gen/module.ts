@@ -324,14 +324,15 @@ function render(p: Parts): string {
   out.push('');
 
   const runtime = ['ArgumentError', 'loadCollection', 'parseCollectionSpec', ...[...p.uses].filter((u) => ['TypedMap', 'TypedVariable', 'TypedReader', 'PerfReader', 'RingBufReader'].includes(u))];
-  const helpers = [...src.used].filter((h) => ['decodeCString', 'encodeCString', 'checkInt', 'checkNumber', 'readBits', 'writeBits'].includes(h)).sort();
-  if (helpers.length > 0 || src.used.has('enumValue')) runtime.push('btf');
+  // Every module builds its codecs with btf.codecOf.
+  const helpers = ['codecOf', ...[...src.used].filter((h) => ['decodeCString', 'encodeCString', 'checkInt', 'checkNumber', 'readBits', 'writeBits'].includes(h))].sort();
+  runtime.push('btf');
   const types = ['Codec', 'Collection', 'CollectionOptions', 'CollectionSpec', ...[...p.uses].filter((u) => ['BpfMap', 'Program', 'PerfReaderOptions', 'RingBufReaderOptions', 'TypedReaderOptions'].includes(u))];
   if (!embedded) out.push("import { readFile } from 'node:fs/promises';");
   if (p.bothOrders) out.push("import { endianness } from 'node:os';");
   const imports = [...runtime.sort(), ...types.sort().map((t) => `type ${t}`)];
   out.push(`import {\n${imports.map((i) => `  ${i},`).join('\n')}\n} from '${options.importFrom ?? 'ebpf-ts'}';`, '');
-  if (helpers.length > 0) out.push(`const { ${helpers.join(', ')} } = btf;`, '');
+  out.push(`const { ${helpers.join(', ')} } = btf;`, '');
 
   out.push(
     p.bothOrders
@@ -429,21 +430,6 @@ function render(p: Parts): string {
 
 function prelude(used: ReadonlySet<string>): string[] {
   const out = [
-    'function codec<T>(size: number, read: (v: DataView, b: Uint8Array, o: number) => T, write: (x: T, v: DataView, b: Uint8Array, o: number) => void): Codec<T> {',
-    '  return {',
-    '    size,',
-    '    decode(bytes: Uint8Array, offset = 0): T {',
-    '      if (offset < 0 || bytes.length < offset + size) throw new ArgumentError(`decode: needs ${size} bytes at offset ${offset}, got ${bytes.length}`);',
-    '      return read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, offset);',
-    '    },',
-    '    encode(value: T): Uint8Array {',
-    '      const out = new Uint8Array(size);',
-    '      write(value, new DataView(out.buffer), out, 0);',
-    '      return out;',
-    '    },',
-    '  };',
-    '}',
-    '',
     '/** A lazily made member: maps, programs and variables a partial load left out throw only when used. */',
     'function once<T>(make: () => T): () => T {',
     '  let made: { value: T } | undefined;',
