@@ -46,7 +46,8 @@ let child;
 let pid = pidOption;
 if (pid === undefined && !opts.all) {
   const burn = 'function burnCpu(n) { let x = 0; for (let i = 0; i < n; i++) x = (x * 31 + i) | 0; return x; }\n' + 'let sink = 0; for (;;) sink ^= burnCpu(1e6);';
-  child = spawn(process.execPath, ['--perf-basic-prof', '-e', burn], { stdio: 'ignore' });
+  // --perf-basic-prof also turns on V8's isolate log, which would land in the current directory.
+  child = spawn(process.execPath, ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null', '-e', burn], { stdio: 'ignore' });
   pid = child.pid;
 }
 // Without a pid the program counts every process (target_tgid 0). The generated bindings
