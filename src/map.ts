@@ -631,20 +631,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * @throws a {@link ArgumentError} for a key or buffer of the wrong size; {@link SyscallError} otherwise.
    */
   lookupInto(key: Uint8Array, out: Uint8Array, flags: number = 0): boolean {
-    // Adopted buffers first: identity with a pair that passed the type checks before; the
-    // sizes are checked again because a detached buffer keeps its identity.
-    const adopted = this.#intoPair;
-    if (
-      adopted !== undefined &&
-      adopted.key === key &&
-      adopted.value === out &&
-      adopted.call !== undefined &&
-      flags === 0 &&
-      this.#fd >= 0 &&
-      key.byteLength === this.keySize &&
-      out.byteLength === this.#kernelValueSize
-    ) {
-      const r = adopted.call(Cmd.MapLookupElem);
+    // Adopted buffers first (see #adopt); the sizes are checked again because a detached
+    // buffer keeps its identity.
+    const direct = flags === 0 ? adoptedCall(this.#intoPair, key, out) : undefined;
+    if (direct !== undefined && this.#fd >= 0 && key.byteLength === this.keySize && out.byteLength === this.#kernelValueSize) {
+      const r = direct(Cmd.MapLookupElem);
       if (r === 0) return true;
       if (r === -Errno.ENOENT) return false;
       return this.#fail(MapLookupElem, -r, 'lookup', key, out, flags);
@@ -660,12 +651,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       out.byteLength === this.#kernelValueSize &&
       flags === this.#elemFlags
     ) {
-      const pair = this.#intoPair;
-      if (pair !== undefined && pair.key === key && pair.value === out && flags === 0) {
-        pair.call ??= this.#direct(key, out);
-      } else {
-        this.#intoPair = { key, value: out, call: undefined };
-      }
+      if (flags === 0) this.#intoPair = this.#adopt(this.#intoPair, key, out);
       this.#scratchKey!.set(key);
       const r = call(Cmd.MapLookupElem);
       if (r === 0) {
@@ -703,19 +689,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    */
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
     // Adopted buffers first, as in lookupInto.
-    const adopted = this.#updatePair;
-    if (
-      adopted !== undefined &&
-      adopted.key === key &&
-      adopted.value === value &&
-      adopted.call !== undefined &&
-      flags === 0 &&
-      this.#fd >= 0 &&
-      key.byteLength === this.keySize &&
-      adopted.value.byteLength === this.valueSize
-    ) {
-      const r = adopted.call(Cmd.MapUpdateElem);
-      if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, adopted.value, flags);
+    const direct = flags === 0 ? adoptedCall(this.#updatePair, key, value) : undefined;
+    if (direct !== undefined && this.#fd >= 0 && key.byteLength === this.keySize && (value as Uint8Array).byteLength === this.valueSize) {
+      const r = direct(Cmd.MapUpdateElem);
+      if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, value as Uint8Array, flags);
       return;
     }
     const call = this.#elemCall;
@@ -729,12 +706,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       value.byteLength === this.valueSize &&
       flags === this.#elemFlags
     ) {
-      const pair = this.#updatePair;
-      if (pair !== undefined && pair.key === key && pair.value === value && flags === 0) {
-        pair.call ??= this.#direct(key, value);
-      } else {
-        this.#updatePair = { key, value, call: undefined };
-      }
+      if (flags === 0) this.#updatePair = this.#adopt(this.#updatePair, key, value);
       this.#scratchKey!.set(key);
       this.#scratchValue!.set(value);
       const r = call(Cmd.MapUpdateElem);
@@ -1099,6 +1071,23 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   }
 
   // ---- internals ---------------------------------------------------------------------
+
+  /**
+   * Notes the buffers of a fast-path call with flags 0: the second call in a row with the same
+   * key and value buffers prepares a request over them, which later calls use without copying
+   * (see {@link adoptedCall}). Reuses `pair`, so a loop over fresh buffers allocates nothing.
+   */
+  #adopt(pair: DirectPair | undefined, key: Uint8Array, value: Uint8Array): DirectPair {
+    if (pair === undefined) return { key, value, call: undefined };
+    if (pair.key === key && pair.value === value) {
+      pair.call ??= this.#direct(key, value);
+    } else {
+      pair.key = key;
+      pair.value = value;
+      pair.call = undefined;
+    }
+    return pair;
+  }
 
   /** A prepared element request (flags 0) over a caller's key and value buffers. */
   #direct(key: Uint8Array, value: Uint8Array): (cmd: number) => number {
@@ -1499,10 +1488,16 @@ function createRules(type: MapType): string | undefined {
 }
 
 /** A caller's key and value buffers seen together, and the request over them once adopted. */
+/** The last key and value buffers of a map's lookupInto (or update), and a request over them once adopted. */
 interface DirectPair {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
+  key: Uint8Array;
+  value: Uint8Array;
   call: ((cmd: number) => number) | undefined;
+}
+
+/** The prepared request of `pair` when `key` and `value` are the buffers it was made over. */
+function adoptedCall(pair: DirectPair | undefined, key: unknown, value: unknown): ((cmd: number) => number) | undefined {
+  return pair !== undefined && pair.key === key && pair.value === value ? pair.call : undefined;
 }
 
 function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.fields>, label: string): number {

@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { ClosedError } from '../../errors.js';
-import { ArgumentError } from '../../errors.js';
+import { ArgumentError, ClosedError } from '../../errors.js';
 import { busyError, closedError, DEFAULT_BATCH, Feed, type Drain } from './feed.js';
 import type { BatchOptions, RecordBatch } from './batch.js';
 
