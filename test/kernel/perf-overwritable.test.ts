@@ -6,8 +6,6 @@
 // numbers, every record whole.
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as asm from '../../src/asm/index.js';
-import { Helper } from '../../src/asm/helper.js';
 import { ArgumentError, ClosedError } from '../../src/errors.js';
 import { BpfMap } from '../../src/map.js';
 import { Program } from '../../src/prog.js';
@@ -17,46 +15,14 @@ import { backend } from '../../src/sys/select.js';
 import { OverwritablePerfReader } from '../../src/perf/overwritable.js';
 import type { PerfRecord } from '../../src/perf/reader.js';
 import { pageSize } from '../../src/internal/reader/mmap.js';
+import { PAYLOAD_MAX, producer, runProducer } from './helpers/producer.js';
 
-const R = asm.Register;
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf() and perf_event_open()' : '';
 if (skip !== '') console.warn(`skipping overwritable perf kernel tests: ${skip}`);
 
-/** BPF_F_TEST_RUN_ON_CPU (include/uapi/linux/bpf.h). */
-const TEST_RUN_ON_CPU = 1;
-const PAYLOAD_MAX = 512;
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
 const seqOf = (r: PerfRecord): number => Number(new DataView(r.rawSample.buffer, r.rawSample.byteOffset, 8).getBigUint64(0, true));
-
-/**
- * ctx (the raw_tp args, 16 bytes): [0] = bytes to output (8..512), [1] = sequence number,
- * written into the first 8 bytes of payload[0], which is output on the current CPU.
- */
-function producer(events: BpfMap, payload: BpfMap): asm.Instruction[] {
-  return asm.assemble([
-    asm.mov64Reg(R.R6, R.R1),
-    asm.loadMem(asm.Size.DW, R.R7, R.R6, 0),
-    asm.loadMem(asm.Size.DW, R.R8, R.R6, 8),
-    asm.storeImm(asm.Size.W, R.R10, -4, 0),
-    asm.loadMapPtr(R.R1, payload.fd),
-    asm.mov64Reg(R.R2, R.R10),
-    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-    asm.call(Helper.MapLookupElem),
-    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
-    asm.storeMem(asm.Size.DW, R.R0, 0, R.R8),
-    asm.mov64Reg(R.R9, R.R0),
-    asm.jumpImm(asm.JumpOp.JGT, R.R7, PAYLOAD_MAX, 'out'),
-    asm.mov64Reg(R.R1, R.R6),
-    asm.loadMapPtr(R.R2, events.fd),
-    asm.mov32Imm(R.R3, -1),
-    asm.mov64Reg(R.R4, R.R9),
-    asm.mov64Reg(R.R5, R.R7),
-    asm.call(Helper.PerfEventOutput),
-    asm.mov64Imm(R.R0, 0).withSymbol('out'),
-    asm.exit(),
-  ]);
-}
 
 describe.skipIf(skip !== '')(`OverwritablePerfReader (backend ${skip === '' ? backend().kind : 'none'})`, () => {
   let events: BpfMap;
@@ -64,15 +30,11 @@ describe.skipIf(skip !== '')(`OverwritablePerfReader (backend ${skip === '' ? ba
   let prog: Program;
   const cpus = skip === '' ? onlineCPUs() : [];
   const cpu = cpus[cpus.length - 1] ?? 0;
-  const ctx = new Uint8Array(16);
-  const ctxView = new DataView(ctx.buffer);
   let seq = 0;
 
   function produce(on: number, size: number): number {
     const s = ++seq;
-    ctxView.setBigUint64(0, BigInt(size), true);
-    ctxView.setBigUint64(8, BigInt(s), true);
-    prog.testRun({ ctx, ctxSizeOut: 0, flags: TEST_RUN_ON_CPU, cpu: on });
+    runProducer(prog, on, size, s);
     return s;
   }
 

@@ -17,63 +17,16 @@ import { PerfReader, type PerfRecord } from '../../src/perf/reader.js';
 import { pageSize } from '../../src/internal/reader/mmap.js';
 import { attachTracepoint } from '../../src/link/tracepoint.js';
 import { ensureTracefs } from './link-helpers.js';
+import { PAYLOAD_MAX, producer, runProducer } from './helpers/producer.js';
 import { Int, Member, Struct } from '../../src/btf/types.js';
 
 const R = asm.Register;
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf() and perf_event_open()' : '';
 if (skip !== '') console.warn(`skipping perf kernel tests: ${skip}`);
 
-/** BPF_F_TEST_RUN_ON_CPU (include/uapi/linux/bpf.h). */
-const TEST_RUN_ON_CPU = 1;
-const PAYLOAD_MAX = 512;
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
 const readU64 = (b: Uint8Array, off = 0): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
-
-/**
- * ctx (the raw_tp args, 16 bytes): [0] = bytes to output (<= 512), [1] = sequence number.
- * The program counts every run in counters[0], writes the sequence number into the first 8
- * bytes of payload[0] and outputs `size` bytes of it on the current CPU; a failed output is
- * counted in counters[1].
- */
-function producer(events: BpfMap, counters: BpfMap, payload: BpfMap): asm.Instruction[] {
-  const bump = (key: number, label: string): asm.Instruction[] => [
-    asm.storeImm(asm.Size.W, R.R10, -4, key),
-    asm.loadMapPtr(R.R1, counters.fd),
-    asm.mov64Reg(R.R2, R.R10),
-    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-    asm.call(Helper.MapLookupElem),
-    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, label),
-    asm.mov64Imm(R.R1, 1),
-    asm.atomic(asm.AtomicOp.Add, asm.Size.DW, R.R0, 0, R.R1),
-  ];
-  return asm.assemble([
-    asm.mov64Reg(R.R6, R.R1),
-    asm.loadMem(asm.Size.DW, R.R7, R.R6, 0),
-    asm.loadMem(asm.Size.DW, R.R8, R.R6, 8),
-    ...bump(0, 'out'),
-    asm.storeImm(asm.Size.W, R.R10, -4, 0),
-    asm.loadMapPtr(R.R1, payload.fd),
-    asm.mov64Reg(R.R2, R.R10),
-    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-    asm.call(Helper.MapLookupElem),
-    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
-    asm.storeMem(asm.Size.DW, R.R0, 0, R.R8),
-    asm.mov64Reg(R.R9, R.R0),
-    asm.jumpImm(asm.JumpOp.JGT, R.R7, PAYLOAD_MAX, 'out'),
-    asm.mov64Reg(R.R1, R.R6),
-    asm.loadMapPtr(R.R2, events.fd),
-    // BPF_F_CURRENT_CPU is 0xffffffff: a 32-bit move, so the upper half (ctxlen) stays 0.
-    asm.mov32Imm(R.R3, -1),
-    asm.mov64Reg(R.R4, R.R9),
-    asm.mov64Reg(R.R5, R.R7),
-    asm.call(Helper.PerfEventOutput),
-    asm.jumpImm(asm.JumpOp.JSGE, R.R0, 0, 'out'),
-    ...bump(1, 'out'),
-    asm.mov64Imm(R.R0, 0).withSymbol('out'),
-    asm.exit(),
-  ]);
-}
 
 describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind : 'none'})`, () => {
   let events: BpfMap;
@@ -81,17 +34,12 @@ describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind
   let payload: BpfMap;
   let prog: Program;
   const cpus = skip === '' ? onlineCPUs() : [];
-  const ctx = new Uint8Array(16);
-  const ctxView = new DataView(ctx.buffer);
   let seq = 0;
 
   /** Runs the producer once on `cpu`, outputting `size` bytes; returns the sequence number. */
   function produce(cpu: number, size: number): number {
     const s = ++seq;
-    ctxView.setBigUint64(0, BigInt(size), true);
-    ctxView.setBigUint64(8, BigInt(s), true);
-    // raw_tp test runs refuse ctx_out, data and repeat (bpf_prog_test_run_raw_tp()).
-    prog.testRun({ ctx, ctxSizeOut: 0, flags: TEST_RUN_ON_CPU, cpu });
+    runProducer(prog, cpu, size, s);
     return s;
   }
 
@@ -131,7 +79,7 @@ describe.skipIf(skip !== '')(`PerfReader (backend ${skip === '' ? backend().kind
       name: 'perf_producer',
       type: ProgramType.RawTracepoint,
       license: 'GPL',
-      instructions: producer(events, counters, payload),
+      instructions: producer(events, payload, counters),
     });
   });
 

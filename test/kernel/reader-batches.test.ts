@@ -19,66 +19,14 @@ import { RingBufReader } from '../../src/ringbuf/reader.js';
 import { RecordBatch } from '../../src/internal/reader/batch.js';
 import { attachTracepoint } from '../../src/link/tracepoint.js';
 import { callGetppid, ensureTracefs } from './link-helpers.js';
+import { PAYLOAD_MAX, producer, runProducer } from './helpers/producer.js';
 
 const R = asm.Register;
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf() and perf_event_open()' : '';
 if (skip !== '') console.warn(`skipping reader batch kernel tests: ${skip}`);
 
-/** BPF_F_TEST_RUN_ON_CPU (include/uapi/linux/bpf.h). */
-const TEST_RUN_ON_CPU = 1;
-const PAYLOAD_MAX = 512;
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
 const readU64 = (b: Uint8Array, off = 0): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
-
-/**
- * ctx (16 bytes): [0] size (<= 512), [1] sequence number. Counts every run in counters[0],
- * writes the sequence number into payload[0] and outputs `size` bytes of it (perf: on the
- * current CPU; ring buffer: bpf_ringbuf_output()); a failed output is counted in counters[1].
- */
-function producer(out: BpfMap, counters: BpfMap, payload: BpfMap): asm.Instruction[] {
-  const bump = (key: number): asm.Instruction[] => [
-    asm.storeImm(asm.Size.W, R.R10, -4, key),
-    asm.loadMapPtr(R.R1, counters.fd),
-    asm.mov64Reg(R.R2, R.R10),
-    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-    asm.call(Helper.MapLookupElem),
-    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
-    asm.mov64Imm(R.R1, 1),
-    asm.atomic(asm.AtomicOp.Add, asm.Size.DW, R.R0, 0, R.R1),
-  ];
-  const output =
-    out.type === MapType.PerfEventArray
-      ? [
-          asm.mov64Reg(R.R1, R.R6),
-          asm.loadMapPtr(R.R2, out.fd),
-          asm.mov32Imm(R.R3, -1), // BPF_F_CURRENT_CPU
-          asm.mov64Reg(R.R4, R.R9),
-          asm.mov64Reg(R.R5, R.R7),
-          asm.call(Helper.PerfEventOutput),
-        ]
-      : [asm.loadMapPtr(R.R1, out.fd), asm.mov64Reg(R.R2, R.R9), asm.mov64Reg(R.R3, R.R7), asm.mov64Imm(R.R4, 0), asm.call(Helper.RingbufOutput)];
-  return asm.assemble([
-    asm.mov64Reg(R.R6, R.R1),
-    asm.loadMem(asm.Size.DW, R.R7, R.R6, 0),
-    asm.loadMem(asm.Size.DW, R.R8, R.R6, 8),
-    ...bump(0),
-    asm.storeImm(asm.Size.W, R.R10, -4, 0),
-    asm.loadMapPtr(R.R1, payload.fd),
-    asm.mov64Reg(R.R2, R.R10),
-    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-    asm.call(Helper.MapLookupElem),
-    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
-    asm.storeMem(asm.Size.DW, R.R0, 0, R.R8),
-    asm.mov64Reg(R.R9, R.R0),
-    asm.jumpImm(asm.JumpOp.JGT, R.R7, PAYLOAD_MAX, 'out'),
-    asm.jumpImm(asm.JumpOp.JEq, R.R7, 0, 'out'),
-    ...output,
-    asm.jumpImm(asm.JumpOp.JSGE, R.R0, 0, 'out'),
-    ...bump(1),
-    asm.mov64Imm(R.R0, 0).withSymbol('out'),
-    asm.exit(),
-  ]);
-}
 
 /** The payload the program sends for `size` bytes and sequence `s` (unpadded). */
 function expected(s: number, size: number): Uint8Array {
@@ -98,11 +46,7 @@ function setup(type: MapType.PerfEventArray | MapType.RingBuf) {
     seq: 0,
     produce(cpu: number, size: number): number {
       const n = ++s.seq;
-      const ctx = new Uint8Array(16);
-      const v = new DataView(ctx.buffer);
-      v.setBigUint64(0, BigInt(size), true);
-      v.setBigUint64(8, BigInt(n), true);
-      s.prog.testRun({ ctx, ctxSizeOut: 0, flags: TEST_RUN_ON_CPU, cpu });
+      runProducer(s.prog, cpu, size, n);
       return n;
     },
     counter: (i: number): number => Number(readU64(s.counters.lookup(u32(i))!)),
@@ -121,7 +65,7 @@ function setup(type: MapType.PerfEventArray | MapType.RingBuf) {
     const pattern = new Uint8Array(PAYLOAD_MAX);
     for (let i = 0; i < PAYLOAD_MAX; i++) pattern[i] = (i * 7 + 3) & 0xff;
     s.payload.update(u32(0), pattern);
-    s.prog = Program.load({ name: 'batch_producer', type: ProgramType.RawTracepoint, license: 'GPL', instructions: producer(s.out, s.counters, s.payload) });
+    s.prog = Program.load({ name: 'batch_producer', type: ProgramType.RawTracepoint, license: 'GPL', instructions: producer(s.out, s.payload, s.counters) });
   });
   afterAll(() => {
     s.prog?.close();
