@@ -22,12 +22,11 @@
  * @module
  */
 import { ArgumentError, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { Feature, notSupported, unknown } from '../features/feature.js';
+import { Feature, unknown } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { encodeAttr } from '../sys/attr.js';
 import { bpfCheck } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
-import { kernelVersion } from '../sys/kernel-version.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { encodeAttrWithStrings, u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
@@ -115,8 +114,8 @@ export const kprobeMultiFeature = new Feature('kprobe_multi link (BPF_LINK_CREAT
  * if (kprobeSessionFeature.supported()) console.log('entry and return in one program');
  * ```
  */
-export const kprobeSessionFeature = new Feature('kprobe session link (BPF_LINK_CREATE with BPF_TRACE_KPROBE_SESSION)', '6.10', () => {
-  const r = linkCreateProbe({
+export const kprobeSessionFeature = new Feature('kprobe session link (BPF_LINK_CREATE with BPF_TRACE_KPROBE_SESSION)', '6.10', () =>
+  linkCreateProbe({
     name: 'probe_kps',
     programType: ProgramType.Kprobe,
     attachType: AttachType.TraceKprobeSession,
@@ -125,12 +124,9 @@ export const kprobeSessionFeature = new Feature('kprobe session link (BPF_LINK_C
     proves: [Errno.EFAULT, Errno.ENOENT, Errno.ESRCH],
     since: '6.10',
     config: 'CONFIG_FPROBE',
-  });
-  if (r.supported === false && r.missingConfig !== undefined && !kernelVersion().atLeast('6.10')) {
-    return notSupported(`${r.reason}, and kprobe session links came in Linux 6.10`, '6.10');
-  }
-  return r;
-}, { perBoot: 'kernel' });
+  }),
+  { perBoot: 'kernel' },
+);
 
 /** True when this kernel has neither a kprobe PMU nor kprobe_events (CONFIG_KPROBES unset). */
 function noKprobesAtAll(): boolean {

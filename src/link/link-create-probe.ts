@@ -15,6 +15,7 @@ import { Program } from '../prog.js';
 import { encodeAttr, type AttrValues } from '../sys/attr.js';
 import { bpfRaw } from '../sys/bpf.js';
 import { Errno } from '../sys/errno.js';
+import { kernelVersion } from '../sys/kernel-version.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import type { AttachType, ProgramType } from '../types.js';
@@ -72,6 +73,11 @@ export function linkCreateProbe(probe: LinkCreateProbe): FeatureResult {
     const errno = -r;
     if (probe.proves.includes(errno)) return Supported;
     if (errno === Errno.EOPNOTSUPP && probe.config !== undefined) {
+      // A kernel older than the link type and built without the option answers EOPNOTSUPP
+      // too (e.g. sessions on 6.1 without CONFIG_FPROBE): the missing version comes first.
+      if (!kernelVersion().atLeast(probe.since)) {
+        return notSupported(`BPF_LINK_CREATE rejects ${probe.attachName} (EOPNOTSUPP): it came in Linux ${probe.since}, and this kernel also lacks ${probe.config}`, probe.since);
+      }
       return configuredOut(`BPF_LINK_CREATE answers EOPNOTSUPP: the kernel was built without ${probe.config}`, probe.config);
     }
     // bpf_check_uarg_tail_zero() answers E2BIG for attr fields the kernel does not know;

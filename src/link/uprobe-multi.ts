@@ -14,12 +14,11 @@
  * @module
  */
 import { ArgumentError, NotSupportedError, SymbolNotFoundError } from '../errors.js';
-import { Feature, notSupported } from '../features/feature.js';
+import { Feature } from '../features/feature.js';
 import { Program } from '../prog.js';
 import { bpfCall } from '../sys/bpf.js';
 import { cString } from '../sys/commands.js';
 import { Errno } from '../sys/errno.js';
-import { kernelVersion } from '../sys/kernel-version.js';
 import { LinkCreate } from '../sys/layouts.js';
 import { u64Array } from '../sys/string-array.js';
 import { AttachType, ProgramType } from '../types.js';
@@ -105,8 +104,8 @@ export const uprobeMultiFeature = new Feature('uprobe_multi link (BPF_LINK_CREAT
  * if (uprobeSessionFeature.supported()) console.log('entry and return in one program');
  * ```
  */
-export const uprobeSessionFeature = new Feature('uprobe session link (BPF_LINK_CREATE with BPF_TRACE_UPROBE_SESSION)', '6.13', () => {
-  const r = linkCreateProbe({
+export const uprobeSessionFeature = new Feature('uprobe session link (BPF_LINK_CREATE with BPF_TRACE_UPROBE_SESSION)', '6.13', () =>
+  linkCreateProbe({
     name: 'probe_ups',
     programType: ProgramType.Kprobe,
     attachType: AttachType.TraceUprobeSession,
@@ -115,12 +114,9 @@ export const uprobeSessionFeature = new Feature('uprobe session link (BPF_LINK_C
     proves: [Errno.EBADF],
     since: '6.13',
     config: 'CONFIG_UPROBES',
-  });
-  if (r.supported === false && r.missingConfig !== undefined && !kernelVersion().atLeast('6.13')) {
-    return notSupported(`BPF_LINK_CREATE rejects BPF_TRACE_UPROBE_SESSION (EOPNOTSUPP): uprobe session links came in Linux 6.13`, '6.13');
-  }
-  return r;
-}, { perBoot: 'kernel' });
+  }),
+  { perBoot: 'kernel' },
+);
 
 function requireUprobeMulti(session: boolean): void {
   const feature = session ? uprobeSessionFeature : uprobeMultiFeature;
