@@ -517,6 +517,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    */
   close(): void {
     this.#fd = -1;
+    // The adopted requests hold the fd number, which the kernel may hand out again: the hot
+    // paths test only for an adopted pair, so they go with the fd.
+    this.#intoPair = undefined;
+    this.#updatePair = undefined;
     this.#owner.close();
   }
 
@@ -604,6 +608,12 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       if (r === -Errno.ENOENT) return undefined;
       return this.#fail(MapLookupElem, -r, 'lookup', key, this.#scratchValue, flags);
     }
+    return this.#lookupOther(key, flags);
+  }
+
+  /** lookup off the hot path: flags that differ from the last call's, no scratch request, bad keys. */
+  #lookupOther(key: Uint8Array, flags: number): V | undefined {
+    const k = this.#scratchKey;
     const fd = this.fd;
     this.#checkKey(key, 'lookup');
     k!.set(key);
@@ -631,15 +641,21 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * @throws a {@link ArgumentError} for a key or buffer of the wrong size; {@link SyscallError} otherwise.
    */
   lookupInto(key: Uint8Array, out: Uint8Array, flags: number = 0): boolean {
-    // Adopted buffers first (see #adopt); the sizes are checked again because a detached
-    // buffer keeps its identity.
-    const direct = flags === 0 ? adoptedCall(this.#intoPair, key, out) : undefined;
-    if (direct !== undefined && this.#fd >= 0 && key.byteLength === this.keySize && out.byteLength === this.#kernelValueSize) {
-      const r = direct(Cmd.MapLookupElem);
+    // Adopted buffers (see #adopt); the sizes are checked again because a detached buffer
+    // keeps its identity. Everything else is in #lookupIntoOther: this method stays small
+    // enough for V8 to inline into the caller's loop (no JS call per element).
+    const p = this.#intoPair;
+    if (p !== undefined && p.call !== undefined && p.key === key && p.value === out && flags === 0 && key.byteLength === this.keySize && out.byteLength === this.#kernelValueSize) {
+      const r = p.call(Cmd.MapLookupElem);
       if (r === 0) return true;
       if (r === -Errno.ENOENT) return false;
       return this.#fail(MapLookupElem, -r, 'lookup', key, out, flags);
     }
+    return this.#lookupIntoOther(key, out, flags);
+  }
+
+  /** lookupInto over buffers not adopted (yet): through the scratch buffers, or checked. */
+  #lookupIntoOther(key: Uint8Array, out: Uint8Array, flags: number): boolean {
     const call = this.#elemCall;
     const scratch = this.#scratchValue;
     if (
@@ -688,13 +704,18 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * (NoExist), ENOENT (Exist), E2BIG (map full), EPERM (frozen or read-only map).
    */
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
-    // Adopted buffers first, as in lookupInto.
-    const direct = flags === 0 ? adoptedCall(this.#updatePair, key, value) : undefined;
-    if (direct !== undefined && this.#fd >= 0 && key.byteLength === this.keySize && (value as Uint8Array).byteLength === this.valueSize) {
-      const r = direct(Cmd.MapUpdateElem);
+    // Adopted buffers first, small enough to inline, as in lookupInto.
+    const p = this.#updatePair;
+    if (p !== undefined && p.call !== undefined && p.key === key && p.value === value && flags === 0 && key.byteLength === this.keySize && (value as Uint8Array).byteLength === this.valueSize) {
+      const r = p.call(Cmd.MapUpdateElem);
       if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, value as Uint8Array, flags);
       return;
     }
+    this.#updateOther(key, value, flags);
+  }
+
+  /** update with buffers not adopted (yet): through the scratch buffers, or encoded. */
+  #updateOther(key: Uint8Array, value: V, flags: number): void {
     const call = this.#elemCall;
     if (
       call !== undefined &&
@@ -1075,7 +1096,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   /**
    * Notes the buffers of a fast-path call with flags 0: the second call in a row with the same
    * key and value buffers prepares a request over them, which later calls use without copying
-   * (see {@link adoptedCall}). Reuses `pair`, so a loop over fresh buffers allocates nothing.
+   * (the hot paths of lookupInto and update). Reuses `pair`, so a loop over fresh buffers allocates nothing.
    */
   #adopt(pair: DirectPair | undefined, key: Uint8Array, value: Uint8Array): DirectPair {
     if (pair === undefined) return { key, value, call: undefined };
@@ -1487,17 +1508,11 @@ function createRules(type: MapType): string | undefined {
   }
 }
 
-/** A caller's key and value buffers seen together, and the request over them once adopted. */
 /** The last key and value buffers of a map's lookupInto (or update), and a request over them once adopted. */
 interface DirectPair {
   key: Uint8Array;
   value: Uint8Array;
   call: ((cmd: number) => number) | undefined;
-}
-
-/** The prepared request of `pair` when `key` and `value` are the buffers it was made over. */
-function adoptedCall(pair: DirectPair | undefined, key: unknown, value: unknown): ((cmd: number) => number) | undefined {
-  return pair !== undefined && pair.key === key && pair.value === value ? pair.call : undefined;
 }
 
 function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.fields>, label: string): number {

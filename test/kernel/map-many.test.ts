@@ -139,9 +139,18 @@ for (const [name, load] of loaders) {
       expect(caught(() => m.lookupInto(key, out))).toBeInstanceOf(ArgumentError);
       structuredClone(key.buffer, { transfer: [key.buffer] });
       expect(caught(() => m.update(key, value))).toBeInstanceOf(ArgumentError);
+      // Buffers adopted before close: the request over them (holding the old fd number) goes too.
+      const k2 = u32(2);
+      const v2 = new Uint8Array(8);
+      for (let i = 0; i < 3; i++) {
+        m.update(k2, v2);
+        expect(m.lookupInto(k2, v2)).toBe(true);
+      }
       m.close();
       expect(caught(() => m.update(u32(1), value))).toBeInstanceOf(ClosedError);
       expect(caught(() => m.lookupInto(u32(1), new Uint8Array(8)))).toBeInstanceOf(ClosedError);
+      expect(caught(() => m.update(k2, v2))).toBeInstanceOf(ClosedError);
+      expect(caught(() => m.lookupInto(k2, v2))).toBeInstanceOf(ClosedError);
     });
 
     it('a closed map throws ClosedError', () => {
