@@ -186,6 +186,8 @@ int main(void)
 	A("BPF_PROG_BIND_MAP", "prog_fd", prog_bind_map.prog_fd);
 	A("BPF_PROG_BIND_MAP", "map_fd", prog_bind_map.map_fd);
 	A("BPF_PROG_BIND_MAP", "flags", prog_bind_map.flags);
+	A("BPF_TOKEN_CREATE", "flags", token_create.flags);
+	A("BPF_TOKEN_CREATE", "bpffs_fd", token_create.bpffs_fd);
 	S("bpf_map_info", bpf_map_info, "type", type);
 	S("bpf_map_info", bpf_map_info, "id", id);
 	S("bpf_map_info", bpf_map_info, "key_size", key_size);

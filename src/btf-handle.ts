@@ -23,6 +23,7 @@ import { bpfRaw } from './sys/bpf.js';
 import { fdById, objGetInfoByFd } from './sys/commands.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { BtfInfo, BtfLoad } from './sys/layouts.js';
+import { withLoadToken, type TokenOption } from './token.js';
 import { Owner, type HeldFd } from './internal/owner.js';
 import { dataView } from './internal/bytes.js';
 
@@ -38,6 +39,12 @@ export interface BTFLoadOptions {
   logLevel?: number;
   /** Size of the first log buffer in bytes (default 64 KiB, at least 128). It grows as needed. */
   logSize?: number;
+  /**
+   * The BPF token to load the BTF with, inside a user namespace (Linux 6.9): a {@link BpfToken}, a
+   * delegating bpffs path, or `false`. Default: `EBPF_TS_BPF_TOKEN_PATH`, else one from
+   * /sys/fs/bpf when it delegates (see {@link TokenOption}).
+   */
+  token?: TokenOption;
 }
 
 /** Options of {@link loadForKernel}. */
@@ -182,6 +189,10 @@ export class BTFHandle {
    * so the {@link BTFLoadError} carries the kernel's whole explanation.
    */
   static load(btf: Spec | Uint8Array, options: BTFLoadOptions = {}): BTFHandle {
+    return withLoadToken(options.token, () => BTFHandle.loadInScope(btf, options));
+  }
+
+  private static loadInScope(btf: Spec | Uint8Array, options: BTFLoadOptions): BTFHandle {
     const bytes = btf instanceof Uint8Array ? btf : marshalSpec(btf, { byteOrder: hostLittleEndian ? 'little' : 'big' });
     if (bytes.byteLength === 0) throw new ArgumentError('BTF blob is empty');
     const { attr, pointers } = encodeAttr(BtfLoad, { btf: bytes, btf_size: bytes.byteLength });
@@ -275,6 +286,11 @@ export class BTFHandle {
  * kernel still rejects the result.
  */
 export function loadForKernel(spec: Spec, options: LoadForKernelOptions = {}): LoadedBTF {
+  // The probes below create BTF too: they need the token as much as the load does.
+  return withLoadToken(options.token, () => loadForKernelInScope(spec, options));
+}
+
+function loadForKernelInScope(spec: Spec, options: LoadForKernelOptions): LoadedBTF {
   // A kernel without BPF_BTF_LOAD (before 4.18) would answer a bare EINVAL; say what it is.
   if (btfFeature.check().supported === false) btfFeature.require();
   const copy = spec.copy();

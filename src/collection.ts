@@ -56,6 +56,7 @@ import { kernelVersion } from './sys/kernel-version.js';
 import { backend } from './sys/select.js';
 import { MapType, ProgramType, mapTypeName, mapTypeSince } from './types.js';
 import { Variable, type SectionAccess } from './variable.js';
+import { withLoadToken, type BpfToken, type TokenOption } from './token.js';
 import { dataView } from './internal/bytes.js';
 
 /** Options of {@link loadCollection}. */
@@ -110,6 +111,16 @@ export interface CollectionOptions {
    * then attaches it. An EXT program without a target fails to load with an ArgumentError.
    */
   freplaceTargets?: Record<string, FreplaceTarget>;
+  /**
+   * The BPF token to create the maps, BTF and programs with, inside a user namespace (Linux
+   * 6.9; a container whose manager mounted a bpffs with `delegate_*` options for it): a
+   * {@link BpfToken}, the path of such a bpffs, or `false` for none. Left out, the loader uses
+   * `EBPF_TS_BPF_TOKEN_PATH` when it is set (an empty value: no token) and otherwise, only in a
+   * user namespace, a token from /sys/fs/bpf when that bpffs delegates — libbpf's defaults. The
+   * feature probes of the load carry it too; a token the loader created is closed when the load
+   * ends (what it created keeps working).
+   */
+  token?: TokenOption;
 }
 
 /** Something the loader created and must release on failure or close(). */
@@ -421,6 +432,10 @@ function u32(value: number): Uint8Array {
 }
 
 function instantiate(spec: CollectionSpec, options: CollectionOptions): Collection {
+  return withLoadToken(options.token, () => instantiateInScope(spec, options));
+}
+
+function instantiateInScope(spec: CollectionSpec, options: CollectionOptions): Collection {
   // The kernel reads instructions, BTF and map values in its own byte order: an object built
   // for the other one would reach the kernel as garbage and fail with an unrelated message.
   const host = hostLittleEndian ? 'little' : 'big';

@@ -74,6 +74,7 @@ export {
 export { missingBTFFeatures, btfKindFeatures, btfFeature } from './features/btf.js';
 export { openKernelModuleBTF, ModuleBTFNotFoundError } from './module-btf.js';
 export { loadCollection, Collection, type CollectionOptions } from './collection.js';
+export { BpfToken, type TokenDelegation, type TokenOption } from './token.js';
 export { Variable, ReadOnlyVariableError } from './variable.js';
 export { TypedMap } from './typed-map.js';
 export { TypedReader, type RawRecord, type RecordSource, type TypedReaderOptions } from './typed-reader.js';

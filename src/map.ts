@@ -41,6 +41,7 @@ import { Owner, type HeldFd } from './internal/owner.js';
 import { sanitizeObjectName } from './sys/object-name.js';
 import { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
 import { dataView } from './internal/bytes.js';
+import { withLoadToken, type TokenOption } from './token.js';
 export { BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_MMAPABLE } from './internal/flags.js';
 
 export { PinType, copyMapSpec, type MapSpec } from './map-spec.js';
@@ -75,6 +76,11 @@ export interface CreateMapOptions {
   innerMapFd?: number;
   /** Offload the map to this network device (4.16+). */
   ifindex?: number;
+  /**
+   * The BPF token to create the map with, inside a user namespace (6.9; see {@link TokenOption}:
+   * by default one from a delegating /sys/fs/bpf there).
+   */
+  token?: TokenOption;
   /**
    * Directory on a bpffs mount for `spec.pinning === PinType.ByName`: an existing compatible
    * pin `<pinPath>/<name>` is opened instead of creating a map; otherwise the new map is
@@ -326,6 +332,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * {@link ArgumentError} for a map-in-map without an inner map.
    */
   static create<V extends MapValue = Uint8Array>(spec: MapSpec, options: CreateMapOptions = {}): BpfMap<V> {
+    return withLoadToken(options.token, () => BpfMap.createInScope<V>(spec, options));
+  }
+
+  private static createInScope<V extends MapValue>(spec: MapSpec, options: CreateMapOptions): BpfMap<V> {
     if (spec.pinning === PinType.ByName && options.pinPath !== undefined) {
       return BpfMap.createOrOpenPinned<V>(spec, options, options.pinPath);
     }

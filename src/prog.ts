@@ -21,6 +21,7 @@ import { cString, fdById, objectIds, objGet, objGetInfoByFd, objPin } from './sy
 import { bpfError, Errno } from './sys/errno.js';
 import { kernelVersion } from './sys/kernel-version.js';
 import { ProgInfo, ProgLoad, ProgTestRun } from './sys/layouts.js';
+import { withLoadToken, type TokenOption } from './token.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from './types.js';
 import { fdState, Owner, type HeldFd } from './internal/owner.js';
 import { MAX_OBJECT_NAME_LENGTH, sanitizeObjectName } from './sys/object-name.js';
@@ -55,6 +56,12 @@ export interface ProgramLoadOptions {
   logLevel?: number;
   /** Size of the first log buffer in bytes (default 64 KiB, at least 128). It grows as needed. */
   logSize?: number;
+  /**
+   * The BPF token to load the program with, inside a user namespace (Linux 6.9): a {@link BpfToken}, a
+   * delegating bpffs path, or `false`. Default: `EBPF_TS_BPF_TOKEN_PATH`, else one from
+   * /sys/fs/bpf when it delegates (see {@link TokenOption}).
+   */
+  token?: TokenOption;
 }
 
 /** Input of {@link Program.testRun}. */
@@ -401,6 +408,10 @@ export class Program {
    * @throws {@link ArgumentError} the spec is incomplete (no instructions, unresolved map).
    */
   static load(spec: ProgramSpec, options: ProgramLoadOptions = {}): Program {
+    return withLoadToken(options.token, () => Program.loadInScope(spec, options));
+  }
+
+  private static loadInScope(spec: ProgramSpec, options: ProgramLoadOptions): Program {
     const displayName = spec.name ?? spec.sectionName ?? programTypeName(spec.type);
     if (spec.instructions.length === 0) throw new ArgumentError(`program ${displayName} has no instructions`);
     checkResolved(displayName, spec.instructions);

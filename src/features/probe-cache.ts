@@ -20,7 +20,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Capability, hasCapability, lockdownMode } from '../internal/privileges.js';
+import { Capability, hasCapability, inInitialUserNamespace, lockdownMode } from '../internal/privileges.js';
 import { packageRoot } from '../sys/backend-native.js';
 import { loadedBackend } from '../sys/select.js';
 import type { FeatureResult } from './feature.js';
@@ -95,7 +95,7 @@ function usable(scope: ProbeScope): ProbeCacheFile | undefined {
   file ??= defaultFile() ?? null;
   if (file === null) return undefined;
   if (scope === 'privileged') {
-    privileged ??= hasCapability(Capability.CAP_SYS_ADMIN) && [undefined, 'none'].includes(lockdownMode());
+    privileged ??= hasCapability(Capability.CAP_SYS_ADMIN) && inInitialUserNamespace() && [undefined, 'none'].includes(lockdownMode());
     if (!privileged) return undefined;
   }
   return file;

@@ -20,6 +20,12 @@ export const BPF_F_MMAPABLE = 1 << 10;
 /** `BPF_F_STACK_BUILD_ID`: a STACK_TRACE map stores (build id, file offset) per frame, not addresses (4.17). */
 export const BPF_F_STACK_BUILD_ID = 1 << 5;
 
+/**
+ * `BPF_F_TOKEN_FD`: the command's `*_token_fd` field holds a BPF token (`map_flags`,
+ * `prog_flags`, `btf_flags`; Linux 6.9).
+ */
+export const BPF_F_TOKEN_FD = 1 << 16;
+
 /** `BPF_F_SLEEPABLE`: the program may sleep (`prog_flags`, Linux 5.10). */
 export const BPF_F_SLEEPABLE = 1 << 4;
 /** `BPF_F_XDP_HAS_FRAGS`: the XDP program handles multi-buffer packets (Linux 5.18). */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /** Linux capability numbers (include/uapi/linux/capability.h) that BPF checks. */
 export const Capability = {
@@ -58,12 +58,35 @@ export function lockdownMode(): string | undefined {
 /**
  * Why the kernel answered EPERM to a process holding CAP_SYS_ADMIN (which passes every
  * capability check bpf() makes: `bpf_capable()`, `perfmon_capable()`, `bpf_net_capable()`):
- * a security policy refused it. Returns undefined when the process lacks CAP_SYS_ADMIN, where
- * a missing capability explains EPERM just as well.
+ * a security policy refused it. Returns undefined when the process lacks CAP_SYS_ADMIN, or
+ * holds it only in a user namespace of its own, where a missing capability (or token) explains
+ * EPERM just as well.
  */
 export function policyRefusal(): string | undefined {
-  if (!hasCapability(Capability.CAP_SYS_ADMIN)) return undefined;
+  // A user namespace's CAP_SYS_ADMIN is not the kernel's: EPERM there says nothing of policy.
+  if (!hasCapability(Capability.CAP_SYS_ADMIN) || !inInitialUserNamespace()) return undefined;
   const mode = lockdownMode();
   const lockdown = mode !== undefined && mode !== 'none' ? `; kernel lockdown is "${mode}"` : '';
   return `refused by the kernel's security policy (lockdown or an LSM) although this process holds CAP_SYS_ADMIN${lockdown}`;
+}
+
+// PROC_USER_INIT_INO (include/linux/proc_ns.h): the inode of the initial user namespace, the
+// same on every boot and machine.
+const INIT_USER_NS = 'user:[4026531837]';
+let initialUserNs: boolean | undefined;
+
+/**
+ * True if this process runs in the initial user namespace, where bpf()'s capability checks
+ * look. In any other (a container's), capabilities count only through a BPF token (6.9). Asked
+ * once: a process with threads, as Node is, cannot change its user namespace.
+ */
+export function inInitialUserNamespace(): boolean {
+  if (initialUserNs === undefined) {
+    try {
+      initialUserNs = readlinkSync('/proc/self/ns/user') === INIT_USER_NS;
+    } catch {
+      initialUserNs = true; // no /proc: assume the host, as before user namespaces
+    }
+  }
+  return initialUserNs;
 }

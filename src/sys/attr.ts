@@ -9,6 +9,8 @@
  */
 import type { PointerList } from './backend.js';
 import { dataView, hostLittleEndian } from '../internal/bytes.js';
+import { BPF_F_TOKEN_FD } from '../internal/flags.js';
+import { tokenInScope } from './token-scope.js';
 
 export { hostLittleEndian } from '../internal/bytes.js';
 
@@ -51,6 +53,11 @@ export interface Layout<F extends string = string> {
   readonly ordered: readonly Field[];
   /** End of the last field: the full size this library knows for the command. */
   readonly size: number;
+  /**
+   * For commands that accept a BPF token (6.9): the field for its fd and the flags field that
+   * gets `BPF_F_TOKEN_FD`. {@link encodeAttr} fills both while a token is in scope.
+   */
+  readonly token?: { readonly fd: Field; readonly flags: Field };
 }
 
 const sizes: Record<FieldKind, number> = { u8: 1, u32: 4, s32: 4, u64: 8, ptr: 8, name: 16, bytes: 0 };
@@ -64,7 +71,7 @@ export function defineLayout<F extends string>(
   cmd: number,
   since: string,
   spec: { readonly [K in F]: FieldSpec },
-  options: { returnsFd?: boolean } = {},
+  options: { returnsFd?: boolean; token?: { readonly fd: NoInfer<F>; readonly flags: NoInfer<F> } } = {},
 ): Layout<F> {
   const fields = {} as { [K in F]: Field };
   for (const key of Object.keys(spec) as F[]) {
@@ -74,7 +81,8 @@ export function defineLayout<F extends string>(
   }
   const ordered = Object.values<Field>(fields).sort((a, b) => a.offset - b.offset);
   const size = ordered.reduce((end, f) => Math.max(end, f.offset + f.size), 0);
-  return { name, cmd, since, returnsFd: options.returnsFd ?? false, fields, ordered, size };
+  const token = options.token === undefined ? undefined : { fd: fields[options.token.fd], flags: fields[options.token.flags] };
+  return { name, cmd, since, returnsFd: options.returnsFd ?? false, fields, ordered, size, ...(token === undefined ? {} : { token }) };
 }
 
 /** An encoded attr ready for the backend. */
@@ -94,6 +102,7 @@ export type AttrValues<F extends string> = { readonly [K in F]?: FieldValue };
  * and a caller that does not mention it stays compatible with kernels before 6.4.
  */
 export function encodeAttr<F extends string>(layout: Layout<F>, values: AttrValues<F>): EncodedAttr {
+  if (layout.token !== undefined) values = withScopeToken(layout.token, values);
   let end = 0;
   for (const key in values) {
     if (values[key] === undefined) continue;
@@ -110,6 +119,15 @@ export function encodeAttr<F extends string>(layout: Layout<F>, values: AttrValu
     writeField(view, attr, layout.fields[key], value, pointers);
   }
   return { attr, pointers };
+}
+
+/** `values` with the token in scope (if any) in `token.fd`, unless the caller set one. */
+function withScopeToken<F extends string>(token: { readonly fd: Field; readonly flags: Field }, values: AttrValues<F>): AttrValues<F> {
+  const scope = tokenInScope();
+  const fields = values as Record<string, FieldValue>;
+  if (scope === undefined || fields[token.fd.name] !== undefined) return values;
+  const flags = Number(fields[token.flags.name] ?? 0);
+  return { ...values, [token.fd.name]: scope.fd, [token.flags.name]: flags | BPF_F_TOKEN_FD };
 }
 
 function writeField(

@@ -12,7 +12,8 @@ import type { PointerList } from './backend.js';
 import { fieldsSet, type Field, type Layout } from './attr.js';
 import { kernelVersion } from './kernel-version.js';
 import { memlockState } from './memlock.js';
-import { Capability, effectiveCapabilities, hasCapability, lockdownMode } from '../internal/privileges.js';
+import { Capability, effectiveCapabilities, hasCapability, inInitialUserNamespace, lockdownMode } from '../internal/privileges.js';
+import { tokenInScope } from './token-scope.js';
 
 /** errno values used by the mapping (x86-64 and arm64 share them). */
 export const Errno = {
@@ -60,12 +61,24 @@ function readTrim(path: string): string | undefined {
 }
 
 /**
- * Why bpf() said EPERM, as far as this process can tell: missing capabilities, kernel lockdown,
+ * Why bpf() said EPERM, as far as this process can tell: a BPF token that does not delegate the
+ * request, a user namespace without a token, missing capabilities, kernel lockdown,
  * the unprivileged-BPF sysctl, or RLIMIT_MEMLOCK on kernels that still charge BPF memory to it
  * (before 5.11, the kernel answers EPERM, not ENOMEM, when the limit is exceeded).
  */
 export function permissionHint(): string {
   const reasons: string[] = [];
+  const token = tokenInScope();
+  if (token !== undefined) {
+    reasons.push(`${token.describe()} may not allow this command, map type, program type or attach type (check the delegate_* options of its bpffs mount)`);
+  } else if (!inInitialUserNamespace()) {
+    reasons.push(
+      'this process runs in a user namespace (a container), where bpf() ignores its capabilities without a BPF token: ' +
+        'mount a bpffs with delegate_* options for it from outside (Linux 6.9+) and load with a token ' +
+        '(found at /sys/fs/bpf, or given with the `token` option or EBPF_TS_BPF_TOKEN_PATH; see docs/loading.md, "BPF tokens")',
+    );
+    return reasons.join('; ');
+  }
   const caps = effectiveCapabilities();
   const has = (cap: number): boolean => hasCapability(cap, caps);
   if (caps !== undefined && !has(Capability.CAP_SYS_ADMIN) && !has(Capability.CAP_BPF)) {

@@ -46,6 +46,7 @@ export enum Cmd {
   IterCreate = 33,
   LinkDetach = 34,
   ProgBindMap = 35,
+  TokenCreate = 36,
 }
 
 /** BPF_MAP_CREATE. */
@@ -71,7 +72,7 @@ export const MapCreate = defineLayout(
     value_type_btf_obj_fd: [72, 's32', '6.9'],
     map_token_fd: [76, 's32', '6.9'],
   },
-  { returnsFd: true },
+  { returnsFd: true, token: { fd: 'map_token_fd', flags: 'map_flags' } },
 );
 
 const elemFields = {
@@ -166,7 +167,7 @@ export const ProgLoad = defineLayout(
     prog_token_fd: [144, 's32', '6.9'],
     fd_array_cnt: [148, 'u32', '6.14'],
   },
-  { returnsFd: true },
+  { returnsFd: true, token: { fd: 'prog_token_fd', flags: 'prog_flags' } },
 );
 
 const objFields = {
@@ -301,7 +302,7 @@ export const BtfLoad = defineLayout(
     btf_flags: [32, 'u32', '6.9'],
     btf_token_fd: [36, 's32', '6.9'],
   },
-  { returnsFd: true },
+  { returnsFd: true, token: { fd: 'btf_token_fd', flags: 'btf_flags' } },
 );
 
 /**
@@ -383,6 +384,18 @@ export const ProgBindMap = defineLayout('BPF_PROG_BIND_MAP', Cmd.ProgBindMap, '5
 });
 
 /**
+ * BPF_TOKEN_CREATE (6.9): a token from the root of a bpffs mounted with `delegate_*` options, in
+ * the user namespace that owns the mount.
+ */
+export const TokenCreate = defineLayout(
+  'BPF_TOKEN_CREATE',
+  Cmd.TokenCreate,
+  '6.9',
+  { flags: [0, 'u32', '6.9'], bpffs_fd: [4, 'u32', '6.9'] },
+  { returnsFd: true },
+);
+
+/**
  * BPF_PROG_QUERY. Callers set `revision` (0n) so the attr is always sent whole:
  * bpf_mprog_query() (tcx, netkit, 6.6) and __cgroup_bpf_query() (6.16) copy the revision to
  * `uattr->query.revision` however short the attr was; older kernels accept the zero tail.
@@ -449,6 +462,7 @@ export const commandLayouts = [
   EnableStats,
   IterCreate,
   ProgBindMap,
+  TokenCreate,
   ProgQuery,
   TaskFdQuery,
 ] as const;
