@@ -22,7 +22,7 @@
 // bytes: `npx esbuild --analyze` style questions); --no-types skips step 1 and 3 (quick
 // rebuilds of the JavaScript while measuring).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -46,6 +46,61 @@ rmSync(dist, { recursive: true, force: true });
 
 if (types) run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--emitDeclarationOnly']);
 
+// `node:` modules through process.getBuiltinModule() (Node 20.16+) instead of `import`: an
+// ES module import of a builtin builds a module namespace from every export, which runs the
+// lazy getters too (`import { readFileSync } from 'node:fs'` loads ~20 stream modules for
+// fs.ReadStream, ~2.5 ms), and each builtin costs the ESM loader a module of its own. The
+// stand-in module exports the names src/ imports from it, read once at load. A lazy getter
+// (fs.promises, fs.ReadStream, …) is refused, so that no import loads one at start-up.
+function builtinImports() {
+  const names = new Map(); // 'node:fs' → Set of imported names ('default', '*')
+  const add = (mod, name) => (names.get(mod) ?? names.set(mod, new Set()).get(mod)).add(name);
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) {
+        for (const m of readFileSync(p, 'utf8').matchAll(/^import\s+(type\s+)?([^'";]*?)\s+from\s+'(node:[\w/]+)'/gm)) {
+          if (m[1] !== undefined) continue;
+          const clause = m[2];
+          if (clause.startsWith('* as ')) add(m[3], '*');
+          const def = /^([\w$]+)\s*(,|$)/.exec(clause);
+          if (def !== null) add(m[3], 'default');
+          const braces = /\{([^}]*)\}/.exec(clause);
+          for (const item of braces?.[1].split(',') ?? []) {
+            const name = item.trim().split(/\s+as\s+/)[0];
+            if (name !== '' && !name.startsWith('type ')) add(m[3], name);
+          }
+        }
+      }
+    }
+  };
+  walk(join(root, 'src'));
+  return names;
+}
+const builtins = {
+  name: 'node-builtins',
+  setup(b) {
+    const imported = builtinImports();
+    b.onResolve({ filter: /^node:/ }, (a) => ({ path: a.path, namespace: 'node-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (a) => {
+      const mod = process.getBuiltinModule(a.path);
+      const props = Object.getOwnPropertyDescriptors(mod);
+      const wanted = imported.get(a.path) ?? new Set();
+      const names = wanted.has('*') ? Object.keys(props).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n)) : [...wanted].filter((n) => n !== 'default');
+      for (const n of names) {
+        if (props[n] === undefined) return { errors: [{ text: `${a.path} has no export ${n} in Node ${process.version}` }] };
+        if (!('value' in props[n])) return { errors: [{ text: `${a.path}'s ${n} is a lazy getter: look it up where it is used (process.getBuiltinModule) so that the import does not load it` }] };
+      }
+      const m = `m_${a.path.slice(5).replace(/\W/g, '_')}`;
+      return {
+        contents: `const ${m} = process.getBuiltinModule(${JSON.stringify(a.path)});\nexport default ${m};\n${names.map((n) => `export const ${n} = ${m}.${n};`).join('\n')}\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 const common = {
   absWorkingDir: root,
   outdir: dist,
@@ -62,6 +117,7 @@ const common = {
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
+  plugins: [builtins],
 };
 
 // The package: dist/index.js, and a file in dist/chunks/ for each `import()` and for code
@@ -106,10 +162,10 @@ const cliFiles = {
     }));
   },
 };
-outputs.push(await build({ ...common, entryPoints: ['src/cli/main.ts'], outbase: 'src', entryNames: '[dir]/[name]', plugins: [cliFiles] }));
+outputs.push(await build({ ...common, entryPoints: ['src/cli/main.ts'], outbase: 'src', entryNames: '[dir]/[name]', plugins: [builtins, cliFiles] }));
 const cliEntries = { 'chunks/cli-run': 'src/cli/run.ts' };
 for (const g of new Set(groupOf.values())) cliEntries[`chunks/cli-${g}`] = `cli-group:${g}`;
-outputs.push(await build({ ...common, entryPoints: cliEntries, plugins: [cliFiles] }));
+outputs.push(await build({ ...common, entryPoints: cliEntries, plugins: [builtins, cliFiles] }));
 
 if (metafile !== undefined) {
   const merged = { inputs: {}, outputs: {} };
