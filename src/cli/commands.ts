@@ -396,6 +396,20 @@ const usdtListCommand: Command = {
   positionals: [{ name: 'target', required: true, description: 'a binary (path or name) or a process id' }],
   run: async (args, ctx) => (await import('./usdt.js')).runUsdtList(args, ctx),
 };
+/** `ebpf-ts token list`: token-list.ts. */
+const tokenListCommand: Command = {
+  words: ['token', 'list'],
+  aliases: [['token', 'show']],
+  summary: 'List the bpffs mounts that delegate bpf() to BPF tokens (Linux 6.9), with what each allows.',
+  details:
+    'A bpffs mounted with delegate_cmds, delegate_maps, delegate_progs or delegate_attachs lets a process in the user\n' +
+    'namespace that owns it load with a BPF token (loadCollection finds one at /sys/fs/bpf by itself). Values are as the\n' +
+    'kernel shows the mount options: "any", names joined by ":", or a bit mask.',
+  options: [jsonOption],
+  positionals: [],
+  run: async (args, ctx) => (await import('./token-list.js')).runTokenList(args, ctx),
+};
+
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly Command[] = [
   inspectCommand,
@@ -420,4 +434,5 @@ export const commands: readonly Command[] = [
   buildCommand,
   linkCommand,
   usdtListCommand,
+  tokenListCommand,
 ];

@@ -6,42 +6,26 @@
  *
  * @module
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { objGet, objGetInfoByFd, type ObjectKind } from '../sys/commands.js';
 import { readField } from '../sys/attr.js';
 import { BtfInfo, ProgInfo } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { ownFdKind } from './bpf-fdinfo.js';
+import { parseMountinfo, readMountinfo } from './mountinfo.js';
 
 /** Pinned paths by object kind, then by object id, sorted. */
 export type PinsByKind = Readonly<Record<ObjectKind, ReadonlyMap<number, readonly string[]>>>;
 
-// mountinfo escapes space, tab, newline and backslash in paths as \ooo octal.
-const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-
-/**
- * The mount points of bpffs in /proc/self/mountinfo text (`... <mount point> ... - bpf ...`),
- * in file order without repeats.
- */
+/** The mount points of bpffs in /proc/self/mountinfo text, in file order without repeats. */
 export function bpffsMountPoints(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (after === undefined || after.split(' ')[0] !== 'bpf') continue;
-    const point = before!.split(' ')[4];
-    if (point !== undefined && !out.includes(unescape(point))) out.push(unescape(point));
-  }
-  return out;
+  return [...new Set(parseMountinfo(mountinfo, 'bpf').map((m) => m.mountPoint))];
 }
 
 /** The bpffs mount points of this process's mount namespace. */
 export function bpffsMounts(): string[] {
-  try {
-    return bpffsMountPoints(readFileSync('/proc/self/mountinfo', 'utf8'));
-  } catch {
-    return [];
-  }
+  return bpffsMountPoints(readMountinfo() ?? '');
 }
 
 // Every info struct starts with enough to find the id: offset 4 for programs, maps and

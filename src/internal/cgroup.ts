@@ -15,6 +15,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync
 import { isAbsolute, join, normalize, relative } from 'node:path';
 import { ArgumentError, AttachTargetError } from '../errors.js';
 import { Errno } from '../sys/errno.js';
+import { parseMountinfo, readMountinfo } from './mountinfo.js';
 
 /** `CGROUP2_SUPER_MAGIC` (include/uapi/linux/magic.h): statfs f_type of a cgroup v2 mount. */
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -29,33 +30,12 @@ export interface Cgroup2Mount {
   readonly root: string;
 }
 
-// mountinfo escapes space, tab, newline and backslash in paths as \ooo octal.
-const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-
 /**
  * The mounts of filesystem type `fstype` (`cgroup2`, `cgroup`) in /proc/self/mountinfo text,
- * in file order. Fields: 4 is the root of the mount within its filesystem, 5 the mount point;
- * the filesystem type follows ` - `.
+ * in file order.
  */
 export function mountsFromMountinfo(text: string, fstype: string): Cgroup2Mount[] {
-  const out: Cgroup2Mount[] = [];
-  for (const line of text.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== fstype) continue;
-    const fields = line.slice(0, sep).split(' ');
-    if (fields[3] === undefined || fields[4] === undefined) continue;
-    out.push({ root: unescape(fields[3]), mountPoint: unescape(fields[4]) });
-  }
-  return out;
-}
-
-/** /proc/self/mountinfo, or undefined when /proc is unreadable. */
-function readMountinfo(): string | undefined {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return undefined;
-  }
+  return parseMountinfo(text, fstype).map(({ root, mountPoint }) => ({ root, mountPoint }));
 }
 
 /**

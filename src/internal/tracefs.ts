@@ -14,6 +14,7 @@
  * @module
  */
 import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { parseMountinfo, readMountinfo } from './mountinfo.js';
 import { join } from 'node:path';
 import { ArgumentError, BpfError } from '../errors.js';
 import { editDistance } from './kallsyms.js';
@@ -92,22 +93,9 @@ function looksLikeTracefs(dir: string): boolean {
   return existsSync(join(dir, 'events')) && existsSync(join(dir, 'trace'));
 }
 
-/**
- * Parses /proc/self/mountinfo text and returns the mount points of tracefs (field 5 is the
- * mount point, the filesystem type follows the ` - ` separator). Octal escapes (`\040` for a
- * space) are decoded.
- */
+/** The mount points of tracefs in /proc/self/mountinfo text, in file order. */
 export function tracefsMountsFromMountinfo(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    if (fstype !== 'tracefs') continue;
-    const mountPoint = line.slice(0, sep).split(' ')[4];
-    if (mountPoint !== undefined) out.push(mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
-  }
-  return out;
+  return parseMountinfo(text, 'tracefs').map((m) => m.mountPoint);
 }
 
 /**
@@ -129,13 +117,7 @@ export function tracefsPath(): string {
   for (const candidate of [DEFAULT_TRACEFS_PATH, DEBUGFS_TRACEFS_PATH]) {
     if (looksLikeTracefs(candidate)) return (found = candidate);
   }
-  let mountinfo = '';
-  try {
-    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    // No procfs: nothing more to look at.
-  }
-  for (const mountPoint of tracefsMountsFromMountinfo(mountinfo)) {
+  for (const mountPoint of tracefsMountsFromMountinfo(readMountinfo() ?? '')) {
     if (looksLikeTracefs(mountPoint)) return (found = mountPoint);
   }
   throw new TracefsNotMountedError();
