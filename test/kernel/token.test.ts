@@ -38,6 +38,7 @@ interface Failure {
 }
 interface ChildResults {
   initialUserNamespace: boolean;
+  mounts: Array<{ mountPoint: string; cmds: string | null; maps: string | null; progs: string | null; attachs: string | null }>;
   noToken: Failure;
   implicit: { loaded: true; received: number[]; counts: number[] } | Failure;
   delegation: { cmds: string[] | 'any'; maps: string[] | 'any'; progs: string[] | 'any'; attachs: string[] | 'any' };
@@ -110,6 +111,8 @@ describe.skipIf(skip !== '')(`BPF tokens${skip === '' ? '' : ` (skipped: ${skip}
   it('inside a user namespace: refused without a token, loaded and run with the one /sys/fs/bpf delegates, refused where the delegation stops', async () => {
     const r = await runChild();
     expect(r.initialUserNamespace).toBe(false);
+    // `ebpf-ts token list` in the child: the delegating bpffs over /sys/fs/bpf (the two others are not mounted anywhere).
+    expect(r.mounts).toEqual([{ mountPoint: '/sys/fs/bpf', cmds: 'any', maps: 'any', progs: 'any', attachs: 'any' }]);
 
     // No token: the namespace's root is nobody to bpf(), and the error says what would help.
     expect(r.noToken.name, JSON.stringify(r.noToken)).toMatch(/Error$/);

@@ -17,6 +17,8 @@ import { BpfMap, BpfToken, loadCollection, MapType } from '../../../src/index.js
 import { attachSocketFilter } from '../../../src/link/socket-filter.js';
 import { inInitialUserNamespace } from '../../../src/internal/privileges.js';
 import { fsmount, fsopen, moveMount } from './mount-api.js';
+import { tokenMounts } from '../../../src/cli/token-list.js';
+import { readMountinfo } from '../../../src/internal/mountinfo.js';
 
 const object = process.env.TOKEN_CHILD_OBJECT!;
 const contexts = { any: fsopen('bpf'), limited: fsopen('bpf'), none: fsopen('bpf') };
@@ -34,7 +36,8 @@ function failure(e: unknown): { name: string; message: string; code?: string } {
   return { name: err.constructor.name, message: err.message, code: err.code };
 }
 
-const results: Record<string, unknown> = { initialUserNamespace: inInitialUserNamespace() };
+// What `ebpf-ts token list` shows here: the delegating mount over /sys/fs/bpf.
+const results: Record<string, unknown> = { initialUserNamespace: inInitialUserNamespace(), mounts: tokenMounts(readMountinfo() ?? '') };
 
 // Without a token, the namespace's CAP_BPF counts for nothing.
 try {
