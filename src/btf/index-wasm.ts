@@ -48,6 +48,7 @@
  *
  * @module
  */
+import { Buffer } from 'node:buffer';
 import { Kind } from './types.js';
 
 // The slice of the WebAssembly JS API used here (the project's `lib` setting has no DOM types,
@@ -64,19 +65,28 @@ declare const WebAssembly: {
 
 // Flags of a kind's table entry (bits 16–23); bits 0–7 hold the fixed tail length in bytes,
 // 8–15 the length of one vlen record, 24–31 where in a record its type ID sits.
-const VALID = 1;
-const REF_SIZE = 2; // size_type is a type ID
-const INT = 4; // the tail is an int encoding to check against size_type
-const ARRAY = 8; // the tail starts with two type IDs (element, index)
-const NAMES = 16; // each vlen record starts with a name offset
-const REC_REF = 32; // each vlen record holds a type ID at refAt
+/** @internal */
+export const VALID = 1;
+/** @internal size_type is a type ID */
+export const REF_SIZE = 2;
+/** @internal the tail is an int encoding to check against size_type */
+export const INT = 4;
+/** @internal the tail starts with two type IDs (element, index) */
+export const ARRAY = 8;
+/** @internal each vlen record starts with a name offset */
+export const NAMES = 16;
+/** @internal each vlen record holds a type ID at refAt */
+export const REC_REF = 32;
 
 function entry(fixed: number, stride: number, flags: number, refAt = 0): number {
   return (fixed | (stride << 8) | ((flags | VALID) << 16) | (refAt << 24)) >>> 0;
 }
 
-/** Layout rules per kind (include/uapi/linux/btf.h), as the module reads them. */
-function kindTable(): Uint32Array {
+/**
+ * Layout rules per kind (include/uapi/linux/btf.h), as the module reads them. For `verified`
+ * BTF the records inside a type are skipped over, not checked (see {@link WasmIndexOptions}).
+ */
+function kindTable(verified: boolean): Uint32Array {
   const t = new Uint32Array(32);
   t[Kind.Int] = entry(4, 0, INT);
   t[Kind.Pointer] = entry(0, 0, REF_SIZE);
@@ -97,180 +107,27 @@ function kindTable(): Uint32Array {
   t[Kind.DeclTag] = entry(4, 0, REF_SIZE);
   t[Kind.TypeTag] = entry(0, 0, REF_SIZE);
   t[Kind.Enum64] = entry(0, 12, NAMES);
+  // Verified: only each record's kind and length are read (and its name checked); type IDs and
+  // int encodings are checked on decode.
+  if (verified) for (let k = 0; k < t.length; k++) t[k] = t[k]! & ~((~VALID & 0xff) << 16);
   return t;
 }
 
-// --- A minimal WebAssembly assembler: just the opcodes the function uses. ---
-
-const op = {
-  block: 0x02,
-  loop: 0x03,
-  if: 0x04,
-  end: 0x0b,
-  br: 0x0c,
-  brIf: 0x0d,
-  return: 0x0f,
-  get: 0x20,
-  set: 0x21,
-  load: 0x28,
-  store: 0x36,
-  const: 0x41,
-  eqz: 0x45,
-  gtU: 0x4b,
-  geU: 0x4f,
-  i64GtU: 0x56,
-  add: 0x6a,
-  mul: 0x6c,
-  and: 0x71,
-  shl: 0x74,
-  shrU: 0x76,
-  i64ExtendU: 0xad,
-  i64Shl: 0x86,
-  i64Const: 0x42,
-  void: 0x40,
-  i32: 0x7f,
-} as const;
-
-// Code is built as nested arrays and flattened once per section (cheap even before V8 has
-// optimised anything, unlike repeated spreading).
-type Code = (number | Code)[];
-const flat = (code: Code): number[] => (code as unknown[]).flat(Infinity) as number[];
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const section = (id: number, body: Code): Code => {
-  const bytes = flat(body);
-  return [id, uleb(bytes.length), bytes];
-};
-const vec = (items: Code[]): Code => [uleb(items.length), items];
-const name = (s: string): Code => vec(Array.from(s).map((c) => [c.charCodeAt(0)]));
-
-// Parameters and locals of `index`, by name.
-const P = 0; // current record (byte address in memory)
-const END = 1; // end of the type section in memory
-const STRLEN = 2; // string table length: name offsets must be below it
-const OUT = 3; // where the offsets go; the name offsets follow at OUT + 4 * MAXTYPES
-const DELTA = 4; // added to a memory address to give the offset in the caller's blob
-const MAXTYPES = 5; // capacity of each output array
-const N = 6; // types indexed so far (by earlier calls over the same section)
-const MAXREF = 7;
-const E = 8; // the kind's table entry
-const NEXT = 9; // the next record
-const Q = 10; // walks the vlen records
-const W = 11; // scratch word
-const RECS = 12; // first vlen record
-
-const get = (l: number): Code => [op.get, l];
-const set = (l: number): Code => [op.set, l];
-const i32 = (n: number): Code => [op.const, sleb(n | 0)];
-// i32.load with 4-byte alignment hint and a constant offset.
-const load = (offset = 0): Code => [op.load, 2, uleb(offset)];
-const store = (offset = 0): Code => [op.store, 2, uleb(offset)];
-const fail = (): Code => [i32(-1), op.return];
-// maxRef = max(maxRef, value on the stack), unsigned.
-const maxRefWith = (): Code => [
-  set(W), get(W), get(MAXREF), op.gtU, op.if, op.void, get(W), set(MAXREF), op.end,
-];
-const flag = (f: number): Code => [get(E), i32(f << 16), op.and];
-
-function indexBody(): Code {
-  // Loop over the vlen records from RECS to NEXT by the kind's stride, running `each` (which
-  // sees the record's address in Q).
-  const records = (each: Code): Code => [
-    get(RECS), set(Q),
-    op.block, op.void, op.loop, op.void,
-    get(Q), get(NEXT), op.geU, op.brIf, 1,
-    each,
-    get(Q), get(E), i32(8), op.shrU, i32(0xff), op.and, op.add, set(Q),
-    op.br, 0,
-    op.end, op.end,
-  ];
-  const code = [
-    i32(stateAt), load(4), set(MAXREF),
-    op.block, op.void, op.loop, op.void,
-    // while p < end
-    get(P), get(END), op.geU, op.brIf, 1,
-    // a record that does not fit: stop (br 2 leaves the if, the loop and the block)
-    get(P), i32(12), op.add, get(END), op.gtU, op.if, op.void, op.br, 2, op.end,
-    get(P), load(0), get(STRLEN), op.geU, op.if, op.void, fail(), op.end,
-    // e = table[kind]
-    get(P), load(4), i32(24), op.shrU, i32(0x1f), op.and, i32(2), op.shl, load(0), set(E),
-    flag(VALID), op.eqz, op.if, op.void, fail(), op.end,
-    // recs = p + 12 + fixed; next = recs + vlen * stride
-    get(P), i32(12), op.add, get(E), i32(0xff), op.and, op.add, set(RECS),
-    get(RECS), get(P), load(4), i32(0xffff), op.and,
-    get(E), i32(8), op.shrU, i32(0xff), op.and, op.mul, op.add, set(NEXT),
-    get(NEXT), get(END), op.gtU, op.if, op.void, op.br, 2, op.end,
-    flag(REF_SIZE), op.if, op.void, get(P), load(8), maxRefWith(), op.end,
-    // int: bits <= 128 and bits + offset <= size * 8 (in 64 bits: size is any u32)
-    flag(INT), op.if, op.void,
-    get(P), load(12), set(W),
-    get(W), i32(0xff), op.and, i32(128), op.gtU, op.if, op.void, fail(), op.end,
-    get(W), i32(0xff), op.and, get(W), i32(16), op.shrU, i32(0xff), op.and, op.add, op.i64ExtendU,
-    get(P), load(8), op.i64ExtendU, op.i64Const, 3, op.i64Shl,
-    op.i64GtU, op.if, op.void, fail(), op.end,
-    op.end,
-    flag(ARRAY), op.if, op.void,
-    get(P), load(12), maxRefWith(), get(P), load(16), maxRefWith(),
-    op.end,
-    flag(NAMES), op.if, op.void,
-    records([get(Q), load(0), get(STRLEN), op.geU, op.if, op.void, fail(), op.end]),
-    op.end,
-    flag(REC_REF), op.if, op.void,
-    records([get(Q), get(E), i32(24), op.shrU, op.add, load(0), maxRefWith()]),
-    op.end,
-    // out[n] = p + delta; out[maxTypes + n] = nameOff; n++; p = next
-    get(OUT), get(N), i32(2), op.shl, op.add, set(W),
-    get(W), get(P), get(DELTA), op.add, store(0),
-    get(W), get(MAXTYPES), i32(2), op.shl, op.add, get(P), load(0), store(0),
-    get(N), i32(1), op.add, set(N),
-    get(NEXT), set(P),
-    op.br, 0,
-    op.end, op.end,
-    // where it stopped, and the largest referenced ID (the caller checks it against the count)
-    i32(stateAt), get(P), store(0),
-    i32(stateAt), get(MAXREF), store(4),
-    get(N),
-  ];
-  const locals = vec([[6, op.i32]]); // MAXREF, E, NEXT, Q, W, RECS
-  const body = flat([locals, code, op.end]);
-  return [uleb(body.length), body];
-}
-
-function moduleBytes(): Uint8Array {
-  const params = Array<number>(7).fill(op.i32); // P … N
-  return new Uint8Array(flat([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    section(1, vec([[0x60, vec(params.map((t) => [t])), vec([[op.i32]])]])),
-    // (import "env" "memory" (memory 1)): the caller sizes the memory for each blob.
-    section(2, vec([[name('env'), name('memory'), 0x02, 0x00, 0x01]])),
-    section(3, vec([[0]])),
-    section(7, vec([[name('index'), 0x00, 0x00]])),
-    section(10, vec([indexBody()])),
-  ]));
-}
+/**
+ * The module's bytes, as index-wasm-code.ts assembles them (the unit test checks that they are
+ * the same; it prints the new text when the code changes). Kept as data because assembling it
+ * runs only once per process, all of it in the interpreter: ~0.5 ms of a cold start.
+ * @internal
+ */
+export const indexModule =
+  'AGFzbQEAAAABDAFgB39/f39/f38BfwIPAQNlbnYGbWVtb3J5AgABAwIBAAcJAQVpbmRleAAACuUDAeIDAQZ/QYABKAIEIQcC' +
+  'QANAIAAgAU8NASAAQQxqIAFLBEAMAgsgACgCACACTwRAQX8PCyAAKAIEQRh2QR9xQQJ0KAIAIQggCEGAgARxRQRAQX8PCyAA' +
+  'QQxqIAhB/wFxaiEMIAwgACgCBEH//wNxIAhBCHZB/wFxbGohCSAJIAFLBEAMAgsgCEGAgPgHcQRAIAhBgIAIcQRAIAAoAggh' +
+  'CyALIAdLBEAgCyEHCwsgCEGAgBBxBEAgACgCDCELIAtB/wFxQYABSwRAQX8PCyALQf8BcSALQRB2Qf8BcWqtIAAoAgitQgOG' +
+  'VgRAQX8PCwsgCEGAgCBxBEAgACgCDCELIAsgB0sEQCALIQcLIAAoAhAhCyALIAdLBEAgCyEHCwsgCEGAgMAAcQRAIAwhCgJA' +
+  'A0AgCiAJTw0BIAooAgAgAk8EQEF/DwsgCiAIQQh2Qf8BcWohCgwACwsLIAhBgICAAXEEQCAMIQoCQANAIAogCU8NASAKIAhB' +
+  'GHZqKAIAIQsgCyAHSwRAIAshBwsgCiAIQQh2Qf8BcWohCgwACwsLCyADIAZBAnRqIQsgCyAAIARqNgIAIAsgBUECdGogACgC' +
+  'ADYCACAGQQFqIQYgCSEADAALC0GAASAANgIAQYABIAc2AgQgBgs=';
 
 // Compiled once per process, on first use; false once compiling failed (no WebAssembly).
 let compiled: object | false | undefined;
@@ -278,7 +135,7 @@ let compiled: object | false | undefined;
 function compile(): object | undefined {
   if (compiled === undefined) {
     try {
-      compiled = new WebAssembly.Module(moduleBytes());
+      compiled = new WebAssembly.Module(Buffer.from(indexModule, 'base64'));
     } catch {
       compiled = false;
     }
@@ -287,8 +144,8 @@ function compile(): object | undefined {
 }
 
 const tableBytes = 128;
-// The state a call leaves behind: where it stopped (u32) and the largest referenced ID (u32).
-const stateAt = tableBytes;
+/** @internal Where a call leaves where it stopped (u32) and the largest referenced ID (u32). */
+export const stateAt = tableBytes;
 const headBytes = stateAt + 8;
 // The window a section that is not in the module's memory is copied through; doubled for a
 // record that does not fit (one struct's members can take up to 786 KB).
@@ -329,7 +186,6 @@ function makeArena(dataLength: number, maxTypes: number, dataFirst: boolean): Ar
   try {
     const memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) || 1 });
     const instance = new WebAssembly.Instance(mod, { env: { memory } });
-    new Uint32Array(memory.buffer, 0, 32).set(kindTable());
     const index = instance.exports.index as IndexFunction;
     return { memory, index, dataAt, dataEnd: dataAt + dataLength, outAt, maxTypes, used: false };
   } catch {
@@ -353,6 +209,13 @@ export function allocateBTF(size: number): Uint8Array {
 export interface WasmIndexOptions {
   /** Bytes of the window a section outside the module's memory is copied through (tests). */
   readonly window?: number;
+  /**
+   * The kernel checked this BTF when it loaded it (/sys/kernel/btf/*): check only what finding
+   * each type relies on (record bounds, kinds, type names) and skip over the member, parameter
+   * and enumerator records; referenced type IDs and names inside records are checked when their
+   * type is decoded.
+   */
+  readonly verified?: boolean;
 }
 
 /**
@@ -372,11 +235,13 @@ export function wasmIndex(
   const length = end - start;
   const maxTypes = Math.floor(length / 12);
   const mine = arenas.get(bytes.buffer as ArrayBuffer);
+  const table = kindTable(options.verified === true);
   let arena: Arena;
   let count: number;
   if (mine !== undefined && !mine.used && bytes.byteOffset >= mine.dataAt && bytes.byteOffset + bytes.byteLength <= mine.dataEnd) {
     // Read by allocateBTF's caller: index in place, in one call.
     arena = mine;
+    new Uint32Array(arena.memory.buffer, 0, 32).set(table);
     const sectionAt = bytes.byteOffset + start;
     const state = new Uint32Array(arena.memory.buffer, stateAt, 2);
     state[1] = 0;
@@ -386,6 +251,7 @@ export function wasmIndex(
     const made = makeArena(Math.min(length, Math.max(options.window ?? windowBytes, 12)), maxTypes, false);
     if (made === undefined) return undefined;
     arena = made;
+    new Uint32Array(arena.memory.buffer, 0, 32).set(table);
     const r = throughWindow(arena, bytes, start, end, strLen);
     if (r === undefined) return undefined;
     count = r;

@@ -116,7 +116,7 @@ export function loadKernelModuleSpec(name: string, base?: Spec): Spec {
   } catch (err) {
     throw new BTFNotFoundError([path], err);
   }
-  const spec = parseSpec(bytes, { base: baseSpec });
+  const spec = parseSpec(bytes, { base: baseSpec, verified: true });
   moduleOfSpec.set(spec, name);
   if (useCache) moduleCache.set(name, spec);
   return spec;
@@ -204,7 +204,7 @@ function findKernelSpec(): Spec {
   } catch (err) {
     if (!isMissing(err)) throw new BTFNotFoundError(searched, err);
   }
-  if (bytes !== undefined) return parseSpec(bytes);
+  if (bytes !== undefined) return parseSpec(bytes, { verified: true });
   for (const path of vmlinuxSearchPaths()) {
     searched.push(path);
     let image: Uint8Array;

@@ -174,9 +174,11 @@ export class RawTypes {
 
   /**
    * Parses and validates `bytes`. `base` is the decoder of the base blob for split BTF; its
-   * types and strings are referenced, not copied.
+   * types and strings are referenced, not copied. With `verified` (BTF the kernel checked when
+   * it loaded it, as in /sys/kernel/btf/*) the index pass skips the records inside each type
+   * (members, parameters, enumerators): decoding a type checks its own.
    */
-  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }) {
+  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }, verified = false) {
     const { header, byteOrder } = parseHeader(bytes);
     this.bytes = bytes;
     this.byteOrder = byteOrder;
@@ -187,7 +189,7 @@ export class RawTypes {
     const strStart = header.headerLength + header.stringOffset;
     this.strings = new StringTable(bytes.subarray(strStart, strStart + header.stringLength), base?.strings, strStart);
     this.firstId = base === undefined ? 1 : base.typeCount;
-    const { offsets, names } = this.index();
+    const { offsets, names } = this.index(verified);
     this.offsets = offsets;
     this.nameOffsets = names;
   }
@@ -212,7 +214,7 @@ export class RawTypes {
     return this.strings.get(this.nameOffsets[id - this.firstId]!);
   }
 
-  private index(): { offsets: Uint32Array; names: Uint32Array } {
+  private index(verified: boolean): { offsets: Uint32Array; names: Uint32Array } {
     const { view, le, bytes } = this;
     const start = this.header.headerLength + this.header.typeOffset;
     const end = start + this.header.typeLength;
@@ -223,7 +225,7 @@ export class RawTypes {
     // up an instance costs a few hundred microseconds, more than a small object's whole pass),
     // then whole words in host order.
     if (le && this.header.typeLength >= wasmIndexMinBytes) {
-      const fast = wasmIndex(bytes, start, end, strLen, this.firstId);
+      const fast = wasmIndex(bytes, start, end, strLen, this.firstId, { verified });
       if (fast !== undefined) return fast;
     }
     const maxTypes = Math.floor(this.header.typeLength / btfTypeSize);
@@ -231,7 +233,7 @@ export class RawTypes {
     const names = new Uint32Array(maxTypes);
     if (le === hostIsLittleEndian && (bytes.byteOffset + start) % 4 === 0 && this.header.typeLength % 4 === 0) {
       const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-      const count = indexWords(words, start >>> 2, end >>> 2, strLen, this.firstId, offsets, names);
+      const count = indexWords(words, start >>> 2, end >>> 2, strLen, this.firstId, offsets, names, verified);
       if (count >= 0) return { offsets: offsets.slice(0, count), names: names.slice(0, count) };
     }
     let n = 0;
@@ -372,6 +374,7 @@ export class RawTypes {
     const get = (ref: number): Type => {
       if (ref < this.firstId) return ref === 0 ? VOID : lookup(ref);
       const known = cache[ref];
+      if (known === undefined) this.checkRef(ref);
       if (known !== undefined) return known;
       const refs: number[] = [];
       const t = this.shell(ref, refs);
@@ -382,7 +385,7 @@ export class RawTypes {
     };
     // Struct and union members resolve their types when first read, through this same
     // cache: decoding stops at composites instead of pulling in everything they reach.
-    const later = (ref: number) => (): Type => (ref < this.firstId ? (ref === 0 ? VOID : lookup(ref)) : this.decode(ref, cache, lookup, onNew));
+    const later = (ref: number) => (): Type => (ref < this.firstId ? (ref === 0 ? VOID : lookup(ref)) : this.decode(this.checkRef(ref), cache, lookup, onNew));
     const outer = this.later;
     this.later = later;
     try {
@@ -396,6 +399,13 @@ export class RawTypes {
     } finally {
       this.later = outer;
     }
+  }
+
+  // A referenced ID past the last type: rejected by the index pass, except inside the records
+  // of verified BTF, which are checked here, when their type is decoded.
+  private checkRef(ref: number): number {
+    if (ref >= this.endId) throw new ParseError(`BTF type ID ${ref} is referenced, but the last type ID is ${this.endId - 1}`);
+    return ref;
   }
 
   /**
@@ -534,6 +544,7 @@ function indexWords(
   firstId: number,
   offsets: Uint32Array,
   names: Uint32Array,
+  verified: boolean,
 ): number {
   let w = startWord;
   let n = 0;
@@ -587,6 +598,7 @@ function indexWords(
         tail = kind === Kind.FuncProto ? vlen * 2 : vlen * 3;
         if (body + tail > endWord) return -1;
         if (kind === Kind.FuncProto && sizeType > maxRef) maxRef = sizeType;
+        if (verified) break;
         const m = namedRefs(words, body, body + tail, tail === vlen * 2 ? 2 : 3, strLen);
         if (m < 0) return -1;
         if (m > maxRef) maxRef = m;
@@ -596,11 +608,12 @@ function indexWords(
       case Kind.Enum64:
         tail = kind === Kind.Enum ? vlen * 2 : vlen * 3;
         if (body + tail > endWord) return -1;
-        if (namedRefs(words, body, body + tail, kind === Kind.Enum ? 2 : 3, strLen, false) < 0) return -1;
+        if (!verified && namedRefs(words, body, body + tail, kind === Kind.Enum ? 2 : 3, strLen, false) < 0) return -1;
         break;
       case Kind.Datasec: {
         tail = vlen * 3;
         if (body + tail > endWord) return -1;
+        if (verified) break;
         // Secinfos are (type, offset, size): reuse the walk with "type" in the name slot.
         for (let p = body, e = body + tail; p < e; p += 3) {
           const t = words[p]!;

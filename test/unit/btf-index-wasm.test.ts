@@ -5,22 +5,24 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { findELFSection } from '../../src/btf/elf-section.js';
+import { indexModuleBytes } from '../../src/btf/index-wasm-code.js';
 import { parseSpec } from '../../src/btf/spec.js';
-import { BpfError } from '../../src/errors.js';
+import { Struct } from '../../src/btf/types.js';
+import { BpfError, ParseError } from '../../src/errors.js';
 import { objectBTF, testdata } from './btf-helpers.js';
 
-vi.mock('../../src/btf/index-wasm.js', () => ({ wasmIndex: () => undefined }));
-const { allocateBTF, wasmIndex } = await vi.importActual<typeof import('../../src/btf/index-wasm.js')>('../../src/btf/index-wasm.js');
+vi.mock('../../src/btf/index-wasm.js', async (actual) => ({ ...(await actual<object>()), wasmIndex: () => undefined }));
+const { allocateBTF, indexModule, wasmIndex } = await vi.importActual<typeof import('../../src/btf/index-wasm.js')>('../../src/btf/index-wasm.js');
 
 // Windows small enough to cut through records and to be smaller than one (then doubled).
 const windows = [12, 40, 256, 4096];
 
 // What the JavaScript passes make of `btf`, and what the WebAssembly pass makes of it (through
 // its default window, and `window` bytes if given).
-function both(btf: Uint8Array, window?: number): { js: { offsets: Uint32Array; names: Uint32Array } | undefined; wasm: ReturnType<typeof wasmIndex> } {
+function both(btf: Uint8Array, window?: number, verified = false): { js: { offsets: Uint32Array; names: Uint32Array } | undefined; wasm: ReturnType<typeof wasmIndex> } {
   let js: { offsets: Uint32Array; names: Uint32Array } | undefined;
   try {
-    const raw = parseSpec(btf).raw!;
+    const raw = parseSpec(btf, { verified }).raw!;
     js = { offsets: raw.offsets, names: raw.nameOffsets };
   } catch (err) {
     if (!(err instanceof BpfError)) throw err;
@@ -30,12 +32,51 @@ function both(btf: Uint8Array, window?: number): { js: { offsets: Uint32Array; n
   const start = hdr + view.getUint32(8, true);
   const end = start + view.getUint32(12, true);
   const strLen = view.getUint32(20, true);
-  const wasm = end <= btf.length ? wasmIndex(btf, start, end, strLen, 1, { window }) : undefined;
+  const wasm = end <= btf.length ? wasmIndex(btf, start, end, strLen, 1, { window, verified }) : undefined;
   return { js, wasm };
 }
 
 describe('WebAssembly index pass', () => {
   const objects = readdirSync(testdata).filter((f) => f.endsWith('.bpfel.o'));
+
+  it('runs the module index-wasm-code.ts assembles', () => {
+    const assembled = Buffer.from(indexModuleBytes()).toString('base64');
+    expect(indexModule, `src/btf/index-wasm-code.ts changed: set indexModule in src/btf/index-wasm.ts to\n${assembled}`).toBe(assembled);
+  });
+
+  it('indexes verified BTF (records skipped) to the same offsets and names, in both passes', () => {
+    for (const f of objects) {
+      const section = findELFSection(readFileSync(join(testdata, f)), '.BTF');
+      if (section === undefined) continue;
+      const { js } = both(section.data);
+      const verified = both(section.data, undefined, true);
+      expect(verified.js, f).toEqual(js);
+      expect(verified.wasm, f).toEqual(js);
+      expect(both(section.data, 40, true).wasm, `${f}, window 40`).toEqual(js);
+    }
+    if (existsSync('/sys/kernel/btf/vmlinux')) {
+      const vmlinux = readFileSync('/sys/kernel/btf/vmlinux');
+      const { js } = both(vmlinux);
+      const verified = both(vmlinux, 4096, true);
+      expect(verified.js!.offsets).toEqual(js!.offsets);
+      expect(verified.wasm!.offsets).toEqual(js!.offsets);
+      expect(verified.wasm!.names).toEqual(js!.names);
+    }
+  });
+
+  it('checks the records of verified BTF when their type is decoded', () => {
+    // A struct member whose type ID is past the last type: parsing rejects it, verified parsing
+    // skips it, and decoding the member's type reports it.
+    const b = new Uint8Array(objectBTF('btf_kinds.bpfel.o').btf);
+    const spec = parseSpec(b);
+    const id = [...spec.entries()].find(([, t]) => t instanceof Struct && t.members.length > 0)![0];
+    const at = spec.raw!.offsets[id - 1]!;
+    new DataView(b.buffer, b.byteOffset).setUint32(at + 12 + 4, 0x7fffff, true);
+    expect(() => parseSpec(b)).toThrow(ParseError);
+    const verified = parseSpec(b, { verified: true });
+    const s = verified.typeById(id) as Struct;
+    expect(() => s.members[0]!.type).toThrow(/type ID 8388607 is referenced, but the last type ID is/);
+  });
 
   it('gives the same offsets and names as the JavaScript pass for every testdata object', () => {
     let compared = 0;
