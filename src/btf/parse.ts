@@ -169,8 +169,6 @@ export class RawTypes {
   readonly nameOffsets: Uint32Array;
   private readonly view: DataView;
   private readonly le: boolean;
-  // Set while decode() runs: makes the deferred resolvers of struct/union members.
-  private later: ((ref: number) => () => Type) | undefined;
 
   /**
    * Parses and validates `bytes`. `base` is the decoder of the base blob for split BTF; its
@@ -364,55 +362,30 @@ export class RawTypes {
 
   /**
    * Decodes type `id` and what it references into objects, reusing `cache` so shared types
-   * and cycles map to one object each. Struct and union members are the exception: their
-   * types are decoded when first read (see {@link Member}). Work is iterative (a queue of types whose
-   * references are not filled in yet), so deep graphs such as `struct task_struct` cannot
-   * overflow the stack. `lookup` resolves IDs outside this blob (void and base types).
+   * and cycles map to one object each (see {@link TypeDecoder}; a spec keeps one of those
+   * instead of calling this for each type). `lookup` resolves IDs outside this blob (void and
+   * base types).
    */
   decode(id: number, cache: (Type | undefined)[], lookup: (id: number) => Type, onNew: (id: number, t: Type) => void): Type {
-    const pending: { type: Type; refs: number[] }[] = [];
-    const get = (ref: number): Type => {
-      if (ref < this.firstId) return ref === 0 ? VOID : lookup(ref);
-      const known = cache[ref];
-      if (known === undefined) this.checkRef(ref);
-      if (known !== undefined) return known;
-      const refs: number[] = [];
-      const t = this.shell(ref, refs);
-      cache[ref] = t;
-      onNew(ref, t);
-      if (refs.length > 0) pending.push({ type: t, refs });
-      return t;
-    };
-    // Struct and union members resolve their types when first read, through this same
-    // cache: decoding stops at composites instead of pulling in everything they reach.
-    const later = (ref: number) => (): Type => (ref < this.firstId ? (ref === 0 ? VOID : lookup(ref)) : this.decode(this.checkRef(ref), cache, lookup, onNew));
-    const outer = this.later;
-    this.later = later;
-    try {
-      const root = get(id);
-      while (pending.length > 0) {
-        const { type, refs } = pending.pop()!;
-        let i = 0;
-        mapChildren(type, () => get(refs[i++]!));
-      }
-      return root;
-    } finally {
-      this.later = outer;
-    }
+    return new TypeDecoder(this, cache, lookup, onNew).decode(id);
   }
 
-  // A referenced ID past the last type: rejected by the index pass, except inside the records
-  // of verified BTF, which are checked here, when their type is decoded.
-  private checkRef(ref: number): number {
+  /**
+   * `ref`, if it is a type ID of this blob or below. A referenced ID past the last type is
+   * rejected by the index pass, except inside the records of verified BTF: those are checked
+   * here, when their type is decoded. @internal
+   */
+  checkRef(ref: number): number {
     if (ref >= this.endId) throw new ParseError(`BTF type ID ${ref} is referenced, but the last type ID is ${this.endId - 1}`);
     return ref;
   }
 
   /**
    * Creates the object for one type record with void placeholders for its references and
-   * appends the referenced IDs to `refs`, in the order {@link mapChildren} visits them.
+   * appends the referenced IDs to `refs`, in the order {@link mapChildren} visits them. Members
+   * resolve their types through `member` when first read. @internal
    */
-  private shell(id: number, refs: number[]): Type {
+  shell(id: number, refs: number[], member: (ref: number) => Type): Type {
     const { view, le } = this;
     const at = this.offsets[id - this.firstId]!;
     const name = this.strings.get(this.nameOffsets[id - this.firstId]!);
@@ -436,13 +409,12 @@ export class RawTypes {
       case Kind.Struct:
       case Kind.Union: {
         const members: Member[] = new Array<Member>(vlen);
-        const later = this.later!;
         for (let i = 0, p = body; i < vlen; i++, p += 12) {
           const off = view.getUint32(p + 8, le);
-          const resolve = later(view.getUint32(p + 4, le));
+          const ref = view.getUint32(p + 4, le);
           members[i] = kindFlag
-            ? Member.deferred(this.strings.get(view.getUint32(p, le)), off & 0xffffff, off >>> 24, resolve)
-            : Member.deferred(this.strings.get(view.getUint32(p, le)), off, 0, resolve);
+            ? Member.deferred(this.strings.get(view.getUint32(p, le)), off & 0xffffff, off >>> 24, member, ref)
+            : Member.deferred(this.strings.get(view.getUint32(p, le)), off, 0, member, ref);
         }
         return kind === Kind.Struct ? new Struct(name, sizeType, members, kindFlag) : new Union(name, sizeType, members, kindFlag);
       }
@@ -521,6 +493,57 @@ export class RawTypes {
         // The index pass rejected unknown kinds already.
         throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
     }
+  }
+}
+
+/**
+ * Turns one blob's type records into {@link Type} objects on demand, into a spec's `cache` (by
+ * ID) so that shared types and cycles map to one object each. Struct and union members are the
+ * exception: their types are decoded when first read (see {@link Member}), so decoding stops at
+ * composites instead of pulling in everything they reach. Work is iterative (a queue of types
+ * whose references are not filled in yet), so deep graphs such as `struct task_struct` cannot
+ * overflow the stack. A spec keeps one for its lifetime: nothing here is rebuilt per type.
+ */
+export class TypeDecoder {
+  /** Resolves a member's type ID when the member's type is first read. */
+  readonly member: (ref: number) => Type;
+
+  /**
+   * `lookup` resolves IDs outside the blob (void and base types); `onNew` is told of every type
+   * decoded.
+   */
+  constructor(
+    private readonly raw: RawTypes,
+    private readonly cache: (Type | undefined)[],
+    private readonly lookup: (id: number) => Type,
+    private readonly onNew: (id: number, t: Type) => void,
+  ) {
+    this.member = (ref) => (ref < raw.firstId ? (ref === 0 ? VOID : lookup(ref)) : (cache[ref] ?? this.decode(raw.checkRef(ref))));
+  }
+
+  /** Type `id` of the blob (decoded with what it references, or from the cache). */
+  decode(id: number): Type {
+    const pending: { type: Type; refs: number[] }[] = [];
+    const root = this.get(id, pending);
+    while (pending.length > 0) {
+      const { type, refs } = pending.pop()!;
+      let i = 0;
+      mapChildren(type, () => this.get(refs[i++]!, pending));
+    }
+    return root;
+  }
+
+  private get(ref: number, pending: { type: Type; refs: number[] }[]): Type {
+    const raw = this.raw;
+    if (ref < raw.firstId) return ref === 0 ? VOID : this.lookup(ref);
+    const known = this.cache[ref];
+    if (known !== undefined) return known;
+    const refs: number[] = [];
+    const t = raw.shell(raw.checkRef(ref), refs, this.member);
+    this.cache[ref] = t;
+    this.onNew(ref, t);
+    if (refs.length > 0) pending.push({ type: t, refs });
+    return t;
   }
 }
 

@@ -9,7 +9,7 @@
 import { ArgumentError } from '../errors.js';
 import { AmbiguousTypeError, TypeNotFoundError } from './errors.js';
 import { NameIndex, scanNames } from './name-index.js';
-import { RawTypes, type ByteOrder } from './parse.js';
+import { RawTypes, TypeDecoder, type ByteOrder } from './parse.js';
 import { StringTable } from './strings.js';
 import { Type, VOID, children, copyTypes, essentialName, kindByName, type KindName, type TypeClass } from './types.js';
 
@@ -75,6 +75,7 @@ export class Spec {
   private names: Map<string, number | number[]> | undefined;
   private rawNames: NameIndex | undefined;
   private readonly rawLookups = new Map<string, number[]>();
+  private decoder: TypeDecoder | undefined;
 
   /** Creates an empty spec, or one over a parsed blob (use {@link parseSpec} for that). */
   constructor(options: { raw?: RawTypes; base?: Spec; byteOrder?: ByteOrder } = {}) {
@@ -112,7 +113,8 @@ export class Spec {
     const known = this.cache[id];
     if (known !== undefined) return known;
     // Only raw IDs can be undecoded: added types are stored when added.
-    return this.raw!.decode(id, this.cache, (ref) => this.typeById(ref), (newId, t) => this.ids.set(t, newId));
+    this.decoder ??= new TypeDecoder(this.raw!, this.cache, (ref) => this.typeById(ref), (newId, t) => this.ids.set(t, newId));
+    return this.decoder.decode(id);
   }
 
   /** The ID of a type of this spec (or its base). Throws {@link TypeNotFoundError} otherwise. */

@@ -273,7 +273,8 @@ export class Member {
   /** Width of a bitfield in bits, or 0 for an ordinary member (encoded when `kind_flag` is set). */
   bitfieldSize: number;
   #type: Type | undefined;
-  #resolve: (() => Type) | undefined;
+  #resolve: ((ref: number) => Type) | undefined;
+  #ref = 0;
 
   constructor(name: string, type: Type, offset: number, bitfieldSize = 0) {
     this.name = name;
@@ -286,7 +287,7 @@ export class Member {
   get type(): Type {
     let t = this.#type;
     if (t === undefined) {
-      t = this.#resolve!();
+      t = this.#resolve!(this.#ref);
       this.#type = t;
       this.#resolve = undefined;
     }
@@ -299,11 +300,15 @@ export class Member {
     this.#resolve = undefined;
   }
 
-  /** A member whose type is produced by `resolve` when first read (used by the BTF decoder). */
-  static deferred(name: string, offset: number, bitfieldSize: number, resolve: () => Type): Member {
+  /**
+   * A member whose type is `resolve(ref)`, called when the type is first read (used by the BTF
+   * decoder: one `resolve` for all members, not a closure per member).
+   */
+  static deferred(name: string, offset: number, bitfieldSize: number, resolve: (ref: number) => Type, ref: number): Member {
     const m = new Member(name, VOID, offset, bitfieldSize);
     m.#type = undefined;
     m.#resolve = resolve;
+    m.#ref = ref;
     return m;
   }
 }
