@@ -97,6 +97,25 @@ export interface PerfRecord {
 export const EMPTY_SAMPLE: Uint8Array = new Uint8Array(0);
 
 /**
+ * The {@link PerfRecord}s readInto() and readRecentInto() make. Made with `new`, not as object
+ * literals: V8 may pretenure a literal's allocation site once most of its objects survive a
+ * young GC (a batch kept across one does), and records allocated in the old generation would
+ * then keep their views alive through young GCs until the next full one (see the reader
+ * core's Waiter).
+ */
+class Record implements PerfRecord {
+  readonly cpu: number;
+  readonly rawSample: Uint8Array;
+  readonly lostSamples: number;
+
+  constructor(cpu: number, rawSample: Uint8Array, lostSamples: number) {
+    this.cpu = cpu;
+    this.rawSample = rawSample;
+    this.lostSamples = lostSamples;
+  }
+}
+
+/**
  * The two ordered accesses of `data_head`/`data_tail` as 64-bit values: what a test gives a
  * {@link PerfRing} to watch (and log) them. Without one, the ring does them itself (see
  * {@link PerfRing}'s constructor).
@@ -319,10 +338,10 @@ export class PerfRing {
       published,
       max,
       (_cpu, bytes, offset, length) => {
-        out.push({ cpu, rawSample: bytes.subarray(offset, offset + length), lostSamples: 0 });
+        out.push(new Record(cpu, bytes.subarray(offset, offset + length), 0));
       },
       (_cpu, lostSamples) => {
-        out.push({ cpu, rawSample: EMPTY_SAMPLE, lostSamples });
+        out.push(new Record(cpu, EMPTY_SAMPLE, lostSamples));
       },
     );
     const used = this.#progress;
@@ -376,10 +395,10 @@ export class PerfRing {
       Infinity,
       max,
       (_cpu, bytes, offset, length) => {
-        out.push({ cpu, rawSample: bytes.subarray(offset, offset + length), lostSamples: 0 });
+        out.push(new Record(cpu, bytes.subarray(offset, offset + length), 0));
       },
       (_cpu, lostSamples) => {
-        out.push({ cpu, rawSample: EMPTY_SAMPLE, lostSamples });
+        out.push(new Record(cpu, EMPTY_SAMPLE, lostSamples));
       },
     );
     return this.#count;

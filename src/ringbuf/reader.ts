@@ -63,6 +63,18 @@ export interface RingBufRecord {
 }
 
 /**
+ * The {@link RingBufRecord}s readInto() makes: with `new`, not as object literals, for the
+ * reason given at src/perf/ring.ts's Record.
+ */
+class Record implements RingBufRecord {
+  readonly rawSample: Uint8Array;
+
+  constructor(rawSample: Uint8Array) {
+    this.rawSample = rawSample;
+  }
+}
+
+/**
  * Receives one record in place: its bytes are `bytes[offset .. offset + length)`. `bytes` is the
  * kernel's ring itself (read-only, mapped twice, so a record is always contiguous): valid only
  * until the callback returns. Copy what you keep.
@@ -201,7 +213,7 @@ export class RingBufConsumer {
       const slab = this.#data.slice(from, to);
       for (let k = 0; k < n; k++) {
         const start = spans[2 * k]! - from;
-        out.push({ rawSample: slab.subarray(start, start + spans[2 * k + 1]!) });
+        out.push(new Record(slab.subarray(start, start + spans[2 * k + 1]!)));
       }
     }
     this.#publish(pos);

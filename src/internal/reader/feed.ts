@@ -20,14 +20,34 @@ import { ArgumentError, ClosedError } from '../../errors.js';
 /** Records copied out per drain when the caller sets no limit: bounds one callback's work. */
 export const DEFAULT_BATCH = 4096;
 
-interface Waiter<T> {
+/**
+ * A pending read. A class, not an object literal: V8 gives each literal in the code an
+ * allocation site and, when most objects of a site are still alive at a young-generation GC,
+ * allocates that site's later objects straight in the old generation ("pretenuring"). A waiter
+ * lives through the whole wait, so its literal was pretenured; a dead waiter in the old
+ * generation then kept its resolved promise's batch — records and views — alive through every
+ * young GC until the next full one: in `npm run bench:perf` readMany spent a quarter of its time
+ * in GC and lost samples while the rings overflowed during the pauses. Objects made with `new`
+ * have no allocation site.
+ */
+class Waiter<T> {
   /** Maximum records for readMany; 0 for a single read(). */
   readonly max: number;
   readonly resolve: (value: T & T[]) => void;
   readonly reject: (err: unknown) => void;
   readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(max: number, resolve: (value: T & T[]) => void, reject: (err: unknown) => void, signal: AbortSignal | undefined) {
+    this.max = max;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.signal = signal;
+  }
 }
+
+/** The queue when nothing is in it: shared, never written (#fill makes a new array per batch). */
+const NONE: readonly never[] = Object.freeze([]);
 
 /** Options of a single read. */
 export interface ReadOptions {
@@ -55,7 +75,8 @@ export abstract class Feed<T, S> {
   sink: S | undefined = undefined;
   /** Whether a batches() iteration runs (set by the subclass); reads are refused meanwhile. */
   batching = false;
-  #queue: T[] = [];
+  /** Records copied out and not handed over yet: `#queue[#head ..]`. */
+  #queue: readonly T[] = NONE;
   #head = 0;
   readonly #waiters: Waiter<T>[] = [];
   readonly #drain: Drain<T>;
@@ -128,7 +149,7 @@ export abstract class Feed<T, S> {
     if (this.#closed !== undefined) return;
     this.#closed = err;
     this.#disarm();
-    this.#queue = [];
+    this.#queue = NONE;
     this.#head = 0;
     for (const w of this.#waiters.splice(0)) {
       w.signal?.removeEventListener('abort', w.onAbort!);
@@ -136,18 +157,26 @@ export abstract class Feed<T, S> {
     }
   }
 
+  /**
+   * Copies up to `max` records out of the rings into a new queue; called only once the queue
+   * has been handed over. The array is made here, right before it is filled, and kept only if
+   * something went in: an empty array kept through the wait would be a long-lived object per
+   * batch, which V8 may pretenure (see Waiter).
+   */
   #fill(max: number, everything = false): number {
-    if (this.#head >= this.#queue.length && this.#head > 0) {
-      this.#queue = [];
+    const q: T[] = [];
+    const n = this.#drain(q, max, everything);
+    if (n > 0) {
+      this.#queue = q;
       this.#head = 0;
     }
-    return this.#drain(this.#queue, max, everything);
+    return n;
   }
 
   #take(): T {
     const item = this.#queue[this.#head++]!;
     if (this.#head === this.#queue.length) {
-      this.#queue = [];
+      this.#queue = NONE;
       this.#head = 0;
     }
     return item;
@@ -157,14 +186,14 @@ export abstract class Feed<T, S> {
     const q = this.#queue;
     if (this.#head === 0 && q.length <= max) {
       // Hand over the whole array: no copy.
-      this.#queue = [];
-      return q;
+      this.#queue = NONE;
+      return q.length === 0 ? [] : (q as T[]);
     }
     const end = Math.min(q.length, this.#head + max);
     const out = q.slice(this.#head, end);
     this.#head = end;
     if (end === q.length) {
-      this.#queue = [];
+      this.#queue = NONE;
       this.#head = 0;
     }
     return out;
@@ -173,22 +202,14 @@ export abstract class Feed<T, S> {
   #wait(max: number, signal: AbortSignal | undefined): Promise<T | T[]> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T | T[]>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const waiter: Waiter<T> = {
-        max,
-        resolve: resolve as (value: T & T[]) => void,
-        reject,
-        signal,
-        get onAbort() {
-          return onAbort;
-        },
-      };
+      const waiter = new Waiter<T>(max, resolve as (value: T & T[]) => void, reject, signal);
       if (signal !== undefined) {
-        onAbort = () => {
+        const onAbort = (): void => {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
           reject(signal.reason);
         };
+        waiter.onAbort = onAbort;
         signal.addEventListener('abort', onAbort, { once: true });
       }
       this.#waiters.push(waiter);
