@@ -295,7 +295,7 @@ function loadForKernelInScope(spec: Spec, options: LoadForKernelOptions): Loaded
   if (btfFeature.check().supported === false) btfFeature.require();
   const copy = spec.copy();
   const fixups = fixupSpec(copy, options.sections, options);
-  const sanitized = new Set(options.missingFeatures ?? missingBTFFeatures());
+  const sanitized = new Set(options.missingFeatures ?? missingBTFFeatures(copy));
   const ready = sanitizeSpec(copy, sanitized);
   const handle = BTFHandle.load(ready, options);
   return { handle, spec: ready, fixups, sanitized, funcInfo: !sanitized.has('func') };
