@@ -141,6 +141,33 @@ export function sanitizeSpec(spec: Spec, missing: Iterable<BTFFeatureName>): Spe
   return out;
 }
 
+/**
+ * The features whose absence would make {@link sanitizeSpec} change `spec` (its own types):
+ * for the others, what the kernel lacks does not matter to this spec, and need not be probed.
+ */
+export function btfFeaturesUsed(spec: Spec): Set<BTFFeatureName> {
+  const used = new Set<BTFFeatureName>();
+  for (const [, t] of spec.entries()) {
+    if (t instanceof Var) used.add('datasec');
+    else if (t instanceof Datasec) {
+      used.add('datasec');
+      if (t.name.startsWith('?')) used.add('qmarkDatasec');
+    } else if (t instanceof FuncProto) used.add('func');
+    else if (t instanceof Func) {
+      used.add('func');
+      if (t.linkage !== FuncLinkage.Static) used.add('globalFunc');
+    } else if (t instanceof Float) used.add('float');
+    else if (t instanceof DeclTag) used.add('declTag');
+    else if (t instanceof TypeTag) used.add('typeTag');
+    else if (t instanceof Enum64) used.add('enum64');
+    else if (t instanceof Enum && t.signed) {
+      used.add('signedEnum');
+      used.add('enum64');
+    }
+  }
+  return used;
+}
+
 /** The replacement of one type, or undefined to keep it (possibly edited in place). */
 function replacement(t: Type, lacks: Set<BTFFeatureName>, spec: Spec, enum64Member: () => Int): Type | undefined {
   if (t instanceof Var && lacks.has('datasec')) {

@@ -13,7 +13,7 @@
  */
 import { Spec } from '../btf/spec.js';
 import { marshalSpec } from '../btf/marshal.js';
-import { btfFeatureNames, type BTFFeatureName } from '../btf/sanitize.js';
+import { btfFeatureNames, btfFeaturesUsed, type BTFFeatureName } from '../btf/sanitize.js';
 import {
   Datasec,
   DeclTag,
@@ -132,7 +132,7 @@ function probe(feature: BTFFeatureName | 'btf'): FeatureResult {
 }
 
 /** BPF_BTF_LOAD itself (Linux 4.18). */
-export const btfFeature = new Feature('BTF (BPF_BTF_LOAD)', btfFeatureSince.btf, () => probe('btf'), { perBoot: 'kernel' });
+export const btfFeature = new Feature('BTF (BPF_BTF_LOAD)', btfFeatureSince.btf, () => probe('btf'), { perBoot: 'kernel', versionSuffices: true });
 
 const labels: Record<BTFFeatureName, string> = {
   func: 'BTF kinds FUNC and FUNC_PROTO',
@@ -148,16 +148,18 @@ const labels: Record<BTFFeatureName, string> = {
 
 /** One {@link Feature} per BTF kind or flag that sanitising can hide. */
 export const btfKindFeatures: Readonly<Record<BTFFeatureName, Feature>> = Object.fromEntries(
-  btfFeatureNames.map((name) => [name, new Feature(labels[name], btfFeatureSince[name], () => probe(name), { perBoot: 'kernel' })]),
+  btfFeatureNames.map((name) => [name, new Feature(labels[name], btfFeatureSince[name], () => probe(name), { perBoot: 'kernel', versionSuffices: true })]),
 ) as Record<BTFFeatureName, Feature>;
 
 /**
  * The BTF features the running kernel lacks, by probing (answers are cached per process).
  * An inconclusive probe (no privileges) counts as present: the load that follows will fail
- * with the real reason rather than with a blob sanitised for nothing.
+ * with the real reason rather than with a blob sanitised for nothing. With `spec`, only the
+ * features sanitising it could hinge on are asked about (see {@link btfFeaturesUsed}).
  */
-export function missingBTFFeatures(): Set<BTFFeatureName> {
+export function missingBTFFeatures(spec?: Spec): Set<BTFFeatureName> {
   const missing = new Set<BTFFeatureName>();
-  for (const name of btfFeatureNames) if (btfKindFeatures[name].check().supported === false) missing.add(name);
+  const asked = spec === undefined ? btfFeatureNames : btfFeaturesUsed(spec);
+  for (const name of asked) if (btfKindFeatures[name].check().supported === false) missing.add(name);
   return missing;
 }

@@ -13,6 +13,7 @@ import { NotSupportedError } from '../errors.js';
 import { configEnabled, kernelConfigSource } from '../internal/kconfig.js';
 import { policyRefusal } from '../internal/privileges.js';
 import { kernelVersion } from '../sys/kernel-version.js';
+import { loadedBackend } from '../sys/select.js';
 import { persistedResult, persistResult, type ProbeScope } from './probe-cache.js';
 
 /** A probe's answer. */
@@ -54,12 +55,20 @@ export interface FeatureOptions {
    * next boot: never for ones that hang on modules loaded later or on sysctls.
    */
   readonly perBoot?: ProbeScope;
+  /**
+   * The feature depends on the kernel version alone (no config option turns it off, no policy
+   * refuses it apart from bpf() as a whole: BTF kinds, object names): a running kernel at least
+   * `minimumVersion` has it, and is not probed. Older ones (a distribution kernel may have it
+   * backported) are, and so is the fake kernel of unit tests.
+   */
+  readonly versionSuffices?: boolean;
 }
 
 /** A named, cached kernel feature probe. */
 export class Feature {
   private result: FeatureResult | undefined;
   private readonly perBoot: ProbeScope | undefined;
+  private readonly versionSuffices: boolean;
 
   /**
    * @param name What is probed, e.g. `"map type RINGBUF"`; also the answer's key in the per-boot
@@ -75,14 +84,18 @@ export class Feature {
     options: FeatureOptions = {},
   ) {
     this.perBoot = options.perBoot;
+    this.versionSuffices = options.versionSuffices === true && minimumVersion !== undefined;
   }
 
   /**
-   * Returns the answer: cached in this process, else kept from an earlier process of this boot
-   * (features with `perBoot`), else the probe's (cached if conclusive).
+   * Returns the answer: cached in this process, else supported on a kernel new enough for a
+   * feature whose version suffices, else kept from an earlier process of this boot (features
+   * with `perBoot`), else the probe's (cached if conclusive).
    */
   check(): FeatureResult {
     if (this.result !== undefined) return this.result;
+    // A fake kernel (unit tests) answers its own probes, whatever version it pretends to be.
+    if (this.versionSuffices && loadedBackend()?.kind !== 'fake' && kernelVersion().atLeast(this.minimumVersion!)) return (this.result = Supported);
     if (this.perBoot !== undefined) {
       const kept = persistedResult(this.name, this.perBoot);
       if (kept !== undefined) return (this.result = kept);

@@ -246,7 +246,7 @@ function probeName(name: string, since: string, what: string): FeatureResult {
 }
 
 /** Does `BPF_MAP_CREATE` accept `map_name`? (4.15+) */
-export const mapNameFeature = new Feature('map names', '4.15', () => probeName('feature_probe', '4.15', 'map names'), { perBoot: 'kernel' });
+export const mapNameFeature = new Feature('map names', '4.15', () => probeName('feature_probe', '4.15', 'map names'), { perBoot: 'kernel', versionSuffices: true });
 
 /**
  * Do object names accept `.`? (5.2+, kernel commit "bpf: allow . char as part of the object
@@ -254,5 +254,5 @@ export const mapNameFeature = new Feature('map names', '4.15', () => probeName('
  */
 export const mapNameDotFeature = new Feature('"." in object names', '5.2', () =>
   probeName('.probe', '5.2', '"." in object names'),
-  { perBoot: 'kernel' },
+  { perBoot: 'kernel', versionSuffices: true },
 );

@@ -234,7 +234,7 @@ export const programNameFeature = new Feature('BPF_PROG_LOAD.prog_name', '4.15',
   if (r.result >= 0) return Supported;
   if (r.result === -Errno.E2BIG || r.result === -Errno.EINVAL) return notSupported('BPF_PROG_LOAD rejects prog_name', '4.15');
   return unknown(`name probe failed with ${errnoName(-r.result)}`);
-}, { perBoot: 'kernel' });
+}, { perBoot: 'kernel', versionSuffices: true });
 
 /**
  * A `.` in object names (Linux 5.2, commit 3e0ddc4f3ff1 "bpf: allow . char as part of the object
@@ -246,4 +246,4 @@ export const programNameDotFeature = new Feature('dots in BPF object names', '5.
   if (r.result >= 0) return Supported;
   if (r.result === -Errno.EINVAL) return notSupported('bpf_obj_name_cpy() rejects "."', '5.2');
   return unknown(`name probe failed with ${errnoName(-r.result)}`);
-}, { perBoot: 'kernel' });
+}, { perBoot: 'kernel', versionSuffices: true });

@@ -107,8 +107,10 @@ describe.skipIf(skip !== '')(`BTF in the kernel (backend ${skip === '' ? backend
     if (obj === undefined) return;
     const loaded = loadForKernel(obj.spec, { sections: obj.sections });
     using h = loaded.handle;
-    expect(loaded.sanitized).toEqual(missingBTFFeatures());
-    expect(loaded.funcInfo).toBe(!missingBTFFeatures().has('func'));
+    // Only what this object uses is asked about: a subset of what the kernel lacks.
+    const missing = missingBTFFeatures();
+    for (const f of loaded.sanitized) expect(missing.has(f)).toBe(true);
+    expect(loaded.funcInfo).toBe(!loaded.sanitized.has('func'));
     const info = h.info();
     expect(info.id).toBeGreaterThan(0);
     expect(info.kernelBTF).toBe(false);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { marshalSpec } from '../../src/btf/marshal.js';
 import { Capability, overrideCapabilities } from '../../src/internal/privileges.js';
-import { btfFeatureNames, enum64PlaceholderName, sanitizeSpec, type BTFFeatureName } from '../../src/btf/sanitize.js';
+import { btfFeatureNames, btfFeaturesUsed, enum64PlaceholderName, sanitizeSpec, type BTFFeatureName } from '../../src/btf/sanitize.js';
 import { parseSpec, Spec } from '../../src/btf/spec.js';
 import {
   Const,
@@ -17,6 +17,7 @@ import {
   FuncLinkage,
   FuncProto,
   Int,
+  IntEncoding,
   Kind,
   Pointer,
   Struct,
@@ -180,6 +181,18 @@ describe('sanitizeSpec', () => {
       expect(seen.has(k)).toBe(false);
     }
     expect([...reparsed].some((t) => t instanceof Enum && t.signed)).toBe(false);
+  });
+
+  it('asks only about the features a spec uses: sanitising for any other changes nothing', () => {
+    expect([...btfFeaturesUsed(allKindsSpec())].sort()).toEqual([...btfFeatureNames].sort());
+    const plain = new Spec();
+    plain.add(new Int('int', 4, IntEncoding.Signed));
+    expect(btfFeaturesUsed(plain).size).toBe(0);
+    // A spec's unused features make no difference to its sanitised bytes.
+    for (const name of btfFeatureNames) {
+      const bytes = marshalSpec(sanitizeSpec(plain, [name]));
+      expect(bytes).toEqual(marshalSpec(plain));
+    }
   });
 
   it('every reference in the output resolves to a type of the output (nothing refers to replaced objects)', () => {

@@ -11,6 +11,7 @@ import { ProbeCacheFile, parseCacheText, probeCacheFileName, type ProbeCacheKey,
 import { probeCacheDir, setProbeCache } from '../../src/features/probe-cache.js';
 import { lockdownMode, overrideCapabilities } from '../../src/internal/privileges.js';
 import { FakeBackend } from '../../src/sys/backend-fake.js';
+import { overrideKernelVersion } from '../../src/sys/kernel-version.js';
 import { setBackend } from '../../src/sys/select.js';
 
 const key: ProbeCacheKey = { bootId: '8c1d0c1a-0000-4000-8000-000000000001', release: '6.18.0-test', version: '0.1.0+1' };
@@ -28,6 +29,7 @@ afterEach(() => {
   setProbeCache('default');
   overrideCapabilities();
   setBackend(undefined);
+  overrideKernelVersion(undefined);
 });
 
 const cacheFile = (): string => join(dir, probeCacheFileName);
@@ -245,5 +247,34 @@ describe('Feature answers kept for the boot', () => {
     const none = counted('map type HASH', Supported, 'kernel');
     none.feature.check();
     expect(none.runs()).toBe(1);
+  });
+});
+
+describe('features the kernel version decides', () => {
+  function feature(): { feature: Feature; runs: () => number } {
+    let n = 0;
+    const f = new Feature('BTF kind TEST', '5.13', () => (n++, notSupported('probe blob rejected', '5.13')), { perBoot: 'kernel', versionSuffices: true });
+    return { feature: f, runs: () => n };
+  }
+
+  it('are supported without a probe or the cache file on a kernel at least their version', () => {
+    setProbeCache(new ProbeCacheFile(dir, key));
+    overrideKernelVersion('5.13.0');
+    const f = feature();
+    expect(f.feature.check()).toEqual(Supported);
+    expect(f.runs()).toBe(0);
+  });
+
+  it('are probed on older kernels (backports) and on the fake kernel of tests', () => {
+    setProbeCache(undefined);
+    overrideKernelVersion('5.12.19');
+    const old = feature();
+    expect(old.feature.check().supported).toBe(false);
+    expect(old.runs()).toBe(1);
+    setBackend(new FakeBackend());
+    overrideKernelVersion('6.18.0');
+    const fake = feature();
+    expect(fake.feature.check().supported).toBe(false);
+    expect(fake.runs()).toBe(1);
   });
 });
