@@ -29,7 +29,8 @@
 //      BENCH_MANY (keys per lookupMany/updateMany/updateBatch call; 1024),
 //      BENCH_BACKENDS ("native,ffi-rs"), BENCH_PEERS (../shared/bench-peers),
 //      BENCH_BUILD (/tmp/bench-build), BENCH_OUT (bench/results/latest.json),
-//      BENCH_DIST (dist/: the built library to import).
+//      BENCH_DIST (dist/: the built library to import), BENCH_BASELINE_DIST (an older build, run
+//      on the native backend as one more contestant in the same rounds: before/after).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -82,6 +83,10 @@ async function parent() {
       return 1;
     }
     contestants.push({ id: b, label: `ebpf-ts ${b}`, kind: 'ours', backend: b });
+  }
+  // An older build in the same rounds, on the native backend (before/after against the peers).
+  if (process.env.BENCH_BASELINE_DIST) {
+    contestants.push({ id: 'baseline', label: 'ebpf-ts native @baseline', kind: 'ours', backend: 'native', dist: resolve(process.env.BENCH_BASELINE_DIST) });
   }
 
   const raw = Object.fromEntries(contestants.map((c) => [c.id, []]));
@@ -244,6 +249,7 @@ function runPeer(peer, n) {
 /** One child process of ours on one backend. */
 function runOurs(c, n, batch) {
   const env = { ...process.env, EBPF_TS_BACKEND: c.backend, BENCH_N: String(n) };
+  if (c.dist !== undefined) env.BENCH_DIST = c.dist;
   if (batch !== undefined) env.BENCH_BATCH = String(batch);
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
     env,
@@ -307,7 +313,7 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
   const nat = medians.native ?? {};
   const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
   const ratios = {};
-  for (const id of ['native', 'ffi-rs']) {
+  for (const id of ['native', 'ffi-rs', 'baseline']) {
     if (!medians[id]) continue;
     ratios[id] = {};
     for (const m of METRICS) {
@@ -352,6 +358,7 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
     ['libbpf', 'libbpf'],
     ['cilium', 'cilium/ebpf'],
   ];
+  if (medians.baseline) cols.push(['baseline', 'ebpf-ts native @baseline']);
   const lines = [];
   lines.push(`## bench-map: hash u32→u64, ${n} entries, medians of ${runs} runs`);
   lines.push('');
@@ -359,8 +366,9 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
     `kernel ${kernelRelease()}, ${cpus().length} CPUs, Node ${process.version}; batch size: ${batch ?? 'library default'}`,
   );
   lines.push('');
-  lines.push(`| metric | ${cols.map((c) => c[1]).join(' | ')} | ratio native/libbpf |`);
-  lines.push(`|---|${cols.map(() => '---:').join('|')}|---:|`);
+  const base = medians.baseline !== undefined;
+  lines.push(`| metric | ${cols.map((c) => c[1]).join(' | ')} | ratio native/libbpf |${base ? ' ratio @baseline/libbpf |' : ''}`);
+  lines.push(`|---|${cols.map(() => '---:').join('|')}|---:|${base ? '---:|' : ''}`);
   for (const m of METRICS) {
     const cells = cols.map(([id]) => {
       const v = medians[id]?.[m.key];
@@ -371,7 +379,9 @@ function summarise({ contestants, raw, n, runs, batch, notes }) {
     const r = ratios.native?.[m.key];
     const mark = { iterateBatch: '²', lookupFloor: '³', lookupDataView: '³', lookupCopy: '³', lookupMany: '³', updateMany: '⁴', updateBatch: '⁴' }[m.key] ?? '';
     const rcell = r === undefined ? '–' : `${r.toFixed(2)}${mark}`;
-    lines.push(`| ${m.label} | ${cells.join(' | ')} | ${rcell} |`);
+    const rb = ratios.baseline?.[m.key];
+    const bcell = base ? ` ${rb === undefined ? '–' : `${rb.toFixed(2)}${mark}`} |` : '';
+    lines.push(`| ${m.label} | ${cells.join(' | ')} | ${rcell} |${bcell}`);
   }
   lines.push('');
   lines.push(
