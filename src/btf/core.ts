@@ -28,7 +28,7 @@ import { applyCOREResult, COREPatchError, corePoisonHelperId, poisonInstruction,
 import type { CORERelocation } from './ext.js';
 import type { ByteOrder } from './parse.js';
 import type { Spec } from './spec.js';
-import { Composite, Enum, Int, Pointer, Type, essentialName, sizeof, skipQualifiersAndTypedefs } from './types.js';
+import { Composite, Enum, Int, Kind, Pointer, Type, essentialName, sizeof, skipQualifiersAndTypedefs } from './types.js';
 
 /** A target type that may correspond to a local one. */
 export interface CORECandidate {
@@ -290,7 +290,7 @@ export function findCandidates(localType: Type, targets: readonly Spec[], module
   const collect = (spec: Spec): CORECandidate[] => {
     const first = spec.firstTypeId;
     return spec
-      .idsByName(name)
+      .idsByName(name, coreKinds(localType))
       .filter((id) => id >= first)
       .sort((a, b) => a - b)
       .map((id) => ({ spec, id, type: spec.typeById(id) }))
@@ -301,6 +301,11 @@ export function findCandidates(localType: Type, targets: readonly Spec[], module
   const rest = targets.slice(1);
   if (moduleTargets !== undefined) rest.push(...moduleTargets());
   return rest.flatMap(collect);
+}
+
+// The kinds a CO-RE candidate of a local type may have (see kindsCompatible).
+function coreKinds(local: Type): Kind[] {
+  return local.kind === Kind.Enum || local.kind === Kind.Enum64 ? [Kind.Enum, Kind.Enum64] : [local.kind];
 }
 
 function calculate(

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ARRAY, INT, NAMES, REC_REF, REF_SIZE, VALID, stateAt } from './index-wasm.js';
+import { ARRAY, INT, NAMES, REC_REF, REF_SIZE, VALID, maxNameAt, stateAt } from './index-wasm.js';
 
 // --- A minimal WebAssembly assembler: just the opcodes the function uses. ---
 
@@ -125,6 +125,9 @@ function indexBody(): Code {
     // e = table[kind]
     get(P), load(4), i32(24), op.shrU, i32(0x1f), op.and, i32(2), op.shl, load(0), set(E),
     flag(VALID), op.eqz, op.if, op.void, fail(), op.end,
+    // maxName[kind] = max(maxName[kind], nameOff)
+    get(P), load(4), i32(24), op.shrU, i32(0x1f), op.and, i32(2), op.shl, set(W),
+    get(P), load(0), get(W), load(maxNameAt), op.gtU, op.if, op.void, get(W), get(P), load(0), store(maxNameAt), op.end,
     // recs = p + 12 + fixed; next = recs + vlen * stride
     get(P), i32(12), op.add, get(E), i32(0xff), op.and, op.add, set(RECS),
     get(RECS), get(P), load(4), i32(0xffff), op.and,

@@ -28,6 +28,7 @@
  *     nameOff, info, sizeType = words at p
  *     if nameOff >= strLen: return -1
  *     e = table[(info >> 24) & 31]; if !(e & VALID): return -1
+ *     maxName[kind] = max(maxName[kind], nameOff)
  *     recs = p + 12 + fixed(e); next = recs + (info & 0xffff) * stride(e)
  *     if next > end: stop
  *     if e & REF_SIZE: maxRef = max(maxRef, sizeType)
@@ -40,7 +41,9 @@
  * ```
  *
  * It stops before a record that does not fit below `end` and leaves where it stopped and the
- * largest type ID referenced so far in memory, so that the caller can feed the section through
+ * largest type ID referenced so far in memory (and each kind's largest name offset: name lookups
+ * search only the part of the string table where names of the kind asked for can be), so that
+ * the caller can feed the section through
  * a small window and resume (a mapped vmlinux is not in the module's memory; copying its 3 MB
  * type section into fresh memory at once costs a page fault per 4 KiB). The caller checks the
  * rest: that the whole section was consumed (a record cut off by the section's end is an
@@ -120,14 +123,15 @@ function kindTable(verified: boolean): Uint32Array {
  * @internal
  */
 export const indexModule =
-  'AGFzbQEAAAABDAFgB39/f39/f38BfwIPAQNlbnYGbWVtb3J5AgABAwIBAAcJAQVpbmRleAAACuUDAeIDAQZ/QYABKAIEIQcC' +
+  'AGFzbQEAAAABDAFgB39/f39/f38BfwIPAQNlbnYGbWVtb3J5AgABAwIBAAcJAQVpbmRleAAACo8EAYwEAQZ/QYABKAIEIQcC' +
   'QANAIAAgAU8NASAAQQxqIAFLBEAMAgsgACgCACACTwRAQX8PCyAAKAIEQRh2QR9xQQJ0KAIAIQggCEGAgARxRQRAQX8PCyAA' +
-  'QQxqIAhB/wFxaiEMIAwgACgCBEH//wNxIAhBCHZB/wFxbGohCSAJIAFLBEAMAgsgCEGAgPgHcQRAIAhBgIAIcQRAIAAoAggh' +
-  'CyALIAdLBEAgCyEHCwsgCEGAgBBxBEAgACgCDCELIAtB/wFxQYABSwRAQX8PCyALQf8BcSALQRB2Qf8BcWqtIAAoAgitQgOG' +
-  'VgRAQX8PCwsgCEGAgCBxBEAgACgCDCELIAsgB0sEQCALIQcLIAAoAhAhCyALIAdLBEAgCyEHCwsgCEGAgMAAcQRAIAwhCgJA' +
-  'A0AgCiAJTw0BIAooAgAgAk8EQEF/DwsgCiAIQQh2Qf8BcWohCgwACwsLIAhBgICAAXEEQCAMIQoCQANAIAogCU8NASAKIAhB' +
-  'GHZqKAIAIQsgCyAHSwRAIAshBwsgCiAIQQh2Qf8BcWohCgwACwsLCyADIAZBAnRqIQsgCyAAIARqNgIAIAsgBUECdGogACgC' +
-  'ADYCACAGQQFqIQYgCSEADAALC0GAASAANgIAQYABIAc2AgQgBgs=';
+  'KAIEQRh2QR9xQQJ0IQsgACgCACALKAKIAUsEQCALIAAoAgA2AogBCyAAQQxqIAhB/wFxaiEMIAwgACgCBEH//wNxIAhBCHZB' +
+  '/wFxbGohCSAJIAFLBEAMAgsgCEGAgPgHcQRAIAhBgIAIcQRAIAAoAgghCyALIAdLBEAgCyEHCwsgCEGAgBBxBEAgACgCDCEL' +
+  'IAtB/wFxQYABSwRAQX8PCyALQf8BcSALQRB2Qf8BcWqtIAAoAgitQgOGVgRAQX8PCwsgCEGAgCBxBEAgACgCDCELIAsgB0sE' +
+  'QCALIQcLIAAoAhAhCyALIAdLBEAgCyEHCwsgCEGAgMAAcQRAIAwhCgJAA0AgCiAJTw0BIAooAgAgAk8EQEF/DwsgCiAIQQh2' +
+  'Qf8BcWohCgwACwsLIAhBgICAAXEEQCAMIQoCQANAIAogCU8NASAKIAhBGHZqKAIAIQsgCyAHSwRAIAshBwsgCiAIQQh2Qf8B' +
+  'cWohCgwACwsLCyADIAZBAnRqIQsgCyAAIARqNgIAIAsgBUECdGogACgCADYCACAGQQFqIQYgCSEADAALC0GAASAANgIAQYAB' +
+  'IAc2AgQgBgs=';
 
 // Compiled once per process, on first use; false once compiling failed (no WebAssembly).
 let compiled: object | false | undefined;
@@ -146,7 +150,9 @@ function compile(): object | undefined {
 const tableBytes = 128;
 /** @internal Where a call leaves where it stopped (u32) and the largest referenced ID (u32). */
 export const stateAt = tableBytes;
-const headBytes = stateAt + 8;
+/** @internal The largest name offset of each kind's types (32 u32s), after the state. */
+export const maxNameAt = stateAt + 8;
+const headBytes = maxNameAt + 128;
 // The window a section that is not in the module's memory is copied through; doubled for a
 // record that does not fit (one struct's members can take up to 786 KB).
 const windowBytes = 256 * 1024;
@@ -205,6 +211,16 @@ export function allocateBTF(size: number): Uint8Array {
   return new Uint8Array(arena.memory.buffer, arena.dataAt, size);
 }
 
+/** What an index pass finds in a type section. */
+export interface IndexResult {
+  /** The byte offset (in the blob) of each type record, in ID order. */
+  readonly offsets: Uint32Array;
+  /** Each type's name offset. */
+  readonly names: Uint32Array;
+  /** The largest name offset among the types of each kind (32 entries, by kind number). */
+  readonly maxNames: Uint32Array;
+}
+
 /** Options of {@link wasmIndex}. */
 export interface WasmIndexOptions {
   /** Bytes of the window a section outside the module's memory is copied through (tests). */
@@ -231,7 +247,7 @@ export function wasmIndex(
   strLen: number,
   firstId: number,
   options: WasmIndexOptions = {},
-): { offsets: Uint32Array; names: Uint32Array } | undefined {
+): IndexResult | undefined {
   const length = end - start;
   const maxTypes = Math.floor(length / 12);
   const mine = arenas.get(bytes.buffer as ArrayBuffer);
@@ -242,6 +258,7 @@ export function wasmIndex(
     // Read by allocateBTF's caller: index in place, in one call.
     arena = mine;
     new Uint32Array(arena.memory.buffer, 0, 32).set(table);
+    new Uint32Array(arena.memory.buffer, maxNameAt, 32).fill(0);
     const sectionAt = bytes.byteOffset + start;
     const state = new Uint32Array(arena.memory.buffer, stateAt, 2);
     state[1] = 0;
@@ -252,6 +269,7 @@ export function wasmIndex(
     if (made === undefined) return undefined;
     arena = made;
     new Uint32Array(arena.memory.buffer, 0, 32).set(table);
+    new Uint32Array(arena.memory.buffer, maxNameAt, 32).fill(0);
     const r = throughWindow(arena, bytes, start, end, strLen);
     if (r === undefined) return undefined;
     count = r;
@@ -262,6 +280,7 @@ export function wasmIndex(
   return {
     offsets: new Uint32Array(buffer, arena.outAt, count),
     names: new Uint32Array(buffer, arena.outAt + arena.maxTypes * 4, count),
+    maxNames: new Uint32Array(buffer, maxNameAt, 32).slice(),
   };
 }
 

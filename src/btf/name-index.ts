@@ -101,19 +101,22 @@ export class NameIndex {
  * a base the work is native: one `Buffer.indexOf` pass finds the string offsets (`\0name`
  * followed by a NUL or a flavor suffix) and `Uint32Array.indexOf` the types that use them, so a
  * cold process looks up a vmlinux name in about a millisecond (a JS loop over ~126k
- * offsets runs interpreted at first and takes over ten).
+ * offsets runs interpreted at first and takes over ten). With `maxNameOffset`, only names that
+ * start at or before it are found (the caller knows that no type it wants has a name past it).
  */
-export function scanNames(strings: StringTable, nameOffsets: Uint32Array, firstId: number, essential: string): number[] {
+export function scanNames(strings: StringTable, nameOffsets: Uint32Array, firstId: number, essential: string, maxNameOffset?: number): number[] {
   const query = Buffer.from(essential, 'utf8');
   const n = query.length;
   if (n === 0 || query.includes(0)) return [];
   if (strings.base !== undefined) return scanLoop(strings, nameOffsets, firstId, query);
   const table = Buffer.from(strings.bytes.buffer, strings.bytes.byteOffset, strings.bytes.byteLength);
+  // `\0name` of a name starting at or before maxNameOffset ends before maxNameOffset + n.
+  const searched = maxNameOffset === undefined ? table : table.subarray(0, Math.min(table.length, maxNameOffset + n));
   // One pass over the table for `\0name`: the string at the next offset is the name itself
   // when a NUL follows, a flavor of it when its essential part has exactly this length.
   const stringOffsets: number[] = [];
   const prefix = Buffer.concat([zero, query]);
-  for (let at = table.indexOf(prefix); at >= 0; at = table.indexOf(prefix, at + 1)) {
+  for (let at = searched.indexOf(prefix); at >= 0; at = searched.indexOf(prefix, at + 1)) {
     const start = at + 1;
     const next = table[start + n];
     if ((next === 0 || next === 0x5f) && essentialLength(strings.bytes, start) === n) {

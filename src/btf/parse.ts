@@ -167,6 +167,8 @@ export class RawTypes {
   readonly offsets: Uint32Array;
   /** `name_off` of each type, indexed by `id - firstId`. */
   readonly nameOffsets: Uint32Array;
+  // The largest name offset of each kind's types, when the index pass found them (WebAssembly).
+  private readonly maxNames: Uint32Array | undefined;
   private readonly view: DataView;
   private readonly le: boolean;
 
@@ -187,9 +189,10 @@ export class RawTypes {
     const strStart = header.headerLength + header.stringOffset;
     this.strings = new StringTable(bytes.subarray(strStart, strStart + header.stringLength), base?.strings, strStart);
     this.firstId = base === undefined ? 1 : base.typeCount;
-    const { offsets, names } = this.index(verified);
+    const { offsets, names, maxNames } = this.index(verified);
     this.offsets = offsets;
     this.nameOffsets = names;
+    this.maxNames = maxNames;
   }
 
   /** Number of types in this blob (not counting void or base types). */
@@ -207,12 +210,26 @@ export class RawTypes {
     return ((this.view.getUint32(this.offsets[id - this.firstId]! + 4, this.le) >>> 24) & 0x1f) as Kind;
   }
 
+  /**
+   * The largest name offset among this blob's types of `kinds`, or undefined when unknown: a
+   * name lookup for those kinds need not search the string table past it (in the kernel's BTF,
+   * the names of structs, unions, enums and typedefs all sit in the first half, before the
+   * functions' names).
+   */
+  maxNameOffset(kinds: readonly Kind[]): number | undefined {
+    const max = this.maxNames;
+    if (max === undefined) return undefined;
+    let m = 0;
+    for (const k of kinds) m = Math.max(m, max[k] ?? 0);
+    return m;
+  }
+
   /** The name of type `id` (which must belong to this blob). */
   nameOf(id: number): string {
     return this.strings.get(this.nameOffsets[id - this.firstId]!);
   }
 
-  private index(verified: boolean): { offsets: Uint32Array; names: Uint32Array } {
+  private index(verified: boolean): { offsets: Uint32Array; names: Uint32Array; maxNames?: Uint32Array } {
     const { view, le, bytes } = this;
     const start = this.header.headerLength + this.header.typeOffset;
     const end = start + this.header.typeLength;

@@ -11,7 +11,28 @@ import { AmbiguousTypeError, TypeNotFoundError } from './errors.js';
 import { NameIndex, scanNames } from './name-index.js';
 import { RawTypes, TypeDecoder, type ByteOrder } from './parse.js';
 import { StringTable } from './strings.js';
-import { Type, VOID, children, copyTypes, essentialName, kindByName, type KindName, type TypeClass } from './types.js';
+import {
+  Datasec,
+  Enum,
+  Enum64,
+  Float,
+  Func,
+  Fwd,
+  Int,
+  Kind,
+  Struct,
+  Type,
+  Typedef,
+  Union,
+  VOID,
+  Var,
+  children,
+  copyTypes,
+  essentialName,
+  kindByName,
+  type KindName,
+  type TypeClass,
+} from './types.js';
 
 // Distinct names looked up by linear scan before a spec builds its hashed name index.
 const rawScanLimit = 8;
@@ -136,7 +157,7 @@ export class Spec {
    * match (vmlinux has a few same-named types from different compilation units).
    */
   typeByName<T extends Type = Type>(name: string, kind?: KindFilter<T>): T {
-    const matches = this.idsByName(name).filter((id) => {
+    const matches = this.idsByName(name, kindsOf(kind)).filter((id) => {
       const t = this.typeById(id);
       return t.name === name && matchesKind(t, kind);
     });
@@ -160,34 +181,46 @@ export class Spec {
     return this.idsByName(name).map((id) => this.typeById(id));
   }
 
-  /** IDs with the same essential name as `name`, base spec first. */
-  idsByName(name: string): number[] {
+  /**
+   * IDs with the same essential name as `name`, base spec first; with `kinds`, only those of
+   * types of these kinds (a lookup in the kernel's BTF then searches only the part of its
+   * string table where such names are).
+   */
+  idsByName(name: string, kinds?: readonly Kind[]): number[] {
     const essential = essentialName(name);
     const mine: number[] = [];
-    if (this.raw !== undefined) {
+    const raw = this.raw;
+    if (raw !== undefined) {
       // The raw blob never changes, so its answers can be remembered (repeat lookups are
       // the common case: CO-RE asks for the same kernel types again and again).
-      let ids = this.rawLookups.get(essential);
+      const key = kinds === undefined ? essential : `${essential}\0${kinds.join()}`;
+      let ids = this.rawLookups.get(key);
       if (ids === undefined) {
-        // The first few names are found by a linear scan of the name offsets (about 1 ms for
-        // vmlinux); hashing every name into an index costs tens of ms and only pays off when
-        // many different names are asked for (CO-RE candidates of a big program).
-        if (this.rawNames === undefined && this.rawLookups.size < rawScanLimit) {
-          ids = scanNames(this.raw.strings, this.raw.nameOffsets, this.raw.firstId, essential);
+        const all = this.rawLookups.get(essential);
+        if (all !== undefined) {
+          ids = all;
+        } else if (this.rawNames === undefined && this.rawLookups.size < rawScanLimit) {
+          // The first few names are found by a linear scan of the name offsets (about 1 ms
+          // for vmlinux); hashing every name into an index costs tens of ms and only pays off
+          // when many different names are asked for (CO-RE candidates of a big program).
+          const limit = kinds === undefined ? undefined : raw.maxNameOffset(kinds);
+          ids = scanNames(raw.strings, raw.nameOffsets, raw.firstId, essential, limit);
         } else {
-          this.rawNames ??= new NameIndex(this.raw.strings, this.raw.nameOffsets, this.raw.firstId);
+          this.rawNames ??= new NameIndex(raw.strings, raw.nameOffsets, raw.firstId);
           ids = this.rawNames.lookup(essential);
         }
-        this.rawLookups.set(essential, ids);
+        if (kinds !== undefined) ids = ids.filter((id) => kinds.includes(raw.kindOf(id)));
+        this.rawLookups.set(key, ids);
       }
       mine.push(...ids);
     }
     const added = this.nameIndex().get(essential);
     if (added !== undefined) {
-      if (typeof added === 'number') mine.push(added);
-      else mine.push(...added);
+      for (const id of typeof added === 'number' ? [added] : added) {
+        if (kinds === undefined || kinds.includes(this.typeById(id).kind)) mine.push(id);
+      }
     }
-    return this.base === undefined ? mine.slice() : [...this.base.idsByName(essential), ...mine];
+    return this.base === undefined ? mine.slice() : [...this.base.idsByName(essential, kinds), ...mine];
   }
 
   /** All types including the base's, in ID order, void excluded. Decodes every type. */
@@ -306,6 +339,28 @@ function addName(names: Map<string, number | number[]>, name: string, id: number
   if (prev === undefined) names.set(name, id);
   else if (typeof prev === 'number') names.set(name, [prev, id]);
   else prev.push(id);
+}
+
+// The kinds of the concrete type classes, for lookups by class.
+const classKinds = new Map<TypeClass, Kind>([
+  [Struct, Kind.Struct],
+  [Union, Kind.Union],
+  [Enum, Kind.Enum],
+  [Enum64, Kind.Enum64],
+  [Typedef, Kind.Typedef],
+  [Fwd, Kind.Fwd],
+  [Int, Kind.Int],
+  [Float, Kind.Float],
+  [Func, Kind.Func],
+  [Var, Kind.Var],
+  [Datasec, Kind.Datasec],
+]);
+
+// The kinds a filter can match, when known: what name lookups may narrow their search to.
+function kindsOf(kind: KindFilter | undefined): Kind[] | undefined {
+  if (kind === undefined) return undefined;
+  const k = typeof kind === 'string' ? kindByName(kind) : classKinds.get(kind);
+  return k === undefined ? undefined : [k];
 }
 
 function matchesKind(type: Type, kind: KindFilter | undefined): boolean {

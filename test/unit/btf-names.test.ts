@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { NameIndex, scanNames } from '../../src/btf/name-index.js';
 import { marshalSpec } from '../../src/btf/marshal.js';
 import { parseSpec, Spec } from '../../src/btf/spec.js';
-import { Int, IntEncoding, Struct, Typedef, essentialName } from '../../src/btf/types.js';
+import { Int, IntEncoding, Kind, Struct, Typedef, essentialName } from '../../src/btf/types.js';
 
 function both(spec: Spec, name: string): [number[], number[]] {
   const raw = spec.raw!;
@@ -47,5 +47,26 @@ describe('name search', () => {
       const [scan, index] = both(spec, essentialName(name));
       expect(scan).toEqual(index);
     }
+  });
+
+  it.skipIf(!existsSync('/sys/kernel/btf/vmlinux'))('vmlinux: lookups by kind (a part of the string table searched) find the same types', () => {
+    const spec = parseSpec(readFileSync('/sys/kernel/btf/vmlinux'), { verified: true });
+    const raw = spec.raw!;
+    // The kernel's struct names end before its function names: the search is narrowed.
+    expect(raw.maxNameOffset([Kind.Struct])!).toBeLessThan(raw.maxNameOffset([Kind.Func])!);
+    let compared = 0;
+    for (let id = 1; id < spec.typeCount; id += 499) {
+      const name = raw.nameOf(id);
+      if (name === '') continue;
+      const kind = raw.kindOf(id);
+      const kinds: Kind[] = kind === Kind.Enum ? [Kind.Enum, Kind.Enum64] : [kind];
+      // A spec of its own each time: both answers come from the byte search, none from the cache.
+      const fresh = parseSpec(raw.bytes, { verified: true });
+      const all = fresh.idsByName(name).filter((i) => kinds.includes(raw.kindOf(i)));
+      expect({ name, ids: parseSpec(raw.bytes, { verified: true }).idsByName(name, kinds) }).toEqual({ name, ids: all });
+      expect(all).toContain(id);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(100);
   });
 });
