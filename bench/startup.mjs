@@ -8,6 +8,10 @@
 //   require                        `require(<dist>/index.js)` from CommonJS (Node 20.19+)
 //   cli --help                     `node <dist>/cli/main.js --help` (the `ebpf-ts` bin)
 //   cli prog list                  `ebpf-ts prog list` (as root: the kernel is asked)
+//   cli prog list, no code cache   the same with EBPF_TS_CODE_CACHE=off: every chunk compiled
+//
+// The CLI rows use a code cache directory of their own (a temporary one, filled by the untimed
+// pass), so the figures are those of a second and later run, whatever ~/.cache holds.
 //
 // and, for import, also from the inside: performance.now() around the `import()` alone. The
 // figure of interest is each row minus the `node -e 0` row. Rounds run every contestant once
@@ -53,7 +57,10 @@ function contestants() {
     });
     list.push({ name: `${tag}require`, args: ['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`] });
     list.push({ name: `${tag}cli --help`, args: [join(dir, 'cli', 'main.js'), '--help'] });
-    if (process.getuid?.() === 0) list.push({ name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
+    if (process.getuid?.() === 0) {
+      list.push({ name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
+      list.push({ name: `${tag}cli prog list, no code cache`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'], env: { EBPF_TS_CODE_CACHE: 'off' } });
+    }
   }
   const wanted = process.env.BENCH_ROWS?.split(',').map((r) => r.trim());
   return wanted === undefined ? list : list.filter((c) => c.name === 'node -e 0' || wanted.some((w) => c.name.endsWith(w)));
@@ -63,13 +70,14 @@ function contestants() {
 // (user + system, all threads) on fd 3. CPU time suffers less than wall time from other
 // work on a shared machine.
 const reporter = join(tmpdir(), `ebpf-ts-bench-startup-${process.pid}.cjs`);
+const codeCache = join(tmpdir(), `ebpf-ts-bench-startup-${process.pid}-code-cache`);
 writeFileSync(reporter, "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(3, String((u.user + u.system) / 1000)); });\n");
 
 function sample(c) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ['--require', reporter, ...c.args], {
     encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
+    env: { ...process.env, NODE_OPTIONS: '', EBPF_TS_CODE_CACHE: codeCache, ...c.env },
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -136,4 +144,5 @@ try {
   process.exitCode = main();
 } finally {
   rmSync(reporter, { force: true });
+  rmSync(codeCache, { recursive: true, force: true });
 }

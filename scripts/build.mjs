@@ -7,10 +7,12 @@
 //   2. esbuild bundles the two entry points, src/index.ts (the package) and src/cli/main.ts
 //      (the `ebpf-ts` bin), into dist/index.js and dist/cli/main.js, in separate builds
 //      (below: why). The CLI's command table and its groups of commands, each loaded on first
-//      use, are standalone files in dist/chunks/ (cli-*.js), as is any chunk of the package.
-//      Dependencies (elfy, ffi-rs) and node: modules stay imports.
+//      use, are standalone scripts in dist/chunks/ (cli-*.js, compiled by src/cli/code-cache.ts
+//      through V8's code cache), as is any chunk of the package. Dependencies (elfy, ffi-rs)
+//      stay imports; node: modules become process.getBuiltinModule() look-ups. The outputs
+//      are then made ASCII and keepNames' redundant calls blanked (postProcess, below).
 //      Source maps (dist/**/*.js.map, without the sources) name src/ files in stack traces
-//      under `node --enable-source-maps`;
+//      under `node --enable-source-maps` (the package; not the command's vm.Script chunks);
 //   3. scripts/cjs-types.mjs copies the declarations for CommonJS TypeScript consumers.
 //
 // At run time the bundle finds the addon and ffi-rs as before: both are looked up from
@@ -22,6 +24,7 @@
 // bytes: `npx esbuild --analyze` style questions); --no-types skips step 1 and 3 (quick
 // rebuilds of the JavaScript while measuring).
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +126,7 @@ const common = {
 // The package: dist/index.js, and a file in dist/chunks/ for each `import()` and for code
 // several outputs share.
 const outputs = [await build({ ...common, entryPoints: ['src/index.ts'], outbase: 'src', entryNames: '[dir]/[name]', splitting: true, chunkNames: 'chunks/[name]-[hash]' })];
+postProcess(outputs[0]);
 
 // The CLI, built apart from the package: with esbuild's splitting, every set of outputs that
 // shares code gets a chunk of its own, and the commands' import()s in the same build cut the
@@ -148,11 +152,14 @@ for (const r of runs) if (!groupOf.has(r.file)) groupOf.set(r.file, r.file);
 const cliFiles = {
   name: 'cli-files',
   setup(b) {
-    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (a) => {
-      if (a.importer.endsWith(join('src', 'cli', 'main.ts')) && a.path === './run.js') return { path: '../chunks/cli-run.js', external: true };
-      if (a.kind === 'dynamic-import' && a.importer.endsWith(join('src', 'cli', 'commands.ts'))) return { path: `./cli-${groupOf.get(a.path.slice(2, -3))}.js`, external: true };
-      return undefined;
-    });
+    // main.ts's import of run.ts when there is no manifest (it runs from src/): never taken in dist/.
+    b.onResolve({ filter: /^\.\/run\.js$/ }, (a) => (a.importer.endsWith(join('src', 'cli', 'main.ts')) ? { path: '../chunks/cli-run.js', external: true } : undefined));
+    // The command table's `import('./prog-show.js')` becomes a call of the chunk loader
+    // (cli/code-cache.ts) for the command's group: the chunks are scripts, not modules.
+    b.onLoad({ filter: /[\\/]src[\\/]cli[\\/]commands\.ts$/ }, (a) => ({
+      contents: readFileSync(a.path, 'utf8').replace(/\bimport\('\.\/([\w-]+)\.js'\)/g, (_m, f) => `__ebpfTsChunk(${JSON.stringify(`cli-${groupOf.get(f)}`)})`),
+      loader: 'ts',
+    }));
     // A group's entry: the run functions of its commands.
     b.onResolve({ filter: /^cli-group:/ }, (a) => ({ path: a.path.slice('cli-group:'.length), namespace: 'cli-group' }));
     b.onLoad({ filter: /.*/, namespace: 'cli-group' }, (a) => ({
@@ -162,10 +169,22 @@ const cliFiles = {
     }));
   },
 };
-outputs.push(await build({ ...common, entryPoints: ['src/cli/main.ts'], outbase: 'src', entryNames: '[dir]/[name]', plugins: [builtins, cliFiles] }));
+// The chunks: scripts in CommonJS form, which cli/code-cache.ts wraps in a function of
+// (exports, module, __ebpfTsUrl, __ebpfTsChunk) and compiles through V8's code cache;
+// import.meta.url is the wrapper's __ebpfTsUrl. dist/chunks/cli-chunks.json names each with
+// a hash of its content, which keys the cache files (V8 checks a cache against the source's
+// length only).
 const cliEntries = { 'chunks/cli-run': 'src/cli/run.ts' };
 for (const g of new Set(groupOf.values())) cliEntries[`chunks/cli-${g}`] = `cli-group:${g}`;
-outputs.push(await build({ ...common, entryPoints: cliEntries, plugins: [builtins, cliFiles] }));
+const cliChunks = await build({ ...common, format: 'cjs', define: { 'import.meta.url': '__ebpfTsUrl' }, entryPoints: cliEntries, plugins: [builtins, cliFiles] });
+postProcess(cliChunks);
+outputs.push(cliChunks);
+const manifest = {};
+for (const name of Object.keys(cliEntries)) manifest[name.slice('chunks/'.length)] = createHash('sha256').update(readFileSync(join(dist, `${name}.js`))).digest('hex').slice(0, 16);
+writeFileSync(join(dist, 'chunks', 'cli-chunks.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+const cliMain = await build({ ...common, entryPoints: ['src/cli/main.ts'], outbase: 'src', entryNames: '[dir]/[name]', plugins: [builtins, cliFiles] });
+postProcess(cliMain);
+outputs.push(cliMain);
 
 // keepNames' redundant calls blanked: esbuild names every function and class (`__name(f,
 // "f")` after a declaration, a `static { __name(this, "C"); }` block in a class) so that names
@@ -196,7 +215,7 @@ function dropRedundantNames(text) {
 // escapes them in strings and names, but copies comments as written: `→`, `…`) makes the
 // whole source a two-byte string, slower to decode (~2.6 → ~0.8 ms for dist/index.js) and to
 // scan. They are on comment lines only (checked), so escaping them moves no code's column.
-for (const o of outputs) {
+function postProcess(o) {
   for (const file of Object.keys(o.metafile.outputs)) {
     if (!file.endsWith('.js')) continue;
     const path = resolve(root, file);

@@ -5,10 +5,7 @@
  *
  * @module
  */
-import { enableCompileCache } from './compile-cache.js';
-
-// First, so that the modules imported below are compiled through the cache (Node 22.1+).
-enableCompileCache();
+import { ChunkLoader } from './code-cache.js';
 
 // `ebpf-ts btf dump | head` closes the pipe early; that is not an error worth a stack trace.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -16,9 +13,11 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-// No top-level await: the package promises none anywhere, and the bin is part of it. A
-// dynamic import, because a static one would be loaded before the cache above is enabled.
-void import('./run.js')
+// In dist/, the command table and the commands are scripts compiled through V8's code cache
+// (code-cache.ts); from src/ (no dist/chunks/ manifest), run.ts is imported as a module. No
+// top-level await: the package promises none anywhere, and the bin is part of it.
+const chunks = ChunkLoader.besideMain(import.meta.url, process.env);
+void (chunks !== undefined ? Promise.resolve(chunks.load('cli-run') as typeof import('./run.js')) : import('./run.js'))
   .then(({ runCLI }) =>
     runCLI(process.argv.slice(2), {
       out: (text) => void process.stdout.write(text),
