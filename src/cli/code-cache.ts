@@ -67,8 +67,8 @@ export function readCodeCache(file: string): Buffer | undefined {
 
 /**
  * Writes a cache file atomically (a private temporary file renamed into place) and removes
- * the files of older builds of the same chunk (`<chunk>-*`). Failures are ignored: the next
- * run compiles again.
+ * the files of older builds of the same chunk (`<chunk>.*.bin`; chunk names have no dot).
+ * Failures are ignored: the next run compiles again.
  */
 export function writeCodeCache(file: string, data: Buffer, chunk: string): void {
   const dir = dirname(file);
@@ -80,7 +80,7 @@ export function writeCodeCache(file: string, data: Buffer, chunk: string): void 
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const old of readdirSync(dir)) {
-      if (old.startsWith(`${chunk}-`) && join(dir, old) !== file && !old.endsWith('.tmp')) unlinkSync(join(dir, old));
+      if (old.startsWith(`${chunk}.`) && old.endsWith('.bin') && join(dir, old) !== file) unlinkSync(join(dir, old));
     }
   } catch {
     // Not cached this time.
@@ -135,7 +135,7 @@ export class ChunkLoader {
     const source = readFileSync(file, 'utf8');
     // The build's content hash, V8's version and the architecture name the cache file; V8
     // checks its own flags and the source's length, not its content, hence the hash.
-    const cacheFile = this.#cacheDir === undefined ? undefined : join(this.#cacheDir, `${name}-${hash}-v8-${process.versions.v8}-${process.arch}.bin`);
+    const cacheFile = this.#cacheDir === undefined ? undefined : join(this.#cacheDir, `${name}.${hash}.v8-${process.versions.v8}-${process.arch}.bin`);
     const cachedData = cacheFile === undefined ? undefined : readCodeCache(cacheFile);
     // One line: the chunk's own lines keep their numbers in stack traces.
     const script = new Script(`(function (exports, module, __ebpfTsUrl, __ebpfTsChunk) {"use strict";${source}\n})`, {

@@ -30,7 +30,7 @@ describe('codeCacheDir', () => {
 describe('readCodeCache / writeCodeCache', () => {
   it('writes a private file, and reads back only files no one else can write', () => {
     const dir = join(tmp, 'cache');
-    const file = join(dir, 'cli-show-aaaa.bin');
+    const file = join(dir, 'cli-show.aaaa.bin');
     writeCodeCache(file, Buffer.from('data'), 'cli-show');
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -41,7 +41,7 @@ describe('readCodeCache / writeCodeCache', () => {
     chmodSync(dir, 0o777);
     expect(readCodeCache(file)).toBeUndefined();
     chmodSync(dir, 0o700);
-    const link = join(dir, 'cli-show-link.bin');
+    const link = join(dir, 'cli-show.link.bin');
     symlinkSync(file, link);
     expect(readCodeCache(link)).toBeUndefined();
     expect(readCodeCache(join(dir, 'missing.bin'))).toBeUndefined();
@@ -49,17 +49,17 @@ describe('readCodeCache / writeCodeCache', () => {
 
   it("replaces an older build's file of the same chunk and keeps the others", () => {
     const dir = join(tmp, 'cache');
-    writeCodeCache(join(dir, 'cli-show-old.bin'), Buffer.from('1'), 'cli-show');
-    writeCodeCache(join(dir, 'cli-run-x.bin'), Buffer.from('2'), 'cli-run');
-    writeCodeCache(join(dir, 'cli-show-new.bin'), Buffer.from('3'), 'cli-show');
-    expect(readdirSync(dir).sort()).toEqual(['cli-run-x.bin', 'cli-show-new.bin']);
+    writeCodeCache(join(dir, 'cli-show.old.bin'), Buffer.from('1'), 'cli-show');
+    writeCodeCache(join(dir, 'cli-show-x.old.bin'), Buffer.from('2'), 'cli-show-x');
+    writeCodeCache(join(dir, 'cli-show.new.bin'), Buffer.from('3'), 'cli-show');
+    expect(readdirSync(dir).sort()).toEqual(['cli-show-x.old.bin', 'cli-show.new.bin']);
   });
 
   it('does not write into a directory others can write to', () => {
     const dir = join(tmp, 'open');
     mkdirSync(dir);
     chmodSync(dir, 0o777);
-    writeCodeCache(join(dir, 'cli-run-x.bin'), Buffer.from('1'), 'cli-run');
+    writeCodeCache(join(dir, 'cli-run.x.bin'), Buffer.from('1'), 'cli-run');
     expect(readdirSync(dir)).toEqual([]);
   });
 });
@@ -93,7 +93,7 @@ describe('ChunkLoader', () => {
     first.flush();
     const files = readdirSync(cache).sort();
     expect(files).toHaveLength(2);
-    expect(files[0]).toMatch(new RegExp(`^cli-run-1111-v8-.*-${process.arch}\\.bin$`));
+    expect(files[0]).toMatch(new RegExp(`^cli-run\\.1111\\.v8-.*-${process.arch}\\.bin$`));
     const inode = statSync(join(cache, files[0]!)).ino;
     // Accepted by V8: nothing to write again (a rewrite would be a new file, a new inode).
     const second = ChunkLoader.open(dir, { EBPF_TS_CODE_CACHE: cache })!;
