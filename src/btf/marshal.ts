@@ -75,9 +75,8 @@ export function marshalSpec(spec: Spec, options: MarshalOptions = {}): Uint8Arra
   const id = (t: Type): number => spec.typeId(t);
   for (let i = 0; i < types.length; i++) {
     const t = types[i]!;
-    const where = `type ${first + i} (${t})`;
     u32(strings.add(t.name));
-    const { vlen, kindFlag } = vlenAndFlag(t, where);
+    const { vlen, kindFlag } = vlenAndFlag(t, first + i);
     u32(((kindFlag ? 1 : 0) << 31) | (t.kind << 24) | vlen);
     switch (t.kind) {
       case Kind.Int: {
@@ -112,7 +111,7 @@ export function marshalSpec(spec: Spec, options: MarshalOptions = {}): Uint8Arra
           u32(id(m.type));
           if (kindFlag) {
             if (m.offset >= 1 << 24 || m.bitfieldSize > 0xff) {
-              throw new ArgumentError(`${where}: member ${m.name} offset ${m.offset} / bitfield size ${m.bitfieldSize} too large for BTF`);
+              throw new ArgumentError(`${typeLabel(first + i, t)}: member ${m.name} offset ${m.offset} / bitfield size ${m.bitfieldSize} too large for BTF`);
             }
             u32((m.bitfieldSize << 24) | m.offset);
           } else {
@@ -183,7 +182,7 @@ export function marshalSpec(spec: Spec, options: MarshalOptions = {}): Uint8Arra
         break;
       }
       default:
-        throw new ArgumentError(`${where}: cannot encode kind ${t.kindName}`);
+        throw new ArgumentError(`${typeLabel(first + i, t)}: cannot encode kind ${t.kindName}`);
     }
   }
 
@@ -217,7 +216,13 @@ function recordSize(t: Type): number {
   return btfTypeSize;
 }
 
-function vlenAndFlag(t: Type, where: string): { vlen: number; kindFlag: boolean } {
+// Names a type in messages; only then: describing every type up front costs more than
+// encoding it.
+function typeLabel(id: number, t: Type): string {
+  return `type ${id} (${t})`;
+}
+
+function vlenAndFlag(t: Type, id: number): { vlen: number; kindFlag: boolean } {
   let vlen = 0;
   let kindFlag = false;
   if (t instanceof Composite) {
@@ -237,6 +242,6 @@ function vlenAndFlag(t: Type, where: string): { vlen: number; kindFlag: boolean 
   } else if (t instanceof DeclTag || t instanceof TypeTag) {
     kindFlag = t.attribute;
   }
-  if (vlen > 0xffff) throw new ArgumentError(`${where}: ${vlen} entries, BTF allows at most 65535`);
+  if (vlen > 0xffff) throw new ArgumentError(`${typeLabel(id, t)}: ${vlen} entries, BTF allows at most 65535`);
   return { vlen, kindFlag };
 }
