@@ -48,6 +48,7 @@ function contestants() {
     const index = pathToFileURL(join(dir, 'index.js')).href;
     const tag = libs.length > 1 ? `${label}: ` : '';
     list.push({
+      lib: label,
       name: `${tag}import`,
       args: [
         '--input-type=module',
@@ -55,11 +56,11 @@ function contestants() {
         `const t = performance.now(); await import(${JSON.stringify(index)}); process.stdout.write(JSON.stringify({ inside: performance.now() - t }));`,
       ],
     });
-    list.push({ name: `${tag}require`, args: ['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`] });
-    list.push({ name: `${tag}cli --help`, args: [join(dir, 'cli', 'main.js'), '--help'] });
+    list.push({ lib: label, name: `${tag}require`, args: ['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`] });
+    list.push({ lib: label, name: `${tag}cli --help`, args: [join(dir, 'cli', 'main.js'), '--help'] });
     if (process.getuid?.() === 0) {
-      list.push({ name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
-      list.push({ name: `${tag}cli prog list, no code cache`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'], env: { EBPF_TS_CODE_CACHE: 'off' } });
+      list.push({ lib: label, name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
+      list.push({ lib: label, name: `${tag}cli prog list, no code cache`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'], env: { EBPF_TS_CODE_CACHE: 'off' } });
     }
   }
   const wanted = process.env.BENCH_ROWS?.split(',').map((r) => r.trim());
@@ -77,7 +78,7 @@ function sample(c) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ['--require', reporter, ...c.args], {
     encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '', EBPF_TS_CODE_CACHE: codeCache, ...c.env },
+    env: { ...process.env, NODE_OPTIONS: '', EBPF_TS_CODE_CACHE: join(codeCache, c.lib ?? 'none'), ...c.env },
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;

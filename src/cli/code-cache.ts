@@ -39,6 +39,9 @@ export function codeCacheDir(env: Readonly<Record<string, string | undefined>>):
   return undefined;
 }
 
+/** How long a chunk's cache file of another build is kept after its last write. */
+const staleMs = 7 * 24 * 3600 * 1000;
+
 /** Owned by this user and writable by no one else (group or others). */
 function trusted(st: { uid: number; mode: number }): boolean {
   return st.uid === process.geteuid!() && (st.mode & 0o022) === 0;
@@ -67,8 +70,10 @@ export function readCodeCache(file: string): Buffer | undefined {
 
 /**
  * Writes a cache file atomically (a private temporary file renamed into place) and removes
- * the files of older builds of the same chunk (`<chunk>.*.bin`; chunk names have no dot).
- * Failures are ignored: the next run compiles again.
+ * the same chunk's files of other builds (`<chunk>.*.bin`; chunk names have no dot) last
+ * written over a week ago: two installed versions in use do not evict each other, and one no
+ * longer used leaves no file behind for long. Failures are ignored: the next run compiles
+ * again.
  */
 export function writeCodeCache(file: string, data: Buffer, chunk: string): void {
   const dir = dirname(file);
@@ -80,7 +85,8 @@ export function writeCodeCache(file: string, data: Buffer, chunk: string): void 
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const old of readdirSync(dir)) {
-      if (old.startsWith(`${chunk}.`) && old.endsWith('.bin') && join(dir, old) !== file) unlinkSync(join(dir, old));
+      const path = join(dir, old);
+      if (old.startsWith(`${chunk}.`) && old.endsWith('.bin') && path !== file && Date.now() - lstatSync(path).mtimeMs > staleMs) unlinkSync(path);
     }
   } catch {
     // Not cached this time.

@@ -1,7 +1,7 @@
 // The `ebpf-ts` command's code cache (src/cli/code-cache.ts): where it lives, which files it
 // trusts (the command runs as root: cached code is code), and that a second run takes V8's
 // cache instead of compiling.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,12 +47,16 @@ describe('readCodeCache / writeCodeCache', () => {
     expect(readCodeCache(join(dir, 'missing.bin'))).toBeUndefined();
   });
 
-  it("replaces an older build's file of the same chunk and keeps the others", () => {
+  it("removes the same chunk's files of other builds written over a week ago, and nothing else", () => {
     const dir = join(tmp, 'cache');
-    writeCodeCache(join(dir, 'cli-show.old.bin'), Buffer.from('1'), 'cli-show');
-    writeCodeCache(join(dir, 'cli-show-x.old.bin'), Buffer.from('2'), 'cli-show-x');
+    const weeks = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    for (const name of ['cli-show.old.bin', 'cli-show-x.old.bin', 'cli-run.old.bin']) {
+      writeCodeCache(join(dir, name), Buffer.from('1'), name.slice(0, name.indexOf('.')));
+      utimesSync(join(dir, name), weeks, weeks);
+    }
+    writeCodeCache(join(dir, 'cli-show.recent.bin'), Buffer.from('2'), 'cli-show');
     writeCodeCache(join(dir, 'cli-show.new.bin'), Buffer.from('3'), 'cli-show');
-    expect(readdirSync(dir).sort()).toEqual(['cli-show-x.old.bin', 'cli-show.new.bin']);
+    expect(readdirSync(dir).sort()).toEqual(['cli-run.old.bin', 'cli-show-x.old.bin', 'cli-show.new.bin', 'cli-show.recent.bin']);
   });
 
   it('does not write into a directory others can write to', () => {
