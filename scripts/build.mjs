@@ -182,9 +182,22 @@ outputs.push(cliChunks);
 const manifest = {};
 for (const name of Object.keys(cliEntries)) manifest[name.slice('chunks/'.length)] = createHash('sha256').update(readFileSync(join(dist, `${name}.js`))).digest('hex').slice(0, 16);
 writeFileSync(join(dist, 'chunks', 'cli-chunks.json'), `${JSON.stringify(manifest, null, 1)}\n`);
-const cliMain = await build({ ...common, entryPoints: ['src/cli/main.ts'], outbase: 'src', entryNames: '[dir]/[name]', plugins: [builtins, cliFiles] });
+// The bin is CommonJS (dist/cli/package.json says so): run as an ES module, main.js would
+// first start Node's ESM loader (~20 internal modules, fs/promises, readline: ~3% of a bare
+// `node -e 0`'s instructions) for a file that imports nothing but node: modules.
+const cliMain = await build({
+  ...common,
+  format: 'cjs',
+  define: { 'import.meta.url': '__ebpfTsMainUrl' },
+  banner: { js: '"use strict";\nconst __ebpfTsMainUrl = require("node:url").pathToFileURL(__filename).href;' },
+  entryPoints: ['src/cli/main.ts'],
+  outbase: 'src',
+  entryNames: '[dir]/[name]',
+  plugins: [builtins, cliFiles],
+});
 postProcess(cliMain);
 outputs.push(cliMain);
+writeFileSync(join(dist, 'cli', 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 
 // keepNames' redundant calls blanked: esbuild names every function and class (`__name(f,
 // "f")` after a declaration, a `static { __name(this, "C"); }` block in a class) so that names
