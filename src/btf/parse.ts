@@ -379,9 +379,8 @@ export class RawTypes {
 
   /**
    * Decodes type `id` and what it references into objects, reusing `cache` so shared types
-   * and cycles map to one object each (see {@link TypeDecoder}; a spec keeps one of those
-   * instead of calling this for each type). `lookup` resolves IDs outside this blob (void and
-   * base types).
+   * and cycles map to one object each (a spec keeps one decoder for all its lookups instead of
+   * calling this for each type). `lookup` resolves IDs outside this blob (void and base types).
    */
   decode(id: number, cache: (Type | undefined)[], lookup: (id: number) => Type, onNew: (id: number, t: Type) => void): Type {
     return new TypeDecoder(this, cache, lookup, onNew).decode(id);

@@ -155,7 +155,7 @@ export const btfKindFeatures: Readonly<Record<BTFFeatureName, Feature>> = Object
  * The BTF features the running kernel lacks, by probing (answers are cached per process).
  * An inconclusive probe (no privileges) counts as present: the load that follows will fail
  * with the real reason rather than with a blob sanitised for nothing. With `spec`, only the
- * features sanitising it could hinge on are asked about (see {@link btfFeaturesUsed}).
+ * features sanitising it could hinge on are asked about: the kinds and flags its own types use.
  */
 export function missingBTFFeatures(spec?: Spec): Set<BTFFeatureName> {
   const missing = new Set<BTFFeatureName>();
