@@ -12,8 +12,10 @@
 // mapped: any program that loads kernel BTF first pays that there.
 //
 // Env: BENCH_RUNS (7), BENCH_DIST (dist/: the built library; run `npm run build` first),
-// BTF_PATH (another BTF file to parse, e.g. a BTFHub one; both sides read it), BENCH_JSON (a
-// file to write the medians to as JSON, for bench/all.mjs).
+// BENCH_BEFORE (another build, e.g. of an older commit: its processes alternate with ours and
+// libbpf's, and its figures get a column of their own), BTF_PATH (another BTF file to parse,
+// e.g. a BTFHub one; both sides read it), BENCH_JSON (a file to write the medians to as JSON,
+// for bench/all.mjs).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(process.env.BENCH_DIST ?? join(here, '..', 'dist'));
+const before = process.env.BENCH_BEFORE ? resolve(process.env.BENCH_BEFORE) : undefined;
 const btfPath = process.env.BTF_PATH || undefined;
 
 async function child() {
@@ -87,8 +90,8 @@ function buildPeer() {
   return { exe, dir };
 }
 
-function runJSON(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: process.env });
+function runJSON(cmd, args, env = process.env) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -103,12 +106,16 @@ function parent() {
   const peer = buildPeer();
   const ours = [];
   const theirs = [];
+  const older = [];
+  const child = (d) => runJSON(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child'], { ...process.env, BENCH_DIST: d });
   try {
     for (let i = 0; i < runs; i++) {
-      // Alternate who goes first so that noise on the shared machine falls on both.
-      const order = i % 2 === 0 ? ['ours', 'libbpf'] : ['libbpf', 'ours'];
+      // Rotate who goes first so that noise on the shared machine falls on every side.
+      const sides = before === undefined ? ['ours', 'libbpf'] : ['ours', 'libbpf', 'before'];
+      const order = sides.map((_, k) => sides[(i + k) % sides.length]);
       for (const who of order) {
-        if (who === 'ours') ours.push(runJSON(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child']));
+        if (who === 'ours') ours.push(child(dist));
+        else if (who === 'before') older.push(child(before));
         else if (peer !== undefined) theirs.push(runJSON(peer.exe, btfPath === undefined ? [] : [btfPath]));
       }
     }
@@ -151,6 +158,19 @@ function parent() {
     console.log('| step | ebpf-ts |\n|---|---|');
     console.log(`| parse | ${o('parseMs').toFixed(2)} ms |\n| find | ${o('findMs').toFixed(3)} ms |\n| members | ${o('membersMs').toFixed(3)} ms |`);
     console.log(`| cold total | ${oursCold.toFixed(2)} ms |\n| second lookup | ${o('secondUs').toFixed(1)} µs |\n| JS heap | ${o('heapMB').toFixed(2)} MB |`);
+  }
+  if (older.length > 0) {
+    const b = (k) => median(older, k);
+    const bCold = median(older.map((r) => ({ v: r.parseMs + r.findMs + r.membersMs })), 'v');
+    console.log(`\nbefore (${before}), same run:`);
+    console.log('| step | before | ebpf-ts | after/before |\n|---|---|---|---|');
+    for (const [label, k, unit, f] of [['parse', 'parseMs', 'ms', 2], ['find task_struct', 'findMs', 'ms', 3], ['resolve its members', 'membersMs', 'ms', 3]]) {
+      console.log(`| ${label} | ${b(k).toFixed(f)} ${unit} | ${o(k).toFixed(f)} ${unit} | ${(o(k) / b(k)).toFixed(2)}× |`);
+    }
+    console.log(`| **cold total** | **${bCold.toFixed(2)} ms** | **${oursCold.toFixed(2)} ms** | **${(oursCold / bCold).toFixed(2)}×** |`);
+    console.log(`| second lookup + members | ${b('secondUs').toFixed(1)} µs | ${o('secondUs').toFixed(1)} µs | |`);
+    const bBest = Math.min(...older.map((r) => r.parseMs + r.findMs + r.membersMs));
+    console.log(`best runs: before ${bBest.toFixed(2)} ms`);
   }
   console.log(`(not in the cold total: importing the library, ${o('importMs').toFixed(1)} ms; node's own start-up)`);
   console.log(`second lookup goal "microseconds": ${o('secondUs') < 1000 ? 'PASS' : 'MISS'} (${o('secondUs').toFixed(1)} µs)`);

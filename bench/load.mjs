@@ -12,7 +12,9 @@
 //
 // A measurement, never a failing exit code. Env: BENCH_RUNS (cold samples, 9), BENCH_N (warm and
 // peer loads, 30), BENCH_DIST (the built library, default dist/; run `npm run build`),
-// BENCH_OBJ (another object), PEER_LIBBPF / PEER_CILIUM (peer binaries, default under
+// BENCH_OBJ (another object), BENCH_BEFORE (another build, e.g. of an older commit: its cold
+// processes alternate with ours and its warm figure is taken right after ours, each in a row of
+// its own), PEER_LIBBPF / PEER_CILIUM (peer binaries, default under
 // /tmp/bench-build), PEER_KERNEL_BTF (the sanitised vmlinux cilium 0.9.1 needs: made by
 // sanitize_btf.py; created in /tmp/bench-build when missing), BENCH_JSON (a file to write the
 // medians to as JSON, for bench/all.mjs).
@@ -77,8 +79,10 @@ function peer(bin, env = {}) {
   return m === null ? { error: (r.stderr || r.stdout || '').trim().split('\n').pop() } : { ms: Number(m[1]) };
 }
 
-function self(mode) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--${mode}`], { encoding: 'utf8' });
+const before = process.env.BENCH_BEFORE ? resolve(process.env.BENCH_BEFORE) : undefined;
+
+function self(mode, build = dist) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--${mode}`], { encoding: 'utf8', env: { ...process.env, BENCH_DIST: build } });
   if (r.status !== 0) throw new Error(`${mode} child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -90,12 +94,17 @@ async function main() {
   }
   const colds = [];
   const imports = [];
+  const olderColds = [];
   for (let i = 0; i < runs; i++) {
+    // With a build to compare, the two alternate (and take turns going first).
+    if (before !== undefined && i % 2 === 0) olderColds.push(self('cold', before).loadMs);
     const c = self('cold');
     colds.push(c.loadMs);
     imports.push(c.importMs);
+    if (before !== undefined && i % 2 === 1) olderColds.push(self('cold', before).loadMs);
   }
   const w = self('warm');
+  const olderWarm = before === undefined ? undefined : self('warm', before);
   const libbpf = peer(process.env.PEER_LIBBPF ?? join(build, 'peer-libbpf', 'peer-libbpf'));
   let btf = process.env.PEER_KERNEL_BTF ?? join(build, 'vmlinux.sanitized.btf');
   if (!existsSync(btf)) spawnSync('python3', [join(peers, 'sanitize_btf.py'), '/sys/kernel/btf/vmlinux', btf], { stdio: 'ignore' });
@@ -111,6 +120,12 @@ async function main() {
   console.log(`${`ebpf-ts warm (kernel BTF cached, n=${n})`.padEnd(44)}${fmt(w.warmMs)}     ${ratio(w.warmMs)} (<= 0.5x)`);
   console.log(`${`libbpf 1.1.2 open+load+close (n=${n})`.padEnd(44)}${fmt(libbpf.ms)}${libbpf.error ? `   ${libbpf.error}` : ''}`);
   console.log(`${`cilium/ebpf 0.9.1 (n=${n})`.padEnd(44)}${fmt(cilium.ms)}     ${cilium.ms === undefined ? cilium.error : ratio(cilium.ms)}`);
+  if (before !== undefined) {
+    const oldCold = median(olderColds);
+    console.log(`${`before: cold (fresh process, ${runs} runs)`.padEnd(44)}${fmt(oldCold)}     ${ratio(oldCold)}; after/before ${(coldMs / oldCold).toFixed(2)}x`);
+    console.log(`${`before: warm (kernel BTF cached, n=${n})`.padEnd(44)}${fmt(olderWarm.warmMs)}     ${ratio(olderWarm.warmMs)}; after/before ${(w.warmMs / olderWarm.warmMs).toFixed(2)}x`);
+    console.log(`(before: ${before})`);
+  }
   console.log(`spec parsing: ${w.parseMBs.toFixed(1)} MB/s over ${w.files} testdata objects (${(w.bytes / 1024).toFixed(0)} KiB)`);
   if (process.env.BENCH_JSON) {
     const json = { date: new Date().toISOString(), obj, runs, n, coldMs, importMs: median(imports), warmMs: w.warmMs, parseMBs: w.parseMBs, libbpfMs: libbpf.ms, ciliumMs: cilium.ms };
