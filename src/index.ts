@@ -23,6 +23,8 @@ export type { Backend, Mapping, PointerList, Watcher } from './sys/backend.js';
 export { FakeBackend, type FakeBpfCall, type FakeBpfHandler } from './sys/backend-fake.js';
 export { Feature, type FeatureOptions, type FeatureResult } from './features/feature.js';
 export type { ProbeScope } from './features/probe-cache.js';
+// Registers the per-boot store of the kernel BTF index (btf/ reaches it through internal/).
+import './features/kernel-btf-index-cache.js';
 export {
   Program,
   listPrograms,

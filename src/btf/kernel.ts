@@ -14,6 +14,7 @@ import { release } from 'node:os';
 import { ArgumentError, ParseError } from '../errors.js';
 import { findELFSection, isELF } from './elf-section.js';
 import { BTFNotFoundError } from './errors.js';
+import { kernelBTFIndexStore } from '../internal/kernel-btf-index.js';
 import { readBTFFile } from './kernel-file.js';
 import { detectByteOrder } from './parse.js';
 import { parseSpec, type Spec } from './spec.js';
@@ -204,7 +205,7 @@ function findKernelSpec(): Spec {
   } catch (err) {
     if (!isMissing(err)) throw new BTFNotFoundError(searched, err);
   }
-  if (bytes !== undefined) return parseSpec(bytes, { verified: true });
+  if (bytes !== undefined) return parseVmlinux(bytes);
   for (const path of vmlinuxSearchPaths()) {
     searched.push(path);
     let image: Uint8Array;
@@ -219,6 +220,19 @@ function findKernelSpec(): Spec {
     if (section !== undefined) return parseSpec(section.data);
   }
   throw new BTFNotFoundError(searched);
+}
+
+// The running kernel's vmlinux BTF, indexed by an earlier process of this boot when the store
+// has that index (see internal/kernel-btf-index.ts), else here (and then stored).
+function parseVmlinux(bytes: Uint8Array): Spec {
+  const store = kernelBTFIndexStore();
+  const spec = parseSpec(bytes, { verified: true, index: store?.load(bytes.length) });
+  const raw = spec.raw!;
+  const maxNames = raw.maxNameOffsets;
+  if (store !== undefined && !raw.reusedIndex && maxNames !== undefined) {
+    store.save(bytes.length, { offsets: raw.offsets, names: raw.nameOffsets, maxNames });
+  }
+  return spec;
 }
 
 function loadFile(path: string): Spec {

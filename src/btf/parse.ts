@@ -50,6 +50,7 @@ import {
   type VarLinkage,
 } from './types.js';
 import { dataView } from '../internal/bytes.js';
+import type { KernelBTFIndex } from '../internal/kernel-btf-index.js';
 
 /** `BTF_MAGIC`. */
 export const btfMagic = 0xeb9f;
@@ -178,7 +179,7 @@ export class RawTypes {
    * it loaded it, as in /sys/kernel/btf/*) the index pass skips the records inside each type
    * (members, parameters, enumerators): decoding a type checks its own.
    */
-  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }, verified = false) {
+  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }, verified = false, known?: KernelBTFIndex) {
     const { header, byteOrder } = parseHeader(bytes);
     this.bytes = bytes;
     this.byteOrder = byteOrder;
@@ -189,10 +190,58 @@ export class RawTypes {
     const strStart = header.headerLength + header.stringOffset;
     this.strings = new StringTable(bytes.subarray(strStart, strStart + header.stringLength), base?.strings, strStart);
     this.firstId = base === undefined ? 1 : base.typeCount;
-    const { offsets, names, maxNames } = this.index(verified);
+    const reuse = known !== undefined && verified && this.agrees(known);
+    const { offsets, names, maxNames } = reuse ? known : this.index(verified);
     this.offsets = offsets;
     this.nameOffsets = names;
     this.maxNames = maxNames;
+    this.reusedIndex = reuse;
+  }
+
+  /** Whether the index came from an earlier process (see ParseOptions.index). @internal */
+  readonly reusedIndex: boolean;
+
+  /** Each kind's largest name offset, when the index pass found them. @internal */
+  get maxNameOffsets(): Uint32Array | undefined {
+    return this.maxNames;
+  }
+
+  /**
+   * Whether an index kept by an earlier process fits this blob: its first record at the
+   * section's start and its last one ending at its end, and 64 records spread over it where it
+   * says, each followed by the next, with the name it lists. A stale or damaged index fails
+   * this (and is then computed anew); it costs microseconds.
+   */
+  private agrees(known: KernelBTFIndex): boolean {
+    const { offsets, names, maxNames } = known;
+    const n = offsets.length;
+    const start = this.header.headerLength + this.header.typeOffset;
+    const end = start + this.header.typeLength;
+    if (n === 0 || names.length !== n || maxNames.length !== 32 || n * btfTypeSize > this.header.typeLength) return false;
+    if (offsets[0] !== start || this.recordEnd(offsets[n - 1]!, end) !== end) return false;
+    const strLen = this.strings.length;
+    for (let k = 0; k < 64; k++) {
+      const i = Math.floor((k * (n - 1)) / 63);
+      const at = offsets[i]!;
+      if (at < start || at + btfTypeSize > end || at % 4 !== start % 4) return false;
+      const name = this.view.getUint32(at, this.le);
+      if (names[i] !== name || name >= strLen || name > maxNames[this.kindAt(at)]!) return false;
+      const next = this.recordEnd(at, end);
+      if (next < 0 || (i + 1 < n ? offsets[i + 1] !== next : next !== end)) return false;
+    }
+    return true;
+  }
+
+  private kindAt(at: number): number {
+    return (this.view.getUint32(at + 4, this.le) >>> 24) & 0x1f;
+  }
+
+  // Where the record at `at` ends, or -1 for an unknown kind or one running past `end`.
+  private recordEnd(at: number, end: number): number {
+    if (at + btfTypeSize > end) return -1;
+    const info = this.view.getUint32(at + 4, this.le);
+    const tail = tailLength((info >>> 24) & 0x1f, info & 0xffff);
+    return tail < 0 || at + btfTypeSize + tail > end ? -1 : at + btfTypeSize + tail;
   }
 
   /** Number of types in this blob (not counting void or base types). */
@@ -560,6 +609,39 @@ export class TypeDecoder {
     this.onNew(ref, t);
     if (refs.length > 0) pending.push({ type: t, refs });
     return t;
+  }
+}
+
+// Bytes after the 12-byte header of a record of `kind` with `vlen` records; -1 for a kind this
+// library does not know.
+function tailLength(kind: number, vlen: number): number {
+  switch (kind) {
+    case Kind.Int:
+    case Kind.Var:
+    case Kind.DeclTag:
+      return 4;
+    case Kind.Array:
+      return 12;
+    case Kind.Struct:
+    case Kind.Union:
+    case Kind.Enum64:
+    case Kind.Datasec:
+      return vlen * 12;
+    case Kind.Enum:
+    case Kind.FuncProto:
+      return vlen * 8;
+    case Kind.Pointer:
+    case Kind.Typedef:
+    case Kind.Volatile:
+    case Kind.Const:
+    case Kind.Restrict:
+    case Kind.Func:
+    case Kind.TypeTag:
+    case Kind.Fwd:
+    case Kind.Float:
+      return 0;
+    default:
+      return -1;
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { ArgumentError } from '../errors.js';
+import type { KernelBTFIndex } from '../internal/kernel-btf-index.js';
 import { AmbiguousTypeError, TypeNotFoundError } from './errors.js';
 import { NameIndex, scanNames } from './name-index.js';
 import { RawTypes, TypeDecoder, type ByteOrder } from './parse.js';
@@ -48,6 +49,12 @@ export interface ParseOptions {
    * type is decoded. Faster for the kernel's ~126k types; never set it for other input.
    */
   verified?: boolean;
+  /**
+   * With `verified`: the index an earlier process made of the same bytes (the per-boot store
+   * of the kernel's BTF index), used instead of indexing when a sample of it checks out.
+   * @internal
+   */
+  index?: KernelBTFIndex;
 }
 
 /**
@@ -66,6 +73,7 @@ export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
     bytes,
     base === undefined ? undefined : { strings: base.strings ?? new StringTable(new Uint8Array(1)), typeCount: base.typeCount },
     options.verified === true,
+    options.index,
   );
   return new Spec({ raw, base });
 }

@@ -73,72 +73,93 @@ export class ProbeCacheFile {
    */
   flush(): boolean {
     if (this.added.size === 0) return true;
-    if (!this.trustedDir(true)) return false;
+    if (!trustedDir(this.dir, this.uid, true)) return false;
     const merged = new Map([...this.read(), ...this.added]);
     const text = JSON.stringify({ format, ...this.key, results: Object.fromEntries(merged) });
-    const tmp = join(this.dir, `${probeCacheFileName}.${process.pid}.${Math.random().toString(36).slice(2)}`);
-    let fd: number | undefined;
-    try {
-      // O_EXCL: never write through a file (or symlink) someone else put there.
-      fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      writeFileSync(fd, text);
-      closeSync(fd);
-      fd = undefined;
-      renameSync(tmp, join(this.dir, probeCacheFileName));
-    } catch {
-      if (fd !== undefined) closeSync(fd);
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // Nothing was created.
-      }
-      return false;
-    }
+    if (!writeReplacing(this.dir, probeCacheFileName, text)) return false;
     this.loaded = merged;
     this.added.clear();
     return true;
   }
 
   private stored(): Map<string, StoredResult> {
-    this.loaded ??= this.trustedDir(false) ? this.read() : new Map();
+    this.loaded ??= trustedDir(this.dir, this.uid, false) ? this.read() : new Map();
     return this.loaded;
-  }
-
-  /** Whether the directory is ours alone; with `create`, makes it (0700) when missing. */
-  private trustedDir(create: boolean): boolean {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const st = lstatSync(this.dir);
-        return st.isDirectory() && st.uid === this.uid && (st.mode & 0o077) === 0;
-      } catch (err) {
-        if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
-        try {
-          mkdirSync(this.dir, { mode: 0o700 });
-        } catch {
-          // Someone else made it in between: the next lstat judges it.
-        }
-      }
-    }
-    return false;
   }
 
   /** The valid answers the file holds now; empty when it is missing, foreign or corrupt. */
   private read(): Map<string, StoredResult> {
-    let fd: number;
+    const bytes = readTrusted(join(this.dir, probeCacheFileName), this.uid, maxFileBytes);
+    return bytes === undefined ? new Map() : parseCacheText(bytes.toString('utf8'), this.key);
+  }
+}
+
+/**
+ * Whether `dir` is a directory (not a symlink) that `uid` owns and no one else may enter; with
+ * `create`, makes it (0700) when missing. What every per-boot cache file is kept in.
+ */
+export function trustedDir(dir: string, uid: number, create: boolean): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fd = openSync(join(this.dir, probeCacheFileName), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch {
-      return new Map();
+      const st = lstatSync(dir);
+      return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0;
+    } catch (err) {
+      if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+      } catch {
+        // Someone else made it in between: the next lstat judges it.
+      }
     }
+  }
+  return false;
+}
+
+/**
+ * The bytes of `path` if it is a regular file (not a symlink) that `uid` owns, that no one else
+ * may write and that holds at most `maxBytes`; undefined otherwise (missing, foreign, too big).
+ */
+export function readTrusted(path: string, uid: number, maxBytes: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== uid || (st.mode & 0o022) !== 0 || st.size > maxBytes) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes `data` as `dir/name` through a new temporary file (mode 0600) renamed over it, so that
+ * a reader never sees half a file. False, having written nothing, when that fails.
+ */
+export function writeReplacing(dir: string, name: string, data: string | Uint8Array): boolean {
+  const tmp = join(dir, `${name}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+  let fd: number | undefined;
+  try {
+    // O_EXCL: never write through a file (or symlink) someone else put there.
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    writeFileSync(fd, data);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, join(dir, name));
+    return true;
+  } catch {
+    if (fd !== undefined) closeSync(fd);
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.uid !== this.uid || (st.mode & 0o022) !== 0 || st.size > maxFileBytes) return new Map();
-      return parseCacheText(readFileSync(fd, 'utf8'), this.key);
+      unlinkSync(tmp);
     } catch {
-      return new Map();
-    } finally {
-      closeSync(fd);
+      // Nothing was created.
     }
+    return false;
   }
 }
 
