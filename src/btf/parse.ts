@@ -177,9 +177,15 @@ export class RawTypes {
    * Parses and validates `bytes`. `base` is the decoder of the base blob for split BTF; its
    * types and strings are referenced, not copied. With `verified` (BTF the kernel checked when
    * it loaded it, as in /sys/kernel/btf/*) the index pass skips the records inside each type
-   * (members, parameters, enumerators): decoding a type checks its own.
+   * (members, parameters, enumerators): decoding a type checks its own; `known` is then an
+   * index an earlier process made of the same bytes, used when a sample of it fits.
    */
-  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }, verified = false, known?: KernelBTFIndex) {
+  constructor(
+    bytes: Uint8Array,
+    base?: { strings: StringTable; typeCount: number },
+    verified = false,
+    known?: { readonly offsets: Uint32Array; readonly names: Uint32Array; readonly maxNames: Uint32Array },
+  ) {
     const { header, byteOrder } = parseHeader(bytes);
     this.bytes = bytes;
     this.byteOrder = byteOrder;
