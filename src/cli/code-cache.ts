@@ -10,7 +10,7 @@
  * Only the command does this: for a library it would be a decision about the disk taken on
  * the application's behalf.
  *
- * Where: `$EBPF_TS_CODE_CACHE` if set to a directory, else `$XDG_CACHE_HOME/ebpf-ts`, else
+ * Where: `$EBPF_TS_CODE_CACHE` if set to a directory (relative: to the current one), else `$XDG_CACHE_HOME/ebpf-ts`, else
  * `~/.cache/ebpf-ts`; `EBPF_TS_CODE_CACHE=off` (or Node's `NODE_DISABLE_COMPILE_CACHE=1`)
  * turns it off. The command often runs as root, and cached code is code: a cache file is used
  * only when it is a regular file owned by the current user and writable by nobody else, in a
@@ -20,7 +20,7 @@
  * @module
  */
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script, constants as vmConstants } from 'node:vm';
 
@@ -33,7 +33,7 @@ type ChunkFunction = (exports: object, module: { exports: object }, url: string,
 export function codeCacheDir(env: Readonly<Record<string, string | undefined>>): string | undefined {
   const setting = env.EBPF_TS_CODE_CACHE;
   if (setting === 'off' || setting === '0' || env.NODE_DISABLE_COMPILE_CACHE === '1') return undefined;
-  if (setting !== undefined && setting !== '') return setting;
+  if (setting !== undefined && setting !== '') return resolve(setting);
   if (env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME.startsWith('/')) return join(env.XDG_CACHE_HOME, 'ebpf-ts');
   if (env.HOME !== undefined && env.HOME.startsWith('/')) return join(env.HOME, '.cache', 'ebpf-ts');
   return undefined;

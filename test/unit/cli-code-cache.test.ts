@@ -17,6 +17,7 @@ afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 describe('codeCacheDir', () => {
   it('follows EBPF_TS_CODE_CACHE, then XDG_CACHE_HOME, then HOME; off when asked', () => {
     expect(codeCacheDir({ EBPF_TS_CODE_CACHE: '/x', HOME: '/root' })).toBe('/x');
+    expect(codeCacheDir({ EBPF_TS_CODE_CACHE: 'rel' })).toBe(join(process.cwd(), 'rel'));
     expect(codeCacheDir({ XDG_CACHE_HOME: '/c', HOME: '/root' })).toBe('/c/ebpf-ts');
     expect(codeCacheDir({ HOME: '/root' })).toBe('/root/.cache/ebpf-ts');
     expect(codeCacheDir({ HOME: 'relative' })).toBeUndefined();
