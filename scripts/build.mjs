@@ -152,8 +152,13 @@ for (const r of runs) if (!groupOf.has(r.file)) groupOf.set(r.file, r.file);
 const cliFiles = {
   name: 'cli-files',
   setup(b) {
-    // main.ts's import of run.ts when there is no manifest (it runs from src/): never taken in dist/.
-    b.onResolve({ filter: /^\.\/run\.js$/ }, (a) => (a.importer.endsWith(join('src', 'cli', 'main.ts')) ? { path: '../chunks/cli-run.js', external: true } : undefined));
+    // main.ts imports run.ts itself only when there is no chunk manifest (it runs from src/);
+    // in dist/ that means a damaged install, which this stand-in says.
+    b.onResolve({ filter: /^\.\/run\.js$/ }, (a) => (a.importer.endsWith(join('src', 'cli', 'main.ts')) ? { path: 'no-manifest', namespace: 'cli-no-manifest' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'cli-no-manifest' }, () => ({
+      contents: 'export function runCLI() { throw new Error("ebpf-ts: dist/chunks/cli-chunks.json is missing; reinstall the package or run npm run build"); }',
+      loader: 'js',
+    }));
     // The command table's `import('./prog-show.js')` becomes a call of the chunk loader
     // (cli/code-cache.ts) for the command's group: the chunks are scripts, not modules.
     b.onLoad({ filter: /[\\/]src[\\/]cli[\\/]commands\.ts$/ }, (a) => ({

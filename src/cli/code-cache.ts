@@ -138,10 +138,19 @@ export class ChunkLoader {
     const hash = this.#hashes[name];
     if (hash === undefined) throw new Error(`ebpf-ts: dist/chunks/cli-chunks.json names no chunk ${name}`);
     const file = join(this.#dir, `${name}.js`);
-    const source = readFileSync(file, 'utf8');
-    // The build's content hash, V8's version and the architecture name the cache file; V8
-    // checks its own flags and the source's length, not its content, hence the hash.
-    const cacheFile = this.#cacheDir === undefined ? undefined : join(this.#cacheDir, `${name}.${hash}.v8-${process.versions.v8}-${process.arch}.bin`);
+    const fd = openSync(file, constants.O_RDONLY);
+    let source: string;
+    let mtime: number;
+    try {
+      mtime = Math.trunc(fstatSync(fd).mtimeMs);
+      source = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+    // The build's content hash, the file's mtime (a chunk edited in place), V8's version and
+    // the architecture name the cache file; V8 checks its own flags and the source's length,
+    // not its content.
+    const cacheFile = this.#cacheDir === undefined ? undefined : join(this.#cacheDir, `${name}.${hash}-${mtime.toString(36)}.v8-${process.versions.v8}-${process.arch}.bin`);
     const cachedData = cacheFile === undefined ? undefined : readCodeCache(cacheFile);
     // One line: the chunk's own lines keep their numbers in stack traces.
     const script = new Script(`(function (exports, module, __ebpfTsUrl, __ebpfTsChunk) {"use strict";${source}\n})`, {

@@ -98,13 +98,20 @@ describe('ChunkLoader', () => {
     first.flush();
     const files = readdirSync(cache).sort();
     expect(files).toHaveLength(2);
-    expect(files[0]).toMatch(new RegExp(`^cli-run\\.1111\\.v8-.*-${process.arch}\\.bin$`));
+    expect(files[0]).toMatch(new RegExp(`^cli-run\\.1111-[0-9a-z]+\\.v8-.*-${process.arch}\\.bin$`));
     const inode = statSync(join(cache, files[0]!)).ino;
     // Accepted by V8: nothing to write again (a rewrite would be a new file, a new inode).
     const second = ChunkLoader.open(dir, { EBPF_TS_CODE_CACHE: cache })!;
     expect((second.load('cli-run') as { answer(): number }).answer()).toBe(42);
     second.flush();
     expect(statSync(join(cache, files[0]!)).ino).toBe(inode);
+    // A chunk edited in place (same hash in the manifest) gets a cache file of its own.
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(dir, 'cli-run.js'), later, later);
+    const third = ChunkLoader.open(dir, { EBPF_TS_CODE_CACHE: cache })!;
+    third.load('cli-run');
+    third.flush();
+    expect(readdirSync(cache).filter((f) => f.startsWith('cli-run.'))).toHaveLength(2);
   });
 
   it('is absent where there is no manifest (the CLI run from src/)', () => {
