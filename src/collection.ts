@@ -52,7 +52,7 @@ import type { ProgramSpec } from './prog-spec.js';
 import { hostLittleEndian } from './sys/attr.js';
 import type { Mapping } from './sys/backend.js';
 import { Errno } from './sys/errno.js';
-import { kernelVersion } from './sys/kernel-version.js';
+import { kernelAtLeast } from './features/feature.js';
 import { backend } from './sys/select.js';
 import { MapType, ProgramType, mapTypeName, mapTypeSince } from './types.js';
 import { Variable, type SectionAccess } from './variable.js';
@@ -377,7 +377,7 @@ const isDataSection = (m: ELFMapSpec): boolean => /^\.(rodata|data|bss|kconfig)/
 
 /** Global data (array maps addressed with BPF_PSEUDO_MAP_VALUE) needs Linux 5.2. */
 function checkGlobalData(programs: readonly ELFProgramSpec[], spec: CollectionSpec): void {
-  if (kernelVersion().atLeast('5.2')) return;
+  if (kernelAtLeast('5.2')) return;
   for (const p of programs) {
     for (const insn of p.instructions) {
       if (!insn.isLoadImm64 || insn.src !== (PseudoSource.MapValue as number) || insn.reference === undefined) continue;
@@ -477,7 +477,7 @@ function instantiateInScope(spec: CollectionSpec, options: CollectionOptions): C
     }
 
     // --- maps ------------------------------------------------------------------------------
-    const mmapable = kernelVersion().atLeast('5.5');
+    const mmapable = kernelAtLeast('5.5');
     for (const m of mapSpecs) {
       const replacement = options.mapReplacements?.[m.name];
       if (replacement !== undefined) {

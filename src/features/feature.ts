@@ -12,7 +12,8 @@
 import { NotSupportedError } from '../errors.js';
 import { configEnabled, kernelConfigSource } from '../internal/kconfig.js';
 import { policyRefusal } from '../internal/privileges.js';
-import { kernelVersion } from '../sys/kernel-version.js';
+import { release as osRelease } from 'node:os';
+import { KernelVersion, kernelVersion } from '../sys/kernel-version.js';
 import { loadedBackend } from '../sys/select.js';
 import { persistedResult, persistResult, type ProbeScope } from './probe-cache.js';
 
@@ -95,7 +96,7 @@ export class Feature {
   check(): FeatureResult {
     if (this.result !== undefined) return this.result;
     // A fake kernel (unit tests) answers its own probes, whatever version it pretends to be.
-    if (this.versionSuffices && loadedBackend()?.kind !== 'fake' && kernelVersion().atLeast(this.minimumVersion!)) return (this.result = Supported);
+    if (this.versionSuffices && loadedBackend()?.kind !== 'fake' && kernelAtLeast(this.minimumVersion!)) return (this.result = Supported);
     if (this.perBoot !== undefined) {
       const kept = persistedResult(this.name, this.perBoot);
       if (kept !== undefined) return (this.result = kept);
@@ -128,6 +129,29 @@ export class Feature {
   reset(): void {
     this.result = undefined;
   }
+}
+
+let release: KernelVersion | null | undefined;
+
+/**
+ * Whether the running kernel is at least `version`, for checks that need only a lower bound.
+ * The release uname reports decides when it is new enough: it has the major and minor numbers
+ * of the vDSO's version, which {@link kernelVersion} reads for the exact patch level and which
+ * can take milliseconds to read. Otherwise, and on the fake kernel of unit tests (whose version
+ * tests set), {@link kernelVersion} does.
+ */
+export function kernelAtLeast(version: string): boolean {
+  if (loadedBackend()?.kind !== 'fake') {
+    if (release === undefined) {
+      try {
+        release = KernelVersion.parse(osRelease());
+      } catch {
+        release = null;
+      }
+    }
+    if (release !== null && release.atLeast(version)) return true;
+  }
+  return kernelVersion().atLeast(version);
 }
 
 /** Shorthand constructors for probe results. */
