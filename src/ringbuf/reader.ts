@@ -352,14 +352,31 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
       throw err;
     }
     const ring = this.#ring;
+    // read()/readMany() drain the ring once per wake-up (the core's wakeUps when it last did),
+    // like the perf reader: a read loop that drained again whenever records had arrived
+    // meanwhile would never go back to the event loop while the producer kept the ring from
+    // going empty — timers and I/O starved, a CPU spinning on the ring. The fd is
+    // level-triggered (ringbuf_map_poll_kern() reports EPOLLIN while data is unread), so
+    // records left over or arriving meanwhile wake the reader on the event loop's next poll,
+    // without sleeping.
+    let drainedAt = -1;
     this.#core = new ReaderCore<RingBufRecord, RingBufRecordCallback>('RingBufReader', {
-      // Level-triggered (ringbuf_map_poll_kern()): no readiness to remember, always read.
-      drain: (out, max) => ring.readInto(out, max),
+      drain: (out, max, everything) => {
+        const woken = this.#core.wakeUps;
+        if (!everything && drainedAt === woken) return 0;
+        drainedAt = woken;
+        return ring.readInto(out, max);
+      },
       // One consumer_pos store per round.
       consume: (onRecord) => ring.consume(onRecord, Infinity),
       watch: (want) => this.#watch(want),
-      // The safety net (src/internal/reader/core.ts): a ring more than half full.
-      stalled: () => ring.pending() >= size >>> 1,
+      // The safety net (src/internal/reader/core.ts): a ring more than half full is read as if
+      // it had woken the reader.
+      stalled: () => {
+        if (ring.pending() < size >>> 1) return false;
+        drainedAt = -1;
+        return true;
+      },
       release: () => this.#owner.close(),
     });
     this.#core.closeOn(signal);
@@ -400,6 +417,9 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
 
   /**
    * Between 1 and `max` records (default: everything committed, up to 4096), as soon as one is.
+   * The ring is read once per wake-up: records committed after that come with the next batch,
+   * after the event loop has had its turn (see {@link RingBufReader.readAvailable} to read
+   * without waiting).
    * @throws (rejects with) {@link ClosedError} as {@link RingBufReader.read}.
    */
   readMany(max: number = DEFAULT_BATCH, options?: ReadOptions): Promise<RingBufRecord[]> {

@@ -198,6 +198,35 @@ describe.skipIf(skip !== '')(`RingBufReader (backend ${skip === '' ? backend().k
     expect(ring.closed).toBe(false);
   });
 
+  it('readMany() drains once per wake-up: a read loop goes back to the event loop between batches', async () => {
+    using reader = new RingBufReader(ring);
+    // A read waiting before the records come: the watcher runs (demand), as in a read loop.
+    const first = reader.readMany(1);
+    await new Promise((r) => setImmediate(r));
+    const sent = Array.from({ length: 5 }, () => produce(16));
+    // Counts the event loop's turns; a read loop that drained again in its own microtasks
+    // (records still there) would read all five in one turn.
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const got: RingBufRecord[] = await first;
+    const turnsAt: number[] = [turns];
+    while (got.length < sent.length) {
+      got.push(...(await reader.readMany(1)));
+      turnsAt.push(turns);
+    }
+    counting = false;
+    expect(got.map((r) => readU64(r.rawSample))).toEqual(sent.map(BigInt));
+    for (let i = 1; i < turnsAt.length; i++) expect(turnsAt[i]).toBeGreaterThan(turnsAt[i - 1]!);
+    // readAvailable() reads without waiting.
+    const more = [produce(16), produce(16)];
+    expect(reader.readAvailable().map((r) => readU64(r.rawSample))).toEqual(more.map(BigInt));
+  });
+
   it('wakes a pending read from the event loop', async () => {
     using reader = new RingBufReader(ring);
     const pending = reader.read();
