@@ -8,7 +8,8 @@
 //      (the `ebpf-ts` bin), into dist/index.js and dist/cli/main.js, in separate builds
 //      (below: why). The CLI's command table and its groups of commands, each loaded on first
 //      use, are standalone scripts in dist/chunks/ (cli-*.js, compiled by src/cli/code-cache.ts
-//      through V8's code cache), as is any chunk of the package. Dependencies (elfy, ffi-rs)
+//      through V8's code cache). Parts of the package few programs use are CommonJS files
+//      dist/chunks/lib-*.cjs that the index loads on first use (lazyGroups, below). Dependencies (elfy, ffi-rs)
 //      stay imports; node: modules become process.getBuiltinModule() look-ups. The outputs
 //      are then made ASCII and keepNames' redundant calls blanked (postProcess, below).
 //      Source maps (dist/**/*.js.map, without the sources) name src/ files in stack traces
@@ -26,8 +27,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -123,10 +124,185 @@ const common = {
   plugins: [builtins],
 };
 
-// The package: dist/index.js, and a file in dist/chunks/ for each `import()` and for code
-// several outputs share.
-const outputs = [await build({ ...common, entryPoints: ['src/index.ts'], outbase: 'src', entryNames: '[dir]/[name]', splitting: true, chunkNames: 'chunks/[name]-[hash]' })];
-postProcess(outputs[0]);
+// Parts of the package loaded on first use. V8 compiles a module's whole text when it is
+// imported (its preparser skims every function body: ~70% of what the import costs), so code
+// few programs run is kept out of dist/index.js: each group below is a CommonJS file,
+// dist/chunks/lib-<group>.cjs, that the index requires the first time one of its functions is
+// called. The library's API is synchronous, so the chunk is loaded with require() (Node's
+// CommonJS loader: a fraction of the ESM loader's cost per file), not import().
+//
+// How: in dist/index.js each listed module is a stand-in exporting a function of the same
+// name for each of the module's exported functions, which loads the group's chunk and calls
+// the real one. The chunk holds the listed modules and what only they import; what they
+// import from modules the index holds is not copied but read from the index's own bindings
+// (an object of getters per module, made when the chunk loads), so classes, caches and
+// instanceof stay one. A listed module may therefore export only functions (and types) to the
+// rest of the package: the build fails when the index imports anything else from it, and when
+// importing dist/index.js loads a chunk (a stand-in called by some module's top level).
+const lazyGroups = {
+  // The object linker (linkObjects, elf.linkELF), the C formatter (btf.dumpCHeader,
+  // formatType), the disassembler.
+  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/btf/format.ts', 'src/asm/disasm.ts'],
+  // Attach types most programs do not use: tc (netlink), socket filters, the legacy
+  // BPF_PROG_ATTACH path and program queries, uprobes and tracefs probe events.
+  attach: ['src/link/tc.ts', 'src/link/socket-filter.ts', 'src/link/raw.ts', 'src/link/query.ts', 'src/link/uprobe.ts', 'src/link/probe-events.ts'],
+  // Reading an object file's programs, maps and relocations (loadCollectionSpec), and BTF
+  // marshalled for the kernel.
+  elf: ['src/elf/reader.ts', 'src/elf/code.ts', 'src/elf/maps.ts', 'src/btf/marshal.ts'],
+  // The ffi-rs backend, used only where the native addon cannot load.
+  ffi: ['src/sys/backend-ffi.ts'],
+};
+const lazyModules = new Map(Object.entries(lazyGroups).flatMap(([g, files]) => files.map((f) => [resolve(root, f), g])));
+const lazyExports = (path) => [...readFileSync(path, 'utf8').matchAll(/^export (?:async )?function\*? ?([\w$]+)/gm)].map((m) => m[1]);
+const lazyId = (f) => f.replace(/\W/g, '_');
+/** Plugin of the index build: the stand-ins, and per group the loader of its chunk. */
+function lazyStandIns(shared) {
+  return {
+    name: 'lazy-stand-ins',
+    setup(b) {
+      b.onResolve({ filter: /^[./]/ }, async (a) => {
+        if (a.pluginData === 'lazy-stand-ins') return undefined;
+        const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'lazy-stand-ins' });
+        return r.errors.length === 0 && lazyModules.has(r.path) ? { path: relative(root, r.path), namespace: 'ebpf-ts-stand-in' } : r;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-stand-in' }, (a) => {
+        const path = resolve(root, a.path);
+        const fns = lazyExports(path).map((f) => `export function ${f}(...args) { return load().${lazyId(a.path)}.${f}(...args); }`);
+        return { contents: `import { load } from 'ebpf-ts-lazy:${lazyModules.get(path)}';\n${fns.join('\n')}\n`, loader: 'js', resolveDir: root };
+      });
+      b.onResolve({ filter: /^ebpf-ts-lazy:/ }, (a) => ({ path: a.path.slice('ebpf-ts-lazy:'.length), namespace: 'ebpf-ts-lazy' }));
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy' }, (a) => {
+        // Each shared module as an object of getters of the bindings the chunk reads, made
+        // when the chunk loads: nothing of it runs at import.
+        const mods = shared.get(a.path) ?? [];
+        const imports = mods.map(({ file, names }, i) =>
+          names === null ? `import * as s${i} from ${JSON.stringify(resolve(root, file))};` : `import { ${names.map((n) => `${n} as s${i}_${n}`).join(', ')} } from ${JSON.stringify(resolve(root, file))};`,
+        );
+        const objects = mods.map(({ names }, i) => (names === null ? `s${i}` : `{ ${names.map((n) => `get ${n}() { return s${i}_${n}; }`).join(', ')} }`));
+        return {
+          contents: [
+            "import { loadChunk } from 'ebpf-ts-lazy-runtime';",
+            ...imports,
+            'let chunk;',
+            `/** ${a.path}'s chunk, loaded on first use. */`,
+            'export function load() {',
+            `  return chunk ??= loadChunk(${JSON.stringify(`lib-${a.path}`)}, () => [`,
+            ...objects.map((o) => `    ${o},`),
+            '  ]);',
+            '}',
+          ].join('\n'),
+          loader: 'js',
+          resolveDir: root,
+        };
+      });
+      // The chunk's text compiled with new Function: the first require() of an ES module
+      // process sets up Node's CommonJS loader, ~7M instructions (more than a chunk of ~40 KB
+      // costs to compile), new Function ~1M. Its two first lines and its last are the CommonJS
+      // form's wrapper (for require()), whose place the function's own header takes, so lines
+      // and the source map (named by a sourceURL comment, which --enable-source-maps follows)
+      // stay exact. Where code generation from strings is disallowed, require().
+      b.onResolve({ filter: /^ebpf-ts-lazy-runtime$/ }, () => ({ path: 'runtime', namespace: 'ebpf-ts-lazy-runtime' }));
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy-runtime' }, () => ({
+        contents: [
+          '/** Loads dist/chunks/<name>.cjs and runs it with the bindings it shares with the index. */',
+          'export function loadChunk(name, shared) {',
+          "  const url = new URL(`./chunks/${name}.cjs`, import.meta.url);",
+          "  const path = process.getBuiltinModule('node:url').fileURLToPath(url);",
+          '  let make;',
+          '  try {',
+          "    const text = process.getBuiltinModule('node:fs').readFileSync(path, 'latin1');",
+          "    const body = text.slice(text.indexOf('\\n', text.indexOf('\\n') + 1) + 1, text.lastIndexOf('};'));",
+          "    make = new Function('__ebpfTsShared', '__ebpfTsUrl', `${body}//# sourceURL=${path}\\n//# sourceMappingURL=${path}.map\\n`);",
+          '  } catch (e) {',
+          '    if (!(e instanceof EvalError)) throw e;',
+          "    make = process.getBuiltinModule('node:module').createRequire(url)(path);",
+          '  }',
+          '  return make(shared(), import.meta.url);',
+          '}',
+        ].join('\n'),
+        loader: 'js',
+      }));
+    },
+  };
+}
+/** The bindings a chunk reads from each shared module (esbuild's CommonJS output reads `import_x.name`); null: the whole namespace. */
+function sharedNames(text, files) {
+  const requireOf = new Map([...text.matchAll(/^var (require_[\w$]+) = __commonJS\(\{\n\s*"ebpf-ts-shared:([^"]+)"/gm)].map((m) => [m[1], m[2]]));
+  const names = new Map(files.map((f) => [f, new Set()]));
+  for (const m of text.matchAll(/^var (import_[\w$]+) = (?:__toESM\()?(require_[\w$]+)\(\)/gm)) {
+    const file = requireOf.get(m[2]);
+    if (file === undefined) continue;
+    for (const use of text.matchAll(new RegExp(`\\b${m[1].replaceAll('$', '\\$')}\\b(\\.[\\w$]+)?`, 'g'))) {
+      if (use.index === m.index + 4) continue; // the declaration
+      if (use[1] === undefined) names.set(file, null);
+      else names.get(file)?.add(use[1].slice(1));
+    }
+  }
+  return files.map((file) => ({ file, names: names.get(file) === null ? null : [...names.get(file)].sort() }));
+}
+const indexOptions = { ...common, entryPoints: ['src/index.ts'], outbase: 'src', entryNames: '[dir]/[name]', splitting: true, chunkNames: 'chunks/[name]-[hash]' };
+// First the index without the chunks' shared modules, to learn which modules it holds; then
+// each chunk, which imports those from the index; then the index again, handing the chunks
+// the modules they import.
+const probe = await build({ ...indexOptions, write: false, plugins: [builtins, lazyStandIns(new Map())] });
+const inIndex = new Set(Object.keys(probe.metafile.inputs).filter((f) => f.startsWith('src/')));
+const sharedOf = new Map();
+const lazyOutputs = [];
+const inChunk = new Map();
+for (const [group, files] of Object.entries(lazyGroups)) {
+  const shared = [];
+  const chunk = await build({
+    ...common,
+    format: 'cjs',
+    entryPoints: { [`chunks/lib-${group}`]: `ebpf-ts-lazy-entry:${group}` },
+    outExtension: { '.js': '.cjs' },
+    define: { 'import.meta.url': '__ebpfTsUrl' },
+    // The chunk is a function of the index's modules it shares and of the index's URL.
+    banner: { js: 'module.exports = function (__ebpfTsShared, __ebpfTsUrl) {\n\n"use strict"; const module = { exports: {} };' },
+    footer: { js: 'return module.exports;\n};' },
+    plugins: [
+      builtins,
+      {
+        name: 'lazy-chunk',
+        setup(b) {
+          b.onResolve({ filter: /^ebpf-ts-lazy-entry:/ }, () => ({ path: group, namespace: 'ebpf-ts-lazy-entry' }));
+          b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy-entry' }, () => ({
+            contents: files.map((f) => `export * as ${lazyId(f)} from ${JSON.stringify(resolve(root, f))};`).join('\n'),
+            loader: 'js',
+            resolveDir: root,
+          }));
+          // A module the index holds: the chunk reads the index's namespace object of it
+          // (CommonJS-shaped, so that each use reads the live binding).
+          b.onResolve({ filter: /^\./ }, async (a) => {
+            if (a.pluginData === 'lazy-chunk') return undefined;
+            const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'lazy-chunk' });
+            const rel = relative(root, r.path);
+            const other = lazyModules.has(r.path) && lazyModules.get(r.path) !== group; // another chunk's: its stand-in
+            if (r.errors.length > 0 || !(inIndex.has(rel) || other)) return r;
+            if (!shared.includes(rel)) shared.push(rel);
+            return { path: rel, namespace: 'ebpf-ts-shared' };
+          });
+          b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-shared' }, (a) => ({ contents: `module.exports = __ebpfTsShared[${shared.indexOf(a.path)}];`, loader: 'js' }));
+        },
+      },
+    ],
+  });
+  for (const f of Object.keys(chunk.metafile.inputs)) {
+    if (!f.startsWith('src/') || inIndex.has(f)) continue;
+    if (inChunk.has(f)) throw new Error(`build: ${f} is in the chunks of both ${inChunk.get(f)} and ${group}; one copy of its state each: put the modules that import it in one group`);
+    inChunk.set(f, group);
+  }
+  sharedOf.set(group, sharedNames(readFileSync(join(dist, 'chunks', `lib-${group}.cjs`), 'utf8'), shared));
+  lazyOutputs.push(chunk);
+}
+const index = await build({ ...indexOptions, plugins: [builtins, lazyStandIns(sharedOf)] });
+for (const f of Object.keys(index.metafile.inputs)) if (inChunk.has(f)) throw new Error(`build: ${f} ended up in dist/index.js and in a chunk`);
+const outputs = [index, ...lazyOutputs];
+for (const o of outputs) postProcess(o);
+// A chunk that the import itself loads (a stand-in called by some module's top level, such as
+// a table built at load) would cost more than it saves: refused.
+const atImport = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)}); const loaded = Object.keys(process.getBuiltinModule('node:module')._cache).filter((f) => /lib-[\\w-]+\\.cjs$/.test(f)); if (loaded.length > 0) { console.error('build: importing dist/index.js loads ' + loaded.join(', ') + ': a module of that group is called at the top level of another'); process.exit(1); }`], { stdio: 'inherit' });
+if (atImport.status !== 0) process.exit(1);
 
 // The CLI, built apart from the package: with esbuild's splitting, every set of outputs that
 // shares code gets a chunk of its own, and the commands' import()s in the same build cut the
@@ -263,7 +439,7 @@ function enumLiterals(text) {
 // scan. They are on comment lines only (checked), so escaping them moves no code's column.
 function postProcess(o) {
   for (const file of Object.keys(o.metafile.outputs)) {
-    if (!file.endsWith('.js')) continue;
+    if (!file.endsWith('.js') && !file.endsWith('.cjs')) continue;
     const path = resolve(root, file);
     const text = enumLiterals(dropRedundantNames(readFileSync(path, 'utf8')));
     const lines = text.split('\n');
