@@ -30,6 +30,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { splitModule } from './build-split.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const args = process.argv.slice(2);
@@ -145,7 +146,23 @@ const lazyGroups = {
   rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/btf/format.ts', 'src/asm/disasm.ts'],
   // Attach types most programs do not use: tc (netlink), socket filters, the legacy
   // BPF_PROG_ATTACH path and program queries, uprobes and tracefs probe events.
-  attach: ['src/link/tc.ts', 'src/link/socket-filter.ts', 'src/link/raw.ts', 'src/link/query.ts', 'src/link/uprobe.ts', 'src/link/probe-events.ts'],
+  attach: [
+    'src/link/tc.ts',
+    'src/link/socket-filter.ts',
+    'src/link/raw.ts',
+    'src/link/query.ts',
+    'src/link/uprobe.ts',
+    'src/link/probe-events.ts',
+    'src/link/xdp.ts',
+    'src/link/cgroup.ts',
+    'src/link/sockmap.ts',
+    'src/link/netfilter.ts',
+    'src/link/attach-target.ts',
+    'src/link/freplace.ts',
+    'src/link/perf-event-cpus.ts',
+  ],
+  // Multi-probe links and USDT.
+  probe: ['src/link/kprobe-multi.ts', 'src/link/uprobe-multi.ts', 'src/link/usdt.ts'],
   // Reading an object file's programs, maps and relocations (loadCollectionSpec), and BTF
   // marshalled for the kernel.
   elf: ['src/elf/reader.ts', 'src/elf/code.ts', 'src/elf/maps.ts', 'src/btf/marshal.ts'],
@@ -153,7 +170,7 @@ const lazyGroups = {
   ffi: ['src/sys/backend-ffi.ts'],
 };
 const lazyModules = new Map(Object.entries(lazyGroups).flatMap(([g, files]) => files.map((f) => [resolve(root, f), g])));
-const lazyExports = (path) => [...readFileSync(path, 'utf8').matchAll(/^export (?:async )?function\*? ?([\w$]+)/gm)].map((m) => m[1]);
+const splits = new Map([...lazyModules.keys()].map((f) => [f, splitModule(f)]));
 const lazyId = (f) => f.replace(/\W/g, '_');
 /** Plugin of the index build: the stand-ins, and per group the loader of its chunk. */
 function lazyStandIns(shared) {
@@ -167,16 +184,23 @@ function lazyStandIns(shared) {
       });
       b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-stand-in' }, (a) => {
         const path = resolve(root, a.path);
-        const fns = lazyExports(path).map((f) => `export function ${f}(...args) { return load().${lazyId(a.path)}.${f}(...args); }`);
-        return { contents: `import { load } from 'ebpf-ts-lazy:${lazyModules.get(path)}';\n${fns.join('\n')}\n`, loader: 'js', resolveDir: root };
+        const { eager, eagerExports, lazyFunctions } = splits.get(path);
+        const eagerId = JSON.stringify(`ebpf-ts-eager:${a.path}`);
+        const lines = [`import { load } from 'ebpf-ts-lazy:${lazyModules.get(path)}';`];
+        if (eager !== null) lines.push(eagerExports === null ? `export * from ${eagerId};` : eagerExports.length > 0 ? `export { ${eagerExports.join(', ')} } from ${eagerId};` : `import ${eagerId};`);
+        for (const f of lazyFunctions) lines.push(`export function ${f}(...args) { return load().${lazyId(a.path)}.${f}(...args); }`);
+        return { contents: `${lines.join('\n')}\n`, loader: 'js', resolveDir: root };
       });
+      b.onResolve({ filter: /^ebpf-ts-eager:/ }, (a) => ({ path: a.path.slice('ebpf-ts-eager:'.length), namespace: 'ebpf-ts-eager' }));
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-eager' }, (a) => ({ contents: splits.get(resolve(root, a.path)).eager, loader: 'ts', resolveDir: dirname(resolve(root, a.path)) }));
       b.onResolve({ filter: /^ebpf-ts-lazy:/ }, (a) => ({ path: a.path.slice('ebpf-ts-lazy:'.length), namespace: 'ebpf-ts-lazy' }));
       b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy' }, (a) => {
         // Each shared module as an object of getters of the bindings the chunk reads, made
         // when the chunk loads: nothing of it runs at import.
         const mods = shared.get(a.path) ?? [];
+        const spec = (file) => JSON.stringify(file.startsWith('ebpf-ts-eager:') ? file : resolve(root, file));
         const imports = mods.map(({ file, names }, i) =>
-          names === null ? `import * as s${i} from ${JSON.stringify(resolve(root, file))};` : `import { ${names.map((n) => `${n} as s${i}_${n}`).join(', ')} } from ${JSON.stringify(resolve(root, file))};`,
+          names === null ? `import * as s${i} from ${spec(file)};` : `import { ${names.map((n) => `${n} as s${i}_${n}`).join(', ')} } from ${spec(file)};`,
         );
         const objects = mods.map(({ names }, i) => (names === null ? `s${i}` : `{ ${names.map((n) => `get ${n}() { return s${i}_${n}; }`).join(', ')} }`));
         return {
@@ -271,6 +295,21 @@ for (const [group, files] of Object.entries(lazyGroups)) {
             loader: 'js',
             resolveDir: root,
           }));
+          // A grouped module: its lazy part, which imports its eager part from the index.
+          b.onLoad({ filter: /\.ts$/ }, (a) => {
+            const split = splits.get(a.path);
+            if (split === undefined || split.eager === null) return undefined;
+            const eagerId = JSON.stringify(`ebpf-ts-eager:${relative(root, a.path)}`);
+            const tail = [
+              split.eagerNames.length > 0 ? `import { ${split.eagerNames.join(', ')} } from ${eagerId};` : '',
+              split.eagerExports === null ? `export * from ${eagerId};` : split.eagerExports.length > 0 ? `export { ${split.eagerExports.join(', ')} } from ${eagerId};` : '',
+            ];
+            return { contents: `${split.lazy}\n${tail.join('\n')}\n`, loader: 'ts' };
+          });
+          b.onResolve({ filter: /^ebpf-ts-eager:/ }, (a) => {
+            if (!shared.includes(a.path)) shared.push(a.path);
+            return { path: a.path, namespace: 'ebpf-ts-shared' };
+          });
           // A module the index holds: the chunk reads the index's namespace object of it
           // (CommonJS-shaped, so that each use reads the live binding).
           b.onResolve({ filter: /^\./ }, async (a) => {
@@ -449,6 +488,13 @@ function postProcess(o) {
       lines[i] = lines[i].replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     }
     writeFileSync(path, lines.join('\n'));
+    // A grouped module's eager part (lazyGroups) has the lines of its source file: named so.
+    const mapPath = `${path}.map`;
+    const map = JSON.parse(readFileSync(mapPath, 'utf8'));
+    if (map.sources.some((f) => f.startsWith('ebpf-ts-eager:'))) {
+      map.sources = map.sources.map((f) => (f.startsWith('ebpf-ts-eager:') ? relative(dirname(path), resolve(root, f.slice('ebpf-ts-eager:'.length))) : f));
+      writeFileSync(mapPath, JSON.stringify(map));
+    }
   }
 }
 
