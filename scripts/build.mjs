@@ -143,7 +143,7 @@ const common = {
 const lazyGroups = {
   // The object linker (linkObjects, elf.linkELF), the C formatter (btf.dumpCHeader,
   // formatType), the disassembler.
-  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/btf/format.ts', 'src/asm/disasm.ts'],
+  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/elf/writer.ts', 'src/btf/format.ts', 'src/asm/disasm.ts', 'src/asm/format.ts'],
   // Attach types most programs do not use: tc (netlink), socket filters, the legacy
   // BPF_PROG_ATTACH path and program queries, uprobes and tracefs probe events.
   attach: [
@@ -160,12 +160,38 @@ const lazyGroups = {
     'src/link/attach-target.ts',
     'src/link/freplace.ts',
     'src/link/perf-event-cpus.ts',
+    'src/link/mprog-placement.ts',
+    'src/internal/cgroup.ts',
+    'src/internal/socket-fd.ts',
+    'src/internal/netns.ts',
   ],
   // Multi-probe links and USDT.
-  probe: ['src/link/kprobe-multi.ts', 'src/link/uprobe-multi.ts', 'src/link/usdt.ts'],
-  // Reading an object file's programs, maps and relocations (loadCollectionSpec), and BTF
-  // marshalled for the kernel.
-  elf: ['src/elf/reader.ts', 'src/elf/code.ts', 'src/elf/maps.ts', 'src/btf/marshal.ts'],
+  probe: ['src/link/kprobe.ts', 'src/link/kprobe-multi.ts', 'src/link/uprobe-multi.ts', 'src/link/multi-link-info.ts', 'src/link/usdt.ts', 'src/link/usdt-args.ts', 'src/link/usdt-spec.ts'],
+  // Reading an object file's programs, maps and relocations (loadCollectionSpec).
+  elf: [
+    'src/elf/reader.ts',
+    'src/elf/code.ts',
+    'src/elf/maps.ts',
+    'src/elf/data.ts',
+    'src/elf/references.ts',
+    'src/elf/struct-ops.ts',
+    'src/btf/ext.ts',
+  ],
+  // Loading a collection into the kernel: CO-RE, BTF fixed up, sanitised and marshalled for
+  // the kernel, externs, struct_ops.
+  load: [
+    'src/btf/marshal.ts',
+    'src/btf/fixup.ts',
+    'src/btf/sanitize.ts',
+    'src/btf/core.ts',
+    'src/btf/core-access.ts',
+    'src/btf/core-compat.ts',
+    'src/collection.ts',
+    'src/collection-externs.ts',
+    'src/collection-struct-ops.ts',
+    'src/struct-ops.ts',
+    'src/struct-ops-layout.ts',
+  ],
   // The ffi-rs backend, used only where the native addon cannot load.
   ffi: ['src/sys/backend-ffi.ts'],
 };
@@ -193,27 +219,38 @@ function lazyStandIns(shared) {
       });
       b.onResolve({ filter: /^ebpf-ts-eager:/ }, (a) => ({ path: a.path.slice('ebpf-ts-eager:'.length), namespace: 'ebpf-ts-eager' }));
       b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-eager' }, (a) => ({ contents: splits.get(resolve(root, a.path)).eager, loader: 'ts', resolveDir: dirname(resolve(root, a.path)) }));
+      // The stand-ins import only this, which imports nothing: the loader (below) imports
+      // the bindings the chunk shares, and an import of those from a stand-in would change the
+      // order in which the index's modules run (a class evaluated before the one it extends).
       b.onResolve({ filter: /^ebpf-ts-lazy:/ }, (a) => ({ path: a.path.slice('ebpf-ts-lazy:'.length), namespace: 'ebpf-ts-lazy' }));
-      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy' }, (a) => {
-        // Each shared module as an object of getters of the bindings the chunk reads, made
-        // when the chunk loads: nothing of it runs at import.
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy' }, (a) => ({
+        contents: `let loader;\n/** ${a.path}'s chunk, loaded on first use. */\nexport function load() {\n  if (loader === undefined) throw new Error('ebpf-ts: chunk ${a.path} called while dist/index.js loads');\n  return loader();\n}\nexport function setLoader(f) {\n  loader = f;\n}\n`,
+        loader: 'js',
+      }));
+      // The index imports each group's loader last, after every module it holds.
+      b.onLoad({ filter: /[\\/]src[\\/]index\.ts$/ }, (a) => ({
+        contents: `${readFileSync(a.path, 'utf8')}\n${Object.keys(lazyGroups).map((g) => `import 'ebpf-ts-lazy-init:${g}';`).join('\n')}\n`,
+        loader: 'ts',
+      }));
+      b.onResolve({ filter: /^ebpf-ts-lazy-init:/ }, (a) => ({ path: a.path.slice('ebpf-ts-lazy-init:'.length), namespace: 'ebpf-ts-lazy-init' }));
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy-init' }, (a) => {
+        // Each shared module as an object of the bindings the chunk reads, made when the chunk
+        // loads (after the index ran: every one is set): nothing of it runs at import.
         const mods = shared.get(a.path) ?? [];
         const spec = (file) => JSON.stringify(file.startsWith('ebpf-ts-eager:') ? file : resolve(root, file));
         const imports = mods.map(({ file, names }, i) =>
           names === null ? `import * as s${i} from ${spec(file)};` : `import { ${names.map((n) => `${n} as s${i}_${n}`).join(', ')} } from ${spec(file)};`,
         );
-        const objects = mods.map(({ names }, i) => (names === null ? `s${i}` : `{ ${names.map((n) => `get ${n}() { return s${i}_${n}; }`).join(', ')} }`));
+        const objects = mods.map(({ names }, i) => (names === null ? `s${i}` : `{ ${names.map((n) => `${n}: s${i}_${n}`).join(', ')} }`));
         return {
           contents: [
             "import { loadChunk } from 'ebpf-ts-lazy-runtime';",
+            `import { setLoader } from 'ebpf-ts-lazy:${a.path}';`,
             ...imports,
             'let chunk;',
-            `/** ${a.path}'s chunk, loaded on first use. */`,
-            'export function load() {',
-            `  return chunk ??= loadChunk(${JSON.stringify(`lib-${a.path}`)}, () => [`,
-            ...objects.map((o) => `    ${o},`),
-            '  ]);',
-            '}',
+            `setLoader(() => chunk ??= loadChunk(${JSON.stringify(`lib-${a.path}`)}, () => [`,
+            ...objects.map((o) => `  ${o},`),
+            ']));',
           ].join('\n'),
           loader: 'js',
           resolveDir: root,
@@ -274,8 +311,16 @@ const sharedOf = new Map();
 const lazyOutputs = [];
 const inChunk = new Map();
 for (const [group, files] of Object.entries(lazyGroups)) {
-  const shared = [];
-  const chunk = await build({
+  // Twice: the first build's output says which bindings the chunk reads from each shared
+  // module (esbuild's CommonJS form reads `import_x.name`); the second takes them as plain
+  // constants of the chunk (`const { a, b } = shared[i]`), which its code reads directly
+  // instead of through getters (a parse loop calls such functions per instruction).
+  let known;
+  let chunk;
+  let shared;
+  for (const pass of [1, 2]) {
+  shared = known?.map((m) => m.file) ?? [];
+  chunk = await build({
     ...common,
     format: 'cjs',
     entryPoints: { [`chunks/lib-${group}`]: `ebpf-ts-lazy-entry:${group}` },
@@ -321,17 +366,29 @@ for (const [group, files] of Object.entries(lazyGroups)) {
             if (!shared.includes(rel)) shared.push(rel);
             return { path: rel, namespace: 'ebpf-ts-shared' };
           });
-          b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-shared' }, (a) => ({ contents: `module.exports = __ebpfTsShared[${shared.indexOf(a.path)}];`, loader: 'js' }));
+          b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-shared' }, (a) => {
+            const i = shared.indexOf(a.path);
+            const names = known?.[i]?.names;
+            if (names === undefined || names === null) return { contents: `module.exports = __ebpfTsShared[${i}];`, loader: 'js' };
+            return { contents: `const s = __ebpfTsShared[${i}];\n${names.map((n) => `export const ${n} = s.${n};`).join('\n')}\n`, loader: 'js' };
+          });
         },
       },
     ],
   });
+  if (pass === 1) known = sharedNames(readFileSync(join(dist, 'chunks', `lib-${group}.cjs`), 'utf8'), shared);
+  }
   for (const f of Object.keys(chunk.metafile.inputs)) {
     if (!f.startsWith('src/') || inIndex.has(f)) continue;
     if (inChunk.has(f)) throw new Error(`build: ${f} is in the chunks of both ${inChunk.get(f)} and ${group}; one copy of its state each: put the modules that import it in one group`);
     inChunk.set(f, group);
   }
-  sharedOf.set(group, sharedNames(readFileSync(join(dist, 'chunks', `lib-${group}.cjs`), 'utf8'), shared));
+  // A binding the index may still assign (let) would be read once, when the chunk loads.
+  for (const { file, names } of known) {
+    const source = file.startsWith('ebpf-ts-eager:') ? splits.get(resolve(root, file.slice('ebpf-ts-eager:'.length))).eager : readFileSync(resolve(root, file), 'utf8');
+    for (const n of names ?? []) if (new RegExp(`^(?:export )?(?:let|var) ${n.replaceAll('$', '\\$')}\\b`, 'm').test(source)) throw new Error(`build: chunk ${group} reads ${file}'s ${n}, a let: it would see the value it had when the chunk loaded; read it through a function`);
+  }
+  sharedOf.set(group, known);
   lazyOutputs.push(chunk);
 }
 const index = await build({ ...indexOptions, plugins: [builtins, lazyStandIns(sharedOf)] });
@@ -340,7 +397,7 @@ const outputs = [index, ...lazyOutputs];
 for (const o of outputs) postProcess(o);
 // A chunk that the import itself loads (a stand-in called by some module's top level, such as
 // a table built at load) would cost more than it saves: refused.
-const atImport = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)}); const loaded = Object.keys(process.getBuiltinModule('node:module')._cache).filter((f) => /lib-[\\w-]+\\.cjs$/.test(f)); if (loaded.length > 0) { console.error('build: importing dist/index.js loads ' + loaded.join(', ') + ': a module of that group is called at the top level of another'); process.exit(1); }`], { stdio: 'inherit' });
+const atImport = spawnSync(process.execPath, ['--input-type=module', '-e', `const fs = process.getBuiltinModule('node:fs'); const read = fs.readFileSync; const loaded = []; fs.readFileSync = (f, ...rest) => { if (/lib-[\\w-]+\\.cjs$/.test(String(f))) loaded.push(String(f)); return read(f, ...rest); }; await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)}); if (loaded.length > 0) { console.error('build: importing dist/index.js loads ' + loaded.join(', ') + ': a module of that group is called at the top level of another'); process.exit(1); }`], { stdio: 'inherit' });
 if (atImport.status !== 0) process.exit(1);
 
 // The CLI, built apart from the package: with esbuild's splitting, every set of outputs that
