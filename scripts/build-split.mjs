@@ -10,11 +10,13 @@ import { readFileSync } from 'node:fs';
 import ts from 'typescript';
 
 /**
+ * @param {string} path
+ * @param {string[] | undefined} indexUses
  * @returns {{ eager: string | null, lazy: string, eagerNames: string[], eagerExports: string[] | null, lazyFunctions: string[] }}
  * eagerExports: the names the eager part exports as the module did (null: it has an
  * `export *`, so everything it exports).
  */
-export function splitModule(path) {
+export function splitModule(path, indexUses = undefined) {
   const text = readFileSync(path, 'utf8');
   const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const modifiers = (n) => (ts.canHaveModifiers(n) ? (ts.getModifiers(n) ?? []) : []);
@@ -31,7 +33,10 @@ export function splitModule(path) {
       for (const d of st.declarationList.declarations) bind(d.name);
     }
     const exported = has(st, ts.SyntaxKind.ExportKeyword);
-    const root = names.length === 0 || (exported && !fn) || has(st, ts.SyntaxKind.DefaultKeyword);
+    // indexUses: the exported names the rest of the index uses, when fewer than all (the
+    // others only the chunk: e.g. a class only the group's modules construct).
+    const used = indexUses === undefined || names.some((n) => indexUses.includes(n));
+    const root = names.length === 0 || (exported && !fn && used) || has(st, ts.SyntaxKind.DefaultKeyword);
     decls.push({ st, names, exported, fn, root, refs: valueReferences(st) });
   }
   const byName = new Map();
