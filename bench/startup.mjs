@@ -6,6 +6,9 @@
 //   node -e 0                      the floor every Node program pays
 //   import                         `await import(<dist>/index.js)` in an ES module
 //   require                        `require(<dist>/index.js)` from CommonJS (Node 20.19+)
+//   import + spec                  import, then parseCollectionSpec of a small object: the
+//                                  first use of parts dist/ loads on first use (lib-*.cjs)
+//   import + load                  import, then loadCollection of it and close (as root)
 //   cli --help                     `node <dist>/cli/main.js --help` (the `ebpf-ts` bin)
 //   cli prog list                  `ebpf-ts prog list` (as root: the kernel is asked)
 //   cli prog list, no code cache   the same with EBPF_TS_CODE_CACHE=off: every chunk compiled
@@ -57,8 +60,13 @@ function contestants() {
       ],
     });
     list.push({ lib: label, name: `${tag}require`, args: ['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`] });
+    // The first use of parts dist/ loads later (dist/chunks/lib-*.cjs): reading an object.
+    const object = join(repo, 'testdata', 'minimal.bpfel.o');
+    list.push({ lib: label, name: `${tag}import + spec`, args: ['--input-type=module', '-e', `const m = await import(${JSON.stringify(index)}); m.parseCollectionSpec(process.getBuiltinModule('node:fs').readFileSync(${JSON.stringify(object)}));`] });
     list.push({ lib: label, name: `${tag}cli --help`, args: [join(dir, 'cli', 'main.js'), '--help'] });
     if (process.getuid?.() === 0) {
+      // ...and loading it into the kernel (one socket filter program).
+      list.push({ lib: label, name: `${tag}import + load`, args: ['--input-type=module', '-e', `const m = await import(${JSON.stringify(index)}); (await m.loadCollection(${JSON.stringify(object)})).close();`] });
       list.push({ lib: label, name: `${tag}cli prog list`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'] });
       list.push({ lib: label, name: `${tag}cli prog list, no code cache`, args: [join(dir, 'cli', 'main.js'), 'prog', 'list'], env: { EBPF_TS_CODE_CACHE: 'off' } });
     }
