@@ -12,7 +12,9 @@ import ts from 'typescript';
 /**
  * @param {string} path
  * @param {string[] | undefined} indexUses
- * @returns {{ eager: string | null, lazy: string, eagerNames: string[], eagerExports: string[] | null, lazyFunctions: string[] }}
+ * @returns {{ eager: string | null, lazy: string, eagerNames: string[], eagerExports: string[] | null, lazyFunctions: string[], stubs: string[] }}
+ * stubs: functions the eager part's classes call from their methods, which it imports from
+ * stand-ins (module `ebpf-ts-stubs:<path>`).
  * eagerExports: the names the eager part exports as the module did (null: it has an
  * `export *`, so everything it exports).
  */
@@ -37,18 +39,24 @@ export function splitModule(path, indexUses = undefined) {
     // others only the chunk: e.g. a class only the group's modules construct).
     const used = indexUses === undefined || names.some((n) => indexUses.includes(n));
     const root = names.length === 0 || (exported && !fn && used) || has(st, ts.SyntaxKind.DefaultKeyword);
-    decls.push({ st, names, exported, fn, root, refs: valueReferences(st) });
+    decls.push({ st, names, exported, fn, root, ...valueReferences(st) });
   }
   const byName = new Map();
   for (const d of decls) for (const n of d.names) (byName.get(n) ?? byName.set(n, []).get(n)).push(d);
   const eager = new Set();
+  // A kept class's methods may call the module's functions through stand-ins (they run after
+  // the index loaded); everything else a kept statement uses is kept with it.
+  const called = new Set();
   const keep = (d) => {
     if (eager.has(d)) return;
     eager.add(d);
     for (const n of d.names) byName.get(n).forEach(keep); // overloads go with their implementation
     for (const r of d.refs) byName.get(r)?.forEach(keep);
+    for (const r of d.methodRefs) for (const o of byName.get(r) ?? []) if (o.fn && ts.isClassDeclaration(d.st)) called.add(o);
+    else keep(o);
   };
   decls.filter((d) => d.root).forEach(keep);
+  const stubbed = [...called].filter((d) => !eager.has(d));
 
   const blank = (s, from, to) => s.slice(0, from) + s.slice(from, to).replace(/[^\n]/g, ' ') + s.slice(to);
   let eagerText = text;
@@ -61,8 +69,14 @@ export function splitModule(path, indexUses = undefined) {
       lazyText = blank(lazyText, from, to);
       // The lazy part imports it: exported from the eager part (at the start of its line).
       if (!d.exported && d.names.length > 0) eagerText = `${eagerText.slice(0, d.st.getStart())}export ${eagerText.slice(d.st.getStart())}`;
-    } else eagerText = blank(eagerText, from, to);
+    } else {
+      eagerText = blank(eagerText, from, to);
+      // Called by a kept class's methods: exported by the lazy part, for its stand-in.
+      if (!d.exported && stubbed.includes(d)) lazyText = `${lazyText.slice(0, d.st.getStart())}export ${lazyText.slice(d.st.getStart())}`;
+    }
   }
+  const stubs = [...new Set(stubbed.flatMap((d) => d.names))];
+  if (stubs.length > 0) eagerText += `\nimport { ${stubs.join(', ')} } from 'ebpf-ts-stubs:${path}';\n`;
   const eagerNames = [...new Set(decls.filter((d) => eager.has(d)).flatMap((d) => d.names))];
   let eagerExports = [...new Set(decls.filter((d) => eager.has(d) && d.exported).flatMap((d) => d.names))];
   for (const d of decls) {
@@ -72,24 +86,31 @@ export function splitModule(path, indexUses = undefined) {
     else if (eagerExports !== null) eagerExports.push(d.st.exportClause.name.text);
   }
   const lazyFunctions = [...new Set(decls.filter((d) => !eager.has(d) && d.exported && d.fn).flatMap((d) => d.names))];
-  return { eager: eager.size === 0 ? null : eagerText, lazy: lazyText, eagerNames, eagerExports, lazyFunctions };
+  return { eager: eager.size === 0 ? null : eagerText, lazy: lazyText, eagerNames, eagerExports, lazyFunctions, stubs };
 }
 
-/** The identifiers a statement reads as values (not property names, not in types). */
+/**
+ * The identifiers a statement reads as values (not property names, not in types): refs, and
+ * methodRefs, those read only in the bodies of a class's methods and accessors (not its
+ * constructor, field initialisers or static blocks, which may run while the index loads).
+ */
 function valueReferences(st) {
-  const out = new Set();
-  const walk = (n) => {
-    if (ts.isExpressionWithTypeArguments(n)) return walk(n.expression);
+  const refs = new Set();
+  const methodRefs = new Set();
+  const walk = (n, inMethod) => {
+    if (ts.isExpressionWithTypeArguments(n)) return walk(n.expression, inMethod);
     if (ts.isTypeNode(n)) return;
     if (ts.isIdentifier(n)) {
       const p = n.parent;
       const isName = p !== undefined && 'name' in p && p.name === n;
       if (isName && (ts.isPropertyAccessExpression(p) || ts.isPropertyAssignment(p) || ts.isMethodDeclaration(p) || ts.isPropertyDeclaration(p) || ts.isGetAccessor(p) || ts.isSetAccessor(p) || ts.isEnumMember(p))) return;
-      out.add(n.text);
+      (inMethod ? methodRefs : refs).add(n.text);
       return;
     }
-    ts.forEachChild(n, walk);
+    const method = (ts.isMethodDeclaration(n) || ts.isGetAccessor(n) || ts.isSetAccessor(n)) && ts.isClassLike(n.parent);
+    ts.forEachChild(n, (c) => walk(c, inMethod || (method && c === n.body)));
   };
-  walk(st);
-  return out;
+  walk(st, false);
+  for (const r of refs) methodRefs.delete(r);
+  return { refs, methodRefs };
 }

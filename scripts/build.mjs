@@ -143,7 +143,7 @@ const common = {
 const lazyGroups = {
   // The object linker (linkObjects, elf.linkELF), the C formatter (btf.dumpCHeader,
   // formatType), the disassembler.
-  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/elf/writer.ts', 'src/btf/format.ts', 'src/asm/disasm.ts', 'src/asm/format.ts'],
+  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/elf/writer.ts', 'src/btf/format.ts', 'src/asm/disasm.ts', 'src/asm/format.ts', 'src/profile/symbolizer.ts', 'src/link/trace-pipe.ts'],
   // Attach types most programs do not use: tc (netlink), socket filters, the legacy
   // BPF_PROG_ATTACH path and program queries, uprobes and tracefs probe events.
   attach: [
@@ -165,6 +165,8 @@ const lazyGroups = {
     'src/internal/socket-fd.ts',
     'src/internal/netns.ts',
     'src/internal/netlink.ts',
+    'src/link/link.ts',
+    'src/link/executable.ts',
   ],
   // Multi-probe links and USDT.
   probe: ['src/link/kprobe.ts', 'src/link/kprobe-multi.ts', 'src/link/uprobe-multi.ts', 'src/link/multi-link-info.ts', 'src/link/usdt.ts', 'src/link/usdt-args.ts', 'src/link/usdt-spec.ts'],
@@ -230,6 +232,15 @@ function lazyStandIns(shared) {
         for (const f of lazyFunctions) lines.push(`export function ${f}(...args) { return load().${lazyId(a.path)}.${f}(...args); }`);
         return { contents: `${lines.join('\n')}\n`, loader: 'js', resolveDir: root };
       });
+      // Stand-ins of the functions an eager part's class methods call (splitModule's stubs).
+      b.onResolve({ filter: /^ebpf-ts-stubs:/ }, (a) => ({ path: a.path.slice('ebpf-ts-stubs:'.length), namespace: 'ebpf-ts-stubs' }));
+      b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-stubs' }, (a) => ({
+        contents: [
+          `import { load } from 'ebpf-ts-lazy:${lazyModules.get(a.path)}';`,
+          ...splits.get(a.path).stubs.map((f) => `export function ${f}(...args) { return load().${lazyId(relative(root, a.path))}.${f}(...args); }`),
+        ].join('\n'),
+        loader: 'js',
+      }));
       b.onResolve({ filter: /^ebpf-ts-eager:/ }, (a) => ({ path: a.path.slice('ebpf-ts-eager:'.length), namespace: 'ebpf-ts-eager' }));
       b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-eager' }, (a) => ({ contents: splits.get(resolve(root, a.path)).eager, loader: 'ts', resolveDir: dirname(resolve(root, a.path)) }));
       // The stand-ins import only this, which imports nothing: the loader (below) imports
