@@ -169,7 +169,20 @@ const lazyGroups = {
     'src/link/executable.ts',
   ],
   // Multi-probe links and USDT.
-  probe: ['src/link/kprobe.ts', 'src/link/kprobe-multi.ts', 'src/link/uprobe-multi.ts', 'src/link/multi-link-info.ts', 'src/link/usdt.ts', 'src/link/usdt-args.ts', 'src/link/usdt-spec.ts'],
+  probe: [
+    'src/link/kprobe.ts',
+    'src/link/kprobe-multi.ts',
+    'src/link/uprobe-multi.ts',
+    'src/link/multi-link-info.ts',
+    'src/link/usdt.ts',
+    'src/link/usdt-args.ts',
+    'src/link/usdt-spec.ts',
+    'src/link/tracepoint.ts',
+    'src/link/raw-tracepoint.ts',
+    'src/link/tracing-target.ts',
+    'src/link/perf-event.ts',
+    'src/internal/kallsyms.ts',
+  ],
   // Reading an object file's programs, maps and relocations (loadCollectionSpec).
   elf: [
     'src/elf/reader.ts',
