@@ -143,7 +143,7 @@ const common = {
 const lazyGroups = {
   // The object linker (linkObjects, elf.linkELF), the C formatter (btf.dumpCHeader,
   // formatType), the disassembler.
-  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/elf/writer.ts', 'src/btf/format.ts', 'src/asm/disasm.ts', 'src/asm/format.ts', 'src/profile/symbolizer.ts', 'src/link/trace-pipe.ts'],
+  rare: ['src/collection-link.ts', 'src/elf/linker.ts', 'src/elf/writer.ts', 'src/btf/format.ts', 'src/asm/disasm.ts', 'src/asm/format.ts', 'src/profile/symbolizer.ts', 'src/link/trace-pipe.ts', 'src/profile/stack-trace.ts', 'src/profile/kernel-symbols.ts', 'src/profile/binary-symbols.ts', 'src/profile/perf-map.ts'],
   // Attach types most programs do not use: tc (netlink), socket filters, the legacy
   // BPF_PROG_ATTACH path and program queries, uprobes and tracefs probe events.
   attach: [
@@ -167,6 +167,12 @@ const lazyGroups = {
     'src/internal/netlink.ts',
     'src/link/link.ts',
     'src/link/executable.ts',
+    'src/link/iter.ts',
+    'src/link/tcx.ts',
+    'src/link/netkit.ts',
+    'src/link/netns.ts',
+    'src/link/struct-ops.ts',
+    'src/internal/mountinfo.ts',
   ],
   // Multi-probe links and USDT.
   probe: [
@@ -182,6 +188,7 @@ const lazyGroups = {
     'src/link/tracing-target.ts',
     'src/link/perf-event.ts',
     'src/internal/kallsyms.ts',
+    'src/internal/tracefs.ts',
   ],
   // Reading an object file's programs, maps and relocations (loadCollectionSpec).
   elf: [
@@ -207,6 +214,7 @@ const lazyGroups = {
     'src/collection-struct-ops.ts',
     'src/struct-ops.ts',
     'src/struct-ops-layout.ts',
+    'src/btf-handle.ts',
   ],
   // The ffi-rs backend, used only where the native addon cannot load.
   ffi: ['src/sys/backend-ffi.ts'],
