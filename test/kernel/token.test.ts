@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BpfToken } from '../../src/token.js';
-import { SyscallError } from '../../src/errors.js';
+import { NotSupportedError, SyscallError } from '../../src/errors.js';
 import { inInitialUserNamespace } from '../../src/internal/privileges.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { fsconfigCreate, fsconfigString, takeFd } from './helpers/mount-api.js';
@@ -138,4 +138,19 @@ describe.skipIf(skip !== '')(`BPF tokens${skip === '' ? '' : ` (skipped: ${skip}
     expect(r.none.code).toBe('ENOENT');
     expect(r.none.message).toMatch(/delegates nothing: a privileged process must mount it with delegate_cmds/);
   }, 120_000);
+});
+
+// Before 6.9 the kernel knows no BPF_TOKEN_CREATE: the error names the version (test:vm, 5.10 and 6.1).
+it.skipIf(process.getuid?.() !== 0 || kernelVersion().atLeast('6.9'))('before Linux 6.9, a token is a NotSupportedError naming 6.9', () => {
+  // Any directory will do: the kernel refuses the command before it looks at the fd.
+  const err = (() => {
+    try {
+      BpfToken.create('/').close();
+    } catch (e) {
+      return e as NotSupportedError;
+    }
+    throw new Error('BPF_TOKEN_CREATE succeeded before 6.9');
+  })();
+  expect(err).toBeInstanceOf(NotSupportedError);
+  expect(err.message).toMatch(/BPF_TOKEN_CREATE.*6\.9/);
 });
