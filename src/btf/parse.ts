@@ -335,47 +335,8 @@ export class RawTypes {
       const kind = (info >>> 24) & 0x1f;
       const vlen = info & 0xffff;
       checkName(nameOff, id, at, 'type');
-      let tail: number;
-      switch (kind) {
-        case Kind.Int:
-          tail = 4;
-          break;
-        case Kind.Pointer:
-        case Kind.Typedef:
-        case Kind.Volatile:
-        case Kind.Const:
-        case Kind.Restrict:
-        case Kind.Func:
-        case Kind.TypeTag:
-          tail = 0;
-          ref(sizeType, id, at + 8);
-          break;
-        case Kind.Var:
-        case Kind.DeclTag:
-          tail = 4;
-          ref(sizeType, id, at + 8);
-          break;
-        case Kind.Array:
-          tail = 12;
-          break;
-        case Kind.Struct:
-        case Kind.Union:
-        case Kind.Enum64:
-        case Kind.Datasec:
-          tail = vlen * 12;
-          break;
-        case Kind.Enum:
-        case Kind.FuncProto:
-          tail = vlen * 8;
-          if (kind === Kind.FuncProto) ref(sizeType, id, at + 8);
-          break;
-        case Kind.Fwd:
-        case Kind.Float:
-          tail = 0;
-          break;
-        default:
-          throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
-      }
+      const tail = tailLength(kind, vlen);
+      if (tail < 0) throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
       const body = at + btfTypeSize;
       if (body + tail > end) {
         throw new ParseError(
@@ -393,6 +354,17 @@ export class RawTypes {
           }
           break;
         }
+        case Kind.Pointer:
+        case Kind.Typedef:
+        case Kind.Volatile:
+        case Kind.Const:
+        case Kind.Restrict:
+        case Kind.Func:
+        case Kind.TypeTag:
+        case Kind.Var:
+        case Kind.DeclTag:
+          ref(sizeType, id, at + 8);
+          break;
         case Kind.Array:
           ref(view.getUint32(body, le), id, body);
           ref(view.getUint32(body + 4, le), id, body + 4);
@@ -411,6 +383,7 @@ export class RawTypes {
           for (let i = 0, p = body; i < vlen; i++, p += 12) checkName(view.getUint32(p, le), id, p, `enumerator ${i}`);
           break;
         case Kind.FuncProto:
+          ref(sizeType, id, at + 8);
           for (let i = 0, p = body; i < vlen; i++, p += 8) {
             checkName(view.getUint32(p, le), id, p, `parameter ${i}`);
             ref(view.getUint32(p + 4, le), id, p + 4);
