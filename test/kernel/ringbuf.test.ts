@@ -14,6 +14,7 @@ import { onlineCPUs } from '../../src/sys/cpus.js';
 import { backend } from '../../src/sys/select.js';
 import { RingBufReader, type RingBufRecord } from '../../src/ringbuf/reader.js';
 import { Int, Member, Struct } from '../../src/btf/types.js';
+import { countIn } from './helpers/producer.js';
 
 const R = asm.Register;
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
@@ -32,16 +33,7 @@ const readU64 = (b: Uint8Array, off = 0): bigint => new DataView(b.buffer, b.byt
  * discard. counters[0] counts runs, counters[1] failed outputs/reservations.
  */
 function producer(ring: BpfMap, counters: BpfMap, payload: BpfMap): asm.Instruction[] {
-  const bump = (key: number): asm.Instruction[] => [
-    asm.storeImm(asm.Size.W, R.R10, -4, key),
-    asm.loadMapPtr(R.R1, counters.fd),
-    asm.mov64Reg(R.R2, R.R10),
-    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-    asm.call(Helper.MapLookupElem),
-    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
-    asm.mov64Imm(R.R1, 1),
-    asm.atomic(asm.AtomicOp.Add, asm.Size.DW, R.R0, 0, R.R1),
-  ];
+  const bump = (key: number): asm.Instruction[] => countIn(counters, key);
   return asm.assemble([
     asm.mov64Reg(R.R6, R.R1),
     asm.loadMem(asm.Size.DW, R.R7, R.R6, 0),

@@ -16,25 +16,30 @@ export const TEST_RUN_ON_CPU = 1;
 export const PAYLOAD_MAX = 512;
 
 /**
+ * Instructions that add 1 to the u64 at `key` of the `counters` array map (R1, R2 and R0
+ * clobbered); a failed lookup jumps to the label `out`.
+ */
+export function countIn(counters: BpfMap, key: number): asm.Instruction[] {
+  return [
+    asm.storeImm(asm.Size.W, R.R10, -4, key),
+    asm.loadMapPtr(R.R1, counters.fd),
+    asm.mov64Reg(R.R2, R.R10),
+    asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
+    asm.call(Helper.MapLookupElem),
+    asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
+    asm.mov64Imm(R.R1, 1),
+    asm.atomic(asm.AtomicOp.Add, asm.Size.DW, R.R0, 0, R.R1),
+  ];
+}
+
+/**
  * ctx (the raw_tp args, 16 bytes): [0] = bytes to output (1..512), [1] = sequence number,
  * written into the first 8 bytes of payload[0] (a one-entry array of PAYLOAD_MAX bytes), which
  * is output: into a PERF_EVENT_ARRAY on the current CPU, or with bpf_ringbuf_output(). With
  * `counters` (an array of two u64) every run is counted in [0] and every failed output in [1].
  */
 export function producer(out: BpfMap, payload: BpfMap, counters?: BpfMap): asm.Instruction[] {
-  const bump = (key: number): asm.Instruction[] =>
-    counters === undefined
-      ? []
-      : [
-          asm.storeImm(asm.Size.W, R.R10, -4, key),
-          asm.loadMapPtr(R.R1, counters.fd),
-          asm.mov64Reg(R.R2, R.R10),
-          asm.alu64Imm(asm.ALUOp.Add, R.R2, -4),
-          asm.call(Helper.MapLookupElem),
-          asm.jumpImm(asm.JumpOp.JEq, R.R0, 0, 'out'),
-          asm.mov64Imm(R.R1, 1),
-          asm.atomic(asm.AtomicOp.Add, asm.Size.DW, R.R0, 0, R.R1),
-        ];
+  const bump = (key: number): asm.Instruction[] => (counters === undefined ? [] : countIn(counters, key));
   const output =
     out.type === MapType.PerfEventArray
       ? [
