@@ -16,13 +16,14 @@ import { UsageError } from './args.js';
 import { directId, matches, parseSelector, selectorText, type Candidate, type SelectableKind } from './selector.js';
 
 /**
- * Wall-clock time of a `load_time` (ns since boot, CLOCK_BOOTTIME). /proc/uptime counts
- * the same clock, so now − uptime is the boot instant; bpftool computes the same
- * difference from clock_gettime.
+ * Wall-clock time of a `load_time` (ns since boot, CLOCK_BOOTTIME): the boot instant plus it.
+ * The boot instant is /proc/stat's `btime` (whole seconds), the same in every run, so two
+ * listings of one program print one time; now − /proc/uptime (what bpftool computes from
+ * clock_gettime) moves by the read's jitter and flipped the rounded second between runs.
  */
 export function loadedAt(loadTimeNs: bigint, now = Date.now()): Date {
-  const uptimeSeconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  const bootMs = now - uptimeSeconds * 1000;
+  const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+  const bootMs = btime !== undefined ? Number(btime) * 1000 : now - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
   return new Date(Math.round(bootMs + Number(loadTimeNs / 1000n) / 1000));
 }
 
