@@ -8,9 +8,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { objGet, objGetInfoByFd, type ObjectKind } from '../sys/commands.js';
-import { readField } from '../sys/attr.js';
-import { BtfInfo, ProgInfo } from '../sys/layouts.js';
+import { cString, objGetInfoByFd, type ObjectKind } from '../sys/commands.js';
+import { encodeAttr, readField } from '../sys/attr.js';
+import { bpfRaw } from '../sys/bpf.js';
+import { BtfInfo, ObjGet, ProgInfo } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { ownFdKind } from './bpf-fdinfo.js';
 import { parseMountinfo, readMountinfo } from './mountinfo.js';
@@ -36,12 +37,11 @@ function pinnedId(fd: number, kind: ObjectKind): number {
 }
 
 function identify(path: string): { kind: ObjectKind; id: number } | undefined {
-  let fd: number;
-  try {
-    fd = objGet(path);
-  } catch {
-    return undefined;
-  }
+  // A refusal is an answer here, not an error: most bpffs mounts hold files that are no
+  // objects (bpf_preload's maps.debug and progs.debug), so the errno is taken as it comes.
+  const { attr, pointers } = encodeAttr(ObjGet, { pathname: cString(path), bpf_fd: 0 });
+  const fd = bpfRaw(ObjGet, attr, pointers);
+  if (fd < 0) return undefined;
   try {
     const kind = ownFdKind(fd);
     return kind === undefined ? undefined : { kind, id: pinnedId(fd, kind) };
