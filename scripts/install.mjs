@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ADDON = 'ebpf_ts.node';
-const ABI_VERSION = 5; // must match NATIVE_ABI_VERSION in src/sys/backend-native.ts
+const ABI_VERSION = 6; // must match NATIVE_ABI_VERSION in src/sys/backend-native.ts
 const forceBuild = process.argv.includes('--build');
 const isCheckout = existsSync(join(root, '.git'));
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ArgumentError, BpfError, ClosedError, NotSupportedError, SyscallError } from './errors.js';
 import { MapType, mapTypeName, mapTypeSince } from './types.js';
 import { PinType, type MapSpec } from './map-spec.js';
-import { bpfCheck, bpfPrepare, bpfRaw, syscallDebugEnabled } from './sys/bpf.js';
+import { bpfCheck, bpfPrepare, bpfPrepareCmd, bpfRaw, syscallDebugEnabled } from './sys/bpf.js';
 import { encodeAttr, decodeStruct, hostLittleEndian, type AttrValues, type Layout } from './sys/attr.js';
 import { elemManyLoop, type PointerList } from './sys/backend.js';
 import {
@@ -656,8 +656,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     // enough for V8 to inline into the caller's loop (no JS call per element).
     const p = this.#intoPair;
     if (p !== undefined && p.call !== undefined && p.key === key && p.value === out && flags === 0 && key.byteLength === this.keySize && out.byteLength === this.#kernelValueSize) {
-      const r = p.call(Cmd.MapLookupElem);
-      if (r === 0) return true;
+      const r = p.call();
+      if (r === undefined) return true;
       if (r === -Errno.ENOENT) return false;
       return this.#fail(MapLookupElem, -r, 'lookup', key, out, flags);
     }
@@ -677,7 +677,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       out.byteLength === this.#kernelValueSize &&
       flags === this.#elemFlags
     ) {
-      if (flags === 0) this.#intoPair = this.#adopt(this.#intoPair, key, out);
+      if (flags === 0) this.#intoPair = this.#adopt(this.#intoPair, MapLookupElem, key, out);
       this.#scratchKey!.set(key);
       const r = call(Cmd.MapLookupElem);
       if (r === 0) {
@@ -717,8 +717,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     // Adopted buffers first, small enough to inline, as in lookupInto.
     const p = this.#updatePair;
     if (p !== undefined && p.call !== undefined && p.key === key && p.value === value && flags === 0 && key.byteLength === this.keySize && (value as Uint8Array).byteLength === this.valueSize) {
-      const r = p.call(Cmd.MapUpdateElem);
-      if (r !== 0) this.#fail(MapUpdateElem, -r, 'update', key, value as Uint8Array, flags);
+      const r = p.call();
+      if (r !== undefined) this.#fail(MapUpdateElem, -r, 'update', key, value as Uint8Array, flags);
       return;
     }
     this.#updateOther(key, value, flags);
@@ -737,7 +737,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       value.byteLength === this.valueSize &&
       flags === this.#elemFlags
     ) {
-      if (flags === 0) this.#updatePair = this.#adopt(this.#updatePair, key, value);
+      if (flags === 0) this.#updatePair = this.#adopt(this.#updatePair, MapUpdateElem, key, value);
       this.#scratchKey!.set(key);
       this.#scratchValue!.set(value);
       const r = call(Cmd.MapUpdateElem);
@@ -1108,10 +1108,10 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * key and value buffers prepares a request over them, which later calls use without copying
    * (the hot paths of lookupInto and update). Reuses `pair`, so a loop over fresh buffers allocates nothing.
    */
-  #adopt(pair: DirectPair | undefined, key: Uint8Array, value: Uint8Array): DirectPair {
+  #adopt(pair: DirectPair | undefined, layout: ElemLayout, key: Uint8Array, value: Uint8Array): DirectPair {
     if (pair === undefined) return { key, value, call: undefined };
     if (pair.key === key && pair.value === value) {
-      pair.call ??= this.#direct(key, value);
+      pair.call ??= this.#direct(layout, key, value);
     } else {
       pair.key = key;
       pair.value = value;
@@ -1120,11 +1120,11 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     return pair;
   }
 
-  /** A prepared element request (flags 0) over a caller's key and value buffers. */
-  #direct(key: Uint8Array, value: Uint8Array): (cmd: number) => number {
+  /** A prepared element request (flags 0) over a caller's key and value buffers, for one command. */
+  #direct(layout: ElemLayout, key: Uint8Array, value: Uint8Array): () => number | undefined {
     const attr = new Uint8Array(32);
     dataView(attr).setUint32(0, this.#fd, hostLittleEndian);
-    return bpfPrepare(attr, [8, key, 16, value], [MapLookupElem, MapUpdateElem]);
+    return bpfPrepareCmd(layout, attr, [8, key, 16, value]);
   }
 
   /** One element op through the prebuilt attr (key and value already in the scratch buffers). */
@@ -1522,7 +1522,8 @@ function createRules(type: MapType): string | undefined {
 interface DirectPair {
   key: Uint8Array;
   value: Uint8Array;
-  call: ((cmd: number) => number) | undefined;
+  /** The request's one command; undefined where the kernel returned 0 (Backend.prepareCmd). */
+  call: (() => number | undefined) | undefined;
 }
 
 function createFd(s: NormalizedSpec, values: AttrValues<keyof typeof MapCreate.fields>, label: string): number {

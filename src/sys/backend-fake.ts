@@ -14,7 +14,7 @@
  * @module
  */
 import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
-import { RLIM_INFINITY, elemManyLoop } from './backend.js';
+import { RLIM_INFINITY, elemManyLoop, zeroAsUndefined } from './backend.js';
 
 /** One recorded bpf() call. `attr` is a copy taken before the handler ran. */
 export interface FakeBpfCall {
@@ -90,6 +90,10 @@ export class FakeBackend implements Backend {
 
   prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
     return (cmd) => this.bpf(cmd, attr, pointers);
+  }
+
+  prepareCmd(cmd: number, attr: Uint8Array, pointers: PointerList): () => number | undefined {
+    return () => zeroAsUndefined(this.bpf(cmd, attr, pointers));
   }
 
   elemMany(

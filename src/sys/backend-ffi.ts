@@ -57,7 +57,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { POLLERR, POLLHUP, elemManyLoop, type Backend, type Mapping, type PointerList, type Watcher } from './backend.js';
+import { POLLERR, POLLHUP, elemManyLoop, zeroAsUndefined, type Backend, type Mapping, type PointerList, type Watcher } from './backend.js';
 
 /** The parts of ffi-rs this file uses, typed locally so that ffi-rs stays optional. */
 interface FfiRs {
@@ -619,6 +619,10 @@ class FfiBackend implements Backend {
   /** Staging happens per call here: the attr's pointers are arena addresses, not stable. */
   prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number {
     return (cmd) => this.bpf(cmd, attr, pointers);
+  }
+
+  prepareCmd(cmd: number, attr: Uint8Array, pointers: PointerList): () => number | undefined {
+    return () => zeroAsUndefined(this.bpf(cmd, attr, pointers));
   }
 
   /** A JS loop: each call stages its own pointers through the arena anyway. */

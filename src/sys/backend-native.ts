@@ -31,11 +31,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, Mapping, PointerList, Watcher } from './backend.js';
+import { zeroAsUndefined, type Backend, type Mapping, type PointerList, type Watcher } from './backend.js';
 import { SyscallError } from '../errors.js';
 
 /** The addon's ABI revision this file was written against (`abiVersion` export of the addon). */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 /** The addon's raw exports, as native/ebpf_ts.cc defines them. */
 export interface NativeAddon {
@@ -50,6 +50,8 @@ export interface NativeAddon {
    * kept natively (ABI 5): see {@link Backend.prepare}.
    */
   prepared(attr: Uint8Array, ...pointers: Array<number | Uint8Array | null>): (cmd: number) => number;
+  /** `prepared` with the command fixed; the call returns undefined for 0 (ABI 6): {@link Backend.prepareCmd}. */
+  preparedCmd(cmd: number, attr: Uint8Array, ...pointers: Array<number | Uint8Array | null>): () => number | undefined;
   /** {@link Backend.elemMany} in one native call (ABI 5). */
   elemMany(
     cmd: number,
@@ -336,6 +338,11 @@ export function loadNativeBackend(): NativeBackend {
       if (pointers.length > 16) return (cmd) => raw.bpf(cmd, attr, pointers);
       // The addon's own function: no JS closure between BpfMap and the syscall.
       return raw.prepared(attr, ...(pointers as Array<number | Uint8Array | null>));
+    },
+
+    prepareCmd(cmd: number, attr: Uint8Array, pointers: PointerList): () => number | undefined {
+      if (pointers.length > 16) return () => zeroAsUndefined(raw.bpf(cmd, attr, pointers));
+      return raw.preparedCmd(cmd, attr, ...(pointers as Array<number | Uint8Array | null>));
     },
 
     elemMany: (cmd, attr, keys, keyStride, values, valueStride, n, results, tolerated) =>

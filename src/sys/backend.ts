@@ -74,6 +74,13 @@ export interface Backend {
    */
   prepare(attr: Uint8Array, pointers: PointerList): (cmd: number) => number;
   /**
+   * {@link Backend.prepare} with the command fixed as well: returns `f()` doing `bpf(cmd, attr,
+   * pointers)`, whose result is `undefined` when the kernel returned 0 and otherwise the result
+   * or `-errno`. The native backend then makes no JS value for a successful element op (a
+   * measurable share of a map update or lookup); other backends wrap {@link Backend.bpf}.
+   */
+  prepareCmd(cmd: number, attr: Uint8Array, pointers: PointerList): () => number | undefined;
+  /**
    * `n` element operations (`BPF_MAP_*_ELEM`) in one call: before call `i`, writes the address
    * of `keys` + i·keyStride at the attr's key field (offset 8) and of `values` + i·valueStride
    * (0 when `values` is null; a 16-byte attr, delete's, has no value field) at its value
@@ -222,4 +229,9 @@ export function elemManyLoop(
     if (r !== 0 && r !== -tolerated) break;
   }
   return done;
+}
+
+/** {@link Backend.prepareCmd}'s result convention for backends that get a number: 0 is undefined. */
+export function zeroAsUndefined(result: number): number | undefined {
+  return result === 0 ? undefined : result;
 }

@@ -88,6 +88,22 @@ export function bpfPrepare(attr: Uint8Array, pointers: PointerList, layouts: rea
 }
 
 /**
+ * {@link bpfPrepare} for one command ({@link Backend.prepareCmd}): the caller gets `undefined`
+ * where the kernel returned 0, else the result or `-errno`. The hot path of `BpfMap.update` and
+ * `lookupInto` over a caller's buffers.
+ */
+export function bpfPrepareCmd(layout: Layout, attr: Uint8Array, pointers: PointerList): () => number | undefined {
+  const call = backend().prepareCmd(layout.cmd, attr, pointers);
+  if (!syscallDebugEnabled()) return call;
+  return () => {
+    const result = call();
+    const outcome = result === undefined ? '0' : result >= 0 ? String(result) : `-1 ${errnoName(-result)}`;
+    debugSink(`bpf(${layout.name}, size=${attr.byteLength}) ${describeAttr(layout, attr, pointers)} = ${outcome}`);
+    return result;
+  };
+}
+
+/**
  * Encodes `values` for `layout`, calls bpf(), and returns the result. Throws a typed error on
  * failure: see {@link bpfError}.
  */

@@ -135,6 +135,20 @@ describe('native backend: bpf() with pointer fields', () => {
     expect(call(BPF_MAP_LOOKUP_ELEM)).toBe(-2); // ENOENT: past max_entries
   });
 
+  it('prepareCmd() fixes the command too: undefined for 0, -errno otherwise', () => {
+    const key = u32(1);
+    const out = new Uint8Array(8);
+    const lookup = nb.prepareCmd(BPF_MAP_LOOKUP_ELEM, elemAttr(fd), [8, key, 16, out]);
+    expect(lookup()).toBeUndefined();
+    expect(new DataView(out.buffer).getBigUint64(0, true)).toBe(0xdead_beef_cafen);
+    key.set(u32(2));
+    expect(lookup()).toBeUndefined();
+    expect(new DataView(out.buffer).getBigUint64(0, true)).toBe(42n);
+    key.set(u32(99));
+    expect(lookup()).toBe(-ENOENT); // past max_entries
+    expect(nb.prepareCmd(BPF_MAP_LOOKUP_ELEM, elemAttr(100_000), [8, key, 16, out])()).toBe(-EBADF);
+  });
+
   it('takes the flat-array path for long pointer lists like the positional one', () => {
     const out = new Uint8Array(8);
     // 10 entries: the adapter hands the array itself to C++ (five pairs, the last two null).
