@@ -9,7 +9,9 @@
 //      (below: why). The CLI's command table and its groups of commands, each loaded on first
 //      use, are standalone scripts in dist/chunks/ (cli-*.js, compiled by src/cli/code-cache.ts
 //      through V8's code cache). Parts of the package few programs use are CommonJS files
-//      dist/chunks/lib-*.cjs that the index loads on first use (lazyGroups, below). Dependencies (elfy, ffi-rs)
+//      dist/chunks/lib-*.cjs that the index loads on first use (lazyGroups, below), and the
+//      index itself becomes dist/chunks/index.cjs behind a small ES module entry that
+//      compiles both through V8's code cache (splitEntry, below). Dependencies (elfy, ffi-rs)
 //      stay imports; node: modules become process.getBuiltinModule() look-ups. The outputs
 //      are then made ASCII and keepNames' redundant calls blanked (postProcess, below).
 //      Source maps (dist/**/*.js.map, without the sources) name src/ files in stack traces
@@ -128,9 +130,9 @@ const common = {
 // Parts of the package loaded on first use. V8 compiles a module's whole text when it is
 // imported (its preparser skims every function body: ~70% of what the import costs), so code
 // few programs run is kept out of dist/index.js: each group below is a CommonJS file,
-// dist/chunks/lib-<group>.cjs, that the index requires the first time one of its functions is
-// called. The library's API is synchronous, so the chunk is loaded with require() (Node's
-// CommonJS loader: a fraction of the ESM loader's cost per file), not import().
+// dist/chunks/lib-<group>.cjs, that the index compiles (through V8's code cache: the entry,
+// below) the first time one of its functions is called. The library's API is synchronous, so
+// the chunk cannot be an import().
 //
 // How: in dist/index.js each listed module is a stand-in exporting a function of the same
 // name for each of the module's exported functions, which loads the group's chunk and calls
@@ -301,29 +303,14 @@ function lazyStandIns(shared) {
           resolveDir: root,
         };
       });
-      // The chunk's text compiled with new Function: the first require() of an ES module
-      // process sets up Node's CommonJS loader, ~7M instructions (more than a chunk of ~40 KB
-      // costs to compile), new Function ~1M. Its two first lines and its last are the CommonJS
-      // form's wrapper (for require()), whose place the function's own header takes, so lines
-      // and the source map (named by a sourceURL comment, which --enable-source-maps follows)
-      // stay exact. Where code generation from strings is disallowed, require().
+      // The chunk compiled by dist/index.js's loader (__ebpfTsChunk: internal/code-cache.ts,
+      // through V8's code cache), which hands the body of the package that function.
       b.onResolve({ filter: /^ebpf-ts-lazy-runtime$/ }, () => ({ path: 'runtime', namespace: 'ebpf-ts-lazy-runtime' }));
       b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-lazy-runtime' }, () => ({
         contents: [
           '/** Loads dist/chunks/<name>.cjs and runs it with the bindings it shares with the index. */',
           'export function loadChunk(name, shared) {',
-          "  const url = new URL(`./chunks/${name}.cjs`, import.meta.url);",
-          "  const path = process.getBuiltinModule('node:url').fileURLToPath(url);",
-          '  let make;',
-          '  try {',
-          "    const text = process.getBuiltinModule('node:fs').readFileSync(path, 'latin1');",
-          "    const body = text.slice(text.indexOf('\\n', text.indexOf('\\n') + 1) + 1, text.lastIndexOf('};'));",
-          "    make = new Function('__ebpfTsShared', '__ebpfTsUrl', `${body}//# sourceURL=${path}\\n//# sourceMappingURL=${path}.map\\n`);",
-          '  } catch (e) {',
-          '    if (!(e instanceof EvalError)) throw e;',
-          "    make = process.getBuiltinModule('node:module').createRequire(url)(path);",
-          '  }',
-          '  return make(shared(), import.meta.url);',
+          '  return __ebpfTsChunk(name)(shared(), import.meta.url);',
           '}',
         ].join('\n'),
         loader: 'js',
@@ -346,7 +333,7 @@ function sharedNames(text, files) {
   }
   return files.map((file) => ({ file, names: names.get(file) === null ? null : [...names.get(file)].sort() }));
 }
-const indexOptions = { ...common, entryPoints: ['src/index.ts'], outbase: 'src', entryNames: '[dir]/[name]', splitting: true, chunkNames: 'chunks/[name]-[hash]' };
+const indexOptions = { ...common, entryPoints: ['src/index.ts'], outbase: 'src', entryNames: '[dir]/[name]', splitting: true, chunkNames: 'chunks/[name]-[hash]', define: { 'import.meta.url': '__ebpfTsUrl' } };
 // First the index without the chunks' shared modules, to learn which modules it holds; then
 // each chunk, which imports those from the index; then the index again, handing the chunks
 // the modules they import.
@@ -440,6 +427,73 @@ const index = await build({ ...indexOptions, plugins: [builtins, lazyStandIns(sh
 for (const f of Object.keys(index.metafile.inputs)) if (inChunk.has(f)) throw new Error(`build: ${f} ended up in dist/index.js and in a chunk`);
 const outputs = [index, ...lazyOutputs];
 for (const o of outputs) postProcess(o);
+// The package's body as a script: dist/index.js is a small ES module that compiles
+// dist/chunks/index.cjs (esbuild's output for the package, its `export { … }` turned into a
+// `return { … }`) and the chunks through V8's code cache (internal/code-cache.ts), then
+// exports the body's values. An ES module's code cannot be cached in Node 20 (no
+// module.enableCompileCache), and its functions compiled at their first call were most of a
+// first loadCollection; a script's are kept in the cache with its top level. The body keeps
+// its lines (two lines down, in its map too), so stack traces name its lines, and src/ lines
+// under --enable-source-maps (then it is compiled with new Function: see code-cache.ts).
+const chunkParams = ['__ebpfTsShared', '__ebpfTsUrl'];
+const bodyParams = ['__ebpfTsUrl', '__ebpfTsChunk'];
+function splitEntry() {
+  const indexPath = join(dist, 'index.js');
+  const text = readFileSync(indexPath, 'utf8');
+  const block = /\nexport \{\n([\s\S]*?)\n\};\n(?:\/\/# sourceMappingURL=index\.js\.map\n?)?$/.exec(text);
+  if (block === null) throw new Error('build: dist/index.js does not end in one export block');
+  const before = text.slice(0, block.index);
+  if (/^(?:import|export)\b/m.test(before) || /\bimport\.meta\b/.test(before)) throw new Error('build: dist/index.js has an import, export or import.meta besides its export block: the body script cannot');
+  const exported = block[1].split(',\n').map((l) => l.trim()).map((e) => {
+    const [local, name = local] = e.split(/\s+as\s+/);
+    return { local, name };
+  });
+  for (const { local, name } of exported) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'default') throw new Error(`build: the package exports ${name}, which the entry cannot destructure`);
+    if (new RegExp(`^let ${local.replaceAll('$', '\\$')}\\b`, 'm').test(before)) throw new Error(`build: the package exports ${local}, a let: the entry would export the value it had at load`);
+  }
+  const chunks = join(dist, 'chunks');
+  writeFileSync(join(chunks, 'index.cjs'), `module.exports = function (${bodyParams.join(', ')}) {\n\n${before}\nreturn {\n${exported.map((e) => `  ${e.name}: ${e.local},`).join('\n')}\n};\n};\n//# sourceMappingURL=index.cjs.map\n`);
+  const map = JSON.parse(readFileSync(`${indexPath}.map`, 'utf8'));
+  map.sources = map.sources.map((f) => (/^[\w-]+:/.test(f) ? f : relative(chunks, resolve(dist, f))));
+  map.mappings = `;;${map.mappings}`;
+  writeFileSync(join(chunks, 'index.cjs.map'), JSON.stringify(map));
+  return exported.map((e) => e.name);
+}
+const entryExports = splitEntry();
+const hashOf = (file) => createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+const scriptHashes = Object.fromEntries(['index', ...Object.keys(lazyGroups).map((g) => `lib-${g}`)].map((n) => [n, hashOf(join(dist, 'chunks', `${n}.cjs`))]));
+const entry = await build({
+  ...common,
+  entryPoints: ['ebpf-ts-entry'],
+  outfile: join(dist, 'index.js'),
+  outdir: undefined,
+  plugins: [
+    builtins,
+    {
+      name: 'entry',
+      setup(b) {
+        b.onResolve({ filter: /^ebpf-ts-entry$/ }, () => ({ path: 'index.js', namespace: 'ebpf-ts-entry' }));
+        b.onLoad({ filter: /.*/, namespace: 'ebpf-ts-entry' }, () => ({
+          contents: [
+            "import { compileDistScript } from './src/internal/code-cache.ts';",
+            "import { fileURLToPath } from 'node:url';",
+            `const hashes = ${JSON.stringify(scriptHashes)};`,
+            "const chunks = fileURLToPath(new URL('./chunks/', import.meta.url));",
+            '/** A chunk of dist/chunks/, compiled: the function its file is the body of. */',
+            `const chunk = (name) => compileDistScript(chunks, name, hashes[name], ${JSON.stringify(chunkParams)});`,
+            `const body = compileDistScript(chunks, 'index', hashes.index, ${JSON.stringify(bodyParams)}, '"use strict";')(import.meta.url, chunk);`,
+            `export const { ${entryExports.join(', ')} } = body;`,
+          ].join('\n'),
+          resolveDir: root,
+          loader: 'js',
+        }));
+      },
+    },
+  ],
+});
+postProcess(entry);
+outputs.push(entry);
 // A chunk that the import itself loads (a stand-in called by some module's top level, such as
 // a table built at load) would cost more than it saves: refused.
 const atImport = spawnSync(process.execPath, ['--input-type=module', '-e', `const fs = process.getBuiltinModule('node:fs'); const read = fs.readFileSync; const loaded = []; fs.readFileSync = (f, ...rest) => { if (/lib-[\\w-]+\\.cjs$/.test(String(f))) loaded.push(String(f)); return read(f, ...rest); }; await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)}); if (loaded.length > 0) { console.error('build: importing dist/index.js loads ' + loaded.join(', ') + ': a module of that group is called at the top level of another'); process.exit(1); }`], { stdio: 'inherit' });

@@ -232,11 +232,11 @@ function applyRelocations(file: ELFFile, sc: SectionCode, code: Map<number, Sect
 function resolve(file: ELFFile, sc: SectionCode, index: number, rel: ELFRelocation, code: Map<number, SectionCode>, targets: ReferenceTargets): void {
   const insn = sc.instructions[index]!;
   const symbol = rel.symbol;
-  const symName = symbolName(file, symbol);
   const targetSection = symbol.sectionIndex === SHN_UNDEF ? undefined : file.sections[symbol.sectionIndex];
   const kind = targetSection === undefined ? undefined : targets.kinds[targetSection.index];
-  const where = `${relocationName(rel.type)} against symbol ${symName} (${targetSection === undefined ? 'undefined' : `section ${targetSection.name || targetSection.index}`}) at instruction ${index} of section ${sc.section.name} (${insn})`;
+  // Formatted only on failure: printing the instruction loads the disassembler's chunk in dist/.
   const fail = (why: string): never => {
+    const where = `${relocationName(rel.type)} against symbol ${symbolName(file, symbol)} (${targetSection === undefined ? 'undefined' : `section ${targetSection.name || targetSection.index}`}) at instruction ${index} of section ${sc.section.name} (${insn})`;
     throw new ParseError(`unsupported relocation: ${where}: ${why}`, sc.section.offset + rel.offset);
   };
   // REL entries carry the addend in the field they patch; RELA entries carry it explicitly.
