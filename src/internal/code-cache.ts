@@ -45,16 +45,18 @@ function trusted(st: { uid: number; mode: number }): boolean {
   return st.uid === process.geteuid!() && (st.mode & 0o022) === 0;
 }
 
-/** The checksum a cache file starts with. */
-const digestLength = 32;
-function digest(data: Uint8Array): Buffer {
-  return process.getBuiltinModule('node:crypto').hash('sha256', data, 'buffer');
+/** What a cache file starts with: the CRC-32 and the length of its payload (little-endian). */
+const headerLength = 8;
+function crc32(data: Uint8Array): number {
+  // zlib's (Node 20.15+): native, ~0.3 ms per 700 KB; node:crypto would load ~40 modules (~4 ms).
+  return process.getBuiltinModule('node:zlib').crc32(data);
 }
 
 /**
- * A cache file's bytes, or undefined if there is none, it is not to be trusted or its checksum
- * does not match: V8 checks a cache's header, not its payload (a damaged one can crash the
- * process), so each file carries a SHA-256 of its payload (~0.5 ms per 700 KB).
+ * A cache file's payload, or undefined if there is none, it is not to be trusted or its
+ * checksum does not match: V8 checks a cache's header, not its payload (a damaged one can
+ * crash the process), so each file carries a CRC-32 of its payload, as Node 22's own compile
+ * cache does.
  */
 export function readCodeCache(file: string): Buffer | undefined {
   let fd: number;
@@ -69,8 +71,9 @@ export function readCodeCache(file: string): Buffer | undefined {
     const st = fstatSync(fd);
     if (!st.isFile() || !trusted(st)) return undefined;
     const bytes = readFileSync(fd);
-    const payload = bytes.subarray(digestLength);
-    return bytes.length > digestLength && digest(payload).equals(bytes.subarray(0, digestLength)) ? payload : undefined;
+    if (bytes.length <= headerLength || bytes.readUInt32LE(4) !== bytes.length - headerLength) return undefined;
+    const payload = bytes.subarray(headerLength);
+    return crc32(payload) === bytes.readUInt32LE(0) ? payload : undefined;
   } catch {
     return undefined;
   } finally {
@@ -92,7 +95,10 @@ export function writeCodeCache(file: string, data: Buffer, name: string): void {
     const st = lstatSync(dir);
     if (!st.isDirectory() || !trusted(st)) return;
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.concat([digest(data), data]), { mode: 0o600, flag: 'wx' });
+    const header = Buffer.alloc(headerLength);
+    header.writeUInt32LE(crc32(data), 0);
+    header.writeUInt32LE(data.length, 4);
+    writeFileSync(tmp, Buffer.concat([header, data]), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const old of readdirSync(dir)) {
       const path = join(dir, old);
