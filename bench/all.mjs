@@ -164,6 +164,7 @@ function main() {
   const startupRow = (suffix) => J('startup')?.rows?.find((r) => r.name === suffix || r.name.endsWith(`: ${suffix}`));
   row('`import(\'ebpf-ts\')` over `node -e 0`', startupRow('import')?.overFloor, undefined, undefined, 'ms', { op: '<=', limit: 30, of: 'value' });
   row('cold open+load+close of core_bench (fresh process, import excluded)', J('load')?.coldMs, J('load')?.libbpfMs, J('load')?.ciliumMs, 'ms', { op: '<=', limit: 1.0, of: 'ratio' });
+  row('… the same, first run (no code cache of ours yet, or EBPF_TS_CODE_CACHE=off)', J('load')?.coldNoCodeCacheMs, J('load')?.libbpfMs, J('load')?.ciliumMs, 'ms', undefined, 'the row above: fresh processes after one has filled the code cache (docs/startup.md)');
   row('warm (kernel BTF cached)', J('load')?.warmMs, J('load')?.libbpfMs, J('load')?.ciliumMs, 'ms', { op: '<=', limit: 0.3, of: 'ratio' });
   row('kernel BTF parse + find task_struct, in process', J('btf')?.oursColdMs, J('btf')?.libbpfColdMs, undefined, 'ms', { op: '<=', limit: 0.5, of: 'ratio' });
   const map = J('map')?.medians;

@@ -3,7 +3,12 @@
 // testdata/core_bench.bpfel.o, the largest CO-RE object that every loader here can load whole
 // (CO-RE against the kernel's BTF, object BTF, a hash map, .rodata/.bss, four programs).
 //
-//   cold  a fresh Node process per sample: import, kernel BTF parse, CO-RE, load, close.
+//   cold  a fresh Node process per sample: import, kernel BTF parse, CO-RE, load, close. The
+//         package keeps V8's compiled code of itself between processes (docs/startup.md): the
+//         cold row is a fresh process with that cache in place (a bench-private directory,
+//         filled by one unmeasured process first), as every run of an application after its
+//         first; "no code cache" is the first run (or EBPF_TS_CODE_CACHE=off), its samples
+//         alternating with the cold row's.
 //   warm  one process, kernel BTF already cached, after a few unmeasured loads.
 //   libbpf / cilium  the peers' `bench-load OBJ N` (/work/shared/bench-peers): N loads in one
 //         process; libbpf re-parses vmlinux BTF for every object, so its median is the fair
@@ -19,7 +24,8 @@
 // sanitize_btf.py; created in /tmp/bench-build when missing), BENCH_JSON (a file to write the
 // medians to as JSON, for bench/all.mjs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -81,8 +87,12 @@ function peer(bin, env = {}) {
 
 const before = process.env.BENCH_BEFORE ? resolve(process.env.BENCH_BEFORE) : undefined;
 
-function self(mode, build = dist) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--${mode}`], { encoding: 'utf8', env: { ...process.env, BENCH_DIST: build } });
+// The code cache of the children: private to this run (see the header).
+const codeCache = mkdtempSync(join(tmpdir(), 'ebpf-ts-bench-code-cache-'));
+process.on('exit', () => rmSync(codeCache, { recursive: true, force: true }));
+
+function self(mode, build = dist, cache = codeCache) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--${mode}`], { encoding: 'utf8', env: { ...process.env, BENCH_DIST: build, EBPF_TS_CODE_CACHE: cache } });
   if (r.status !== 0) throw new Error(`${mode} child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -95,7 +105,15 @@ async function main() {
   const colds = [];
   const imports = [];
   const olderColds = [];
+  const uncached = [];
+  const uncachedImports = [];
+  // Fills the code cache (each build its own files), unmeasured.
+  self('cold');
+  if (before !== undefined) self('cold', before);
   for (let i = 0; i < runs; i++) {
+    const u = self('cold', dist, 'off');
+    uncached.push(u.loadMs);
+    uncachedImports.push(u.importMs);
     // With a build to compare, the two alternate (and take turns going first).
     if (before !== undefined && i % 2 === 0) olderColds.push(self('cold', before).loadMs);
     const c = self('cold');
@@ -117,6 +135,9 @@ async function main() {
   console.log(`${'what'.padEnd(44)}${'median ms'.padStart(10)}   ratio (goal)`);
   console.log(`${`ebpf-ts cold (fresh process, ${runs} runs)`.padEnd(44)}${fmt(coldMs)}     ${ratio(coldMs)} (<= 1.0x)`);
   console.log(`${'  (+ module import, not counted)'.padEnd(44)}${fmt(median(imports))}`);
+  const uncachedMs = median(uncached);
+  console.log(`${'ebpf-ts cold, no code cache (first run)'.padEnd(44)}${fmt(uncachedMs)}     ${ratio(uncachedMs)}`);
+  console.log(`${'  (+ module import, not counted)'.padEnd(44)}${fmt(median(uncachedImports))}`);
   console.log(`${`ebpf-ts warm (kernel BTF cached, n=${n})`.padEnd(44)}${fmt(w.warmMs)}     ${ratio(w.warmMs)} (<= 0.5x)`);
   console.log(`${`libbpf 1.1.2 open+load+close (n=${n})`.padEnd(44)}${fmt(libbpf.ms)}${libbpf.error ? `   ${libbpf.error}` : ''}`);
   console.log(`${`cilium/ebpf 0.9.1 (n=${n})`.padEnd(44)}${fmt(cilium.ms)}     ${cilium.ms === undefined ? cilium.error : ratio(cilium.ms)}`);
@@ -128,7 +149,7 @@ async function main() {
   }
   console.log(`spec parsing: ${w.parseMBs.toFixed(1)} MB/s over ${w.files} testdata objects (${(w.bytes / 1024).toFixed(0)} KiB)`);
   if (process.env.BENCH_JSON) {
-    const json = { date: new Date().toISOString(), obj, runs, n, coldMs, importMs: median(imports), warmMs: w.warmMs, parseMBs: w.parseMBs, libbpfMs: libbpf.ms, ciliumMs: cilium.ms };
+    const json = { date: new Date().toISOString(), obj, runs, n, coldMs, importMs: median(imports), coldNoCodeCacheMs: uncachedMs, importNoCodeCacheMs: median(uncachedImports), warmMs: w.warmMs, parseMBs: w.parseMBs, libbpfMs: libbpf.ms, ciliumMs: cilium.ms };
     writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(json, null, 1)}\n`);
   }
 }
