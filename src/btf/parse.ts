@@ -21,6 +21,7 @@ import { wasmIndex } from './index-wasm.js';
 import { StringTable } from './strings.js';
 import {
   Array as ArrayType,
+  Composite,
   Const,
   Datasec,
   DeclTag,
@@ -452,15 +453,11 @@ export class RawTypes {
         return named(new ArrayType(VOID, VOID, view.getUint32(body + 8, le)), name);
       case Kind.Struct:
       case Kind.Union: {
-        const members: Member[] = new Array<Member>(vlen);
-        for (let i = 0, p = body; i < vlen; i++, p += 12) {
-          const off = view.getUint32(p + 8, le);
-          const ref = view.getUint32(p + 4, le);
-          members[i] = kindFlag
-            ? Member.deferred(this.strings.get(view.getUint32(p, le)), off & 0xffffff, off >>> 24, member, ref)
-            : Member.deferred(this.strings.get(view.getUint32(p, le)), off, 0, member, ref);
-        }
-        return kind === Kind.Struct ? new Struct(name, sizeType, members, kindFlag) : new Union(name, sizeType, members, kindFlag);
+        const t = kind === Kind.Struct ? new Struct(name, sizeType, [], kindFlag) : new Union(name, sizeType, [], kindFlag);
+        // Members (their names, Member objects) are decoded when first read: most structs a
+        // lookup reaches are only passed through (a member's type, a pointer's target).
+        if (vlen > 0) deferMembers(t, () => this.members(body, vlen, kindFlag, member));
+        return t;
       }
       case Kind.Enum: {
         const values = new Array<{ name: string; value: number }>(vlen);
@@ -537,6 +534,20 @@ export class RawTypes {
         // The index pass rejected unknown kinds already.
         throw new ParseError(`BTF type ${id} has unknown kind ${kind}`, at + 4);
     }
+  }
+
+  // The members of the struct or union whose `vlen` member records start at `body`.
+  private members(body: number, vlen: number, kindFlag: boolean, member: (ref: number) => Type): Member[] {
+    const { view, le } = this;
+    const members: Member[] = new Array<Member>(vlen);
+    for (let i = 0, p = body; i < vlen; i++, p += 12) {
+      const off = view.getUint32(p + 8, le);
+      const ref = view.getUint32(p + 4, le);
+      members[i] = kindFlag
+        ? Member.deferred(this.strings.get(view.getUint32(p, le)), off & 0xffffff, off >>> 24, member, ref)
+        : Member.deferred(this.strings.get(view.getUint32(p, le)), off, 0, member, ref);
+    }
+    return members;
   }
 }
 
@@ -752,6 +763,40 @@ function namedRefs(words: Uint32Array, from: number, to: number, stride: number,
     }
   }
   return max;
+}
+
+// Composites whose members are decoded on first access, and how (see deferMembers).
+const pendingMembers = new WeakMap<Composite, () => Member[]>();
+
+function settle(c: Composite, members: Member[]): void {
+  pendingMembers.delete(c);
+  Object.defineProperty(c, 'members', { value: members, writable: true, enumerable: true, configurable: true });
+}
+
+// One accessor for every deferred composite: the first read decodes, any write replaces; both
+// leave `members` an ordinary data property again.
+const deferredMembers: PropertyDescriptor = {
+  get(this: Composite): Member[] {
+    const members = pendingMembers.get(this)!();
+    settle(this, members);
+    return members;
+  },
+  set(this: Composite, members: Member[]): void {
+    settle(this, members);
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * Makes `composite.members` the result of `decode()`, called when the members are first read
+ * (used by the BTF decoder: reaching a struct through a member or pointer then costs its own
+ * record, not a name and a {@link Member} for each of its members until someone asks). The
+ * property stays an own, enumerable one, so copies, comparisons and JSON see the members.
+ */
+function deferMembers(composite: Composite, decode: () => Member[]): void {
+  pendingMembers.set(composite, decode);
+  Object.defineProperty(composite, 'members', deferredMembers);
 }
 
 // Kinds that are anonymous in valid BTF may still carry a name in odd input; keep it so the

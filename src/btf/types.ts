@@ -313,6 +313,9 @@ export class Member {
   }
 }
 
+// util.inspect.custom, without importing node:util.
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
+
 /** Common shape of structs and unions. */
 export abstract class Composite extends Type {
   /** Size in bytes. */
@@ -340,6 +343,12 @@ export abstract class Composite extends Type {
 
   protected override describe(): string {
     return `size=${this.size} members=${this.members.length}`;
+  }
+
+  /** Printing (`console.log`, `util.inspect`) shows the members: decode them first. */
+  [inspectCustom](): this {
+    void this.members;
+    return this; // Node then formats the object as it would without this method
   }
 }
 

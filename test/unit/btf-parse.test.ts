@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import {
   Array as BtfArray,
   Const,
@@ -210,6 +211,32 @@ describe('lookups', () => {
     // Edits made before copying are carried over.
     const c2 = copy.copy();
     expect(c2.typeByName('bits', Struct).members[0]!.name).toBe('renamed');
+  });
+
+  it('decodes a struct\'s members when they are first read, and they behave as a plain field', () => {
+    const fresh = () => parseSpec(objectBTF('btf_kinds.bpfel.o').btf).typeByName('bits', Struct);
+    const bits = fresh();
+    expect(Object.getOwnPropertyDescriptor(bits, 'members')?.get).toBeTypeOf('function');
+    // Before any read: an own, enumerable property all the same (copies and comparisons see it).
+    expect(Object.keys(bits)).toContain('members');
+    expect(bits).toEqual(spec.typeByName('bits', Struct));
+    expect(JSON.stringify(fresh().members.map((m) => m.name))).toBe('["a","b","c","flag","tail"]');
+    // Printing shows the members, not an accessor.
+    const text = inspect(fresh(), { depth: 3 });
+    expect(text).not.toContain('Getter');
+    expect(text).toContain("name: 'flag'");
+    // A write before the first read replaces them; the property is a data property after either.
+    const replaced = fresh();
+    replaced.members = [];
+    expect(replaced.members).toEqual([]);
+    expect(Object.getOwnPropertyDescriptor(replaced, 'members')).toMatchObject({ value: [], writable: true });
+    const read = fresh();
+    const first = read.members;
+    expect(read.members).toBe(first);
+    expect(Object.getOwnPropertyDescriptor(read, 'members')?.get).toBeUndefined();
+    // Copies decode from the original.
+    const copied = parseSpec(objectBTF('btf_kinds.bpfel.o').btf).copy().typeByName('bits', Struct);
+    expect(copied.members.map((m) => m.name)).toEqual(['a', 'b', 'c', 'flag', 'tail']);
   });
 });
 
