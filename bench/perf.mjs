@@ -48,11 +48,13 @@
 // (vm_during) and how busy the machine was just before (busy_before, % of one CPU).
 //
 // Env: PERF_SECS (5), BENCH_RUNS (3), PERF_WMS ("0 4096 65536"; 0 = wake on every sample),
-//      PERF_APIS ("readMany forEach batches"),
+//      PERF_APIS ("readMany forEach batches"), PERF_PEERS ("libbpf cilium"),
+//      PERF_SLICES_MS (diagnostic: losses per time slice of the run, on stderr),
+//      PERF_START_TRACE=1 (diagnostic: samples and losses per ms over the first 40 ms),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
-//      contestant in the same rounds), BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-perf-dist).
+//      contestant in the same rounds; PERF_BASELINE_APIS picks its APIs, default readMany), BENCH_DIST (the built library; default: src/ compiled into .tmp-tsc/bench-perf-dist).
 // A measurement, not a test: a missed goal is reported, not turned into an exit code.
 
 import { spawnSync } from 'node:child_process';
@@ -119,10 +121,11 @@ function parent() {
   const dist = prepareDist();
   const gen = buildGenerator();
   const contestants = [];
+  const peers = (process.env.PERF_PEERS ?? 'libbpf cilium').split(/\s+/).filter(Boolean);
   for (const [id, dir, bin] of [
     ['libbpf', 'peer-libbpf', 'peer-libbpf'],
     ['cilium', 'peer-cilium', 'peer-cilium'],
-  ]) {
+  ].filter(([id]) => peers.includes(id))) {
     const out = join(buildDir, dir);
     const r = spawnSync('make', ['-s', '-C', join(peersDir, dir), `BUILD=${out}`], { encoding: 'utf8' });
     if (r.status !== 0) log(`note: ${id} peer does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
@@ -131,7 +134,8 @@ function parent() {
   for (const b of backends) for (const api of apis) contestants.push({ id: `ebpf-ts ${b} ${api}`, kind: 'ours', backend: b, api });
   // An older build measured in the same rounds (before/after comparisons on a shared machine).
   if (process.env.BENCH_BASELINE_DIST) {
-    for (const b of backends) contestants.push({ id: `ebpf-ts ${b} readMany @baseline`, kind: 'ours', backend: b, api: 'readMany', dist: resolve(process.env.BENCH_BASELINE_DIST) });
+    const baseApis = (process.env.PERF_BASELINE_APIS ?? 'readMany').split(/\s+/).filter(Boolean);
+    for (const b of backends) for (const api of baseApis) contestants.push({ id: `ebpf-ts ${b} ${api} @baseline`, kind: 'ours', backend: b, api, dist: resolve(process.env.BENCH_BASELINE_DIST) });
   }
 
   const rows = new Map(); // `${wm} ${id}` -> [values]
@@ -366,8 +370,10 @@ async function child(secs) {
   const count = (batch) => {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i];
-      if (r.lostSamples > 0) lost += r.lostSamples;
-      else {
+      if (r.lostSamples > 0) {
+        lost += r.lostSamples;
+        noteLost(r.lostSamples);
+      } else {
         received++;
         if (r.rawSample.length < 64) badSize++;
       }
@@ -378,8 +384,37 @@ async function child(secs) {
     received++;
     if (length < 64) badSize++;
   };
+  // PERF_SLICES_MS (diagnostic): losses per time slice of the timed run, by when their LOST
+  // record was read (the kernel reports a loss in front of the next sample that fits, so this
+  // is when the reader caught up after it), printed to stderr.
+  const sliceMs = Number(process.env.PERF_SLICES_MS ?? 0);
+  const slices = [];
+  let tSlice0 = 0n;
+  let tStart = 0;
+  const noteLost = (n) => {
+    if (sliceMs > 0 && tSlice0 !== 0n) {
+      const i = Math.floor(Number(process.hrtime.bigint() - tSlice0) / 1e6 / sliceMs);
+      slices[i] = (slices[i] ?? 0) + n;
+    }
+  };
   const onLost = (_cpu, n) => {
     lost += n;
+    noteLost(n);
+  };
+  // PERF_START_TRACE (diagnostic): received and lost per ms over the first 40 ms, on stderr.
+  const startTrace = process.env.PERF_START_TRACE === '1' ? { rec: new Array(40).fill(0), lost: new Array(40).fill(0) } : undefined;
+  const traceSample = (_cpu, _bytes, _offset, length) => {
+    received++;
+    if (length < 64) badSize++;
+    if (tStart > 0) {
+      const i = Math.floor(performance.now() - tStart);
+      if (i < 40) startTrace.rec[i]++;
+    }
+  };
+  const traceLost = (_cpu, n) => {
+    onLost(_cpu, n);
+    const i = Math.floor(performance.now() - tStart);
+    if (i < 40) startTrace.lost[i] += n;
   };
   const drainAll = () => {
     // consume() is allowed while forEachRecord() or batches() runs.
@@ -403,6 +438,7 @@ async function child(secs) {
     try {
       for await (const b of reader.batches()) {
         lost += b.lostSamples;
+        if (b.lostSamples > 0) noteLost(b.lostSamples);
         const n = b.count;
         received += n;
         for (let i = 0; i < n; i++) if (b.length(i) < 64) badSize++;
@@ -420,7 +456,9 @@ async function child(secs) {
   };
   const loop =
     api === 'forEach'
-      ? reader.forEachRecord(onSample, { onLost }).catch((err) => process.stderr.write(`forEachRecord ended: ${err?.stack ?? err}\n`))
+      ? startTrace !== undefined
+        ? reader.forEachRecord(traceSample, { onLost: traceLost })
+        : reader.forEachRecord(onSample, { onLost }).catch((err) => process.stderr.write(`forEachRecord ended: ${err?.stack ?? err}\n`))
       : api === 'batches'
         ? batchLoop()
         : readLoop();
@@ -447,7 +485,10 @@ async function child(secs) {
   const sleeps0 = sleeps();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
+  tSlice0 = t0;
+  if (startTrace !== undefined) tStart = performance.now();
   call('gen_start', ffi.DataType.I32);
+  if (startTrace !== undefined) process.stderr.write(`gen_start call took ${(performance.now() - tStart).toFixed(2)} ms\n`);
   let generated = 0;
   let tGen = 0;
   await new Promise((r) => setTimeout(r, secs * 1000));
@@ -467,6 +508,8 @@ async function child(secs) {
   prog.close();
   events.close();
   counters.close();
+  if (startTrace !== undefined) process.stderr.write(`first 40 ms from ${tStart.toFixed(1)} ms (mono ${Number(tSlice0 / 1000n)} us) (ms:received/lost): ${startTrace.rec.map((r, i) => `${i}:${r}/${startTrace.lost[i]}`).join(' ')}\n`);
+  if (sliceMs > 0) process.stderr.write(`lost per ${sliceMs} ms: ${Array.from(slices, (x, i) => (x ? `${i * sliceMs}:${x}` : '')).filter(Boolean).join(' ')}\n`);
   if (badSize > 0) process.stderr.write(`warning: ${badSize} samples shorter than 64 bytes\n`);
   console.log(
     `bench-perf watermark=${wm} warmup_s=${warmupS} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} lost=${lost} ` +

@@ -537,7 +537,7 @@ export class PerfReader implements AsyncIterable<PerfRecord>, Disposable {
       if (j >= n) j -= n;
       const r = rings[j]!;
       r.emptiedAt = woken;
-      got += r.ring.consume(batch.addSample, onLost, max - got);
+      got += r.ring.readIntoBatch(batch, max - got, onLost);
     }
     return got;
   }

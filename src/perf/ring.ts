@@ -28,7 +28,7 @@
  * (`perf_output_begin()` emits the pending `rb->lost` first), so a ring that stays full reports
  * its losses late, never twice.
  *
- * Two ways out of a ring, one parser ({@link PerfRing.consume}):
+ * Three ways out of a ring, one parser:
  * - in place: headers are read through Uint32Array/Uint16Array views of the mapping (native
  *   byte order, which is the kernel's), samples are handed to a callback as (buffer, offset,
  *   length) into the mapping itself; only a sample that wraps around the end is copied, into a
@@ -37,6 +37,8 @@
  *   or two memcpys into one new buffer per batch (which also straightens wrapped records) and
  *   the same parser walks that copy; per record only the sample view and the record object are
  *   allocated.
+ * - into a reused batch ({@link PerfRing.readIntoBatch}, `batches()`): the same copy, into the
+ *   batch's own buffer, where the parser only notes each sample's place.
  * Either way `data_tail` is written after the records were handed over: once per batch, and in
  * place also every {@link RELEASE_BYTES} of a long batch.
  *
@@ -44,6 +46,7 @@
  */
 import type { Mapping } from '../sys/backend.js';
 import { hostLittleEndian } from '../sys/attr.js';
+import type { RecordBatch } from '../internal/reader/batch.js';
 
 /** `PERF_RECORD_LOST` (include/uapi/linux/perf_event.h). */
 export const PERF_RECORD_LOST = 2;
@@ -350,6 +353,33 @@ export class PerfRing {
   }
 
   /**
+   * batches(): copies the published bytes (at most {@link SLAB_BYTES}) into `batch` in one or
+   * two memcpys, notes the samples in that copy (RecordBatch.addCopied: no per-record copy),
+   * sends loss reports to `onLost`, and advances `data_tail` past up to `max` records right
+   * after — a walk with no user callback in it, so the kernel gets its room back within
+   * microseconds of the wake-up, whatever the consumer then does with the batch. Returns how
+   * many records (samples and loss reports) it took.
+   */
+  readIntoBatch(batch: RecordBatch, max: number, onLost: PerfLostCallback): number {
+    if (max <= 0 || this.#stopped) return 0;
+    const published = this.#published();
+    if (published === 0) return 0;
+    const ring = this.#ring;
+    const avail = Math.min(published, SLAB_BYTES, this.size);
+    const at = batch.room(avail);
+    const area = batch.area();
+    const off = this.#tail & ring.mask;
+    const first = Math.min(avail, this.size - off);
+    area.bytes.set(ring.bytes.subarray(off, off + first), at);
+    if (first < avail) area.bytes.set(ring.bytes.subarray(0, avail - first), at + first);
+    this.#parse(area, at, avail, published, max, batch.addCopied, onLost);
+    const used = this.#progress;
+    batch.used(at + used);
+    if (used > 0) this.#advance(used);
+    return this.#count;
+  }
+
+  /**
    * An overwritable ring (`write_backward`, mapped read-only): appends up to `max` of the
    * records it holds now to `out`, newest first, and returns how many. Reads nothing back to
    * the kernel (there is no data_tail to write).
@@ -410,6 +440,13 @@ export class PerfRing {
    * what the kernel published from there (a header claiming more is corrupt). Offsets relative
    * to `start` stay small integers, so the loop does no float arithmetic. Progress is kept in
    * #progress/#count as it goes, so that a throwing callback leaves them exact.
+   *
+   * Runs of samples go through #samples, a loop that meets nothing else; every other record
+   * (a loss report, an unknown type, a corrupt header, one that continues past a copy) through
+   * #other, one at a time. The split keeps the hot loop's optimized code valid when the first
+   * loss report comes, seconds into a run: V8 compiles a path no record has taken yet as a
+   * bail-out, and that bail-out threw the whole loop back to the interpreter and had it
+   * compiled again, ~10 ms of a background thread that then shared the reader's CPU.
    */
   #parse(
     area: Area,
@@ -421,15 +458,36 @@ export class PerfRing {
     onLost: PerfLostCallback | undefined,
     releaseEvery = Infinity,
   ): number {
-    const { bytes, words, halves, mask } = area;
-    const cpu = this.cpu;
     let rel = 0;
-    let n = 0;
-    let released = 0;
     this.#progress = 0;
     this.#released = 0;
     this.#count = 0;
-    while (rel + HEADER_SIZE <= avail && n < max && !this.#stopped) {
+    while (rel + HEADER_SIZE <= avail && this.#count < max && !this.#stopped) {
+      const next = this.#samples(area, start, rel, avail, published, max, onSample, releaseEvery);
+      if (next !== rel) {
+        rel = next;
+        continue;
+      }
+      rel = this.#other(area, start, rel, avail, published, onSample, onLost);
+      if (rel < 0) break;
+    }
+    return this.#progress;
+  }
+
+  /**
+   * Hands over consecutive samples from `rel` (straightening one that wraps around the ring's
+   * end, and giving the kernel its room back every `releaseEvery` bytes on the way) and returns
+   * where it stopped: at the first record that is not a well-formed sample lying whole in
+   * `avail` (left to #other), at `max` records, or when stopped. The paths taken here are all
+   * taken within the first lap of a ring, before V8 optimizes the loop.
+   */
+  #samples(area: Area, start: number, rel: number, avail: number, published: number, max: number, onSample: PerfSampleCallback, releaseEvery: number): number {
+    const { bytes, words, halves, mask } = area;
+    const end = bytes.length;
+    const cpu = this.cpu;
+    let n = this.#count;
+    let released = this.#released;
+    while (rel + HEADER_SIZE <= avail && n < max) {
       if (rel - released >= releaseEvery) {
         // Every record before `rel` has been handed over and its callback has returned.
         this.#advance(rel - released);
@@ -437,51 +495,72 @@ export class PerfRing {
         this.#released = rel;
       }
       const off = (start + rel) & mask;
-      const type = words[off >>> 2]!;
       const recSize = halves[(off + 6) >>> 1]!;
-      if (recSize < HEADER_SIZE || (recSize & 7) !== 0 || recSize > published - rel) {
-        // A corrupt header (never produced by the kernel): nothing after it can be trusted.
-        // Drop everything published so far rather than loop forever.
-        this.unknownRecords++;
-        rel = published;
-        this.#progress = rel;
-        break;
-      }
-      if (rel + recSize > avail) break; // continues past this copy: next batch
+      // struct { header; u32 size; u8 data[size]; }, `size` at most what the record holds. The
+      // header never straddles the end (8-byte records in a power-of-two ring); the size word
+      // may start the ring over (a header in its last 8 bytes), the data may wrap anywhere.
+      if (words[off >>> 2] !== PERF_RECORD_SAMPLE || recSize < HEADER_SIZE + 8 || (recSize & 7) !== 0 || recSize > published - rel || rel + recSize > avail) break;
+      let size = words[((off + HEADER_SIZE) & mask) >>> 2]!;
+      if (size > recSize - HEADER_SIZE - 4) size = recSize - HEADER_SIZE - 4;
+      const from = (off + HEADER_SIZE + 4) & mask;
       rel += recSize;
-      if (type === PERF_RECORD_SAMPLE) {
-        // struct { header; u32 size; u8 data[size]; }. The header never straddles the end
-        // (8-byte records in a power-of-two ring); the body may.
-        let size = recSize >= HEADER_SIZE + 4 ? words[((off + HEADER_SIZE) & mask) >>> 2]! : 0;
-        if (size > recSize - HEADER_SIZE - 4) size = Math.max(0, recSize - HEADER_SIZE - 4);
-        const from = (off + HEADER_SIZE + 4) & mask;
-        n++;
-        this.#progress = rel;
-        this.#count = n;
-        if (from + size <= bytes.length) onSample(cpu, bytes, from, size);
-        else onSample(cpu, this.#straighten(bytes, from, size), 0, size);
-      } else if (type === PERF_RECORD_LOST) {
-        // struct { header; u64 id; u64 lost; }: the u64 as two host-order words.
-        let lost = 0;
-        if (recSize >= HEADER_SIZE + 16) {
-          const w = ((off + HEADER_SIZE + 8) & mask) >>> 2;
-          const a = words[w]!;
-          const b = words[w + 1]!;
-          lost = hostLittleEndian ? a + b * U32_HIGH : b + a * U32_HIGH;
-        }
-        this.#progress = rel;
-        if (lost > 0) {
-          n++;
-          this.#count = n;
-          onLost?.(cpu, lost);
-        }
-      } else {
-        this.unknownRecords++;
-        this.#progress = rel;
-      }
+      n++;
+      this.#progress = rel;
+      this.#count = n;
+      if (from + size <= end) onSample(cpu, bytes, from, size);
+      else onSample(cpu, this.#straighten(bytes, from, size), 0, size);
+      if (this.#stopped) break;
     }
-    this.#count = n;
-    return this.#progress;
+    return rel;
+  }
+
+  /**
+   * One record that #samples leaves: returns the offset after it, or -1 to end the walk (a
+   * record that continues past this copy, or a corrupt header).
+   */
+  #other(area: Area, start: number, rel: number, avail: number, published: number, onSample: PerfSampleCallback, onLost: PerfLostCallback | undefined): number {
+    const { bytes, words, halves, mask } = area;
+    const cpu = this.cpu;
+    const off = (start + rel) & mask;
+    const type = words[off >>> 2]!;
+    const recSize = halves[(off + 6) >>> 1]!;
+    if (recSize < HEADER_SIZE || (recSize & 7) !== 0 || recSize > published - rel) {
+      // A corrupt header (never produced by the kernel): nothing after it can be trusted.
+      // Drop everything published so far rather than loop forever.
+      this.unknownRecords++;
+      this.#progress = published;
+      return -1;
+    }
+    if (rel + recSize > avail) return -1; // continues past this copy: next batch
+    rel += recSize;
+    if (type === PERF_RECORD_SAMPLE) {
+      // The header never straddles the end (8-byte records in a power-of-two ring); the body may.
+      let size = recSize >= HEADER_SIZE + 4 ? words[((off + HEADER_SIZE) & mask) >>> 2]! : 0;
+      if (size > recSize - HEADER_SIZE - 4) size = Math.max(0, recSize - HEADER_SIZE - 4);
+      const from = (off + HEADER_SIZE + 4) & mask;
+      this.#progress = rel;
+      this.#count++;
+      if (from + size <= bytes.length) onSample(cpu, bytes, from, size);
+      else onSample(cpu, this.#straighten(bytes, from, size), 0, size);
+    } else if (type === PERF_RECORD_LOST) {
+      // struct { header; u64 id; u64 lost; }: the u64 as two host-order words.
+      let lost = 0;
+      if (recSize >= HEADER_SIZE + 16) {
+        const w = ((off + HEADER_SIZE + 8) & mask) >>> 2;
+        const a = words[w]!;
+        const b = words[w + 1]!;
+        lost = hostLittleEndian ? a + b * U32_HIGH : b + a * U32_HIGH;
+      }
+      this.#progress = rel;
+      if (lost > 0) {
+        this.#count++;
+        onLost?.(cpu, lost);
+      }
+    } else {
+      this.unknownRecords++;
+      this.#progress = rel;
+    }
+    return rel;
   }
 
   /** Copies a sample that wraps around the ring's end into the scratch buffer. */

@@ -15,6 +15,7 @@ import {
   type PerfRecord,
   type RingAtomics,
 } from '../../src/perf/ring.js';
+import { RecordBatch } from '../../src/internal/reader/batch.js';
 
 const PAGE = 4096;
 
@@ -346,6 +347,83 @@ describe('PerfRing', () => {
     const stores = k.log.length;
     ring.consume(() => {}, undefined, Infinity);
     expect(k.log.length).toBe(stores);
+  });
+
+  it('consume() and readIntoBatch() read a sample whose header fills the last 8 bytes of the ring', () => {
+    for (const how of ['consume', 'batch'] as const) {
+      const k = new FakeKernel();
+      const ring = new PerfRing(1, k.mapping, PAGE, k);
+      k.sample(payload(PAGE - 8 - 4 - 8, 1)); // leaves exactly 8 bytes: the next header
+      k.publish();
+      ring.consume(() => {}, undefined, Infinity);
+      k.sample(payload(20, 2)); // size word and data at the start of the ring
+      k.sample(payload(4, 3));
+      k.publish();
+      const got: Uint8Array[] = [];
+      if (how === 'consume') ring.consume((_c, bytes, off, len) => got.push(bytes.slice(off, off + len)), undefined, Infinity);
+      else {
+        const batch = new RecordBatch();
+        ring.readIntoBatch(batch, Infinity, () => {});
+        for (let i = 0; i < batch.count; i++) got.push(batch.sample(i).slice());
+      }
+      expect(got.map((b) => b.length)).toEqual([20, 4]);
+      expect(got[0]).toEqual(payload(20, 2));
+      expect(got[1]).toEqual(payload(4, 3));
+      expect(k.tail).toBe(k.head);
+    }
+  });
+
+  it('readIntoBatch() copies the published bytes in one go, indexes the samples in the copy, sums losses and frees the ring at once', () => {
+    const k = new FakeKernel();
+    const ring = new PerfRing(3, k.mapping, PAGE, k);
+    k.sample(payload(PAGE - 8 - 4 - 40 - 24, 1)); // leaves 24 + 40 bytes before the end
+    k.publish();
+    ring.consume(() => {}, undefined, Infinity);
+    k.sample(payload(12, 2));
+    k.lost(5);
+    k.sample(payload(60, 3)); // header fits, body wraps
+    k.other(99, 8);
+    k.sample(payload(4, 4));
+    k.publish();
+    const batch = new RecordBatch();
+    batch.addRecord(new Uint8Array([9, 9, 9]), 0, 3); // something already in the batch stays
+    const lost: [number, number][] = [];
+    k.log.length = 0;
+    const n = ring.readIntoBatch(batch, Infinity, (cpu, count) => lost.push([cpu, count]));
+    expect(n).toBe(4); // three samples and one loss report
+    expect(batch.count).toBe(4);
+    expect(Array.from(batch.sample(0))).toEqual([9, 9, 9]);
+    expect([1, 2, 3].map((i) => [batch.cpu(i), batch.length(i)])).toEqual([
+      [3, 12],
+      [3, 60],
+      [3, 4],
+    ]);
+    expect(batch.sample(1).subarray(0, 12)).toEqual(payload(12, 2));
+    expect(batch.sample(2)).toEqual(payload(60, 3)); // straight in the copy
+    expect(batch.sample(3)).toEqual(payload(4, 4));
+    expect(lost).toEqual([[3, 5]]);
+    expect(ring.unknownRecords).toBe(1);
+    expect(k.log).toEqual([`load ${DATA_HEAD_OFFSET}`, `store ${DATA_TAIL_OFFSET}`]);
+    expect(k.tail).toBe(k.head);
+    // The copy is the batch's own: the kernel overwriting the ring changes nothing in it.
+    k.data.fill(0);
+    expect(batch.sample(2)).toEqual(payload(60, 3));
+  });
+
+  it('readIntoBatch() stops at max records, frees the ring only up to them, and grows the batch', () => {
+    const k = new FakeKernel(32);
+    const ring = new PerfRing(0, k.mapping, PAGE, k);
+    for (let i = 0; i < 1700; i++) k.sample(payload(60, i)); // 72 bytes each: 122400 bytes, more than a new batch holds
+    k.publish();
+    const batch = new RecordBatch();
+    expect(ring.readIntoBatch(batch, 1500, () => {})).toBe(1500);
+    expect(k.tail).toBe(1500 * 72);
+    expect(batch.sample(1499)).toEqual(payload(60, 1499));
+    batch.reset();
+    expect(ring.readIntoBatch(batch, Infinity, () => {})).toBe(200);
+    expect(k.tail).toBe(k.head);
+    for (let i = 0; i < 200; i++) expect(batch.sample(i)).toEqual(payload(60, 1500 + i));
+    expect(ring.readIntoBatch(batch, Infinity, () => {})).toBe(0);
   });
 
   it('finds the data area on kernels before 4.1 (no data_offset/data_size)', () => {

@@ -4,9 +4,11 @@
  * into one reused buffer, nothing allocated per record.
  *
  * Why a copy: a ring's space goes back to the kernel (`data_tail`, `consumer_pos`) when the
- * in-place walk ends, and an async consumer reads the batch later, after an `await`; the kernel
- * may have overwritten the ring by then. One word-wise copy per record into a buffer that lives
- * as long as the iteration costs less than the object, view and promise that `readMany()` pays.
+ * walk ends, and an async consumer reads the batch later, after an `await`; the kernel may have
+ * overwritten the ring by then. A perf ring's published bytes are copied in one go (one or two
+ * memcpys, records and all: room() and addCopied()) and only indexed; a ring buffer's records
+ * one by one, word-wise (addRecord()), as its walk has to skip discarded and busy records.
+ * Either costs less than the object, view and promise per record that `readMany()` pays.
  *
  * @module
  */
@@ -53,6 +55,8 @@ export class RecordBatch {
   #cpus = new Int32Array(256);
   /** Bytes of #bytes in use (a multiple of 4). */
   #end = 0;
+  /** #bytes as the perf parser walks it (see area()), made again when #bytes grows. */
+  #area: { readonly bytes: Uint8Array; readonly words: Uint32Array; readonly halves: Uint16Array; readonly mask: number } | undefined;
   /** The last source buffer seen and its 32-bit view (one ring, or its scratch, at a time). */
   #src: Uint8Array | undefined;
   #srcWords: Int32Array | undefined;
@@ -93,9 +97,43 @@ export class RecordBatch {
     this.#end = 0;
   }
 
-  /** Adds a perf sample (a PerfSampleCallback). @internal */
-  readonly addSample = (cpu: number, src: Uint8Array, offset: number, length: number): void => {
-    this.#add(cpu, src, offset, length);
+  /**
+   * Makes room for `n` more bytes at an 8-byte boundary after the records so far and returns
+   * where they start in {@link RecordBatch.bytes}: a reader copies a run of its ring there in
+   * one go and indexes the records in it with {@link RecordBatch.addCopied}. @internal
+   */
+  room(n: number): number {
+    const at = (this.#end + 7) & ~7;
+    if (at + n > this.#bytes.length) this.#growBytes(at + n);
+    return at;
+  }
+
+  /** After {@link RecordBatch.room}: the bytes up to `end` are in use. @internal */
+  used(end: number): void {
+    this.#end = end;
+  }
+
+  /**
+   * The buffer as the perf record parser walks it (bytes, host-order u32 and u16 views, no
+   * wrap-around): the same object until the buffer grows. @internal
+   */
+  area(): { readonly bytes: Uint8Array; readonly words: Uint32Array; readonly halves: Uint16Array; readonly mask: number } {
+    const b = this.#bytes;
+    if (this.#area?.bytes !== b) this.#area = { bytes: b, words: new Uint32Array(b.buffer), halves: new Uint16Array(b.buffer), mask: 0x7fffffff };
+    return this.#area;
+  }
+
+  /**
+   * Adds a perf sample whose bytes are already in {@link RecordBatch.bytes} (copied there after
+   * {@link RecordBatch.room}): only its place is noted. A PerfSampleCallback. @internal
+   */
+  readonly addCopied = (cpu: number, _bytes: Uint8Array, offset: number, length: number): void => {
+    const i = this.count;
+    if (i === this.#offsets.length) this.#growIndex();
+    this.#offsets[i] = offset;
+    this.#lengths[i] = length;
+    this.#cpus[i] = cpu;
+    this.count = i + 1;
   };
 
   /** Adds a ring buffer record (a RingBufRecordCallback). @internal */

@@ -170,9 +170,14 @@ export class ReaderCore<T, S> extends Feed<T, S> {
   #update(): void {
     // A batches() iteration only while it waits: a ring buffer fd is level-triggered, and a
     // consumer busy with its batch would otherwise have its unserved watcher spin the loop.
-    const want = (this.#demand || this.sink !== undefined || this.#batchWait !== undefined) && this.closedError === undefined;
+    const open = this.closedError === undefined;
+    const want = (this.#demand || this.sink !== undefined || this.#batchWait !== undefined) && open;
     this.#rings.watch(want);
-    if (want) {
+    // The safety net runs for the whole batches() iteration, not only while it waits: made and
+    // cleared per batch, its timer was a Timeout, an async resource and two timer-list updates
+    // per batch, and the most code V8 compiled on background threads during a fast iteration
+    // (threads that share the reader's CPU on a busy machine).
+    if ((want || this.batching) && open) {
       if (this.#recheck === undefined) {
         this.#recheck = setInterval(this.#rescue, RECHECK_MS);
         this.#recheck.unref();
@@ -198,7 +203,8 @@ export class ReaderCore<T, S> extends Feed<T, S> {
     if (this.closedError !== undefined || !this.#rings.stalled()) return;
     if (this.#batchWait !== undefined) this.#batchWait();
     else if (this.sink !== undefined) this.pump();
-    else this.readable();
+    else if (!this.batching) this.readable();
+    // A batches() consumer busy with its batch reads every ring on its next turn anyway.
   };
 
   /**
