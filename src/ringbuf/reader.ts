@@ -30,17 +30,17 @@ import { MapType } from '../types.js';
 import type { Backend, Mapping, Watcher } from '../sys/backend.js';
 import { POLLIN } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
-import { Errno } from '../sys/errno.js';
 import type { DecodeOptions, DecodedValue } from '../btf/decode.js';
 import type { Codec } from '../btf/codec.js';
 import type { Type } from '../btf/types.js';
 import type { Spec } from '../btf/spec.js';
 import { closedError, DEFAULT_BATCH, type ReadOptions } from '../internal/reader/feed.js';
 import { ReaderCore } from '../internal/reader/core.js';
-import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
+import { pageSize } from '../internal/reader/mmap.js';
 import { recordCodec } from '../internal/reader/decode.js';
 import { RecordBatch, type BatchOptions } from '../internal/reader/batch.js';
 import { Owner } from '../internal/owner.js';
+import { mapRing, releaseRing, type HeldRing } from './mapping.js';
 
 export type { ReadOptions } from '../internal/reader/feed.js';
 export { RecordBatch, type BatchOptions } from '../internal/reader/batch.js';
@@ -265,24 +265,7 @@ export class RingBufConsumer {
   }
 }
 
-/** What a reader owns: the ring's mappings and, once they are made, the consumer walking them. */
-interface Held {
-  readonly backend: Backend;
-  readonly mappings: Mapping[];
-  consumer: RingBufConsumer | undefined;
-}
-
-/**
- * Unmaps the ring, for close(), a failed constructor and the safety net alike
- * (src/internal/owner.ts). close() may come from inside a callback: the walk stops before the
- * pages go.
- */
-function releaseRing({ backend: b, mappings, consumer }: Held): void {
-  consumer?.stop();
-  for (const m of mappings) b.munmap(m);
-}
-
-const owners = Owner.kind<Held>('RingBufReader', releaseRing);
+const owners = Owner.kind<HeldRing>('RingBufReader', releaseRing);
 
 /**
  * Reads records from a `BPF_MAP_TYPE_RINGBUF`. Same shape as {@link PerfReader}: `read()`,
@@ -311,7 +294,7 @@ const owners = Owner.kind<Held>('RingBufReader', releaseRing);
 export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   readonly #backend: Backend;
   readonly #map: BpfMap;
-  readonly #owner: Owner<Held>;
+  readonly #owner: Owner<HeldRing>;
   readonly #ring: RingBufConsumer;
   /** The read loop (src/internal/reader/core.ts); the loop's callbacks are the one `onRecord`. */
   readonly #core: ReaderCore<RingBufRecord, RingBufRecordCallback>;
@@ -336,17 +319,12 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
     const size = map.maxEntries;
     this.bufferBytes = size;
     const fd = map.fd;
-    const held: Held = { backend: b, mappings: [], consumer: undefined };
+    const held: HeldRing = { backend: b, mappings: [], walker: undefined };
     this.#owner = new Owner(owners, this, held, 'RingBufReader is closed');
     try {
-      const consumer = b.mmap(fd, page, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-      if (typeof consumer === 'number') throw mmapError(-consumer, 'consumer page', map.name);
-      held.mappings.push(consumer);
-      // The kernel refuses a writable mapping of the producer side (ringbuf_map_mmap_kern()).
-      const producer = b.mmap(fd, page + 2 * size, PROT_READ, MAP_SHARED, page);
-      if (typeof producer === 'number') throw mmapError(-producer, 'producer page and data', map.name);
-      held.mappings.push(producer);
-      this.#ring = held.consumer = new RingBufConsumer(consumer, producer, size, page, b);
+      const { consumer, producer } = mapRing(held, fd, page, size, 'consumer', 'ring buffer', map.name);
+      this.#ring = new RingBufConsumer(consumer, producer, size, page, b);
+      held.walker = this.#ring;
     } catch (err) {
       this.#owner.close();
       throw err;
@@ -554,14 +532,4 @@ export class RingBufReader implements AsyncIterable<RingBufRecord>, Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function mmapError(errno: number, what: string, name: string): SyscallError {
-  const hint =
-    errno === Errno.EOPNOTSUPP
-      ? SANDBOX_HINT
-      : errno === Errno.EPERM
-        ? 'needs CAP_BPF or CAP_SYS_ADMIN and a map created by this user'
-        : undefined;
-  return new SyscallError('mmap', errno, hint, `map the ${what} of ring buffer ${name}`);
 }

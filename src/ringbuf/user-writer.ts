@@ -32,8 +32,9 @@ import type { Backend, Mapping, Watcher } from '../sys/backend.js';
 import { backend } from '../sys/select.js';
 import { Errno } from '../sys/errno.js';
 import { closedError } from '../internal/reader/feed.js';
-import { MAP_SHARED, pageSize, PROT_READ, PROT_WRITE, SANDBOX_HINT } from '../internal/reader/mmap.js';
+import { pageSize } from '../internal/reader/mmap.js';
 import { Owner } from '../internal/owner.js';
+import { mapRing, releaseRing, type HeldRing } from './mapping.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE } from './reader.js';
 
 /** `POLLOUT` from <poll.h>: ringbuf_map_poll_user() reports it while the ring is not full. */
@@ -236,20 +237,7 @@ interface Waiter {
   readonly onAbort: (() => void) | undefined;
 }
 
-/** What a writer owns: the mappings and, once made, the ring whose open records close() discards. */
-interface Held {
-  readonly backend: Backend;
-  readonly mappings: Mapping[];
-  ring: UserRing | undefined;
-}
-
-/** Discards what is still reserved, then unmaps: for close(), a failed constructor and the safety net. */
-function releaseRing({ backend: b, mappings, ring }: Held): void {
-  ring?.stop();
-  for (const m of mappings) b.munmap(m);
-}
-
-const owners = Owner.kind<Held>('UserRingBuf', releaseRing);
+const owners = Owner.kind<HeldRing>('UserRingBuf', releaseRing);
 
 /**
  * Writes records into a `BPF_MAP_TYPE_USER_RINGBUF` for a BPF program to drain with
@@ -284,7 +272,7 @@ const owners = Owner.kind<Held>('UserRingBuf', releaseRing);
 export class UserRingBuf implements Disposable {
   readonly #backend: Backend;
   readonly #map: BpfMap;
-  readonly #owner: Owner<Held>;
+  readonly #owner: Owner<HeldRing>;
   readonly #ring: UserRing;
   /** reserveWait() calls waiting for room, oldest first. */
   readonly #waiters: Waiter[] = [];
@@ -307,17 +295,12 @@ export class UserRingBuf implements Disposable {
     const size = map.maxEntries;
     this.bufferBytes = size;
     const fd = map.fd;
-    const held: Held = { backend: b, mappings: [], ring: undefined };
+    const held: HeldRing = { backend: b, mappings: [], walker: undefined };
     this.#owner = new Owner(owners, this, held, `UserRingBuf of ${map.name} is closed`);
     try {
-      // The kernel refuses a writable mapping of the consumer page (ringbuf_map_mmap_user()).
-      const consumer = b.mmap(fd, page, PROT_READ, MAP_SHARED, 0);
-      if (typeof consumer === 'number') throw mmapError(-consumer, 'consumer page', map.name);
-      held.mappings.push(consumer);
-      const producer = b.mmap(fd, page + 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED, page);
-      if (typeof producer === 'number') throw mmapError(-producer, 'producer page and data', map.name);
-      held.mappings.push(producer);
-      this.#ring = held.ring = new UserRing(consumer, producer, size, page, b);
+      const { consumer, producer } = mapRing(held, fd, page, size, 'producer', 'user ring buffer', map.name);
+      this.#ring = new UserRing(consumer, producer, size, page, b);
+      held.walker = this.#ring;
     } catch (err) {
       this.#owner.close();
       throw err;
@@ -513,10 +496,4 @@ export class UserRingBuf implements Disposable {
 /** Bytes a record of `size` bytes takes in the ring: header and padding to 8. */
 function recordBytes(size: number): number {
   return (size + RINGBUF_HEADER_SIZE + 7) & ~7;
-}
-
-function mmapError(errno: number, what: string, name: string): SyscallError {
-  const hint =
-    errno === Errno.EOPNOTSUPP ? SANDBOX_HINT : errno === Errno.EPERM ? 'needs CAP_BPF or CAP_SYS_ADMIN and a map created by this user' : undefined;
-  return new SyscallError('mmap', errno, hint, `map the ${what} of user ring buffer ${name}`);
 }
