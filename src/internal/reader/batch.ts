@@ -100,7 +100,7 @@ export class RecordBatch {
   /**
    * Makes room for `n` more bytes at an 8-byte boundary after the records so far and returns
    * where they start in {@link RecordBatch.bytes}: a reader copies a run of its ring there in
-   * one go and indexes the records in it with {@link RecordBatch.addCopied}. @internal
+   * one go and indexes the records in it with `addCopied()`. @internal
    */
   room(n: number): number {
     const at = (this.#end + 7) & ~7;
@@ -108,7 +108,7 @@ export class RecordBatch {
     return at;
   }
 
-  /** After {@link RecordBatch.room}: the bytes up to `end` are in use. @internal */
+  /** After `room()`: the bytes up to `end` are in use. @internal */
   used(end: number): void {
     this.#end = end;
   }
@@ -125,7 +125,7 @@ export class RecordBatch {
 
   /**
    * Adds a perf sample whose bytes are already in {@link RecordBatch.bytes} (copied there after
-   * {@link RecordBatch.room}): only its place is noted. A PerfSampleCallback. @internal
+   * `room()`): only its place is noted. A PerfSampleCallback. @internal
    */
   readonly addCopied = (cpu: number, _bytes: Uint8Array, offset: number, length: number): void => {
     const i = this.count;
