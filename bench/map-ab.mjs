@@ -21,8 +21,8 @@
 // AB_ROUNDS (80), AB_PROCS (6), BENCH_BUILD (/tmp/bench-build). Needs gcc.
 //
 // Rows: update, lookupInto, lookup (a copy), updateMany/lookupMany (all keys in one call), and
-// the after build's bare prepared call (Backend.prepare over a fixed attr from a JS loop: the
-// addon's cost without BpfMap's checks).
+// the after build's bare prepared calls (Backend.prepare, and Backend.prepareCmd where the build
+// has it, over a fixed attr from a JS loop: the addon's cost without BpfMap's checks).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -122,6 +122,27 @@ async function child(dir, bare) {
         if (call(1) !== 0 || bv.length !== 8) throw new Error(`bare lookup ${i} failed`);
       }
     };
+    // The same through Backend.prepareCmd (ABI 6): the command fixed, no argument, undefined for 0.
+    if (typeof lib.backend().prepareCmd === 'function') {
+      const ua = new Uint8Array(32);
+      new DataView(ua.buffer).setUint32(0, fd, true);
+      const la = new Uint8Array(32);
+      new DataView(la.buffer).setUint32(0, fd, true);
+      const up = lib.backend().prepareCmd(2, ua, [8, bk, 16, bv]);
+      const lk = lib.backend().prepareCmd(1, la, [8, bk, 16, bv]);
+      loops['update (bare prepareCmd call)'] = () => {
+        for (let i = 0; i < n; i++) {
+          bkv.setUint32(0, i, true);
+          if (up() !== undefined) throw new Error(`bare update ${i} failed`);
+        }
+      };
+      loops['lookupInto (bare prepareCmd call)'] = () => {
+        for (let i = 0; i < n; i++) {
+          bkv.setUint32(0, i, true);
+          if (lk() !== undefined) throw new Error(`bare lookup ${i} failed`);
+        }
+      };
+    }
   }
   loops.update();
   const best = {};
@@ -182,7 +203,7 @@ function parent(beforeDir, afterDir) {
   );
   console.log('| loop, ns/key | before | after | after/before | before ÷ C loop | after ÷ C loop | C loop (after\'s processes) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const name of ['update', 'lookupInto', 'lookup', 'updateMany', 'lookupMany', 'update (bare prepared call)', 'lookupInto (bare prepared call)']) {
+  for (const name of ['update', 'lookupInto', 'lookup', 'updateMany', 'lookupMany', 'update (bare prepared call)', 'lookupInto (bare prepared call)', 'update (bare prepareCmd call)', 'lookupInto (bare prepareCmd call)']) {
     const b = stat('before', name);
     const a = stat('after', name);
     if (a.ns === undefined && b.ns === undefined) continue;
