@@ -13,7 +13,10 @@
 //
 // The table goes to stdout; the run, every bench's JSON and the table go to
 // bench/results/all-<date>.json and all-<date>.md. Short settings mean fewer rounds than each
-// bench's own default: read the ratios, and re-run a bench alone for a figure to quote.
+// bench's own default: read the ratios, and re-run a bench alone for a figure to quote. The
+// map step is the exception: with 3 rounds one noise burst on one contestant moved its ratio
+// by up to 0.4× between runs (bench/results/issue14-maps3-2026-12-07.md), so it runs the
+// map bench's full 7 rounds of 100,000 entries (~1 min).
 // A measurement, never a failing exit code (a bench that fails is reported in the table).
 //
 // Env: BENCH_DIST (dist/: the built library; run `npm run build` first), CLANG (for the
@@ -116,7 +119,7 @@ function main() {
     if (want('startup')) runs.startup = runBench('startup.mjs', { BENCH_RUNS: '9', BENCH_OUT: join(tmp, 'startup.json') }, join(tmp, 'startup.json'));
     if (want('load')) runs.load = runBench('load.mjs', { BENCH_RUNS: '7', BENCH_N: '30', BENCH_JSON: join(tmp, 'load.json') }, join(tmp, 'load.json'));
     if (want('btf')) runs.btf = runBench('btf.mjs', { BENCH_RUNS: '9', BENCH_JSON: join(tmp, 'btf.json') }, join(tmp, 'btf.json'));
-    if (want('map')) runs.map = runBench('run.mjs', { BENCH_RUNS: '3', BENCH_N: '50000', BENCH_BACKENDS: 'native', BENCH_OUT: join(tmp, 'map.json') }, join(tmp, 'map.json'));
+    if (want('map')) runs.map = runBench('run.mjs', { BENCH_RUNS: '7', BENCH_N: '100000', BENCH_BACKENDS: 'native', BENCH_OUT: join(tmp, 'map.json') }, join(tmp, 'map.json'));
     // The issue's perf figure is without warm-up; perf.mjs and ringbuf.mjs write their figures
     // to bench/results/*-latest.json.
     if (want('perf')) runs.perf = runBench('perf.mjs', { BENCH_RUNS: '3', PERF_SECS: '3', PERF_WMS: '65536', PERF_APIS: 'forEach batches readMany', PERF_WARMUP_S: '0', PERF_QUIET_MAX_S: quiet }, join(here, 'results', 'perf-latest.json'));
