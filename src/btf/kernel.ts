@@ -227,10 +227,17 @@ function findKernelSpec(): Spec {
 function parseVmlinux(bytes: Uint8Array): Spec {
   const store = kernelBTFIndexStore();
   const spec = parseSpec(bytes, { verified: true, index: store?.load(bytes.length) });
-  const raw = spec.raw!;
-  const maxNames = raw.maxNameOffsets;
-  if (store !== undefined && !raw.reusedIndex && maxNames !== undefined) {
-    store.save(bytes.length, { offsets: raw.offsets, names: raw.nameOffsets, maxNames });
+  if (store !== undefined && !spec.raw!.reusedIndex) {
+    // Hashing every name for the table costs the first process of a boot tens of ms in cold
+    // code: done once the caller's synchronous work is over, not inside this call.
+    setImmediate(() => {
+      try {
+        const kept = spec.raw!.keptIndex();
+        if (kept !== undefined) store.save(bytes.length, kept);
+      } catch {
+        // Only a later process's start is at stake: it indexes the BTF itself.
+      }
+    });
   }
   return spec;
 }

@@ -16,7 +16,7 @@ const FNV_PRIME = 0x01000193;
  * Length of the essential part of a NUL-terminated name starting at `start`: up to the last
  * `___` if there is one after the first byte (libbpf's `bpf_core_essential_name_len`).
  */
-function essentialLength(bytes: Uint8Array, start: number): number {
+export function essentialLength(bytes: Uint8Array, start: number): number {
   let end = start;
   let cut = -1;
   while (end < bytes.length && bytes[end] !== 0) {
@@ -26,7 +26,8 @@ function essentialLength(bytes: Uint8Array, start: number): number {
   return cut < 0 ? end - start : cut - start;
 }
 
-function hashBytes(bytes: Uint8Array, start: number, length: number): number {
+/** FNV-1a of `bytes[start, start + length)`: the hash of every name index here. */
+export function hashBytes(bytes: Uint8Array, start: number, length: number): number {
   let h = FNV_OFFSET;
   for (let i = start, e = start + length; i < e; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
   return h >>> 0;
@@ -154,4 +155,50 @@ function scanLoop(strings: StringTable, nameOffsets: Uint32Array, firstId: numbe
     if (lastMatch) out.push(firstId + i);
   }
   return out;
+}
+
+/** The slot value of an empty slot in a {@link buildNameTable} table (never a valid entry). */
+export const emptySlot = 0xffffffff;
+
+/**
+ * The bit length of `endId` (one past the largest type ID): how many low bits of a
+ * {@link buildNameTable} slot hold the ID, so that an all-ones ID is never a real one.
+ */
+export function idBitsFor(endId: number): number {
+  return 32 - Math.clz32(endId);
+}
+
+/**
+ * An open-addressing table of the essential names of the types among `nameOffsets` (index `i`
+ * is type `firstId + i`; anonymous ones are left out), the form the per-boot vmlinux index keeps
+ * (internal/kernel-btf-index.ts): each named type in the first free slot from `hash & mask` on,
+ * as `(hash >>> idBits) << idBits | id`; at most ~55% full, so that a lookup probes one or two
+ * slots. Undefined when the IDs leave too few bits for the hash (over 2^24 types).
+ */
+export function buildNameTable(strings: StringTable, nameOffsets: Uint32Array, firstId: number): Uint32Array | undefined {
+  const n = nameOffsets.length;
+  const idBits = idBitsFor(firstId + n);
+  if (idBits > 24) return undefined;
+  let named = 0;
+  for (let i = 0; i < n; i++) if (nameOffsets[i] !== 0) named++;
+  let size = 1024;
+  while (size < named * 1.8) size *= 2;
+  const mask = size - 1;
+  // Int32: slot values stay small integers for V8 (an empty slot is -1, the same bits).
+  const table = new Int32Array(size).fill(-1);
+  let lastOff = -1;
+  let lastHash = 0;
+  for (let i = 0; i < n; i++) {
+    const off = nameOffsets[i]!;
+    if (off === 0) continue;
+    if (off !== lastOff) {
+      const [bytes, start] = strings.locate(off);
+      lastHash = hashBytes(bytes, start, essentialLength(bytes, start));
+      lastOff = off;
+    }
+    let j = lastHash & mask;
+    while (table[j] !== -1) j = (j + 1) & mask;
+    table[j] = ((lastHash >>> idBits) << idBits) | (firstId + i);
+  }
+  return new Uint32Array(table.buffer);
 }

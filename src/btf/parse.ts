@@ -16,8 +16,10 @@
  *
  * @module
  */
+import { Buffer } from 'node:buffer';
 import { ParseError } from '../errors.js';
 import { wasmIndex } from './index-wasm.js';
+import { buildNameTable, emptySlot, essentialLength, hashBytes, idBitsFor } from './name-index.js';
 import { StringTable } from './strings.js';
 import {
   Array as ArrayType,
@@ -165,12 +167,17 @@ export class RawTypes {
   readonly strings: StringTable;
   /** The ID of the first type of this blob (1, or the base's type count for split BTF). */
   readonly firstId: number;
-  /** Absolute byte offset of each type record, indexed by `id - firstId`. */
-  readonly offsets: Uint32Array;
-  /** `name_off` of each type, indexed by `id - firstId`. */
-  readonly nameOffsets: Uint32Array;
-  // The largest name offset of each kind's types, when the index pass found them (WebAssembly).
-  private readonly maxNames: Uint32Array | undefined;
+  // The whole index (offsets, name offsets, each kind's largest name offset): from the index
+  // pass, or computed on first need when the spec started from a kept index.
+  private whole: { offsets: Uint32Array; names: Uint32Array; maxNames?: Uint32Array } | undefined;
+  // A kept index (ParseOptions.index) while nothing in it has proved wrong, and the record
+  // offsets found from its checkpoints so far (0: not yet; no record starts at 0).
+  private kept: KernelBTFIndex | undefined;
+  private keptOffsets: Uint32Array | undefined;
+  private readonly recordCount: number;
+  private readonly sectionStart: number;
+  private readonly sectionEnd: number;
+  private readonly verified: boolean;
   private readonly view: DataView;
   private readonly le: boolean;
 
@@ -179,14 +186,11 @@ export class RawTypes {
    * types and strings are referenced, not copied. With `verified` (BTF the kernel checked when
    * it loaded it, as in /sys/kernel/btf/*) the index pass skips the records inside each type
    * (members, parameters, enumerators): decoding a type checks its own; `known` is then an
-   * index an earlier process made of the same bytes, used when a sample of it fits.
+   * index an earlier process made of the same bytes, used instead of the index pass when its
+   * shape fits (each part is checked against the bytes when it is used, see offsetOf and
+   * keptNameIds).
    */
-  constructor(
-    bytes: Uint8Array,
-    base?: { strings: StringTable; typeCount: number },
-    verified = false,
-    known?: { readonly offsets: Uint32Array; readonly names: Uint32Array; readonly maxNames: Uint32Array },
-  ) {
+  constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }, verified = false, known?: KernelBTFIndex) {
     const { header, byteOrder } = parseHeader(bytes);
     this.bytes = bytes;
     this.byteOrder = byteOrder;
@@ -194,15 +198,26 @@ export class RawTypes {
     this.headerBytes = bytes.slice(0, header.headerLength);
     this.le = byteOrder === 'little';
     this.view = dataView(bytes);
+    this.verified = verified;
     const strStart = header.headerLength + header.stringOffset;
     this.strings = new StringTable(bytes.subarray(strStart, strStart + header.stringLength), base?.strings, strStart);
     this.firstId = base === undefined ? 1 : base.typeCount;
-    const reuse = known !== undefined && verified && this.agrees(known);
-    const { offsets, names, maxNames } = reuse ? known : this.index(verified);
-    this.offsets = offsets;
-    this.nameOffsets = names;
-    this.maxNames = maxNames;
-    this.reusedIndex = reuse;
+    this.sectionStart = header.headerLength + header.typeOffset;
+    this.sectionEnd = this.sectionStart + header.typeLength;
+    if (known !== undefined && verified && base === undefined && this.fits(known)) {
+      this.kept = known;
+      this.keptOffsets = new Uint32Array(known.count);
+    }
+    // The last stride must end at the section's end: that checks the type count.
+    if (this.kept !== undefined && this.walkStride(this.kept.checkpoints.length - 2)) {
+      this.recordCount = this.kept.count;
+      this.reusedIndex = true;
+    } else {
+      this.distrust();
+      this.whole = this.index(verified);
+      this.recordCount = this.whole.offsets.length;
+      this.reusedIndex = false;
+    }
   }
 
   /** Whether the index came from an earlier process (see ParseOptions.index). @internal */
@@ -210,37 +225,86 @@ export class RawTypes {
 
   /** Each kind's largest name offset, when the index pass found them. @internal */
   get maxNameOffsets(): Uint32Array | undefined {
-    return this.maxNames;
+    return this.whole?.maxNames;
+  }
+
+  /** Absolute byte offset of each type record, indexed by `id - firstId`. */
+  get offsets(): Uint32Array {
+    return this.wholeIndex().offsets;
+  }
+
+  /** `name_off` of each type, indexed by `id - firstId`. */
+  get nameOffsets(): Uint32Array {
+    return this.wholeIndex().names;
+  }
+
+  private wholeIndex(): { offsets: Uint32Array; names: Uint32Array; maxNames?: Uint32Array } {
+    if (this.whole === undefined) {
+      const whole = this.index(this.verified);
+      // A kept index of another type count cannot have passed fits(); stay consistent anyway.
+      if (whole.offsets.length !== this.recordCount) throw new ParseError('BTF type count changed under a kept index');
+      this.whole = whole;
+    }
+    return this.whole;
   }
 
   /**
-   * Whether an index kept by an earlier process fits this blob: its first record at the
-   * section's start and its last one ending at its end, and 64 records spread over it where it
-   * says, each followed by the next, with the name it lists. A stale or damaged index fails
-   * this (and is then computed anew); it costs microseconds.
+   * Whether a kept index has the shape of one made of these bytes: its type count fits the
+   * section, its first checkpoint is the section's start and its last the section's end, with
+   * one checkpoint per stride between, and its name table is a power of two long. What its
+   * checkpoints and names say is checked when they are used.
    */
-  private agrees(known: KernelBTFIndex): boolean {
-    const { offsets, names, maxNames } = known;
-    const n = offsets.length;
-    const start = this.header.headerLength + this.header.typeOffset;
-    const end = start + this.header.typeLength;
-    if (n === 0 || names.length !== n || maxNames.length !== 32 || n * btfTypeSize > this.header.typeLength) return false;
-    if (offsets[0] !== start || this.recordEnd(offsets[n - 1]!, end) !== end) return false;
-    const strLen = this.strings.length;
-    for (let k = 0; k < 64; k++) {
-      const i = Math.floor((k * (n - 1)) / 63);
-      const at = offsets[i]!;
-      if (at < start || at + btfTypeSize > end || at % 4 !== start % 4) return false;
-      const name = this.view.getUint32(at, this.le);
-      if (names[i] !== name || name >= strLen || name > maxNames[this.kindAt(at)]!) return false;
-      const next = this.recordEnd(at, end);
-      if (next < 0 || (i + 1 < n ? offsets[i + 1] !== next : next !== end)) return false;
-    }
-    return true;
+  private fits(known: KernelBTFIndex): boolean {
+    const { count, strideLog2, checkpoints, names } = known;
+    if (!Number.isInteger(count) || count <= 0 || count * btfTypeSize > this.header.typeLength) return false;
+    if (!Number.isInteger(strideLog2) || strideLog2 < 0 || strideLog2 > 16) return false;
+    if (checkpoints.length !== Math.ceil(count / 2 ** strideLog2) + 1) return false;
+    if (checkpoints[0] !== this.sectionStart || checkpoints[checkpoints.length - 1] !== this.sectionEnd) return false;
+    if (names.length < 2 || (names.length & (names.length - 1)) !== 0 || names.length < count / 4) return false;
+    return idBitsFor(this.firstId + count) <= 24;
   }
 
-  private kindAt(at: number): number {
-    return (this.view.getUint32(at + 4, this.le) >>> 24) & 0x1f;
+  /** Stops using a kept index that proved wrong: the whole index is computed from now on. */
+  private distrust(): void {
+    this.kept = undefined;
+    this.keptOffsets = undefined;
+  }
+
+  /**
+   * The byte offset of type `id`'s record (which must belong to this blob). From a kept index,
+   * the records of the checkpoint's stride are walked (kind, length and name of each checked,
+   * as the index pass does) and must end exactly at the next checkpoint; if they do not, the
+   * kept index is dropped and the whole index computed.
+   */
+  offsetOf(id: number): number {
+    const i = id - this.firstId;
+    const found = this.keptOffsets;
+    if (found !== undefined) {
+      const at = found[i]!;
+      if (at !== 0) return at;
+      if (this.walkStride(i >>> this.kept!.strideLog2)) return found[i]!;
+      this.distrust();
+    }
+    return this.wholeIndex().offsets[i]!;
+  }
+
+  // Fills keptOffsets for stride `s` from its checkpoint; false if the records do not fit.
+  private walkStride(s: number): boolean {
+    const { strideLog2, checkpoints, count } = this.kept!;
+    const found = this.keptOffsets!;
+    const first = s << strideLog2;
+    const last = Math.min(count, first + (1 << strideLog2));
+    const end = checkpoints[s + 1]!;
+    const strLen = this.strings.length;
+    let at = checkpoints[s]!;
+    if (at < this.sectionStart || (at - this.sectionStart) % 4 !== 0) return false;
+    for (let i = first; i < last; i++) {
+      const next = this.recordEnd(at, end);
+      if (next < 0 || this.view.getUint32(at, this.le) >= strLen) return false;
+      found[i] = at;
+      at = next;
+    }
+    return at === end;
   }
 
   // Where the record at `at` ends, or -1 for an unknown kind or one running past `end`.
@@ -251,19 +315,78 @@ export class RawTypes {
     return tail < 0 || at + btfTypeSize + tail > end ? -1 : at + btfTypeSize + tail;
   }
 
+  /**
+   * IDs of the types whose essential name is `essential`, from a kept index's name table, or
+   * undefined without one (then the caller searches). Every slot probed is checked against the
+   * BTF: a valid ID of a named type whose own name hashes to what the slot says; a slot that
+   * fails drops the kept index (undefined).
+   */
+  keptNameIds(essential: string): number[] | undefined {
+    const table = this.kept?.names;
+    if (table === undefined) return undefined;
+    const query = Buffer.from(essential, 'utf8');
+    const out: number[] = [];
+    if (query.length === 0) return out;
+    const h = hashBytes(query, 0, query.length);
+    const endId = this.firstId + this.recordCount;
+    const idBits = idBitsFor(endId);
+    const idMask = 2 ** idBits - 1;
+    const mask = table.length - 1;
+    for (let j = h & mask, probes = 0; table[j] !== emptySlot; j = (j + 1) & mask) {
+      const slot = table[j]!;
+      const id = slot & idMask;
+      if (id < this.firstId || id >= endId || ++probes > table.length) return this.distrustNames();
+      const at = this.offsetOf(id);
+      if (this.kept === undefined) return undefined; // its checkpoints proved wrong
+      const nameOff = this.view.getUint32(at, this.le);
+      if (nameOff === 0) return this.distrustNames();
+      const [bytes, start] = this.strings.locate(nameOff);
+      const length = essentialLength(bytes, start);
+      const real = hashBytes(bytes, start, length);
+      if (real >>> idBits !== slot >>> idBits) return this.distrustNames();
+      if (real !== h || length !== query.length) continue;
+      let same = true;
+      for (let k = 0; same && k < length; k++) same = bytes[start + k] === query[k];
+      if (same) out.push(id);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  private distrustNames(): undefined {
+    this.distrust();
+    return undefined;
+  }
+
+  /**
+   * What a later process of the boot can keep of this blob's index (see
+   * internal/kernel-btf-index.ts): checkpoints every 2^strideLog2 records and the name table.
+   * Undefined when the blob has too many types for the table.
+   */
+  keptIndex(strideLog2 = 5): KernelBTFIndex | undefined {
+    const { offsets, names } = this.wholeIndex();
+    const table = buildNameTable(this.strings, names, this.firstId);
+    if (table === undefined) return undefined;
+    const n = offsets.length;
+    const stride = 2 ** strideLog2;
+    const checkpoints = new Uint32Array(Math.ceil(n / stride) + 1);
+    for (let s = 0; s * stride < n; s++) checkpoints[s] = offsets[s * stride]!;
+    checkpoints[checkpoints.length - 1] = this.sectionEnd;
+    return { count: n, strideLog2, checkpoints, names: table };
+  }
+
   /** Number of types in this blob (not counting void or base types). */
   get count(): number {
-    return this.offsets.length;
+    return this.recordCount;
   }
 
   /** One past the largest type ID of this blob. */
   get endId(): number {
-    return this.firstId + this.offsets.length;
+    return this.firstId + this.recordCount;
   }
 
   /** The kind of type `id` (which must belong to this blob). */
   kindOf(id: number): Kind {
-    return ((this.view.getUint32(this.offsets[id - this.firstId]! + 4, this.le) >>> 24) & 0x1f) as Kind;
+    return ((this.view.getUint32(this.offsetOf(id) + 4, this.le) >>> 24) & 0x1f) as Kind;
   }
 
   /**
@@ -273,7 +396,7 @@ export class RawTypes {
    * functions' names).
    */
   maxNameOffset(kinds: readonly Kind[]): number | undefined {
-    const max = this.maxNames;
+    const max = this.whole?.maxNames;
     if (max === undefined) return undefined;
     let m = 0;
     for (const k of kinds) m = Math.max(m, max[k] ?? 0);
@@ -282,7 +405,7 @@ export class RawTypes {
 
   /** The name of type `id` (which must belong to this blob). */
   nameOf(id: number): string {
-    return this.strings.get(this.nameOffsets[id - this.firstId]!);
+    return this.strings.get(this.view.getUint32(this.offsetOf(id), this.le));
   }
 
   private index(verified: boolean): { offsets: Uint32Array; names: Uint32Array; maxNames?: Uint32Array } {
@@ -432,8 +555,8 @@ export class RawTypes {
    */
   shell(id: number, refs: number[], member: (ref: number) => Type): Type {
     const { view, le } = this;
-    const at = this.offsets[id - this.firstId]!;
-    const name = this.strings.get(this.nameOffsets[id - this.firstId]!);
+    const at = this.offsetOf(id);
+    const name = this.strings.get(view.getUint32(at, le));
     const info = view.getUint32(at + 4, le);
     const sizeType = view.getUint32(at + 8, le);
     const kind = (info >>> 24) & 0x1f;

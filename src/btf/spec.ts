@@ -205,8 +205,12 @@ export class Spec {
       let ids = this.rawLookups.get(key);
       if (ids === undefined) {
         const all = this.rawLookups.get(essential);
+        // The name table of a kept vmlinux index answers in a probe or two (undefined without one).
+        const kept = all === undefined && this.rawNames === undefined ? raw.keptNameIds(essential) : undefined;
         if (all !== undefined) {
           ids = all;
+        } else if (kept !== undefined) {
+          ids = kept;
         } else if (this.rawNames === undefined && this.rawLookups.size < rawScanLimit) {
           // The first few names are found by a linear scan of the name offsets (about 1 ms
           // for vmlinux); hashing every name into an index costs tens of ms and only pays off

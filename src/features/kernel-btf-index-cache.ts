@@ -1,12 +1,14 @@
 /**
  * The per-boot store of the running kernel's vmlinux BTF index (internal/kernel-btf-index.ts):
- * where each of its ~126k type records starts, its name, and each kind's largest name offset,
- * as the first process of a boot found them, so that later processes read ~1 MB instead of
- * walking the 3 MB type section. One file, `vmlinux-btf-index.bin`, in the probe cache's
- * directory and under its rules (probe-cache.ts: a directory only its owner may enter, a file
- * only its owner may write; off with `EBPF_TS_NO_PROBE_CACHE=1` and when running from the
- * TypeScript sources). It is keyed by the boot id, the kernel release, the BTF's length and the
- * code of the index pass; btf/parse.ts checks a sample of it against the BTF before use.
+ * where every 32nd of its ~126k type records starts and a hash table of their names, as the
+ * first process of a boot made them, so that later processes read ~0.5 MB instead of walking
+ * the 3 MB type section and searching the 2.3 MB string table for each name. One file,
+ * `vmlinux-btf-index.bin`, in the probe cache's directory and under its rules (probe-cache.ts: a
+ * directory only its owner may enter, a file only its owner may write; off with
+ * `EBPF_TS_NO_PROBE_CACHE=1` and when running from the TypeScript sources). It is keyed by the
+ * boot id, the kernel release, the BTF's length, the file format and the code of the index
+ * pass; btf/parse.ts checks each part it uses against the BTF (a file that proves wrong is
+ * dropped for the rest of the process, which then indexes the BTF as without one).
  *
  * @module
  */
@@ -19,16 +21,19 @@ import { setKernelBTFIndexStore, type KernelBTFIndex, type KernelBTFIndexStore }
 import { readTrusted, trustedDir, writeReplacing } from './probe-cache-file.js';
 import { probeCacheDir } from './probe-cache.js';
 
+// Named by format: library versions with another format do not replace each other's file.
 /** The file's name inside the cache directory. */
-export const kernelBTFIndexFileName = 'vmlinux-btf-index.bin';
+export const kernelBTFIndexFileName = 'vmlinux-btf-index-2.bin';
 
 const magic = 0x58495442; // "BTIX"
-const format = 1;
-// Words 0–4: magic, format, BTF length, type count, key length; the key text from byte 32.
+const format = 2;
+// Words 0–7: magic, format, BTF length, type count, key length, log2 of the checkpoint stride,
+// checkpoint count, name table slots; the key text from byte 32; the arrays from headerBytes.
 const headerBytes = 256;
 const maxKeyBytes = headerBytes - 32;
-// vmlinux has ~126k types; 16M would be 128 MB of index: not ours.
+// vmlinux has ~126k types; 16M would be far more than any kernel: not ours.
 const maxTypes = 1 << 24;
+const maxSlots = 1 << 26;
 
 /** One directory's index file (words in host byte order: it never leaves the machine). */
 export class KernelBTFIndexFile implements KernelBTFIndexStore {
@@ -43,37 +48,40 @@ export class KernelBTFIndexFile implements KernelBTFIndexStore {
     private readonly uid: number = process.geteuid?.() ?? -1,
   ) {}
 
-  /** The stored index for a BTF of `blobLength` bytes under this key, if the file has one. */
+  /**
+   * The stored index for a BTF of `blobLength` bytes under this key, if the file has one of
+   * the right shape (what it says is checked against the BTF where parsing uses it).
+   */
   load(blobLength: number): KernelBTFIndex | undefined {
     if (!trustedDir(this.dir, this.uid, false)) return undefined;
-    const b = readTrusted(join(this.dir, kernelBTFIndexFileName), this.uid, headerBytes + 128 + 8 * maxTypes);
-    if (b === undefined || b.length < headerBytes + 128 || b.byteOffset % 4 !== 0) return undefined;
-    const w = new Uint32Array(b.buffer, b.byteOffset, 5);
-    const n = w[3]!;
-    const keyLength = w[4]!;
-    if (w[0] !== magic || w[1] !== format || w[2] !== blobLength || keyLength > maxKeyBytes) return undefined;
-    if (b.length !== headerBytes + 128 + 8 * n || b.toString('utf8', 32, 32 + keyLength) !== this.key) return undefined;
+    const b = readTrusted(join(this.dir, kernelBTFIndexFileName), this.uid, headerBytes + 4 * (maxTypes + maxSlots));
+    if (b === undefined || b.length < headerBytes || b.byteOffset % 4 !== 0) return undefined;
+    const [m, f, length, count, keyLength, strideLog2, checkpointCount, slots] = new Uint32Array(b.buffer, b.byteOffset, 8);
+    if (m !== magic || f !== format || length !== blobLength || keyLength! > maxKeyBytes || count! > maxTypes || slots! > maxSlots) return undefined;
+    if (strideLog2! > 16 || checkpointCount !== Math.ceil(count! / 2 ** strideLog2!) + 1) return undefined;
+    if (b.length !== headerBytes + 4 * (checkpointCount + slots!) || b.toString('utf8', 32, 32 + keyLength!) !== this.key) return undefined;
     const at = b.byteOffset + headerBytes;
     return {
-      maxNames: new Uint32Array(b.buffer, at, 32),
-      offsets: new Uint32Array(b.buffer, at + 128, n),
-      names: new Uint32Array(b.buffer, at + 128 + 4 * n, n),
+      count: count!,
+      strideLog2: strideLog2!,
+      checkpoints: new Uint32Array(b.buffer, at, checkpointCount),
+      names: new Uint32Array(b.buffer, at + 4 * checkpointCount, slots),
     };
   }
 
   /** Writes the index for a BTF of `blobLength` bytes; false when that is not possible. */
   save(blobLength: number, index: KernelBTFIndex): boolean {
-    const n = index.offsets.length;
+    const { count, strideLog2, checkpoints, names } = index;
     const key = Buffer.from(this.key, 'utf8');
-    if (key.length > maxKeyBytes || index.names.length !== n || index.maxNames.length !== 32 || n > maxTypes) return false;
+    if (key.length > maxKeyBytes || count > maxTypes || names.length > maxSlots || strideLog2 > 16) return false;
+    if (checkpoints.length !== Math.ceil(count / 2 ** strideLog2) + 1) return false;
     if (!trustedDir(this.dir, this.uid, true)) return false;
-    const out = new Uint8Array(headerBytes + 128 + 8 * n);
-    new Uint32Array(out.buffer, 0, 5).set([magic, format, blobLength, n, key.length]);
+    const out = new Uint8Array(headerBytes + 4 * (checkpoints.length + names.length));
+    new Uint32Array(out.buffer, 0, 8).set([magic, format, blobLength, count, key.length, strideLog2, checkpoints.length, names.length]);
     out.set(key, 32);
     const words = new Uint32Array(out.buffer, headerBytes);
-    words.set(index.maxNames, 0);
-    words.set(index.offsets, 32);
-    words.set(index.names, 32 + n);
+    words.set(checkpoints, 0);
+    words.set(names, checkpoints.length);
     return writeReplacing(this.dir, kernelBTFIndexFileName, out);
   }
 }
