@@ -64,11 +64,18 @@ async function child() {
       mapped,
       // The index's whole buffer: a WebAssembly memory also holds the window a mapped blob was
       // indexed through.
-      externalMB: ((mapped ? 0 : spec.raw.bytes.buffer.byteLength) + (spec.raw.offsets.buffer === spec.raw.bytes.buffer ? 0 : spec.raw.offsets.buffer.byteLength)) / 1e6,
+      // With a kept per-boot index, its names table's buffer (the file read; reading
+      // raw.offsets would compute the whole index just to measure it).
+      externalMB: ((mapped ? 0 : spec.raw.bytes.buffer.byteLength) + indexBytes(spec.raw)) / 1e6,
       rssMB: (mem1.rss - mem0.rss) / 1e6,
       check: sum,
     }),
   );
+}
+
+function indexBytes(raw) {
+  if (raw.reusedIndex) return raw.kept?.names.buffer.byteLength ?? 0;
+  return raw.offsets.buffer === raw.bytes.buffer ? 0 : raw.offsets.buffer.byteLength;
 }
 
 // The same touch as the C side: each member's name and offset, its type's kind and name.
