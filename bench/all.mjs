@@ -171,6 +171,7 @@ function main() {
   row('… the same, first run (no code cache of ours yet, or EBPF_TS_CODE_CACHE=off)', J('load')?.coldNoCodeCacheMs, J('load')?.libbpfMs, J('load')?.ciliumMs, 'ms', undefined, 'the row above: fresh processes after one has filled the code cache (docs/startup.md)');
   row('warm (kernel BTF cached)', J('load')?.warmMs, J('load')?.libbpfMs, J('load')?.ciliumMs, 'ms', { op: '<=', limit: 0.3, of: 'ratio' });
   row('kernel BTF parse + find task_struct, in process', J('btf')?.oursColdMs, J('btf')?.libbpfColdMs, undefined, 'ms', { op: '<=', limit: 0.5, of: 'ratio' });
+  if (J('btf')?.oursUncachedColdMs !== undefined) row('… the same, first run (no code cache of ours yet, or EBPF_TS_CODE_CACHE=off)', J('btf').oursUncachedColdMs, J('btf').libbpfColdMs, undefined, 'ms', undefined, 'the row above: fresh processes after one has filled the code cache (docs/startup.md)');
   const map = J('map')?.medians;
   for (const op of ['update', 'lookup']) row(`hash map ${op}, ns/op`, map?.native?.[op], map?.libbpf?.[op], map?.cilium?.[op], 'ns', { op: '<=', limit: 1.1, of: 'ratio' });
   const perf = J('perf')?.summary ?? {};
