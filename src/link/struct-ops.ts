@@ -108,7 +108,8 @@ export function attachStructOps(map: BpfMap): Link {
   }
   const what = `struct_ops ${map.name}`;
   if ((map.flags & BPF_F_LINK) !== 0) {
-    structOpsLinkFeature.require();
+    // No probe: the kernel made this map with BPF_F_LINK, which only kernels with struct_ops
+    // links accept (and a probe here, at attach time, would lack the load's BPF token).
     const fd = bpfCall(
       LinkCreate,
       { map_fd: map.fd, attach_type: AttachType.StructOps },
