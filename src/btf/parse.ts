@@ -188,7 +188,7 @@ export class RawTypes {
    * (members, parameters, enumerators): decoding a type checks its own; `known` is then an
    * index an earlier process made of the same bytes, used instead of the index pass when its
    * shape fits (each part is checked against the bytes when it is used, see offsetOf and
-   * keptNameIds).
+   * keptNameIds). Made by the spec's parser (`parseBTF`, `loadKernelSpec`). @internal
    */
   constructor(bytes: Uint8Array, base?: { strings: StringTable; typeCount: number }, verified = false, known?: KernelBTFIndex) {
     const { header, byteOrder } = parseHeader(bytes);
@@ -319,7 +319,7 @@ export class RawTypes {
    * IDs of the types whose essential name is `essential`, from a kept index's name table, or
    * undefined without one (then the caller searches). Every slot probed is checked against the
    * BTF: a valid ID of a named type whose own name hashes to what the slot says; a slot that
-   * fails drops the kept index (undefined).
+   * fails drops the kept index (undefined). @internal
    */
   keptNameIds(essential: string): number[] | undefined {
     const table = this.kept?.names;
@@ -360,7 +360,7 @@ export class RawTypes {
   /**
    * What a later process of the boot can keep of this blob's index (see
    * internal/kernel-btf-index.ts): checkpoints every 2^strideLog2 records and the name table.
-   * Undefined when the blob has too many types for the table.
+   * Undefined when the blob has too many types for the table. @internal
    */
   keptIndex(strideLog2 = 5): KernelBTFIndex | undefined {
     const { offsets, names } = this.wholeIndex();
