@@ -8,10 +8,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cString, objGetInfoByFd, type ObjectKind } from '../sys/commands.js';
-import { encodeAttr, readField } from '../sys/attr.js';
-import { bpfRaw } from '../sys/bpf.js';
-import { BtfInfo, ObjGet, ProgInfo } from '../sys/layouts.js';
+import { objGetInfoByFd, tryObjGet, type ObjectKind } from '../sys/commands.js';
+import { readField } from '../sys/attr.js';
+import { BtfInfo, ProgInfo } from '../sys/layouts.js';
 import { backend } from '../sys/select.js';
 import { ownFdKind } from './bpf-fdinfo.js';
 import { parseMountinfo, readMountinfo } from './mountinfo.js';
@@ -37,10 +36,8 @@ function pinnedId(fd: number, kind: ObjectKind): number {
 }
 
 function identify(path: string): { kind: ObjectKind; id: number } | undefined {
-  // A refusal is an answer here, not an error: most bpffs mounts hold files that are no
-  // objects (bpf_preload's maps.debug and progs.debug), so the errno is taken as it comes.
-  const { attr, pointers } = encodeAttr(ObjGet, { pathname: cString(path), bpf_fd: 0 });
-  const fd = bpfRaw(ObjGet, attr, pointers);
+  // Most bpffs mounts hold files that are no objects (bpf_preload's maps.debug, progs.debug).
+  const fd = tryObjGet(path);
   if (fd < 0) return undefined;
   try {
     const kind = ownFdKind(fd);

@@ -128,9 +128,22 @@ export function objPin(fd: number, path: string, ctx?: ErrorContext): void {
   bpfCall(ObjPin, { pathname: cString(path), bpf_fd: fd }, ctx);
 }
 
+function objGetValues(path: string, flags: number) {
+  return { pathname: cString(path), bpf_fd: 0, file_flags: flags === 0 ? undefined : flags };
+}
+
 /** BPF_OBJ_GET: opens a pinned object; `flags` are BPF_F_RDONLY / BPF_F_WRONLY. */
 export function objGet(path: string, flags = 0, ctx?: ErrorContext): number {
-  return bpfCall(ObjGet, { pathname: cString(path), bpf_fd: 0, file_flags: flags === 0 ? undefined : flags }, ctx);
+  return bpfCall(ObjGet, objGetValues(path, flags), ctx);
+}
+
+/**
+ * BPF_OBJ_GET for walks where a refusal is an answer, not an error (a bpffs holds files that
+ * are no objects): the fd, or -errno, without building an error.
+ */
+export function tryObjGet(path: string, flags = 0): number {
+  const { attr, pointers } = encodeAttr(ObjGet, objGetValues(path, flags));
+  return bpfRaw(ObjGet, attr, pointers);
 }
 
 /** A NUL-terminated UTF-8 copy of `text` for `char *` attr fields. */
