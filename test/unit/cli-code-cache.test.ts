@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChunkLoader, codeCacheDir, readCodeCache, writeCodeCache } from '../../src/cli/code-cache.js';
+import { ChunkLoader } from '../../src/cli/code-cache.js';
+import { codeCacheDir, readCodeCache, writeCodeCache } from '../../src/internal/code-cache.js';
 
 let tmp: string;
 beforeEach(() => {
