@@ -6,7 +6,9 @@
 //
 // Kernels: arguments, else EBPF_TS_VM_KERNELS, else "6.1 5.10 6.12". Tests that only a VM can
 // run (kprobes, fentry) detect the kernel's abilities themselves and skip on the host with
-// "runs in test:vm". Prints each kernel's vitest summary, then one line for all of them.
+// "runs in test:vm". Prints each kernel's vitest output as it runs, then a summary (each
+// kernel's counts, its failed tests, a VM's last lines where it gave no results) and one line
+// for all of them: CI's excerpt of a long log shows only its end.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -178,12 +180,13 @@ function runVm(args) {
 function failures(json) {
   const lines = [];
   for (const file of json.testResults) {
-    for (const t of file.assertionResults) {
-      if (t.status !== 'failed') continue;
+    const failed = file.assertionResults.filter((t) => t.status === 'failed');
+    for (const t of failed) {
       const why = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300);
       lines.push(`  ${relative(root, file.name)} > ${t.fullName ?? t.title}: ${why}`);
     }
-    if (file.status === 'failed' && file.assertionResults.length === 0) lines.push(`  ${relative(root, file.name)}: ${String(file.message ?? '').split('\n')[0]}`);
+    // A file that failed outside its tests (a hook, an import): vitest's message for the file.
+    if (file.status === 'failed' && failed.length === 0) lines.push(`  ${relative(root, file.name)}: ${String(file.message ?? '').split('\n')[0].slice(0, 300)}`);
   }
   return lines;
 }
