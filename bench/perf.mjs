@@ -51,6 +51,8 @@
 //      PERF_APIS ("readMany forEach batches"), PERF_PEERS ("libbpf cilium"),
 //      PERF_SLICES_MS (diagnostic: losses per time slice of the run, on stderr),
 //      PERF_START_TRACE=1 (diagnostic: samples and losses per ms over the first 40 ms),
+//      PERF_ALLOC_PROFILE=1 (diagnostic: where the timed run allocates, garbage included,
+//      from V8's sampling heap profiler; the top sites on stderr),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
@@ -121,6 +123,7 @@ function parent() {
   const dist = prepareDist();
   const gen = buildGenerator();
   const contestants = [];
+  const diagnostics = ['PERF_SLICES_MS', 'PERF_START_TRACE', 'PERF_ALLOC_PROFILE'].some((k) => (process.env[k] ?? '') !== '' && process.env[k] !== '0');
   const peers = (process.env.PERF_PEERS ?? 'libbpf cilium').split(/\s+/).filter(Boolean);
   for (const [id, dir, bin] of [
     ['libbpf', 'peer-libbpf', 'peer-libbpf'],
@@ -157,6 +160,8 @@ function parent() {
                 timeout: (secs + 30) * 1000,
               });
         const line = (r.stdout || '').split('\n').find((l) => l.startsWith('bench-perf'));
+        // The diagnostics print to the child's stderr: passed on, each line marked with its contestant.
+        if (diagnostics && c.kind !== 'peer' && r.stderr) process.stderr.write(r.stderr.replace(/^(?=.)/gm, `    [${c.id}, wm=${wm}] `));
         if (r.status !== 0 || line === undefined) {
           log(`  wm=${wm} ${c.id}: failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
           continue;
@@ -487,6 +492,7 @@ async function child(secs) {
   const t0 = process.hrtime.bigint();
   tSlice0 = t0;
   if (startTrace !== undefined) tStart = performance.now();
+  const allocProfile = process.env.PERF_ALLOC_PROFILE === '1' ? await startAllocProfile() : undefined;
   call('gen_start', ffi.DataType.I32);
   if (startTrace !== undefined) process.stderr.write(`gen_start call took ${(performance.now() - tStart).toFixed(2)} ms\n`);
   let generated = 0;
@@ -494,6 +500,7 @@ async function child(secs) {
   await new Promise((r) => setTimeout(r, secs * 1000));
   generated = call('gen_stop', ffi.DataType.Double);
   tGen = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (allocProfile !== undefined) await allocProfile(secs);
   await new Promise((r) => setTimeout(r, 200));
   drainAll();
   const cpu1 = process.cpuUsage(cpu0);
@@ -520,3 +527,33 @@ async function child(secs) {
 
 if (process.argv[2] === '--child') await child(Number(process.argv[3] ?? 5));
 else process.exitCode = parent();
+
+/**
+ * PERF_ALLOC_PROFILE: starts V8's sampling heap profiler, counting objects the young and old
+ * generation collectors freed too (a reader's garbage is what makes its scavenges); returns a
+ * function that stops it and prints the sites that allocated most, per second, to stderr.
+ */
+async function startAllocProfile() {
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method, params) => new Promise((res, rej) => session.post(method, params, (err, r) => (err ? rej(err) : res(r))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async (secs) => {
+    const { profile } = await post('HeapProfiler.stopSampling');
+    session.disconnect();
+    const sites = new Map();
+    const walk = (node, stack) => {
+      const f = node.callFrame;
+      const here = [...stack, `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`];
+      if (node.selfSize > 0) {
+        const site = here.slice(-3).reverse().join(' < ');
+        sites.set(site, (sites.get(site) ?? 0) + node.selfSize);
+      }
+      for (const child of node.children) walk(child, here);
+    };
+    walk(profile.head, []);
+    const top = [...sites].sort((a, b) => b[1] - a[1]).slice(0, 12);
+    process.stderr.write(`allocated per second of the timed run (sampled):\n${top.map(([site, bytes]) => `  ${(bytes / secs / 1024).toFixed(0)} KiB/s  ${site}`).join('\n')}\n`);
+  };
+}
