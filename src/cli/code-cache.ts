@@ -15,7 +15,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { constants as vmConstants } from 'node:vm';
 import { codeCacheDir, compileCached } from '../internal/code-cache.js';
 
-
 /** A chunk's wrapper: its exports object, module, `import.meta.url` and this loader (the command table loads its groups through it). */
 type ChunkFunction = (exports: object, module: { exports: object }, url: string, load: (name: string) => unknown) => void;
 

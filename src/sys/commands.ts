@@ -128,6 +128,7 @@ export function objPin(fd: number, path: string, ctx?: ErrorContext): void {
   bpfCall(ObjPin, { pathname: cString(path), bpf_fd: fd }, ctx);
 }
 
+/** BPF_OBJ_GET's attr values, shared by objGet and tryObjGet. */
 function objGetValues(path: string, flags: number) {
   return { pathname: cString(path), bpf_fd: 0, file_flags: flags === 0 ? undefined : flags };
 }
@@ -141,8 +142,8 @@ export function objGet(path: string, flags = 0, ctx?: ErrorContext): number {
  * BPF_OBJ_GET for walks where a refusal is an answer, not an error (a bpffs holds files that
  * are no objects): the fd, or -errno, without building an error.
  */
-export function tryObjGet(path: string, flags = 0): number {
-  const { attr, pointers } = encodeAttr(ObjGet, objGetValues(path, flags));
+export function tryObjGet(path: string): number {
+  const { attr, pointers } = encodeAttr(ObjGet, objGetValues(path, 0));
   return bpfRaw(ObjGet, attr, pointers);
 }
 
