@@ -48,7 +48,8 @@
 // (vm_during) and how busy the machine was just before (busy_before, % of one CPU).
 //
 // Env: PERF_SECS (5), BENCH_RUNS (3), PERF_WMS ("0 4096 65536"; 0 = wake on every sample),
-//      PERF_APIS ("readMany forEach batches"), PERF_PEERS ("libbpf cilium"),
+//      PERF_APIS ("readMany forEach batches"), PERF_PEERS ("libbpf cilium"; add libbpf-node for
+//      the libbpf peer's reader and generator run inside a node process, see buildPeerInNode),
 //      PERF_SLICES_MS (diagnostic: losses per time slice of the run, on stderr),
 //      PERF_START_TRACE=1 (diagnostic: samples and losses per ms over the first 40 ms),
 //      PERF_ALLOC_PROFILE=1 (diagnostic: where the timed run allocates, garbage included,
@@ -134,6 +135,10 @@ function parent() {
     if (r.status !== 0) log(`note: ${id} peer does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
     else contestants.push({ id, kind: 'peer', binary: join(out, bin) });
   }
+  if (peers.includes('libbpf-node')) {
+    const lib = buildPeerInNode();
+    if (lib !== undefined) contestants.push({ id: 'libbpf-node', kind: 'peer-in-node', lib, obj: join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o') });
+  }
   for (const b of backends) for (const api of apis) contestants.push({ id: `ebpf-ts ${b} ${api}`, kind: 'ours', backend: b, api });
   // An older build measured in the same rounds (before/after comparisons on a shared machine).
   if (process.env.BENCH_BASELINE_DIST) {
@@ -154,6 +159,8 @@ function parent() {
         const r =
           c.kind === 'peer'
             ? spawnSync(c.binary, ['bench-perf', String(secs)], { env, encoding: 'utf8', timeout: (secs + 30) * 1000 })
+            : c.kind === 'peer-in-node'
+            ? spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--peer-in-node', String(secs)], { env: { ...env, PEER_LIB: c.lib, PEER_OBJ: c.obj }, encoding: 'utf8', timeout: (secs + 30) * 1000 })
             : spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(secs)], {
                 env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, PERF_API: c.api },
                 encoding: 'utf8',
@@ -161,7 +168,7 @@ function parent() {
               });
         const line = (r.stdout || '').split('\n').find((l) => l.startsWith('bench-perf'));
         // The diagnostics print to the child's stderr: passed on, each line marked with its contestant.
-        if (diagnostics && c.kind !== 'peer' && r.stderr) process.stderr.write(r.stderr.replace(/^(?=.)/gm, `    [${c.id}, wm=${wm}] `));
+        if (diagnostics && c.kind === 'ours' && r.stderr) process.stderr.write(r.stderr.replace(/^(?=.)/gm, `    [${c.id}, wm=${wm}] `));
         if (r.status !== 0 || line === undefined) {
           log(`  wm=${wm} ${c.id}: failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
           continue;
@@ -277,6 +284,59 @@ function prepareDist() {
     process.exit(1);
   }
   return out;
+}
+
+/**
+ * The libbpf peer's `bench-perf` (its perf_buffer reader and its generator thread) as a shared
+ * library with one entry point, `run_perf(seconds, obj)`, for `--peer-in-node` to call through
+ * ffi-rs: the same C reader, inside a node process instead of its own. Compares readers in the
+ * same kind of process (results/issue14-relay-2026-12-07.md). Needs the libbpf peer built
+ * (its BPF object); undefined, with a note, when it cannot be built.
+ */
+function buildPeerInNode() {
+  const dir = join(buildDir, 'peer-libbpf-node');
+  mkdirSync(dir, { recursive: true });
+  const src = join(dir, 'wrap.c');
+  const lib = join(dir, 'libpeer.so');
+  if (!existsSync(join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o'))) {
+    log('note: libbpf-node needs the libbpf peer (PERF_PEERS with libbpf), skipped');
+    return undefined;
+  }
+  writeFileSync(
+    src,
+    [
+      '#define main peer_main',
+      `#include ${JSON.stringify(join(peersDir, 'peer-libbpf', 'peer.c'))}`,
+      '#undef main',
+      'int run_perf(double secs, const char *obj)',
+      '{',
+      '\tconst char *w = getenv("PERF_WATERMARK");',
+      '\tint rc = cmd_bench_perf(secs, obj, w ? atoi(w) : 0);',
+      '\tfflush(stdout);',
+      '\treturn rc;',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const r = spawnSync('gcc', ['-O2', '-shared', '-fPIC', '-w', '-o', lib, src, '-lbpf', '-lelf', '-lz', '-lpthread'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    log(`note: libbpf-node does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
+    return undefined;
+  }
+  return lib;
+}
+
+/** `--peer-in-node SECS`: runs the libbpf peer's bench-perf from PEER_LIB inside this process. */
+function peerInNode(secs) {
+  const ffi = createRequire(import.meta.url)('ffi-rs');
+  ffi.open({ library: 'peer_in_node', path: process.env.PEER_LIB });
+  process.exitCode = ffi.load({
+    library: 'peer_in_node',
+    funcName: 'run_perf',
+    retType: ffi.DataType.I32,
+    paramsType: [ffi.DataType.Double, ffi.DataType.String],
+    paramsValue: [secs, process.env.PEER_OBJ],
+  });
 }
 
 function buildGenerator() {
@@ -526,6 +586,7 @@ async function child(secs) {
 }
 
 if (process.argv[2] === '--child') await child(Number(process.argv[3] ?? 5));
+else if (process.argv[2] === '--peer-in-node') peerInNode(Number(process.argv[3] ?? 5));
 else process.exitCode = parent();
 
 /**
