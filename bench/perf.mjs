@@ -33,6 +33,15 @@
 //   to itself. With it received + lost == fired holds exactly; the `unreported` column shows
 //   fired - received - lost for every contestant.
 //
+// Two diagnostic contestants swap one part of ours for the peer's, to find which part loses
+// samples (results/issue14-relay-2026-12-07.md):
+// - PERF_APIS with `libbpf`: libbpf's perf_buffer (built at run time from LBREAD_C) reads our
+//   map in our process, with our program and generator; the JavaScript thread is blocked in
+//   its C poll loop for the run.
+// - PERF_PEER_PROG=1: each of our APIs once more on the peer's compiled perf_getppid.bpf.o,
+//   loaded with our loadCollection (target_tgid as a constant), instead of the hand-assembled
+//   program.
+//
 // Three ways of reading are measured (PERF_APIS): `readMany` (`for (;;) for (const r of await
 // reader.readMany())`: record objects, one promise per batch), `forEach`
 // (`reader.forEachRecord((cpu, bytes, offset, length) => …)`: records handed over in place from
@@ -123,6 +132,8 @@ function parent() {
 
   const dist = prepareDist();
   const gen = buildGenerator();
+  const lbread = apis.includes('libbpf') ? buildLibbpfReader() : undefined;
+  const peerObj = join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o');
   const contestants = [];
   const diagnostics = ['PERF_SLICES_MS', 'PERF_START_TRACE', 'PERF_ALLOC_PROFILE'].some((k) => (process.env[k] ?? '') !== '' && process.env[k] !== '0');
   const peers = (process.env.PERF_PEERS ?? 'libbpf cilium').split(/\s+/).filter(Boolean);
@@ -139,7 +150,14 @@ function parent() {
     const lib = buildPeerInNode();
     if (lib !== undefined) contestants.push({ id: 'libbpf-node', kind: 'peer-in-node', lib, obj: join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o') });
   }
-  for (const b of backends) for (const api of apis) contestants.push({ id: `ebpf-ts ${b} ${api}`, kind: 'ours', backend: b, api });
+  const ourApis = apis.filter((a) => a !== 'libbpf' || lbread !== undefined);
+  // `libbpf` as an API: libbpf's reader in our child (see the header), named so.
+  const ourId = (b, api) => (api === 'libbpf' ? `libbpf reader, ebpf-ts ${b} setup` : `ebpf-ts ${b} ${api}`);
+  for (const b of backends) for (const api of ourApis) contestants.push({ id: ourId(b, api), kind: 'ours', backend: b, api });
+  if (process.env.PERF_PEER_PROG === '1') {
+    if (!existsSync(peerObj)) log('note: PERF_PEER_PROG needs the libbpf peer built (its perf_getppid.bpf.o), skipped');
+    else for (const api of ourApis) contestants.push({ id: `${ourId('native', api)}, peer's program`, kind: 'ours', backend: 'native', api, peerObj });
+  }
   // An older build measured in the same rounds (before/after comparisons on a shared machine).
   if (process.env.BENCH_BASELINE_DIST) {
     const baseApis = (process.env.PERF_BASELINE_APIS ?? 'readMany').split(/\s+/).filter(Boolean);
@@ -162,7 +180,7 @@ function parent() {
             : c.kind === 'peer-in-node'
             ? spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--peer-in-node', String(secs)], { env: { ...env, PEER_LIB: c.lib, PEER_OBJ: c.obj }, encoding: 'utf8', timeout: (secs + 30) * 1000 })
             : spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(secs)], {
-                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, PERF_API: c.api },
+                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, PERF_API: c.api, BENCH_LBREAD: lbread ?? '', PERF_PEER_OBJ: c.peerObj ?? '' },
                 encoding: 'utf8',
                 timeout: (secs + 30) * 1000,
               });
@@ -339,6 +357,53 @@ function peerInNode(secs) {
   });
 }
 
+/**
+ * The `libbpf` diagnostic contestant's reader: libbpf's perf_buffer over a map fd we pass in,
+ * polled from the calling thread for a given time, counting samples and lost samples. Built
+ * with libbpf-dev; undefined, with a note, when it cannot be.
+ */
+const LBREAD_C = `
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
+#include <time.h>
+static uint64_t received, lost;
+static struct perf_buffer *pb;
+static uint64_t now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000ull + t.tv_nsec; }
+static enum bpf_perf_event_ret on_raw(void *ctx, int cpu, struct perf_event_header *e) {
+  (void)ctx; (void)cpu;
+  if (e->type == PERF_RECORD_SAMPLE) received++;
+  else if (e->type == PERF_RECORD_LOST) lost += ((uint64_t *)(e + 1))[1];
+  return LIBBPF_PERF_EVENT_CONT;
+}
+/* The peer's rings: 64 pages, raw samples, woken every wm bytes. */
+int lb_open(int map_fd, int wm) {
+  struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW, .sample_period = 1, .watermark = wm > 0, .wakeup_watermark = wm > 0 ? wm : 1 };
+  attr.size = sizeof attr;
+  pb = perf_buffer__new_raw(map_fd, 64, &attr, on_raw, NULL, NULL);
+  return pb ? 0 : -1;
+}
+int lb_poll_ms(int ms) { uint64_t d = now_ns() + (uint64_t)ms * 1000000ull; while (now_ns() < d) perf_buffer__poll(pb, 100); return 0; }
+int lb_consume(void) { return perf_buffer__consume(pb); }
+double lb_received(void) { return (double)received; }
+double lb_lost(void) { return (double)lost; }
+int lb_close(void) { perf_buffer__free(pb); pb = 0; return 0; }
+`;
+
+function buildLibbpfReader() {
+  const dir = join(buildDir, 'ebpf-ts-lbread');
+  mkdirSync(dir, { recursive: true });
+  const src = join(dir, 'lbread.c');
+  const lib = join(dir, 'liblbread.so');
+  writeFileSync(src, LBREAD_C);
+  const r = spawnSync('gcc', ['-O2', '-shared', '-fPIC', '-o', lib, src, '-lbpf'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    log(`note: the libbpf reader contestant does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
+    return undefined;
+  }
+  return lib;
+}
+
 function buildGenerator() {
   const dir = join(buildDir, 'ebpf-ts-gen');
   mkdirSync(dir, { recursive: true });
@@ -379,8 +444,19 @@ async function child(secs) {
     ffi.load({ library: 'ebpf_ts_bench_gen', funcName, retType, paramsType, paramsValue });
 
   const R = asm.Register;
-  const events = BpfMap.create({ name: 'events', type: MapType.PerfEventArray, keySize: 4, valueSize: 4, maxEntries: 0 });
-  const counters = BpfMap.create({ name: 'counters', type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 2 });
+  // PERF_PEER_OBJ (PERF_PEER_PROG): the peer's compiled object, loaded with our loader, instead.
+  const peerObj = process.env.PERF_PEER_OBJ ?? '';
+  const coll = peerObj === '' ? undefined : await (await imp('collection.js')).loadCollection(peerObj, { constants: { target_tgid: process.pid } });
+  const events = coll?.maps.events ?? BpfMap.create({ name: 'events', type: MapType.PerfEventArray, keySize: 4, valueSize: 4, maxEntries: 0 });
+  const counters = coll?.maps.counters ?? BpfMap.create({ name: 'counters', type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 2 });
+  const closeAll = () => {
+    if (coll !== undefined) coll.close();
+    else {
+      prog.close();
+      events.close();
+      counters.close();
+    }
+  };
   const bumpErrors = [
     asm.storeImm(asm.Size.W, R.R10, -4, 1),
     asm.loadMapPtr(R.R1, counters.fd),
@@ -425,8 +501,40 @@ async function child(secs) {
     asm.mov64Imm(R.R0, 0).withSymbol('out'),
     asm.exit(),
   ]);
-  const prog = Program.load({ name: 'on_getppid', type: ProgramType.Tracepoint, license: 'GPL', instructions });
+  const prog = coll?.programs.on_getppid ?? Program.load({ name: 'on_getppid', type: ProgramType.Tracepoint, license: 'GPL', instructions });
   const link = attachTracepoint(prog, 'syscalls', 'sys_enter_getppid');
+  const key = (k) => new Uint8Array(new Uint32Array([k]).buffer);
+  const u64 = (k) => Number(new DataView(counters.lookup(key(k)).buffer).getBigUint64(0, true));
+  if (api === 'libbpf') {
+    // The diagnostic contestant (see the header): libbpf's reader on our map, program and
+    // generator, the JavaScript thread blocked in its poll loop. No warm-up (it is C).
+    ffi.open({ library: 'lbread', path: process.env.BENCH_LBREAD });
+    const lb = (funcName, retType, paramsType = [], paramsValue = []) => ffi.load({ library: 'lbread', funcName, retType, paramsType, paramsValue });
+    if (lb('lb_open', ffi.DataType.I32, [ffi.DataType.I32, ffi.DataType.I32], [events.fd, wm]) !== 0) throw new Error('perf_buffer__new_raw failed');
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    call('gen_start', ffi.DataType.I32);
+    lb('lb_poll_ms', ffi.DataType.I32, [ffi.DataType.I32], [secs * 1000]);
+    const generated = call('gen_stop', ffi.DataType.Double);
+    const tGen = Number(process.hrtime.bigint() - t0) / 1e9;
+    lb('lb_poll_ms', ffi.DataType.I32, [ffi.DataType.I32], [200]);
+    lb('lb_consume', ffi.DataType.I32);
+    const cpu1 = process.cpuUsage(cpu0);
+    // As for ours: one sample per CPU brings out the losses the kernel still holds.
+    for (const cpu of onlineCPUs()) call('gen_once_on', ffi.DataType.I32, [ffi.DataType.I32], [cpu]);
+    lb('lb_consume', ffi.DataType.I32);
+    const received = lb('lb_received', ffi.DataType.Double);
+    const lost = lb('lb_lost', ffi.DataType.Double);
+    lb('lb_close', ffi.DataType.I32);
+    console.log(
+      `bench-perf watermark=${wm} warmup_s=0 seconds=${tGen.toFixed(2)} generated=${generated} fired=${u64(0)} received=${received} lost=${lost} ` +
+        `output_err=${u64(1)} events_per_s=${Math.round(received / tGen)} gen_per_s=${Math.round(generated / tGen)} ` +
+        `cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} reader_sleeps=0`,
+    );
+    link.close();
+    closeAll();
+    return;
+  }
   const reader = new PerfReader(events, wm > 0 ? { perCpuBufferBytes: 64 * 4096, watermark: wm } : { perCpuBufferBytes: 64 * 4096 });
 
   let received = 0;
@@ -513,7 +621,6 @@ async function child(secs) {
     }
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const key = (k) => new Uint8Array(new Uint32Array([k]).buffer);
   // Flush losses still held by the kernel (see the header comment), then drain again.
   const flushLosses = () => {
     for (const cpu of onlineCPUs()) call('gen_once_on', ffi.DataType.I32, [ffi.DataType.I32], [cpu]);
@@ -568,13 +675,10 @@ async function child(secs) {
   flushLosses();
   reader.close();
   await loop;
-  const u64 = (k) => new DataView(counters.lookup(key(k)).buffer).getBigUint64(0, true);
-  const fired = Number(u64(0));
-  const outErr = Number(u64(1));
+  const fired = u64(0);
+  const outErr = u64(1);
   link.close();
-  prog.close();
-  events.close();
-  counters.close();
+  closeAll();
   if (startTrace !== undefined) process.stderr.write(`first 40 ms from ${tStart.toFixed(1)} ms (mono ${Number(tSlice0 / 1000n)} us) (ms:received/lost): ${startTrace.rec.map((r, i) => `${i}:${r}/${startTrace.lost[i]}`).join(' ')}\n`);
   if (sliceMs > 0) process.stderr.write(`lost per ${sliceMs} ms: ${Array.from(slices, (x, i) => (x ? `${i * sliceMs}:${x}` : '')).filter(Boolean).join(' ')}\n`);
   if (badSize > 0) process.stderr.write(`warning: ${badSize} samples shorter than 64 bytes\n`);
