@@ -63,6 +63,7 @@
 //      PERF_START_TRACE=1 (diagnostic: samples and losses per ms over the first 40 ms),
 //      PERF_ALLOC_PROFILE=1 (diagnostic: where the timed run allocates, garbage included,
 //      from V8's sampling heap profiler; the top sites on stderr),
+//      PERF_THREADS=1 (diagnostic: CPU time and preemptions of each thread over the run),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
@@ -70,7 +71,7 @@
 // A measurement, not a test: a missed goal is reported, not turned into an exit code.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -135,7 +136,7 @@ function parent() {
   const lbread = apis.includes('libbpf') ? buildLibbpfReader() : undefined;
   const peerObj = join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o');
   const contestants = [];
-  const diagnostics = ['PERF_SLICES_MS', 'PERF_START_TRACE', 'PERF_ALLOC_PROFILE'].some((k) => (process.env[k] ?? '') !== '' && process.env[k] !== '0');
+  const diagnostics = ['PERF_SLICES_MS', 'PERF_START_TRACE', 'PERF_ALLOC_PROFILE', 'PERF_THREADS'].some((k) => (process.env[k] ?? '') !== '' && process.env[k] !== '0');
   const peers = (process.env.PERF_PEERS ?? 'libbpf cilium').split(/\s+/).filter(Boolean);
   for (const [id, dir, bin] of [
     ['libbpf', 'peer-libbpf', 'peer-libbpf'],
@@ -653,6 +654,24 @@ async function child(secs) {
 
   // The main thread's voluntary context switches: how often the reader went to sleep in
   // epoll_wait (a diagnostic of wake-ups; the peers do not report theirs).
+  // PERF_THREADS (diagnostic): CPU time of each thread of this process over the timed run
+  // (/proc/self/task/*/stat: utime + stime, in clock ticks), and its involuntary switches.
+  const threadTimes = () => {
+    const out = new Map();
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const nv = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+        out.set(tid, { comm, ticks: Number(f[11]) + Number(f[12]), nv });
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    return out;
+  };
+  const threads0 = process.env.PERF_THREADS === '1' ? threadTimes() : undefined;
   const sleeps = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'))?.[1] ?? NaN);
   const sleeps0 = sleeps();
   const cpu0 = process.cpuUsage();
@@ -672,6 +691,14 @@ async function child(secs) {
   drainAll();
   const cpu1 = process.cpuUsage(cpu0);
   const readerSleeps = sleeps() - sleeps0;
+  if (threads0 !== undefined) {
+    const hz = 100; // USER_HZ on Linux
+    const rows = [...threadTimes()].map(([tid, t]) => {
+      const b = threads0.get(tid);
+      return `${t.comm}/${tid}: ${(((t.ticks - (b?.ticks ?? 0)) * 1000) / hz).toFixed(0)} ms, ${t.nv - (b?.nv ?? 0)} preempted`;
+    });
+    process.stderr.write(`threads over the run: ${rows.join('; ')}\n`);
+  }
   flushLosses();
   reader.close();
   await loop;
