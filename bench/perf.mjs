@@ -313,35 +313,25 @@ function prepareDist() {
  * (its BPF object); undefined, with a note, when it cannot be built.
  */
 function buildPeerInNode() {
-  const dir = join(buildDir, 'peer-libbpf-node');
-  mkdirSync(dir, { recursive: true });
-  const src = join(dir, 'wrap.c');
-  const lib = join(dir, 'libpeer.so');
   if (!existsSync(join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o'))) {
     log('note: libbpf-node needs the libbpf peer (PERF_PEERS with libbpf), skipped');
     return undefined;
   }
-  writeFileSync(
-    src,
-    [
-      '#define main peer_main',
-      `#include ${JSON.stringify(join(peersDir, 'peer-libbpf', 'peer.c'))}`,
-      '#undef main',
-      'int run_perf(double secs, const char *obj)',
-      '{',
-      '\tconst char *w = getenv("PERF_WATERMARK");',
-      '\tint rc = cmd_bench_perf(secs, obj, w ? atoi(w) : 0);',
-      '\tfflush(stdout);',
-      '\treturn rc;',
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const r = spawnSync('gcc', ['-O2', '-shared', '-fPIC', '-w', '-o', lib, src, '-lbpf', '-lelf', '-lz', '-lpthread'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    log(`note: libbpf-node does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
-    return undefined;
-  }
+  const source = [
+    '#define main peer_main',
+    `#include ${JSON.stringify(join(peersDir, 'peer-libbpf', 'peer.c'))}`,
+    '#undef main',
+    'int run_perf(double secs, const char *obj)',
+    '{',
+    '\tconst char *w = getenv("PERF_WATERMARK");',
+    '\tint rc = cmd_bench_perf(secs, obj, w ? atoi(w) : 0);',
+    '\tfflush(stdout);',
+    '\treturn rc;',
+    '}',
+    '',
+  ].join('\n');
+  const { lib, error } = buildSharedLib('peer-libbpf-node', source, ['-lbpf', '-lelf', '-lz', '-lpthread']);
+  if (error !== undefined) log(`note: libbpf-node does not build, skipped: ${error.split('\n').pop()}`);
   return lib;
 }
 
@@ -391,29 +381,30 @@ double lb_lost(void) { return (double)lost; }
 int lb_close(void) { perf_buffer__free(pb); pb = 0; return 0; }
 `;
 
-function buildLibbpfReader() {
-  const dir = join(buildDir, 'ebpf-ts-lbread');
+/**
+ * Compiles C `source` into `<buildDir>/<name>/lib<name>.so` with gcc, linked with `libs`.
+ * Returns the library's path, or gcc's error output.
+ */
+function buildSharedLib(name, source, libs) {
+  const dir = join(buildDir, name);
   mkdirSync(dir, { recursive: true });
-  const src = join(dir, 'lbread.c');
-  const lib = join(dir, 'liblbread.so');
-  writeFileSync(src, LBREAD_C);
-  const r = spawnSync('gcc', ['-O2', '-shared', '-fPIC', '-o', lib, src, '-lbpf'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    log(`note: the libbpf reader contestant does not build, skipped: ${(r.stderr || '').trim().split('\n').pop()}`);
-    return undefined;
-  }
+  const src = join(dir, `${name}.c`);
+  const lib = join(dir, `lib${name}.so`);
+  writeFileSync(src, source);
+  const r = spawnSync('gcc', ['-O2', '-shared', '-fPIC', '-w', '-o', lib, src, ...libs], { encoding: 'utf8' });
+  return r.status === 0 ? { lib } : { error: (r.stderr || r.error?.message || '').trim() };
+}
+
+function buildLibbpfReader() {
+  const { lib, error } = buildSharedLib('ebpf-ts-lbread', LBREAD_C, ['-lbpf']);
+  if (error !== undefined) log(`note: the libbpf reader contestant does not build, skipped: ${error.split('\n').pop()}`);
   return lib;
 }
 
 function buildGenerator() {
-  const dir = join(buildDir, 'ebpf-ts-gen');
-  mkdirSync(dir, { recursive: true });
-  const src = join(dir, 'gen.c');
-  const lib = join(dir, 'libgen.so');
-  writeFileSync(src, GEN_C);
-  const r = spawnSync('gcc', ['-O2', '-shared', '-fPIC', '-o', lib, src, '-lpthread'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    log(`error: cannot build the generator: ${r.stderr}`);
+  const { lib, error } = buildSharedLib('ebpf-ts-gen', GEN_C, ['-lpthread']);
+  if (error !== undefined) {
+    log(`error: cannot build the generator: ${error}`);
     process.exit(1);
   }
   return lib;
