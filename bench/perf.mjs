@@ -81,6 +81,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const buildDir = resolve(process.env.BENCH_BUILD ?? '/tmp/bench-build');
 const peersDir = resolve(process.env.BENCH_PEERS ?? join(repo, '..', 'shared', 'bench-peers'));
+/** The libbpf peer's BPF object (its make builds it), which the diagnostic contestants reuse. */
+const peerObj = join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 const GEN_C = `
@@ -134,7 +136,6 @@ function parent() {
   const dist = prepareDist();
   const gen = buildGenerator();
   const lbread = apis.includes('libbpf') ? buildLibbpfReader() : undefined;
-  const peerObj = join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o');
   const contestants = [];
   const diagnostics = ['PERF_SLICES_MS', 'PERF_START_TRACE', 'PERF_ALLOC_PROFILE', 'PERF_THREADS'].some((k) => (process.env[k] ?? '') !== '' && process.env[k] !== '0');
   const peers = (process.env.PERF_PEERS ?? 'libbpf cilium').split(/\s+/).filter(Boolean);
@@ -149,7 +150,7 @@ function parent() {
   }
   if (peers.includes('libbpf-node')) {
     const lib = buildPeerInNode();
-    if (lib !== undefined) contestants.push({ id: 'libbpf-node', kind: 'peer-in-node', lib, obj: join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o') });
+    if (lib !== undefined) contestants.push({ id: 'libbpf-node', kind: 'peer-in-node', lib });
   }
   const ourApis = apis.filter((a) => a !== 'libbpf' || lbread !== undefined);
   // `libbpf` as an API: libbpf's reader in our child (see the header), named so.
@@ -157,7 +158,7 @@ function parent() {
   for (const b of backends) for (const api of ourApis) contestants.push({ id: ourId(b, api), kind: 'ours', backend: b, api });
   if (process.env.PERF_PEER_PROG === '1') {
     if (!existsSync(peerObj)) log('note: PERF_PEER_PROG needs the libbpf peer built (its perf_getppid.bpf.o), skipped');
-    else for (const api of ourApis) contestants.push({ id: `${ourId('native', api)}, peer's program`, kind: 'ours', backend: 'native', api, peerObj });
+    else for (const api of ourApis) contestants.push({ id: `${ourId('native', api)}, peer's program`, kind: 'ours', backend: 'native', api, peerProg: true });
   }
   // An older build measured in the same rounds (before/after comparisons on a shared machine).
   if (process.env.BENCH_BASELINE_DIST) {
@@ -179,9 +180,9 @@ function parent() {
           c.kind === 'peer'
             ? spawnSync(c.binary, ['bench-perf', String(secs)], { env, encoding: 'utf8', timeout: (secs + 30) * 1000 })
             : c.kind === 'peer-in-node'
-            ? spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--peer-in-node', String(secs)], { env: { ...env, PEER_LIB: c.lib, PEER_OBJ: c.obj }, encoding: 'utf8', timeout: (secs + 30) * 1000 })
+            ? spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--peer-in-node', String(secs)], { env: { ...env, PEER_LIB: c.lib }, encoding: 'utf8', timeout: (secs + 30) * 1000 })
             : spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(secs)], {
-                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, PERF_API: c.api, BENCH_LBREAD: lbread ?? '', PERF_PEER_OBJ: c.peerObj ?? '' },
+                env: { ...env, EBPF_TS_BACKEND: c.backend, BENCH_DIST: c.dist ?? dist, BENCH_GEN: gen, PERF_API: c.api, BENCH_LBREAD: lbread ?? '', PERF_PEER_PROG: c.peerProg ? '1' : '' },
                 encoding: 'utf8',
                 timeout: (secs + 30) * 1000,
               });
@@ -313,7 +314,7 @@ function prepareDist() {
  * (its BPF object); undefined, with a note, when it cannot be built.
  */
 function buildPeerInNode() {
-  if (!existsSync(join(buildDir, 'peer-libbpf', 'perf_getppid.bpf.o'))) {
+  if (!existsSync(peerObj)) {
     log('note: libbpf-node needs the libbpf peer (PERF_PEERS with libbpf), skipped');
     return undefined;
   }
@@ -344,14 +345,13 @@ function peerInNode(secs) {
     funcName: 'run_perf',
     retType: ffi.DataType.I32,
     paramsType: [ffi.DataType.Double, ffi.DataType.String],
-    paramsValue: [secs, process.env.PEER_OBJ],
+    paramsValue: [secs, peerObj],
   });
 }
 
 /**
  * The `libbpf` diagnostic contestant's reader: libbpf's perf_buffer over a map fd we pass in,
- * polled from the calling thread for a given time, counting samples and lost samples. Built
- * with libbpf-dev; undefined, with a note, when it cannot be.
+ * polled from the calling thread for a given time, counting samples and lost samples.
  */
 const LBREAD_C = `
 #include <bpf/libbpf.h>
@@ -395,6 +395,7 @@ function buildSharedLib(name, source, libs) {
   return r.status === 0 ? { lib } : { error: (r.stderr || r.error?.message || '').trim() };
 }
 
+/** Builds LBREAD_C (needs libbpf-dev); undefined, with a note, when it cannot. */
 function buildLibbpfReader() {
   const { lib, error } = buildSharedLib('ebpf-ts-lbread', LBREAD_C, ['-lbpf']);
   if (error !== undefined) log(`note: the libbpf reader contestant does not build, skipped: ${error.split('\n').pop()}`);
@@ -436,9 +437,8 @@ async function child(secs) {
     ffi.load({ library: 'ebpf_ts_bench_gen', funcName, retType, paramsType, paramsValue });
 
   const R = asm.Register;
-  // PERF_PEER_OBJ (PERF_PEER_PROG): the peer's compiled object, loaded with our loader, instead.
-  const peerObj = process.env.PERF_PEER_OBJ ?? '';
-  const coll = peerObj === '' ? undefined : await (await imp('collection.js')).loadCollection(peerObj, { constants: { target_tgid: process.pid } });
+  // PERF_PEER_PROG: the peer's compiled object, loaded with our loader, instead.
+  const coll = process.env.PERF_PEER_PROG !== '1' ? undefined : await (await imp('collection.js')).loadCollection(peerObj, { constants: { target_tgid: process.pid } });
   const events = coll?.maps.events ?? BpfMap.create({ name: 'events', type: MapType.PerfEventArray, keySize: 4, valueSize: 4, maxEntries: 0 });
   const counters = coll?.maps.counters ?? BpfMap.create({ name: 'counters', type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 2 });
   const closeAll = () => {
@@ -518,11 +518,7 @@ async function child(secs) {
     const received = lb('lb_received', ffi.DataType.Double);
     const lost = lb('lb_lost', ffi.DataType.Double);
     lb('lb_close', ffi.DataType.I32);
-    console.log(
-      `bench-perf watermark=${wm} warmup_s=0 seconds=${tGen.toFixed(2)} generated=${generated} fired=${u64(0)} received=${received} lost=${lost} ` +
-        `output_err=${u64(1)} events_per_s=${Math.round(received / tGen)} gen_per_s=${Math.round(generated / tGen)} ` +
-        `cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} reader_sleeps=0`,
-    );
+    report({ wm, warmupS: 0, tGen, generated, fired: u64(0), received, lost, outErr: u64(1), cpu: cpu1, readerSleeps: 0 });
     link.close();
     closeAll();
     return;
@@ -643,8 +639,6 @@ async function child(secs) {
     badSize = 0;
   }
 
-  // The main thread's voluntary context switches: how often the reader went to sleep in
-  // epoll_wait (a diagnostic of wake-ups; the peers do not report theirs).
   // PERF_THREADS (diagnostic): CPU time of each thread of this process over the timed run
   // (/proc/self/task/*/stat: utime + stime, in clock ticks), and its involuntary switches.
   const threadTimes = () => {
@@ -663,6 +657,8 @@ async function child(secs) {
     return out;
   };
   const threads0 = process.env.PERF_THREADS === '1' ? threadTimes() : undefined;
+  // The main thread's voluntary context switches: how often the reader went to sleep in
+  // epoll_wait (a diagnostic of wake-ups; the peers do not report theirs).
   const sleeps = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'))?.[1] ?? NaN);
   const sleeps0 = sleeps();
   const cpu0 = process.cpuUsage();
@@ -700,10 +696,15 @@ async function child(secs) {
   if (startTrace !== undefined) process.stderr.write(`first 40 ms from ${tStart.toFixed(1)} ms (mono ${Number(tSlice0 / 1000n)} us) (ms:received/lost): ${startTrace.rec.map((r, i) => `${i}:${r}/${startTrace.lost[i]}`).join(' ')}\n`);
   if (sliceMs > 0) process.stderr.write(`lost per ${sliceMs} ms: ${Array.from(slices, (x, i) => (x ? `${i * sliceMs}:${x}` : '')).filter(Boolean).join(' ')}\n`);
   if (badSize > 0) process.stderr.write(`warning: ${badSize} samples shorter than 64 bytes\n`);
+  report({ wm, warmupS, tGen, generated, fired, received, lost, outErr, cpu: cpu1, readerSleeps });
+}
+
+/** A child's one result line, which the parent parses (the peers print the same keys). */
+function report({ wm, warmupS, tGen, generated, fired, received, lost, outErr, cpu, readerSleeps }) {
   console.log(
     `bench-perf watermark=${wm} warmup_s=${warmupS} seconds=${tGen.toFixed(2)} generated=${generated} fired=${fired} received=${received} lost=${lost} ` +
       `output_err=${outErr} events_per_s=${Math.round(received / tGen)} gen_per_s=${Math.round(generated / tGen)} ` +
-      `cpu_user_s=${(cpu1.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu1.system / 1e6).toFixed(2)} reader_sleeps=${readerSleeps}`,
+      `cpu_user_s=${(cpu.user / 1e6).toFixed(2)} cpu_sys_s=${(cpu.system / 1e6).toFixed(2)} reader_sleeps=${readerSleeps}`,
   );
 }
 
