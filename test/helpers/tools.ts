@@ -36,9 +36,9 @@ export function findTool(tool: string): string | undefined {
   return hit;
 }
 
-/** The skip message of a live comparison when `tool` is missing: what to install. */
+/** The skip message of a test that runs `tool` when it is missing: what to install. */
 export function missingToolReason(tool: string): string {
-  return `${tool} is not installed (apt-get install ${packages[tool] ?? tool}; .ci/run installs it): the live comparison runs where it is`;
+  return `${tool} is not installed (apt-get install ${packages[tool] ?? tool}; .ci/run installs it)`;
 }
 
 /** A tool's recorded output, testdata/golden/`file` (written by testdata/golden.sh). */
