@@ -20,6 +20,7 @@ import { Program } from '../../src/prog.js';
 import { MapType, ProgramType } from '../../src/types.js';
 import { cli, cliJson } from '../helpers/cli.js';
 import { findTool, missingToolReason } from '../helpers/tools.js';
+import { ensureTracefs } from './link-helpers.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for bpf()' : '';
 if (skip !== '') console.warn(`skipping CLI object tests: ${skip}`);
@@ -394,6 +395,8 @@ describe.skipIf(skip !== '')('CLI on loaded objects', () => {
   });
 
   describe('link list / btf list', () => {
+    // The tracepoint link needs tracefs, which a fresh machine does not mount.
+    beforeAll(ensureTracefs);
     const trivial = (type: ProgramType, name: string): Program =>
       Program.load({ name, type, license: 'GPL', instructions: [asm.mov64Imm(asm.Register.R0, 0), asm.exit()] });
 
