@@ -24,6 +24,7 @@ import { MapType, mapTypeName, mapTypeSince } from '../../src/types.js';
 import { loadMinimalIntBTF, mapTypeConfig, mapTypeFeature } from '../../src/features/map-types.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { expectVersionedFeature } from './helpers/kernel-features.js';
+import { ensureSecurityfs } from './helpers/securityfs.js';
 import { possibleCPUs } from '../../src/sys/cpus.js';
 import { backend } from '../../src/sys/select.js';
 import { bpfCall } from '../../src/sys/bpf.js';
@@ -430,18 +431,12 @@ describe('every map type through the generic API', () => {
     expect(m.info().maxEntries).toBe(1 << 16);
     expect(() => m.push(new Uint8Array(0))).toThrow(SyscallError);
   });
-  // The active LSM list lives in securityfs, which is not always mounted (this host): mount it.
+  // The active LSM list lives in securityfs; where it cannot be mounted the read fails and the
+  // EBADF explanation is expected.
   const bpfLSM = (() => {
-    const lsm = '/sys/kernel/security/lsm';
-    if (!existsSync(lsm)) {
-      try {
-        execFileSync('mount', ['-t', 'securityfs', 'securityfs', '/sys/kernel/security']);
-      } catch {
-        // leave it: the read below fails and we expect the EBADF explanation
-      }
-    }
+    ensureSecurityfs();
     try {
-      return readFileSync(lsm, 'utf8').trim().split(',').includes('bpf');
+      return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').includes('bpf');
     } catch {
       return false;
     }
