@@ -64,6 +64,9 @@
 //      PERF_ALLOC_PROFILE=1 (diagnostic: where the timed run allocates, garbage included,
 //      from V8's sampling heap profiler; the top sites on stderr),
 //      PERF_THREADS=1 (diagnostic: CPU time and preemptions of each thread over the run),
+//      PERF_PAGES (diagnostic: pages per ring, default 64, for ours and the `libbpf` API
+//      contestant; the peers keep 64: smaller rings make any stall of the reader cost samples,
+//      on a machine whose producer is too slow to fill 64 pages),
 //      BENCH_BACKENDS ("native"; add ffi-rs to measure the fallback's 5 ms timer polling),
 //      BENCH_PEERS (../shared/bench-peers), BENCH_BUILD (/tmp/bench-build),
 //      BENCH_BASELINE_DIST (an older build, e.g. of the previous commit, run as one more
@@ -248,6 +251,7 @@ function parent() {
   out.push('Goal (issue 5): ebpf-ts events/s >= 1.0x libbpf with no more lost samples, and received + lost == fired exactly.');
   out.push('readMany: record objects, one promise per batch; forEach: forEachRecord(), records handed over in place; batches: `for await` over batches(), one reused RecordBatch.');
   out.push(`Ours: warmed up for ${process.env.PERF_WARMUP_S ?? 1} s before the timed run (PERF_WARMUP_S; the peers are compiled ahead of time).`);
+  if ((process.env.PERF_PAGES ?? '64') !== '64') out.push(`Rings of ${process.env.PERF_PAGES} pages for ours and the \`libbpf\` API contestant (PERF_PAGES); the peers keep 64: compare with that contestant.`);
   out.push('Ours: program hand-assembled with the asm builder (same logic and 64-byte record as perf_getppid.bpf.c), attached with attachTracepoint; generator = the peers\' C loop in a shared library run through ffi-rs.');
   console.log(out.join('\n'));
   mkdirSync(join(here, 'results'), { recursive: true });
@@ -367,11 +371,11 @@ static enum bpf_perf_event_ret on_raw(void *ctx, int cpu, struct perf_event_head
   else if (e->type == PERF_RECORD_LOST) lost += ((uint64_t *)(e + 1))[1];
   return LIBBPF_PERF_EVENT_CONT;
 }
-/* The peer's rings: 64 pages, raw samples, woken every wm bytes. */
-int lb_open(int map_fd, int wm) {
+/* The peer's rings (64 pages, unless PERF_PAGES), raw samples, woken every wm bytes. */
+int lb_open(int map_fd, int wm, int pages) {
   struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW, .sample_period = 1, .watermark = wm > 0, .wakeup_watermark = wm > 0 ? wm : 1 };
   attr.size = sizeof attr;
-  pb = perf_buffer__new_raw(map_fd, 64, &attr, on_raw, NULL, NULL);
+  pb = perf_buffer__new_raw(map_fd, pages, &attr, on_raw, NULL, NULL);
   return pb ? 0 : -1;
 }
 int lb_poll_ms(int ms) { uint64_t d = now_ns() + (uint64_t)ms * 1000000ull; while (now_ns() < d) perf_buffer__poll(pb, 100); return 0; }
@@ -418,6 +422,7 @@ async function child(secs) {
   const wm = Number(process.env.PERF_WATERMARK ?? 0);
   const api = process.env.PERF_API ?? 'readMany';
   const warmupS = Number(process.env.PERF_WARMUP_S ?? 1);
+  const ringPages = Number(process.env.PERF_PAGES ?? 64);
   // A module tree (tsc output) is imported module by module; the bundled dist/ (scripts/build.mjs)
   // only through its index, which exports the same names (asm and Helper as the asm namespace).
   const index = existsSync(join(dist, 'map.js')) ? undefined : await import(pathToFileURL(join(dist, 'index.js')).href);
@@ -502,7 +507,7 @@ async function child(secs) {
     // generator, the JavaScript thread blocked in its poll loop. No warm-up (it is C).
     ffi.open({ library: 'lbread', path: process.env.BENCH_LBREAD });
     const lb = (funcName, retType, paramsType = [], paramsValue = []) => ffi.load({ library: 'lbread', funcName, retType, paramsType, paramsValue });
-    if (lb('lb_open', ffi.DataType.I32, [ffi.DataType.I32, ffi.DataType.I32], [events.fd, wm]) !== 0) throw new Error('perf_buffer__new_raw failed');
+    if (lb('lb_open', ffi.DataType.I32, [ffi.DataType.I32, ffi.DataType.I32, ffi.DataType.I32], [events.fd, wm, ringPages]) !== 0) throw new Error('perf_buffer__new_raw failed');
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     call('gen_start', ffi.DataType.I32);
@@ -523,7 +528,7 @@ async function child(secs) {
     closeAll();
     return;
   }
-  const reader = new PerfReader(events, wm > 0 ? { perCpuBufferBytes: 64 * 4096, watermark: wm } : { perCpuBufferBytes: 64 * 4096 });
+  const reader = new PerfReader(events, wm > 0 ? { perCpuBufferBytes: ringPages * 4096, watermark: wm } : { perCpuBufferBytes: ringPages * 4096 });
 
   let received = 0;
   let lost = 0;

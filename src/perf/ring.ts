@@ -68,6 +68,9 @@ const HEADER_SIZE = 8;
 /** In a long consume() batch, `data_tail` is advanced every this many bytes (see consume()). */
 export const RELEASE_BYTES = 16 * 1024;
 
+/** Samples up to this size that wrap around a ring's end are straightened by a loop, not views. */
+const STRAIGHTEN_BY_LOOP = 512;
+
 /**
  * Most bytes copied out of a ring per batch. Larger than any record (header.size is a u16),
  * small enough that a huge ring is not copied whole for a read that wants few records.
@@ -478,8 +481,11 @@ export class PerfRing {
    * Hands over consecutive samples from `rel` (straightening one that wraps around the ring's
    * end, and giving the kernel its room back every `releaseEvery` bytes on the way) and returns
    * where it stopped: at the first record that is not a well-formed sample lying whole in
-   * `avail` (left to #other), at `max` records, or when stopped. The paths taken here are all
-   * taken within the first lap of a ring, before V8 optimizes the loop.
+   * `avail` (left to #other), at `max` records, or when stopped. V8 may optimize this loop
+   * before a run's first wrapping sample or first due release (at ~0.6M samples/s, within the
+   * first lap of a 256 KiB ring), and then compiles it once more when one comes (~5 ms of a
+   * background thread). Moving both paths out of the loop removed that compile but lowered no
+   * loss figure in A/B runs (bench/results/issue14-jit-2026-12-07.md), so they stay here.
    */
   #samples(area: Area, start: number, rel: number, avail: number, published: number, max: number, onSample: PerfSampleCallback, releaseEvery: number): number {
     const { bytes, words, halves, mask } = area;
@@ -563,11 +569,20 @@ export class PerfRing {
     return rel;
   }
 
-  /** Copies a sample that wraps around the ring's end into the scratch buffer. */
+  /**
+   * Copies a sample that wraps around the ring's end into the scratch buffer. Small samples are
+   * copied byte by byte: two subarray() views per wrap were the read path's only garbage, and
+   * every young-generation collection stops the reader for milliseconds on a busy machine.
+   */
   #straighten(bytes: Uint8Array, from: number, size: number): Uint8Array {
     // A record is at most 64 KiB (header.size is a u16).
     const scratch = (this.#scratch ??= new Uint8Array(65536));
     const first = bytes.length - from;
+    if (size <= STRAIGHTEN_BY_LOOP) {
+      for (let i = 0; i < first; i++) scratch[i] = bytes[from + i]!;
+      for (let i = first; i < size; i++) scratch[i] = bytes[i - first]!;
+      return scratch;
+    }
     scratch.set(bytes.subarray(from), 0);
     scratch.set(bytes.subarray(0, size - first), first);
     return scratch;

@@ -256,6 +256,25 @@ describe('PerfRing', () => {
     expect(k.tail).toBe(k.head);
   });
 
+  it('consume() straightens wrapped samples of every size, small ones by loop and large ones by copy, over many laps', () => {
+    const k = new FakeKernel();
+    const ring = new PerfRing(0, k.mapping, PAGE, k);
+    const wrapped = { small: 0, large: 0 };
+    for (let i = 0; i < 400; i++) {
+      const size = (i * 97) % 1400 + 1;
+      const start = k.head % PAGE;
+      const recordSize = 8 + 4 + (((size + 4 + 7) & ~7) - 4);
+      if (start + recordSize > PAGE && (start + 12) % PAGE + size > PAGE) wrapped[size <= 512 ? 'small' : 'large']++;
+      k.sample(payload(size, i));
+      k.publish();
+      let got: Uint8Array | undefined;
+      ring.consume((_cpu, bytes, off, len) => (got = bytes.slice(off, off + len)), undefined, Infinity);
+      expect(got?.subarray(0, size)).toEqual(payload(size, i));
+    }
+    expect(wrapped.small).toBeGreaterThan(3);
+    expect(wrapped.large).toBeGreaterThan(3);
+  });
+
   it('consume(): max, a throwing callback and stop() leave data_tail exactly after the last record handed over', () => {
     const k = new FakeKernel();
     const ring = new PerfRing(0, k.mapping, PAGE, k);
