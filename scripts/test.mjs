@@ -10,7 +10,8 @@ import { join } from 'node:path';
 
 const extra = process.argv.slice(2);
 // EBPF_TS_TEST_BACKENDS=native runs the kernel tests on one backend only (.ci/run's second
-// pass, after a full one: it adds the tests that need the tools it installed).
+// pass, after a full one: the files whose tests need the tools it installed, given as
+// arguments, which go to vitest).
 const backends = (process.env.EBPF_TS_TEST_BACKENDS ?? 'native,ffi-rs').split(',').map((b) => b.trim()).filter(Boolean);
 const passes = [
   { title: 'unit tests', project: 'unit', env: {} },
