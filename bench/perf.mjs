@@ -528,7 +528,7 @@ async function child(secs) {
     closeAll();
     return;
   }
-  const reader = new PerfReader(events, wm > 0 ? { perCpuBufferBytes: ringPages * 4096, watermark: wm } : { perCpuBufferBytes: ringPages * 4096 });
+  const reader = new PerfReader(events, { perCpuBufferBytes: ringPages * 4096, ...(wm > 0 ? { watermark: wm } : {}) });
 
   let received = 0;
   let lost = 0;
