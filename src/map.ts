@@ -262,7 +262,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   // Direct requests over the caller's own buffers, for hot loops that pass the same key and
   // value buffers call after call: adopted on the second call in a row with the same pair,
   // they skip both copies. Held here so the buffers outlive the addresses in the attr; a
-  // detached buffer has byteLength 0 and fails the size checks before the call.
+  // detached buffer has length 0 and fails the size checks before the call (see
+  // intrinsicLength for why `length`, not `byteLength`).
   #intoPair: DirectPair | undefined;
   #updatePair: DirectPair | undefined;
   readonly #deleteAttr: Uint8Array | undefined; // 16 bytes: map_fd, key
@@ -608,7 +609,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     // The hot path of every map read: checks inline, one prepared syscall, one copy out.
     const call = this.#elemCall;
     const k = this.#scratchKey;
-    if (call !== undefined && this.#fd >= 0 && key instanceof Uint8Array && key.byteLength === this.keySize && flags === this.#elemFlags) {
+    if (call !== undefined && this.#fd >= 0 && key instanceof Uint8Array && key.length === this.keySize && flags === this.#elemFlags) {
       k!.set(key);
       const r = call(Cmd.MapLookupElem);
       if (r === 0) {
@@ -655,7 +656,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     // keeps its identity. Everything else is in #lookupIntoOther: this method stays small
     // enough for V8 to inline into the caller's loop (no JS call per element).
     const p = this.#intoPair;
-    if (p !== undefined && p.call !== undefined && p.key === key && p.value === out && flags === 0 && key.byteLength === this.keySize && out.byteLength === this.#kernelValueSize) {
+    if (p !== undefined && p.call !== undefined && p.key === key && p.value === out && flags === 0 && key.length === this.keySize && out.length === this.#kernelValueSize) {
       const r = p.call();
       if (r === undefined) return true;
       if (r === -Errno.ENOENT) return false;
@@ -672,9 +673,9 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       call !== undefined &&
       this.#fd >= 0 &&
       key instanceof Uint8Array &&
-      key.byteLength === this.keySize &&
+      key.length === this.keySize &&
       out instanceof Uint8Array &&
-      out.byteLength === this.#kernelValueSize &&
+      out.length === this.#kernelValueSize &&
       flags === this.#elemFlags
     ) {
       if (flags === 0) this.#intoPair = this.#adopt(this.#intoPair, MapLookupElem, key, out);
@@ -716,7 +717,7 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   update(key: Uint8Array, value: V, flags: number = UpdateFlags.Any): void {
     // Adopted buffers first, small enough to inline, as in lookupInto.
     const p = this.#updatePair;
-    if (p !== undefined && p.call !== undefined && p.key === key && p.value === value && flags === 0 && key.byteLength === this.keySize && (value as Uint8Array).byteLength === this.valueSize) {
+    if (p !== undefined && p.call !== undefined && p.key === key && p.value === value && flags === 0 && key.length === this.keySize && (value as Uint8Array).length === this.valueSize) {
       const r = p.call();
       if (r !== undefined) this.#fail(MapUpdateElem, -r, 'update', key, value as Uint8Array, flags);
       return;
@@ -732,9 +733,9 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
       !this.perCPU &&
       this.#fd >= 0 &&
       key instanceof Uint8Array &&
-      key.byteLength === this.keySize &&
+      key.length === this.keySize &&
       value instanceof Uint8Array &&
-      value.byteLength === this.valueSize &&
+      value.length === this.valueSize &&
       flags === this.#elemFlags
     ) {
       if (flags === 0) this.#updatePair = this.#adopt(this.#updatePair, MapUpdateElem, key, value);
@@ -1108,7 +1109,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
    * key and value buffers prepares a request over them, which later calls use without copying
    * (the hot paths of lookupInto and update). Reuses `pair`, so a loop over fresh buffers allocates nothing.
    */
-  #adopt(pair: DirectPair | undefined, layout: ElemLayout, key: Uint8Array, value: Uint8Array): DirectPair {
+  #adopt(pair: DirectPair | undefined, layout: ElemLayout, key: Uint8Array, value: Uint8Array): DirectPair | undefined {
+    if (!intrinsicLength(key) || !intrinsicLength(value)) return pair;
     if (pair === undefined) return { key, value, call: undefined };
     if (pair.key === key && pair.value === value) {
       pair.call ??= this.#direct(layout, key, value);
@@ -1423,6 +1425,18 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
 }
 
 // ---- module-level helpers -----------------------------------------------------------------
+
+/**
+ * Whether `x.length` is the TypedArray getter itself (a plain Uint8Array or Buffer, no own
+ * `length`), so that a detached buffer reads 0 through it. Only such buffers are adopted: the
+ * adopted paths check sizes with `length` rather than `byteLength`, which V8 11 reads through a
+ * builtin call; right after a syscall that call's cold code cost ~150 ns per element op
+ * (bench/results/issue14-maps4-2026-12-07.md).
+ */
+function intrinsicLength(x: Uint8Array): boolean {
+  const proto: unknown = Object.getPrototypeOf(x);
+  return (proto === Uint8Array.prototype || proto === Buffer.prototype) && !Object.hasOwn(x, 'length');
+}
 
 function describe(x: unknown): string {
   if (x === null) return 'null';

@@ -134,7 +134,19 @@ for (const [name, load] of loaders) {
       expect(caught(() => m.update(key, value, UpdateFlags.NoExist))).toBeInstanceOf(SyscallError);
       m.update(key, value);
       expect(readU64(m.lookup(u32(5))!)).toBe(1n);
-      // A transferred (detached) buffer has byteLength 0: refused before any syscall.
+      // A subclass whose `length` lies is never adopted: detached, it fails in a copy rather
+      // than letting the kernel write into memory the transfer handed to someone else.
+      class Lying extends Uint8Array {}
+      Object.defineProperty(Lying.prototype, 'length', { get: () => 8 });
+      const lk = u32(3);
+      const lying = new Lying(8);
+      for (let i = 0; i < 3; i++) expect(m.lookupInto(lk, lying)).toBe(true);
+      expect(readU64(lying)).toBe(21n);
+      const moved = new Uint8Array(structuredClone(lying.buffer, { transfer: [lying.buffer] }));
+      moved.fill(0);
+      expect(caught(() => m.lookupInto(lk, lying))).toBeInstanceOf(TypeError);
+      expect(Array.from(moved)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+      // A transferred (detached) buffer has length 0: refused before any syscall.
       structuredClone(out.buffer, { transfer: [out.buffer] });
       expect(caught(() => m.lookupInto(key, out))).toBeInstanceOf(ArgumentError);
       structuredClone(key.buffer, { transfer: [key.buffer] });
