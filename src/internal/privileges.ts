@@ -1,11 +1,13 @@
 /**
  * What this process may do, as far as it can tell from the outside: its effective
- * capabilities (/proc/self/status) and the kernel's lockdown mode (securityfs). Used to tell
- * an EPERM that means "not privileged" from one that means "a security policy said no".
+ * capabilities (/proc/self/status) and the kernel's lockdown mode (securityfs, else the boot
+ * command line and kernel config). Used to tell an EPERM that means "not privileged" from one
+ * that means "a security policy said no".
  *
  * @module
  */
 import { readFileSync, readlinkSync } from 'node:fs';
+import { kernelConfig } from './kconfig.js';
 
 /** Linux capability numbers (include/uapi/linux/capability.h) that BPF checks. */
 export const Capability = {
@@ -44,15 +46,50 @@ export function hasCapability(cap: number, caps = effectiveCapabilities()): bool
 
 /**
  * The kernel's lockdown mode (`none`, `integrity`, `confidentiality`), read from
- * /sys/kernel/security/lockdown; undefined when securityfs is not mounted or the kernel has
- * no lockdown LSM.
+ * /sys/kernel/security/lockdown. Where securityfs is not mounted (many containers and small
+ * VMs), the mode the kernel set at boot ({@link bootLockdown}); undefined when neither tells.
  */
 export function lockdownMode(): string | undefined {
   try {
     return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/security/lockdown', 'utf8'))?.[1];
   } catch {
-    return undefined;
+    let cmdline = '';
+    try {
+      cmdline = readFileSync('/proc/cmdline', 'utf8');
+    } catch {
+      // no procfs: the kernel config alone
+    }
+    return bootLockdown(cmdline, kernelConfig());
   }
+}
+
+const lockdownLevels = ['none', 'integrity', 'confidentiality'];
+
+/**
+ * The lockdown the kernel entered at boot, from its command line (`lockdown=`) and its config
+ * (`CONFIG_LOCK_DOWN_KERNEL_FORCE_*`), whichever is stricter, when the lockdown LSM runs
+ * (`CONFIG_SECURITY_LOCKDOWN_LSM_EARLY`, or `lockdown` in `lsm=` or else `CONFIG_LSM`); the
+ * command line alone when the config cannot be read (`config` null).
+ * Undefined when that says `none`: root may raise the mode later, and EFI secure boot raises
+ * it too, which only securityfs shows.
+ */
+export function bootLockdown(cmdline: string, config: ReadonlyMap<string, string> | null): string | undefined {
+  // Words after `--` are init's, not the kernel's; of a repeated parameter the last counts.
+  const words = cmdline.split(/\s+/);
+  const end = words.indexOf('--');
+  const param = (name: string): string | undefined => {
+    for (let i = (end < 0 ? words.length : end) - 1; i >= 0; i--) if (words[i]!.startsWith(`${name}=`)) return words[i]!.slice(name.length + 1);
+    return undefined;
+  };
+  const asked = lockdownLevels.indexOf(param('lockdown') ?? 'none');
+  // Without a readable config, lockdown= is taken at its word.
+  if (config === null) return asked > 0 ? lockdownLevels[asked] : undefined;
+  if (config.get('CONFIG_SECURITY_LOCKDOWN_LSM') !== 'y') return undefined;
+  const lsms = param('lsm') ?? config.get('CONFIG_LSM')?.replace(/^"|"$/g, '') ?? '';
+  if (config.get('CONFIG_SECURITY_LOCKDOWN_LSM_EARLY') !== 'y' && !lsms.split(',').includes('lockdown')) return undefined;
+  const forced = lockdownLevels.findIndex((l) => config.get(`CONFIG_LOCK_DOWN_KERNEL_FORCE_${l.toUpperCase()}`) === 'y');
+  const level = Math.max(forced, asked);
+  return level > 0 ? lockdownLevels[level] : undefined;
 }
 
 /**

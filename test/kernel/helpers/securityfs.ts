@@ -1,7 +1,7 @@
 /**
  * securityfs holds the kernel's lockdown mode and active LSM list. A fresh machine may not
- * mount it (this project's host does not at boot), and without it lockdownMode() answers
- * undefined: tests that expect a lockdown refusal would expect a load instead.
+ * mount it (this project's host does not at boot): tests that read the LSM list, or compare
+ * lockdownMode()'s boot fallback with the mode securityfs shows, mount it first.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
