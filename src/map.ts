@@ -1179,7 +1179,8 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
     if (this.keySize === 0) {
       throw new ArgumentError(`${this.#label}: ${mapTypeName(this.type)} maps have no keys; ${op} does not apply (use push/pop/peek)`);
     }
-    if (!(key instanceof Uint8Array) || key.byteLength !== this.keySize) {
+    // `length`, as on the hot paths: every caller copies the key (set() reads the real length).
+    if (!(key instanceof Uint8Array) || key.length !== this.keySize) {
       const got = key instanceof Uint8Array ? `${key.byteLength} bytes` : describe(key);
       throw new ArgumentError(`${this.#label}: ${op} key must be a Uint8Array of keySize ${this.keySize} bytes, got ${got}`);
     }
