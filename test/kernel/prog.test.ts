@@ -20,6 +20,7 @@ import { backend } from '../../src/sys/select.js';
 import { AttachType, ProgramType, programTypeName, programTypeSince } from '../../src/types.js';
 import { kernelVersion } from '../../src/sys/kernel-version.js';
 import { configHas, expectVersionedFeature } from './helpers/kernel-features.js';
+import { lockdownMode } from '../../src/internal/privileges.js';
 import { loadKernelSpec } from '../../src/btf/kernel.js';
 import { Kind } from '../../src/btf/types.js';
 
@@ -46,7 +47,8 @@ function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-const lockdownForcedByConfig = (): boolean => configHas('CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY') === true || configHas('CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY') === true;
+// securityfs's mode, else the boot mode (lockdown= or CONFIG_LOCK_DOWN_KERNEL_FORCE_*).
+const lockedDown = (): boolean => ['integrity', 'confidentiality'].includes(lockdownMode() ?? 'none');
 
 describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 'none'})`, () => {
   it('loads a program built with the asm builder and testRun returns its constant', () => {
@@ -213,12 +215,12 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       license: 'GPL',
       instructions: [asm.mov64Imm(R.R0, 0), asm.exit()],
     };
-    const lockdown = lockdownForcedByConfig();
+    const lockdown = lockedDown();
     if (!lockdown) {
       Program.load(fentry).close();
       return;
     }
-    // Stated reason: this host forces kernel lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_*), and
+    // Stated reason: this host runs under kernel lockdown (forced by its config), and
     // the kernel refuses BTF-attached tracing loads with EPERM without writing a verifier log.
     const err = (() => {
       try {
@@ -368,7 +370,7 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
   });
 
   describe('probes answer from the kernel (self-check on this host)', () => {
-    const lockdownForced = lockdownForcedByConfig();
+    const lockdownForced = lockedDown();
     // Types this host may lack, each with the reason; anything else must be supported.
     type Expectation = { kind: 'supported' } | { kind: 'config'; option: string } | { kind: 'policy'; why: string } | { kind: 'not'; why: string };
     function expectation(type: ProgramType): Expectation {
@@ -378,7 +380,7 @@ describe.skipIf(skip !== '')(`Program (backend ${skip === '' ? backend().kind : 
       // Debian kernels there lack the type all the same.
       if (type === ProgramType.LIRCMode2 && configHas('CONFIG_BPF_LIRC_MODE2') === undefined) return { kind: 'not', why: 'no readable kernel config, and CONFIG_BPF_LIRC_MODE2 is off in the kernels tested' };
       if ((type === ProgramType.Tracing || type === ProgramType.Ext || type === ProgramType.LSM) && lockdownForced) {
-        return { kind: 'policy', why: 'kernel lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_*) refuses BTF-attached tracing loads with EPERM' };
+        return { kind: 'policy', why: 'kernel lockdown (integrity or stricter) refuses BTF-attached tracing loads with EPERM' };
       }
       return { kind: 'supported' };
     }
