@@ -1107,13 +1107,14 @@ export class BpfMap<V extends MapValue = Uint8Array> implements Disposable {
   /**
    * Notes the buffers of a fast-path call with flags 0: the second call in a row with the same
    * key and value buffers prepares a request over them, which later calls use without copying
-   * (the hot paths of lookupInto and update). Reuses `pair`, so a loop over fresh buffers allocates nothing.
+   * (the hot paths of lookupInto and update), if both are plain (intrinsicLength). Reuses `pair`,
+   * so a loop over fresh buffers allocates nothing.
    */
-  #adopt(pair: DirectPair | undefined, layout: ElemLayout, key: Uint8Array, value: Uint8Array): DirectPair | undefined {
-    if (!intrinsicLength(key) || !intrinsicLength(value)) return pair;
+  #adopt(pair: DirectPair | undefined, layout: ElemLayout, key: Uint8Array, value: Uint8Array): DirectPair {
     if (pair === undefined) return { key, value, call: undefined };
     if (pair.key === key && pair.value === value) {
-      pair.call ??= this.#direct(layout, key, value);
+      // Checked once, where the kernel is about to get the buffers' addresses.
+      if (pair.call === undefined && intrinsicLength(key) && intrinsicLength(value)) pair.call = this.#direct(layout, key, value);
     } else {
       pair.key = key;
       pair.value = value;

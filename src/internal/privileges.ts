@@ -50,16 +50,23 @@ export function hasCapability(cap: number, caps = effectiveCapabilities()): bool
  * VMs), the mode the kernel set at boot ({@link bootLockdown}); undefined when neither tells.
  */
 export function lockdownMode(): string | undefined {
+  const shown = securityfsLockdown();
+  if (shown !== undefined) return shown;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync('/proc/cmdline', 'utf8');
+  } catch {
+    // no procfs: the kernel config alone
+  }
+  return bootLockdown(cmdline, kernelConfig());
+}
+
+/** The mode securityfs shows (/sys/kernel/security/lockdown), or undefined where it shows none. */
+export function securityfsLockdown(): string | undefined {
   try {
     return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/security/lockdown', 'utf8'))?.[1];
   } catch {
-    let cmdline = '';
-    try {
-      cmdline = readFileSync('/proc/cmdline', 'utf8');
-    } catch {
-      // no procfs: the kernel config alone
-    }
-    return bootLockdown(cmdline, kernelConfig());
+    return undefined;
   }
 }
 

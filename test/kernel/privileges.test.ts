@@ -4,18 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { kernelConfig } from '../../src/internal/kconfig.js';
-import { bootLockdown } from '../../src/internal/privileges.js';
+import { bootLockdown, securityfsLockdown } from '../../src/internal/privileges.js';
 import { ensureSecurityfs } from './helpers/securityfs.js';
 
 describe('lockdown mode without securityfs', () => {
   it('the boot command line and kernel config give the mode securityfs shows', (ctx) => {
     ensureSecurityfs();
-    let shown: string | undefined;
-    try {
-      shown = /\[(\w+)\]/.exec(readFileSync('/sys/kernel/security/lockdown', 'utf8'))?.[1];
-    } catch {
-      ctx.skip('securityfs shows no lockdown mode here (not mounted, or no lockdown LSM): nothing to compare with');
-    }
+    const shown = securityfsLockdown();
+    if (shown === undefined) ctx.skip('securityfs shows no lockdown mode here (not mounted, or no lockdown LSM): nothing to compare with');
     expect(bootLockdown(readFileSync('/proc/cmdline', 'utf8'), kernelConfig()) ?? 'none').toBe(shown);
   });
 });
